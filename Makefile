@@ -1,0 +1,33 @@
+# Two set-up commands for a fresh machine: `make demo` and `make test` (see README).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+EXAMPLE := data/examples/example/scenario.yaml
+OUT := reports/out
+SOURCES := pyproject.toml $(shell find planner models reports data -type f \( -name '*.py' -o -name '*.csv' -o -name '*.yaml' \) -not -path 'reports/out/*')
+
+.PHONY: demo test install clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# A real (non-editable) install, redone whenever a source file changes.
+$(VENV)/.installed: $(BIN)/activate $(SOURCES)
+	$(BIN)/python -m pip install --quiet '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	mkdir -p $(OUT)
+	$(BIN)/planner validate $(EXAMPLE)
+	$(BIN)/planner estimate $(EXAMPLE) > $(OUT)/estimate.txt
+	$(BIN)/planner estimate $(EXAMPLE) --json > $(OUT)/estimate.json
+	@echo "wrote $(OUT)/estimate.txt and $(OUT)/estimate.json"
+
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) build *.egg-info $(OUT)

@@ -1,0 +1,98 @@
+"""Solved model → the plan's tidy tables (the content of PLAN.json), labelled with quarters, sites and SKUs.
+
+Cost lines are evaluated from the same labelled expressions the objective was built from, so
+`objective_usd == Σ costs.discounted_usd` holds by construction, not by coincidence.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from models.formulation import USD_LINES, PlanModel
+from models.quarters import Horizon
+
+NEGLIGIBLE = 1e-9  # node-equivalents / tokens/s below this are solver noise, not decisions
+
+COST_COLUMNS = ["quarter", "discount_factor", "capex_usd", "depreciation_usd", "rent_usd", "energy_kwh",
+                "energy_usd", "maintenance_usd", "carbon_t", "carbon_usd", "unmet_usd",
+                "unfinished_training_usd", "total_usd", "discounted_usd"]
+
+
+def extract_tables(model: PlanModel, scenario, x: np.ndarray) -> dict[str, pd.DataFrame]:
+    lp, sets, horizon = model.lp, model.sets, scenario.horizon
+    catalog = scenario.catalog
+    tables: dict[str, pd.DataFrame] = {}
+
+    orders = lp.value("orders", x)
+    purchases = orders[orders > 0.5].rename("nodes").reset_index()
+    purchases["in_service"] = purchases["order_quarter"] + catalog.loc[purchases["sku"], "lead_quarters"].to_numpy()
+    purchases["capex_usd"] = purchases["nodes"] * catalog.loc[purchases["sku"], "price_usd"].to_numpy()
+    purchases = purchases.rename(columns={"order_quarter": "quarter"})
+    tables["purchases"] = _label(purchases, horizon, ("quarter", "in_service"))[
+        ["quarter", "site", "sku", "nodes", "in_service", "capex_usd"]]
+
+    rentals = lp.value("rentals", x)
+    rentals = rentals[rentals > 0.5].rename("nodes").reset_index()
+    rent_per_node = (catalog["rent_usd_per_gpu_hour"] * catalog["gpus_per_node"] * 2190.0)
+    rentals["rent_usd"] = rentals["nodes"] * rent_per_node.loc[rentals["sku"]].to_numpy()
+    tables["rentals"] = _label(rentals, horizon, ("quarter",))[["quarter", "site", "sku", "nodes", "rent_usd"]]
+
+    nodes = lp.evaluate(model.nodes, x).rename("nodes")
+    it_kw = lp.evaluate(model.it_kw, x).rename("it_kw")
+    fleet = pd.concat([nodes, it_kw.reindex(nodes.index)], axis=1).reset_index()
+    fleet = fleet[fleet["nodes"] > 0.5]
+    fleet["facility_kw"] = fleet["it_kw"] * scenario.sites.loc[fleet["site"], "pue"].to_numpy()
+    fleet = fleet.sort_values(["quarter", "site", "sku"])
+    tables["fleet"] = _label(fleet, horizon, ("quarter",))[["quarter", "site", "sku", "nodes", "it_kw",
+                                                              "facility_kw"]]
+
+    busy = lp.value("busy", x)
+    placement = busy[busy > NEGLIGIBLE].rename("node_equivalents").reset_index()
+    rate = sets.placements.set_index(["quarter", "workload", "site", "sku"])["tokens_per_s_per_node"]
+    placement["units"] = placement["node_equivalents"] * rate.reindex(
+        pd.MultiIndex.from_frame(placement[["quarter", "workload", "site", "sku"]])).to_numpy()
+    placement = placement.sort_values(["quarter", "workload", "site", "sku"])
+    tables["placement"] = _label(placement, horizon, ("quarter",))[
+        ["quarter", "workload", "site", "sku", "node_equivalents", "units"]]
+
+    if "unmet" in lp.variables:
+        unmet = lp.value("unmet", x)
+        unmet = unmet[unmet > NEGLIGIBLE].rename("units").reset_index()
+    else:
+        unmet = pd.DataFrame({"quarter": pd.Series(dtype=int), "workload": pd.Series(dtype=object),
+                              "units": pd.Series(dtype=float)})
+    tables["unmet"] = _label(unmet, horizon, ("quarter",))[["quarter", "workload", "units"]]
+
+    if "left" in lp.variables:
+        left = lp.value("left", x)
+        left = left[left > NEGLIGIBLE].rename("fraction_left").reset_index()
+        left["deadline"] = [horizon.label(int(q)) for q in scenario.workloads.loc[left["workload"], "deadline"]]
+        left["cost_usd"] = left["fraction_left"] * (scenario.finance.unfinished_training_usd or 0.0)
+    else:
+        left = pd.DataFrame(columns=["workload", "deadline", "fraction_left", "cost_usd"])
+    tables["unfinished"] = left[["workload", "deadline", "fraction_left", "cost_usd"]]
+
+    tables["costs"] = cost_table(model, x, horizon)
+    return tables
+
+
+def cost_table(model: PlanModel, x: np.ndarray, horizon: Horizon) -> pd.DataFrame:
+    # Every cost line is keyed by quarter alone (see formulation.cost_lines).
+    costs = pd.DataFrame({name: model.lp.evaluate(expr, x).groupby(level="quarter").sum()
+                          for name, expr in model.costs.items()})
+    costs = costs.reindex(model.sets.quarters.to_numpy()).fillna(0.0)
+    costs["discount_factor"] = model.sets.discount.to_numpy()
+    costs["total_usd"] = costs[list(USD_LINES)].sum(axis=1)
+    costs["discounted_usd"] = costs["total_usd"] * costs["discount_factor"]
+    costs.index.name = "quarter"
+    costs = costs.reset_index()
+    costs["quarter"] = [horizon.label(int(q)) for q in costs["quarter"]]
+    return costs[COST_COLUMNS]
+
+
+def _label(frame: pd.DataFrame, horizon: Horizon, columns: tuple[str, ...]) -> pd.DataFrame:
+    frame = frame.copy()
+    for column in columns:
+        frame[column] = [horizon.label(int(q)) for q in frame[column]]
+    return frame.reset_index(drop=True)

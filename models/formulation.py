@@ -1,0 +1,243 @@
+"""The purchase, rental and placement MILP, one function per family, following the README's cost conventions.
+
+Sets: quarters t, owned sites s ∈ O, cloud sites s ∈ C, SKUs k, workloads w (training R, inference I).
+Decisions: orders[q,s,k] ∈ ℤ+ (s ∈ O), rentals[t,s,k] ∈ ℤ+ (s ∈ C), busy[t,w,s,k] ≥ 0 node-equivalents,
+unmet[t,w] ≥ 0 tokens/s (w ∈ I), pool[w,s,k] ∈ {0,1} and active[t,w,s,k] ∈ {0,1} (w ∈ R), left[w] ∈ [0,1].
+Each add_* docstring repeats its line of the README's math.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from models.lp import Expr, LinearProgram, Variables
+from models.quarters import HOURS_PER_QUARTER
+from models.sets import PlanningSets, life_quarters
+
+GRAMS_PER_TONNE = 1e6
+KW_PER_MW = 1000.0
+
+
+@dataclass
+class PlanModel:
+    """The built program plus the labelled expressions reports need (costs, power, nodes in service)."""
+
+    lp: LinearProgram
+    sets: PlanningSets
+    nodes: Expr  # nodes in service by (quarter, site, sku), owned and rented
+    busy_nodes: Expr  # busy node-equivalents by (quarter, site, sku)
+    it_kw: Expr  # IT power by (quarter, site, sku)
+    costs: dict[str, Expr]  # undiscounted $ (and kWh, t) by quarter, one entry per cost line
+    strict: bool
+
+
+def build_plan_model(scenario, sets: PlanningSets, strict: bool = False) -> PlanModel:
+    lp = LinearProgram(scenario.name)
+    orders = lp.add_variables("orders", pd.MultiIndex.from_frame(sets.orders[["order_quarter", "site", "sku"]]),
+                              upper=sets.orders["max_nodes"].to_numpy(), integer=True)
+    rentals = lp.add_variables("rentals", pd.MultiIndex.from_frame(sets.rentals), integer=True)
+    busy = lp.add_variables("busy", pd.MultiIndex.from_frame(sets.placements[["quarter", "workload", "site",
+                                                                              "sku"]]),
+                            upper=busy_upper_bounds(sets))
+    owned_nodes = nodes_in_service(orders, sets)
+    nodes = owned_nodes + rentals.expr()
+    busy_nodes = busy.expr().sum("workload")
+
+    add_capacity_constraints(lp, busy_nodes, nodes, scenario.headroom)
+    unmet = add_demand_constraints(lp, busy, sets, allow_unmet=not strict)
+    left = add_training_constraints(lp, busy, nodes, sets,
+                                    allow_unfinished=(not strict
+                                                      and scenario.finance.unfinished_training_usd is not None))
+    add_replica_constraints(lp, busy, nodes, sets)
+    add_power_constraints(lp, nodes, scenario)
+    add_rack_constraints(lp, nodes, scenario)
+    add_budget_constraints(lp, orders, scenario)
+
+    it_kw = it_power_kw(nodes, busy_nodes, scenario.catalog)
+    costs = cost_lines(scenario, sets, orders, rentals, owned_nodes, it_kw, unmet, left)
+    lp.minimize(discounted_total(costs, sets.discount))
+    return PlanModel(lp=lp, sets=sets, nodes=nodes, busy_nodes=busy_nodes, it_kw=it_kw, costs=costs,
+                     strict=strict)
+
+
+def busy_upper_bounds(sets: PlanningSets) -> np.ndarray:
+    """Finite bounds every backend can use (CP-SAT needs them): serving more than the quarter's demand, or
+    running more node-equivalents than the whole run in one quarter, is never useful."""
+    p = sets.placements
+    demand = sets.demand.reindex(pd.MultiIndex.from_frame(p[["quarter", "workload"]])).to_numpy()
+    inference_bound = np.nan_to_num(demand, nan=0.0) / p["tokens_per_s_per_node"].to_numpy()
+    training_bound = p["node_hours"].to_numpy() / HOURS_PER_QUARTER
+    return np.where(p["kind"].to_numpy() == "inference", inference_bound, training_bound)
+
+
+def nodes_in_service(orders: Variables, sets: PlanningSets) -> Expr:
+    """owned[t,s,k] = fleet[t,s,k] + Σ_{q: q+L_k ≤ t < q+L_k+T_k} orders[q,s,k]."""
+    ordered = orders.expr().join(sets.vintages).sum("order_quarter")
+    return ordered + sets.fleet if len(sets.fleet) else ordered
+
+
+def add_capacity_constraints(lp: LinearProgram, busy_nodes: Expr, nodes: Expr, headroom: float) -> None:
+    """Σ_w busy[t,w,s,k] ≤ (1 − headroom) · nodes[t,s,k]   ∀ t, s, k with any placement."""
+    used = busy_nodes.terms[["quarter", "site", "sku"]].drop_duplicates()
+    lp.add_constraints("capacity", busy_nodes - nodes.select(used) * (1.0 - headroom), "<=", 0.0)
+
+
+def add_demand_constraints(lp: LinearProgram, busy: Variables, sets: PlanningSets,
+                           allow_unmet: bool) -> Variables | None:
+    """Σ_{s,k} tokens_per_s_per_node[w,k] · busy[t,w,s,k] + unmet[t,w] = demand[t,w]   ∀ t, w ∈ I."""
+    if sets.demand.empty:
+        return None
+    rate = sets.placements.set_index(["quarter", "workload", "site", "sku"])["tokens_per_s_per_node"]
+    inference = sets.placements["kind"].to_numpy() == "inference"
+    served = (busy.expr() * rate[inference]).sum("site", "sku")
+    unmet = lp.add_variables("unmet", sets.demand.index, upper=sets.demand.to_numpy() if allow_unmet else 0.0)
+    lp.add_constraints("demand", served + unmet.expr(), "==", sets.demand)
+    return unmet
+
+
+def add_training_constraints(lp: LinearProgram, busy: Variables, nodes: Expr, sets: PlanningSets,
+                             allow_unfinished: bool) -> Variables | None:
+    """A run's work is done in one pool, in quarters when that pool holds its minimum node count.
+
+    done[w,s,k] = Σ_{t ∈ [start, deadline]} 2,190 · busy[t,w,s,k] / node_hours[w,k] ≤ pool[w,s,k]
+    Σ_{s,k} done[w,s,k] + left[w] = 1;   Σ_{s,k} pool[w,s,k] ≤ 1   (one site, one SKU)
+    active[t,w,s,k] ≤ pool[w,s,k]   (plus the minimum-node rows of add_min_nodes_constraints)
+    """
+    placements = sets.placements[sets.placements["kind"] == "training"]
+    pools = sets.training_pools
+    if placements.empty:
+        return None
+    keys = ["quarter", "workload", "site", "sku"]
+    pool = lp.add_variables("pool", pd.MultiIndex.from_frame(pools[["workload", "site", "sku"]]), upper=1.0,
+                            integer=True)
+    runs = pd.Index(pools["workload"].unique(), name="workload")
+    left = lp.add_variables("left", runs, upper=1.0 if allow_unfinished else 0.0)
+
+    per_quarter_share = (HOURS_PER_QUARTER / placements.set_index(keys)["node_hours"])
+    done = (busy.expr() * per_quarter_share).sum("quarter")
+    lp.add_constraints("training_pool", done - pool.expr(), "<=", 0.0)
+    lp.add_constraints("training_work", done.sum("site", "sku") + left.expr(), "==", 1.0)
+    lp.add_constraints("training_one_pool", pool.expr().sum("site", "sku"), "<=", 1.0)
+
+    active = add_min_nodes_constraints(lp, busy, nodes, placements, "training")
+    lp.add_constraints("training_active_pool", active.expr() - pool.expr().join(placements[keys]), "<=", 0.0)
+    return left
+
+
+def add_min_nodes_constraints(lp: LinearProgram, busy: Variables, nodes: Expr, placements: pd.DataFrame,
+                              family: str) -> Variables:
+    """Work runs on a pool only while it holds the job's minimum node count (memory fit, replica size).
+
+    busy[t,w,s,k] ≤ bound[t,w,s,k] · active[t,w,s,k];   nodes[t,s,k] ≥ min_nodes[w,k] · active[t,w,s,k]
+    with active ∈ {0,1} and bound the largest useful busy value (busy_upper_bounds).
+    """
+    keys = ["quarter", "workload", "site", "sku"]
+    active = lp.add_variables(f"{family}_active", pd.MultiIndex.from_frame(placements[keys]), upper=1.0,
+                              integer=True)
+    bound = pd.Series(lp.upper[busy.positions], index=busy.index).reindex(active.index)
+    lp.add_constraints(f"{family}_active", busy.expr().select(placements[keys])
+                       - active.expr() * bound, "<=", 0.0)
+    min_nodes = placements.set_index(keys)["min_nodes"].astype(float)
+    lp.add_constraints(f"{family}_min_nodes", nodes.join(placements[keys]) - active.expr() * min_nodes,
+                       ">=", 0.0)
+    return active
+
+
+def add_replica_constraints(lp: LinearProgram, busy: Variables, nodes: Expr, sets: PlanningSets) -> None:
+    """An inference replica that spans several nodes needs that many nodes in the pool before it serves."""
+    p = sets.placements
+    multi_node = p[(p["kind"] == "inference") & (p["min_nodes"] > 1)]
+    if not multi_node.empty:
+        add_min_nodes_constraints(lp, busy, nodes, multi_node, "replica")
+
+
+def add_power_constraints(lp: LinearProgram, nodes: Expr, scenario) -> None:
+    """Σ_k node_kw[k] · pue[s] · nodes[t,s,k] ≤ power_mw[s] · 1,000   ∀ t, owned s (all nodes at full load)."""
+    sites = scenario.sites[scenario.sites["kind"] == "owned"]
+    full_kw = nodes * scenario.catalog["node_kw"]
+    facility_kw = (full_kw * sites["pue"]).sum("sku")
+    lp.add_constraints("power", facility_kw, "<=", sites["power_mw"] * KW_PER_MW)
+
+
+def add_rack_constraints(lp: LinearProgram, nodes: Expr, scenario) -> None:
+    """Σ_k nodes[t,s,k] / nodes_per_rack[k] ≤ racks[s]   ∀ t, owned s."""
+    sites = scenario.sites[scenario.sites["kind"] == "owned"]
+    racks_used = (nodes * (1.0 / scenario.catalog["nodes_per_rack"]) * pd.Series(1.0, index=sites.index))
+    lp.add_constraints("racks", racks_used.sum("sku"), "<=", sites["racks"])
+
+
+def add_budget_constraints(lp: LinearProgram, orders: Variables, scenario) -> None:
+    """Σ_{s,k} price_usd[k] · orders[t,s,k] ≤ budget_usd_per_quarter   ∀ t (purchases, whatever the capex mode)."""
+    budget = scenario.finance.budget_usd_per_quarter
+    if budget is None or not len(orders.index):
+        return
+    spend = (orders.expr() * scenario.catalog["price_usd"]).sum("site", "sku")
+    lp.add_constraints("budget", spend, "<=", budget)
+
+
+def it_power_kw(nodes: Expr, busy_nodes: Expr, catalog: pd.DataFrame) -> Expr:
+    """IT kW[t,s,k] = node_kw · (idle_frac · nodes + (1 − idle_frac) · busy node-equivalents)."""
+    idle_kw = catalog["node_kw"] * catalog["idle_frac"]
+    busy_kw = catalog["node_kw"] * (1.0 - catalog["idle_frac"])
+    return nodes * idle_kw + busy_nodes * busy_kw
+
+
+def cost_lines(scenario, sets: PlanningSets, orders: Variables, rentals: Variables, owned_nodes: Expr,
+               it_kw: Expr, unmet: Variables | None, left: Variables | None) -> dict[str, Expr]:
+    """Every cost line by quarter (undiscounted), exactly as the README's cost conventions define them."""
+    catalog, sites, finance = scenario.catalog, scenario.sites, scenario.finance
+    per_quarter = {}
+    if finance.capex_mode == "depreciation":
+        per_quarter["depreciation_usd"] = (owned_nodes * (catalog["price_usd"] / life_quarters(catalog))
+                                           ).sum("site", "sku")
+        per_quarter["capex_usd"] = _zero_by_quarter(sets)
+    else:
+        per_quarter["capex_usd"] = (orders.expr() * catalog["price_usd"]).sum("site", "sku") \
+            .join(pd.DataFrame({"order_quarter": sets.quarters, "quarter": sets.quarters})).sum("order_quarter")
+        per_quarter["depreciation_usd"] = _zero_by_quarter(sets)
+    per_quarter["rent_usd"] = (rentals.expr() * (catalog["rent_usd_per_gpu_hour"] * catalog["gpus_per_node"]
+                                                 * HOURS_PER_QUARTER).dropna()).sum("site", "sku")
+    per_quarter["maintenance_usd"] = (owned_nodes * (catalog["maint_frac_per_year"] * catalog["price_usd"] / 4.0)
+                                      ).sum("site", "sku")
+    kwh_by_site = (it_kw * (sites["pue"] * HOURS_PER_QUARTER)).sum("sku")
+    per_quarter["energy_kwh"] = kwh_by_site.sum("site")
+    per_quarter["energy_usd"] = (kwh_by_site * sites["usd_per_kwh"].where(sites["kind"] == "owned", 0.0)
+                                 .fillna(0.0)).sum("site")
+    per_quarter["carbon_t"] = (kwh_by_site * (sites["gco2_per_kwh"] / GRAMS_PER_TONNE)).sum("site")
+    per_quarter["carbon_usd"] = per_quarter["carbon_t"] * finance.carbon_usd_per_t
+    per_quarter["unmet_usd"] = ((unmet.expr() * finance.unmet_usd_per_unit).sum("workload")
+                                if unmet is not None else _zero_by_quarter(sets))
+    per_quarter["unfinished_training_usd"] = _unfinished_cost(scenario, left, sets)
+    return {name: _by_quarter(expr, sets) for name, expr in per_quarter.items()}
+
+
+USD_LINES = ("capex_usd", "depreciation_usd", "rent_usd", "energy_usd", "maintenance_usd", "carbon_usd",
+             "unmet_usd", "unfinished_training_usd")
+
+
+def discounted_total(costs: dict[str, Expr], discount: pd.Series) -> Expr:
+    total = costs[USD_LINES[0]]
+    for name in USD_LINES[1:]:
+        total = total + costs[name]
+    return (total * discount).sum()
+
+
+def _unfinished_cost(scenario, left: Variables | None, sets: PlanningSets) -> Expr:
+    """unfinished_training_usd · left[w], charged in the run's deadline quarter."""
+    if left is None or scenario.finance.unfinished_training_usd is None:
+        return _zero_by_quarter(sets)
+    deadline = scenario.workloads.loc[left.index.get_level_values("workload"), "deadline"].astype(int)
+    mapping = pd.DataFrame({"workload": left.index.get_level_values("workload"), "quarter": deadline.to_numpy()})
+    return (left.expr() * scenario.finance.unfinished_training_usd).join(mapping).sum("workload")
+
+
+def _zero_by_quarter(sets: PlanningSets) -> Expr:
+    return Expr.constant(pd.Series(0.0, index=sets.quarters))
+
+
+def _by_quarter(expr: Expr, sets: PlanningSets) -> Expr:
+    """Make sure every quarter has a row (a zero where the line has no terms)."""
+    return expr + _zero_by_quarter(sets)

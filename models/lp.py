@@ -1,0 +1,281 @@
+"""A labelled, vectorised sparse linear program: variables and constraints come in families indexed by pandas.
+
+Why not OR-Tools' per-variable Python objects: a family of constraints (say, capacity for every quarter × site ×
+SKU) is one pandas merge/groupby here and becomes rows of one CSR matrix, which OR-Tools' model_builder takes
+in a single call (`fill_model_from_sparse_data`) and PuLP reads row by row. The same matrix feeds every
+backend, and solutions and duals come back as Series labelled like the family that made them.
+
+An `Expr` is a family of linear expressions: `terms` (one row per coefficient: the key columns, `var`, `coef`)
+plus a `const` Series indexed by the same keys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+INF = float("inf")
+
+
+def _as_index(index: pd.Index | pd.MultiIndex) -> pd.MultiIndex:
+    if isinstance(index, pd.MultiIndex):
+        return index
+    return pd.MultiIndex.from_arrays([index], names=[index.name])
+
+
+class Expr:
+    """A family of linear expressions keyed by `dims` (a list of column names)."""
+
+    def __init__(self, dims: list[str], terms: pd.DataFrame, const: pd.Series | None = None):
+        self.dims = list(dims)
+        self.terms = terms.reset_index(drop=True)
+        if const is None:
+            const = pd.Series(dtype=float, index=_empty_index(self.dims))
+        elif not isinstance(const.index, pd.MultiIndex):
+            const = pd.Series(const.to_numpy(), index=_as_index(const.index))
+        self.const = const
+
+    # --- construction -----------------------------------------------------------------------------
+    @staticmethod
+    def constant(values: pd.Series) -> "Expr":
+        """A family with no variables, only constants (e.g. the existing fleet's nodes)."""
+        index = _as_index(values.index)
+        dims = list(index.names)
+        const = pd.Series(values.to_numpy(dtype=float), index=index)
+        terms = pd.DataFrame({**{d: pd.Series(dtype=index.get_level_values(d).dtype) for d in dims},
+                              "var": pd.Series(dtype=np.int64), "coef": pd.Series(dtype=float)})
+        return Expr(dims, terms, const)
+
+    # --- algebra ----------------------------------------------------------------------------------
+    def __mul__(self, factor) -> "Expr":
+        """Scale by a number or by a Series indexed by some of `dims` (keys missing from it are dropped)."""
+        if np.isscalar(factor):
+            terms = self.terms.assign(coef=self.terms["coef"] * float(factor))
+            return Expr(self.dims, terms, self.const * float(factor))
+        names = list(_as_index(factor.index).names)
+        table = factor.rename("_factor").reset_index()
+        terms = self.terms.merge(table, on=names, how="inner")
+        terms["coef"] = terms["coef"] * terms.pop("_factor")
+        const = self.const.rename("_value").reset_index().merge(table, on=names, how="inner")
+        const = const.set_index(self.dims)["_value"] * const.set_index(self.dims)["_factor"] \
+            if len(self.dims) else self.const
+        return Expr(self.dims, terms, const)
+
+    __rmul__ = __mul__
+
+    def __neg__(self) -> "Expr":
+        return self * -1.0
+
+    def __add__(self, other) -> "Expr":
+        if isinstance(other, Expr):
+            if set(other.dims) != set(self.dims):
+                raise ValueError(f"cannot add expressions over {self.dims} and {other.dims}")
+            terms = pd.concat([self.terms, other.terms[self.terms.columns]], ignore_index=True)
+            const = _add_series(self.const, other.const.reorder_levels(self.dims)
+                                if len(self.dims) > 1 else other.const)
+            return Expr(self.dims, terms, const)
+        if isinstance(other, pd.Series):
+            return self + Expr.constant(other)
+        return Expr(self.dims, self.terms, self.const + float(other))
+
+    def __sub__(self, other) -> "Expr":
+        return self + (-other if isinstance(other, Expr) else -1.0 * other)
+
+    def sum(self, *dims: str) -> "Expr":
+        """Sum over the given dims (all dims if none given)."""
+        drop = list(dims) if dims else list(self.dims)
+        keep = [d for d in self.dims if d not in drop]
+        terms = self.terms.drop(columns=drop)
+        if keep:
+            const = self.const.groupby(level=keep, sort=False).sum() if len(self.const) else \
+                pd.Series(dtype=float, index=_empty_index(keep))
+        else:
+            const = pd.Series([float(self.const.sum())], index=_scalar_index())
+            terms = terms.assign(_all=0)
+            keep = ["_all"]
+        return Expr(keep, terms, const)
+
+    def join(self, table: pd.DataFrame) -> "Expr":
+        """Re-key through a mapping table (inner join on shared columns); the table's other columns become dims.
+
+        E.g. orders[order_quarter, site, sku] joined with vintages[sku, order_quarter, quarter] is keyed by
+        (order_quarter, site, sku, quarter); `.sum("order_quarter")` then gives nodes in service.
+        """
+        on = [c for c in table.columns if c in self.dims]
+        new = [c for c in table.columns if c not in self.dims]
+        terms = self.terms.merge(table, on=on, how="inner")
+        if len(self.const):
+            const = self.const.rename("_value").reset_index().merge(table, on=on, how="inner")
+            const = const.set_index(self.dims + new)["_value"]
+        else:
+            const = pd.Series(dtype=float, index=_empty_index(self.dims + new))
+        return Expr(self.dims + new, terms, const)
+
+    def select(self, keys: pd.DataFrame) -> "Expr":
+        """Keep only the keys listed in `keys` (a frame whose columns are some of `dims`)."""
+        return self.join(keys.drop_duplicates())
+
+
+def _scalar_index() -> pd.MultiIndex:
+    return pd.MultiIndex.from_arrays([[0]], names=["_all"])
+
+
+def _empty_index(dims: list[str]) -> pd.MultiIndex:
+    if not dims:
+        return _scalar_index()[:0]
+    return pd.MultiIndex.from_arrays([[] for _ in dims], names=dims)
+
+
+def _add_series(a: pd.Series, b: pd.Series) -> pd.Series:
+    if not len(a):
+        return b
+    if not len(b):
+        return a
+    return a.add(b, fill_value=0.0)
+
+
+@dataclass
+class Block:
+    """A family of variables or constraints: its labels and where its columns/rows start."""
+
+    name: str
+    index: pd.MultiIndex
+    offset: int
+
+    @property
+    def positions(self) -> np.ndarray:
+        return np.arange(self.offset, self.offset + len(self.index))
+
+
+class Variables(Block):
+    def expr(self) -> Expr:
+        terms = self.index.to_frame(index=False)
+        terms["var"] = self.positions
+        terms["coef"] = 1.0
+        return Expr(list(self.index.names), terms)
+
+
+class LinearProgram:
+    """Collects variable and constraint families; emits one sparse matrix for any backend."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.variables: dict[str, Variables] = {}
+        self.constraints: dict[str, Block] = {}
+        self._lower: list[np.ndarray] = []
+        self._upper: list[np.ndarray] = []
+        self._integer: list[np.ndarray] = []
+        self._rows: list[np.ndarray] = []
+        self._cols: list[np.ndarray] = []
+        self._vals: list[np.ndarray] = []
+        self._row_lower: list[np.ndarray] = []
+        self._row_upper: list[np.ndarray] = []
+        self.num_vars = 0
+        self.num_rows = 0
+        self.objective = np.zeros(0)
+        self.objective_offset = 0.0
+
+    def add_variables(self, name: str, index: pd.Index, lower=0.0, upper=INF, integer=False) -> Variables:
+        index = _as_index(index)
+        size = len(index)
+        block = Variables(name, index, self.num_vars)
+        self.variables[name] = block
+        self._lower.append(np.broadcast_to(np.asarray(lower, dtype=float), (size,)).copy())
+        self._upper.append(np.broadcast_to(np.asarray(upper, dtype=float), (size,)).copy())
+        self._integer.append(np.full(size, bool(integer)))
+        self.num_vars += size
+        return block
+
+    def add_constraints(self, name: str, lhs: Expr, sense: str, rhs=0.0) -> Block:
+        """Rows `lhs (<=|>=|==) rhs` for every key of lhs (and of rhs when it is a Series)."""
+        keys = [lhs.terms[lhs.dims].drop_duplicates()]
+        if len(lhs.const):
+            keys.append(lhs.const.index.to_frame(index=False)[lhs.dims])
+        rhs_names = list(_as_index(rhs.index).names) if isinstance(rhs, pd.Series) else []
+        if rhs_names and set(rhs_names) == set(lhs.dims):  # rhs over the same keys: its rows count too
+            keys.append(_as_index(rhs.index).to_frame(index=False)[lhs.dims])
+        index = pd.MultiIndex.from_frame(pd.concat(keys, ignore_index=True).drop_duplicates())
+        block = Block(name, index, self.num_rows)
+        self.constraints[name] = block
+        if len(lhs.terms):
+            rows = index.get_indexer(pd.MultiIndex.from_frame(lhs.terms[lhs.dims]))
+            self._rows.append(rows + self.num_rows)
+            self._cols.append(lhs.terms["var"].to_numpy(dtype=np.int64))
+            self._vals.append(lhs.terms["coef"].to_numpy(dtype=float))
+        if rhs_names:  # broadcast a rhs given over some of the dims (e.g. a cap per site) to every row
+            table = rhs.rename("_rhs").reset_index()
+            bound = index.to_frame(index=False).merge(table, on=rhs_names, how="left")["_rhs"]
+            bound = bound.fillna(0.0).to_numpy(dtype=float)
+        else:
+            bound = np.full(len(index), float(rhs))
+        if len(lhs.const):
+            bound = bound - lhs.const.reindex(index).fillna(0.0).to_numpy(dtype=float)
+        lower = bound if sense in (">=", "==") else np.full(len(index), -INF)
+        upper = bound if sense in ("<=", "==") else np.full(len(index), INF)
+        if sense not in ("<=", ">=", "=="):
+            raise ValueError(f"unknown sense {sense!r}")
+        self._row_lower.append(lower)
+        self._row_upper.append(upper)
+        self.num_rows += len(index)
+        return block
+
+    def minimize(self, expr: Expr) -> None:
+        total = expr.sum()
+        self.objective = np.bincount(total.terms["var"].to_numpy(dtype=np.int64),
+                                     weights=total.terms["coef"].to_numpy(dtype=float),
+                                     minlength=self.num_vars)
+        self.objective_offset = float(total.const.sum())
+
+    # --- matrices for the backends ----------------------------------------------------------------
+    @property
+    def lower(self) -> np.ndarray:
+        return np.concatenate(self._lower) if self._lower else np.zeros(0)
+
+    @property
+    def upper(self) -> np.ndarray:
+        return np.concatenate(self._upper) if self._upper else np.zeros(0)
+
+    @property
+    def integer(self) -> np.ndarray:
+        return np.concatenate(self._integer) if self._integer else np.zeros(0, dtype=bool)
+
+    @property
+    def row_lower(self) -> np.ndarray:
+        return np.concatenate(self._row_lower) if self._row_lower else np.zeros(0)
+
+    @property
+    def row_upper(self) -> np.ndarray:
+        return np.concatenate(self._row_upper) if self._row_upper else np.zeros(0)
+
+    def matrix(self) -> sp.csr_matrix:
+        if not self._rows:
+            return sp.csr_matrix((self.num_rows, self.num_vars))
+        coo = sp.coo_matrix((np.concatenate(self._vals), (np.concatenate(self._rows),
+                                                           np.concatenate(self._cols))),
+                            shape=(self.num_rows, self.num_vars))
+        csr = coo.tocsr()  # duplicates (same row, same variable) are summed here
+        csr.eliminate_zeros()
+        return csr
+
+    def objective_coefficients(self) -> np.ndarray:
+        return np.pad(self.objective, (0, self.num_vars - len(self.objective)))
+
+    def value(self, name: str, x: np.ndarray) -> pd.Series:
+        block = self.variables[name]
+        return pd.Series(x[block.positions], index=block.index, name=name)
+
+    def evaluate(self, expr: Expr, x: np.ndarray) -> pd.Series:
+        """Value of each expression of a family at solution `x`, labelled by its keys."""
+        terms = expr.terms
+        contribution = terms["coef"].to_numpy() * x[terms["var"].to_numpy(dtype=np.int64)]
+        if expr.dims:
+            values = pd.Series(contribution, index=pd.MultiIndex.from_frame(terms[expr.dims])) \
+                .groupby(level=expr.dims, sort=False).sum()
+        else:
+            values = pd.Series([contribution.sum()], index=_scalar_index())
+        if not isinstance(values.index, pd.MultiIndex):
+            values = pd.Series(values.to_numpy(), index=_as_index(values.index))
+        return _add_series(values, expr.const)

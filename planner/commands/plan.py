@@ -1,0 +1,37 @@
+"""`planner plan SCENARIO --json PLAN.json`: the cheapest purchase, rental and placement plan."""
+
+from __future__ import annotations
+
+import click
+
+from planner.pipeline import plan_document, run_plan
+from planner.scenario import SOLVER_BACKENDS, load_scenario
+from reports.atomic import write_json_atomic
+
+
+@click.command("plan")
+@click.argument("scenario", type=click.Path(dir_okay=False))
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write PLAN.json here.")
+@click.option("-o", "--output", "xlsx_path", type=click.Path(dir_okay=False), help="Write the workbook here.")
+@click.option("--solver", type=click.Choice(SOLVER_BACKENDS), default=None,
+              help="MILP backend (default: the scenario's solver.backend, else scip).")
+@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Seconds before the best plan found so far is returned.")
+@click.option("--gap", type=click.FloatRange(min=0), default=None, help="Relative optimality gap to stop at.")
+@click.option("--strict", is_flag=True, help="Forbid unmet demand and unfinished runs; report infeasibility.")
+def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict) -> None:
+    """Decide orders, rentals and placement per quarter at the lowest discounted total cost."""
+    loaded = load_scenario(scenario)
+    run = run_plan(loaded, backend=solver, time_limit_s=time_limit, gap=gap, strict=strict)
+    document = plan_document(run)
+    if json_path:
+        write_json_atomic(json_path, document)
+    if xlsx_path:
+        from reports.workbook import write_workbook
+
+        write_workbook(xlsx_path, document, loaded)
+    gap_text = f"{document['gap']:.3%}" if document["gap"] is not None else "n/a"
+    click.echo(f"{loaded.name}: {document['status']} ({document['solver']}, gap {gap_text}, "
+               f"{document['solve_seconds']:.1f} s): discounted TCO ${document['objective_usd']:,.2f}; "
+               f"{len(document['purchases'])} orders, {len(document['rentals'])} rentals, "
+               f"{len(document['unmet'])} quarter-workloads with unmet demand")

@@ -1,0 +1,81 @@
+"""load → estimate → build → solve → tables: the `plan` pipeline, shared by the CLI and the tests."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import pandas as pd
+
+from models.extract import extract_tables
+from models.formulation import USD_LINES, PlanModel, build_plan_model
+from models.performance import estimate_performance
+from models.sets import build_sets
+from models.solve import NO_SOLUTION, SolveResult, solve
+from planner import __version__
+from planner.errors import SolverError
+
+
+@dataclass
+class PlanRun:
+    scenario: object
+    model: PlanModel
+    result: SolveResult
+    tables: dict[str, pd.DataFrame]
+    build_seconds: float
+
+
+def run_plan(scenario, backend: str | None = None, time_limit_s: float | None = None, gap: float | None = None,
+             strict: bool = False) -> PlanRun:
+    backend = backend or scenario.solver.backend
+    time_limit_s = scenario.solver.time_limit_s if time_limit_s is None else time_limit_s
+    gap = scenario.solver.gap if gap is None else gap
+    started = time.perf_counter()
+    performance = estimate_performance(scenario.catalog, scenario.workloads, scenario.throughput)
+    sets = build_sets(scenario, performance)
+    model = build_plan_model(scenario, sets, strict=strict)
+    build_seconds = time.perf_counter() - started
+    result = solve(model.lp, backend=backend, time_limit_s=time_limit_s, gap=gap)
+    if not result.has_solution:
+        tried = (f"{backend} on {model.lp.num_vars:,} variables and {model.lp.num_rows:,} constraints, "
+                 f"time limit {time_limit_s:g} s, gap {gap:g}")
+        if result.status == NO_SOLUTION:
+            raise SolverError(f"no plan found in time ({tried}); raise --time-limit or loosen --gap")
+        hint = " (--strict forbids unmet demand and unfinished runs)" if strict else ""
+        raise SolverError(f"the scenario is infeasible{hint}: {tried}")
+    tables = extract_tables(model, scenario, result.x)
+    return PlanRun(scenario=scenario, model=model, result=result, tables=tables, build_seconds=build_seconds)
+
+
+def plan_document(run: PlanRun) -> dict:
+    """The PLAN.json document (see README): status, solver, objective, and every table as records."""
+    scenario, result, tables = run.scenario, run.result, run.tables
+    costs = tables["costs"]
+    totals = {column: float(costs[column].sum()) for column in costs.columns
+              if column not in ("quarter", "discount_factor")}
+    objective = totals["discounted_usd"]
+    bound = result.bound
+    gap = None if bound is None else max(0.0, (objective - bound) / max(abs(objective), 1e-9))
+    return {
+        "scenario": scenario.name,
+        "status": result.status,
+        "solver": result.backend,
+        "objective_usd": objective,
+        "bound_usd": bound,
+        "gap": gap,
+        "solve_seconds": round(result.seconds, 3),
+        "build_seconds": round(run.build_seconds, 3),
+        "tool_version": __version__,
+        "horizon": {"start": scenario.quarters[0], "quarters": scenario.quarters},
+        "capex_mode": scenario.finance.capex_mode,
+        "cost_lines_usd": list(USD_LINES),
+        "inputs": {"scenario_path": str(scenario.path), "sha256": scenario.input_hashes()},
+        **{name: _records(tables[name]) for name in ("purchases", "rentals", "fleet", "placement", "unmet",
+                                                     "unfinished", "costs")},
+        "totals": totals,
+    }
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    records = frame.to_dict("records")
+    return [{k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()} for row in records]

@@ -1,0 +1,132 @@
+"""Cross-table checks: references between tables, horizon bounds, and whether every workload can run somewhere.
+
+Single-table checks (types, ranges, headers, duplicates) live with the schemas in `schema.py`; these need
+several tables at once. Each check_* returns problems instead of raising, so all of them are reported together.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from models.performance import estimate_performance
+from models.quarters import Horizon
+from planner.errors import Problem
+from planner.tables import RawTable
+
+
+def check_references(tables: dict[str, pd.DataFrame], raws: dict[str, RawTable],
+                     horizon: Horizon) -> list[Problem]:
+    problems: list[Problem] = []
+    skus = set(tables["catalog"]["sku"].dropna())
+    sites = tables["sites"]
+    site_kind = dict(zip(sites["site"], sites["kind"]))
+    workload_kind = dict(zip(tables["workloads"]["workload"], tables["workloads"]["kind"]))
+
+    def add(role: str, idx, column: str, message: str) -> None:
+        raw = raws.get(role)
+        problems.append(Problem(raw.label if raw else role, message,
+                                row=raw.row_number(idx) if raw else None, column=column))
+
+    for idx, row in sites.iterrows():
+        if row["kind"] == "owned":
+            for column in ("power_mw", "usd_per_kwh", "racks"):
+                if pd.isna(row[column]):
+                    add("sites", idx, column, f"an owned site needs {column}")
+
+    for idx, row in tables["fleet"].iterrows():
+        if row["site"] is not None and row["site"] not in site_kind:
+            add("fleet", idx, "site", f"unknown site '{row['site']}'")
+        elif site_kind.get(row["site"]) == "cloud":
+            add("fleet", idx, "site", f"site '{row['site']}' is a cloud site: a fleet is owned hardware")
+        if row["sku"] is not None and row["sku"] not in skus:
+            add("fleet", idx, "sku", f"unknown sku '{row['sku']}'")
+        if not math.isnan(row["installed"]) and row["installed"] >= horizon.quarters:
+            add("fleet", idx, "installed", f"{horizon.label(int(row['installed']))} is after the horizon "
+                                           f"({horizon.labels[0]}..{horizon.labels[-1]})")
+
+    for idx, row in tables["workloads"].iterrows():
+        if row["kind"] == "training":
+            for column in ("tokens_b", "start", "deadline"):
+                if pd.isna(row[column]):
+                    add("workloads", idx, column, f"a training run needs {column}")
+            for column in ("start", "deadline"):
+                if not pd.isna(row[column]) and not horizon.contains(int(row[column])):
+                    add("workloads", idx, column,
+                        f"{horizon.label(int(row[column]))} is outside the horizon "
+                        f"({horizon.labels[0]}..{horizon.labels[-1]})")
+            if not pd.isna(row["start"]) and not pd.isna(row["deadline"]) and row["deadline"] < row["start"]:
+                add("workloads", idx, "deadline", f"deadline {horizon.label(int(row['deadline']))} is before "
+                                                  f"start {horizon.label(int(row['start']))}")
+        elif row["kind"] == "inference" and pd.isna(row["context_tokens"]):
+            add("workloads", idx, "context_tokens", "an inference service needs context_tokens")
+        for site in row["sites"] or ():
+            if site not in site_kind:
+                add("workloads", idx, "sites", f"unknown site '{site}'")
+
+    for idx, row in tables["demand"].iterrows():
+        kind = workload_kind.get(row["workload"])
+        if row["workload"] is not None and kind is None:
+            add("demand", idx, "workload", f"unknown workload '{row['workload']}'")
+        elif kind == "training":
+            add("demand", idx, "workload", f"'{row['workload']}' is a training run: demand is for inference")
+        if not math.isnan(row["quarter"]) and not horizon.contains(int(row["quarter"])):
+            add("demand", idx, "quarter", f"{horizon.label(int(row['quarter']))} is outside the horizon "
+                                          f"({horizon.labels[0]}..{horizon.labels[-1]})")
+
+    for idx, row in tables["throughput"].iterrows():
+        if row["workload"] is not None and row["workload"] not in workload_kind:
+            add("throughput", idx, "workload", f"unknown workload '{row['workload']}'")
+        if row["sku"] is not None and row["sku"] not in skus:
+            add("throughput", idx, "sku", f"unknown sku '{row['sku']}'")
+    return problems
+
+
+def check_runnable(scenario, raws: dict[str, RawTable]) -> list[Problem]:
+    """Every workload needs an eligible SKU (memory, SLO) on some allowed site that can host it."""
+    performance = estimate_performance(scenario.catalog, scenario.workloads, scenario.throughput)
+    raw = raws["workloads"]
+    row_of = {name: raw.row_number(idx) for idx, name in raw.frame["workload"].items()}
+    problems: list[Problem] = []
+    for workload, group in performance.groupby(level="workload", sort=False):
+        eligible = group[group["eligible"]]
+        if eligible.empty:
+            reasons = "; ".join(f"{sku}: {reason}" for (_, sku), reason in group["reason"].items())
+            problems.append(Problem(raw.label, f"no SKU can run '{workload}' ({reasons})",
+                                    row=row_of.get(workload), column="workload"))
+            continue
+        why_not = [_why_site_cannot_host(scenario, workload, site, eligible)
+                   for site in scenario.allowed_sites(workload)]
+        if all(why_not):
+            problems.append(Problem(raw.label, f"no allowed site can host '{workload}' ("
+                                    + "; ".join(why_not) + ")", row=row_of.get(workload), column="sites"))
+    return problems
+
+
+def _why_site_cannot_host(scenario, workload: str, site: str, eligible: pd.DataFrame) -> str:
+    """'' if some eligible SKU can be placed at `site` within the horizon, else the reason in words."""
+    info = scenario.sites.loc[site]
+    w = scenario.workloads.loc[workload]
+    last_quarter = int(w["deadline"]) if w["kind"] == "training" else scenario.horizon.quarters - 1
+    reasons = []
+    for sku, min_nodes in eligible["min_nodes"].droplevel("workload").items():
+        sku_row = scenario.catalog.loc[sku]
+        if info["kind"] == "cloud":
+            if not math.isnan(sku_row["rent_usd_per_gpu_hour"]):
+                return ""
+            reasons.append(f"{sku} not rentable")
+            continue
+        earliest = max(int(sku_row["available_from"]), 0) + int(sku_row["lead_quarters"])
+        has_fleet = ((scenario.fleet["site"] == site) & (scenario.fleet["sku"] == sku)).any()
+        full_kw = min_nodes * sku_row["node_kw"] * info["pue"]
+        if earliest > last_quarter and not has_fleet:
+            reasons.append(f"{sku} cannot be in service by {scenario.horizon.label(last_quarter)}")
+        elif full_kw > info["power_mw"] * 1000.0:
+            reasons.append(f"{sku} needs {full_kw:,.0f} kW at full load, cap {info['power_mw'] * 1000:,.0f} kW")
+        elif min_nodes / sku_row["nodes_per_rack"] > info["racks"]:
+            reasons.append(f"{sku} needs {min_nodes / sku_row['nodes_per_rack']:g} racks, site has "
+                           f"{info['racks']:g}")
+        else:
+            return ""
+    return f"site {site}: " + ", ".join(reasons)
