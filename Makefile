@@ -22,9 +22,9 @@ install: $(VENV)/.installed
 demo: $(VENV)/.installed
 	mkdir -p $(OUT)
 	$(BIN)/planner validate $(EXAMPLE)
-	$(BIN)/planner estimate $(EXAMPLE) > $(OUT)/estimate.txt
 	$(BIN)/planner estimate $(EXAMPLE) --json > $(OUT)/estimate.json
-	@echo "wrote $(OUT)/estimate.txt and $(OUT)/estimate.json"
+	$(BIN)/planner plan $(EXAMPLE) --json $(OUT)/plan.json
+	@echo "wrote $(OUT)/estimate.json and $(OUT)/plan.json"
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest -q

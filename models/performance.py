@@ -3,7 +3,7 @@
 Pure numpy/pandas, no I/O. One public entry point, :func:`estimate_performance`, evaluates every
 workload x SKU pair at once (a cross-product frame, no per-pair Python loop).
 
-The model, numbered as in models/PERFORMANCE.md:
+The model, numbered as in the README (section "Performance model"):
 
 1. Peak rate of a node for a precision: ``peak_flops_per_node = gpus_per_node * tflops * 1e12`` with
    ``tflops = bf16_tflops`` for bf16 and ``fp8_tflops`` for fp8/int8/int4; a card without FP8
@@ -147,7 +147,7 @@ def estimate_performance(catalog: pd.DataFrame, workloads: pd.DataFrame, through
     """Nodes, throughput and energy for every workload x SKU pair, so the optimiser only sees feasible pairs.
 
     Returns a frame indexed by (workload, sku) with the columns in OUTPUT_COLUMNS; see the module
-    docstring for the model and models/PERFORMANCE.md for the constants' sources.
+    docstring for the model and the README (section "Performance model") for the constants' sources.
     """
     if len(catalog) == 0 or len(workloads) == 0:
         return _empty_result()
