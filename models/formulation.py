@@ -34,10 +34,13 @@ class PlanModel:
     strict: bool
 
 
-def build_plan_model(scenario, sets: PlanningSets, strict: bool = False) -> PlanModel:
+def build_plan_model(scenario, sets: PlanningSets, strict: bool = False, elastic_caps: bool = False,
+                     elastic_requirements: bool = False) -> PlanModel:
+    """The MILP. For infeasibility diagnosis (diagnose.py), `elastic_caps` lets power, racks and budget be
+    exceeded through slack variables and `elastic_requirements` lets demand and training go undone."""
     lp = LinearProgram(scenario.name)
     orders = lp.add_variables("orders", pd.MultiIndex.from_frame(sets.orders[["order_quarter", "site", "sku"]]),
-                              upper=sets.orders["max_nodes"].to_numpy(), integer=True)
+                              upper=np.inf if elastic_caps else sets.orders["max_nodes"].to_numpy(), integer=True)
     rentals = lp.add_variables("rentals", pd.MultiIndex.from_frame(sets.rentals), integer=True)
     busy = lp.add_variables("busy", pd.MultiIndex.from_frame(sets.placements[["quarter", "workload", "site",
                                                                               "sku"]]),
@@ -47,14 +50,13 @@ def build_plan_model(scenario, sets: PlanningSets, strict: bool = False) -> Plan
     busy_nodes = busy.expr().sum("workload")
 
     add_capacity_constraints(lp, busy_nodes, nodes, scenario.headroom)
-    unmet = add_demand_constraints(lp, busy, sets, allow_unmet=not strict)
-    left = add_training_constraints(lp, busy, nodes, sets,
-                                    allow_unfinished=(not strict
-                                                      and scenario.finance.unfinished_training_usd is not None))
+    unmet = add_demand_constraints(lp, busy, sets, allow_unmet=elastic_requirements or not strict)
+    priced_unfinished = not strict and scenario.finance.unfinished_training_usd is not None
+    left = add_training_constraints(lp, busy, nodes, sets, allow_unfinished=elastic_requirements or priced_unfinished)
     add_replica_constraints(lp, busy, nodes, sets)
-    add_power_constraints(lp, nodes, scenario)
-    add_rack_constraints(lp, nodes, scenario)
-    add_budget_constraints(lp, orders, scenario)
+    add_power_constraints(lp, nodes, scenario, elastic=elastic_caps)
+    add_rack_constraints(lp, nodes, scenario, elastic=elastic_caps)
+    add_budget_constraints(lp, orders, scenario, elastic=elastic_caps)
 
     it_kw = it_power_kw(nodes, busy_nodes, scenario.catalog)
     costs = cost_lines(scenario, sets, orders, rentals, owned_nodes, it_kw, unmet, left)
@@ -154,28 +156,28 @@ def add_replica_constraints(lp: LinearProgram, busy: Variables, nodes: Expr, set
         add_min_nodes_constraints(lp, busy, nodes, multi_node, "replica")
 
 
-def add_power_constraints(lp: LinearProgram, nodes: Expr, scenario) -> None:
+def add_power_constraints(lp: LinearProgram, nodes: Expr, scenario, elastic: bool = False) -> None:
     """Σ_k node_kw[k] · pue[s] · nodes[t,s,k] ≤ power_mw[s] · 1,000   ∀ t, owned s (all nodes at full load)."""
     sites = scenario.sites[scenario.sites["kind"] == "owned"]
     full_kw = nodes * scenario.catalog["node_kw"]
     facility_kw = (full_kw * sites["pue"]).sum("sku")
-    lp.add_constraints("power", facility_kw, "<=", sites["power_mw"] * KW_PER_MW)
+    lp.add_constraints("power", facility_kw, "<=", sites["power_mw"] * KW_PER_MW, elastic=elastic)
 
 
-def add_rack_constraints(lp: LinearProgram, nodes: Expr, scenario) -> None:
+def add_rack_constraints(lp: LinearProgram, nodes: Expr, scenario, elastic: bool = False) -> None:
     """Σ_k nodes[t,s,k] / nodes_per_rack[k] ≤ racks[s]   ∀ t, owned s."""
     sites = scenario.sites[scenario.sites["kind"] == "owned"]
     racks_used = (nodes * (1.0 / scenario.catalog["nodes_per_rack"]) * pd.Series(1.0, index=sites.index))
-    lp.add_constraints("racks", racks_used.sum("sku"), "<=", sites["racks"])
+    lp.add_constraints("racks", racks_used.sum("sku"), "<=", sites["racks"], elastic=elastic)
 
 
-def add_budget_constraints(lp: LinearProgram, orders: Variables, scenario) -> None:
+def add_budget_constraints(lp: LinearProgram, orders: Variables, scenario, elastic: bool = False) -> None:
     """Σ_{s,k} price_usd[k] · orders[t,s,k] ≤ budget_usd_per_quarter   ∀ t (purchases, whatever the capex mode)."""
     budget = scenario.finance.budget_usd_per_quarter
     if budget is None or not len(orders.index):
         return
     spend = (orders.expr() * scenario.catalog["price_usd"]).sum("site", "sku")
-    lp.add_constraints("budget", spend, "<=", budget)
+    lp.add_constraints("budget", spend, "<=", budget, elastic=elastic)
 
 
 def it_power_kw(nodes: Expr, busy_nodes: Expr, catalog: pd.DataFrame) -> Expr:

@@ -11,6 +11,7 @@ plus a `const` Series indexed by the same keys.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -189,8 +190,12 @@ class LinearProgram:
         self.num_vars += size
         return block
 
-    def add_constraints(self, name: str, lhs: Expr, sense: str, rhs=0.0) -> Block:
-        """Rows `lhs (<=|>=|==) rhs` for every key of lhs (and of rhs when it is a Series)."""
+    def add_constraints(self, name: str, lhs: Expr, sense: str, rhs=0.0, elastic: bool = False) -> Block:
+        """Rows `lhs (<=|>=|==) rhs` for every key of lhs (and of rhs when it is a Series).
+
+        `elastic` adds a non-negative slack per row, variables f"{name}_slack" labelled like the rows, that
+        lets an inequality be violated: infeasibility diagnosis minimises them to say which cap is too small.
+        """
         keys = [lhs.terms[lhs.dims].drop_duplicates()]
         if len(lhs.const):
             keys.append(lhs.const.index.to_frame(index=False)[lhs.dims])
@@ -217,6 +222,13 @@ class LinearProgram:
         upper = bound if sense in ("<=", "==") else np.full(len(index), INF)
         if sense not in ("<=", ">=", "=="):
             raise ValueError(f"unknown sense {sense!r}")
+        if elastic:
+            if sense == "==":
+                raise ValueError("an elastic constraint must be an inequality")
+            slack = self.add_variables(f"{name}_slack", index)
+            self._rows.append(np.arange(self.num_rows, self.num_rows + len(index)))
+            self._cols.append(slack.positions)
+            self._vals.append(np.full(len(index), -1.0 if sense == "<=" else 1.0))
         self._row_lower.append(lower)
         self._row_upper.append(upper)
         self.num_rows += len(index)
@@ -228,6 +240,15 @@ class LinearProgram:
                                      weights=total.terms["coef"].to_numpy(dtype=float),
                                      minlength=self.num_vars)
         self.objective_offset = float(total.const.sum())
+
+    def with_fixed(self, fix: np.ndarray, x: np.ndarray, relax: np.ndarray) -> "LinearProgram":
+        """A copy with variables `fix` (mask) pinned to x and the integrality of `relax` (mask) dropped."""
+        clone = copy.copy(self)
+        lower, upper, integer = self.lower, self.upper, self.integer
+        lower[fix] = x[fix]
+        upper[fix] = x[fix]
+        clone._lower, clone._upper, clone._integer = [lower], [upper], [integer & ~relax]
+        return clone
 
     # --- matrices for the backends ----------------------------------------------------------------
     @property

@@ -81,7 +81,8 @@ def _order_keys(catalog: pd.DataFrame, owned_sites: pd.DataFrame, n: int) -> pd.
                                                               * site["pue"].to_numpy()) + 1e-9)
     by_racks = np.floor(site["racks"].to_numpy() * sku["nodes_per_rack"].to_numpy() + 1e-9)
     grid["max_nodes"] = np.minimum(by_power, by_racks)
-    return grid[valid & (grid["max_nodes"].to_numpy() > 0)].reset_index(drop=True)
+    # Orders that no cap admits stay (bounded to 0), so infeasibility diagnosis can relax the cap and see them.
+    return grid[valid].reset_index(drop=True)
 
 
 def _vintages(catalog: pd.DataFrame, life: pd.Series, n: int) -> pd.DataFrame:

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from models.diagnose import diagnose_infeasibility
+from models.explain import order_uses, shadow_prices
 from models.extract import extract_tables
 from models.formulation import USD_LINES, PlanModel, build_plan_model
 from models.performance import estimate_performance
@@ -41,8 +43,11 @@ def run_plan(scenario, backend: str | None = None, time_limit_s: float | None = 
                  f"time limit {time_limit_s:g} s, gap {gap:g}")
         if result.status == NO_SOLUTION:
             raise SolverError(f"no plan found in time ({tried}); raise --time-limit or loosen --gap")
-        hint = " (--strict forbids unmet demand and unfinished runs)" if strict else ""
-        raise SolverError(f"the scenario is infeasible{hint}: {tried}")
+        hint = " under --strict (no unmet demand, every run finished)" if strict else ""
+        reasons = diagnose_infeasibility(scenario, sets, backend=backend, time_limit_s=time_limit_s)
+        because = "".join(f"\n  - {reason}" for reason in reasons) or "\n  (the diagnosis found no single cause)"
+        raise SolverError(f"no plan exists{hint}; the smallest set of conflicting requirements:{because}\n"
+                          f"tried: {tried}")
     tables = extract_tables(model, scenario, result.x)
     return PlanRun(scenario=scenario, model=model, result=result, tables=tables, build_seconds=build_seconds)
 
@@ -73,6 +78,8 @@ def plan_document(run: PlanRun) -> dict:
         **{name: _records(tables[name]) for name in ("purchases", "rentals", "fleet", "placement", "unmet",
                                                      "unfinished", "costs")},
         "totals": totals,
+        "duals": shadow_prices(run.model, scenario.horizon, result.x),
+        "why": order_uses(tables["purchases"], tables["placement"], scenario.horizon),
     }
 
 
