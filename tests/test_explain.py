@@ -71,3 +71,23 @@ def test_shadow_prices_on_the_worked_example():
     assert demand[("2027Q2", "chat")] == pytest.approx(43.3198, abs=1e-4)
     assert plan["why"] == [{"quarter": "2027Q1", "site": "A", "sku": "h", "nodes": 2.0, "in_service": "2027Q1",
                             "serves": [{"workload": "chat", "node_equivalent_quarters": pytest.approx(3.0)}]}]
+
+
+def test_why_sheet_lists_orders_and_shadow_prices(tmp_path):
+    """The Why sheet shows the worked example's one order (2 nodes of h at A, serving chat for 3.0
+    node-equivalent-quarters) and the $2,077,744.60 per MW shadow price of A's power cap in 2027Q2."""
+    from openpyxl import load_workbook
+
+    from reports.workbook import write_workbook
+
+    scenario = load_scenario(WORKED_EXAMPLE)
+    plan = plan_document(run_plan(scenario, backend="scip"))
+    path = write_workbook(tmp_path / "plan.xlsx", plan, scenario)
+    rows = [tuple(row) for row in load_workbook(path)["Why"].iter_rows(values_only=True)]
+    assert rows[0][:7] == ("order_quarter", "site", "sku", "nodes", "in_service", "workload",
+                           "node_equivalent_quarters")
+    assert rows[1][:6] == ("2027Q1", "A", "h", 2, "2027Q1", "chat")
+    assert rows[1][6] == pytest.approx(3.0)
+    power = [row for row in rows if row[0] == "power cap"]
+    assert len(power) == 1 and power[0][1:3] == ("2027Q2", "A")
+    assert power[0][3] == pytest.approx(2_077_744.60, abs=0.05)
