@@ -15,7 +15,7 @@ import pandas as pd
 
 from models.lp import Expr, LinearProgram, Variables
 from models.quarters import HOURS_PER_QUARTER
-from models.sets import PlanningSets, life_quarters
+from models.sets import PlanningSets
 
 GRAMS_PER_TONNE = 1e6
 KW_PER_MW = 1000.0
@@ -193,7 +193,8 @@ def cost_lines(scenario, sets: PlanningSets, orders: Variables, rentals: Variabl
     catalog, sites, finance = scenario.catalog, scenario.sites, scenario.finance
     per_quarter = {}
     if finance.capex_mode == "depreciation":
-        per_quarter["depreciation_usd"] = (owned_nodes * (catalog["price_usd"] / life_quarters(catalog))
+        # price / (life_years × 4) exactly as the convention says, even when the life is not whole quarters.
+        per_quarter["depreciation_usd"] = (owned_nodes * (catalog["price_usd"] / (catalog["life_years"] * 4.0))
                                            ).sum("site", "sku")
         per_quarter["capex_usd"] = _zero_by_quarter(sets)
     else:

@@ -149,10 +149,11 @@ def _finite(value: float) -> float | None:
 
 
 def _round_integers(x: np.ndarray, lp: LinearProgram, relax: bool) -> np.ndarray:
-    """Snap integer variables to the nearest integer (solvers return 2.9999999)."""
+    """Snap integer variables to the nearest integer (solvers return 2.9999999) and every value into its bounds
+    (CP-SAT's scaled continuous variables can land a hair below 0, which a $1e9 penalty turns into dollars)."""
+    x = np.clip(x, lp.lower, lp.upper)
     if relax:
         return x
-    x = x.copy()
     integer = lp.integer
     x[integer] = np.round(x[integer])
     return x

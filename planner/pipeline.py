@@ -83,6 +83,17 @@ def plan_document(run: PlanRun) -> dict:
     }
 
 
+def verify_document(scenario, document: dict) -> None:
+    """Re-check the plan on the solver-free path before anything is written; a violation is our bug, exit 1."""
+    from models.verify import verify_plan
+
+    violations = verify_plan(scenario, document)
+    if violations:
+        listed = "".join(f"\n  - {violation}" for violation in violations[:20])
+        raise SolverError(f"the solver's plan failed independent verification ({len(violations)} violation(s)); "
+                          f"nothing was written:{listed}")
+
+
 def _records(frame: pd.DataFrame) -> list[dict]:
     records = frame.to_dict("records")
     return [{k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()} for row in records]

@@ -185,3 +185,13 @@ def test_capex_mode_changes_the_decision(tmp_path, backend, capex_mode, expected
     assert plan["objective_usd"] == pytest.approx(expected_usd, abs=1e-3)
     assert sum(nodes_ordered(plan).values()) == bought
     assert sum(nodes_rented(plan).values()) == rented
+
+
+@pytest.mark.parametrize("backend", ["scip", "cbc"])
+def test_depreciation_uses_life_years_times_four_exactly(tmp_path, backend):
+    """A 4.9-year life: depreciation is $40,000 / (4.9 × 4) = $2,040.8163 per node-quarter (the convention's
+    formula, not the rounded 20-quarter service life)."""
+    path = write_scenario(tmp_path, catalog=[sku(life_years=4.9)], sites=[OWNED_FREE_ENERGY], workloads=[inference()],
+                          demand=[("chat", "2027Q1", 1000)], throughput=[("chat", "a", 1000)])
+    plan = solve_plan(path, backend)
+    assert plan["objective_usd"] == pytest.approx(40_000 / 19.6, abs=1e-6)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from planner.pipeline import plan_document, run_plan
+from planner.pipeline import plan_document, run_plan, verify_document
 from planner.scenario import SOLVER_BACKENDS, load_scenario
 from reports.atomic import write_json_atomic
 
@@ -19,17 +19,26 @@ from reports.atomic import write_json_atomic
               help="Seconds before the best plan found so far is returned.")
 @click.option("--gap", type=click.FloatRange(min=0), default=None, help="Relative optimality gap to stop at.")
 @click.option("--strict", is_flag=True, help="Forbid unmet demand and unfinished runs; report infeasibility.")
-def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict) -> None:
-    """Decide orders, rentals and placement per quarter at the lowest discounted total cost."""
+@click.option("--csv", "csv_dir", type=click.Path(file_okay=False), help="Also write the report tables as CSV here.")
+def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv_dir) -> None:
+    """Decide orders, rentals and placement per quarter at the lowest discounted total cost.
+
+    The plan is verified on an independent, solver-free path before anything is written.
+    """
     loaded = load_scenario(scenario)
     run = run_plan(loaded, backend=solver, time_limit_s=time_limit, gap=gap, strict=strict)
     document = plan_document(run)
+    verify_document(loaded, document)
     if json_path:
         write_json_atomic(json_path, document)
     if xlsx_path:
         from reports.workbook import write_workbook
 
         write_workbook(xlsx_path, document, loaded)
+    if csv_dir:
+        from reports.csv_writer import write_csv_tables
+
+        write_csv_tables(csv_dir, document, loaded)
     gap_text = f"{document['gap']:.3%}" if document["gap"] is not None else "n/a"
     click.echo(f"{loaded.name}: {document['status']} ({document['solver']}, gap {gap_text}, "
                f"{document['solve_seconds']:.1f} s): discounted TCO ${document['objective_usd']:,.2f}; "

@@ -1,0 +1,729 @@
+"""Solver-free check of a plan: every constraint and every cost line recomputed from the scenario alone.
+
+A PLAN.json is trusted only as far as an independent reading of the README's conventions agrees with it. This
+module therefore never imports the formulation, the index sets, the LP layer or a solver: it rebuilds the nodes
+in service from the plan's orders, rentals and the scenario's fleet, prices them from the catalog and the sites,
+and compares each figure the plan states with the recomputed one. The only shared inputs are the performance
+model (node-hours, tokens/s per node, minimum nodes and eligibility are inputs of the plan) and the quarter
+conventions.
+
+Checks, one id each (see CONSTRAINTS): horizon and capex mode; references to known sites, SKUs and workloads;
+orders (owned sites, whole non-negative numbers, available_from, in_service = quarter + lead_quarters inside the
+horizon, capex_usd); rentals (cloud sites, rentable SKUs, whole numbers, rent_usd); the fleet table (nodes,
+it_kw, facility_kw); placement (eligible pair, allowed site, inside the workload's window, units); capacity;
+inference demand; minimum nodes; training (one pool, work done, unfinished fraction and cost); power cap;
+racks; budget; every cost line of every quarter, the totals and the objective.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from models.performance import estimate_performance
+from models.quarters import HOURS_PER_QUARTER, QUARTERS_PER_YEAR
+
+# Default tolerances: solvers report integer and primal feasibility to about 1e-6 (SCIP `numerics/feastol`,
+# HiGHS `primal_feasibility_tolerance` and `mip_feasibility_tolerance` all default to 1e-6).
+TOLERANCE_USD = 1e-6  # absolute $, added to the relative tolerance on money
+RELATIVE_TOLERANCE = 1e-6  # relative, on money and on physical quantities (kW, kWh, t, tokens/s)
+TOLERANCE_NODES = 1e-6  # node-equivalents (relative above one node)
+
+GRAMS_PER_TONNE = 1e6
+KW_PER_MW = 1000.0
+
+COST_LINES_USD = ("capex_usd", "depreciation_usd", "rent_usd", "energy_usd", "maintenance_usd", "carbon_usd",
+                  "unmet_usd", "unfinished_training_usd")
+COST_COLUMNS = ("discount_factor", "capex_usd", "depreciation_usd", "rent_usd", "energy_kwh", "energy_usd",
+                "maintenance_usd", "carbon_t", "carbon_usd", "unmet_usd", "unfinished_training_usd", "total_usd",
+                "discounted_usd")
+
+# Constraint id -> what it means, in words (the CLI prints these).
+CONSTRAINTS = {
+    "horizon": "plan rows inside the scenario's horizon",
+    "capex_mode": "capex mode as in the scenario",
+    "reference": "sites, SKUs and workloads known to the scenario",
+    "order_site": "orders only at owned sites",
+    "order_integer": "orders in whole, non-negative nodes",
+    "order_available": "no order before the SKU's available_from",
+    "order_in_service": "in service = order quarter + lead_quarters, inside the horizon",
+    "order_capex": "order capex = nodes x price_usd",
+    "rental_site": "rentals only of rentable, available SKUs at cloud sites",
+    "rental_integer": "rentals in whole, non-negative nodes",
+    "rental_cost": "rental cost = nodes x rent_usd_per_gpu_hour x gpus_per_node x 2,190 h",
+    "fleet": "fleet table = nodes in service rebuilt from the fleet, orders and rentals",
+    "placement_eligible": "placement only on eligible (workload, SKU) pairs at allowed sites",
+    "placement_window": "placement only between the workload's start and deadline",
+    "placement_units": "placement units = node-equivalents x tokens/s per node, node-equivalents >= 0",
+    "capacity": "busy node-equivalents <= (1 - headroom) x nodes in service",
+    "demand": "inference served + unmet = demand, unmet >= 0",
+    "training_pool": "each training run in one (site, SKU) pool",
+    "training_work": "training work done >= node-hours x (1 - fraction left)",
+    "min_nodes": "work runs on a pool only when it holds min_nodes nodes (training, multi-node replicas)",
+    "training_unfinished": "fraction left in [0, 1], 0 when runs must finish; its cost in the deadline quarter",
+    "power": "facility power at full load <= site power cap",
+    "racks": "racks used <= racks at the site",
+    "budget": "purchases per quarter <= budget",
+    "cost": "cost line as recomputed from the plan's decisions",
+    "totals": "totals = sum of the quarters' cost lines",
+    "objective": "objective = sum of discounted quarter totals",
+}
+
+_QUARTER_PATTERN = r"^\s*(\d{4})\s*[Qq]([1-4])\s*$"
+
+# PLAN.json tables and their columns: "quarter" columns hold labels like 2027Q1, "text" names, "number" floats.
+PLAN_TABLES = {
+    "purchases": {"quarter": "quarter", "site": "text", "sku": "text", "nodes": "number",
+                  "in_service": "quarter", "capex_usd": "number"},
+    "rentals": {"quarter": "quarter", "site": "text", "sku": "text", "nodes": "number", "rent_usd": "number"},
+    "fleet": {"quarter": "quarter", "site": "text", "sku": "text", "nodes": "number", "it_kw": "number",
+              "facility_kw": "number"},
+    "placement": {"quarter": "quarter", "workload": "text", "site": "text", "sku": "text",
+                  "node_equivalents": "number", "units": "number"},
+    "unmet": {"quarter": "quarter", "workload": "text", "units": "number"},
+    "unfinished": {"workload": "text", "deadline": "quarter", "fraction_left": "number", "cost_usd": "number"},
+    "costs": {"quarter": "quarter", **{column: "number" for column in COST_COLUMNS}},
+}
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken constraint or wrong figure; `size` is by how much, in the unit the message names."""
+
+    constraint: str  # an id from CONSTRAINTS
+    quarter: str | None  # label, e.g. 2027Q1; None for whole-plan checks
+    where: str  # site / sku / workload / cost line, joined by "/"
+    message: str
+    size: float
+
+    def __str__(self) -> str:
+        place = ", ".join(part for part in (self.quarter, self.where) if part)
+        return f"{CONSTRAINTS.get(self.constraint, self.constraint)} [{self.constraint}]" \
+               f"{f' ({place})' if place else ''}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The verdict: violations, how many comparisons were made, and the independently recomputed costs."""
+
+    violations: tuple[Violation, ...]
+    checks: int
+    costs: pd.DataFrame  # recomputed cost lines by quarter label (columns as PLAN.json's costs)
+    objective_usd: float  # recomputed Σ discounted_usd
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+
+class PlanFormatError(ValueError):
+    """The document is not a PLAN.json (missing tables or columns, non-numeric values, bad quarter labels)."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        super().__init__("; ".join(self.problems))
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    usd: float = TOLERANCE_USD
+    relative: float = RELATIVE_TOLERANCE
+    nodes: float = TOLERANCE_NODES
+
+    def money(self, *values) -> np.ndarray:
+        return self.usd + self.relative * _scale(*values)
+
+    def quantity(self, *values) -> np.ndarray:
+        """kW, kWh, t, tokens/s: relative, with one unit as the smallest scale."""
+        return self.relative * np.maximum(_scale(*values), 1.0)
+
+    def node(self, *values) -> np.ndarray:
+        return self.nodes * np.maximum(_scale(*values), 1.0)
+
+
+def _scale(*values) -> np.ndarray:
+    arrays = [np.abs(np.asarray(v, dtype=float)) for v in values]
+    return np.nan_to_num(np.maximum.reduce(arrays) if len(arrays) > 1 else arrays[0], nan=0.0)
+
+
+def verify_plan(scenario, plan: dict, tolerance_usd: float = TOLERANCE_USD,
+                relative_tolerance: float = RELATIVE_TOLERANCE, tolerance_nodes: float = TOLERANCE_NODES,
+                performance: pd.DataFrame | None = None) -> list[Violation]:
+    """Every violation of the README's constraints and cost conventions in `plan` (empty: the plan holds)."""
+    return list(check_plan(scenario, plan, tolerance_usd, relative_tolerance, tolerance_nodes,
+                           performance).violations)
+
+
+def check_plan(scenario, plan: dict, tolerance_usd: float = TOLERANCE_USD,
+               relative_tolerance: float = RELATIVE_TOLERANCE, tolerance_nodes: float = TOLERANCE_NODES,
+               performance: pd.DataFrame | None = None) -> Verification:
+    """Recompute the plan from the scenario; raise PlanFormatError if `plan` is not a PLAN.json document."""
+    tol = Tolerances(tolerance_usd, relative_tolerance, tolerance_nodes)
+    horizon = scenario.horizon
+    tables = read_plan_tables(plan, horizon)
+    if performance is None:
+        performance = estimate_performance(scenario.catalog, scenario.workloads, scenario.throughput)
+    ledger = _Ledger(horizon)
+
+    _check_header(ledger, scenario, plan)
+    tables = _drop_unknown(ledger, scenario, tables)
+    _check_orders(ledger, scenario, tables["purchases"], tol)
+    _check_rentals(ledger, scenario, tables["rentals"], tol)
+    grid = _nodes_in_service(scenario, tables["purchases"], tables["rentals"], tables["placement"])
+    _check_fleet_table(ledger, scenario, grid, tables["fleet"], tol)
+    placement = _check_placement(ledger, scenario, performance, tables["placement"], tol)
+    _check_capacity(ledger, scenario, grid, tol)
+    _check_demand(ledger, scenario, placement, tables["unmet"], tol)
+    _check_min_nodes(ledger, placement, grid, tol)
+    _check_training(ledger, scenario, performance, placement, tables["unfinished"], tol)
+    _check_power_and_racks(ledger, scenario, grid, tol)
+    _check_budget(ledger, scenario, tables["purchases"], tol)
+    costs = recompute_costs(scenario, grid, tables["purchases"], tables["unmet"], tables["unfinished"])
+    objective = _check_costs(ledger, costs, tables["costs"], plan, tol)
+    labelled = costs.assign(quarter=horizon.labels)
+    return Verification(violations=tuple(ledger.violations), checks=ledger.checks, costs=labelled,
+                        objective_usd=objective)
+
+
+# --- reading the document ---------------------------------------------------------------------------------
+
+def read_plan_tables(plan: dict, horizon) -> dict[str, pd.DataFrame]:
+    """PLAN.json's tables as typed frames, quarter labels turned into quarters relative to the start."""
+    if not isinstance(plan, dict):
+        raise PlanFormatError(["a PLAN.json document is a JSON object"])
+    problems: list[str] = []
+    tables = {}
+    for name, columns in PLAN_TABLES.items():
+        records = plan.get(name)
+        if not isinstance(records, list) or not all(isinstance(row, dict) for row in records):
+            problems.append(f"'{name}' must be a list of rows")
+            continue
+        frame = pd.DataFrame.from_records(records, columns=list(columns)) if records else \
+            pd.DataFrame({column: pd.Series(dtype=object) for column in columns})
+        missing = sorted(set(columns) - set().union(*[row.keys() for row in records])) if records else []
+        if missing:
+            problems.append(f"'{name}' rows lack column(s) {', '.join(missing)}")
+            continue
+        for column, kind in columns.items():
+            try:
+                frame[column] = _typed_column(frame[column], kind, horizon)
+            except ValueError as error:
+                problems.append(f"'{name}.{column}': {error}")
+        tables[name] = frame
+    if not isinstance(plan.get("totals"), dict):
+        problems.append("'totals' must be an object of cost totals")
+    objective = plan.get("objective_usd")
+    if isinstance(objective, bool) or not isinstance(objective, (int, float)):
+        problems.append("'objective_usd' must be a number")
+    if problems:
+        raise PlanFormatError(problems)
+    return tables
+
+
+def _typed_column(values: pd.Series, kind: str, horizon) -> pd.Series:
+    if kind == "text":
+        if values.isna().any():
+            raise ValueError("empty name")
+        return values.astype(str).astype(object)
+    if kind == "number":
+        if values.map(lambda v: isinstance(v, (bool, str))).any():
+            raise ValueError("values must be numbers")
+        return pd.to_numeric(values, errors="raise").astype(float)
+    parts = values.astype(str).str.extract(_QUARTER_PATTERN)
+    if parts.isna().any().any():
+        bad = values[parts.isna().any(axis=1)].iloc[0]
+        raise ValueError(f"{bad!r} is not a quarter like 2027Q1")
+    ordinal = parts[0].astype(int) * QUARTERS_PER_YEAR + parts[1].astype(int) - 1
+    return (ordinal - horizon.start).astype(int)
+
+
+# --- the ledger of checks ---------------------------------------------------------------------------------
+
+class _Ledger:
+    """Counts comparisons and collects violations (a NaN figure counts as violated)."""
+
+    def __init__(self, horizon):
+        self.horizon = horizon
+        self.violations: list[Violation] = []
+        self.checks = 0
+
+    def record(self, constraint: str, frame: pd.DataFrame, excess, tolerance, message) -> None:
+        """One check per row of `frame`: violated where `excess` > `tolerance`; `message(row, excess)` says why."""
+        excess = np.asarray(excess, dtype=float).reshape(-1)
+        tolerance = np.broadcast_to(np.asarray(tolerance, dtype=float), excess.shape)
+        self.checks += len(excess)
+        bad = ~(excess <= tolerance)
+        if not bad.any():
+            return
+        rows = frame.reset_index(drop=True)[bad]
+        for (_, row), amount in zip(rows.iterrows(), excess[bad]):
+            quarter = row.get("quarter")
+            label = None if quarter is None or pd.isna(quarter) else self.horizon.label(int(quarter))
+            where = "/".join(str(row[c]) for c in ("site", "sku", "workload", "line") if c in row.index)
+            self.violations.append(Violation(constraint, label, where, message(row, float(amount)),
+                                             float(amount)))
+
+    def fail(self, constraint: str, quarter: int | None, where: str, message: str, size: float) -> None:
+        self.checks += 1
+        label = None if quarter is None else self.horizon.label(int(quarter))
+        self.violations.append(Violation(constraint, label, where, message, float(size)))
+
+
+def _record_equal_money(ledger, constraint, frame, stated, recomputed, tol: Tolerances, what: str,
+                        scale=0.0) -> None:
+    """stated == recomputed within the money tolerance, relative to the larger of the two and `scale`."""
+    stated, recomputed = np.asarray(stated, dtype=float), np.asarray(recomputed, dtype=float)
+    frame = frame.assign(_stated=stated, _recomputed=recomputed)
+    scale = np.broadcast_to(np.asarray(scale, dtype=float), stated.shape)
+    ledger.record(constraint, frame, np.abs(stated - recomputed), tol.money(stated, recomputed, scale),
+                  lambda r, size: f"{what} is ${r['_stated']:,.6f}, recomputed ${r['_recomputed']:,.6f} "
+                                  f"(off by ${size:,.6f})")
+
+
+# --- header and references --------------------------------------------------------------------------------
+
+def _check_header(ledger: _Ledger, scenario, plan: dict) -> None:
+    labels = (plan.get("horizon") or {}).get("quarters") if isinstance(plan.get("horizon"), dict) else None
+    ledger.checks += 1
+    if labels is not None and list(labels) != list(scenario.horizon.labels):
+        ledger.fail("horizon", None, "", f"plan covers {labels}, the scenario {scenario.horizon.labels}",
+                    abs(len(labels) - scenario.horizon.quarters))
+    mode = plan.get("capex_mode")
+    ledger.checks += 1
+    if mode is not None and mode != scenario.finance.capex_mode:
+        ledger.fail("capex_mode", None, "", f"plan priced in '{mode}' mode, the scenario uses "
+                                            f"'{scenario.finance.capex_mode}'", 1.0)
+
+
+def _drop_unknown(ledger: _Ledger, scenario, tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Flag and drop rows naming unknown sites/SKUs/workloads or quarters outside the horizon."""
+    known = {"site": set(scenario.sites.index), "sku": set(scenario.catalog.index),
+             "workload": set(scenario.workloads.index)}
+    n = scenario.horizon.quarters
+    kept = {}
+    for name, frame in tables.items():
+        keep = np.ones(len(frame), dtype=bool)
+        for column, names in known.items():
+            if column not in frame:
+                continue
+            unknown = ~frame[column].isin(names).to_numpy()
+            ledger.record("reference", frame, unknown.astype(float), 0.0,
+                          lambda r, size, c=column, t=name: f"{t} names unknown {c} '{r[c]}'")
+            keep &= ~unknown
+        for column in ("quarter", "in_service", "deadline"):
+            if column not in frame or (name == "purchases" and column == "in_service"):
+                continue
+            outside = ((frame[column] < 0) | (frame[column] >= n)).to_numpy()
+            ledger.record("horizon", frame.assign(quarter=np.nan, _q=frame[column]), outside.astype(float), 0.0,
+                          lambda r, size, c=column, t=name: f"{t}.{c} {scenario.horizon.label(int(r['_q']))} "
+                                                            f"is outside the horizon")
+            keep &= ~outside
+        kept[name] = frame[keep].reset_index(drop=True)
+    return kept
+
+
+# --- orders and rentals -----------------------------------------------------------------------------------
+
+def _check_orders(ledger: _Ledger, scenario, purchases: pd.DataFrame, tol: Tolerances) -> None:
+    catalog, sites, horizon = scenario.catalog, scenario.sites, scenario.horizon
+    sku = catalog.reindex(purchases["sku"])
+    kind = sites["kind"].reindex(purchases["site"]).to_numpy()
+    nodes = purchases["nodes"].to_numpy()
+    ledger.record("order_site", purchases, (kind != "owned").astype(float), 0.0,
+                  lambda r, size: f"{r['nodes']:g} node(s) ordered at '{r['site']}', which is not an owned site")
+    off_integer = np.abs(nodes - np.round(nodes))
+    ledger.record("order_integer", purchases, np.maximum(off_integer, -nodes), tol.node(nodes),
+                  lambda r, size: f"{r['nodes']!r} nodes is not a whole, non-negative number (off by {size:g})")
+    available = sku["available_from"].to_numpy()
+    ledger.record("order_available", purchases, available - purchases["quarter"].to_numpy(), 0.0,
+                  lambda r, size: f"{r['sku']} ordered {size:g} quarter(s) before its available_from "
+                                  f"{horizon.label(int(r['quarter'] + size))}")
+    first = purchases["quarter"].to_numpy() + sku["lead_quarters"].to_numpy()
+    frame = purchases.assign(_first=first)
+    wrong = np.abs(purchases["in_service"].to_numpy() - first) + np.maximum(first - (horizon.quarters - 1), 0)
+    ledger.record("order_in_service", frame, wrong, 0.0,
+                  lambda r, size: f"in service {horizon.label(int(r['in_service']))}, but order quarter + "
+                                  f"lead_quarters is {horizon.label(int(r['_first']))}"
+                                  + ("" if r["_first"] < horizon.quarters else ", after the horizon"))
+    _record_equal_money(ledger, "order_capex", purchases, purchases["capex_usd"],
+                        nodes * sku["price_usd"].to_numpy(), tol, "capex_usd")
+
+
+def _check_rentals(ledger: _Ledger, scenario, rentals: pd.DataFrame, tol: Tolerances) -> None:
+    catalog, sites = scenario.catalog, scenario.sites
+    sku = catalog.reindex(rentals["sku"])
+    kind = sites["kind"].reindex(rentals["site"]).to_numpy()
+    rent_per_node = (sku["rent_usd_per_gpu_hour"] * sku["gpus_per_node"] * HOURS_PER_QUARTER).to_numpy()
+    not_cloud = kind != "cloud"
+    not_rentable = np.isnan(rent_per_node)
+    early = rentals["quarter"].to_numpy() < sku["available_from"].to_numpy()
+    frame = rentals.assign(_why=np.select([not_cloud, not_rentable, early],
+                                          ["site is not a cloud site", "SKU has no rent_usd_per_gpu_hour",
+                                           "before the SKU's available_from"], ""))
+    ledger.record("rental_site", frame, (not_cloud | not_rentable | early).astype(float), 0.0,
+                  lambda r, size: f"{r['nodes']:g} {r['sku']} node(s) rented at '{r['site']}': {r['_why']}")
+    nodes = rentals["nodes"].to_numpy()
+    ledger.record("rental_integer", rentals, np.maximum(np.abs(nodes - np.round(nodes)), -nodes), tol.node(nodes),
+                  lambda r, size: f"{r['nodes']!r} nodes is not a whole, non-negative number (off by {size:g})")
+    _record_equal_money(ledger, "rental_cost", rentals[~not_rentable], rentals["rent_usd"].to_numpy()[~not_rentable],
+                        (nodes * rent_per_node)[~not_rentable], tol, "rent_usd")
+
+
+# --- nodes in service -------------------------------------------------------------------------------------
+
+def life_in_quarters(catalog: pd.DataFrame) -> pd.Series:
+    """Quarters in service before retirement: round(life_years × 4) (README)."""
+    return pd.Series(np.rint(catalog["life_years"].to_numpy(dtype=float) * QUARTERS_PER_YEAR).astype(int),
+                     index=catalog.index)
+
+
+def _nodes_in_service(scenario, purchases: pd.DataFrame, rentals: pd.DataFrame,
+                      placement: pd.DataFrame) -> pd.DataFrame:
+    """Every (quarter, site, sku) of the horizon with owned, rented, busy and total nodes."""
+    n = scenario.horizon.quarters
+    keys = ["quarter", "site", "sku"]
+    grid = pd.MultiIndex.from_product([pd.RangeIndex(n, name="quarter"), scenario.sites.index.rename("site"),
+                                       scenario.catalog.index.rename("sku")]).to_frame(index=False)
+    life = life_in_quarters(scenario.catalog)
+    quarters = pd.DataFrame({"quarter": np.arange(n)})
+
+    # Existing fleet: counts from `installed`, retires after its life.
+    fleet = scenario.fleet.merge(quarters, how="cross")
+    live = (fleet["quarter"] >= fleet["installed"]) & (fleet["quarter"]
+                                                       < fleet["installed"] + life.reindex(fleet["sku"]).to_numpy())
+    existing = fleet[live].groupby(keys)["nodes"].sum().astype(float)
+
+    # Orders: in service from order quarter + lead_quarters, for the SKU's life.
+    ordered = purchases[["quarter", "site", "sku", "nodes"]].rename(columns={"quarter": "ordered"}) \
+        .merge(quarters, how="cross")
+    first = ordered["ordered"] + scenario.catalog["lead_quarters"].reindex(ordered["sku"]).to_numpy()
+    live = (ordered["quarter"] >= first) & (ordered["quarter"] < first + life.reindex(ordered["sku"]).to_numpy())
+    bought = ordered[live].groupby(keys)["nodes"].sum()
+
+    rented = rentals.groupby(keys)["nodes"].sum()
+    busy = placement.groupby(keys)["node_equivalents"].sum()
+    index = pd.MultiIndex.from_frame(grid)
+    grid["fleet"] = existing.reindex(index, fill_value=0.0).to_numpy()
+    grid["owned"] = grid["fleet"] + bought.reindex(index, fill_value=0.0).to_numpy()
+    grid["rented"] = rented.reindex(index, fill_value=0.0).to_numpy()
+    grid["nodes"] = grid["owned"] + grid["rented"]
+    grid["busy"] = busy.reindex(index, fill_value=0.0).to_numpy()
+    sku = scenario.catalog.reindex(grid["sku"])
+    grid["it_kw"] = sku["node_kw"].to_numpy() * (sku["idle_frac"].to_numpy() * grid["nodes"].to_numpy()
+                                                 + (1.0 - sku["idle_frac"].to_numpy()) * grid["busy"].to_numpy())
+    grid["facility_kw"] = grid["it_kw"] * scenario.sites["pue"].reindex(grid["site"]).to_numpy()
+    return grid
+
+
+def _check_fleet_table(ledger: _Ledger, scenario, grid: pd.DataFrame, stated: pd.DataFrame,
+                       tol: Tolerances) -> None:
+    keys = ["quarter", "site", "sku"]
+    duplicated = stated.duplicated(keys, keep=False).to_numpy()
+    ledger.record("fleet", stated, duplicated.astype(float), 0.0,
+                  lambda r, size: "the fleet table lists this quarter, site and SKU more than once")
+    stated = stated.drop_duplicates(keys)
+    rebuilt = grid[grid["nodes"] > tol.nodes]
+    both = rebuilt.merge(stated, on=keys, how="outer", suffixes=("", "_plan"), indicator=True)
+    for column in ("nodes", "it_kw", "facility_kw", "nodes_plan", "it_kw_plan", "facility_kw_plan"):
+        both[column] = both[column].fillna(0.0)
+    ledger.record("fleet", both, np.abs(both["nodes_plan"] - both["nodes"]), tol.node(both["nodes"]),
+                  lambda r, size: f"plan has {r['nodes_plan']:g} node(s) in service, fleet + orders + rentals "
+                                  f"give {r['nodes']:g} (off by {size:g} nodes)")
+    for column in ("it_kw", "facility_kw"):
+        ledger.record("fleet", both, np.abs(both[f"{column}_plan"] - both[column]),
+                      tol.quantity(both[column], both[f"{column}_plan"]),
+                      lambda r, size, c=column: f"{c} is {r[f'{c}_plan']:,.6f} kW, recomputed {r[c]:,.6f} kW "
+                                                f"(off by {size:,.6f} kW)")
+
+
+# --- placement, capacity, demand --------------------------------------------------------------------------
+
+def _check_placement(ledger: _Ledger, scenario, performance: pd.DataFrame, placement: pd.DataFrame,
+                     tol: Tolerances) -> pd.DataFrame:
+    """Eligibility, allowed sites, windows, units; returns placement with the performance columns joined."""
+    workloads, horizon = scenario.workloads, scenario.horizon
+    pair = performance.reindex(pd.MultiIndex.from_frame(placement[["workload", "sku"]]))
+    frame = placement.assign(kind=workloads["kind"].reindex(placement["workload"]).to_numpy(),
+                             rate=pair["tokens_per_s_per_node"].to_numpy(dtype=float),
+                             node_hours=pair["node_hours"].to_numpy(dtype=float),
+                             min_nodes=pair["min_nodes"].to_numpy(dtype=float),
+                             _reason=pair["reason"].fillna("not in the performance model").to_numpy())
+    eligible = pair["eligible"].fillna(False).to_numpy(dtype=bool)
+    ledger.record("placement_eligible", frame, (~eligible).astype(float), 0.0,
+                  lambda r, size: f"{r['workload']} placed on {r['sku']}, which cannot run it ({r['_reason']})")
+
+    allowed = pd.DataFrame({"workload": workloads.index,
+                            "site": [scenario.allowed_sites(w) for w in workloads.index]}).explode("site")
+    allowed_keys = pd.MultiIndex.from_frame(allowed[["workload", "site"]])
+    on_allowed = pd.MultiIndex.from_frame(placement[["workload", "site"]]).isin(allowed_keys)
+    ledger.record("placement_eligible", frame, (~on_allowed).astype(float), 0.0,
+                  lambda r, size: f"{r['workload']} placed at '{r['site']}', not among its allowed sites")
+
+    start = workloads["start"].reindex(placement["workload"]).to_numpy(dtype=float, na_value=-np.inf)
+    deadline = workloads["deadline"].reindex(placement["workload"]).to_numpy(dtype=float, na_value=np.inf)
+    quarter = placement["quarter"].to_numpy(dtype=float)
+    outside = np.maximum(start - quarter, quarter - deadline)
+    ledger.record("placement_window", frame.assign(_start=start, _deadline=deadline), outside, 0.0,
+                  lambda r, size: f"{r['workload']} runs {size:g} quarter(s) outside its window "
+                                  f"{_window_text(horizon, r['_start'], r['_deadline'])}")
+
+    ne = placement["node_equivalents"].to_numpy()
+    ledger.record("placement_units", frame, -ne, tol.nodes,
+                  lambda r, size: f"negative node-equivalents {r['node_equivalents']:g}")
+    units = ne * frame["rate"].to_numpy()
+    ledger.record("placement_units", frame.assign(_units=units), np.abs(placement["units"].to_numpy() - units),
+                  tol.quantity(units, placement["units"]),
+                  lambda r, size: f"units {r['units']:,.6f} tokens/s, but {r['node_equivalents']:g} "
+                                  f"node-equivalents x {r['rate']:,.6g} tokens/s per node = {r['_units']:,.6f} "
+                                  f"(off by {size:,.6f} tokens/s)")
+    return frame.assign(eligible=eligible, units_recomputed=units)
+
+
+def _window_text(horizon, start: float, deadline: float) -> str:
+    first = horizon.label(int(start)) if np.isfinite(start) else "the start"
+    last = horizon.label(int(deadline)) if np.isfinite(deadline) else "the end"
+    return f"{first}..{last}"
+
+
+def _check_capacity(ledger: _Ledger, scenario, grid: pd.DataFrame, tol: Tolerances) -> None:
+    """Σ_w busy[t,w,s,k] ≤ (1 − headroom) · nodes[t,s,k]."""
+    usable = (1.0 - scenario.headroom) * grid["nodes"].to_numpy()
+    frame = grid.assign(_usable=usable)
+    ledger.record("capacity", frame, grid["busy"].to_numpy() - usable, tol.node(usable),
+                  lambda r, size: f"{r['busy']:,.6g} busy node-equivalents on {r['nodes']:g} node(s) in service "
+                                  f"(usable {r['_usable']:,.6g} at headroom {scenario.headroom:g}): "
+                                  f"over by {size:,.6g} node-equivalents")
+
+
+def _check_demand(ledger: _Ledger, scenario, placement: pd.DataFrame, unmet: pd.DataFrame,
+                  tol: Tolerances) -> None:
+    """Σ_{s,k} tokens_per_s_per_node · busy + unmet = demand, for every quarter and inference workload."""
+    workloads = scenario.workloads
+    inference = workloads.index[workloads["kind"] == "inference"]
+    index = pd.MultiIndex.from_product([pd.RangeIndex(scenario.horizon.quarters), inference],
+                                       names=["quarter", "workload"])
+    demand = scenario.demand.groupby(["quarter", "workload"])["tokens_per_s"].sum().reindex(index, fill_value=0.0)
+    served = placement[placement["kind"] == "inference"].groupby(["quarter", "workload"])["units_recomputed"] \
+        .sum().reindex(index, fill_value=0.0)
+    not_inference = ~unmet["workload"].isin(inference).to_numpy()
+    ledger.record("demand", unmet, not_inference.astype(float), 0.0,
+                  lambda r, size: f"unmet demand reported for '{r['workload']}', which is not an inference service")
+    ledger.record("demand", unmet, -unmet["units"].to_numpy(), tol.quantity(unmet["units"]),
+                  lambda r, size: f"negative unmet demand {r['units']:g} tokens/s")
+    left = unmet[~not_inference].groupby(["quarter", "workload"])["units"].sum().reindex(index, fill_value=0.0)
+    frame = pd.DataFrame({"demand": demand.to_numpy(), "served": served.to_numpy(), "unmet": left.to_numpy()},
+                         index=index).reset_index()
+    gap = frame["served"] + frame["unmet"] - frame["demand"]
+    ledger.record("demand", frame, np.abs(gap.to_numpy()), tol.quantity(frame["demand"]),
+                  lambda r, size: f"served {r['served']:,.6f} + unmet {r['unmet']:,.6f} tokens/s != demand "
+                                  f"{r['demand']:,.6f} tokens/s (off by {size:,.6f} tokens/s)")
+
+
+def _check_min_nodes(ledger: _Ledger, placement: pd.DataFrame, grid: pd.DataFrame, tol: Tolerances) -> None:
+    """nodes[t,s,k] ≥ min_nodes[w,k] wherever w is busy on (s, k) in t: a training run, or an inference replica
+    spanning several nodes, cannot run on fewer nodes than it needs (README, "minimum nodes")."""
+    busy = placement[(placement["node_equivalents"] > tol.nodes) & placement["eligible"]].reset_index(drop=True)
+    nodes = grid.set_index(["quarter", "site", "sku"])["nodes"].reindex(
+        pd.MultiIndex.from_frame(busy[["quarter", "site", "sku"]])).to_numpy()
+    frame = busy.assign(_nodes=nodes)
+    ledger.record("min_nodes", frame, busy["min_nodes"].to_numpy() - nodes, tol.node(nodes),
+                  lambda r, size: f"{r['workload']} runs on {r['_nodes']:g} node(s), fewer than its minimum of "
+                                  f"{r['min_nodes']:g} (short by {size:g} nodes)")
+
+
+# --- training ---------------------------------------------------------------------------------------------
+
+def _check_training(ledger: _Ledger, scenario, performance: pd.DataFrame, placement: pd.DataFrame,
+                    unfinished: pd.DataFrame, tol: Tolerances) -> None:
+    workloads, finance = scenario.workloads, scenario.finance
+    runs = workloads.index[workloads["kind"] == "training"]
+    training = placement[(placement["kind"] == "training")
+                         & (placement["node_equivalents"] > tol.nodes)].reset_index(drop=True)
+
+    # One (site, sku) pool per run.
+    pools = training.drop_duplicates(["workload", "site", "sku"])
+    count = pools.groupby("workload").size().reindex(runs, fill_value=0)
+    names = pools.assign(pool=pools["site"] + "/" + pools["sku"]).groupby("workload")["pool"] \
+        .agg(", ".join).reindex(runs, fill_value="")
+    frame = pd.DataFrame({"workload": runs, "pools": count.to_numpy(), "_names": names.to_numpy()})
+    ledger.record("training_pool", frame, frame["pools"].to_numpy() - 1.0, 0.0,
+                  lambda r, size: f"{r['workload']} is split across {r['pools']} pools ({r['_names']}): "
+                                  f"{size:g} pool(s) too many")
+
+    # Work: Σ_t 2,190 · busy / node_hours ≥ 1 − fraction_left.
+    share = training["node_equivalents"] * HOURS_PER_QUARTER / training["node_hours"]
+    done = share.groupby(training["workload"]).sum().reindex(runs, fill_value=0.0)
+    bad_rows = ~unfinished["workload"].isin(runs).to_numpy()
+    ledger.record("training_unfinished", unfinished, bad_rows.astype(float), 0.0,
+                  lambda r, size: f"unfinished work reported for '{r['workload']}', which is not a training run")
+    unfinished = unfinished[~bad_rows]
+    left = unfinished.groupby("workload")["fraction_left"].sum().reindex(runs, fill_value=0.0)
+    node_hours = _run_node_hours(performance, runs, pools)
+    frame = pd.DataFrame({"workload": runs, "done": done.to_numpy(), "left": left.to_numpy(),
+                          "node_hours": node_hours})
+    missing = 1.0 - frame["left"] - frame["done"]
+    ledger.record("training_work", frame, missing.to_numpy(), tol.nodes,
+                  lambda r, size: f"{r['workload']} does {r['done']:.6%} of its run and reports {r['left']:.6%} "
+                                  f"left undone: {size:.6%} of the run ({size * r['node_hours']:,.1f} node-hours) "
+                                  f"unaccounted for")
+
+    # Fraction left: in [0, 1]; 0 when every run must finish.
+    must_finish = finance.unfinished_training_usd is None
+    upper = np.where(must_finish, 0.0, 1.0)
+    excess = np.maximum(frame["left"].to_numpy() - upper, -frame["left"].to_numpy())
+    ledger.record("training_unfinished", frame, excess, tol.nodes,
+                  lambda r, size: f"{r['workload']} leaves {r['left']:.6%} of its run undone"
+                                  + (", but the scenario has no unfinished_training_usd: runs must finish"
+                                     if must_finish else ", outside [0, 1]"))
+    deadline = workloads["deadline"].reindex(unfinished["workload"]).to_numpy(dtype=float, na_value=np.nan)
+    ledger.record("training_unfinished", unfinished.assign(_deadline=deadline),
+                  np.abs(unfinished["deadline"].to_numpy() - deadline), 0.0,
+                  lambda r, size: f"unfinished cost dated {scenario.horizon.label(int(r['deadline']))}, but the "
+                                  f"run's deadline is "
+                                  + (scenario.horizon.label(int(r['_deadline'])) if np.isfinite(r['_deadline'])
+                                     else "not set"))
+    penalty = finance.unfinished_training_usd or 0.0
+    _record_equal_money(ledger, "training_unfinished", unfinished, unfinished["cost_usd"],
+                        unfinished["fraction_left"].to_numpy() * penalty, tol, "unfinished cost_usd")
+
+
+def _run_node_hours(performance: pd.DataFrame, runs: pd.Index, pools: pd.DataFrame) -> np.ndarray:
+    """Node-hours of each run on the SKU of its (first) pool; on its fastest eligible SKU when it has none."""
+    used = pools.drop_duplicates("workload").set_index("workload")["node_hours"].reindex(runs)
+    eligible = performance[performance["eligible"]]["node_hours"]
+    fastest = eligible.groupby(level="workload").min().reindex(runs)
+    return used.fillna(fastest).to_numpy(dtype=float)
+
+
+# --- power, racks, budget ---------------------------------------------------------------------------------
+
+def _check_power_and_racks(ledger: _Ledger, scenario, grid: pd.DataFrame, tol: Tolerances) -> None:
+    """Σ_k node_kw · nodes · pue ≤ power_mw · 1,000 and Σ_k nodes / nodes_per_rack ≤ racks, owned sites."""
+    sites = scenario.sites
+    owned = sites.index[sites["kind"] == "owned"]
+    at_owned = grid[grid["site"].isin(owned)]
+    sku = scenario.catalog.reindex(at_owned["sku"])
+    full_kw = at_owned["nodes"].to_numpy() * sku["node_kw"].to_numpy() * sites["pue"].reindex(
+        at_owned["site"]).to_numpy()
+    racks_used = at_owned["nodes"].to_numpy() / sku["nodes_per_rack"].to_numpy()
+    by_site = at_owned.assign(full_kw=full_kw, racks_used=racks_used).groupby(["quarter", "site"])[
+        ["full_kw", "racks_used"]].sum().reset_index()
+    cap_kw = sites["power_mw"].reindex(by_site["site"]).to_numpy() * KW_PER_MW
+    racks = sites["racks"].reindex(by_site["site"]).to_numpy()
+    frame = by_site.assign(_cap=cap_kw, _racks=racks)
+    ledger.record("power", frame, by_site["full_kw"].to_numpy() - cap_kw, tol.quantity(cap_kw),
+                  lambda r, size: f"{r['full_kw']:,.3f} kW at full load (x PUE) exceeds the {r['_cap']:,.3f} kW "
+                                  f"cap by {size:,.3f} kW")
+    ledger.record("racks", frame, by_site["racks_used"].to_numpy() - racks, tol.node(racks),
+                  lambda r, size: f"{r['racks_used']:,.4g} racks used, the site has {r['_racks']:g} "
+                                  f"(over by {size:,.4g} racks)")
+
+
+def _check_budget(ledger: _Ledger, scenario, purchases: pd.DataFrame, tol: Tolerances) -> None:
+    """Σ_{s,k} price_usd · orders ≤ budget_usd_per_quarter, whatever the capex mode."""
+    budget = scenario.finance.budget_usd_per_quarter
+    if budget is None:
+        return
+    spend = (purchases["nodes"] * scenario.catalog["price_usd"].reindex(purchases["sku"]).to_numpy()) \
+        .groupby(purchases["quarter"]).sum().reindex(range(scenario.horizon.quarters), fill_value=0.0)
+    frame = pd.DataFrame({"quarter": spend.index, "spend": spend.to_numpy()})
+    ledger.record("budget", frame, frame["spend"].to_numpy() - budget, tol.money(budget),
+                  lambda r, size: f"purchases of ${r['spend']:,.2f} exceed the ${budget:,.2f} budget by "
+                                  f"${size:,.2f}")
+
+
+# --- costs ------------------------------------------------------------------------------------------------
+
+def recompute_costs(scenario, grid: pd.DataFrame, purchases: pd.DataFrame, unmet: pd.DataFrame,
+                    unfinished: pd.DataFrame) -> pd.DataFrame:
+    """Every cost line by quarter (index 0 … n−1), from the README's conventions and the plan's decisions."""
+    catalog, sites, finance = scenario.catalog, scenario.sites, scenario.finance
+    n = scenario.horizon.quarters
+    quarters = pd.RangeIndex(n, name="quarter")
+    sku = catalog.reindex(grid["sku"])
+    site = sites.reindex(grid["site"])
+    owned = grid["owned"].to_numpy()
+    price = sku["price_usd"].to_numpy()
+
+    per_node = pd.DataFrame({"quarter": grid["quarter"]})
+    if finance.capex_mode == "depreciation":
+        per_node["depreciation_usd"] = owned * price / (sku["life_years"].to_numpy() * QUARTERS_PER_YEAR)
+        capex = pd.Series(0.0, index=quarters)
+    else:
+        per_node["depreciation_usd"] = 0.0
+        capex = (purchases["nodes"] * catalog["price_usd"].reindex(purchases["sku"]).to_numpy()) \
+            .groupby(purchases["quarter"]).sum()
+    rent_per_node = (sku["rent_usd_per_gpu_hour"] * sku["gpus_per_node"] * HOURS_PER_QUARTER).to_numpy()
+    per_node["rent_usd"] = np.where(grid["rented"].to_numpy() > 0, grid["rented"].to_numpy() * rent_per_node, 0.0)
+    per_node["maintenance_usd"] = owned * sku["maint_frac_per_year"].to_numpy() * price / QUARTERS_PER_YEAR
+    kwh = grid["it_kw"].to_numpy() * site["pue"].to_numpy() * HOURS_PER_QUARTER
+    per_node["energy_kwh"] = kwh
+    usd_per_kwh = np.where(site["kind"].to_numpy() == "owned", site["usd_per_kwh"].to_numpy(dtype=float), 0.0)
+    per_node["energy_usd"] = kwh * np.nan_to_num(usd_per_kwh, nan=0.0)
+    per_node["carbon_t"] = kwh * site["gco2_per_kwh"].to_numpy() / GRAMS_PER_TONNE
+
+    costs = per_node.groupby("quarter").sum().reindex(quarters, fill_value=0.0)
+    costs["capex_usd"] = capex.reindex(quarters, fill_value=0.0)
+    costs["carbon_usd"] = costs["carbon_t"] * finance.carbon_usd_per_t
+    costs["unmet_usd"] = (unmet["units"] * finance.unmet_usd_per_unit).groupby(unmet["quarter"]).sum() \
+        .reindex(quarters, fill_value=0.0)
+    deadline = scenario.workloads["deadline"].reindex(unfinished["workload"]).to_numpy(dtype=float,
+                                                                                     na_value=np.nan)
+    penalty = finance.unfinished_training_usd or 0.0
+    costs["unfinished_training_usd"] = (unfinished["fraction_left"] * penalty).groupby(deadline).sum() \
+        .reindex(quarters, fill_value=0.0).to_numpy()
+    costs["discount_factor"] = (1.0 + finance.discount_rate) ** (-quarters.to_numpy() / QUARTERS_PER_YEAR)
+    costs["total_usd"] = costs[list(COST_LINES_USD)].sum(axis=1)
+    costs["discounted_usd"] = costs["total_usd"] * costs["discount_factor"]
+    return costs[list(COST_COLUMNS)]
+
+
+def _check_costs(ledger: _Ledger, costs: pd.DataFrame, stated: pd.DataFrame, plan: dict,
+                 tol: Tolerances) -> float:
+    """Each quarter's cost lines, the totals and the objective against the recomputation; returns the objective."""
+    n = len(costs)
+    rows = stated.groupby("quarter").size().reindex(range(n), fill_value=0)
+    frame = pd.DataFrame({"quarter": rows.index, "rows": rows.to_numpy()})
+    ledger.record("cost", frame, np.abs(frame["rows"].to_numpy() - 1.0), 0.0,
+                  lambda r, size: f"the costs table has {r['rows']} rows for this quarter, expected 1")
+    stated = stated.drop_duplicates("quarter").set_index("quarter").reindex(range(n))
+    # Money is compared relative to the quarter's total: a line the solver leaves at 1e-13 of a $1e9 penalty
+    # ($0.0001) is noise, not a wrong cost.
+    quarter_usd = costs["total_usd"].abs().to_numpy()
+    for column in COST_COLUMNS:
+        frame = pd.DataFrame({"quarter": range(n), "line": column})
+        mine, theirs = costs[column].to_numpy(), stated[column].to_numpy()
+        if column.endswith("_usd"):
+            _record_equal_money(ledger, "cost", frame, theirs, mine, tol, column, quarter_usd)
+            continue
+        unit = {"energy_kwh": "kWh", "carbon_t": "t", "discount_factor": ""}[column]
+        ledger.record("cost", frame.assign(_stated=theirs, _mine=mine), np.abs(theirs - mine),
+                      tol.quantity(mine, theirs) if unit else tol.relative,
+                      lambda r, size, u=unit, c=column: f"{c} is {r['_stated']:,.9g} {u}, recomputed "
+                                                        f"{r['_mine']:,.9g} {u} (off by {size:,.6g} {u})")
+
+    totals = plan["totals"]
+    plan_usd = float(costs["total_usd"].abs().sum())
+    for column in COST_COLUMNS[1:]:
+        if column not in totals:
+            ledger.fail("totals", None, column, f"totals lack {column}", np.nan)
+            continue
+        stated_total, total = _as_float(totals[column]), float(costs[column].sum())
+        frame = pd.DataFrame({"line": [column]})
+        if column.endswith("_usd"):
+            _record_equal_money(ledger, "totals", frame, [stated_total], [total], tol, f"total {column}",
+                                plan_usd)
+        else:
+            ledger.record("totals", frame, [abs(stated_total - total)], tol.quantity(total),
+                          lambda r, size, c=column: f"total {c} is {stated_total:,.9g}, recomputed {total:,.9g} "
+                                                    f"(off by {size:,.6g})")
+    objective = float(costs["discounted_usd"].sum())
+    _record_equal_money(ledger, "objective", pd.DataFrame({"line": ["objective_usd"]}),
+                        [_as_float(plan["objective_usd"])], [objective], tol, "objective_usd")
+    return objective
+
+
+def _as_float(value) -> float:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else float("nan")
