@@ -23,8 +23,9 @@ demo: $(VENV)/.installed
 	mkdir -p $(OUT)
 	$(BIN)/planner validate $(EXAMPLE)
 	$(BIN)/planner estimate $(EXAMPLE) --json > $(OUT)/estimate.json
-	$(BIN)/planner plan $(EXAMPLE) --json $(OUT)/plan.json
-	@echo "wrote $(OUT)/estimate.json and $(OUT)/plan.json"
+	$(BIN)/planner plan $(EXAMPLE) --json $(OUT)/plan.json -o $(OUT)/plan.xlsx --csv $(OUT)/csv
+	$(BIN)/planner verify $(EXAMPLE) $(OUT)/plan.json
+	@echo "wrote $(OUT)/estimate.json, $(OUT)/plan.json, $(OUT)/plan.xlsx and $(OUT)/csv/"
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest -q
