@@ -25,7 +25,8 @@ demo: $(VENV)/.installed
 	$(BIN)/planner estimate $(EXAMPLE) --json > $(OUT)/estimate.json
 	$(BIN)/planner plan $(EXAMPLE) --json $(OUT)/plan.json -o $(OUT)/plan.xlsx --csv $(OUT)/csv
 	$(BIN)/planner verify $(EXAMPLE) $(OUT)/plan.json
-	@echo "wrote $(OUT)/estimate.json, $(OUT)/plan.json, $(OUT)/plan.xlsx and $(OUT)/csv/"
+	$(BIN)/planner evaluate $(EXAMPLE) --plan $(OUT)/plan.json --json $(OUT)/risk.json
+	@echo "wrote $(OUT)/estimate.json, $(OUT)/plan.json, $(OUT)/plan.xlsx (with Risk sheets), $(OUT)/csv/ and $(OUT)/risk.json"
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest -q

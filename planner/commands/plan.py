@@ -20,10 +20,13 @@ from reports.atomic import write_json_atomic
 @click.option("--gap", type=click.FloatRange(min=0), default=None, help="Relative optimality gap to stop at.")
 @click.option("--strict", is_flag=True, help="Forbid unmet demand and unfinished runs; report infeasibility.")
 @click.option("--csv", "csv_dir", type=click.Path(file_okay=False), help="Also write the report tables as CSV here.")
-def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv_dir) -> None:
+@click.option("--no-risk", is_flag=True, help="Skip the default Monte-Carlo evaluation behind the workbook's "
+                                              "Risk and Sensitivity sheets.")
+def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv_dir, no_risk) -> None:
     """Decide orders, rentals and placement per quarter at the lowest discounted total cost.
 
-    The plan is verified on an independent, solver-free path before anything is written.
+    The plan is verified on an independent, solver-free path before anything is written. With -o, a default
+    risk evaluation (the scenario's risk: settings, 4,000 samples unless set) adds the Risk and Sensitivity sheets.
     """
     loaded = load_scenario(scenario)
     run = run_plan(loaded, backend=solver, time_limit_s=time_limit, gap=gap, strict=strict)
@@ -31,10 +34,15 @@ def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv
     verify_document(loaded, document)
     if json_path:
         write_json_atomic(json_path, document)
+    risk = None
+    if xlsx_path and not no_risk:
+        from models.risk import evaluate_plan
+
+        risk = evaluate_plan(loaded, document)
     if xlsx_path:
         from reports.workbook import write_workbook
 
-        write_workbook(xlsx_path, document, loaded)
+        write_workbook(xlsx_path, document, loaded, risk=risk)
     if csv_dir:
         from reports.csv_writer import write_csv_tables
 
@@ -44,3 +52,7 @@ def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv
                f"{document['solve_seconds']:.1f} s): discounted TCO ${document['objective_usd']:,.2f}; "
                f"{len(document['purchases'])} orders, {len(document['rentals'])} rentals, "
                f"{len(document['unmet'])} quarter-workloads with unmet demand")
+    if risk is not None:
+        tco = risk["tco_usd"]
+        click.echo(f"risk ({risk['samples']:,} futures): TCO mean ${tco['mean']:,.0f}, P50 ${tco['p50']:,.0f}, "
+                   f"P95 ${tco['p95']:,.0f}, CVaR95 ${tco['cvar95']:,.0f}")

@@ -1,0 +1,106 @@
+"""`planner evaluate SCENARIO --plan PLAN.json`: Monte-Carlo risk and sensitivities of a plan (models/risk.py)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from planner.errors import InputError, Problem
+from planner.scenario import load_scenario
+from reports.atomic import write_json_atomic
+
+TOP_SENSITIVITIES_SHOWN = 5
+
+
+def read_plan(path: str | Path) -> dict:
+    """PLAN.json as a dict; InputError (exit 2) when missing or not a plan."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(Problem(str(path), "plan file not found (write one with `planner plan --json`)"))
+    try:
+        plan = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise InputError(Problem(path.name, f"not valid JSON: {error}")) from None
+    if not isinstance(plan, dict) or "fleet" not in plan or "horizon" not in plan:
+        raise InputError(Problem(path.name, "not a PLAN.json document (no 'fleet' or 'horizon')"))
+    return plan
+
+
+@contextlib.contextmanager
+def _progress_bar(show: bool, length: int):
+    if not show:
+        yield None
+        return
+    with click.progressbar(length=length, label="evaluating", file=sys.stderr) as bar:
+        yield bar.update
+
+
+@click.command("evaluate")
+@click.argument("scenario", type=click.Path(dir_okay=False))
+@click.option("--plan", "plan_path", required=True, type=click.Path(dir_okay=False),
+              help="PLAN.json written by `planner plan --json`.")
+@click.option("--samples", type=click.IntRange(min=1), default=None,
+              help="Sampled futures (default: the scenario's risk.samples, else 4,000).")
+@click.option("--seed", type=click.IntRange(min=0), default=None, help="Random seed (default: risk.seed, else 0).")
+@click.option("--device", type=click.Choice(["cpu", "gpu"]), default="cpu", show_default=True,
+              help="Where JAX runs; gpu fails with exit 2 when no GPU backend is installed.")
+@click.option("--float64", is_flag=True, help="Compute in float64 (default float32).")
+@click.option("--deterministic", is_flag=True,
+              help="Switch every uncertainty off: one future, the plan's own forecast.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write RISK.json here.")
+@click.option("-o", "--output", "xlsx_path", type=click.Path(dir_okay=False),
+              help="Write the plan's workbook with the Risk and Sensitivity sheets here.")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bar on stderr (default: when stderr is a terminal).")
+def command(scenario, plan_path, samples, seed, device, float64, deterministic, json_path, xlsx_path,
+            progress) -> None:
+    """Sample futures around a plan (demand, failures, delivery slips, electricity prices): TCO distribution,
+    shortfall probabilities and the sensitivity of expected TCO to every input."""
+    from models.risk import evaluate_plan, evaluation_work, resolve_device
+
+    resolve_device(device)  # fail fast, before loading anything
+    loaded = load_scenario(scenario)
+    plan = read_plan(plan_path)
+    recorded = (plan.get("inputs") or {}).get("sha256") or {}
+    if recorded and recorded != loaded.input_hashes():
+        click.echo("warning: the plan was made from different input files than this scenario's", err=True)
+    show = progress if progress is not None else sys.stderr.isatty()
+    with _progress_bar(show, evaluation_work(loaded, samples, deterministic)) as update:
+        risk = evaluate_plan(loaded, plan, samples=samples, seed=seed, device=device, float64=float64,
+                             deterministic=deterministic, progress=update)
+    if json_path:
+        write_json_atomic(json_path, risk)
+    if xlsx_path:
+        from reports.workbook import write_workbook
+
+        write_workbook(xlsx_path, plan, loaded, risk=risk)
+    _echo_summary(loaded.name, risk)
+
+
+def _echo_summary(name: str, risk: dict) -> None:
+    tco = risk["tco_usd"]
+    timing = risk["timing"]
+    click.echo(f"{name}: {risk['samples']:,} futures ({risk['dtype']}, {risk['device']}, "
+               f"{timing['samples_seconds']:.2f} s; compilation {timing['compile_seconds']:.1f} s)")
+    if risk["deterministic"]:
+        objective = risk.get("plan_objective_usd")
+        line = f"  deterministic TCO ${tco['mean']:,.2f}"
+        if objective:
+            line += f"; plan objective ${objective:,.2f} (relative difference {tco['mean'] / objective - 1:+.2e})"
+        click.echo(line)
+    else:
+        click.echo(f"  TCO mean ${tco['mean']:,.0f}  P5 ${tco['p5']:,.0f}  P50 ${tco['p50']:,.0f}  "
+                   f"P95 ${tco['p95']:,.0f}  P99 ${tco['p99']:,.0f}  CVaR95 ${tco['cvar95']:,.0f}")
+    worst = max(risk["shortfall_by_quarter"], key=lambda row: row["probability"], default=None)
+    if worst and worst["probability"] > 0:
+        click.echo(f"  highest shortfall probability: {worst['probability']:.1%} in {worst['quarter']} "
+                   f"(expected unmet {worst['expected_unmet_units']:,.1f} tokens/s)")
+    rows = sorted(risk["sensitivities"], key=lambda row: -abs(row["tco_usd_at_plus_10pct"]
+                                                              - row["tco_usd_at_minus_10pct"]))
+    for row in rows[:TOP_SENSITIVITIES_SHOWN]:
+        click.echo(f"  {row['input']:<40} -10%: {row['tco_usd_at_minus_10pct'] - risk['sensitivity_tco_usd_base']:+,.0f}"
+                   f"  +10%: {row['tco_usd_at_plus_10pct'] - risk['sensitivity_tco_usd_base']:+,.0f} USD")
