@@ -17,7 +17,7 @@ racks; budget; every cost line of every quarter, the totals and the objective.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd

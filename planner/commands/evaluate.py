@@ -3,31 +3,15 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import sys
-from pathlib import Path
 
 import click
 
-from planner.errors import InputError, Problem
+from planner.plan_file import changed_inputs, load_plan
 from planner.scenario import load_scenario
 from reports.atomic import write_json_atomic
 
 TOP_SENSITIVITIES_SHOWN = 5
-
-
-def read_plan(path: str | Path) -> dict:
-    """PLAN.json as a dict; InputError (exit 2) when missing or not a plan."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(Problem(str(path), "plan file not found (write one with `planner plan --json`)"))
-    try:
-        plan = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise InputError(Problem(path.name, f"not valid JSON: {error}")) from None
-    if not isinstance(plan, dict) or "fleet" not in plan or "horizon" not in plan:
-        raise InputError(Problem(path.name, "not a PLAN.json document (no 'fleet' or 'horizon')"))
-    return plan
 
 
 @contextlib.contextmanager
@@ -64,10 +48,9 @@ def command(scenario, plan_path, samples, seed, device, float64, deterministic, 
 
     resolve_device(device)  # fail fast, before loading anything
     loaded = load_scenario(scenario)
-    plan = read_plan(plan_path)
-    recorded = (plan.get("inputs") or {}).get("sha256") or {}
-    if recorded and recorded != loaded.input_hashes():
-        click.echo("warning: the plan was made from different input files than this scenario's", err=True)
+    plan = load_plan(plan_path)
+    for problem in changed_inputs(plan, loaded):
+        click.echo(f"warning: {problem}", err=True)
     show = progress if progress is not None else sys.stderr.isatty()
     with _progress_bar(show, evaluation_work(loaded, samples, deterministic)) as update:
         risk = evaluate_plan(loaded, plan, samples=samples, seed=seed, device=device, float64=float64,

@@ -6,53 +6,13 @@ plan would no longer be the ones it was made from, so the command refuses (exit 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
 from planner.errors import InputError, Problem
+from planner.plan_file import changed_inputs, load_plan
 from planner.scenario import load_scenario
-from reports.tables import check_plan_document
-
-
-def load_plan(path: str | Path) -> dict:
-    """Read and shape-check a PLAN.json; InputError (exit 2) for a missing, unreadable or foreign file."""
-    path = Path(path)
-    label = str(path)
-    if not path.is_file():
-        raise InputError(Problem(label, "plan file not found"))
-    try:
-        plan = json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise InputError(Problem(label, "not a PLAN.json: the file is not UTF-8 text")) from None
-    except json.JSONDecodeError as error:
-        raise InputError(Problem(label, f"not valid JSON: {error.msg} (line {error.lineno})")) from None
-    problems = check_plan_document(plan)
-    if problems:
-        raise InputError([Problem(label, f"not a PLAN.json written by `planner plan`: {p}") for p in problems])
-    return plan
-
-
-def changed_inputs(plan: dict, scenario) -> list[Problem]:
-    """One problem per input whose SHA-256 differs from the plan's record (or that appeared or vanished)."""
-    recorded = plan["inputs"]["sha256"]
-    now = scenario.input_hashes()
-    files = {role: str(path) for role, path in scenario.input_files.items()}
-    problems = []
-    for role in list(recorded) + [r for r in now if r not in recorded]:
-        before, after = recorded.get(role), now.get(role)
-        if before == after:
-            continue
-        where = files.get(role, role)
-        if before is None:
-            message = f"{role} input was added since the plan was made"
-        elif after is None:
-            message = f"{role} input is no longer part of the scenario"
-        else:
-            message = f"{role} changed since the plan was made (sha256 {before[:12]}… now {after[:12]}…)"
-        problems.append(Problem(where, message))
-    return problems
 
 
 RERUN_HINT = "; rerun `planner plan` on the current inputs, or pass --allow-changed-inputs"
