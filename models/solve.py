@@ -21,6 +21,8 @@ _ORTOOLS_NAMES = {"scip": "scip", "highs": "highs", "cp-sat": "sat", "glop": "gl
 # 1 / CP_SAT_VAR_SCALING. 1,000 keeps the rounding far below a cent on the shipped tests while the search
 # stays small; optima agree with SCIP/HiGHS/CBC only up to that granularity.
 CP_SAT_VAR_SCALING = 1000.0
+# CP-SAT runs one worker: with two, the workers race and return different equal-cost plans under CPU load
+# (seen in tests/test_cross_check.py), and the same inputs must give the same PLAN.json.
 
 
 @dataclass
@@ -48,7 +50,8 @@ def solve(lp: LinearProgram, backend: str = "scip", time_limit_s: float = 60.0, 
           relax: bool = False) -> SolveResult:
     """Solve `lp`; `relax` drops integrality (used for duals once integer decisions are fixed)."""
     if backend == "cbc":
-        return _solve_pulp(lp, time_limit_s, gap, relax)
+        result = _solve_pulp(lp, time_limit_s, gap, relax)
+        return result if relax or not result.has_solution else _polish_continuous(lp, result, time_limit_s)
     if backend not in _ORTOOLS_NAMES:
         raise ValueError(f"unknown solver backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     return _solve_ortools(lp, backend, time_limit_s, gap, relax)
@@ -67,7 +70,7 @@ def _solve_ortools(lp: LinearProgram, backend: str, time_limit_s: float, gap: fl
     solver = mb.Solver(_ORTOOLS_NAMES[backend])
     solver.set_time_limit_in_seconds(float(time_limit_s))
     params = {"scip": f"limits/gap = {gap}", "highs": f"mip_rel_gap = {gap}\noutput_flag = false",
-              "cp-sat": f"relative_gap_limit: {gap}\nnum_workers: 2\nmip_var_scaling: {CP_SAT_VAR_SCALING}"
+              "cp-sat": f"relative_gap_limit: {gap}\nnum_workers: 1\nmip_var_scaling: {CP_SAT_VAR_SCALING}"
               }.get(backend)
     if params and not relax:
         solver.set_solver_specific_parameters(params)
@@ -142,6 +145,19 @@ def _solve_pulp(lp: LinearProgram, time_limit_s: float, gap: float, relax: bool)
     bound = value if relax else None
     duals = np.array([c.pi if c.pi is not None else 0.0 for c in constraints]) if relax else None
     return SolveResult(OPTIMAL if optimal else FEASIBLE, "cbc", x, value, bound, seconds, duals)
+
+
+def _polish_continuous(lp: LinearProgram, result: SolveResult, time_limit_s: float) -> SolveResult:
+    """CBC's solution file carries 8 significant digits (busy = 1.5944444 for 2870/1800), which can miss the optimum
+    in the ninth digit. Keep CBC's integer decisions and re-solve the remaining LP with them fixed, exactly."""
+    fixed = lp.with_fixed(lp.integer, result.x, relax=lp.integer)
+    polished = _solve_ortools(fixed, "glop", time_limit_s, 0.0, relax=True)
+    if not polished.has_solution:
+        return result
+    x = polished.x.copy()
+    x[lp.integer] = result.x[lp.integer]
+    objective = float(lp.objective_coefficients() @ x + lp.objective_offset)
+    return SolveResult(result.status, result.backend, x, objective, result.bound, result.seconds + polished.seconds)
 
 
 def _finite(value: float) -> float | None:
