@@ -37,6 +37,13 @@ def main() -> None:
       planner estimate scenario.yaml     per workload x SKU: fit, node-hours, tokens/s, $ per unit
       planner catalog                    the shipped hardware catalog with price/performance ratios
       planner plan scenario.yaml --json plan.json -o plan.xlsx
+      planner verify scenario.yaml plan.json            recheck every constraint and cost, no solver
+      planner evaluate scenario.yaml --plan plan.json   Monte-Carlo risk and sensitivities (JAX)
+      planner report plan.json -o plan.xlsx             re-render a saved plan
+
+    Start from the shipped example: data/examples/example/scenario.yaml in the repository
+    (planner/data/examples/example/ once installed). Exit codes: 0 ok, 1 no plan or a failed
+    verification, 2 bad input.
     """
 
 
