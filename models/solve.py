@@ -102,8 +102,8 @@ def _solve_pulp(lp: LinearProgram, time_limit_s: float, gap: float, relax: bool)
 
     problem = pulp.LpProblem(lp.name.replace(" ", "_") or "plan", pulp.LpMinimize)
     lower, upper, integer = lp.lower, lp.upper, lp.integer & (not relax)
-    variables = [pulp.LpVariable(f"x{j}", lowBound=_finite(lower[j]), upBound=_finite(upper[j]),
-                                 cat=pulp.LpInteger if integer[j] else pulp.LpContinuous)
+    variables = [problem.add_variable(f"x{j}", lowBound=_finite(lower[j]), upBound=_finite(upper[j]),
+                                      cat=pulp.LpInteger if integer[j] else pulp.LpContinuous)
                  for j in range(lp.num_vars)]
     objective = lp.objective_coefficients()
     nonzero = np.flatnonzero(objective)
@@ -126,7 +126,7 @@ def _solve_pulp(lp: LinearProgram, time_limit_s: float, gap: float, relax: bool)
             problem += expr >= lo, f"r{i}_lo"
             constraint = expr <= hi
         problem += constraint, f"r{i}"
-        constraints.append(problem.constraints[f"r{i}"])
+        constraints.append(problem.get_constraint_by_name(f"r{i}"))
     solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=float(time_limit_s), gapRel=None if relax else gap)
     started = time.perf_counter()
     problem.solve(solver)
