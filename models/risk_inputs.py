@@ -284,7 +284,7 @@ def build_risk_inputs(scenario, plan: dict, settings: RiskSettings) -> RiskInput
             pairs = {key: np.concatenate([first[key], second[key]]) for key in second}
         else:
             pairs = second
-    else:  # one inert pair keeps the scan non-empty
+    else:  # one inert pair keeps the allocation loop non-empty
         pairs = {"workload": np.zeros(1, dtype=int), "pool": np.zeros(1, dtype=int), "rate": np.ones(1),
                  "active": np.zeros((1, n_quarters)), "cap": np.zeros((1, n_quarters))}
 
@@ -304,7 +304,6 @@ def build_risk_inputs(scenario, plan: dict, settings: RiskSettings) -> RiskInput
         "demand": demand, "planned_unmet": planned_unmet, "unfinished_usd": unfinished_usd,
         "pair_workload": pairs["workload"], "pair_pool": pairs["pool"], "pair_rate": pairs["rate"],
         "pair_active": pairs["active"], "pair_cap": pairs["cap"],
-        **_levels(pairs, n_workloads, n_pools),
         "option_site": options["site"], "option_sku": options["sku"], "option_rate": options["rate"],
         "option_from": np.where(options["valid"], available_from[options["sku"]], n_quarters + 1),
         "headroom": np.array(float(scenario.headroom)),
@@ -359,40 +358,6 @@ def _pairs_and_options(scenario, workloads: list[str], pools: list[tuple[str, st
         options["rate"][at] = cloud["tokens_per_s_per_node"].to_numpy(dtype=float)
         options["valid"][at] = True
     return pairs, options
-
-
-def _levels(pairs: dict, n_workloads: int, n_pools: int) -> dict:
-    """The ordered pairs regrouped into levels that can run at once, with exactly the sequential result.
-
-    A pair's level is one more than that of the latest earlier pair sharing its workload or its pool, so no two
-    pairs of a level touch the same row and each sees what all earlier pairs left: the evaluator scans levels
-    (a few hundred) instead of pairs (thousands). Padding slot j of a level points at its own spare workload row
-    n_workloads + j and pool row n_pools + j (inactive), so indices within a level stay unique.
-    """
-    count = len(pairs["rate"])
-    level = np.zeros(count, dtype=int)
-    next_free_workload = np.zeros(n_workloads, dtype=int)
-    next_free_pool = np.zeros(n_pools, dtype=int)
-    for e, (w, p) in enumerate(zip(pairs["workload"], pairs["pool"])):  # O(pairs), once per evaluation
-        level[e] = max(next_free_workload[w], next_free_pool[p])
-        next_free_workload[w] = next_free_pool[p] = level[e] + 1
-    n_levels = int(level.max()) + 1 if count else 1
-    slot = np.zeros(count, dtype=int)
-    order = np.argsort(level, kind="stable")
-    starts = np.searchsorted(level[order], np.arange(n_levels))
-    slot[order] = np.arange(count) - starts[level[order]]
-    width = int(slot.max()) + 1 if count else 1
-    n_quarters = pairs["active"].shape[1]
-    spare = np.arange(width)[None, :].repeat(n_levels, axis=0)
-    out = {"level_workload": n_workloads + spare, "level_pool": n_pools + spare,
-           "level_rate": np.ones((n_levels, width)), "level_active": np.zeros((n_levels, width, n_quarters)),
-           "level_cap": np.zeros((n_levels, width, n_quarters))}
-    out["level_workload"][level, slot] = pairs["workload"]
-    out["level_pool"][level, slot] = pairs["pool"]
-    out["level_rate"][level, slot] = pairs["rate"]
-    out["level_active"][level, slot] = pairs["active"]
-    out["level_cap"][level, slot] = pairs["cap"]
-    return out
 
 
 def _planned_node_equivalents(placement: pd.DataFrame, pairs: dict, workload_of: dict, pool_of: dict, horizon,

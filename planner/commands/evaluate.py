@@ -44,8 +44,9 @@ def command(scenario, plan_path, samples, seed, device, float64, deterministic, 
             progress) -> None:
     """Sample futures around a plan (demand, failures, delivery slips, electricity prices): TCO distribution,
     shortfall probabilities and the sensitivity of expected TCO to every input."""
-    from models.risk import evaluate_plan, evaluation_work, resolve_device
+    from models.risk import evaluate_plan, evaluation_work, resolve_device, use_all_cpu_cores
 
+    use_all_cpu_cores()  # before JAX starts its backend: one CPU device per core
     resolve_device(device)  # fail fast, before loading anything
     loaded = load_scenario(scenario)
     plan = load_plan(plan_path)

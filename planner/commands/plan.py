@@ -36,8 +36,9 @@ def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv
         write_json_atomic(json_path, document)
     risk = None
     if xlsx_path and not no_risk:
-        from models.risk import evaluate_plan
+        from models.risk import evaluate_plan, use_all_cpu_cores
 
+        use_all_cpu_cores()
         risk = evaluate_plan(loaded, document)
     if xlsx_path:
         from reports.workbook import write_workbook
