@@ -280,12 +280,15 @@ def _quarters(plan: dict) -> list[str]:
     return list(plan["horizon"]["quarters"])
 
 
+NO_USE = {"workload": "", "node_equivalent_quarters": 0.0}  # an order whose pool serves nothing yet
+
+
 def order_uses_table(plan: dict) -> pd.DataFrame:
     """One row per (order, workload its pool serves): why each purchase is made."""
     rows = [{"order_quarter": order["quarter"], "site": order["site"], "sku": order["sku"], "nodes": order["nodes"],
              "in_service": order["in_service"], "workload": use["workload"],
              "node_equivalent_quarters": use["node_equivalent_quarters"]}
-            for order in plan.get("why", []) for use in (order["serves"] or [{"workload": "", "node_equivalent_quarters": 0.0}])]
+            for order in plan.get("why", []) for use in (order["serves"] or [NO_USE])]
     columns = ["order_quarter", "site", "sku", "nodes", "in_service", "workload", "node_equivalent_quarters"]
     return pd.DataFrame(rows, columns=columns)
 
