@@ -26,6 +26,11 @@ def add_risk_sheets(workbook, risk: dict) -> None:
     """Append the "Risk" and "Sensitivity" sheets to an openpyxl workbook."""
     _risk_sheet(workbook.create_sheet("Risk"), risk)
     _sensitivity_sheet(workbook.create_sheet("Sensitivity"), risk)
+    for ws in (workbook["Risk"], workbook["Sensitivity"]):
+        # Printed (or converted to PDF) one page wide, landscape, so a chart is never cut at a page edge.
+        ws.page_setup.orientation = "landscape"
+        ws.sheet_properties.pageSetUpPr.fitToPage = True
+        ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
 
 
 def _header(ws, row: int, names: list[str]) -> None:
@@ -142,6 +147,7 @@ def _sensitivity_sheet(ws, risk: dict) -> None:
     chart.x_axis.title = "Input"
     chart.y_axis.title = "Change in E[TCO] (USD)"
     chart.x_axis.scaling.orientation = "maxMin"  # largest swing on top
+    chart.x_axis.tickLblPos = "low"  # input names left of the plot, not on top of the bars crossing zero
     for column, name in ((6, "-10 %"), (7, "+10 %")):
         chart.add_data(Reference(ws, min_col=column, min_row=top + 1, max_row=last), titles_from_data=False)
         chart.series[-1].tx = SeriesLabel(v=name)
