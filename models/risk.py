@@ -425,8 +425,9 @@ def _even_batch(samples: int, limit: int, devices: int = 1) -> int:
 
 
 def _batches(samples: int, batch: int):
-    """(first index, weights, samples used) per batch, padded to a fixed size so one compilation serves all."""
-    batch = min(batch, samples)
+    """(first index, weights, samples used) per batch, padded to a fixed size so one compilation serves all.
+
+    A batch may exceed `samples` (one sample on two devices is a batch of 2): the padding has weight 0."""
     for start in range(0, samples, batch):
         indices = np.arange(start, start + batch)
         yield start, (indices < samples).astype(np.float64), int(min(batch, samples - start))

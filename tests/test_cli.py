@@ -132,3 +132,18 @@ def test_installed_console_script_finds_shipped_data(tmp_path):
                            cwd=tmp_path, capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
     assert "example: valid: 6 SKUs" in check.stdout
+
+
+def test_evaluate_in_a_fresh_process_uses_every_core(tmp_path):
+    """In a new process `planner evaluate` gives JAX one CPU device per core and splits batches across them; a
+    single deterministic future (a batch of 1 on 2 devices, padded) must still reproduce the plan's objective."""
+    plan = tmp_path / "plan.json"
+    assert invoke("plan", WORKED_EXAMPLE, "--json", plan)[0] == 0
+    risk = tmp_path / "risk.json"
+    command = ("import sys; sys.path.insert(0, sys.argv[1]); from planner.cli import main; "
+               "main(sys.argv[2:])")
+    done = subprocess.run([sys.executable, "-c", command, str(Path(__file__).resolve().parents[1]), "evaluate",
+                           str(WORKED_EXAMPLE), "--plan", str(plan), "--deterministic", "--float64", "--json",
+                           str(risk)], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(risk.read_text())["tco_usd"]["mean"] == pytest.approx(111_108.18, abs=0.01)
