@@ -27,6 +27,11 @@ def shadow_prices(model: PlanModel, horizon: Horizon, x: np.ndarray, time_limit_
         if name in lp.variables:
             fix[lp.variables[name].positions] = True
     around_plan = lp.with_fixed(fix, x, relax=np.ones(lp.num_vars, dtype=bool))
+    # busy ≤ demand / rate and unmet ≤ demand are valid bounds for the MILP, but a served pair at its bound would
+    # hand the demand row's dual to the unmet penalty: lift them so a demand dual is the marginal serving cost.
+    for name in ("busy", "unmet"):
+        if name in lp.variables:
+            around_plan._upper[0][lp.variables[name].positions] = np.inf
     result = solve(around_plan, backend="glop", time_limit_s=time_limit_s, relax=True)
     if result.duals is None:
         return {"method": "unavailable: the LP around the plan did not solve", "lp_objective_usd": None}

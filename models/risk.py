@@ -72,6 +72,8 @@ from planner.errors import InputError, Problem
 # A (quarter, workload) counts as short when more than this fraction of its demand is left unserved; float32
 # round-off of a fully served demand stays far below it.
 SHORTFALL_TOLERANCE_FRACTION = 1e-5
+# ... and never for less than this many units (tokens/s): float32 residue where there is no demand at all.
+SHORTFALL_TOLERANCE_UNITS = 1e-3
 # Batches are sized so the allocation's state, [workload + pool, quarter, batch], holds at most this many numbers:
 # memory stays bounded and the batch's arrays stay in cache (on the 2-core CPU, 0.6-1 million ran ~1.5x faster
 # per sample than 4 million: XLA's CPU kernels here are memory-bound).
@@ -201,6 +203,8 @@ def _allocate(capacity, demand, a):
         return left_demand, left_capacity, served_by(e, left_demand, left_capacity)
 
     count = rate.shape[0]
+    if count == 0:  # no inference service (training only): nothing to allocate
+        return demand, capacity
     carry = jax.lax.fori_loop(1, count, step, (demand, capacity, served_by(0, demand, capacity)))
     return take(count - 1, *carry)
 
@@ -304,7 +308,8 @@ def _statistics(params: dict, a: dict, noise: dict, weights) -> dict:
     """TCO per sample, and the batch's weighted sums of shortfall indicators and units (weights mask padding).
     The sums over samples are matrix-vector products: ~4x faster than XLA's CPU reductions here."""
     tco, shortfall, unmet, demand = batch_outcome(params, a, noise)
-    short = (shortfall > SHORTFALL_TOLERANCE_FRACTION * demand).astype(weights.dtype)
+    threshold = jnp.maximum(SHORTFALL_TOLERANCE_FRACTION * demand, SHORTFALL_TOLERANCE_UNITS)
+    short = (shortfall > threshold).astype(weights.dtype)
     return {
         "tco": tco,
         "short_count": short @ weights,

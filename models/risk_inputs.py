@@ -327,7 +327,8 @@ def _pairs_and_options(scenario, workloads: list[str], pools: list[tuple[str, st
     sites, catalog = scenario.sites, scenario.catalog
     eligible = performance[performance["eligible"]].reset_index()[["workload", "sku", "tokens_per_s_per_node"]]
     eligible = eligible[eligible["workload"].isin(workloads)]
-    allowed = pd.DataFrame({"workload": workloads, "site": [scenario.allowed_sites(w) for w in workloads]}) \
+    allowed = pd.DataFrame({"workload": pd.Series(workloads, dtype=object),
+                            "site": pd.Series([scenario.allowed_sites(w) for w in workloads], dtype=object)}) \
         .explode("site").dropna()
     candidates = eligible.merge(allowed, on="workload")
     workload_of = {w: i for i, w in enumerate(workloads)}

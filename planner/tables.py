@@ -57,12 +57,27 @@ def read_table(spec: str, base_dir: Path, label: str | None = None) -> RawTable:
         raise InputError(Problem(label, f"cannot read table: {exc}")) from None
     except Exception as exc:  # noqa: BLE001 - any parser failure is the user's file, not our bug
         raise InputError(Problem(label, f"cannot read table: {type(exc).__name__}: {exc}")) from None
+    _check_unique_header(path, sheet, label)
     frame = frame.fillna("").astype(str)
     frame.columns = [str(c).strip() for c in frame.columns]
     frame = frame.apply(lambda col: col.str.strip())
     # Fully blank lines (trailing rows in a workbook) are not data.
     frame = frame.loc[~(frame == "").all(axis=1)]
     return RawTable(label=label, path=path, frame=frame)
+
+
+def _check_unique_header(path: Path, sheet: str | None, label: str) -> None:
+    """pandas renames a repeated header to 'name.1' and reads on; a table with two columns of one name is
+    ambiguous, so it is an error naming the column."""
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        header = pd.read_excel(path, sheet_name=sheet if sheet is not None else 0, header=None, nrows=1,
+                               dtype=str, engine="openpyxl")
+    else:
+        header = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False)
+    names = [str(name).strip() for name in header.iloc[0].tolist()] if len(header) else []
+    repeated = sorted({name for name in names if name and names.count(name) > 1})
+    if repeated:
+        raise InputError([Problem(label, f"duplicate column '{name}'", row=1, column=name) for name in repeated])
 
 
 def sha256_of(path: Path) -> str:

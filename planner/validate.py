@@ -12,7 +12,7 @@ import pandas as pd
 
 from models.performance import estimate_performance
 from models.quarters import Horizon
-from planner.errors import Problem
+from planner.errors import InputError, Problem
 from planner.tables import RawTable
 
 
@@ -130,3 +130,14 @@ def _why_site_cannot_host(scenario, workload: str, site: str, eligible: pd.DataF
         else:
             return ""
     return f"site {site}: " + ", ".join(reasons)
+
+
+def check_risk_section(scenario) -> list[Problem]:
+    """The `risk:` distributions are checked with everything else, so no command starts on a bad one."""
+    from models.risk_inputs import risk_settings
+
+    try:
+        risk_settings(scenario)
+    except InputError as error:
+        return error.problems
+    return []

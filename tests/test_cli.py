@@ -147,3 +147,38 @@ def test_evaluate_in_a_fresh_process_uses_every_core(tmp_path):
                            str(risk)], capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert json.loads(risk.read_text())["tco_usd"]["mean"] == pytest.approx(111_108.18, abs=0.01)
+
+
+def test_unwritable_output_fails_before_solving(tmp_path):
+    """An output that cannot be written is a user error named with its path, found before any solving, and no
+    other output of the run is written."""
+    code, output = invoke("plan", WORKED_EXAMPLE, "--json", tmp_path / "plan.json", "--csv", "/proc/planner-out",
+                          "--no-risk")
+    assert code == 2
+    assert "/proc/planner-out: cannot write here" in output
+    assert not (tmp_path / "plan.json").exists()
+
+
+def test_training_only_plan_gets_its_workbook_and_risk(tmp_path):
+    """No inference service: the risk evaluation has nothing to allocate, and still prices the plan (the
+    deterministic run equals the optimum: 2 node-quarters of training on one owned node = 2 × $2,000)."""
+    path = write_scenario(tmp_path / "s", catalog=[sku()], sites=[OWNED_FREE_ENERGY],
+                          workloads=[training("pretrain", 1, 15.768, "2027Q1", "2027Q2")],
+                          throughput=[("pretrain", "a", 1000)], quarters=2)
+    code, output = invoke("plan", path, "--json", tmp_path / "plan.json", "-o", tmp_path / "plan.xlsx")
+    assert code == 0, output
+    assert "discounted TCO $4,000.00" in output and (tmp_path / "plan.xlsx").exists()
+    code, output = invoke("evaluate", path, "--plan", tmp_path / "plan.json", "--deterministic", "--float64")
+    assert code == 0, output
+    assert "deterministic TCO $4,000.00" in output
+
+
+def test_evaluate_refuses_a_plan_that_does_not_hold(tmp_path):
+    plan_path = tmp_path / "plan.json"
+    assert invoke("plan", WORKED_EXAMPLE, "--json", plan_path)[0] == 0
+    plan = json.loads(plan_path.read_text())
+    plan["purchases"][0]["nodes"] = 2.5
+    plan_path.write_text(json.dumps(plan))
+    code, output = invoke("evaluate", WORKED_EXAMPLE, "--plan", plan_path, "--samples", "10")
+    assert code == 2
+    assert "plan.json" in output and "planner verify" in output

@@ -61,7 +61,10 @@ def test_shadow_prices_on_the_worked_example():
     - one more kW at A lets 1/12.5 node move from the cloud (rented node fully busy: $43,908.405 + $252.945 =
       $44,161.35 per node) to A (owned node fully busy: $15,385.50 + $2,299.50 = $17,685.00):
       (44,161.35 − 17,685.00) / 12.5 = $2,118.108 per kW → × 1,000 × 0.980943652 = $2,077,744.60 per MW;
-    - one more tokens/s of chat is served on the cloud node: 44,161.35 / 1,000 × 0.980943652 = $43.3198.
+    - one more tokens/s of chat in 2027Q2 is served on the cloud node: 44,161.35 / 1,000 × 0.980943652 = $43.3198;
+    - in 2027Q1 (factor 1), with node counts continuous, one more tokens/s takes 1/1,000 of an owned node at A
+      running fully busy: (15,385.50 + 2,299.50) / 1,000 = $17.685 (not the unmet penalty: the busy and unmet
+      bounds of the MILP are lifted in this LP).
     """
     plan = plan_document(run_plan(load_scenario(WORKED_EXAMPLE), backend="scip"))
     power = {(row["quarter"], row["site"]): row["usd_per_mw"] for row in plan["duals"]["power_usd_per_mw"]}
@@ -69,6 +72,7 @@ def test_shadow_prices_on_the_worked_example():
     demand = {(row["quarter"], row["workload"]): row["usd_per_unit"]
               for row in plan["duals"]["demand_usd_per_unit"]}
     assert demand[("2027Q2", "chat")] == pytest.approx(43.3198, abs=1e-4)
+    assert demand[("2027Q1", "chat")] == pytest.approx(17.685, abs=1e-6)
     assert plan["why"] == [{"quarter": "2027Q1", "site": "A", "sku": "h", "nodes": 2.0, "in_service": "2027Q1",
                             "serves": [{"workload": "chat", "node_equivalent_quarters": pytest.approx(3.0)}]}]
 

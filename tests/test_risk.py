@@ -165,9 +165,10 @@ def test_fixed_seed_gives_identical_results_whatever_the_batch(mixed):
 
 
 def test_risk_section_is_validated(tmp_path):
-    scenario = load_scenario(worked_example(tmp_path, risk={"failure_rate": 1.5, "samples": 0, "sigma": 1}))
+    """Loading the scenario checks the risk: section with everything else (so `validate` and `plan` reject it
+    before any work)."""
     with pytest.raises(InputError) as caught:
-        risk_settings(scenario)
+        load_scenario(worked_example(tmp_path, risk={"failure_rate": 1.5, "samples": 0, "sigma": 1}))
     columns = {problem.column for problem in caught.value.problems}
     assert columns == {"risk.failure_rate", "risk.samples", "risk.sigma"}
     assert all(problem.file == "scenario.yaml" for problem in caught.value.problems)

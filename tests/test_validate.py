@@ -215,3 +215,21 @@ def test_xlsx_tables_with_named_sheet(scenario):
     code, output = run(scenario)
     assert code == 2
     assert "inputs.xlsx#Demand, row 3, column tokens_per_s: 'lots' is not a number" in output
+
+
+def test_duplicate_column_is_an_error(scenario):
+    path = scenario.parent / "demand.csv"
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join([lines[0] + ",quarter"] + [line + ",2027Q1" for line in lines[1:]]) + "\n")
+    code, output = run(scenario)
+    assert code == 2
+    assert "demand.csv, row 1, column quarter: duplicate column 'quarter'" in output
+
+
+def test_bad_risk_section_is_reported_by_validate(scenario):
+    config = yaml.safe_load(scenario.read_text())
+    config["risk"] = {"samples": -5, "allocation": "random"}
+    scenario.write_text(yaml.safe_dump(config))
+    code, output = run(scenario)
+    assert code == 2
+    assert "column risk.samples" in output and "column risk.allocation" in output

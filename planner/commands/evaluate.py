@@ -5,13 +5,32 @@ from __future__ import annotations
 import contextlib
 import sys
 
+from pathlib import Path
+
 import click
 
+from planner.errors import InputError, Problem
 from planner.plan_file import changed_inputs, load_plan
 from planner.scenario import load_scenario
 from reports.atomic import write_json_atomic
 
 TOP_SENSITIVITIES_SHOWN = 5
+
+
+def _check_plan_holds(scenario, plan: dict, plan_path) -> None:
+    """Price only plans that hold for this scenario: a fractional order or a quarter outside the horizon would
+    give risk figures for a plan nobody can carry out."""
+    from models.verify import PlanFormatError, verify_plan
+
+    label = Path(plan_path).name
+    try:
+        violations = verify_plan(scenario, plan)
+    except PlanFormatError as error:
+        raise InputError([Problem(label, problem) for problem in error.problems]) from None
+    if violations:
+        shown = [Problem(label, f"{violation} (run `planner verify` for all {len(violations)})")
+                 for violation in violations[:10]]
+        raise InputError(shown)
 
 
 @contextlib.contextmanager
@@ -52,6 +71,7 @@ def command(scenario, plan_path, samples, seed, device, float64, deterministic, 
     plan = load_plan(plan_path)
     for problem in changed_inputs(plan, loaded):
         click.echo(f"warning: {problem}", err=True)
+    _check_plan_holds(loaded, plan, plan_path)
     show = progress if progress is not None else sys.stderr.isatty()
     with _progress_bar(show, evaluation_work(loaded, samples, deterministic)) as update:
         risk = evaluate_plan(loaded, plan, samples=samples, seed=seed, device=device, float64=float64,

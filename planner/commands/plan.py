@@ -6,7 +6,7 @@ import click
 
 from planner.pipeline import plan_document, run_plan, verify_document
 from planner.scenario import SOLVER_BACKENDS, load_scenario
-from reports.atomic import write_json_atomic
+from reports.atomic import check_writable, write_json_atomic
 
 
 @click.command("plan")
@@ -29,17 +29,23 @@ def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv
     risk evaluation (the scenario's risk: settings, 4,000 samples unless set) adds the Risk and Sensitivity sheets.
     """
     loaded = load_scenario(scenario)
+    for path in (json_path, xlsx_path):
+        if path:
+            check_writable(path)
+    if csv_dir:
+        check_writable(csv_dir, directory=True)
     run = run_plan(loaded, backend=solver, time_limit_s=time_limit, gap=gap, strict=strict)
     document = plan_document(run)
     verify_document(loaded, document)
-    if json_path:
-        write_json_atomic(json_path, document)
     risk = None
     if xlsx_path and not no_risk:
         from models.risk import evaluate_plan, use_all_cpu_cores
 
         use_all_cpu_cores()
         risk = evaluate_plan(loaded, document)
+    # Everything is computed before the first file is written: a failure leaves no partial set of outputs.
+    if json_path:
+        write_json_atomic(json_path, document)
     if xlsx_path:
         from reports.workbook import write_workbook
 
