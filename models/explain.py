@@ -59,20 +59,28 @@ def shadow_prices(model: PlanModel, horizon: Horizon, x: np.ndarray, time_limit_
     }
 
 
-def order_uses(purchases: pd.DataFrame, placement: pd.DataFrame, horizon: Horizon) -> list[dict]:
-    """For every order: the workloads running on its pool (site, SKU) while its nodes are in service.
+def order_uses(purchases: pd.DataFrame, placement: pd.DataFrame, fleet: pd.DataFrame, life_quarters: pd.Series,
+               horizon: Horizon) -> list[dict]:
+    """For every order: the workloads its nodes serve, in node-equivalent-quarters, largest first.
 
-    Nodes of one pool are interchangeable, so an order is credited with the pool's work from its in-service
-    quarter on, in node-equivalent-quarters per workload, largest first.
+    Nodes of one pool (site, SKU) are interchangeable, so each quarter an order is credited with its share of the
+    pool's work: its nodes / the pool's nodes in service that quarter. The credits of a pool's orders and fleet
+    add up to the work placed on it.
     """
     why = []
     if purchases.empty:
         return why
     work = placement.assign(q=[horizon.relative(q) for q in placement["quarter"]])
+    pool_nodes = fleet.assign(q=[horizon.relative(q) for q in fleet["quarter"]]).set_index(["q", "site", "sku"])["nodes"]
     for order in purchases.to_dict("records"):
         since = horizon.relative(order["in_service"])
-        pool = work[(work["site"] == order["site"]) & (work["sku"] == order["sku"]) & (work["q"] >= since)]
-        served = pool.groupby("workload")["node_equivalents"].sum().sort_values(ascending=False)
+        until = since + int(life_quarters[order["sku"]])
+        pool = work[(work["site"] == order["site"]) & (work["sku"] == order["sku"]) & (work["q"] >= since)
+                    & (work["q"] < until)]
+        nodes = pool_nodes.reindex(pd.MultiIndex.from_frame(pool[["q", "site", "sku"]])).to_numpy()
+        share = pool["node_equivalents"].to_numpy() * order["nodes"] / nodes
+        served = pd.Series(share, index=pool["workload"].to_numpy()).groupby(level=0).sum() \
+            .sort_values(ascending=False)
         why.append({"quarter": order["quarter"], "site": order["site"], "sku": order["sku"],
                     "nodes": order["nodes"], "in_service": order["in_service"],
                     "serves": [{"workload": w, "node_equivalent_quarters": float(v)} for w, v in served.items()]})

@@ -12,7 +12,7 @@ from models.explain import order_uses, shadow_prices
 from models.extract import extract_tables
 from models.formulation import USD_LINES, PlanModel, build_plan_model
 from models.performance import estimate_performance
-from models.sets import build_sets
+from models.sets import build_sets, life_quarters
 from models.solve import NO_SOLUTION, SolveResult, solve
 from planner import __version__
 from planner.errors import SolverError
@@ -79,7 +79,8 @@ def plan_document(run: PlanRun) -> dict:
                                                      "unfinished", "costs")},
         "totals": totals,
         "duals": shadow_prices(run.model, scenario.horizon, result.x),
-        "why": order_uses(tables["purchases"], tables["placement"], scenario.horizon),
+        "why": order_uses(tables["purchases"], tables["placement"], tables["fleet"],
+                          life_quarters(scenario.catalog), scenario.horizon),
     }
 
 

@@ -89,7 +89,7 @@ class Scenario:
 
 def load_scenario(path: str | Path) -> Scenario:
     """Load and fully validate a scenario; raise InputError listing every problem."""
-    from planner.validate import check_references, check_risk_section, check_runnable
+    from planner.validate import check_fleet_fits, check_references, check_risk_section, check_runnable
 
     path = Path(path)
     label = path.name
@@ -154,6 +154,7 @@ def load_scenario(path: str | Path) -> Scenario:
         input_files=input_files, warnings=tuple(warnings),
     )
     problems.extend(check_runnable(scenario, raws))
+    problems.extend(check_fleet_fits(scenario, raws))
     problems.extend(check_risk_section(scenario))
     if problems:
         raise InputError(problems)

@@ -141,3 +141,41 @@ def check_risk_section(scenario) -> list[Problem]:
     except InputError as error:
         return error.problems
     return []
+
+
+def check_fleet_fits(scenario, raws: dict[str, RawTable]) -> list[Problem]:
+    """The existing fleet alone must fit each owned site's power cap (full load × PUE) and racks in every quarter
+    it is in service; otherwise no plan exists and the cause is the fleet table, not a workload."""
+    from models.sets import life_quarters
+
+    fleet, raw = scenario.fleet, raws.get("fleet")
+    if fleet.empty or raw is None:
+        return []
+    life = life_quarters(scenario.catalog)
+    grid = fleet.reset_index(drop=True).rename_axis("row").reset_index().merge(
+        pd.DataFrame({"quarter": range(scenario.horizon.quarters)}), how="cross")
+    live = (grid["quarter"] >= grid["installed"]) & (grid["quarter"] < grid["installed"]
+                                                     + life.reindex(grid["sku"]).to_numpy())
+    grid = grid[live.to_numpy()]
+    sku = scenario.catalog.reindex(grid["sku"])
+    site = scenario.sites.reindex(grid["site"])
+    grid = grid.assign(kw=grid["nodes"].to_numpy() * sku["node_kw"].to_numpy() * site["pue"].to_numpy(),
+                       racks=grid["nodes"].to_numpy() / sku["nodes_per_rack"].to_numpy())
+    used = grid.groupby(["site", "quarter"])[["kw", "racks"]].sum().reset_index()
+    problems = []
+    row_of = {name: raw.row_number(idx) for idx, name in raw.frame["site"].items()}
+    for name, rows in used.groupby("site", sort=False):
+        cap_kw = scenario.sites.at[name, "power_mw"] * 1000.0
+        racks = scenario.sites.at[name, "racks"]
+        over = rows[(rows["kw"] > cap_kw * (1 + 1e-9)) | (rows["racks"] > racks * (1 + 1e-9))]
+        if over.empty:
+            continue
+        first = over.iloc[0]
+        when = scenario.horizon.label(int(first["quarter"]))
+        if first["kw"] > cap_kw * (1 + 1e-9):
+            message = (f"site {name}'s existing fleet needs {first['kw']:,.1f} kW at full load in {when}, above "
+                       f"the site's {cap_kw:,.1f} kW power cap")
+        else:
+            message = f"site {name}'s existing fleet fills {first['racks']:,.2f} racks in {when}, site has {racks:,.0f}"
+        problems.append(Problem(raw.label, message, row=row_of.get(name), column="nodes"))
+    return problems

@@ -233,3 +233,12 @@ def test_bad_risk_section_is_reported_by_validate(scenario):
     code, output = run(scenario)
     assert code == 2
     assert "column risk.samples" in output and "column risk.allocation" in output
+
+
+def test_fleet_over_the_power_cap_is_named(scenario):
+    """Two fleet nodes of `a` (10 kW, PUE 1.0) need 20 kW; a 15 kW cap cannot hold them."""
+    edit_csv(scenario.parent / "sites.csv", 2, "power_mw", "0.015")
+    code, output = run(scenario)
+    assert code == 2
+    assert ("fleet.csv, row 2, column nodes: site A's existing fleet needs 20.0 kW at full load in 2027Q1, above "
+            "the site's 15.0 kW power cap") in output
