@@ -104,9 +104,9 @@ def add_training_constraints(lp: LinearProgram, busy: Variables, nodes: Expr, se
                              allow_unfinished: bool) -> Variables | None:
     """A run's work is done in one pool, in quarters when that pool holds its minimum node count.
 
-    done[w,s,k] = Σ_{t ∈ [start, deadline]} 2,190 · busy[t,w,s,k] / node_hours[w,k] ≤ pool[w,s,k]
-    Σ_{s,k} done[w,s,k] + left[w] = 1;   Σ_{s,k} pool[w,s,k] ≤ 1   (one site, one SKU)
-    active[t,w,s,k] ≤ pool[w,s,k]   (plus the minimum-node rows of add_min_nodes_constraints)
+    done[w,s,k] = Σ_{t ∈ [start, deadline]} 2,190 · busy[t,w,s,k] / node_hours[w,k]
+    Σ_{s,k} done[w,s,k] + left[w] ≥ 1;   Σ_{s,k} pool[w,s,k] ≤ 1   (one site, one SKU)
+    active[t,w,s,k] ≤ pool[w,s,k]   (busy > 0 only where active: add_min_nodes_constraints)
     """
     placements = sets.placements[sets.placements["kind"] == "training"]
     pools = sets.training_pools
@@ -120,8 +120,9 @@ def add_training_constraints(lp: LinearProgram, busy: Variables, nodes: Expr, se
 
     per_quarter_share = (HOURS_PER_QUARTER / placements.set_index(keys)["node_hours"])
     done = (busy.expr() * per_quarter_share).sum("quarter")
-    lp.add_constraints("training_pool", done - pool.expr(), "<=", 0.0)
-    lp.add_constraints("training_work", done.sum("site", "sku") + left.expr(), "==", 1.0)
+    # "at least" rather than "exactly": no solver overworks a run for nothing, and CP-SAT, whose continuous
+    # variables live on a 1/1,000 grid, could otherwise miss a run's work by a rounding step and call it infeasible.
+    lp.add_constraints("training_work", done.sum("site", "sku") + left.expr(), ">=", 1.0)
     lp.add_constraints("training_one_pool", pool.expr().sum("site", "sku"), "<=", 1.0)
 
     active = add_min_nodes_constraints(lp, busy, nodes, placements, "training")
