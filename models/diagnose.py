@@ -23,11 +23,15 @@ COST_TIE_BREAK = 1e-12  # among equally small relaxations, prefer the cheaper pl
 SIGNIFICANT = 1e-6
 
 
-def diagnose_infeasibility(scenario, sets: PlanningSets, backend: str = "scip",
-                           time_limit_s: float = 60.0) -> list[str]:
-    """Sentences naming the conflicting requirements; empty if the diagnosis itself found nothing."""
+def diagnose_infeasibility(scenario, sets: PlanningSets, backend: str = "scip", time_limit_s: float = 60.0,
+                           strict: bool = True) -> list[str]:
+    """Sentences naming the conflicting requirements; empty if the diagnosis itself found nothing.
+
+    Without `strict`, demand may go unmet (at its penalty), so only what must be done (training runs) can
+    conflict with a cap: the relaxed model keeps that freedom and blames no cap for demand.
+    """
     backend = backend if backend in ("scip", "highs", "cbc") else "scip"
-    model = build_plan_model(scenario, sets, strict=True, elastic_caps=True)
+    model = build_plan_model(scenario, sets, strict=strict, elastic_caps=True)
     _minimise_slack(model)
     result = solve(model.lp, backend=backend, time_limit_s=time_limit_s, gap=1e-6)
     if result.has_solution:

@@ -44,7 +44,7 @@ def run_plan(scenario, backend: str | None = None, time_limit_s: float | None = 
         if result.status == NO_SOLUTION:
             raise SolverError(f"no plan found in time ({tried}); raise --time-limit or loosen --gap")
         hint = " under --strict (no unmet demand, every run finished)" if strict else ""
-        reasons = diagnose_infeasibility(scenario, sets, backend=backend, time_limit_s=time_limit_s)
+        reasons = diagnose_infeasibility(scenario, sets, backend=backend, time_limit_s=time_limit_s, strict=strict)
         because = "".join(f"\n  - {reason}" for reason in reasons) or "\n  (the diagnosis found no single cause)"
         raise SolverError(f"no plan exists{hint}; the smallest set of conflicting requirements:{because}\n"
                           f"tried: {tried}")

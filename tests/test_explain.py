@@ -95,3 +95,17 @@ def test_why_sheet_lists_orders_and_shadow_prices(tmp_path):
     power = [row for row in rows if row[0] == "power cap"]
     assert len(power) == 1 and power[0][1:3] == ("2027Q2", "A")
     assert power[0][3] == pytest.approx(2_077_744.60, abs=0.05)
+
+
+def test_without_strict_only_training_can_conflict(tmp_path):
+    """Not strict: chat's 10,000 tokens/s may go unmet at its penalty, so the 12.5 kW cap is blamed only for the
+    training run that must finish (2 nodes × 12.5 kW = 25 kW), not for chat."""
+    site_a = dict(OWNED_FREE_ENERGY, power_mw=0.0125, pue=1.25)
+    path = write_scenario(tmp_path, catalog=[sku()], sites=[site_a],
+                          workloads=[training("pretrain", 1, 15.768, "2027Q1", "2027Q1"), inference()],
+                          demand=[("chat", "2027Q1", 10_000)],
+                          throughput=[("pretrain", "a", 1000), ("chat", "a", 1000)])
+    result = CliRunner().invoke(main, ["plan", str(path)])
+    assert result.exit_code == 1
+    assert "2027Q1, site A: 25.0 kW needed at full load for pretrain" in result.output
+    assert "chat" not in result.output
