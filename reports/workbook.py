@@ -294,25 +294,16 @@ def _costs_sheet(w: _Writer, frame: pd.DataFrame) -> _CostsLayout:
     return _CostsLayout(block, total_row, npv_row, block.letters["discounted_usd"])
 
 
-def _purchases_sheet(w: _Writer, frame: pd.DataFrame) -> Block:
-    ws = _sheet(w.workbook, SHEET_PURCHASES)
+def _priced_sheet(w: _Writer, title: str, frame: pd.DataFrame, name: str, price: str, amount: str,
+                  label: str) -> Block:
+    """Purchases and Rentals: the $ column is a live nodes × unit-price formula, with a total row."""
+    ws = _sheet(w.workbook, title)
 
-    def capex(block, r):
-        return f"={block.letters['nodes']}{r}*{block.letters['unit_price_usd']}{r}"
+    def nodes_times_price(block, r):
+        return f"={block.letters['nodes']}{r}*{block.letters[price]}{r}"
 
-    block = w.table(ws, frame, 1, "tblPurchases", formulas={"capex_usd": capex})
-    w.total_row(block, ["nodes", "gpus", "capex_usd"], "order_quarter")
-    return block
-
-
-def _rentals_sheet(w: _Writer, frame: pd.DataFrame) -> Block:
-    ws = _sheet(w.workbook, SHEET_RENTALS)
-
-    def rent(block, r):
-        return f"={block.letters['nodes']}{r}*{block.letters['rent_usd_per_node']}{r}"
-
-    block = w.table(ws, frame, 1, "tblRentals", formulas={"rent_usd": rent})
-    w.total_row(block, ["nodes", "gpus", "rent_usd"], "quarter")
+    block = w.table(ws, frame, 1, name, formulas={amount: nodes_times_price})
+    w.total_row(block, ["nodes", "gpus", amount], label)
     return block
 
 
@@ -516,8 +507,10 @@ def build_workbook(plan: dict, scenario, risk: dict | None = None) -> Workbook:
     _print_setup(summary_ws)
     w = _Writer(workbook)
     blocks = {
-        "purchases": _purchases_sheet(w, tables["purchases"]),
-        "rentals": _rentals_sheet(w, tables["rentals"]),
+        "purchases": _priced_sheet(w, SHEET_PURCHASES, tables["purchases"], "tblPurchases", "unit_price_usd",
+                                   "capex_usd", "order_quarter"),
+        "rentals": _priced_sheet(w, SHEET_RENTALS, tables["rentals"], "tblRentals", "rent_usd_per_node", "rent_usd",
+                                 "quarter"),
         "fleet": _simple_sheet(w, SHEET_FLEET, tables["fleet"], "tblFleet"),
         "placement": _simple_sheet(w, SHEET_PLACEMENT, tables["placement"], "tblPlacement"),
         "unmet": _simple_sheet(w, SHEET_UNMET, tables["unmet"], "tblUnmet",
