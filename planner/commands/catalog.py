@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
+from planner import schema as S
+from planner.errors import InputError
 from planner.resources import shipped_catalog_path
-from planner.scenario import S, read_table
+from planner.tables import read_table
 
 GB_PER_TB = 1000.0
 W_PER_KW = 1000.0
@@ -31,10 +34,6 @@ def catalog_ratios(catalog):
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def command(path: str | None, as_json: bool) -> None:
     """List SKUs with $ per PFLOP-hour (BF16, purchase over life), HBM GB/s per $ and W per TFLOP."""
-    from pathlib import Path
-
-    from planner.errors import InputError
-
     source = Path(path) if path else shipped_catalog_path()
     raw = read_table(source.name, source.resolve().parent)
     parsed = S.parse_table(raw, S.CATALOG, None)
