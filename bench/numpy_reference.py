@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from models.quarters import HOURS_PER_QUARTER
-from models.risk_inputs import GRAMS_PER_TONNE
+from models.units import GRAMS_PER_TONNE
 
 
 def reference_outcome(params: dict, a: dict, noise: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from models.formulation import USD_LINES, PlanModel
-from models.quarters import Horizon
+from models.quarters import HOURS_PER_QUARTER, Horizon
 
 NEGLIGIBLE = 1e-9  # node-equivalents / tokens/s below this are solver noise, not decisions
 
@@ -34,7 +34,7 @@ def extract_tables(model: PlanModel, scenario, x: np.ndarray) -> dict[str, pd.Da
 
     rentals = lp.value("rentals", x)
     rentals = rentals[rentals > 0.5].rename("nodes").reset_index()
-    rent_per_node = (catalog["rent_usd_per_gpu_hour"] * catalog["gpus_per_node"] * 2190.0)
+    rent_per_node = (catalog["rent_usd_per_gpu_hour"] * catalog["gpus_per_node"] * HOURS_PER_QUARTER)
     rentals["rent_usd"] = rentals["nodes"] * rent_per_node.loc[rentals["sku"]].to_numpy()
     tables["rentals"] = _label(rentals, horizon, ("quarter",))[["quarter", "site", "sku", "nodes", "rent_usd"]]
 

@@ -14,11 +14,9 @@ import numpy as np
 import pandas as pd
 
 from models.lp import Expr, LinearProgram, Variables
-from models.quarters import HOURS_PER_QUARTER
+from models.quarters import HOURS_PER_QUARTER, QUARTERS_PER_YEAR
 from models.sets import PlanningSets
-
-GRAMS_PER_TONNE = 1e6
-KW_PER_MW = 1000.0
+from models.units import GRAMS_PER_TONNE, KW_PER_MW
 
 
 @dataclass
@@ -195,8 +193,8 @@ def cost_lines(scenario, sets: PlanningSets, orders: Variables, rentals: Variabl
     per_quarter = {}
     if finance.capex_mode == "depreciation":
         # price / (life_years × 4) exactly as the convention says, even when the life is not whole quarters.
-        per_quarter["depreciation_usd"] = (owned_nodes * (catalog["price_usd"] / (catalog["life_years"] * 4.0))
-                                           ).sum("site", "sku")
+        periods = catalog["life_years"] * QUARTERS_PER_YEAR
+        per_quarter["depreciation_usd"] = (owned_nodes * (catalog["price_usd"] / periods)).sum("site", "sku")
         per_quarter["capex_usd"] = _zero_by_quarter(sets)
     else:
         per_quarter["capex_usd"] = (orders.expr() * catalog["price_usd"]).sum("site", "sku") \
@@ -204,8 +202,8 @@ def cost_lines(scenario, sets: PlanningSets, orders: Variables, rentals: Variabl
         per_quarter["depreciation_usd"] = _zero_by_quarter(sets)
     per_quarter["rent_usd"] = (rentals.expr() * (catalog["rent_usd_per_gpu_hour"] * catalog["gpus_per_node"]
                                                  * HOURS_PER_QUARTER).dropna()).sum("site", "sku")
-    per_quarter["maintenance_usd"] = (owned_nodes * (catalog["maint_frac_per_year"] * catalog["price_usd"] / 4.0)
-                                      ).sum("site", "sku")
+    maintenance_usd_per_node = catalog["maint_frac_per_year"] * catalog["price_usd"] / QUARTERS_PER_YEAR
+    per_quarter["maintenance_usd"] = (owned_nodes * maintenance_usd_per_node).sum("site", "sku")
     kwh_by_site = (it_kw * (sites["pue"] * HOURS_PER_QUARTER)).sum("sku")
     per_quarter["energy_kwh"] = kwh_by_site.sum("site")
     per_quarter["energy_usd"] = (kwh_by_site * sites["usd_per_kwh"].where(sites["kind"] == "owned", 0.0)

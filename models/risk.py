@@ -65,8 +65,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from models.quarters import HOURS_PER_QUARTER
-from models.risk_inputs import GRAMS_PER_TONNE, RiskInputs, RiskSettings, build_risk_inputs, risk_settings
+from models.quarters import HOURS_PER_QUARTER, QUARTERS_PER_YEAR
+from models.risk_inputs import RiskInputs, RiskSettings, build_risk_inputs, risk_settings
+from models.units import GRAMS_PER_TONNE
 from planner.errors import InputError, Problem
 
 # A (quarter, workload) counts as short when more than this fraction of its demand is left unserved; float32
@@ -285,7 +286,7 @@ def batch_outcome(params: dict, a: dict, noise: dict) -> tuple:
     depreciation_usd = (1.0 - a["cash_mode"]) * (owned_nodes * price / a["life_quarters"][k][:, None]).sum(axis=0)
     capex_usd = a["cash_mode"] * jnp.zeros(n_quarters, dtype=price.dtype).at[a["order_quarter"]].add(
         a["order_nodes"] * params["price_usd"][a["order_sku"]])
-    maintenance_usd = (owned_nodes * price * a["maint_frac_per_year"][k][:, None] / 4.0).sum(axis=0)
+    maintenance_usd = (owned_nodes * price * a["maint_frac_per_year"][k][:, None] / QUARTERS_PER_YEAR).sum(axis=0)
     rent_usd = (a["nodes"] * (1.0 - a["pool_owned"][:, None])
                 * (params["rent_usd_per_gpu_hour"][k] * a["gpus_per_node"][k] * HOURS_PER_QUARTER)[:, None]).sum(axis=0)
 

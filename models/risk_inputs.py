@@ -19,9 +19,8 @@ import pandas as pd
 from models.performance import estimate_performance
 from models.quarters import HOURS_PER_QUARTER, QUARTERS_PER_YEAR
 from models.sets import discount_factors
+from models.units import GRAMS_PER_TONNE
 from planner.errors import InputError, Problem
-
-GRAMS_PER_TONNE = 1e6
 
 # --- Default distributions of the `risk:` section (each overridable in the scenario) -----------------
 # Per-workload, per-quarter demand noise: lognormal with this log-sd in the first quarter. 15 % is the

@@ -10,10 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from models.quarters import HOURS_PER_QUARTER
+from models.units import GRAMS_PER_TONNE, HOURS_PER_YEAR
 
-HOURS_PER_YEAR = 4 * HOURS_PER_QUARTER
-GRAMS_PER_TONNE = 1e6
 TOKENS_PER_INFERENCE_UNIT = 1e6  # `estimate` prices inference per million served tokens
 
 

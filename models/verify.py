@@ -24,6 +24,7 @@ import pandas as pd
 
 from models.performance import estimate_performance
 from models.quarters import HOURS_PER_QUARTER, QUARTERS_PER_YEAR
+from models.units import GRAMS_PER_TONNE, KW_PER_MW
 
 # Default tolerances: solvers report integer and primal feasibility to about 1e-6 (SCIP `numerics/feastol`,
 # HiGHS `primal_feasibility_tolerance` and `mip_feasibility_tolerance` all default to 1e-6).
@@ -31,8 +32,6 @@ TOLERANCE_USD = 1e-6  # absolute $, added to the relative tolerance on money
 RELATIVE_TOLERANCE = 1e-6  # relative, on money and on physical quantities (kW, kWh, t, tokens/s)
 TOLERANCE_NODES = 1e-6  # node-equivalents (relative above one node)
 
-GRAMS_PER_TONNE = 1e6
-KW_PER_MW = 1000.0
 
 COST_LINES_USD = ("capex_usd", "depreciation_usd", "rent_usd", "energy_usd", "maintenance_usd", "carbon_usd",
                   "unmet_usd", "unfinished_training_usd")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from models.units import HOURS_PER_YEAR
 from planner import schema as S
 from planner.errors import InputError
 from planner.resources import shipped_catalog_path
@@ -19,7 +20,7 @@ W_PER_KW = 1000.0
 def catalog_ratios(catalog):
     """$ per PFLOP-hour of dense BF16 (ownership over the node's life), GB/s of HBM per $, W per TFLOP."""
     node_bf16_pflops = catalog["bf16_tflops"] * catalog["gpus_per_node"] / 1000.0
-    life_hours = catalog["life_years"] * 8760.0
+    life_hours = catalog["life_years"] * HOURS_PER_YEAR
     ratios = catalog[["accelerator", "gpus_per_node", "price_usd", "rent_usd_per_gpu_hour"]].copy()
     ratios["usd_per_pflop_hour"] = catalog["price_usd"] / life_hours / node_bf16_pflops
     ratios["gb_per_s_per_usd"] = (catalog["hbm_tbps"] * GB_PER_TB * catalog["gpus_per_node"]

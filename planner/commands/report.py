@@ -14,7 +14,6 @@ from planner.errors import InputError, Problem
 from planner.plan_file import changed_inputs, load_plan
 from planner.scenario import load_scenario
 
-
 RERUN_HINT = "; rerun `planner plan` on the current inputs, or pass --allow-changed-inputs"
 
 
