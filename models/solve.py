@@ -96,8 +96,9 @@ def _solve_ortools(lp: LinearProgram, backend: str, time_limit_s: float, gap: fl
     return SolveResult(NO_SOLUTION, backend, None, None, None, seconds)
 
 
-def _solve_pulp(lp: LinearProgram, time_limit_s: float, gap: float, relax: bool) -> SolveResult:
-    """CBC through PuLP: a second solver stack, fed the same rows, variable by variable."""
+def build_pulp_problem(lp: LinearProgram, relax: bool = False):
+    """The same rows as a PuLP problem, variable by variable: the independent second modelling path (and the
+    per-element build the vectorised path is measured against in bench/bench_scale.py)."""
     import pulp
 
     problem = pulp.LpProblem(lp.name.replace(" ", "_") or "plan", pulp.LpMinimize)
@@ -127,6 +128,15 @@ def _solve_pulp(lp: LinearProgram, time_limit_s: float, gap: float, relax: bool)
             constraint = expr <= hi
         problem += constraint, f"r{i}"
         constraints.append(problem.get_constraint_by_name(f"r{i}"))
+    return problem, variables, constraints
+
+
+def _solve_pulp(lp: LinearProgram, time_limit_s: float, gap: float, relax: bool) -> SolveResult:
+    """CBC through PuLP: a second solver stack, fed the same rows, variable by variable."""
+    import pulp
+
+    problem, variables, constraints = build_pulp_problem(lp, relax)
+    objective = lp.objective_coefficients()
     solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=float(time_limit_s), gapRel=None if relax else gap)
     started = time.perf_counter()
     problem.solve(solver)
