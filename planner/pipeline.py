@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -16,6 +17,7 @@ from models.sets import build_sets, life_quarters
 from models.solve import NO_SOLUTION, SolveResult, solve
 from planner import __version__
 from planner.errors import SolverError
+from reports.tables import PENALTY_LINES, SPEND_LINES
 
 
 @dataclass
@@ -59,6 +61,10 @@ def plan_document(run: PlanRun) -> dict:
     totals = {column: float(costs[column].sum()) for column in costs.columns
               if column not in ("quarter", "discount_factor")}
     objective = totals["discounted_usd"]
+    spend_by_quarter = costs[list(SPEND_LINES)].sum(axis=1)
+    penalty_by_quarter = costs[list(PENALTY_LINES)].sum(axis=1)
+    totals["spend_usd"], totals["penalty_usd"] = float(spend_by_quarter.sum()), float(penalty_by_quarter.sum())
+    discounted_penalty = float((penalty_by_quarter * costs["discount_factor"]).sum())
     bound = result.bound
     gap = None if bound is None else max(0.0, (objective - bound) / max(abs(objective), 1e-9))
     return {
@@ -66,6 +72,8 @@ def plan_document(run: PlanRun) -> dict:
         "status": result.status,
         "solver": result.backend,
         "objective_usd": objective,
+        "discounted_spend_usd": _exact_remainder(objective, discounted_penalty),
+        "discounted_penalty_usd": discounted_penalty,
         "bound_usd": bound,
         "gap": gap,
         "solve_seconds": round(result.seconds, 3),
@@ -82,6 +90,16 @@ def plan_document(run: PlanRun) -> dict:
         "why": order_uses(tables["purchases"], tables["placement"], tables["fleet"],
                           life_quarters(scenario.catalog), scenario.horizon),
     }
+
+
+def _exact_remainder(total: float, part: float) -> float:
+    """total − part, nudged by an ulp where rounding would stop (total − part) + part from being total exactly."""
+    rest = total - part
+    for _ in range(4):
+        if rest + part == total:
+            break
+        rest = math.nextafter(rest, math.inf if rest + part < total else -math.inf)
+    return rest
 
 
 def verify_document(scenario, document: dict) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from models.formulation import USD_LINES
+
 # What a PLAN.json must hold for the reports to be rendered: table name -> the fields every record needs.
 PLAN_RECORD_FIELDS: dict[str, tuple[str, ...]] = {
     "purchases": ("quarter", "site", "sku", "nodes", "in_service", "capex_usd"),
@@ -24,10 +26,16 @@ PLAN_RECORD_FIELDS: dict[str, tuple[str, ...]] = {
 PLAN_SCALAR_FIELDS = ("scenario", "status", "solver", "objective_usd", "horizon", "inputs", "totals")
 
 # The cost components that add up to a quarter's total_usd, in the order the Costs sheet shows them.
-USD_COMPONENTS = ("capex_usd", "depreciation_usd", "rent_usd", "energy_usd", "maintenance_usd", "carbon_usd",
-                  "unmet_usd", "unfinished_training_usd")
+USD_COMPONENTS = USD_LINES
+# Spend (what the fleet costs) and shortfall penalties (what leaving work undone is assumed to cost): the objective's
+# lines split by name here, in one place; PLAN.json, the console and the workbook all take the split from here.
+PENALTY_LINES = tuple(line for line in USD_LINES if line in ("unmet_usd", "unfinished_training_usd"))
+SPEND_LINES = tuple(line for line in USD_LINES if line not in PENALTY_LINES)
 COSTS_COLUMNS = ("quarter", "discount_factor", "energy_kwh", "carbon_t", *USD_COMPONENTS, "total_usd",
                  "discounted_usd")
+# The Costs table as shown and written as CSV: spend and penalties subtotalled apart before their sum.
+COSTS_SHEET_COLUMNS = ("quarter", "discount_factor", "energy_kwh", "carbon_t", *SPEND_LINES, "spend_usd",
+                       *PENALTY_LINES, "penalty_usd", "total_usd", "discounted_usd")
 OWNED = "owned"
 
 
@@ -149,7 +157,11 @@ def unfinished_table(plan: dict, scenario) -> pd.DataFrame:
 
 
 def costs_table(plan: dict, scenario) -> pd.DataFrame:
-    return _frame(plan, "costs")[list(COSTS_COLUMNS)].reset_index(drop=True)
+    """The plan's cost lines per quarter, with spend and shortfall penalties subtotalled apart."""
+    frame = _frame(plan, "costs")
+    frame["spend_usd"] = frame[list(SPEND_LINES)].sum(axis=1)
+    frame["penalty_usd"] = frame[list(PENALTY_LINES)].sum(axis=1)
+    return frame[list(COSTS_SHEET_COLUMNS)].reset_index(drop=True)
 
 
 def gpus_by_sku_table(plan: dict, scenario) -> pd.DataFrame:
@@ -182,9 +194,25 @@ def owned_utilisation(plan: dict, scenario) -> float:
     return float(busy / owned_nodes) if owned_nodes > 0 else 0.0
 
 
+def spend_and_penalties(plan: dict) -> dict[str, float]:
+    """Discounted and undiscounted spend and shortfall penalties: PLAN.json's own figures, or (for a plan saved
+    before they were recorded) the same split computed from its cost lines."""
+    costs = _frame(plan, "costs")
+    penalty = costs[list(PENALTY_LINES)].sum(axis=1)
+    computed = {"discounted_penalty_usd": float((penalty * costs["discount_factor"]).sum()),
+                "spend_usd": float(costs[list(SPEND_LINES)].sum(axis=1).sum()), "penalty_usd": float(penalty.sum())}
+    computed["discounted_spend_usd"] = float(plan["objective_usd"]) - computed["discounted_penalty_usd"]
+    totals = plan["totals"]
+    return {"discounted_spend_usd": plan.get("discounted_spend_usd", computed["discounted_spend_usd"]),
+            "discounted_penalty_usd": plan.get("discounted_penalty_usd", computed["discounted_penalty_usd"]),
+            "spend_usd": totals.get("spend_usd", computed["spend_usd"]),
+            "penalty_usd": totals.get("penalty_usd", computed["penalty_usd"])}
+
+
 def summary_table(plan: dict, scenario) -> pd.DataFrame:
     """Headline figures as (metric, value, unit) rows: what the Summary sheet shows, as plain values."""
     totals, horizon = plan["totals"], plan["horizon"]["quarters"]
+    split = spend_and_penalties(plan)
     unmet = _frame(plan, "unmet")
     rows = [
         ("scenario", plan["scenario"], ""),
@@ -194,7 +222,11 @@ def summary_table(plan: dict, scenario) -> pd.DataFrame:
         ("gap", plan.get("gap"), "fraction"),
         ("solve_seconds", plan.get("solve_seconds"), "s"),
         ("capex_mode", plan.get("capex_mode", scenario.finance.capex_mode), ""),
-        ("discounted_tco_usd", totals["discounted_usd"], "USD"),
+        ("discounted_spend_usd", split["discounted_spend_usd"], "USD"),
+        ("discounted_penalty_usd", split["discounted_penalty_usd"], "USD"),
+        ("objective_usd", plan["objective_usd"], "USD"),
+        ("undiscounted_spend_usd", split["spend_usd"], "USD"),
+        ("undiscounted_penalty_usd", split["penalty_usd"], "USD"),
         ("undiscounted_total_usd", totals["total_usd"], "USD"),
         *((name, totals[name], "USD") for name in USD_COMPONENTS[:5]),
         ("energy_mwh", totals["energy_kwh"] / 1_000.0, "MWh"),

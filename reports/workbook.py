@@ -265,33 +265,48 @@ def _print_setup(ws: Worksheet, fit_width: bool = True) -> None:
 class _CostsLayout:
     block: Block
     total_row: int
-    npv_row: int
+    npv_row: int  # the objective's NPV (spend + penalties)
     npv_column: str
+    npv_rows: dict[str, int]  # "spend", "penalty", "objective" -> row of that NPV
 
 
 def _costs_sheet(w: _Writer, frame: pd.DataFrame) -> _CostsLayout:
     ws = _sheet(w.workbook, SHEET_COSTS)
-    first_usd, last_usd = T.USD_COMPONENTS[0], T.USD_COMPONENTS[-1]
+
+    def subtotal(lines):
+        return lambda block, r: f"=SUM({block.letters[lines[0]]}{r}:{block.letters[lines[-1]]}{r})"
 
     def total(block, r):
-        return f"=SUM({block.letters[first_usd]}{r}:{block.letters[last_usd]}{r})"
+        return f"={block.letters['spend_usd']}{r}+{block.letters['penalty_usd']}{r}"
 
     def discounted(block, r):
         return f"={block.letters['total_usd']}{r}*{block.letters['discount_factor']}{r}"
 
-    block = w.table(ws, frame, 1, "tblCosts", formulas={"total_usd": total, "discounted_usd": discounted})
-    summed = [c for c in T.COSTS_COLUMNS if c not in ("quarter", "discount_factor")]
+    block = w.table(ws, frame, 1, "tblCosts", formulas={"spend_usd": subtotal(T.SPEND_LINES),
+                                                          "penalty_usd": subtotal(T.PENALTY_LINES),
+                                                          "total_usd": total, "discounted_usd": discounted})
+    summed = [c for c in T.COSTS_SHEET_COLUMNS if c not in ("quarter", "discount_factor")]
     total_row = w.total_row(block, summed, "quarter")
-    npv_row = total_row + 2
-    w.text(ws, npv_row, 1, "NPV (discounted TCO)", HEADER_FONT)
-    npv = w.formula(ws, npv_row, _col(block, "discounted_usd"),
-                    f"=SUMPRODUCT({block.range('total_usd')},{block.range('discount_factor')})", USD)
-    npv.font = HEADER_FONT
-    note = put(ws, npv_row + 1, 1, "total_usd is the sum of the $ columns capex_usd..unfinished_training_usd; "
-                                   "discounted_usd = total_usd × discount_factor, "
-                                   "discount_factor = (1 + discount_rate)^(−quarter index / 4).")
+    npv_column = block.letters["discounted_usd"]
+    npv_rows = {}
+    for offset, (key, label, column) in enumerate((("spend", "Discounted spend (NPV)", "spend_usd"),
+                                                   ("penalty", "Discounted shortfall penalties (NPV)",
+                                                    "penalty_usd"),
+                                                   ("objective", "Objective: spend + penalties (NPV)",
+                                                    "total_usd"))):
+        row = total_row + 2 + offset
+        w.text(ws, row, 1, label, HEADER_FONT)
+        npv = w.formula(ws, row, _col(block, "discounted_usd"),
+                        f"=SUMPRODUCT({block.range(column)},{block.range('discount_factor')})", USD)
+        npv.font = HEADER_FONT
+        npv_rows[key] = row
+    note = put(ws, npv_rows["objective"] + 1, 1,
+               "spend_usd = capex..carbon (what the fleet costs); penalty_usd = unmet demand + unfinished training "
+               "(what leaving work undone is assumed to cost); total_usd = spend_usd + penalty_usd; "
+               "discounted_usd = total_usd × discount_factor, discount_factor = (1 + discount_rate)^(−quarter "
+               "index / 4).")
     note.font = Font(italic=True)
-    return _CostsLayout(block, total_row, npv_row, block.letters["discounted_usd"])
+    return _CostsLayout(block, total_row, npv_rows["objective"], npv_column, npv_rows)
 
 
 def _priced_sheet(w: _Writer, title: str, frame: pd.DataFrame, name: str, price: str, amount: str,
@@ -371,8 +386,13 @@ def _summary_sheet(w: _Writer, plan: dict, tables: dict[str, pd.DataFrame], cost
     row += 1
     cb, total_row = costs.block, costs.total_row
     unmet, placement, fleet, purchases = (blocks[k] for k in ("unmet", "placement", "fleet", "purchases"))
+    npv = {key: f"={quote_sheetname(SHEET_COSTS)}!${costs.npv_column}${row}" for key, row in costs.npv_rows.items()}
     headline = [
-        ("Discounted TCO (NPV)", f"={quote_sheetname(SHEET_COSTS)}!${costs.npv_column}${costs.npv_row}", USD),
+        ("Discounted spend (NPV)", npv["spend"], USD),
+        ("Discounted shortfall penalties (NPV)", npv["penalty"], USD),
+        ("Objective: spend + penalties (NPV)", npv["objective"], USD),
+        ("Undiscounted spend", f"={cb.cell('spend_usd', total_row, sheet=True)}", USD),
+        ("Undiscounted shortfall penalties", f"={cb.cell('penalty_usd', total_row, sheet=True)}", USD),
         ("Undiscounted total", f"={cb.cell('total_usd', total_row, sheet=True)}", USD),
         ("Capex charged (cash mode)", f"={cb.cell('capex_usd', total_row, sheet=True)}", USD),
         ("Purchases ordered (price × nodes)", f"=SUM({purchases.range('capex_usd', sheet=True)})", USD),
@@ -425,14 +445,18 @@ def _summary_sheet(w: _Writer, plan: dict, tables: dict[str, pd.DataFrame], cost
     power_block = w.table(ws, power_wide, row, "tblSitePower", formats={c: KW for c in power_wide.columns},
                           excel_table=False)
 
-    _summary_charts(ws, costs.block, gpu_block, power_block, len(gpus.columns), len(power_wide.columns))
+    penalties = bool((tables["costs"]["penalty_usd"].abs() > 0).any())
+    _summary_charts(ws, costs.block, gpu_block, power_block, len(gpus.columns), len(power_wide.columns), penalties)
     ws.column_dimensions["A"].width = 38
 
 
 def _summary_charts(ws: Worksheet, costs: Block, gpus: Block, power: Block, gpu_columns: int,
-                    power_columns: int) -> None:
-    """Spend, GPUs and one power-vs-cap chart per owned site, in a two-wide grid right of the chart data."""
+                    power_columns: int, penalties: bool) -> None:
+    """Spend, shortfall penalties (when there are any: never stacked on spend), GPUs and one power-vs-cap chart
+    per owned site, in a two-wide grid right of the chart data."""
     charts = [_spend_chart(costs)]
+    if penalties:
+        charts.append(_penalty_chart(costs))
     if gpus.rows > 0 and gpu_columns > 1:
         charts.append(_gpu_chart(ws, gpus, gpu_columns))
     if power.rows > 0:
@@ -453,13 +477,21 @@ def _summary_charts(ws: Worksheet, costs: Block, gpus: Block, power: Block, gpu_
 
 
 def _spend_chart(costs: Block) -> BarChart:
+    return _cost_lines_chart(costs, T.SPEND_LINES, "Spend by quarter (undiscounted; shortfall penalties apart)")
+
+
+def _penalty_chart(costs: Block) -> BarChart:
+    return _cost_lines_chart(costs, T.PENALTY_LINES, "Shortfall penalties by quarter (undiscounted; not spend)")
+
+
+def _cost_lines_chart(costs: Block, lines: tuple[str, ...], title: str) -> BarChart:
     chart = BarChart()
     chart.type, chart.grouping, chart.overlap = "col", "stacked", 100
-    chart.title = "Spend by quarter (undiscounted)"
+    chart.title = title
     chart.y_axis.title, chart.x_axis.title = "USD", "quarter"
     chart.y_axis.number_format = '"$"#,##0'
     n_quarters = max(costs.rows, 1)
-    for component in T.USD_COMPONENTS:
+    for component in lines:
         column = _col(costs, component)
         chart.add_data(Reference(costs.sheet, min_col=column, min_row=costs.first_row,
                                  max_row=costs.first_row + n_quarters - 1), titles_from_data=False)

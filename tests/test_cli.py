@@ -27,7 +27,7 @@ def test_plan_writes_plan_json(tmp_path):
     out = tmp_path / "plan.json"
     code, output = invoke("plan", WORKED_EXAMPLE, "--json", out)
     assert code == 0, output
-    assert "worked-example: optimal (scip" in output and "discounted TCO $111,108.18" in output
+    assert "worked-example: optimal (scip" in output and "(objective $111,108.18)" in output
     plan = json.loads(out.read_text())
     assert plan["objective_usd"] == pytest.approx(111_108.18, abs=0.01)
     assert plan["objective_usd"] == pytest.approx(sum(c["discounted_usd"] for c in plan["costs"]), rel=1e-12)
@@ -167,7 +167,7 @@ def test_training_only_plan_gets_its_workbook_and_risk(tmp_path):
                           throughput=[("pretrain", "a", 1000)], quarters=2)
     code, output = invoke("plan", path, "--json", tmp_path / "plan.json", "-o", tmp_path / "plan.xlsx")
     assert code == 0, output
-    assert "discounted TCO $4,000.00" in output and (tmp_path / "plan.xlsx").exists()
+    assert "(objective $4,000.00)" in output and (tmp_path / "plan.xlsx").exists()
     code, output = invoke("evaluate", path, "--plan", tmp_path / "plan.json", "--deterministic", "--float64")
     assert code == 0, output
     assert "deterministic TCO $4,000.00" in output

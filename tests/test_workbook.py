@@ -23,7 +23,7 @@ from planner.pipeline import plan_document, run_plan
 from planner.scenario import load_scenario
 from reports import workbook as W
 from reports.csv_writer import write_csv_tables
-from reports.tables import COSTS_COLUMNS, USD_COMPONENTS, build_tables
+from reports.tables import COSTS_COLUMNS, COSTS_SHEET_COLUMNS, PENALTY_LINES, SPEND_LINES, USD_COMPONENTS, build_tables
 from scenario_files import CLOUD, inference, sku, training, write_scenario
 
 FORMULA_LOOKALIKES = ('=HYPERLINK("x")', "+1", "-2", "@x")
@@ -113,7 +113,7 @@ def test_sheets_headers_and_frozen_panes(plans, name):
     assert headers["Purchases"] == ["order_quarter", "in_service_quarter", "site", "sku", "nodes", "gpus",
                                     "unit_price_usd", "capex_usd"]
     assert headers["Rentals"] == ["quarter", "site", "sku", "nodes", "gpus", "rent_usd_per_node", "rent_usd"]
-    assert headers["Costs"] == list(COSTS_COLUMNS)
+    assert headers["Costs"] == list(COSTS_SHEET_COLUMNS)
     assert headers["Fleet"][:6] == ["quarter", "site", "site_kind", "sku", "nodes", "gpus"]
     assert {"site_cap_kw", "headroom_pct", "it_kw", "facility_kw"} <= set(headers["Fleet"])
     assert {"utilisation", "node_equivalents", "tokens_per_s"} <= set(headers["Placement"])
@@ -129,7 +129,9 @@ def test_costs_sheet_is_live_formulas_over_the_plan_values(plans, name):
     letter = {c: openpyxl.utils.get_column_letter(i + 1) for i, c in enumerate(header)}
     for r, expected in enumerate(plan["costs"], start=2):
         cells = {c: ws[f"{letter[c]}{r}"].value for c in header}
-        assert cells["total_usd"] == f"=SUM({letter['capex_usd']}{r}:{letter['unfinished_training_usd']}{r})"
+        assert cells["spend_usd"] == f"=SUM({letter['capex_usd']}{r}:{letter['carbon_usd']}{r})"
+        assert cells["penalty_usd"] == f"=SUM({letter['unmet_usd']}{r}:{letter['unfinished_training_usd']}{r})"
+        assert cells["total_usd"] == f"={letter['spend_usd']}{r}+{letter['penalty_usd']}{r}"
         assert cells["discounted_usd"] == f"={letter['total_usd']}{r}*{letter['discount_factor']}{r}"
         assert cells["quarter"] == expected["quarter"]
         for column in ("discount_factor", "energy_kwh", "carbon_t", *USD_COMPONENTS):
@@ -140,9 +142,10 @@ def test_costs_sheet_is_live_formulas_over_the_plan_values(plans, name):
     last = total_row - 1
     assert ws[f"{letter['total_usd']}{total_row}"].value == \
         f"=SUM(${letter['total_usd']}$2:${letter['total_usd']}${last})"
-    npv = ws[f"{letter['discounted_usd']}{total_row + 2}"].value
-    assert npv == (f"=SUMPRODUCT(${letter['total_usd']}$2:${letter['total_usd']}${last},"
-                   f"${letter['discount_factor']}$2:${letter['discount_factor']}${last})")
+    for offset, column in enumerate(("spend_usd", "penalty_usd", "total_usd")):
+        npv = ws[f"{letter['discounted_usd']}{total_row + 2 + offset}"].value
+        assert npv == (f"=SUMPRODUCT(${letter[column]}$2:${letter[column]}${last},"
+                       f"${letter['discount_factor']}$2:${letter['discount_factor']}${last})")
     assert ws[f"{letter['capex_usd']}2"].number_format == W.USD
     assert ws[f"{letter['energy_kwh']}2"].number_format == W.KWH
 
@@ -209,13 +212,18 @@ def test_summary_headline_refers_to_the_costs_sheet(plans):
     labels = {ws.cell(row=r, column=1).value: ws.cell(row=r, column=2) for r in range(1, ws.max_row + 1)}
     assert labels["Scenario"].value == plan["scenario"]
     assert labels["Solver status"].value == plan["status"]
-    for label in ("Discounted TCO (NPV)", "Depreciation", "Rent", "Energy", "Energy cost", "Maintenance", "Carbon",
+    for label in ("Discounted spend (NPV)", "Discounted shortfall penalties (NPV)",
+                  "Objective: spend + penalties (NPV)", "Depreciation", "Rent", "Energy", "Energy cost", "Maintenance", "Carbon",
                   "Carbon cost", "Unmet demand cost", "Unfinished training cost", "Capex charged (cash mode)"):
         assert str(labels[label].value).startswith("='Costs'!") or str(labels[label].value).startswith("=Costs!")
     assert labels["Average utilisation of owned nodes"].value.startswith("=IFERROR(SUMIFS(")
-    assert labels["Discounted TCO (NPV)"].number_format == W.USD
+    assert labels["Objective: spend + penalties (NPV)"].number_format == W.USD
     assert labels["Energy"].number_format == W.MWH
-    assert len(ws._charts) == 2 + int((scenario.sites["kind"] == "owned").sum())
+    # spend, penalties (the mixed plan has some), GPUs, one power chart per owned site
+    assert len(ws._charts) == 3 + int((scenario.sites["kind"] == "owned").sum())
+    spend, penalties = ws._charts[0], ws._charts[1]
+    assert [s.tx.v for s in spend.series] == [W.SPEND_LABELS[c] for c in SPEND_LINES]
+    assert [s.tx.v for s in penalties.series] == [W.SPEND_LABELS[c] for c in PENALTY_LINES]
 
 
 def test_charts_are_native_and_stacked(plans):
@@ -223,7 +231,7 @@ def test_charts_are_native_and_stacked(plans):
     charts = openpyxl.load_workbook(path)["Summary"]._charts
     spend, gpus, power = charts[0], charts[1], charts[2]
     assert (spend.tagname, spend.grouping, spend.overlap) == ("barChart", "stacked", 100)
-    assert len(spend.series) == len(USD_COMPONENTS)
+    assert len(spend.series) == len(SPEND_LINES)  # no penalties in the worked example: no penalty chart
     assert (gpus.tagname, gpus.grouping) == ("barChart", "stacked")
     assert power.tagname == "lineChart" and len(power.series) == 2  # facility kW and the cap
 
@@ -294,7 +302,7 @@ def test_csv_tables_are_the_sheet_tables(plans, tmp_path, name):
     tables = build_tables(plan, scenario)
     assert [p.name for p in written] == [f"{t}.csv" for t in tables]
     costs = pd.read_csv(tmp_path / "csv" / "costs.csv")
-    assert list(costs.columns) == list(COSTS_COLUMNS)
+    assert list(costs.columns) == list(COSTS_SHEET_COLUMNS)
     for column in COSTS_COLUMNS[1:]:
         assert costs[column].tolist() == pytest.approx([c[column] for c in plan["costs"]], rel=1e-12)
     purchases = pd.read_csv(tmp_path / "csv" / "purchases.csv")
@@ -353,13 +361,18 @@ def test_libreoffice_recalculates_to_the_plan(plans, recalculated, name):
     total = dict(zip(header, [c.value for c in costs[n + 2]]))
     for column in COSTS_COLUMNS[2:]:
         assert close(total[column], plan["totals"][column]), column
-    npv = costs.cell(row=n + 4, column=header.index("discounted_usd") + 1).value
-    assert close(npv, plan["objective_usd"])
+    npvs = [costs.cell(row=n + 4 + offset, column=header.index("discounted_usd") + 1).value for offset in range(3)]
+    assert close(npvs[0], plan["discounted_spend_usd"]) and close(npvs[1], plan["discounted_penalty_usd"])
+    assert close(npvs[2], plan["objective_usd"])
 
     summary = book["Summary"]
     headline = {summary.cell(row=r, column=1).value: summary.cell(row=r, column=2).value
                 for r in range(1, summary.max_row + 1)}
-    assert close(headline["Discounted TCO (NPV)"], plan["objective_usd"])
+    assert close(headline["Objective: spend + penalties (NPV)"], plan["objective_usd"])
+    assert close(headline["Discounted spend (NPV)"], plan["discounted_spend_usd"])
+    assert close(headline["Discounted shortfall penalties (NPV)"], plan["discounted_penalty_usd"])
+    assert close(headline["Undiscounted spend"], plan["totals"]["spend_usd"])
+    assert close(headline["Undiscounted shortfall penalties"], plan["totals"]["penalty_usd"])
     assert close(headline["Energy"], plan["totals"]["energy_kwh"] / 1000)
     assert close(headline["Unmet demand (tokens/s × quarters)"], sum(u["units"] for u in plan["unmet"]))
     assert close(headline["Purchases ordered (price × nodes)"], sum(p["capex_usd"] for p in plan["purchases"]))

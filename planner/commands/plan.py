@@ -56,7 +56,9 @@ def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv
         write_csv_tables(csv_dir, document, loaded)
     gap_text = f"{document['gap']:.3%}" if document["gap"] is not None else "n/a"
     click.echo(f"{loaded.name}: {document['status']} ({document['solver']}, gap {gap_text}, "
-               f"{document['solve_seconds']:.1f} s): discounted TCO ${document['objective_usd']:,.2f}; "
+               f"{document['solve_seconds']:.1f} s): discounted spend ${document['discounted_spend_usd']:,.2f} + "
+               f"shortfall penalties ${document['discounted_penalty_usd']:,.2f} "
+               f"(objective ${document['objective_usd']:,.2f}); "
                f"{len(document['purchases'])} orders, {len(document['rentals'])} rentals, "
                f"{len(document['unmet'])} quarter-workloads with unmet demand")
     if risk is not None:
