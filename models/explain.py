@@ -15,6 +15,7 @@ import pandas as pd
 from models.formulation import PlanModel
 from models.quarters import Horizon
 from models.solve import solve
+from models.units import KW_PER_MW
 
 BINARY_FAMILIES = ("pool", "training_active", "replica_active")
 NEGLIGIBLE_USD = 1e-7
@@ -85,3 +86,143 @@ def order_uses(purchases: pd.DataFrame, placement: pd.DataFrame, fleet: pd.DataF
                     "nodes": order["nodes"], "in_service": order["in_service"],
                     "serves": [{"workload": w, "node_equivalent_quarters": float(v)} for w, v in served.items()]})
     return why
+
+
+# --- warnings: every shortfall named, with the caps that bind around it -------------------------------------
+
+CAP_FAMILIES = (("power_usd_per_mw", "power cap", "usd_per_mw", "per MW"),
+                ("racks_usd_per_rack", "racks", "usd_per_rack", "per rack"),
+                ("budget_usd_per_usd", "purchase budget", "usd_per_usd", "per $ of budget"))
+
+
+def plan_warnings(scenario, unfinished: pd.DataFrame, unmet: pd.DataFrame, fleet: pd.DataFrame,
+                  duals: dict) -> list[dict]:
+    """One warning per unfinished training run and per service with unmet demand, dearest first.
+
+    `cause` names the caps whose shadow price is non-zero where the shortfall is: power and racks at the sites the
+    workload may use, in the quarters concerned (a training run's whole window, a service's unmet quarters), and
+    the purchase budget in any quarter up to the last of them (an order's lead time moves its effect later). A
+    cap can hold with a zero price where the LP is degenerate (an order's own upper bound, set from the same cap,
+    takes the dual), so a site whose power or racks leave no room for one more node is named too.
+    With neither, the shortfall is the optimiser's choice at the penalty the scenario sets, and it says so.
+    """
+    workloads, sites, horizon = scenario.workloads, scenario.sites, scenario.horizon
+    unmet_usd_per_unit = scenario.finance.unmet_usd_per_unit
+    caps = pd.concat([_binding_caps(duals, horizon), _full_caps(scenario, fleet)], ignore_index=True)
+
+    def cause(quarters, workload: str, otherwise: str) -> str:
+        return _cause(caps, list(quarters), _owned_sites(workloads, workload, owned), horizon, otherwise)
+
+    owned = [str(s) for s in sites.index[sites["kind"] == "owned"]]
+    warnings = []
+    for row in unfinished.to_dict("records"):
+        workload = row["workload"]
+        start, deadline = int(workloads.at[workload, "start"]), int(workloads.at[workload, "deadline"])
+        because = cause(range(start, deadline + 1), workload,
+                        "no cap binds during the run: finishing it would cost more than its unfinished-training "
+                        "penalty")
+        fraction = float(row["fraction_left"])
+        warnings.append({
+            "kind": "unfinished_training", "workload": workload, "quarters": [row["deadline"]],
+            "amount": fraction, "unit": "fraction of the run", "cost_usd": float(row["cost_usd"]), "cause": because,
+            "message": f"{workload}: {fraction:.1%} of the run is not done by its {row['deadline']} deadline, "
+                       f"{_money(row['cost_usd'])} penalty; {because}"})
+    if len(unmet):
+        units = unmet.assign(q=[horizon.relative(q) for q in unmet["quarter"]])
+        for workload, rows in units.groupby("workload", sort=False):
+            rows = rows.sort_values("q")
+            total, peak = float(rows["units"].sum()), float(rows["units"].max())
+            cost = total * unmet_usd_per_unit
+            because = cause(rows["q"].tolist(), workload,
+                            f"no cap binds in those quarters: serving it would cost more than the "
+                            f"{_money(unmet_usd_per_unit)} per tokens/s per quarter unmet-demand penalty")
+            warnings.append({
+                "kind": "unmet_demand", "workload": workload, "quarters": list(rows["quarter"]),
+                "amount": total, "unit": "tokens/s × quarters", "cost_usd": cost, "cause": because,
+                "message": f"{workload}: demand unmet in {_quarter_ranges(rows['q'].tolist(), horizon)} "
+                           f"(up to {peak:,.0f} tokens/s; {total:,.0f} tokens/s × quarters), {_money(cost)} "
+                           f"penalty; {because}"})
+    return sorted(warnings, key=lambda w: -w["cost_usd"])
+
+
+def _binding_caps(duals: dict, horizon: Horizon) -> pd.DataFrame:
+    rows = [{"cap": label, "site": row.get("site"), "q": horizon.relative(row["quarter"]), "value": row[value],
+             "per": per}
+            for key, label, value, per in CAP_FAMILIES for row in (duals or {}).get(key) or []]
+    return pd.DataFrame(rows, columns=["cap", "site", "q", "value", "per"])
+
+
+def _full_caps(scenario, fleet: pd.DataFrame) -> pd.DataFrame:
+    """(cap, site, q) where an owned site has no room for one more node of any SKU: its power at full load
+    (Σ node_kw × nodes × pue, the cap's own definition) or its racks."""
+    sites, catalog, horizon = scenario.sites, scenario.catalog, scenario.horizon
+    owned = sites[sites["kind"] == "owned"]
+    rows = fleet[fleet["site"].isin(owned.index)]
+    if rows.empty:
+        return pd.DataFrame(columns=["cap", "site", "q", "value", "per"])
+    sku = catalog.loc[rows["sku"]]
+    used = pd.DataFrame({"site": rows["site"].to_numpy(), "q": [horizon.relative(q) for q in rows["quarter"]],
+                         "kw": rows["nodes"].to_numpy() * sku["node_kw"].to_numpy()
+                         * owned.loc[rows["site"], "pue"].to_numpy(),
+                         "racks": rows["nodes"].to_numpy() / sku["nodes_per_rack"].to_numpy()})
+    used = used.groupby(["site", "q"], as_index=False).sum()
+    site = owned.loc[used["site"]]
+    power_full = site["power_mw"].to_numpy() * KW_PER_MW - used["kw"].to_numpy() \
+        < catalog["node_kw"].min() * site["pue"].to_numpy() - 1e-9
+    racks_full = site["racks"].to_numpy() - used["racks"].to_numpy() < 1.0 / catalog["nodes_per_rack"].max() - 1e-9
+    full = [used[power_full].assign(cap="power cap"), used[racks_full].assign(cap="racks")]
+    frame = pd.concat(full, ignore_index=True).assign(value=np.nan, per="full")
+    return frame[["cap", "site", "q", "value", "per"]]
+
+
+def _owned_sites(workloads: pd.DataFrame, workload: str, owned: list[str]) -> list[str]:
+    allowed = workloads.at[workload, "sites"] if "sites" in workloads else ()
+    return [s for s in owned if not allowed or s in allowed]
+
+
+def _cause(caps: pd.DataFrame, quarters: list[int], sites: list[str], horizon: Horizon, otherwise: str) -> str:
+    if caps.empty or not quarters:
+        return otherwise
+    at_site = caps["site"].isin(sites) & caps["q"].isin(quarters)
+    budget = caps["site"].isna() & (caps["q"] <= max(quarters))
+    relevant = caps[at_site | budget]
+    if relevant.empty:
+        return otherwise
+    parts = []
+    priced = relevant["value"].notna()
+    for (cap, site), group in relevant[priced].groupby(["cap", relevant["site"].fillna("")], sort=False):
+        where = f"{cap} at {site}" if site else cap
+        parts.append(f"{where} binds in {_quarter_ranges(group['q'].tolist(), horizon)} "
+                     f"(worth up to {_money(group['value'].max(), small=True)} {group['per'].iloc[0]})")
+    named = set(zip(relevant.loc[priced, "cap"], relevant.loc[priced, "site"], relevant.loc[priced, "q"]))
+    unnamed = np.array([k not in named for k in zip(relevant["cap"], relevant["site"], relevant["q"])], dtype=bool)
+    full = relevant[~priced.to_numpy() & unnamed]
+    for (cap, site), group in full.groupby(["cap", "site"], sort=False):
+        parts.append(f"{cap} at {site} is full in {_quarter_ranges(group['q'].tolist(), horizon)} "
+                     f"(no room for another node at full load)")
+    return "; ".join(parts)  # power, racks, budget: prices in different units are not ranked against each other
+
+
+def _quarter_ranges(quarters: list[int], horizon: Horizon) -> str:
+    """[4, 5, 6, 9] -> "2028Q1–Q3, 2029Q2": consecutive quarters as ranges, the year repeated only when it changes."""
+    runs: list[list[int]] = []
+    for q in sorted({int(q) for q in quarters}):
+        if runs and q == runs[-1][1] + 1:
+            runs[-1][1] = q
+        else:
+            runs.append([q, q])
+    texts = []
+    for first, last in runs:
+        a, b = horizon.label(first), horizon.label(last)
+        texts.append(a if first == last else f"{a}–{b[4:] if a[:4] == b[:4] else b}")
+    return ", ".join(texts)
+
+
+def _money(usd: float, small: bool = False) -> str:
+    """$43.9 M, $946 k, $1,000; cents for small per-unit values (a shadow price of $0.08 per $)."""
+    usd = float(usd)
+    if abs(usd) >= 1e6:
+        return f"${usd / 1e6:,.1f} M"
+    if abs(usd) >= 1e4:
+        return f"${usd / 1e3:,.0f} k"
+    return f"${usd:,.2f}" if small and abs(usd) < 100 else f"${usd:,.0f}"

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from models.diagnose import diagnose_infeasibility
-from models.explain import order_uses, shadow_prices
+from models.explain import order_uses, plan_warnings, shadow_prices
 from models.extract import extract_tables
 from models.formulation import USD_LINES, PlanModel, build_plan_model
 from models.performance import estimate_performance
@@ -61,6 +61,7 @@ def plan_document(run: PlanRun) -> dict:
     totals = {column: float(costs[column].sum()) for column in costs.columns
               if column not in ("quarter", "discount_factor")}
     objective = totals["discounted_usd"]
+    duals = shadow_prices(run.model, scenario.horizon, result.x)
     spend_by_quarter = costs[list(SPEND_LINES)].sum(axis=1)
     penalty_by_quarter = costs[list(PENALTY_LINES)].sum(axis=1)
     totals["spend_usd"], totals["penalty_usd"] = float(spend_by_quarter.sum()), float(penalty_by_quarter.sum())
@@ -86,7 +87,8 @@ def plan_document(run: PlanRun) -> dict:
         **{name: _records(tables[name]) for name in ("purchases", "rentals", "fleet", "placement", "unmet",
                                                      "unfinished", "costs")},
         "totals": totals,
-        "duals": shadow_prices(run.model, scenario.horizon, result.x),
+        "warnings": plan_warnings(scenario, tables["unfinished"], tables["unmet"], tables["fleet"], duals),
+        "duals": duals,
         "why": order_uses(tables["purchases"], tables["placement"], tables["fleet"],
                           life_quarters(scenario.catalog), scenario.horizon),
     }

@@ -115,16 +115,29 @@ def rentals_table(plan: dict, scenario) -> pd.DataFrame:
     return frame[["quarter", "site", "sku", "nodes", "gpus", "rent_usd_per_node", "rent_usd"]]
 
 
+def _full_load_facility_kw(frame: pd.DataFrame, scenario) -> pd.Series:
+    """node_kw × nodes × pue: the facility power the nodes would draw all busy, the power cap's own measure."""
+    node_kw = frame["sku"].map(scenario.catalog["node_kw"].astype(float))
+    pue = frame["site"].map(scenario.sites["pue"].astype(float))
+    return frame["nodes"] * node_kw * pue
+
+
 def fleet_table(plan: dict, scenario) -> pd.DataFrame:
-    """Nodes in service per quarter × site × SKU, with the site's power cap and its headroom that quarter."""
+    """Nodes in service per quarter × site × SKU, with the site's power cap and its headroom that quarter.
+
+    Headroom is measured at full load, as the cap is (Σ node_kw × nodes × pue); it_kw and facility_kw are at the
+    plan's utilisation (what the energy bill pays for).
+    """
     frame = _frame(plan, "fleet").join(_site_info(scenario), on="site")
     frame["gpus"] = frame["nodes"] * frame["sku"].map(_gpus_per_node(scenario))
-    site_kw = frame.groupby(["quarter", "site"], sort=False)["facility_kw"].transform("sum")
-    frame["site_facility_kw"] = site_kw
-    frame["headroom_pct"] = 1.0 - site_kw / frame["site_cap_kw"]
+    frame["full_load_facility_kw"] = _full_load_facility_kw(frame, scenario)
+    by_site = frame.groupby(["quarter", "site"], sort=False)
+    frame["site_facility_kw"] = by_site["facility_kw"].transform("sum")
+    frame["site_full_load_kw"] = by_site["full_load_facility_kw"].transform("sum")
+    frame["headroom_pct"] = 1.0 - frame["site_full_load_kw"] / frame["site_cap_kw"]
     frame = frame.sort_values(["quarter", "site", "sku"], kind="stable").reset_index(drop=True)
     return frame[["quarter", "site", "site_kind", "sku", "nodes", "gpus", "it_kw", "facility_kw",
-                  "site_facility_kw", "site_cap_kw", "headroom_pct"]]
+                  "full_load_facility_kw", "site_facility_kw", "site_full_load_kw", "site_cap_kw", "headroom_pct"]]
 
 
 def placement_table(plan: dict, scenario) -> pd.DataFrame:
@@ -174,16 +187,19 @@ def gpus_by_sku_table(plan: dict, scenario) -> pd.DataFrame:
 
 
 def site_power_table(plan: dict, scenario) -> pd.DataFrame:
-    """Facility kW drawn at each owned site per quarter against its cap (every quarter, zero when empty)."""
+    """Facility kW at each owned site per quarter, at full load (what the cap limits) and at the plan's
+    utilisation, against its cap (every quarter, zero when empty); headroom at full load."""
     info = _site_info(scenario)
     owned = info.index[info["site_kind"] == OWNED]
     fleet = _frame(plan, "fleet")
-    drawn = fleet.groupby(["site", "quarter"])[["it_kw", "facility_kw"]].sum()
+    fleet["full_load_facility_kw"] = _full_load_facility_kw(fleet, scenario)
+    drawn = fleet.groupby(["site", "quarter"])[["it_kw", "facility_kw", "full_load_facility_kw"]].sum()
     grid = pd.MultiIndex.from_product([owned, _quarters(plan)], names=["site", "quarter"])
     frame = drawn.reindex(grid, fill_value=0.0).reset_index()
     frame["site_cap_kw"] = frame["site"].map(info["site_cap_kw"])
-    frame["headroom_pct"] = 1.0 - frame["facility_kw"] / frame["site_cap_kw"]
-    return frame[["site", "quarter", "it_kw", "facility_kw", "site_cap_kw", "headroom_pct"]]
+    frame["headroom_pct"] = 1.0 - frame["full_load_facility_kw"] / frame["site_cap_kw"]
+    return frame[["site", "quarter", "it_kw", "facility_kw", "full_load_facility_kw", "site_cap_kw",
+                  "headroom_pct"]]
 
 
 def owned_utilisation(plan: dict, scenario) -> float:
@@ -338,10 +354,30 @@ def shadow_prices_table(plan: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["resource", "quarter", "where", "value_usd", "unit"])
 
 
+WARNING_COLUMNS = ["kind", "workload", "quarters", "amount", "unit", "cost_usd", "cause", "message"]
+
+
+def plan_warnings(plan: dict, scenario) -> list[dict]:
+    """PLAN.json's warnings, or (for a plan saved before they were recorded) the same warnings computed from it."""
+    if isinstance(plan.get("warnings"), list):
+        return plan["warnings"]
+    from models.explain import plan_warnings as compute
+
+    return compute(scenario, _frame(plan, "unfinished"), _frame(plan, "unmet"), _frame(plan, "fleet"),
+                   plan.get("duals") or {})
+
+
+def warnings_table(plan: dict, scenario) -> pd.DataFrame:
+    """One row per unfinished run or service with unmet demand: what is left undone, its penalty and why."""
+    rows = [{**w, "quarters": ", ".join(map(str, w.get("quarters", [])))} for w in plan_warnings(plan, scenario)]
+    return pd.DataFrame(rows, columns=WARNING_COLUMNS)
+
+
 def build_tables(plan: dict, scenario) -> dict[str, pd.DataFrame]:
     """Every table the workbook and the CSV writer show, keyed by a file-name-safe name, in sheet order."""
     tables = {
         "summary": summary_table(plan, scenario),
+        "warnings": warnings_table(plan, scenario),
         "purchases": purchases_table(plan, scenario),
         "rentals": rentals_table(plan, scenario),
         "fleet": fleet_table(plan, scenario),

@@ -367,9 +367,12 @@ def _summary_sheet(w: _Writer, plan: dict, tables: dict[str, pd.DataFrame], cost
                    blocks: dict[str, Block]) -> None:
     ws = w.workbook[SHEET_SUMMARY]
     summary = tables["summary"].set_index("metric")["value"]
+    quarters = list(plan["horizon"]["quarters"])
+    gpus, power_wide = tables["gpus_by_sku"], _power_wide(tables["site_power"], quarters)
+    chart_column = max(len(gpus.columns), len(power_wide.columns), 3) + 2  # charts sit right of the chart data
     row = 1
     w.text(ws, row, 1, f"Capacity plan: {plan['scenario']}", TITLE_FONT)
-    row += 2
+    row = _problems(w, ws, tables["warnings"], 3, chart_column - 1) + 1
     gap = plan.get("gap")
     facts = [("Scenario", plan["scenario"], None), ("Horizon", summary["horizon"], None),
              ("Solver status", plan["status"], None), ("Solver", plan["solver"], None),
@@ -418,8 +421,6 @@ def _summary_sheet(w: _Writer, plan: dict, tables: dict[str, pd.DataFrame], cost
         w.formula(ws, row, 2, formula, fmt, FORMULA_WIDTH_HINT)
         row += 1
 
-    gpus = tables["gpus_by_sku"]
-    quarters = list(plan["horizon"]["quarters"])
     row += 1
     w.text(ws, row, 1, f"GPUs in service at the end ({quarters[-1] if quarters else 'n/a'})", SECTION_FONT)
     row += 1
@@ -434,24 +435,56 @@ def _summary_sheet(w: _Writer, plan: dict, tables: dict[str, pd.DataFrame], cost
                         excel_table=False)
     row = max(gpu_block.last_row, gpu_block.first_row) + 2
 
-    power = tables["site_power"]
-    w.text(ws, row, 1, "Facility power at owned sites, kW (chart data)", SECTION_FONT)
+    w.text(ws, row, 1, "Facility power at owned sites, kW: at full load (what the cap limits) and at the plan's "
+                       "utilisation (what is paid for) (chart data)", SECTION_FONT)
     row += 1
-    power_wide = pd.DataFrame({"quarter": quarters})
-    for site in dict.fromkeys(power["site"]):
-        one = power[power["site"] == site].set_index("quarter").reindex(quarters)
-        power_wide[f"{site} facility kW"] = one["facility_kw"].to_numpy()
-        power_wide[f"{site} cap kW"] = one["site_cap_kw"].to_numpy()
     power_block = w.table(ws, power_wide, row, "tblSitePower", formats={c: KW for c in power_wide.columns},
                           excel_table=False)
 
     penalties = bool((tables["costs"]["penalty_usd"].abs() > 0).any())
-    _summary_charts(ws, costs.block, gpu_block, power_block, len(gpus.columns), len(power_wide.columns), penalties)
+    _summary_charts(ws, costs.block, gpu_block, power_block, len(gpus.columns), len(power_wide.columns), penalties,
+                    chart_column)
     ws.column_dimensions["A"].width = 38
 
 
+POWER_SERIES = (("full_load_facility_kw", "full load kW"), ("facility_kw", "at plan utilisation kW"),
+                ("site_cap_kw", "cap kW"))
+CHARS_PER_WIDTH_UNIT = 1.1  # a wrapped line holds about this many characters per unit of column width
+
+
+def _power_wide(power: pd.DataFrame, quarters: list[str]) -> pd.DataFrame:
+    """One row per quarter; per owned site its facility kW at full load, at the plan's utilisation, and its cap."""
+    wide = pd.DataFrame({"quarter": quarters})
+    for site in dict.fromkeys(power["site"]):
+        one = power[power["site"] == site].set_index("quarter").reindex(quarters)
+        for column, label in POWER_SERIES:
+            wide[f"{site} {label}"] = one[column].to_numpy()
+    return wide
+
+
+def _problems(w: _Writer, ws: Worksheet, warnings: pd.DataFrame, row: int, last_column: int) -> int:
+    """The plan's warnings at the top of the Summary, each wrapped across columns A..last_column; returns the row
+    after the last one."""
+    red = Font(bold=True, color="C00000")
+    if warnings.empty:
+        w.text(ws, row, 1, "No shortfall: every training run finishes by its deadline and all demand is served.",
+               SECTION_FONT)
+        return row + 1
+    w.text(ws, row, 1, f"Problems in this plan ({len(warnings)}): work left undone and its assumed penalty "
+                       f"(penalties are not spend)", Font(bold=True, size=12, color="C00000"))
+    width = 38 + CHART_COLUMN_WIDTH * max(last_column - 1, 0)
+    for message in warnings["message"]:
+        row += 1
+        cell = put(ws, row, 1, message)
+        cell.font, cell.alignment = red, Alignment(wrap_text=True, vertical="top")
+        if last_column > 1:
+            ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=last_column)
+        ws.row_dimensions[row].height = 15 * math.ceil(len(message) / (width * CHARS_PER_WIDTH_UNIT))
+    return row + 1
+
+
 def _summary_charts(ws: Worksheet, costs: Block, gpus: Block, power: Block, gpu_columns: int,
-                    power_columns: int, penalties: bool) -> None:
+                    power_columns: int, penalties: bool, first_column: int) -> None:
     """Spend, shortfall penalties (when there are any: never stacked on spend), GPUs and one power-vs-cap chart
     per owned site, in a two-wide grid right of the chart data."""
     charts = [_spend_chart(costs)]
@@ -461,9 +494,9 @@ def _summary_charts(ws: Worksheet, costs: Block, gpus: Block, power: Block, gpu_
         charts.append(_gpu_chart(ws, gpus, gpu_columns))
     if power.rows > 0:
         headers = [ws.cell(row=power.header_row, column=c).value for c in range(2, power_columns + 1)]
-        charts += [_power_chart(ws, power, 2 + offset, headers[offset].removesuffix(" facility kW"))
-                   for offset in range(0, len(headers), 2)]
-    first_column = max(gpu_columns, power_columns, 3) + 2
+        per_site = len(POWER_SERIES)
+        charts += [_power_chart(ws, power, 2 + offset, headers[offset].removesuffix(f" {POWER_SERIES[0][1]}"))
+                   for offset in range(0, len(headers), per_site)]
     for index, chart in enumerate(charts):
         row, column = divmod(index, 2)
         chart.width, chart.height = CHART_WIDTH_CM, CHART_HEIGHT_CM
@@ -514,17 +547,20 @@ def _gpu_chart(ws: Worksheet, gpus: Block, gpu_columns: int) -> BarChart:
 
 
 def _power_chart(ws: Worksheet, power: Block, column: int, site: str) -> LineChart:
+    """Full load (the cap's own definition: Σ node_kw × nodes × pue), the plan's utilisation, and the cap."""
     chart = LineChart()
-    chart.title = f"Facility power vs cap: {site}"
+    chart.title = f"Facility power at full load vs cap: {site}"
     chart.y_axis.title, chart.x_axis.title = "kW", "quarter"
     chart.y_axis.number_format = "#,##0"
-    chart.add_data(Reference(ws, min_col=column, max_col=column + 1, min_row=power.header_row,
+    chart.add_data(Reference(ws, min_col=column, max_col=column + len(POWER_SERIES) - 1, min_row=power.header_row,
                              max_row=power.last_row), titles_from_data=True)
     chart.set_categories(Reference(ws, min_col=1, min_row=power.first_row, max_row=power.last_row))
     for series in chart.series:
         series.smooth = False  # a straight line between quarters: no invented overshoot above the cap
-    chart.series[1].graphicalProperties.line.dashStyle = "dash"
-    chart.series[1].graphicalProperties.line.solidFill = "C00000"
+    chart.series[1].graphicalProperties.line.dashStyle = "sysDot"
+    chart.series[1].graphicalProperties.line.solidFill = "7F7F7F"
+    chart.series[2].graphicalProperties.line.dashStyle = "dash"
+    chart.series[2].graphicalProperties.line.solidFill = "C00000"
     return chart
 
 

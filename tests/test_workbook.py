@@ -182,12 +182,15 @@ def test_fleet_placement_unmet_unfinished_match_the_plan(plans, name):
         got = fleet[want["quarter"], want["site"], want["sku"]]
         assert (got["nodes"], got["it_kw"], got["facility_kw"]) == (want["nodes"], want["it_kw"],
                                                                     want["facility_kw"])
-        site_kw = sum(f["facility_kw"] for f in plan["fleet"]
+        # headroom at full load, the cap's own definition: Σ node_kw × nodes × pue over the site's pools
+        pue = scenario.sites.at[want["site"], "pue"]
+        full_kw = sum(f["nodes"] * scenario.catalog.at[f["sku"], "node_kw"] * pue for f in plan["fleet"]
                       if (f["quarter"], f["site"]) == (want["quarter"], want["site"]))
+        assert got["site_full_load_kw"] == pytest.approx(full_kw)
         if scenario.sites.at[want["site"], "kind"] == "owned":
             cap_kw = scenario.sites.at[want["site"], "power_mw"] * 1000
             assert got["site_cap_kw"] == pytest.approx(cap_kw)
-            assert got["headroom_pct"] == pytest.approx(1 - site_kw / cap_kw)
+            assert got["headroom_pct"] == pytest.approx(1 - full_kw / cap_kw)
         else:
             assert got["site_cap_kw"] is None and got["headroom_pct"] is None
     placement = {(r["quarter"], r["workload"], r["site"], r["sku"]): r for r in rows(book["Placement"])}
@@ -233,7 +236,7 @@ def test_charts_are_native_and_stacked(plans):
     assert (spend.tagname, spend.grouping, spend.overlap) == ("barChart", "stacked", 100)
     assert len(spend.series) == len(SPEND_LINES)  # no penalties in the worked example: no penalty chart
     assert (gpus.tagname, gpus.grouping) == ("barChart", "stacked")
-    assert power.tagname == "lineChart" and len(power.series) == 2  # facility kW and the cap
+    assert power.tagname == "lineChart" and len(power.series) == 3  # full load, at plan utilisation, the cap
 
 
 @pytest.mark.parametrize("name", ["worked", "mixed"])

@@ -61,6 +61,8 @@ def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv
                f"(objective ${document['objective_usd']:,.2f}); "
                f"{len(document['purchases'])} orders, {len(document['rentals'])} rentals, "
                f"{len(document['unmet'])} quarter-workloads with unmet demand")
+    for warning in document["warnings"]:
+        click.echo(f"warning: {warning['message']}")
     if risk is not None:
         tco = risk["tco_usd"]
         click.echo(f"risk ({risk['samples']:,} futures): TCO mean ${tco['mean']:,.0f}, P50 ${tco['p50']:,.0f}, "
