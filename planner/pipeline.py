@@ -17,7 +17,7 @@ from models.sets import build_sets, life_quarters
 from models.solve import NO_SOLUTION, SolveResult, solve
 from planner import __version__
 from planner.errors import SolverError
-from reports.tables import PENALTY_LINES, SPEND_LINES
+from reports.tables import PENALTY_LINES, SPEND_LINES, purchase_book_values
 
 
 @dataclass
@@ -62,6 +62,8 @@ def plan_document(run: PlanRun) -> dict:
               if column not in ("quarter", "discount_factor")}
     objective = totals["discounted_usd"]
     duals = shadow_prices(run.model, scenario.horizon, result.x)
+    book = purchase_book_values(tables["purchases"], scenario)
+    purchases = tables["purchases"].join(book[["charged_in_horizon_usd", "book_value_end_usd"]])
     spend_by_quarter = costs[list(SPEND_LINES)].sum(axis=1)
     penalty_by_quarter = costs[list(PENALTY_LINES)].sum(axis=1)
     totals["spend_usd"], totals["penalty_usd"] = float(spend_by_quarter.sum()), float(penalty_by_quarter.sum())
@@ -84,8 +86,9 @@ def plan_document(run: PlanRun) -> dict:
         "capex_mode": scenario.finance.capex_mode,
         "cost_lines_usd": list(USD_LINES),
         "inputs": {"scenario_path": str(scenario.path), "sha256": scenario.input_hashes()},
-        **{name: _records(tables[name]) for name in ("purchases", "rentals", "fleet", "placement", "unmet",
-                                                     "unfinished", "costs")},
+        "purchases": _records(purchases),
+        **{name: _records(tables[name]) for name in ("rentals", "fleet", "placement", "unmet", "unfinished",
+                                                     "costs")},
         "totals": totals,
         "warnings": plan_warnings(scenario, tables["unfinished"], tables["unmet"], tables["fleet"], duals),
         "duals": duals,

@@ -1,8 +1,9 @@
 """PLAN.json + scenario → tidy pandas tables, one per workbook sheet / CSV file. No spreadsheet code here.
 
-Every $ figure is taken from PLAN.json itself (unit prices are capex ÷ nodes, rent per node is rent ÷ nodes), so
-the tables reproduce the saved plan exactly even when the catalog has moved on since; the scenario supplies only
-descriptive context (GPUs per node, site kind, power caps) and the echoed inputs.
+Quantities (orders, nodes, kW, placement, unmet units) come from PLAN.json. The $ of each row (a purchase's
+depreciation, a fleet row's energy and maintenance) are the README's cost conventions applied to those quantities
+with the scenario's unit costs (the Unit costs table), which the workbook then shows as live formulas; on
+unchanged inputs they add up to PLAN.json's cost lines, and `planner report` refuses changed inputs by default.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ from __future__ import annotations
 import pandas as pd
 
 from models.formulation import USD_LINES
+from models.quarters import HOURS_PER_QUARTER, QUARTERS_PER_YEAR
+from models.sets import _fleet_in_service, life_quarters
+from models.units import GRAMS_PER_TONNE, KW_PER_MW
 
 # What a PLAN.json must hold for the reports to be rendered: table name -> the fields every record needs.
 PLAN_RECORD_FIELDS: dict[str, tuple[str, ...]] = {
@@ -97,14 +101,39 @@ def _gpus_per_node(scenario) -> pd.Series:
     return scenario.catalog["gpus_per_node"].astype(float).rename_axis("sku")
 
 
+def purchase_book_values(purchases: pd.DataFrame, scenario) -> pd.DataFrame:
+    """Per order (rows of PLAN.json `purchases`): what the objective charges for it inside the horizon, and the
+    book value left at the end.
+
+    Depreciation mode charges price / (life_years × 4) per node for every quarter in service (from `in_service`
+    for life_years × 4 quarters, rounded) up to the horizon's end; cash mode charges the whole price in the order
+    quarter. book_value_end_usd = capex_usd − charged_in_horizon_usd: in depreciation mode, the part of the price
+    later quarters will carry; in cash mode, nothing.
+    """
+    catalog, horizon = scenario.catalog, scenario.horizon
+    sku = purchases["sku"]
+    per_node_quarter = sku.map(catalog["price_usd"] / (catalog["life_years"] * QUARTERS_PER_YEAR)).astype(float)
+    in_service = pd.Series([horizon.relative(q) for q in purchases["in_service"]], index=purchases.index,
+                           dtype=float)
+    retired = in_service + sku.map(life_quarters(catalog)).astype(float)
+    quarters = (retired.clip(upper=horizon.quarters) - in_service.clip(lower=0)).clip(lower=0)
+    depreciation = purchases["nodes"] * per_node_quarter
+    charged = purchases["capex_usd"] if scenario.finance.capex_mode == "cash" else depreciation * quarters
+    return pd.DataFrame({"depreciation_usd_per_quarter": depreciation, "quarters_charged": quarters,
+                         "charged_in_horizon_usd": charged.astype(float),
+                         "book_value_end_usd": (purchases["capex_usd"] - charged).astype(float)})
+
+
 def purchases_table(plan: dict, scenario) -> pd.DataFrame:
-    frame = _frame(plan, "purchases").rename(columns={"quarter": "order_quarter",
-                                                      "in_service": "in_service_quarter"})
+    frame = _frame(plan, "purchases")
+    frame = frame.join(purchase_book_values(frame, scenario))
+    frame = frame.rename(columns={"quarter": "order_quarter", "in_service": "in_service_quarter"})
     frame["gpus"] = frame["nodes"] * frame["sku"].map(_gpus_per_node(scenario))
     frame["unit_price_usd"] = (frame["capex_usd"] / frame["nodes"].where(frame["nodes"] != 0)).astype(float)
     frame = frame.sort_values(["order_quarter", "site", "sku"], kind="stable").reset_index(drop=True)
     return frame[["order_quarter", "in_service_quarter", "site", "sku", "nodes", "gpus", "unit_price_usd",
-                  "capex_usd"]]
+                  "capex_usd", "depreciation_usd_per_quarter", "quarters_charged", "charged_in_horizon_usd",
+                  "book_value_end_usd"]]
 
 
 def rentals_table(plan: dict, scenario) -> pd.DataFrame:
@@ -135,9 +164,80 @@ def fleet_table(plan: dict, scenario) -> pd.DataFrame:
     frame["site_facility_kw"] = by_site["facility_kw"].transform("sum")
     frame["site_full_load_kw"] = by_site["full_load_facility_kw"].transform("sum")
     frame["headroom_pct"] = 1.0 - frame["site_full_load_kw"] / frame["site_cap_kw"]
+    frame = frame.join(_fleet_costs(frame, scenario))
     frame = frame.sort_values(["quarter", "site", "sku"], kind="stable").reset_index(drop=True)
-    return frame[["quarter", "site", "site_kind", "sku", "nodes", "gpus", "it_kw", "facility_kw",
-                  "full_load_facility_kw", "site_facility_kw", "site_full_load_kw", "site_cap_kw", "headroom_pct"]]
+    return frame[["quarter", "site", "site_kind", "sku", "nodes", "existing_nodes", "gpus", "it_kw", "facility_kw",
+                  "full_load_facility_kw", "site_facility_kw", "site_full_load_kw", "site_cap_kw", "headroom_pct",
+                  *FLEET_COST_COLUMNS]]
+
+
+FLEET_COST_COLUMNS = ("energy_kwh", "energy_usd", "carbon_t", "depreciation_usd", "existing_depreciation_usd",
+                      "maintenance_usd")
+
+
+def existing_fleet_nodes(scenario) -> pd.Series:
+    """Nodes of the already-owned fleet in service, by (quarter label, site, sku): the sunk part of the fleet."""
+    fleet = _fleet_in_service(scenario.fleet, life_quarters(scenario.catalog), scenario.horizon.quarters)
+    labels = [scenario.horizon.label(int(q)) for q in fleet.index.get_level_values("quarter")]
+    return pd.Series(fleet.to_numpy(), index=pd.MultiIndex.from_arrays(
+        [labels, fleet.index.get_level_values("site").astype(object),
+         fleet.index.get_level_values("sku").astype(object)], names=["quarter", "site", "sku"]), dtype=float)
+
+
+def _fleet_costs(frame: pd.DataFrame, scenario) -> pd.DataFrame:
+    """Each fleet row's share of the quarter's cost lines, by the README's conventions: energy (paid at owned
+    sites), carbon (everywhere), and for owned nodes depreciation (depreciation mode) and maintenance; rent is on
+    the Rentals table. existing_depreciation_usd is the part charged for the already-owned fleet (sunk)."""
+    units = unit_costs_tables(scenario)
+    sku, site = units["sku"], units["site"]
+    owned = (frame["site_kind"] == OWNED).to_numpy()
+    depreciation_mode = scenario.finance.capex_mode == "depreciation"
+    existing = existing_fleet_nodes(scenario).reindex(
+        pd.MultiIndex.from_frame(frame[["quarter", "site", "sku"]].astype(object))).fillna(0.0).to_numpy()
+    kwh = frame["it_kw"] * frame["site"].map(site["pue"]) * HOURS_PER_QUARTER
+    dep = frame["sku"].map(sku["depreciation_usd_per_node_quarter"]).where(owned & depreciation_mode, 0.0)
+    return pd.DataFrame({
+        "existing_nodes": existing,
+        "energy_kwh": kwh,
+        "energy_usd": (kwh * frame["site"].map(site["usd_per_kwh"]).fillna(0.0)).where(owned, 0.0),
+        "carbon_t": kwh * frame["site"].map(site["gco2_per_kwh"]) / GRAMS_PER_TONNE,
+        "depreciation_usd": frame["nodes"] * dep,
+        "existing_depreciation_usd": existing * dep,
+        "maintenance_usd": (frame["nodes"] * frame["sku"].map(sku["maintenance_usd_per_node_quarter"]))
+        .where(owned, 0.0),
+    }, index=frame.index)
+
+
+def unit_costs_tables(scenario) -> dict[str, pd.DataFrame]:
+    """The unit costs every cost line multiplies: finance parameters, per SKU (price, depreciation, maintenance
+    and rent per node-quarter) and per site (PUE, electricity price, carbon intensity, power cap)."""
+    finance, catalog, sites = scenario.finance, scenario.catalog, scenario.sites
+    parameters = pd.DataFrame([
+        ("capex_mode", finance.capex_mode, "depreciation or cash"),
+        ("discount_rate", finance.discount_rate, "per year"),
+        ("carbon_usd_per_t", finance.carbon_usd_per_t, "USD per t CO2"),
+        ("unmet_usd_per_unit", finance.unmet_usd_per_unit, "USD per tokens/s per quarter"),
+        ("unfinished_training_usd", finance.unfinished_training_usd or 0.0, "USD per whole run left undone"),
+        ("hours_per_quarter", HOURS_PER_QUARTER, "h"),
+        ("quarters_per_year", QUARTERS_PER_YEAR, ""),
+    ], columns=["parameter", "value", "unit"])
+    sku = pd.DataFrame({
+        "gpus_per_node": catalog["gpus_per_node"].astype(float), "node_kw": catalog["node_kw"].astype(float),
+        "idle_frac": catalog["idle_frac"].astype(float), "price_usd": catalog["price_usd"].astype(float),
+        "life_years": catalog["life_years"].astype(float),
+        "maint_frac_per_year": catalog["maint_frac_per_year"].astype(float),
+        "rent_usd_per_gpu_hour": catalog["rent_usd_per_gpu_hour"].astype(float)},
+        index=pd.Index(catalog.index.astype(object), name="sku"))
+    sku["depreciation_usd_per_node_quarter"] = sku["price_usd"] / (sku["life_years"] * QUARTERS_PER_YEAR)
+    sku["maintenance_usd_per_node_quarter"] = sku["maint_frac_per_year"] * sku["price_usd"] / QUARTERS_PER_YEAR
+    sku["rent_usd_per_node_quarter"] = sku["rent_usd_per_gpu_hour"] * sku["gpus_per_node"] * HOURS_PER_QUARTER
+    site = pd.DataFrame({
+        "kind": sites["kind"].astype(object), "pue": sites["pue"].astype(float),
+        "usd_per_kwh": sites["usd_per_kwh"].astype(float).where(sites["kind"] == OWNED),
+        "gco2_per_kwh": sites["gco2_per_kwh"].astype(float),
+        "power_cap_kw": sites["power_mw"].astype(float).where(sites["kind"] == OWNED) * KW_PER_MW},
+        index=pd.Index(sites.index.astype(object), name="site"))
+    return {"parameters": parameters, "sku": sku, "site": site}
 
 
 def placement_table(plan: dict, scenario) -> pd.DataFrame:
@@ -388,6 +488,8 @@ def build_tables(plan: dict, scenario) -> dict[str, pd.DataFrame]:
         "why_orders": order_uses_table(plan),
         "why_shadow_prices": shadow_prices_table(plan),
         "gpus_by_sku": gpus_by_sku_table(plan, scenario),
+        **{f"unit_costs_{name}": (frame.reset_index() if name != "parameters" else frame)
+           for name, frame in unit_costs_tables(scenario).items()},
         "site_power": site_power_table(plan, scenario),
         "assumptions_parameters": parameters_table(plan, scenario),
         "assumptions_input_files": input_files_table(plan, scenario),

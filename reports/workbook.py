@@ -22,6 +22,7 @@ from openpyxl.utils import column_index_from_string, get_column_letter, quote_sh
 from openpyxl.worksheet.table import Table, TableStyleInfo
 from openpyxl.worksheet.worksheet import Worksheet
 
+from models.units import GRAMS_PER_TONNE
 from reports import tables as T
 from reports.atomic import write_atomic
 
@@ -57,15 +58,19 @@ SPEND_LABELS = {"capex_usd": "capex", "depreciation_usd": "depreciation", "rent_
 SHEET_SUMMARY, SHEET_PURCHASES, SHEET_RENTALS = "Summary", "Purchases", "Rentals"
 SHEET_FLEET, SHEET_PLACEMENT, SHEET_UNMET = "Fleet", "Placement", "Unmet"
 SHEET_UNFINISHED, SHEET_COSTS, SHEET_ASSUMPTIONS = "Unfinished training", "Costs", "Assumptions"
-SHEET_WHY = "Why"
-SHEETS = (SHEET_SUMMARY, SHEET_PURCHASES, SHEET_RENTALS, SHEET_FLEET, SHEET_PLACEMENT, SHEET_UNMET,
-          SHEET_UNFINISHED, SHEET_COSTS, SHEET_WHY, SHEET_ASSUMPTIONS)
+SHEET_WHY, SHEET_ORDERS, SHEET_UNIT_COSTS = "Why", "Orders", "Unit costs"
+SHEETS = (SHEET_SUMMARY, SHEET_ORDERS, SHEET_PURCHASES, SHEET_RENTALS, SHEET_FLEET, SHEET_PLACEMENT, SHEET_UNMET,
+          SHEET_UNFINISHED, SHEET_COSTS, SHEET_UNIT_COSTS, SHEET_WHY, SHEET_ASSUMPTIONS)
+RISK_SHEETS = ("Risk", "Sensitivity")  # written by reports/risk_sheets.py, placed before Assumptions
 
 COLUMN_FORMATS = {
     "nodes": COUNT, "gpus": COUNT, "pool_nodes": COUNT, "node_equivalents": DECIMAL,
     "energy_kwh": KWH, "carbon_t": TONNES, "discount_factor": FACTOR,
     "tokens_per_s": TOKENS, "demand_tokens_per_s": TOKENS, "unmet_tokens_per_s": TOKENS,
-    "utilisation": PERCENT, "headroom_pct": PERCENT, "fraction_left": PERCENT,
+    "utilisation": PERCENT, "headroom_pct": PERCENT, "fraction_left": PERCENT, "existing_nodes": COUNT,
+    "quarters_charged": COUNT, "idle_frac": DECIMAL, "maint_frac_per_year": FACTOR, "discount_rate": FACTOR,
+    "life_years": DECIMAL, "pue": DECIMAL, "usd_per_kwh": '"$"#,##0.0000', "gco2_per_kwh": KW,
+    "rent_usd_per_gpu_hour": USD,
 }
 
 
@@ -262,6 +267,65 @@ def _print_setup(ws: Worksheet, fit_width: bool = True) -> None:
 # --- sheets -------------------------------------------------------------------------------------------
 
 @dataclass
+class _UnitCosts:
+    """Where the Unit costs sheet put each parameter, so every cost formula can look its unit cost up there."""
+
+    parameters: dict[str, str]  # name -> absolute cell reference, with the sheet
+    sku: Block
+    site: Block
+
+    def of_sku(self, column: str, sku_cell: str) -> str:
+        return (f"INDEX({self.sku.range(column, sheet=True)},"
+                f"MATCH({sku_cell},{self.sku.range('sku', sheet=True)},0))")
+
+    def of_site(self, column: str, site_cell: str) -> str:
+        return (f"INDEX({self.site.range(column, sheet=True)},"
+                f"MATCH({site_cell},{self.site.range('site', sheet=True)},0))")
+
+    def depreciation_mode(self) -> str:
+        return f'{self.parameters["capex_mode"]}="depreciation"'
+
+    def cash_mode(self) -> str:
+        return f'{self.parameters["capex_mode"]}="cash"'
+
+
+def _unit_costs_sheet(w: _Writer, tables: dict[str, pd.DataFrame]) -> _UnitCosts:
+    """Every unit cost the cost lines multiply, in one place: change a price here and the chain recalculates
+    (Purchases, Rentals, Fleet, Unmet, Unfinished training → Costs → Summary and Orders)."""
+    ws = _sheet(w.workbook, SHEET_UNIT_COSTS, freeze=None)
+    w.text(ws, 1, 1, "Unit costs: change a value here and every cost line recalculates", TITLE_FONT)
+    w.text(ws, 3, 1, "Finance", SECTION_FONT)
+    parameters = tables["unit_costs_parameters"]
+    formats = {"discount_rate": FACTOR, "carbon_usd_per_t": USD, "unmet_usd_per_unit": USD,
+               "unfinished_training_usd": USD, "hours_per_quarter": COUNT, "quarters_per_year": COUNT}
+    block = w.table(ws, parameters, 4, "tblUnitParameters", excel_table=False)
+    cells = {}
+    for offset, name in enumerate(parameters["parameter"]):
+        row = block.first_row + offset
+        if name in formats:
+            ws.cell(row=row, column=_col(block, "value")).number_format = formats[name]
+        cells[name] = f"{quote_sheetname(SHEET_UNIT_COSTS)}!{block.cell('value', row)}"
+    top = block.last_row + 3
+    w.text(ws, top - 1, 1, "Per SKU (node = one catalog row; per node-quarter figures are formulas)", SECTION_FONT)
+    sku_frame = tables["unit_costs_sku"]
+    hours, per_year = cells["hours_per_quarter"], cells["quarters_per_year"]
+
+    def per_node_quarter(expression):
+        return lambda b, r: "=" + expression.format(**{c: f"{b.letters[c]}{r}" for c in b.letters}, hours=hours,
+                                                    per_year=per_year)
+
+    sku = w.table(ws, sku_frame, top, "tblUnitSku", formulas={
+        "depreciation_usd_per_node_quarter": per_node_quarter("{price_usd}/({life_years}*{per_year})"),
+        "maintenance_usd_per_node_quarter": per_node_quarter("{maint_frac_per_year}*{price_usd}/{per_year}"),
+        "rent_usd_per_node_quarter": per_node_quarter(
+            'IF({rent_usd_per_gpu_hour}="",0,{rent_usd_per_gpu_hour}*{gpus_per_node}*{hours})')})
+    top = max(sku.last_row, sku.first_row) + 3
+    w.text(ws, top - 1, 1, "Per site", SECTION_FONT)
+    site = w.table(ws, tables["unit_costs_site"], top, "tblUnitSite")
+    return _UnitCosts(cells, sku, site)
+
+
+@dataclass
 class _CostsLayout:
     block: Block
     total_row: int
@@ -270,21 +334,39 @@ class _CostsLayout:
     npv_rows: dict[str, int]  # "spend", "penalty", "objective" -> row of that NPV
 
 
-def _costs_sheet(w: _Writer, frame: pd.DataFrame) -> _CostsLayout:
+def _costs_sheet(w: _Writer, frame: pd.DataFrame, blocks: dict[str, Block], units: _UnitCosts) -> _CostsLayout:
+    """One row per quarter; every cost line a SUMIFS over the sheet whose rows make it up."""
     ws = _sheet(w.workbook, SHEET_COSTS)
+    purchases, rentals, fleet = blocks["purchases"], blocks["rentals"], blocks["fleet"]
+    unmet, unfinished = blocks["unmet"], blocks["unfinished"]
+
+    def sum_of(source: Block, column: str, by: str, condition: str | None = None):
+        def formula(block, r):
+            total = (f"SUMIFS({source.range(column, sheet=True)},{source.range(by, sheet=True)},"
+                     f"{block.letters['quarter']}{r})")
+            return f"=IF({condition},{total},0)" if condition else f"={total}"
+        return formula
 
     def subtotal(lines):
         return lambda block, r: f"=SUM({block.letters[lines[0]]}{r}:{block.letters[lines[-1]]}{r})"
 
-    def total(block, r):
-        return f"={block.letters['spend_usd']}{r}+{block.letters['penalty_usd']}{r}"
-
-    def discounted(block, r):
-        return f"={block.letters['total_usd']}{r}*{block.letters['discount_factor']}{r}"
-
-    block = w.table(ws, frame, 1, "tblCosts", formulas={"spend_usd": subtotal(T.SPEND_LINES),
-                                                          "penalty_usd": subtotal(T.PENALTY_LINES),
-                                                          "total_usd": total, "discounted_usd": discounted})
+    formulas = {
+        "energy_kwh": sum_of(fleet, "energy_kwh", "quarter"),
+        "carbon_t": sum_of(fleet, "carbon_t", "quarter"),
+        "capex_usd": sum_of(purchases, "capex_usd", "order_quarter", units.cash_mode()),
+        "depreciation_usd": sum_of(fleet, "depreciation_usd", "quarter"),
+        "rent_usd": sum_of(rentals, "rent_usd", "quarter"),
+        "energy_usd": sum_of(fleet, "energy_usd", "quarter"),
+        "maintenance_usd": sum_of(fleet, "maintenance_usd", "quarter"),
+        "carbon_usd": lambda b, r: f"={b.letters['carbon_t']}{r}*{units.parameters['carbon_usd_per_t']}",
+        "unmet_usd": sum_of(unmet, "unmet_usd", "quarter"),
+        "unfinished_training_usd": sum_of(unfinished, "cost_usd", "deadline_quarter"),
+        "spend_usd": subtotal(T.SPEND_LINES),
+        "penalty_usd": subtotal(T.PENALTY_LINES),
+        "total_usd": lambda b, r: f"={b.letters['spend_usd']}{r}+{b.letters['penalty_usd']}{r}",
+        "discounted_usd": lambda b, r: f"={b.letters['total_usd']}{r}*{b.letters['discount_factor']}{r}",
+    }
+    block = w.table(ws, frame, 1, "tblCosts", formulas=formulas)
     summed = [c for c in T.COSTS_SHEET_COLUMNS if c not in ("quarter", "discount_factor")]
     total_row = w.total_row(block, summed, "quarter")
     npv_column = block.letters["discounted_usd"]
@@ -300,26 +382,174 @@ def _costs_sheet(w: _Writer, frame: pd.DataFrame) -> _CostsLayout:
                         f"=SUMPRODUCT({block.range(column)},{block.range('discount_factor')})", USD)
         npv.font = HEADER_FONT
         npv_rows[key] = row
-    note = put(ws, npv_rows["objective"] + 1, 1,
-               "spend_usd = capex..carbon (what the fleet costs); penalty_usd = unmet demand + unfinished training "
-               "(what leaving work undone is assumed to cost); total_usd = spend_usd + penalty_usd; "
-               "discounted_usd = total_usd × discount_factor, discount_factor = (1 + discount_rate)^(−quarter "
-               "index / 4).")
-    note.font = Font(italic=True)
+    notes = ("Each cost line sums its sheet: capex (cash mode) from Purchases by order quarter; depreciation, "
+             "energy, maintenance and carbon from Fleet; rent from Rentals; unmet demand from Unmet; unfinished "
+             "training from Unfinished training by deadline. Unit costs live on the Unit costs sheet.",
+             "spend_usd = capex..carbon (what the fleet costs); penalty_usd = unmet demand + unfinished training "
+             "(what leaving work undone is assumed to cost); total_usd = spend_usd + penalty_usd; "
+             "discounted_usd = total_usd × discount_factor, discount_factor = (1 + discount_rate)^(−quarter "
+             "index / 4).")
+    for offset, text in enumerate(notes):
+        put(ws, npv_rows["objective"] + 1 + offset, 1, text).font = Font(italic=True)
     return _CostsLayout(block, total_row, npv_rows["objective"], npv_column, npv_rows)
 
 
-def _priced_sheet(w: _Writer, title: str, frame: pd.DataFrame, name: str, price: str, amount: str,
-                  label: str) -> Block:
-    """Purchases and Rentals: the $ column is a live nodes × unit-price formula, with a total row."""
-    ws = _sheet(w.workbook, title)
+def _purchases_sheet(w: _Writer, frame: pd.DataFrame, units: _UnitCosts) -> Block:
+    """Orders priced from Unit costs: capex = nodes × price; what the horizon charges; the book value left."""
+    ws = _sheet(w.workbook, SHEET_PURCHASES)
 
-    def nodes_times_price(block, r):
-        return f"={block.letters['nodes']}{r}*{block.letters[price]}{r}"
+    def f(expression):
+        return lambda b, r: "=" + expression.format(**{c: f"{b.letters[c]}{r}" for c in b.letters})
 
-    block = w.table(ws, frame, 1, name, formulas={amount: nodes_times_price})
-    w.total_row(block, ["nodes", "gpus", amount], label)
+    formulas = {
+        "unit_price_usd": lambda b, r: "=" + units.of_sku("price_usd", f"{b.letters['sku']}{r}"),
+        "capex_usd": f("{nodes}*{unit_price_usd}"),
+        "depreciation_usd_per_quarter": lambda b, r: (
+            f"={b.letters['nodes']}{r}*" + units.of_sku("depreciation_usd_per_node_quarter", f"{b.letters['sku']}{r}")),
+        "charged_in_horizon_usd": lambda b, r: (
+            f"=IF({units.cash_mode()},{b.letters['capex_usd']}{r},"
+            f"{b.letters['depreciation_usd_per_quarter']}{r}*{b.letters['quarters_charged']}{r})"),
+        "book_value_end_usd": f("{capex_usd}-{charged_in_horizon_usd}"),
+    }
+    block = w.table(ws, frame, 1, "tblPurchases", formulas=formulas)
+    w.total_row(block, ["nodes", "gpus", "capex_usd", "charged_in_horizon_usd", "book_value_end_usd"],
+                "order_quarter")
+    put(ws, block.last_row + 3, 1, "quarters_charged: quarters in service inside the horizon. charged_in_horizon_usd: "
+        "what the plan's cost lines charge for the order (depreciation mode: depreciation × quarters_charged; cash "
+        "mode: the price). book_value_end_usd = capex_usd − charged_in_horizon_usd.").font = Font(italic=True)
     return block
+
+
+def _rentals_sheet(w: _Writer, frame: pd.DataFrame, units: _UnitCosts) -> Block:
+    ws = _sheet(w.workbook, SHEET_RENTALS)
+    block = w.table(ws, frame, 1, "tblRentals", formulas={
+        "rent_usd_per_node": lambda b, r: "=" + units.of_sku("rent_usd_per_node_quarter", f"{b.letters['sku']}{r}"),
+        "rent_usd": lambda b, r: f"={b.letters['nodes']}{r}*{b.letters['rent_usd_per_node']}{r}"})
+    w.total_row(block, ["nodes", "gpus", "rent_usd"], "quarter")
+    return block
+
+
+def _fleet_sheet(w: _Writer, frame: pd.DataFrame, units: _UnitCosts) -> Block:
+    """Nodes in service with each row's energy, carbon, depreciation and maintenance as formulas on Unit costs."""
+    ws = _sheet(w.workbook, SHEET_FLEET)
+    owned = f'="{T.OWNED}"'
+
+    def cell(b, column, r):
+        return f"{b.letters[column]}{r}"
+
+    formulas = {
+        "energy_kwh": lambda b, r: (f"={cell(b, 'it_kw', r)}*{units.of_site('pue', cell(b, 'site', r))}"
+                                    f"*{units.parameters['hours_per_quarter']}"),
+        "energy_usd": lambda b, r: (f"=IF({cell(b, 'site_kind', r)}{owned},{cell(b, 'energy_kwh', r)}*"
+                                    f"{units.of_site('usd_per_kwh', cell(b, 'site', r))},0)"),
+        "carbon_t": lambda b, r: (f"={cell(b, 'energy_kwh', r)}*{units.of_site('gco2_per_kwh', cell(b, 'site', r))}"
+                                  f"/{GRAMS_PER_TONNE:.0f}"),
+        "depreciation_usd": lambda b, r: (
+            f"=IF(AND({units.depreciation_mode()},{cell(b, 'site_kind', r)}{owned}),{cell(b, 'nodes', r)}*"
+            f"{units.of_sku('depreciation_usd_per_node_quarter', cell(b, 'sku', r))},0)"),
+        "existing_depreciation_usd": lambda b, r: (
+            f"=IF({units.depreciation_mode()},{cell(b, 'existing_nodes', r)}*"
+            f"{units.of_sku('depreciation_usd_per_node_quarter', cell(b, 'sku', r))},0)"),
+        "maintenance_usd": lambda b, r: (
+            f"=IF({cell(b, 'site_kind', r)}{owned},{cell(b, 'nodes', r)}*"
+            f"{units.of_sku('maintenance_usd_per_node_quarter', cell(b, 'sku', r))},0)"),
+    }
+    block = w.table(ws, frame, 1, "tblFleet", formulas=formulas)
+    w.total_row(block, ["energy_kwh", "energy_usd", "carbon_t", "depreciation_usd", "existing_depreciation_usd",
+                        "maintenance_usd"], "quarter")
+    put(ws, block.last_row + 3, 1, "existing_nodes: the already-owned fleet (sunk; its depreciation is "
+        "existing_depreciation_usd). headroom_pct is at full load (Σ node_kw × nodes × pue, the power cap's own "
+        "measure); it_kw and facility_kw are at the plan's utilisation (what the energy bill pays for)."
+        ).font = Font(italic=True)
+    return block
+
+
+def _unmet_sheet(w: _Writer, frame: pd.DataFrame, units: _UnitCosts) -> Block:
+    ws = _sheet(w.workbook, SHEET_UNMET)
+    block = w.table(ws, frame, 1, "tblUnmet", formulas={
+        "unmet_usd": lambda b, r: f"={b.letters['unmet_tokens_per_s']}{r}*{units.parameters['unmet_usd_per_unit']}"})
+    w.total_row(block, ["unmet_tokens_per_s", "unmet_usd"], "quarter")
+    return block
+
+
+def _unfinished_sheet(w: _Writer, frame: pd.DataFrame, units: _UnitCosts) -> Block:
+    ws = _sheet(w.workbook, SHEET_UNFINISHED)
+    block = w.table(ws, frame, 1, "tblUnfinished", formulas={
+        "cost_usd": lambda b, r: f"={b.letters['fraction_left']}{r}*{units.parameters['unfinished_training_usd']}"})
+    w.total_row(block, ["cost_usd"], "workload")
+    return block
+
+
+def _orders_sheet(w: _Writer, plan: dict, purchases: Block, fleet: Block, costs: _CostsLayout) -> None:
+    """The executive table (what to buy, where, when, delivered when, cash by year), then the cash view (capex
+    committed by order quarter and year) beside the P&L view (depreciation charged, new orders vs the sunk fleet)."""
+    ws = _sheet(w.workbook, SHEET_ORDERS)
+    quarters = list(plan["horizon"]["quarters"])
+    years = list(dict.fromkeys(q[:4] for q in quarters))
+    n = purchases.rows
+    frame = pd.DataFrame({"order_quarter": [None] * n, "sku": None, "site": None, "nodes": None,
+                          "delivered_quarter": None, "capex_usd": None, "book_value_end_usd": None,
+                          **{f"cash_{year}_usd": None for year in years}})
+
+    def same_row(column):
+        sheet = quote_sheetname(SHEET_PURCHASES)
+        return lambda b, r: f"={sheet}!{purchases.letters[column]}{purchases.first_row + r - b.first_row}"
+
+    def cash_in(year):
+        return lambda b, r: f'=IF(LEFT({b.letters["order_quarter"]}{r},4)="{year}",{b.letters["capex_usd"]}{r},0)'
+
+    formulas = {"order_quarter": same_row("order_quarter"), "sku": same_row("sku"), "site": same_row("site"),
+                "nodes": same_row("nodes"), "delivered_quarter": same_row("in_service_quarter"),
+                "capex_usd": same_row("capex_usd"), "book_value_end_usd": same_row("book_value_end_usd"),
+                **{f"cash_{year}_usd": cash_in(year) for year in years}}
+    widths = {"order_quarter": "2027Q1", "sku": "x" * 14, "site": "x" * 10, "nodes": 1e4, "delivered_quarter": "2027Q1"}
+    block = w.table(ws, frame.astype(object), 1, "tblOrders", formulas=formulas)
+    for column, hint in widths.items():
+        w.widths.see(ws, _col(block, column), hint)
+    w.total_row(block, ["nodes", "capex_usd", "book_value_end_usd", *(f"cash_{y}_usd" for y in years)],
+                "order_quarter")
+
+    top = max(block.last_row, block.first_row) + 4
+    w.text(ws, top - 1, 1, "Cash (capex committed when ordered) beside P&L (depreciation charged) by quarter",
+           SECTION_FONT)
+    by_quarter = pd.DataFrame({"quarter": quarters, "capex_committed_usd": None, "depreciation_usd": None,
+                               "new_orders_depreciation_usd": None, "existing_fleet_depreciation_usd": None})
+    cb = costs.block
+    costs_row = {q: cb.first_row + i for i, q in enumerate(quarters)}
+
+    def by_quarter_formula(column):
+        def formula(b, r):
+            q = f"{b.letters['quarter']}{r}"
+            if column == "capex_committed_usd":
+                return (f"=SUMIFS({purchases.range('capex_usd', sheet=True)},"
+                        f"{purchases.range('order_quarter', sheet=True)},{q})")
+            if column == "depreciation_usd":
+                return f"={quote_sheetname(SHEET_COSTS)}!{cb.letters['depreciation_usd']}{costs_row[quarters[r - b.first_row]]}"
+            if column == "existing_fleet_depreciation_usd":
+                return (f"=SUMIFS({fleet.range('existing_depreciation_usd', sheet=True)},"
+                        f"{fleet.range('quarter', sheet=True)},{q})")
+            return f"={b.letters['depreciation_usd']}{r}-{b.letters['existing_fleet_depreciation_usd']}{r}"
+        return formula
+
+    money = [c for c in by_quarter.columns if c != "quarter"]
+    quarter_block = w.table(ws, by_quarter, top, "tblCashPnlByQuarter",
+                            formulas={c: by_quarter_formula(c) for c in money})
+    w.total_row(quarter_block, money, "quarter")
+
+    top = quarter_block.last_row + 5
+    w.text(ws, top - 1, 1, "Cash and P&L by year", SECTION_FONT)
+    by_year = pd.DataFrame({"year": years, **{c: None for c in money}})
+
+    def yearly(column):
+        return lambda b, r: (f'=SUMPRODUCT((LEFT({quarter_block.range("quarter")},4)={b.letters["year"]}{r})*'
+                             f'{quarter_block.range(column)})')
+
+    year_block = w.table(ws, by_year, top, "tblCashPnlByYear", formulas={c: yearly(c) for c in money})
+    w.total_row(year_block, money, "year")
+    put(ws, year_block.last_row + 3, 1, "Cash: the purchase price in the quarter the order is placed (how budgets "
+        "count it). P&L: depreciation charged per quarter (depreciation mode; zero in cash mode), split into new "
+        "orders (this plan's decisions) and the existing fleet (sunk). Book value left at the end is on Purchases."
+        ).font = Font(italic=True)
 
 
 def _simple_sheet(w: _Writer, title: str, frame: pd.DataFrame, name: str, totals: list[str] | None = None,
@@ -400,6 +630,13 @@ def _summary_sheet(w: _Writer, plan: dict, tables: dict[str, pd.DataFrame], cost
         ("Capex charged (cash mode)", f"={cb.cell('capex_usd', total_row, sheet=True)}", USD),
         ("Purchases ordered (price × nodes)", f"=SUM({purchases.range('capex_usd', sheet=True)})", USD),
         ("Depreciation", f"={cb.cell('depreciation_usd', total_row, sheet=True)}", USD),
+        ("  of which the existing fleet (sunk)", f"=SUM({fleet.range('existing_depreciation_usd', sheet=True)})",
+         USD),
+        ("  of which new orders (this plan's decisions)",
+         f"={cb.cell('depreciation_usd', total_row, sheet=True)}"
+         f"-SUM({fleet.range('existing_depreciation_usd', sheet=True)})", USD),
+        ("Book value of new orders left at the end", f"=SUM({purchases.range('book_value_end_usd', sheet=True)})",
+         USD),
         ("Rent", f"={cb.cell('rent_usd', total_row, sheet=True)}", USD),
         ("Energy", f"={cb.cell('energy_kwh', total_row, sheet=True)}/1000", MWH),
         ("Energy cost", f"={cb.cell('energy_usd', total_row, sheet=True)}", USD),
@@ -567,26 +804,25 @@ def _power_chart(ws: Worksheet, power: Block, column: int, site: str) -> LineCha
 # --- entry point --------------------------------------------------------------------------------------
 
 def build_workbook(plan: dict, scenario, risk: dict | None = None) -> Workbook:
-    """The workbook in memory (nothing written): the sheets in `SHEETS` order, plus risk sheets if given."""
+    """The workbook in memory (nothing written): the sheets in `SHEETS` order, the risk sheets (if given) just
+    before Assumptions, which prints last."""
     tables = T.build_tables(plan, scenario)
     workbook = Workbook()
     workbook.active.title = SHEET_SUMMARY
     summary_ws = workbook.active
     _print_setup(summary_ws)
     w = _Writer(workbook)
+    units = _unit_costs_sheet(w, tables)
     blocks = {
-        "purchases": _priced_sheet(w, SHEET_PURCHASES, tables["purchases"], "tblPurchases", "unit_price_usd",
-                                   "capex_usd", "order_quarter"),
-        "rentals": _priced_sheet(w, SHEET_RENTALS, tables["rentals"], "tblRentals", "rent_usd_per_node", "rent_usd",
-                                 "quarter"),
-        "fleet": _simple_sheet(w, SHEET_FLEET, tables["fleet"], "tblFleet"),
+        "purchases": _purchases_sheet(w, tables["purchases"], units),
+        "rentals": _rentals_sheet(w, tables["rentals"], units),
+        "fleet": _fleet_sheet(w, tables["fleet"], units),
         "placement": _simple_sheet(w, SHEET_PLACEMENT, tables["placement"], "tblPlacement"),
-        "unmet": _simple_sheet(w, SHEET_UNMET, tables["unmet"], "tblUnmet",
-                               ["unmet_tokens_per_s", "unmet_usd"], "quarter"),
-        "unfinished": _simple_sheet(w, SHEET_UNFINISHED, tables["unfinished_training"], "tblUnfinished",
-                                    ["cost_usd"], "workload"),
+        "unmet": _unmet_sheet(w, tables["unmet"], units),
+        "unfinished": _unfinished_sheet(w, tables["unfinished_training"], units),
     }
-    costs = _costs_sheet(w, tables["costs"])
+    costs = _costs_sheet(w, tables["costs"], blocks, units)
+    _orders_sheet(w, plan, blocks["purchases"], blocks["fleet"], costs)
     _why_sheet(w, tables, plan)
     _assumptions_sheet(w, tables)
     _summary_sheet(w, plan, tables, costs, blocks)
@@ -596,6 +832,9 @@ def build_workbook(plan: dict, scenario, risk: dict | None = None) -> Workbook:
         from reports.risk_sheets import add_risk_sheets
 
         add_risk_sheets(workbook, risk)
+    order = [*SHEETS[:-1], *RISK_SHEETS, SHEETS[-1]]
+    workbook._sheets.sort(key=lambda ws: order.index(ws.title) if ws.title in order else len(order) - 1)
+    workbook.active = 0
     return workbook
 
 

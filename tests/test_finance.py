@@ -9,23 +9,31 @@ quarter 2027Q3 (quarter 2, discount factor 1.08^(−2/4)).
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import openpyxl
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
 from planner.cli import main
 from planner.pipeline import plan_document, run_plan
 from planner.scenario import load_scenario
-from reports.tables import PENALTY_LINES, SPEND_LINES
-from test_workbook import FORMULA_LOOKALIKES, mixed_scenario, plans  # noqa: F401  (module-scoped fixture reused)
+from models.quarters import Horizon, parse_quarter
+from reports.tables import PENALTY_LINES, SPEND_LINES, purchase_book_values
+from test_workbook import FORMULA_LOOKALIKES, mixed_scenario, plans, soffice_convert  # noqa: F401  (fixture reused)
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "data" / "examples" / "example" / "scenario.yaml"
 
 UNMET_USD = 500 * 100.0
 UNFINISHED_USD = 1_000.0
+
+
+def close(a, b) -> bool:
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-6)
 
 
 def test_spend_and_penalty_lines_partition_the_objective():
@@ -97,3 +105,124 @@ def test_shipped_example_warns_about_the_unfinished_405b_run():
     assert 0.0 < warning["amount"] < 0.2
     assert warning["cost_usd"] == pytest.approx(warning["amount"] * 1e9)
     assert "texas" in warning["cause"]
+
+
+# --- traceable money ------------------------------------------------------------------------------------------
+
+def test_book_value_plus_charged_depreciation_is_the_price_per_order(plans):  # noqa: F811
+    """Worked example (depreciation mode): 2 nodes of h at $240,000 ordered and in service in 2027Q1, horizon of
+    2 quarters: charged 2 × 240,000 / (5 × 4) × 2 quarters = $48,000; book value 480,000 − 48,000 = $432,000."""
+    plan, _, _ = plans["worked"]
+    (order,) = plan["purchases"]
+    assert order["charged_in_horizon_usd"] == pytest.approx(48_000.0)
+    assert order["book_value_end_usd"] == pytest.approx(432_000.0)
+    assert order["book_value_end_usd"] + order["charged_in_horizon_usd"] == pytest.approx(order["capex_usd"])
+
+
+def test_book_value_with_lead_time_retirement_and_cash_mode():
+    """A 4-quarter horizon from 2027Q1; SKU price $8,000, life 0.5 years (2 quarters: $4,000 per node-quarter).
+    In service 2027Q2 (3 nodes): 2 quarters charged before it retires → 3 × 8,000 = $24,000, book value 0.
+    In service 2027Q4 (1 node, ordered 2027Q2 with a lead time): 1 quarter → $4,000 charged, $4,000 left.
+    Ordered in 2028Q1 would never be in service inside the horizon → nothing charged, the whole price left.
+    Cash mode charges the whole price in the order quarter: book value 0 for each."""
+    catalog = pd.DataFrame({"price_usd": [8_000.0], "life_years": [0.5], "lead_quarters": [2]},
+                           index=pd.Index(["s"], name="sku"))
+    orders = pd.DataFrame({"quarter": ["2027Q2", "2027Q2", "2027Q4"], "sku": ["s"] * 3, "nodes": [3.0, 1.0, 2.0],
+                           "in_service": ["2027Q2", "2027Q4", "2028Q2"], "capex_usd": [24_000.0, 8_000.0, 16_000.0]})
+    horizon = Horizon(parse_quarter("2027Q1"), 4)
+    scenario = SimpleNamespace(catalog=catalog, horizon=horizon, finance=SimpleNamespace(capex_mode="depreciation"))
+    book = purchase_book_values(orders, scenario)
+    assert book["quarters_charged"].tolist() == [2, 1, 0]
+    assert book["charged_in_horizon_usd"].tolist() == [24_000.0, 4_000.0, 0.0]
+    assert book["book_value_end_usd"].tolist() == [0.0, 4_000.0, 16_000.0]
+    cash = purchase_book_values(orders, SimpleNamespace(catalog=catalog, horizon=horizon,
+                                                        finance=SimpleNamespace(capex_mode="cash")))
+    assert cash["charged_in_horizon_usd"].tolist() == [24_000.0, 8_000.0, 16_000.0]
+    assert cash["book_value_end_usd"].tolist() == [0.0, 0.0, 0.0]
+
+
+def _cell_under(ws, header: str, key_column_value: str):
+    """The cell in column `header` of the row whose first cell is `key_column_value` (tables on one sheet)."""
+    for row in ws.iter_rows():
+        if row[0].value == key_column_value:
+            header_row = row[0].row
+            while header_row > 1 and ws.cell(row=header_row, column=1).value not in ("sku", "parameter", "site"):
+                header_row -= 1
+            names = [c.value for c in ws[header_row]]
+            return ws.cell(row=row[0].row, column=names.index(header) + 1)
+    raise KeyError(key_column_value)
+
+
+def _headline(book) -> dict:
+    summary = book["Summary"]
+    return {summary.cell(row=r, column=1).value: summary.cell(row=r, column=2).value
+            for r in range(1, summary.max_row + 1)}
+
+
+@pytest.fixture(scope="module")
+def repriced(plans, tmp_path_factory) -> dict:
+    """Each plan's workbook as written and after one price cell changed, both recalculated by LibreOffice:
+    worked: h's price_usd 240,000 → 300,000; mixed: unmet_usd_per_unit 100 → 200."""
+    out = tmp_path_factory.mktemp("repriced")
+    edits = {"worked": ("price_usd", "h", 300_000.0), "mixed": ("value", "unmet_usd_per_unit", 200.0)}
+    sources = []
+    for name, (header, key, value) in edits.items():
+        book = openpyxl.load_workbook(plans[name][2])
+        _cell_under(book["Unit costs"], header, key).value = value
+        book.save(out / f"{name}_repriced.xlsx")
+        sources += [plans[name][2], out / f"{name}_repriced.xlsx"]
+    converted = soffice_convert(sources, out / "lo", 'xlsx:Calc MS Excel 2007 XML')
+    books = [openpyxl.load_workbook(p, data_only=True) for p in converted]
+    return {name: (books[2 * i], books[2 * i + 1]) for i, name in enumerate(edits)}
+
+
+@pytest.mark.parametrize("name", ["worked", "mixed"])
+def test_libreoffice_reproduces_spend_penalties_and_objective(plans, repriced, name):
+    plan, _, _ = plans[name]
+    headline = _headline(repriced[name][0])
+    assert close(headline["Discounted spend (NPV)"], plan["discounted_spend_usd"])
+    assert close(headline["Discounted shortfall penalties (NPV)"], plan["discounted_penalty_usd"])
+    assert close(headline["Objective: spend + penalties (NPV)"], plan["objective_usd"])
+    assert close(headline["Book value of new orders left at the end"],
+                 sum(p["book_value_end_usd"] for p in plan["purchases"]))
+
+
+def test_changing_a_price_cell_moves_the_totals_by_the_hand_computed_amount(plans, repriced):
+    """Worked example, h's price +$60,000: depreciation +60,000 / 20 = $3,000 and maintenance +0.04 × 60,000 / 4 =
+    $600 per node-quarter; 2 owned nodes in each of the 2 quarters → +$7,200 per quarter, discounted
+    7,200 × (1 + 1.08^(−1/4)). Capex ordered +2 × 60,000; book value 600,000 − 2 × 15,000 × 2 = $540,000."""
+    plan, _, _ = plans["worked"]
+    before, after = (_headline(book) for book in repriced["worked"])
+    extra = 7_200.0 * (1 + 1.08 ** -0.25)
+    assert close(after["Discounted spend (NPV)"] - before["Discounted spend (NPV)"], extra)
+    assert close(after["Objective: spend + penalties (NPV)"], plan["objective_usd"] + extra)
+    assert after["Discounted shortfall penalties (NPV)"] == before["Discounted shortfall penalties (NPV)"] == 0
+    assert close(after["Purchases ordered (price × nodes)"], 600_000.0)
+    assert close(after["Book value of new orders left at the end"], 540_000.0)
+
+
+def test_changing_the_unmet_penalty_moves_only_the_penalties(plans, repriced):
+    """Mixed plan, unmet_usd_per_unit $100 → $200: 500 tokens/s unmet in quarter 0 → +$50,000, not discounted."""
+    plan, _, _ = plans["mixed"]
+    before, after = (_headline(book) for book in repriced["mixed"])
+    assert close(after["Discounted shortfall penalties (NPV)"], plan["discounted_penalty_usd"] + 50_000.0)
+    assert close(after["Discounted spend (NPV)"], before["Discounted spend (NPV)"])
+    assert close(after["Objective: spend + penalties (NPV)"], plan["objective_usd"] + 50_000.0)
+
+
+def test_orders_sheet_gives_cash_by_year_and_pnl_by_quarter(plans, repriced):
+    """Worked example: $480,000 committed in 2027 (ordered 2027Q1); depreciation 24,000 per quarter, all of it new
+    orders (no existing fleet)."""
+    book = repriced["worked"][0]
+    ws = book["Orders"]
+    values = list(ws.iter_rows(values_only=True))
+    header = values[0]
+    assert values[1][:6] == ("2027Q1", "h", "A", 2, "2027Q1", 480_000)
+    assert values[1][header.index("cash_2027_usd")] == 480_000
+    by_quarter = next(i for i, row in enumerate(values) if row[0] == "quarter")
+    assert values[by_quarter][:5] == ("quarter", "capex_committed_usd", "depreciation_usd",
+                                      "new_orders_depreciation_usd", "existing_fleet_depreciation_usd")
+    assert values[by_quarter + 1][:5] == ("2027Q1", 480_000, 24_000, 24_000, 0)
+    assert values[by_quarter + 2][:5] == ("2027Q2", 0, 24_000, 24_000, 0)
+    by_year = next(i for i, row in enumerate(values) if row[0] == "year")
+    assert values[by_year + 1][:5] == ("2027", 480_000, 48_000, 48_000, 0)
