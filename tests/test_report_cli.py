@@ -94,3 +94,52 @@ def test_nothing_to_write_is_a_usage_error(saved_plan):
     result = report(plan_path)
     assert result.exit_code == 2
     assert "give -o OUT.xlsx and/or --csv DIR" in result.output
+
+
+@pytest.fixture(scope="module")
+def risk_document(tmp_path_factory) -> tuple[Path, dict, Path]:
+    """(PLAN.json path, the plan, RISK.json path) for the worked example, risk from a small evaluation."""
+    from models.risk import evaluate_plan
+
+    folder = tmp_path_factory.mktemp("risk")
+    scenario_path = worked_example(folder / "inputs")
+    plan, scenario = solved(scenario_path)
+    risk = evaluate_plan(scenario, plan, samples=200)
+    return (write_json_atomic(folder / "plan.json", plan), plan,
+            write_json_atomic(folder / "risk.json", risk))
+
+
+def test_report_with_risk_renders_the_risk_sheets_before_assumptions(risk_document, tmp_path):
+    plan_path, plan, risk_path = risk_document
+    result = CliRunner().invoke(main, ["report", str(plan_path), "-o", str(tmp_path / "out.xlsx"),
+                                       "--risk", str(risk_path)])
+    assert result.exit_code == 0, result.output
+    assert "Risk and Sensitivity" not in result.stderr
+    names = openpyxl.load_workbook(tmp_path / "out.xlsx").sheetnames
+    assert names[:2] == ["Summary", "Orders"] and names[-3:] == ["Risk", "Sensitivity", "Assumptions"]
+
+
+def test_report_without_risk_says_why_the_sheets_are_absent(saved_plan, tmp_path):
+    plan_path, _, _ = saved_plan
+    result = CliRunner().invoke(main, ["report", str(plan_path), "-o", str(tmp_path / "out.xlsx")])
+    assert result.exit_code == 0, result.output
+    assert "no Risk and Sensitivity sheets" in result.stderr and "--risk RISK.json" in result.stderr
+    assert "Risk" not in openpyxl.load_workbook(tmp_path / "out.xlsx").sheetnames
+
+
+@pytest.mark.parametrize("content, message", [
+    ("{not json", "not valid JSON"), ("[1]", "expected a JSON object"),
+    ('{"samples": 1}', "missing key(s) seed, dtype"), ("other plan", "evaluated a different plan")])
+def test_bad_risk_file_exits_2_and_writes_nothing(risk_document, tmp_path, content, message):
+    plan_path, _, risk_path = risk_document
+    bad = tmp_path / "risk.json"
+    if content == "other plan":
+        risk = json.loads(risk_path.read_text())
+        bad.write_text(json.dumps(dict(risk, plan_objective_usd=risk["plan_objective_usd"] + 1.0)))
+    else:
+        bad.write_text(content)
+    out = tmp_path / "out.xlsx"
+    result = CliRunner().invoke(main, ["report", str(plan_path), "-o", str(out), "--risk", str(bad)])
+    assert result.exit_code == 2, result.output
+    assert str(bad) in result.output and message in result.output
+    assert "Traceback" not in result.output and not out.exists()

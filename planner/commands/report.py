@@ -6,6 +6,8 @@ plan would no longer be the ones it was made from, so the command refuses (exit 
 
 from __future__ import annotations
 
+import json
+import math
 from pathlib import Path
 
 import click
@@ -15,19 +17,58 @@ from planner.plan_file import changed_inputs, load_plan
 from planner.scenario import load_scenario
 
 RERUN_HINT = "; rerun `planner plan` on the current inputs, or pass --allow-changed-inputs"
+# What the Risk and Sensitivity sheets read from a RISK.json (reports/risk_sheets.py).
+RISK_KEYS = ("samples", "seed", "dtype", "device", "tco_usd", "histogram", "shortfall_probability",
+             "sensitivities")
+NO_RISK_NOTE = ("note: the workbook has no Risk and Sensitivity sheets: PLAN.json does not hold risk results; "
+                "pass --risk RISK.json (written by `planner evaluate SCENARIO --plan PLAN.json --json RISK.json`) "
+                "to include them")
+SAME_PLAN_REL = 1e-9  # a RISK.json records the objective of the plan it priced; another plan's differs
+
+
+def load_risk(path: str | Path, plan: dict) -> dict:
+    """Read a RISK.json and check it was evaluated on this plan; InputError (exit 2) otherwise."""
+    label = str(path)
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(Problem(label, "risk file not found"))
+    try:
+        risk = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise InputError(Problem(label, "not a RISK.json: the file is not UTF-8 text")) from None
+    except json.JSONDecodeError as error:
+        raise InputError(Problem(label, f"not valid JSON: {error.msg} (line {error.lineno})")) from None
+    if not isinstance(risk, dict):
+        raise InputError(Problem(label, f"not a RISK.json: expected a JSON object, got {type(risk).__name__}"))
+    missing = [key for key in RISK_KEYS if key not in risk]
+    if missing:
+        raise InputError(Problem(label, "not a RISK.json written by `planner evaluate --json`: missing key(s) "
+                                        + ", ".join(missing)))
+    priced = risk.get("plan_objective_usd")
+    if isinstance(priced, (int, float)) and not math.isclose(priced, plan["objective_usd"], rel_tol=SAME_PLAN_REL):
+        raise InputError(Problem(label, f"evaluated a different plan (its plan objective ${priced:,.2f}, this "
+                                        f"plan's ${plan['objective_usd']:,.2f}); rerun `planner evaluate` on "
+                                        f"this plan"))
+    return risk
 
 
 @click.command("report")
 @click.argument("plan_path", metavar="PLAN.json", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", "xlsx_path", type=click.Path(dir_okay=False), help="Write the workbook here.")
 @click.option("--csv", "csv_dir", type=click.Path(file_okay=False), help="Write one CSV per table here.")
+@click.option("--risk", "risk_path", type=click.Path(dir_okay=False),
+              help="RISK.json of this plan (from `planner evaluate --json`): adds the Risk and Sensitivity sheets.")
 @click.option("--allow-changed-inputs", is_flag=True,
               help="Render even if an input file's SHA-256 differs from the one recorded in the plan.")
-def command(plan_path, xlsx_path, csv_dir, allow_changed_inputs) -> None:
-    """Re-render a saved PLAN.json as the Excel workbook and/or CSV tables, checking its inputs are unchanged."""
+def command(plan_path, xlsx_path, csv_dir, risk_path, allow_changed_inputs) -> None:
+    """Re-render a saved PLAN.json as the Excel workbook and/or CSV tables, checking its inputs are unchanged.
+
+    PLAN.json holds no risk results: give --risk RISK.json for the Risk and Sensitivity sheets.
+    """
     if not xlsx_path and not csv_dir:
         raise click.UsageError("nothing to write: give -o OUT.xlsx and/or --csv DIR")
     plan = load_plan(plan_path)
+    risk = load_risk(risk_path, plan) if risk_path else None
     scenario_path = Path(plan["inputs"]["scenario_path"])
     if not scenario_path.is_absolute():  # relative paths are taken from the plan's own folder
         scenario_path = Path(plan_path).parent / scenario_path
@@ -40,7 +81,9 @@ def command(plan_path, xlsx_path, csv_dir, allow_changed_inputs) -> None:
     if xlsx_path:
         from reports.workbook import write_workbook
 
-        write_workbook(xlsx_path, plan, scenario)
+        write_workbook(xlsx_path, plan, scenario, risk=risk)
+        if risk is None:
+            click.echo(NO_RISK_NOTE, err=True)
         click.echo(f"wrote {xlsx_path}")
     if csv_dir:
         from reports.csv_writer import write_csv_tables
