@@ -19,6 +19,7 @@ from openpyxl.chart import BarChart, LineChart, Reference
 from openpyxl.chart.series import SeriesLabel
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import column_index_from_string, get_column_letter, quote_sheetname
+from openpyxl.utils.cell import coordinate_from_string
 from openpyxl.worksheet.table import Table, TableStyleInfo
 from openpyxl.worksheet.worksheet import Worksheet
 
@@ -185,7 +186,7 @@ class _Writer:
         cell = put(ws, row, column, value, number_format)
         if font is not None:
             cell.font = font
-        if font is not TITLE_FONT:
+        if font is not TITLE_FONT and font is not SECTION_FONT:  # titles overflow into the empty cells beside
             self.widths.see(ws, column, value, number_format)
         return cell
 
@@ -210,7 +211,8 @@ class _Writer:
         for r, values in enumerate(frame.itertuples(index=False, name=None), start=block.first_row):
             for i, (column, value) in enumerate(zip(columns, values)):
                 if column in formulas:
-                    self.formula(ws, r, left + i, formulas[column](block, r), fmts[i], value)
+                    hint = value if value is not None else (FORMULA_WIDTH_HINT if fmts[i] == USD else None)
+                    self.formula(ws, r, left + i, formulas[column](block, r), fmts[i], hint)
                 else:
                     cell = self.text(ws, r, left + i, value, number_format=fmts[i])
                     if isinstance(value, str) and len(value) > MAX_COLUMN_WIDTH:  # long free text wraps
@@ -248,20 +250,38 @@ def _col(block: Block, column: str) -> int:
     return column_index_from_string(block.letters[column])
 
 
-def _sheet(workbook: Workbook, title: str, freeze: str | None = "A2", fit_width: bool = True) -> Worksheet:
+def _sheet(workbook: Workbook, title: str, freeze: str | None = "A2") -> Worksheet:
     ws = workbook.create_sheet(title)
     if freeze:
         ws.freeze_panes = freeze
-    _print_setup(ws, fit_width)
+    _print_setup(ws, repeat_header=freeze == "A2")
     return ws
 
 
-def _print_setup(ws: Worksheet, fit_width: bool = True) -> None:
-    """Landscape; one page wide where the sheet is narrow enough to stay legible when printed."""
+def _print_setup(ws: Worksheet, repeat_header: bool = False) -> None:
+    """Landscape, one page wide (as many pages down as needed), the header row repeated on every page of a long
+    table, so the workbook prints as a readable pack."""
     ws.page_setup.orientation = "landscape"
-    if fit_width:
-        ws.sheet_properties.pageSetUpPr.fitToPage = True
-        ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
+    ws.print_options.gridLines = False
+    ws.page_margins.left = ws.page_margins.right = 0.4
+    ws.page_margins.top = ws.page_margins.bottom = 0.5
+    if repeat_header:
+        ws.print_title_rows = "1:1"
+
+
+def _set_print_areas(workbook: Workbook) -> None:
+    """Print exactly the used cells (and, on the Summary, the chart grid beside them)."""
+    for ws in workbook.worksheets:
+        last_column = ws.max_column
+        last_row = ws.max_row
+        for chart in ws._charts:  # anchored by a cell name ("I1") until the workbook is saved
+            letters, row = coordinate_from_string(chart.anchor)
+            last_column = max(last_column, column_index_from_string(letters) + CHART_COLUMNS - 1)
+            last_row = max(last_row, row + CHART_ROWS - 1)
+        ws.print_area = f"A1:{get_column_letter(last_column)}{last_row}"
 
 
 # --- sheets -------------------------------------------------------------------------------------------
@@ -572,7 +592,7 @@ def _why_sheet(w: _Writer, tables: dict[str, pd.DataFrame], plan: dict) -> None:
 
 
 def _assumptions_sheet(w: _Writer, tables: dict[str, pd.DataFrame]) -> None:
-    ws = _sheet(w.workbook, SHEET_ASSUMPTIONS, freeze=None, fit_width=False)  # wide hashes, paths: print at 100 %
+    ws = _sheet(w.workbook, SHEET_ASSUMPTIONS, freeze=None)
     row = 1
     w.text(ws, row, 1, "Assumptions: the scenario parameters and every input table, as used for this plan",
            TITLE_FONT)
@@ -599,10 +619,13 @@ def _summary_sheet(w: _Writer, plan: dict, tables: dict[str, pd.DataFrame], cost
     summary = tables["summary"].set_index("metric")["value"]
     quarters = list(plan["horizon"]["quarters"])
     gpus, power_wide = tables["gpus_by_sku"], _power_wide(tables["site_power"], quarters)
-    chart_column = max(len(gpus.columns), len(power_wide.columns), 3) + 2  # charts sit right of the chart data
+    penalties = bool((tables["costs"]["penalty_usd"].abs() > 0).any())
+    n_charts = 1 + penalties + (len(gpus) > 0 and len(gpus.columns) > 1) + (len(power_wide.columns) - 1) // len(
+        POWER_SERIES)
+    charts_end_row = 1 + math.ceil(n_charts / 2) * CHART_ROWS  # the chart grid sits right of the headline ...
     row = 1
     w.text(ws, row, 1, f"Capacity plan: {plan['scenario']}", TITLE_FONT)
-    row = _problems(w, ws, tables["warnings"], 3, chart_column - 1) + 1
+    row = _problems(w, ws, tables["warnings"], 3, SUMMARY_CHART_COLUMN - 1) + 1
     gap = plan.get("gap")
     facts = [("Scenario", plan["scenario"], None), ("Horizon", summary["horizon"], None),
              ("Solver status", plan["status"], None), ("Solver", plan["solver"], None),
@@ -666,6 +689,7 @@ def _summary_sheet(w: _Writer, plan: dict, tables: dict[str, pd.DataFrame], cost
     end_block = w.table(ws, end_frame, row, "tblGpusAtEnd", excel_table=False)
     row = w.total_row(end_block, ["gpus"], "sku") + 2
 
+    row = max(row, charts_end_row + 1)  # ... and the wide chart data below both, never under a chart
     w.text(ws, row, 1, "GPUs in service by SKU (chart data)", SECTION_FONT)
     row += 1
     gpu_block = w.table(ws, gpus, row, "tblGpusBySku", formats={c: COUNT for c in gpus.columns if c != "quarter"},
@@ -678,10 +702,22 @@ def _summary_sheet(w: _Writer, plan: dict, tables: dict[str, pd.DataFrame], cost
     power_block = w.table(ws, power_wide, row, "tblSitePower", formats={c: KW for c in power_wide.columns},
                           excel_table=False)
 
-    penalties = bool((tables["costs"]["penalty_usd"].abs() > 0).any())
     _summary_charts(ws, costs.block, gpu_block, power_block, len(gpus.columns), len(power_wide.columns), penalties,
-                    chart_column)
-    ws.column_dimensions["A"].width = 38
+                    SUMMARY_CHART_COLUMN)
+
+
+SUMMARY_CHART_COLUMN = 4  # charts from column D: right of the labels (A), values (B) and a gap (C)
+SUMMARY_LABEL_WIDTH = 44
+
+
+def _fix_summary_widths(ws: Worksheet) -> None:
+    """Labels in A, values in B, then the chart grid at a fixed width (a chart's size is in cm, its anchor in
+    cells: columns of another width would make charts overlap or leave gaps)."""
+    ws.column_dimensions["A"].width = SUMMARY_LABEL_WIDTH
+    ws.column_dimensions["B"].width = max(ws.column_dimensions["B"].width or 0, 20)
+    ws.column_dimensions["C"].width = CHART_COLUMN_WIDTH
+    for offset in range(2 * CHART_COLUMNS):
+        ws.column_dimensions[get_column_letter(SUMMARY_CHART_COLUMN + offset)].width = CHART_COLUMN_WIDTH
 
 
 POWER_SERIES = (("full_load_facility_kw", "full load kW"), ("facility_kw", "at plan utilisation kW"),
@@ -709,7 +745,7 @@ def _problems(w: _Writer, ws: Worksheet, warnings: pd.DataFrame, row: int, last_
         return row + 1
     w.text(ws, row, 1, f"Problems in this plan ({len(warnings)}): work left undone and its assumed penalty "
                        f"(penalties are not spend)", Font(bold=True, size=12, color="C00000"))
-    width = 38 + CHART_COLUMN_WIDTH * max(last_column - 1, 0)
+    width = SUMMARY_LABEL_WIDTH + CHART_COLUMN_WIDTH * max(last_column - 1, 0)
     for message in warnings["message"]:
         row += 1
         cell = put(ws, row, 1, message)
@@ -742,8 +778,6 @@ def _summary_charts(ws: Worksheet, costs: Block, gpus: Block, power: Block, gpu_
         chart.y_axis.scaling.min = 0  # costs, GPUs and kW are never negative (solver noise is ~1e-8)
         anchor = f"{get_column_letter(first_column + column * CHART_COLUMNS)}{1 + row * CHART_ROWS}"
         ws.add_chart(chart, anchor)
-    for offset in range(2 * CHART_COLUMNS):
-        ws.column_dimensions[get_column_letter(first_column + offset)].width = CHART_COLUMN_WIDTH
 
 
 def _spend_chart(costs: Block) -> BarChart:
@@ -827,11 +861,12 @@ def build_workbook(plan: dict, scenario, risk: dict | None = None) -> Workbook:
     _assumptions_sheet(w, tables)
     _summary_sheet(w, plan, tables, costs, blocks)
     w.widths.apply(workbook)
-    summary_ws.column_dimensions["A"].width = 38
+    _fix_summary_widths(summary_ws)
     if risk is not None:
         from reports.risk_sheets import add_risk_sheets
 
         add_risk_sheets(workbook, risk)
+    _set_print_areas(workbook)
     order = [*SHEETS[:-1], *RISK_SHEETS, SHEETS[-1]]
     workbook._sheets.sort(key=lambda ws: order.index(ws.title) if ws.title in order else len(order) - 1)
     workbook.active = 0

@@ -226,3 +226,22 @@ def test_orders_sheet_gives_cash_by_year_and_pnl_by_quarter(plans, repriced):
     assert values[by_quarter + 2][:5] == ("2027Q2", 0, 24_000, 24_000, 0)
     by_year = next(i for i, row in enumerate(values) if row[0] == "year")
     assert values[by_year + 1][:5] == ("2027", 480_000, 48_000, 48_000, 0)
+
+
+# --- printed as a pack ----------------------------------------------------------------------------------------
+
+def test_every_sheet_prints_one_page_wide_with_a_print_area(plans):  # noqa: F811
+    book = openpyxl.load_workbook(plans["mixed"][2])
+    assert book.sheetnames[:2] == ["Summary", "Orders"] and book.sheetnames[-1] == "Assumptions"
+    for ws in book:
+        assert ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
+        assert (ws.page_setup.fitToWidth, ws.page_setup.fitToHeight) == (1, 0), ws.title
+        assert ws.print_area, ws.title
+    assert book["Placement"].print_title_rows == "$1:$1"  # the header repeats on every printed page
+
+
+def test_workbook_prints_as_a_short_pack(plans, tmp_path):  # noqa: F811
+    """The mixed plan's workbook as a PDF: every sheet one page wide, the Summary on the first page."""
+    (pdf,) = soffice_convert([plans["mixed"][2]], tmp_path, "pdf")
+    pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf.read_bytes()))
+    assert 1 <= pages <= 2 * len(openpyxl.load_workbook(plans["mixed"][2]).sheetnames)
