@@ -78,7 +78,7 @@ COLUMN_FORMATS = {
 def _column_format(name: str) -> str | None:
     if name in COLUMN_FORMATS:
         return COLUMN_FORMATS[name]
-    if name.endswith("_usd") or name.endswith("_usd_per_node"):
+    if name.endswith("_usd") or "_usd_per_" in name:
         return USD
     if name.endswith("_kw"):
         return KW
@@ -544,7 +544,8 @@ def _orders_sheet(w: _Writer, plan: dict, purchases: Block, fleet: Block, costs:
                 return (f"=SUMIFS({purchases.range('capex_usd', sheet=True)},"
                         f"{purchases.range('order_quarter', sheet=True)},{q})")
             if column == "depreciation_usd":
-                return f"={quote_sheetname(SHEET_COSTS)}!{cb.letters['depreciation_usd']}{costs_row[quarters[r - b.first_row]]}"
+                costs_cell = f"{cb.letters['depreciation_usd']}{costs_row[quarters[r - b.first_row]]}"
+                return f"={quote_sheetname(SHEET_COSTS)}!{costs_cell}"
             if column == "existing_fleet_depreciation_usd":
                 return (f"=SUMIFS({fleet.range('existing_depreciation_usd', sheet=True)},"
                         f"{fleet.range('quarter', sheet=True)},{q})")

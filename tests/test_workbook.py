@@ -23,7 +23,7 @@ from planner.pipeline import plan_document, run_plan
 from planner.scenario import load_scenario
 from reports import workbook as W
 from reports.csv_writer import write_csv_tables
-from reports.tables import COSTS_COLUMNS, COSTS_SHEET_COLUMNS, PENALTY_LINES, SPEND_LINES, USD_COMPONENTS, build_tables
+from reports.tables import COSTS_COLUMNS, COSTS_SHEET_COLUMNS, PENALTY_LINES, SPEND_LINES, build_tables
 from scenario_files import CLOUD, inference, sku, training, write_scenario
 
 FORMULA_LOOKALIKES = ('=HYPERLINK("x")', "+1", "-2", "@x")
@@ -230,8 +230,8 @@ def test_summary_headline_refers_to_the_costs_sheet(plans):
     assert labels["Scenario"].value == plan["scenario"]
     assert labels["Solver status"].value == plan["status"]
     for label in ("Discounted spend (NPV)", "Discounted shortfall penalties (NPV)",
-                  "Objective: spend + penalties (NPV)", "Depreciation", "Rent", "Energy", "Energy cost", "Maintenance", "Carbon",
-                  "Carbon cost", "Unmet demand cost", "Unfinished training cost", "Capex charged (cash mode)"):
+                  "Objective: spend + penalties (NPV)", "Depreciation", "Rent", "Energy", "Energy cost",
+                  "Maintenance", "Carbon", "Carbon cost", "Unmet demand cost", "Unfinished training cost", "Capex charged (cash mode)"):
         assert str(labels[label].value).startswith("='Costs'!") or str(labels[label].value).startswith("=Costs!")
     assert labels["Average utilisation of owned nodes"].value.startswith("=IFERROR(SUMIFS(")
     assert labels["Objective: spend + penalties (NPV)"].number_format == W.USD
