@@ -744,8 +744,8 @@ def _problems(w: _Writer, ws: Worksheet, warnings: pd.DataFrame, row: int, last_
         w.text(ws, row, 1, "No shortfall: every training run finishes by its deadline and all demand is served.",
                SECTION_FONT)
         return row + 1
-    w.text(ws, row, 1, f"Problems in this plan ({len(warnings)}): work left undone and its assumed penalty "
-                       f"(penalties are not spend)", Font(bold=True, size=12, color="C00000"))
+    w.text(ws, row, 1, f"Problems in this plan ({len(warnings)}): work left undone", Font(bold=True, size=12,
+                                                                                          color="C00000"))
     width = SUMMARY_LABEL_WIDTH + CHART_COLUMN_WIDTH * max(last_column - 1, 0)
     for message in warnings["message"]:
         row += 1
