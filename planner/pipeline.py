@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from models.diagnose import diagnose_infeasibility
+from models.errors import SolverError
 from models.explain import order_uses, shadow_prices
 from models.extract import extract_tables
 from models.formulation import USD_LINES, PlanModel, build_plan_model
@@ -15,7 +16,6 @@ from models.performance import estimate_performance
 from models.sets import build_sets, life_quarters
 from models.solve import NO_SOLUTION, SolveResult, solve
 from planner import __version__
-from planner.errors import SolverError
 
 
 @dataclass

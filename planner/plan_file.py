@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from planner.errors import InputError, Problem
+from models.errors import InputError, Problem
 from reports.tables import check_plan_document
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
+from models.errors import InputError
 from models.units import HOURS_PER_YEAR
 from planner import schema as S
-from planner.errors import InputError
 from planner.resources import shipped_catalog_path
 from planner.tables import read_table
 
