@@ -18,6 +18,7 @@ import pandas as pd
 
 from models.errors import InputError, Problem
 from models.performance import estimate_performance
+from models.plan_schema import columns_of
 from models.quarters import HOURS_PER_QUARTER, QUARTERS_PER_YEAR
 from models.risk_settings import RiskSettings, risk_settings  # noqa: F401  (re-exported for models/risk.py)
 from models.sets import discount_factors
@@ -69,12 +70,14 @@ def build_risk_inputs(scenario, plan: dict, settings: RiskSettings) -> RiskInput
     site_of = {s: i for i, s in enumerate(site_list)}
     sku_of = {k: i for i, k in enumerate(sku_list)}
 
-    fleet = pd.DataFrame(plan.get("fleet") or [], columns=["quarter", "site", "sku", "nodes"])
-    purchases = pd.DataFrame(plan.get("purchases") or [], columns=["quarter", "site", "sku", "nodes", "in_service"])
+    fleet = pd.DataFrame(plan.get("fleet") or [], columns=columns_of("fleet", "quarter", "site", "sku", "nodes"))
+    purchases = pd.DataFrame(plan.get("purchases") or [],
+                             columns=columns_of("purchases", "quarter", "site", "sku", "nodes", "in_service"))
     placement = pd.DataFrame(plan.get("placement") or [],
-                             columns=["quarter", "workload", "site", "sku", "node_equivalents"])
-    unmet = pd.DataFrame(plan.get("unmet") or [], columns=["quarter", "workload", "units"])
-    unfinished = pd.DataFrame(plan.get("unfinished") or [], columns=["workload", "deadline", "cost_usd"])
+                             columns=columns_of("placement", "quarter", "workload", "site", "sku", "node_equivalents"))
+    unmet = pd.DataFrame(plan.get("unmet") or [], columns=columns_of("unmet", "quarter", "workload", "units"))
+    unfinished = pd.DataFrame(plan.get("unfinished") or [],
+                              columns=columns_of("unfinished", "workload", "deadline", "cost_usd"))
     for name, frame in (("fleet", fleet), ("purchases", purchases), ("placement", placement)):
         unknown_site = ~frame["site"].isin(site_list)
         unknown_sku = ~frame["sku"].isin(sku_list)

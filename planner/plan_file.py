@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from models.errors import InputError, Problem
-from reports.tables import check_plan_document
+from models.plan_schema import check_plan_document
 
 
 def load_plan(path: str | Path) -> dict:
