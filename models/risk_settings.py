@@ -1,9 +1,7 @@
-"""The `risk:` section of a scenario: its keys, defaults (with sources) and validation, in one place.
+"""The `risk:` section of a scenario: the distributions of one evaluation, their defaults and their validation.
 
-The scenario loader keeps the section raw; `planner validate`/`load_scenario` call `risk_settings` with every other
-check (planner/validate.py `check_risk_section`), so no command starts on a bad distribution, and the risk
-evaluator (models/risk.py) reads the same `RiskSettings`. Kept apart from models/risk_inputs.py so that
-validating a scenario needs neither the plan nor the evaluator.
+The loader keeps the section raw; `risk_settings` checks it (every problem at once, named by key) and applies
+the command line's samples and seed over it.
 """
 
 from __future__ import annotations
@@ -37,7 +35,7 @@ DEFAULT_SEED = 0
 # Gradients and the ±10 % tornado (two extra evaluations per input) use the first this-many samples, with the
 # same random numbers as the main run, so their cost stays bounded on large scenarios.
 DEFAULT_SENSITIVITY_SAMPLES = 1000
-# How demand meets capacity in each sampled future (models/risk.py, rule 3):
+# How demand meets capacity in each sampled future (models/risk_allocation.py):
 #   plan-first: each workload first runs where the plan placed it, up to the plan's node-equivalents there
 #     (cheapest pair first); what is left is then served cheapest-pair-first from any capacity still free.
 #     With every uncertainty off it reproduces the plan's placement exactly, whatever the number of workloads.
@@ -45,8 +43,8 @@ DEFAULT_SENSITIVITY_SAMPLES = 1000
 ALLOCATION_RULES = ("plan-first", "cheapest-first")
 DEFAULT_ALLOCATION = "plan-first"
 
-RISK_KEYS = ("samples", "seed", "sensitivity_samples", "allocation", "demand_sigma", "demand_common_sigma", "sigma_growth_per_quarter",
-             "failure_rate", "slip_probability", "electricity_sigma")
+RISK_KEYS = ("samples", "seed", "sensitivity_samples", "allocation", "demand_sigma", "demand_common_sigma",
+             "sigma_growth_per_quarter", "failure_rate", "slip_probability", "electricity_sigma")
 
 
 @dataclass(frozen=True)
