@@ -79,9 +79,6 @@ DISCOUNTED_USD = Field("discounted_usd", NUMBER, "discounted $", "total_usd × d
 SERVES = Field("serves", LIST, "", "[{workload, node_equivalent_quarters}]: what the order's pool serves from its "
                                    "in-service quarter on")
 
-# The $ cost lines of a quarter, in the order the costs table and the workbook show them.
-COST_LINES_USD = ("capex_usd", "depreciation_usd", "rent_usd", "energy_usd", "maintenance_usd", "carbon_usd",
-                  "unmet_usd", "unfinished_training_usd")
 _COLUMNS = {f.name: f for f in (QUARTER_COLUMN, SITE, SKU, WORKLOAD, NODES, IN_SERVICE, CAPEX_USD, RENT_USD, IT_KW,
                                 FACILITY_KW, NODE_EQUIVALENTS, UNITS, DEADLINE, FRACTION_LEFT, COST_USD,
                                 DISCOUNT_FACTOR, DEPRECIATION_USD, ENERGY_KWH, ENERGY_USD, MAINTENANCE_USD, CARBON_T,

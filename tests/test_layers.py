@@ -55,3 +55,31 @@ def test_the_checker_finds_each_kind_of_import(source, expected):
     """The checker itself: absolute, nested and aliased imports are caught with their line; relative imports
     and packages that merely start with the same letters are not."""
     assert forbidden_imports(source, "m.py", ("planner", "reports")) == expected
+
+
+# What the verifier may import of the project: the performance model, the quarter and unit conventions, PLAN.json's
+# field names and types, the errors, and from the cost parameters only the names of the cost lines. Never the
+# formulation, the sets, the LP layer, the extraction or a solver: its agreement with the optimiser must be evidence.
+VERIFIER_MAY_IMPORT = {"models.performance", "models.quarters", "models.units", "models.plan_schema",
+                       "models.errors", "models.cost_parameters"}
+
+
+def test_the_verifier_stays_independent():
+    path = ROOT / "models" / "verify.py"
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            modules = [(alias.name, None) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            modules = [(node.module, [alias.name for alias in node.names])]
+        else:
+            continue
+        for module, names in modules:
+            if module.split(".")[0] not in ("models", "planner", "reports"):
+                continue
+            if module not in VERIFIER_MAY_IMPORT:
+                found.append(f"models/verify.py:{node.lineno} imports {module}")
+            elif module == "models.cost_parameters" and any("LINES" not in name for name in names or ["*"]):
+                found.append(f"models/verify.py:{node.lineno} imports {', '.join(names or ['*'])} from "
+                             f"models.cost_parameters (only cost-line names may be shared)")
+    assert not found, "the verifier must recompute on its own:\n" + "\n".join(found)
