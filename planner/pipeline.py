@@ -11,15 +11,16 @@ import pandas as pd
 
 from models.aggregate import ServiceClasses, aggregate_scenario, expand_duals, expand_tables, find_service_classes
 from models.diagnose import diagnose_infeasibility
+from models.errors import SolverError
 from models.explain import order_uses, shadow_prices
 from models.extract import extract_tables
 from models.formulation import USD_LINES, PlanModel, build_plan_model
 from models.performance import estimate_performance
+from models.plan_schema import RESULT_TABLES, TOTALS_KEYS, assemble, table_columns
 from models.sets import build_sets, life_quarters
 from models.solve import FEASIBLE, INFEASIBLE, NO_SOLUTION, OPTIMAL, SolveResult, solve
 from models.warm_start import WarmStart, as_result, warm_start
 from planner import __version__
-from planner.errors import SolverError
 
 HEURISTIC = "heuristic"  # the rounded LP relaxation alone, no branch-and-bound
 WARM_STARTED = ("scip", "highs")  # backends that take a complete solution as their first incumbent
@@ -139,15 +140,17 @@ def complete_run(built: BuiltPlan, result: SolveResult) -> PlanRun:
 
 
 def plan_document(run: PlanRun) -> dict:
-    """The PLAN.json document (see README): status, solver, objective, and every table as records."""
+    """The PLAN.json document (models/plan_schema.py): status, solver, objective, and every table as records.
+
+    Assembled through the schema, so a field left out, misnamed or of the wrong type is an error here, before
+    anything is written, rather than a reader's surprise later."""
     scenario, result, tables = run.scenario, run.result, run.tables
     costs = tables["costs"]
-    totals = {column: float(costs[column].sum()) for column in costs.columns
-              if column not in ("quarter", "discount_factor")}
+    totals = {field.name: float(costs[field.name].sum()) for field in TOTALS_KEYS}
     objective = totals["discounted_usd"]
     bound = result.bound
     gap = None if bound is None else max(0.0, (objective - bound) / max(abs(objective), 1e-9))
-    return {
+    return assemble({
         "scenario": scenario.name,
         "status": result.status,
         "solver": result.backend,
@@ -161,13 +164,12 @@ def plan_document(run: PlanRun) -> dict:
         "capex_mode": scenario.finance.capex_mode,
         "cost_lines_usd": list(USD_LINES),
         "inputs": {"scenario_path": str(scenario.path), "sha256": scenario.input_hashes()},
-        **{name: _records(tables[name]) for name in ("purchases", "rentals", "fleet", "placement", "unmet",
-                                                     "unfinished", "costs")},
+        **{name: _records(tables[name][table_columns(name)]) for name in RESULT_TABLES},
         "totals": totals,
         "duals": run.duals,
         "why": order_uses(tables["purchases"], tables["placement"], tables["fleet"],
                           life_quarters(scenario.catalog), scenario.horizon),
-    }
+    })
 
 
 def verify_document(scenario, document: dict) -> None:
