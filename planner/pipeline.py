@@ -5,22 +5,28 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
 
-from models.aggregate import (ServiceClasses, aggregate_scenario, expand_duals, expand_tables,
-                              find_service_classes)
+from models.aggregate import ServiceClasses, aggregate_scenario, expand_duals, expand_tables, find_service_classes
 from models.diagnose import diagnose_infeasibility
+from models.errors import SolverError
 from models.explain import order_uses, plan_warnings, shadow_prices
 from models.extract import extract_tables
 from models.formulation import USD_LINES, PlanModel, build_plan_model
 from models.performance import estimate_performance
+from models.plan_schema import RESULT_TABLES, TOTALS_KEYS, assemble, table_columns
 from models.sets import build_sets, life_quarters
-from models.solve import NO_SOLUTION, SolveResult, solve
+from models.solve import FEASIBLE, INFEASIBLE, NO_SOLUTION, OPTIMAL, SolveResult, solve
+from models.warm_start import WarmStart, as_result, warm_start
 from planner import __version__
-from planner.errors import SolverError
 from reports.tables import PENALTY_LINES, SPEND_LINES, purchase_book_values
+
+HEURISTIC = "heuristic"  # the rounded LP relaxation alone, no branch-and-bound
+WARM_STARTED = ("scip", "highs")  # backends that take a complete solution as their first incumbent
+MIN_SOLVE_S = 1.0  # the solver gets at least this long after the warm start, whatever the time limit
 
 
 @dataclass
@@ -63,19 +69,38 @@ def build_plan(scenario, strict: bool = False, aggregate: bool = True) -> BuiltP
 
 
 def run_plan(scenario, backend: str | None = None, time_limit_s: float | None = None, gap: float | None = None,
-             strict: bool = False, aggregate: bool = True) -> PlanRun:
+             strict: bool = False, aggregate: bool = True, progress: Callable | None = None,
+             warm: bool = True) -> PlanRun:
     return solve_plan(build_plan(scenario, strict=strict, aggregate=aggregate), backend=backend,
-                      time_limit_s=time_limit_s, gap=gap)
+                      time_limit_s=time_limit_s, gap=gap, progress=progress, warm=warm)
 
 
 def solve_plan(built: BuiltPlan, backend: str | None = None, time_limit_s: float | None = None,
-               gap: float | None = None) -> PlanRun:
-    """Solve a built plan; the tables and duals come back labelled by the user's services, not the classes."""
+               gap: float | None = None, progress: Callable | None = None, warm: bool = True) -> PlanRun:
+    """Solve a built plan; the tables and duals come back labelled by the user's services, not the classes.
+
+    SCIP and HiGHS start from the rounded LP relaxation (models/warm_start.py), so a plan exists from the first
+    seconds, and the relaxation's value is a lower bound kept if the solver proves less. `backend="heuristic"`
+    returns that rounded plan alone. `progress(elapsed_s, incumbent_usd, bound_usd)` follows the solve.
+    """
     scenario, model = built.scenario, built.model
     backend = backend or scenario.solver.backend
     time_limit_s = scenario.solver.time_limit_s if time_limit_s is None else time_limit_s
     gap = scenario.solver.gap if gap is None else gap
-    result = solve(model.lp, backend=backend, time_limit_s=time_limit_s, gap=gap)
+    started = time.perf_counter()
+    start = None
+    if backend == HEURISTIC or (warm and backend in WARM_STARTED and model.lp.integer.any()):
+        start = warm_start(model, time_limit_s=time_limit_s)
+        if progress is not None and start.x is not None:
+            progress(time.perf_counter() - started, start.objective, start.relaxation_bound)
+    if backend == HEURISTIC:
+        result = as_result(start)
+    else:
+        remaining_s = max(time_limit_s - (time.perf_counter() - started), MIN_SOLVE_S)
+        result = solve(model.lp, backend=backend, time_limit_s=remaining_s, gap=gap,
+                       hint=start.x if start is not None else None, progress=progress)
+        result = _keep_the_better(result, start)
+    result = dataclasses.replace(result, seconds=time.perf_counter() - started)
     if not result.has_solution:
         tried = (f"{backend} on {model.lp.num_vars:,} variables and {model.lp.num_rows:,} constraints, "
                  f"time limit {time_limit_s:g} s, gap {gap:g}")
@@ -90,6 +115,21 @@ def solve_plan(built: BuiltPlan, backend: str | None = None, time_limit_s: float
     return complete_run(built, result)
 
 
+def _keep_the_better(result: SolveResult, start: WarmStart | None) -> SolveResult:
+    """The warm start is a plan too: keep it if the solver found nothing better in time (a solver may ignore
+    a hint), and keep the LP relaxation's bound if the solver proved less."""
+    if start is None or start.x is None:
+        return result
+    bound = max((b for b in (result.bound, start.relaxation_bound) if b is not None), default=None)
+    if result.status == INFEASIBLE:
+        return result
+    if not result.has_solution or result.objective > start.objective:
+        return SolveResult(FEASIBLE, result.backend, start.x, start.objective, bound, result.seconds)
+    if result.status == OPTIMAL and bound is not None and bound > result.objective:
+        bound = result.objective  # an optimum proven within the gap: the solver's bound is the honest one
+    return dataclasses.replace(result, bound=bound)
+
+
 def complete_run(built: BuiltPlan, result: SolveResult) -> PlanRun:
     """Tables and shadow prices of a solution of `built`'s program, split back to every service."""
     horizon = built.scenario.horizon
@@ -102,21 +142,23 @@ def complete_run(built: BuiltPlan, result: SolveResult) -> PlanRun:
 
 
 def plan_document(run: PlanRun) -> dict:
-    """The PLAN.json document (see README): status, solver, objective, and every table as records."""
+    """The PLAN.json document (models/plan_schema.py): status, solver, objective, and every table as records.
+
+    Assembled through the schema, so a field left out, misnamed or of the wrong type is an error here, before
+    anything is written, rather than a reader's surprise later."""
     scenario, result, tables = run.scenario, run.result, run.tables
     costs = tables["costs"]
-    totals = {column: float(costs[column].sum()) for column in costs.columns
-              if column not in ("quarter", "discount_factor")}
+    totals = {field.name: float(costs[field.name].sum()) for field in TOTALS_KEYS}
     objective = totals["discounted_usd"]
     book = purchase_book_values(tables["purchases"], scenario)
-    purchases = tables["purchases"].join(book[["charged_in_horizon_usd", "book_value_end_usd"]])
+    results = dict(tables, purchases=tables["purchases"].join(book[["charged_in_horizon_usd", "book_value_end_usd"]]))
     spend_by_quarter = costs[list(SPEND_LINES)].sum(axis=1)
     penalty_by_quarter = costs[list(PENALTY_LINES)].sum(axis=1)
     totals["spend_usd"], totals["penalty_usd"] = float(spend_by_quarter.sum()), float(penalty_by_quarter.sum())
     discounted_penalty = float((penalty_by_quarter * costs["discount_factor"]).sum())
     bound = result.bound
     gap = None if bound is None else max(0.0, (objective - bound) / max(abs(objective), 1e-9))
-    return {
+    return assemble({
         "scenario": scenario.name,
         "status": result.status,
         "solver": result.backend,
@@ -132,15 +174,13 @@ def plan_document(run: PlanRun) -> dict:
         "capex_mode": scenario.finance.capex_mode,
         "cost_lines_usd": list(USD_LINES),
         "inputs": {"scenario_path": str(scenario.path), "sha256": scenario.input_hashes()},
-        "purchases": _records(purchases),
-        **{name: _records(tables[name]) for name in ("rentals", "fleet", "placement", "unmet", "unfinished",
-                                                     "costs")},
+        **{name: _records(results[name][table_columns(name)]) for name in RESULT_TABLES},
         "totals": totals,
         "warnings": plan_warnings(scenario, tables["unfinished"], tables["unmet"], tables["fleet"], run.duals),
         "duals": run.duals,
         "why": order_uses(tables["purchases"], tables["placement"], tables["fleet"],
                           life_quarters(scenario.catalog), scenario.horizon),
-    }
+    })
 
 
 def _exact_remainder(total: float, part: float) -> float:
