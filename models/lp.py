@@ -7,6 +7,10 @@ backend, and solutions and duals come back as Series labelled like the family th
 
 An `Expr` is a family of linear expressions: `terms` (one row per coefficient: the key columns, `var`, `coef`)
 plus a `const` Series indexed by the same keys.
+
+Alignment is explicit: a factor, a mapping table or a right-hand side must cover every label of the expression,
+or an `AlignmentError` names the labels it lacks (a typo would otherwise become a zero cost or a zero cap).
+Keeping a subset is said in words: `select(keys)`, or `mul(factor, filter=True)` / `join(table, filter=True)`.
 """
 
 from __future__ import annotations

@@ -129,3 +129,34 @@ def test_total_does_not_depend_on_column_order(tmp_path):
     table, again = cost_table(model, result.x, scenario.horizon), cost_table(shuffled, result.x, scenario.horizon)
     pd.testing.assert_frame_equal(table, again)
     np.testing.assert_allclose(table["total_usd"], table[list(USD_LINES)].sum(axis=1), rtol=1e-12)
+
+
+def test_a_changed_convention_reaches_the_plan_and_the_verifier_notices(tmp_path, monkeypatch):
+    """The formulation prices maintenance only through CostParameters: doubling it there (to $2,000 per
+    node-quarter) raises the plan's maintenance line from $1,000 to $2,000 per node-quarter in service, and the
+    verifier, which keeps its own copy of the convention, flags every quarter's maintenance as wrong."""
+    import dataclasses
+
+    import models.formulation as formulation
+    from models.verify import check_plan
+    from planner.pipeline import plan_document, run_plan
+
+    scenario = hand_scenario(tmp_path)
+    honest = plan_document(run_plan(scenario, backend="highs", time_limit_s=30, gap=1e-9))
+    assert check_plan(scenario, honest).violations == ()
+
+    def doubled(s):
+        prices = build_cost_parameters(s)
+        return dataclasses.replace(prices,
+                                   maintenance_usd_per_node_quarter=2 * prices.maintenance_usd_per_node_quarter)
+    monkeypatch.setattr(formulation, "build_cost_parameters", doubled)
+    changed = plan_document(run_plan(scenario, backend="highs", time_limit_s=30, gap=1e-9))
+    owned_node_quarters = {row["quarter"]: 0.0 for row in changed["costs"]}
+    for row in changed["fleet"]:
+        if row["site"] == "A":
+            owned_node_quarters[row["quarter"]] += row["nodes"]
+    assert sum(owned_node_quarters.values()) >= 1
+    for row in changed["costs"]:
+        assert row["maintenance_usd"] == pytest.approx(2_000.0 * owned_node_quarters[row["quarter"]], abs=1e-6)
+    flagged = [v for v in check_plan(scenario, changed).violations if v.constraint == "cost"]
+    assert any("maintenance_usd" in v.where or "maintenance_usd" in v.message for v in flagged)
