@@ -24,11 +24,12 @@ import numpy as np
 import pandas as pd
 
 from models.formulation import PlanModel
-from models.solve import SolveResult, solve
+from models.solve import FEASIBLE, NO_SOLUTION, OPTIMAL, HighsSession, SolveResult
 
 ROUNDING_EPS = 1e-6  # LP values within this of an integer are that integer
 CAP_ROWS = ("power", "racks", "budget")  # rows that only node counts (integers) enter: rounding must keep them
 ACTIVE_FAMILIES = ("training_active", "replica_active")
+GAP_FLOOR_USD = 1e-9  # relative gaps of a zero-cost plan are measured against this, as SolveResult.gap does
 
 
 @dataclass(frozen=True)
@@ -38,10 +39,17 @@ class WarmStart:
     relaxation_bound: float | None  # the LP relaxation's value: a valid lower bound on any plan
     seconds: float
 
+    def proves(self, gap: float) -> bool:
+        """Whether the plan is within `gap` (relative) of the LP relaxation, hence of the optimum."""
+        if self.x is None or self.relaxation_bound is None:
+            return False
+        return self.objective - self.relaxation_bound <= gap * max(abs(self.objective), GAP_FLOOR_USD)
+
 
 def warm_start(model: PlanModel, time_limit_s: float = 60.0) -> WarmStart:
     lp = model.lp
-    relaxed = solve(lp, backend="highs", time_limit_s=time_limit_s, relax=True)
+    session = HighsSession(lp, relax=True)  # one LP, re-solved from its last basis after each fixing
+    relaxed = session.solve(time_limit_s)
     if not relaxed.has_solution:
         return WarmStart(None, None, None, relaxed.seconds)
     seconds = relaxed.seconds
@@ -50,8 +58,8 @@ def warm_start(model: PlanModel, time_limit_s: float = 60.0) -> WarmStart:
     fixed_pools = _chosen_pools(model, x)
     if fixed_pools is not None:
         mask, values = fixed_pools
-        guided = solve(lp.with_fixed(mask, values, relax=lp.integer), backend="highs", time_limit_s=time_limit_s,
-                       relax=True)
+        session.fix(mask, values)
+        guided = session.solve(time_limit_s)
         seconds += guided.seconds
         if not guided.has_solution:
             return WarmStart(None, None, relaxed.objective, seconds)
@@ -60,8 +68,8 @@ def warm_start(model: PlanModel, time_limit_s: float = 60.0) -> WarmStart:
 
     x = _round_node_counts(model, x)
     x = _switch_on_active(model, x)
-    final = solve(lp.with_fixed(lp.integer, x, relax=lp.integer), backend="highs", time_limit_s=time_limit_s,
-                  relax=True)
+    session.fix(lp.integer, x)
+    final = session.solve(time_limit_s)
     seconds += final.seconds
     if not final.has_solution:
         return WarmStart(None, None, relaxed.objective, seconds)
@@ -71,13 +79,13 @@ def warm_start(model: PlanModel, time_limit_s: float = 60.0) -> WarmStart:
     return WarmStart(solution, objective, relaxed.objective, seconds)
 
 
-def as_result(start: WarmStart, backend: str = "heuristic") -> SolveResult:
-    """The warm start as a plan of its own (`planner plan --solver heuristic`), bounded by the LP relaxation."""
-    from models.solve import FEASIBLE, NO_SOLUTION
-
+def as_result(start: WarmStart, gap: float = 0.0, backend: str = "heuristic") -> SolveResult:
+    """The warm start as a plan of its own (`planner plan --solver heuristic`), bounded by the LP relaxation:
+    "optimal" when that bound proves it within `gap`, as a MILP solver would say, else "feasible"."""
     if start.x is None:
         return SolveResult(NO_SOLUTION, backend, None, None, None, start.seconds)
-    return SolveResult(FEASIBLE, backend, start.x, start.objective, start.relaxation_bound, start.seconds)
+    status = OPTIMAL if start.proves(gap) else FEASIBLE
+    return SolveResult(status, backend, start.x, start.objective, start.relaxation_bound, start.seconds)
 
 
 def _chosen_pools(model: PlanModel, x: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:

@@ -93,8 +93,8 @@ def solve_plan(built: BuiltPlan, backend: str | None = None, time_limit_s: float
         start = warm_start(model, time_limit_s=time_limit_s)
         if progress is not None and start.x is not None:
             progress(time.perf_counter() - started, start.objective, start.relaxation_bound)
-    if backend == HEURISTIC:
-        result = as_result(start)
+    if backend == HEURISTIC or (start is not None and start.proves(gap)):
+        result = as_result(start, gap)  # nothing left to prove: a branch-and-bound run would only confirm it
     else:
         remaining_s = max(time_limit_s - (time.perf_counter() - started), MIN_SOLVE_S)
         result = solve(model.lp, backend=backend, time_limit_s=remaining_s, gap=gap,
