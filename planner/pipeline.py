@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from models.aggregate import ServiceClasses, aggregate_scenario, expand_duals, expand_tables, find_service_classes
+from models.cost_parameters import PENALTY_LINES_USD, SPEND_LINES_USD
 from models.diagnose import diagnose_infeasibility
 from models.errors import SolverError
 from models.explain import order_uses, plan_warnings, shadow_prices
@@ -22,7 +23,7 @@ from models.sets import build_sets, life_quarters
 from models.solve import FEASIBLE, INFEASIBLE, NO_SOLUTION, OPTIMAL, SolveResult, solve
 from models.warm_start import WarmStart, as_result, warm_start
 from planner import __version__
-from reports.tables import PENALTY_LINES, SPEND_LINES, purchase_book_values
+from reports.tables import purchase_book_values
 
 HEURISTIC = "heuristic"  # the rounded LP relaxation alone, no branch-and-bound
 WARM_STARTED = ("scip", "highs")  # backends that take a complete solution as their first incumbent
@@ -150,10 +151,10 @@ def plan_document(run: PlanRun) -> dict:
     costs = tables["costs"]
     totals = {field.name: float(costs[field.name].sum()) for field in TOTALS_KEYS}
     objective = totals["discounted_usd"]
-    book = purchase_book_values(tables["purchases"], scenario)
+    book = purchase_book_values(tables["purchases"], scenario, run.model.cost_parameters)
     results = dict(tables, purchases=tables["purchases"].join(book[["charged_in_horizon_usd", "book_value_end_usd"]]))
-    spend_by_quarter = costs[list(SPEND_LINES)].sum(axis=1)
-    penalty_by_quarter = costs[list(PENALTY_LINES)].sum(axis=1)
+    spend_by_quarter = costs[list(SPEND_LINES_USD)].sum(axis=1)
+    penalty_by_quarter = costs[list(PENALTY_LINES_USD)].sum(axis=1)
     totals["spend_usd"], totals["penalty_usd"] = float(spend_by_quarter.sum()), float(penalty_by_quarter.sum())
     discounted_penalty = float((penalty_by_quarter * costs["discount_factor"]).sum())
     bound = result.bound

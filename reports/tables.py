@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from models.formulation import USD_LINES
+from models.cost_parameters import PENALTY_LINES_USD, SPEND_LINES_USD, USD_LINES, build_cost_parameters
 from models.plan_schema import RESULT_TABLES, table_columns
 from models.quarters import HOURS_PER_QUARTER, QUARTERS_PER_YEAR
 from models.sets import _fleet_in_service, life_quarters
@@ -21,10 +21,9 @@ PLAN_RECORD_FIELDS: dict[str, tuple[str, ...]] = {name: tuple(table_columns(name
 
 # The cost components that add up to a quarter's total_usd, in the order the Costs sheet shows them.
 USD_COMPONENTS = USD_LINES
-# Spend (what the fleet costs) and shortfall penalties (what leaving work undone is assumed to cost): the objective's
-# lines split by name here, in one place; PLAN.json, the console and the workbook all take the split from here.
-PENALTY_LINES = tuple(line for line in USD_LINES if line in ("unmet_usd", "unfinished_training_usd"))
-SPEND_LINES = tuple(line for line in USD_LINES if line not in PENALTY_LINES)
+# Spend (what the fleet costs) and shortfall penalties (what leaving work undone is assumed to cost), as
+# models/cost_parameters.py defines them; the sheets and the CSV show them under these short names.
+SPEND_LINES, PENALTY_LINES = SPEND_LINES_USD, PENALTY_LINES_USD
 COSTS_COLUMNS = ("quarter", "discount_factor", "energy_kwh", "carbon_t", *USD_COMPONENTS, "total_usd",
                  "discounted_usd")
 # The Costs table as shown and written as CSV: spend and penalties subtotalled apart before their sum.
@@ -49,24 +48,26 @@ def _gpus_per_node(scenario) -> pd.Series:
     return scenario.catalog["gpus_per_node"].astype(float).rename_axis("sku")
 
 
-def purchase_book_values(purchases: pd.DataFrame, scenario) -> pd.DataFrame:
+def purchase_book_values(purchases: pd.DataFrame, scenario, prices=None) -> pd.DataFrame:
     """Per order (rows of PLAN.json `purchases`): what the objective charges for it inside the horizon, and the
     book value left at the end.
 
     Depreciation mode charges price / (life_years × 4) per node for every quarter in service (from `in_service`
     for life_years × 4 quarters, rounded) up to the horizon's end; cash mode charges the whole price in the order
     quarter. book_value_end_usd = capex_usd − charged_in_horizon_usd: in depreciation mode, the part of the price
-    later quarters will carry; in cash mode, nothing.
+    later quarters will carry; in cash mode, nothing. `prices`: the scenario's models/cost_parameters.py prices
+    (built here when not given).
     """
+    prices = build_cost_parameters(scenario) if prices is None else prices
     catalog, horizon = scenario.catalog, scenario.horizon
     sku = purchases["sku"]
-    per_node_quarter = sku.map(catalog["price_usd"] / (catalog["life_years"] * QUARTERS_PER_YEAR)).astype(float)
+    per_node_quarter = sku.map(prices.depreciation_usd_per_node_quarter).astype(float)
     in_service = pd.Series([horizon.relative(q) for q in purchases["in_service"]], index=purchases.index,
                            dtype=float)
     retired = in_service + sku.map(life_quarters(catalog)).astype(float)
     quarters = (retired.clip(upper=horizon.quarters) - in_service.clip(lower=0)).clip(lower=0)
     depreciation = purchases["nodes"] * per_node_quarter
-    charged = purchases["capex_usd"] if scenario.finance.capex_mode == "cash" else depreciation * quarters
+    charged = depreciation * quarters if prices.charges_depreciation else purchases["capex_usd"]
     return pd.DataFrame({"depreciation_usd_per_quarter": depreciation, "quarters_charged": quarters,
                          "charged_in_horizon_usd": charged.astype(float),
                          "book_value_end_usd": (purchases["capex_usd"] - charged).astype(float)})
@@ -157,15 +158,17 @@ def _fleet_costs(frame: pd.DataFrame, scenario) -> pd.DataFrame:
 
 
 def unit_costs_tables(scenario) -> dict[str, pd.DataFrame]:
-    """The unit costs every cost line multiplies: finance parameters, per SKU (price, depreciation, maintenance
-    and rent per node-quarter) and per site (PUE, electricity price, carbon intensity, power cap)."""
+    """The unit costs every cost line multiplies (models/cost_parameters.py): finance parameters, per SKU (price,
+    and depreciation, maintenance and rent per node-quarter) and per site (PUE, electricity price, carbon
+    intensity, power cap). The per node-quarter figures are rent of any cloud site (the same everywhere)."""
     finance, catalog, sites = scenario.finance, scenario.catalog, scenario.sites
+    prices = build_cost_parameters(scenario)
     parameters = pd.DataFrame([
-        ("capex_mode", finance.capex_mode, "depreciation or cash"),
+        ("capex_mode", prices.capex_mode, "depreciation or cash"),
         ("discount_rate", finance.discount_rate, "per year"),
-        ("carbon_usd_per_t", finance.carbon_usd_per_t, "USD per t CO2"),
-        ("unmet_usd_per_unit", finance.unmet_usd_per_unit, "USD per tokens/s per quarter"),
-        ("unfinished_training_usd", finance.unfinished_training_usd or 0.0, "USD per whole run left undone"),
+        ("carbon_usd_per_t", prices.carbon_usd_per_t, "USD per t CO2"),
+        ("unmet_usd_per_unit", prices.unmet_usd_per_unit, "USD per tokens/s per quarter"),
+        ("unfinished_training_usd", prices.unfinished_training_usd or 0.0, "USD per whole run left undone"),
         ("hours_per_quarter", HOURS_PER_QUARTER, "h"),
         ("quarters_per_year", QUARTERS_PER_YEAR, ""),
     ], columns=["parameter", "value", "unit"])
@@ -176,9 +179,10 @@ def unit_costs_tables(scenario) -> dict[str, pd.DataFrame]:
         "maint_frac_per_year": catalog["maint_frac_per_year"].astype(float),
         "rent_usd_per_gpu_hour": catalog["rent_usd_per_gpu_hour"].astype(float)},
         index=pd.Index(catalog.index.astype(object), name="sku"))
-    sku["depreciation_usd_per_node_quarter"] = sku["price_usd"] / (sku["life_years"] * QUARTERS_PER_YEAR)
-    sku["maintenance_usd_per_node_quarter"] = sku["maint_frac_per_year"] * sku["price_usd"] / QUARTERS_PER_YEAR
-    sku["rent_usd_per_node_quarter"] = sku["rent_usd_per_gpu_hour"] * sku["gpus_per_node"] * HOURS_PER_QUARTER
+    sku["depreciation_usd_per_node_quarter"] = prices.depreciation_usd_per_node_quarter.reindex(sku.index)
+    sku["maintenance_usd_per_node_quarter"] = prices.maintenance_usd_per_node_quarter.reindex(sku.index)
+    rent = prices.rent_usd_per_node_quarter.groupby(level="sku").first()
+    sku["rent_usd_per_node_quarter"] = rent.reindex(sku.index).fillna(0.0)  # 0: not rentable (the sheet's formula)
     site = pd.DataFrame({
         "kind": sites["kind"].astype(object), "pue": sites["pue"].astype(float),
         "usd_per_kwh": sites["usd_per_kwh"].astype(float).where(sites["kind"] == OWNED),
