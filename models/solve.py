@@ -229,6 +229,11 @@ class HighsSession:
                                           highspy.HighsVarType.kContinuous)
         self.highs.passModel(model)
 
+    def release(self) -> None:
+        """Every variable back to its own bounds."""
+        columns = np.arange(self.lp.num_vars, dtype=np.int32)
+        self.highs.changeColsBounds(len(columns), columns, self.lp.lower, self.lp.upper)
+
     def fix(self, mask: np.ndarray, values: np.ndarray) -> None:
         """Pin the variables of `mask` to `values` (both full-length) for the next solves."""
         columns = np.flatnonzero(mask).astype(np.int32)
