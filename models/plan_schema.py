@@ -13,7 +13,10 @@ columns are declared once below and the tables list them.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
+
+import numpy as np
 
 from models.quarters import parse_quarter
 
@@ -25,6 +28,7 @@ NUMBER_OR_NULL = "number or null"
 OBJECT = "object"
 LIST = "list"
 RECORDS = "records"
+_MISSING = object()  # a record without the column
 
 
 @dataclass(frozen=True)
@@ -177,7 +181,7 @@ def columns_of(name: str, *columns: str) -> list[str]:
 
 def _kind_problem(value, field: Field) -> str | None:
     """Why `value` is not of the field's kind (None when it is)."""
-    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    number = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
     if field.kind == NUMBER and number and math.isfinite(value):
         return None
     if field.kind == NUMBER_OR_NULL and (value is None or (number and math.isfinite(value))):
@@ -217,22 +221,37 @@ def _check(value, field: Field, path: str, problems: list[str]) -> None:
         _check_records(value, field, path, problems)
 
 
+def _column_is_clean(values: list, kind: str) -> bool:
+    """Fast whole-column test (type checks on the exact types json.load gives, a set of distinct quarter labels),
+    so a large plan is checked in a fraction of a second; only a column that fails is searched record by record."""
+    if kind == NUMBER:
+        if not all(type(v) is float or type(v) is int for v in values):
+            return False
+        return bool(np.isfinite(np.asarray(values, dtype=float)).all()) if values else True
+    if kind in (TEXT, QUARTER, LIST):
+        wanted = list if kind == LIST else str
+        if not all(type(v) is wanted for v in values):
+            return False
+        if kind == QUARTER:
+            return all(_kind_problem(label, QUARTER_COLUMN) is None for label in set(values))
+        return True
+    return False
+
+
 def _check_records(records: list, field: Field, path: str, problems: list[str]) -> None:
     """First offending record per column (with how many more), so a broken table gives a few lines, not one per
     row, and every broken column is still named."""
-    not_objects = [i for i, record in enumerate(records) if not isinstance(record, dict)]
-    if not_objects:
-        problems.append(f"'{path}' record {not_objects[0] + 1} is not an object")
+    if not all(isinstance(record, dict) for record in records):
+        first = next(i for i, record in enumerate(records) if not isinstance(record, dict))
+        problems.append(f"'{path}' record {first + 1} is not an object")
         return
     for column in field.members:
-        bad = []
-        for index, record in enumerate(records):
-            if column.name not in record:
-                bad.append((index, "is missing"))
-            else:
-                problem = _kind_problem(record[column.name], column)
-                if problem:
-                    bad.append((index, problem))
+        values = [record.get(column.name, _MISSING) for record in records]
+        if _column_is_clean(values, column.kind):
+            continue
+        bad = [(index, "is missing" if value is _MISSING else _kind_problem(value, column))
+               for index, value in enumerate(values)]
+        bad = [(index, problem) for index, problem in bad if problem]
         if bad:
             index, problem = bad[0]
             more = f" (and {len(bad) - 1} more record(s))" if len(bad) > 1 else ""

@@ -175,3 +175,15 @@ def test_the_writer_follows_the_schema(tmp_path):
     broken = copy.deepcopy(document)
     broken["costs"][0].pop("carbon_t")
     assert S.check_plan_document(broken) == ["'costs' record 1: 'carbon_t' is missing"]
+
+
+def test_numpy_numbers_count_as_numbers_but_booleans_do_not():
+    """The writer may hand over NumPy scalars (a frame's values); JSON booleans are never numbers."""
+    import numpy as np
+
+    plan = hand_written_plan()
+    plan["purchases"][0].update(nodes=np.int64(1), capex_usd=np.float64(40_000.0))
+    assert S.check_plan_document(plan) == []
+    plan["purchases"][0]["nodes"] = np.bool_(True)
+    [problem] = S.check_plan_document(plan)
+    assert problem.startswith("'purchases' record 1: 'nodes' must be a finite number, got ")
