@@ -48,45 +48,62 @@ class Field:
 
 
 # --- record columns, one meaning each ---------------------------------------------------------------------
-QUARTER_COLUMN = Field("quarter", QUARTER, "quarter", "the quarter the row is about (for an order: when it is placed)")
-SITE = Field("site", TEXT, "", "a site of sites.csv")
-SKU = Field("sku", TEXT, "", "a SKU of the catalog")
-WORKLOAD = Field("workload", TEXT, "", "a workload of workloads.csv")
-NODES = Field("nodes", NUMBER, "nodes", "whole nodes")
-IN_SERVICE = Field("in_service", QUARTER, "quarter", "first quarter in service = order quarter + lead_quarters")
-CAPEX_USD = Field("capex_usd", NUMBER, "$", "cash paid for the order = nodes × price_usd (in costs: cash mode's "
-                                            "charge)")
-RENT_USD = Field("rent_usd", NUMBER, "$", "rent for the quarter = nodes × rent_usd_per_gpu_hour × gpus_per_node × "
-                                          "2,190 h")
-IT_KW = Field("it_kw", NUMBER, "kW", "IT power at the plan's utilisation")
-FACILITY_KW = Field("facility_kw", NUMBER, "kW", "IT power × PUE")
-NODE_EQUIVALENTS = Field("node_equivalents", NUMBER, "node-equivalents", "nodes' worth of the quarter kept busy")
-UNITS = Field("units", NUMBER, "tokens/s", "tokens/s served (placement; training tokens/s for runs) or not served "
-                                           "(unmet)")
-DEADLINE = Field("deadline", QUARTER, "quarter", "the training run's deadline quarter")
-FRACTION_LEFT = Field("fraction_left", NUMBER, "fraction", "share of the run's work not done by its deadline")
-COST_USD = Field("cost_usd", NUMBER, "$", "penalty for the unfinished share = fraction_left × unfinished_training_usd")
-DISCOUNT_FACTOR = Field("discount_factor", NUMBER, "", "(1 + discount_rate)^(−i/4) for quarter i (0 = start)")
-DEPRECIATION_USD = Field("depreciation_usd", NUMBER, "$", "depreciation mode's price_usd / (life_years × 4) per "
-                                                          "owned node in service")
-ENERGY_KWH = Field("energy_kwh", NUMBER, "kWh", "IT power × PUE × 2,190 h, cloud sites included")
-ENERGY_USD = Field("energy_usd", NUMBER, "$", "owned sites' energy_kwh × usd_per_kwh (cloud energy is in the rent)")
-MAINTENANCE_USD = Field("maintenance_usd", NUMBER, "$", "maint_frac_per_year × price_usd / 4 per owned node in "
-                                                        "service")
-CARBON_T = Field("carbon_t", NUMBER, "tCO2", "energy_kwh × gco2_per_kwh, owned and cloud sites")
-CARBON_USD = Field("carbon_usd", NUMBER, "$", "carbon_t × carbon_usd_per_t")
-UNMET_USD = Field("unmet_usd", NUMBER, "$", "unmet units × unmet_usd_per_unit")
-UNFINISHED_TRAINING_USD = Field("unfinished_training_usd", NUMBER, "$", "unfinished runs' cost_usd, in the "
-                                                                        "deadline quarter")
-TOTAL_USD = Field("total_usd", NUMBER, "$", "the quarter's $ cost lines added up")
-DISCOUNTED_USD = Field("discounted_usd", NUMBER, "discounted $", "total_usd × discount_factor")
-SERVES = Field("serves", LIST, "", "[{workload, node_equivalent_quarters}]: what the order's pool serves from its "
-                                   "in-service quarter on")
+# name | kind | unit | meaning. A column means the same in every table it appears in; a row with no name
+# continues the meaning above it.
+_COLUMN_TABLE = """
+quarter                 | quarter | quarter          | the quarter the row is about (for an order: when it is placed)
+site                    | text    |                  | a site of sites.csv
+sku                     | text    |                  | a SKU of the catalog
+workload                | text    |                  | a workload of workloads.csv
+nodes                   | number  | nodes            | whole nodes
+in_service              | quarter | quarter          | first quarter in service = order quarter + lead_quarters
+capex_usd               | number  | $                | cash paid for the order = nodes × price_usd
+                        |         |                  | (in costs: cash mode's charge)
+rent_usd                | number  | $                | rent for the quarter = nodes × rent_usd_per_gpu_hour ×
+                        |         |                  | gpus_per_node × 2,190 h
+it_kw                   | number  | kW               | IT power at the plan's utilisation
+facility_kw             | number  | kW               | IT power × PUE
+node_equivalents        | number  | node-equivalents | nodes' worth of the quarter kept busy
+units                   | number  | tokens/s         | tokens/s served (placement; training tokens/s for runs)
+                        |         |                  | or not served (unmet)
+deadline                | quarter | quarter          | the training run's deadline quarter
+fraction_left           | number  | fraction         | share of the run's work not done by its deadline
+cost_usd                | number  | $                | penalty for the unfinished share = fraction_left ×
+                        |         |                  | unfinished_training_usd
+discount_factor         | number  |                  | (1 + discount_rate)^(−i/4) for quarter i (0 = start)
+depreciation_usd        | number  | $                | depreciation mode's price_usd / (life_years × 4) per owned
+                        |         |                  | node in service
+energy_kwh              | number  | kWh              | IT power × PUE × 2,190 h, cloud sites included
+energy_usd              | number  | $                | owned sites' energy_kwh × usd_per_kwh (cloud energy is in
+                        |         |                  | the rent)
+maintenance_usd         | number  | $                | maint_frac_per_year × price_usd / 4 per owned node in service
+carbon_t                | number  | tCO2             | energy_kwh × gco2_per_kwh, owned and cloud sites
+carbon_usd              | number  | $                | carbon_t × carbon_usd_per_t
+unmet_usd               | number  | $                | unmet units × unmet_usd_per_unit
+unfinished_training_usd | number  | $                | unfinished runs' cost_usd, in the deadline quarter
+total_usd               | number  | $                | the quarter's $ cost lines added up
+discounted_usd          | number  | discounted $     | total_usd × discount_factor
+serves                  | list    |                  | [{workload, node_equivalent_quarters}]: what the order's
+                        |         |                  | pool serves from its in-service quarter on
+"""
 
-_COLUMNS = {f.name: f for f in (QUARTER_COLUMN, SITE, SKU, WORKLOAD, NODES, IN_SERVICE, CAPEX_USD, RENT_USD, IT_KW,
-                                FACILITY_KW, NODE_EQUIVALENTS, UNITS, DEADLINE, FRACTION_LEFT, COST_USD,
-                                DISCOUNT_FACTOR, DEPRECIATION_USD, ENERGY_KWH, ENERGY_USD, MAINTENANCE_USD, CARBON_T,
-                                CARBON_USD, UNMET_USD, UNFINISHED_TRAINING_USD, TOTAL_USD, DISCOUNTED_USD, SERVES)}
+
+def _parse_columns(table: str) -> dict[str, Field]:
+    columns: dict[str, list[str]] = {}
+    last = ""
+    for line in table.strip().splitlines():
+        name, kind, unit, meaning = (cell.strip() for cell in line.split("|"))
+        if name:
+            if kind not in (TEXT, QUARTER, NUMBER, LIST):
+                raise ValueError(f"column {name!r}: unknown kind {kind!r}")
+            columns[name], last = [kind, unit, meaning], name
+        else:
+            columns[last][2] += " " + meaning
+    return {name: Field(name, kind, unit, meaning) for name, (kind, unit, meaning) in columns.items()}
+
+
+_COLUMNS = _parse_columns(_COLUMN_TABLE)
+QUARTER_COLUMN = _COLUMNS["quarter"]
 
 
 def _columns(*names: str) -> tuple[Field, ...]:
