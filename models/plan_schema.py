@@ -110,11 +110,11 @@ def _columns(*names: str) -> tuple[Field, ...]:
     return tuple(_COLUMNS[name] for name in names)
 
 
-COSTS_COLUMNS = _columns("quarter", "discount_factor", "capex_usd", "depreciation_usd", "rent_usd", "energy_kwh",
+COSTS_FIELDS = _columns("quarter", "discount_factor", "capex_usd", "depreciation_usd", "rent_usd", "energy_kwh",
                          "energy_usd", "maintenance_usd", "carbon_t", "carbon_usd", "unmet_usd",
                          "unfinished_training_usd", "total_usd", "discounted_usd")
 # totals: the column sums of costs (every numeric column but the discount factor)
-TOTALS_KEYS = tuple(c for c in COSTS_COLUMNS if c.name not in ("quarter", "discount_factor"))
+TOTALS_FIELDS = tuple(c for c in COSTS_FIELDS if c.name not in ("quarter", "discount_factor"))
 
 # The decision and cost tables, in document order (the verifier and the reports read these).
 RESULT_TABLES = ("purchases", "rentals", "fleet", "placement", "unmet", "unfinished", "costs")
@@ -152,8 +152,8 @@ PLAN_FIELDS: tuple[Field, ...] = (
     Field("unfinished", RECORDS, "", "training not done by its deadline",
           members=_columns("workload", "deadline", "fraction_left", "cost_usd")),
     Field("costs", RECORDS, "", "one row per quarter; capex_usd is the cash-mode charge, depreciation_usd the "
-                                "depreciation-mode charge", members=COSTS_COLUMNS),
-    Field("totals", OBJECT, "", "the column sums of costs", members=TOTALS_KEYS),
+                                "depreciation-mode charge", members=COSTS_FIELDS),
+    Field("totals", OBJECT, "", "the column sums of costs", members=TOTALS_FIELDS),
     Field("duals", OBJECT, "discounted $", "shadow prices from the LP around the plan (README, Shadow prices)",
           required=False, members=(
               Field("method", TEXT, "", "how they were computed, or why they are unavailable"),
