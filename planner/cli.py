@@ -8,6 +8,14 @@ import click
 
 from planner import __version__
 from planner.errors import InputError, SolverError
+from planner.tables import printable
+
+MAX_PROBLEMS_SHOWN = 200  # a 200,000-row sheet of bad rows printed 25 MB; the first 200 say what is wrong
+
+
+def printable_lines(text: str) -> str:
+    """Escape control characters line by line, keeping the message's own line breaks."""
+    return "\n".join(printable(line) for line in text.split("\n"))
 
 
 class PlannerGroup(click.Group):
@@ -17,12 +25,15 @@ class PlannerGroup(click.Group):
         try:
             return super().invoke(ctx)
         except InputError as error:
-            click.echo(f"error: {len(error.problems)} problem(s) in the input:", err=True)
-            for problem in error.problems:
-                click.echo(f"  {problem}", err=True)
+            problems = error.problems
+            click.echo(f"error: {len(problems)} problem(s) in the input:", err=True)
+            for problem in problems[:MAX_PROBLEMS_SHOWN]:
+                click.echo(f"  {printable(problem)}", err=True)
+            if len(problems) > MAX_PROBLEMS_SHOWN:
+                click.echo(f"  ... and {len(problems) - MAX_PROBLEMS_SHOWN:,} more", err=True)
             sys.exit(InputError.exit_code)
         except SolverError as error:
-            click.echo(f"error: {error}", err=True)
+            click.echo(f"error: {printable_lines(str(error))}", err=True)
             sys.exit(SolverError.exit_code)
 
 

@@ -153,3 +153,192 @@ def test_csv_fields_never_start_a_formula(hostile_outputs):
                     if field.startswith("'") and field[1:] in HOSTILE_NAMES:
                         quoted.add(field[1:])
     assert quoted == set(HOSTILE_NAMES)
+
+
+# ------------------------------------------------------------------ bounded, safe parsing
+
+EXAMPLE = ROOT / "data" / "examples" / "example"
+
+
+@pytest.fixture
+def example(tmp_path) -> Path:
+    """The shipped example with the shipped catalog and sites beside it, in a folder of its own."""
+    folder = tmp_path / "ex"
+    folder.mkdir()
+    for path in EXAMPLE.glob("*.csv"):
+        (folder / path.name).write_bytes(path.read_bytes())
+    for name in ("catalog.csv", "sites.csv"):
+        (folder / name).write_bytes((ROOT / "data" / name).read_bytes())
+    (folder / "scenario.yaml").write_text((EXAMPLE / "scenario.yaml").read_text().replace("../../", ""))
+    return folder / "scenario.yaml"
+
+
+def validate(path) -> tuple[int, str]:
+    from click.testing import CliRunner
+
+    from planner.cli import main
+
+    result = CliRunner().invoke(main, ["validate", str(path)])
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    return result.exit_code, result.output
+
+
+def replace_in(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1))
+
+
+TRAIN_ROW = "train-8b-base,training,8,bf16,15000,2027Q1,2027Q2,,,,"
+
+
+def test_example_is_valid(example):
+    assert validate(example)[0] == 0
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda s: s.write_bytes("name: caf\xe9\n".encode("latin-1") + s.read_bytes()),
+     "scenario.yaml, row 1: is not UTF-8 text (byte 0xe9 at offset 9, line 1); save it as UTF-8"),
+    (lambda s: (s.parent / "workloads.csv").write_bytes(b"PK\x03\x04\x00\x00binary"),
+     "workloads.csv: is a binary file, not UTF-8 text"),
+    (lambda s: s.write_text(s.read_text() + "risk: [a, b]\n"),
+     "scenario.yaml, column risk: 'risk' must be a mapping of keys to values, got a list"),
+    (lambda s: s.write_text(s.read_text() + "risk: lots\n"),
+     "scenario.yaml, column risk: 'risk' must be a mapping of keys to values, got a string"),
+    (lambda s: s.write_text(s.read_text() + "finance: {discount_rate: 0.1}\n"),
+     "scenario.yaml, row 18, column finance: duplicate key 'finance' (first given on line 9)"),
+    (lambda s: s.write_text(s.read_text() + "demand: [a.csv]\n".replace("demand", "throughput")),
+     "scenario.yaml, column throughput: 'throughput' must be a table file name (CSV or XLSX), got a list"),
+    (lambda s: replace_in(s, "start: 2027Q1", "start: 9999Q1"),
+     "scenario.yaml, column quarters: the horizon (8 quarters from 9999Q1) runs past 9999Q4"),
+    (lambda s: replace_in(s, "quarters: 8", "quarters: 100000000"),
+     "'quarters' must be a whole number from 1 to 400 (100 years), got 100000000"),
+    (lambda s: replace_in(s, "discount_rate: 0.08", "discount_rate: 1.0e300"),
+     "'finance.discount_rate' must be <= 10, got 1e+300"),
+    (lambda s: replace_in(s.parent / "workloads.csv", TRAIN_ROW, TRAIN_ROW + "1e-300"),
+     "workloads.csv, row 2, column mfu: 1e-300 must be in [0.0001, 1]"),
+    (lambda s: replace_in(s.parent / "workloads.csv", TRAIN_ROW, TRAIN_ROW.replace("15000", "1e300")),
+     "workloads.csv, row 2, column tokens_b: 1e300 is above the limit of 1,000,000,000 for tokens_b"),
+    (lambda s: replace_in(s.parent / "demand.csv", "2027Q1,", "2027Q1,1e300"),
+     "demand.csv, row 2, column tokens_per_s: '1e300500000' is not a finite number"),
+    (lambda s: replace_in(s.parent / "demand.csv", "2027Q1,500000", "2027Q1,1e300"),
+     "demand.csv, row 2, column tokens_per_s: 1e300 is above the limit of 1,000,000,000,000 for tokens_per_s"),
+    (lambda s: replace_in(s.parent / "catalog.csv", ",8,", ",1000000000000000000,"),
+     "catalog.csv, row 2, column gpus_per_node: 1000000000000000000 is above the limit of 1,024 for gpus_per_node"),
+    (lambda s: replace_in(s.parent / "fleet.csv", "\n", "\nA,h100-sxm,1e19,2026Q1\n"),
+     "fleet.csv, row 2, column nodes: 1e19 is above the limit of 10,000,000 for nodes"),
+    (lambda s: replace_in(s.parent / "workloads.csv", TRAIN_ROW, TRAIN_ROW[:-1] + "a, b,0.5"),
+     "workloads.csv, row 2: 12 fields but the header has 11 (quote a value that holds a comma; separate a list "
+     "of sites with ';')"),
+    (lambda s: s.write_text(s.read_text() + "risk: {samples: 1.0e12}\n"),
+     "'risk.samples' must be <= 10,000,000, got 1e+12"),
+])
+def test_hostile_input_is_an_input_error_naming_file_row_and_column(example, edit, message):
+    edit(example)
+    code, output = validate(example)
+    assert code == 2 and message in output, output
+    assert "Traceback" not in output
+
+
+def test_yaml_1_2_numbers_bom_and_enum_case_are_accepted(example):
+    """`4e7` and `1.0e12` are numbers (YAML 1.2), a UTF-8 BOM is fine, `Training`/`BF16`/`SCIP`/`Cash` match."""
+    from planner.scenario import load_scenario
+
+    replace_in(example, "budget_usd_per_quarter: 40000000", "budget_usd_per_quarter: 4e7")
+    replace_in(example, "unfinished_training_usd: 1000000000", "unfinished_training_usd: 1.0e9")
+    replace_in(example, "backend: scip", "backend: SCIP")
+    replace_in(example, "capex_mode: depreciation", "capex_mode: Cash")
+    example.write_bytes(b"\xef\xbb\xbf" + example.read_bytes())
+    replace_in(example.parent / "workloads.csv", TRAIN_ROW, TRAIN_ROW.replace("training,8,bf16", "Training,8,BF16"))
+    scenario = load_scenario(example)
+    assert scenario.finance.budget_usd_per_quarter == 4e7 and scenario.finance.unfinished_training_usd == 1e9
+    assert scenario.solver.backend == "scip" and scenario.finance.capex_mode == "cash"
+    assert scenario.workloads.loc["train-8b-base", ["kind", "precision"]].tolist() == ["training", "bf16"]
+    assert isinstance(scenario.horizon.quarters, int)
+
+
+def test_alias_bomb_is_refused_quickly(example):
+    """Nine levels of nine aliases would be 9^9 = 387 million values; it is measured, not built."""
+    import time
+
+    levels = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+    levels += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 9)]
+    example.write_text(example.read_text() + "\n".join(levels) + "\n")
+    started = time.perf_counter()
+    code, output = validate(example)
+    assert code == 2 and "the YAML expands to more than 10,000 values" in output
+    assert time.perf_counter() - started < 5
+
+
+@pytest.mark.parametrize("kind", ["directory", "fifo", "symlink loop", "device"])
+def test_paths_that_are_not_files_are_named(example, kind):
+    import os
+
+    demand = example.parent / "demand.csv"
+    demand.unlink()
+    if kind == "directory":
+        demand.mkdir()
+    elif kind == "fifo":
+        os.mkfifo(demand)
+    elif kind == "symlink loop":
+        demand.symlink_to(demand)
+    else:
+        replace_in(example, "demand: demand.csv", "demand: /dev/zero")
+    code, output = validate(example)
+    expected = {"directory": "is a directory, not a file", "fifo": "is a FIFO (named pipe), not a file",
+                "symlink loop": "is a symbolic link loop", "device": "/dev/zero: is a device, not a file"}[kind]
+    assert code == 2 and expected in output, output
+
+
+def test_size_row_and_xlsx_limits_are_checked_before_loading(example, monkeypatch):
+    """Limits lowered so the test is quick; each names the file and the limit."""
+    import openpyxl
+
+    from planner import tables
+
+    monkeypatch.setattr(tables, "MAX_TABLE_BYTES", 1000)
+    code, output = validate(example)
+    assert code == 2 and "demand.csv: file is 0.0 MiB, above the 0 MiB limit for an input file" in output
+    monkeypatch.setattr(tables, "MAX_TABLE_BYTES", 10**9)
+    monkeypatch.setattr(tables, "MAX_TABLE_ROWS", 10)
+    code, output = validate(example)
+    assert code == 2 and "demand.csv: has 91 lines, above the 10-row limit for one table" in output
+    monkeypatch.setattr(tables, "MAX_TABLE_ROWS", 10**6)
+    book = openpyxl.Workbook()
+    book.active.title = "Demand"
+    book.active.append(["workload", "quarter", "tokens_per_s"])
+    book.active.append(["chat-8b", "2027Q1", "=1000*2"])  # saved by a program that does not calculate
+    book.create_sheet("Notes")
+    book.save(example.parent / "demand.xlsx")
+    replace_in(example, "demand: demand.csv", "demand: demand.xlsx#Demnd")
+    code, output = validate(example)
+    assert code == 2 and "no sheet named 'Demnd'; the workbook's sheets are: 'Demand', 'Notes'" in output
+    replace_in(example, "demand.xlsx#Demnd", "demand.xlsx#Demand")
+    code, output = validate(example)
+    assert code == 2 and ("demand.xlsx#Demand, row 2, column tokens_per_s: formula =1000*2 has no saved value"
+                          in output), output
+    monkeypatch.setattr(tables, "MAX_XLSX_UNCOMPRESSED_BYTES", 1000)
+    code, output = validate(example)
+    assert code == 2 and "workbook inflates to" in output and "MiB limit" in output
+
+
+def test_control_characters_are_escaped_and_problems_capped(example):
+    """A name holding an escape sequence is printed escaped; 500 bad rows print 200 and "and 300 more"."""
+    replace_in(example.parent / "demand.csv", "\n", "\n" + "".join(
+        f"\x1b]0;pwned\x07{i},2027Q1,1\n" for i in range(500)))
+    code, output = validate(example)
+    assert code == 2 and "\x1b" not in output and "\x07" not in output
+    assert "unknown workload '\\x1b]0;pwned\\x070'" in output
+    assert "error: 500 problem(s) in the input:" in output and "  ... and 300 more" in output
+    assert len(output.splitlines()) == 1 + 200 + 1
+
+
+def test_every_problem_in_one_pass(example):
+    """A bad number, an unknown site reference and a bad risk key are reported together."""
+    replace_in(example.parent / "workloads.csv", TRAIN_ROW, TRAIN_ROW.replace("15000", "lots")[:-1] + "Z,")
+    example.write_text(example.read_text() + "risk: {samplez: 5}\n")
+    code, output = validate(example)
+    assert code == 2
+    assert "workloads.csv, row 2, column tokens_b: 'lots' is not a number" in output
+    assert "workloads.csv, row 2, column sites: unknown site 'Z'" in output
+    assert "unknown key 'risk.samplez'" in output
