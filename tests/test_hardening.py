@@ -342,3 +342,124 @@ def test_every_problem_in_one_pass(example):
     assert "workloads.csv, row 2, column tokens_b: 'lots' is not a number" in output
     assert "workloads.csv, row 2, column sites: unknown site 'Z'" in output
     assert "unknown key 'risk.samplez'" in output
+
+
+# ------------------------------------------------------------------ interrupts, atomicity, umask
+
+import os  # noqa: E402
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+WORKED = Path(__file__).resolve().parent / "cases" / "worked-example" / "scenario.yaml"
+# Runs this checkout's CLI in a fresh process; `HOOK` (Python) runs first, to interrupt at a chosen moment.
+LAUNCHER = ("import os, sys; sys.path[:0] = [{root!r}]; exec(os.environ.get('HOOK', '')); "
+            "from planner.cli import main; main(sys.argv[1:], prog_name='planner')")
+
+
+def planner_process(args, hook: str = "", umask: int | None = None, **kwargs) -> subprocess.Popen:
+    env = dict(os.environ, HOOK=hook, JAX_PLATFORMS="cpu")
+    return subprocess.Popen([sys.executable, "-c", LAUNCHER.format(root=str(ROOT)), *map(str, args)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            umask=-1 if umask is None else umask, **kwargs)
+
+
+def previous_outputs(folder: Path) -> dict[str, bytes]:
+    """A folder holding a previous run's good outputs (0644), which an interrupted run must leave as they are."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "plan.json").write_text('{"previous": true}\n')
+    (folder / "plan.xlsx").write_bytes(b"previous workbook")
+    for name in ("plan.json", "plan.xlsx"):
+        os.chmod(folder / name, 0o644)
+    return snapshot(folder)
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()} | {
+        str(p.relative_to(folder)) + "/": b"" for p in folder.rglob("*") if p.is_dir()}
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_signal_during_the_solve_aborts_and_writes_nothing(tmp_path, signum):
+    """SCIP used to catch Ctrl-C and return its incumbent as 'feasible', exit 0, replacing the good outputs.
+    Now: exit 128 + signal (130 for SIGINT, 143 for SIGTERM) within seconds, previous outputs untouched, no
+    temporary file, no new folder. The signal is sent once the solve is under way (the hook signals the
+    process from a timer started just before SCIP is called, with a 120 s limit and a 1e-9 gap it cannot meet
+    in that time)."""
+    out = tmp_path / "out"
+    before = previous_outputs(out)
+    hook = ("import threading, signal, models.solve as S; f = S._solve_ortools\n"
+            "def g(*a, **k):\n"
+            "    threading.Timer(1.5, os.kill, (os.getpid(), %d)).start()\n"
+            "    return f(*a, **k)\n"
+            "S._solve_ortools = g" % int(signum))
+    process = planner_process(["plan", EXAMPLE / "scenario.yaml", "--json", out / "plan.json", "-o",
+                               out / "plan.xlsx", "--csv", out / "csv", "--time-limit", "120", "--gap", "1e-9"],
+                              hook=hook)
+    started = time.perf_counter()
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 128 + int(signum), stderr
+    assert f"interrupted ({signal.Signals(signum).name}): no output was written" in stderr
+    assert "Traceback" not in stderr
+    assert snapshot(out) == before  # no csv/ folder, no temporary file, previous files byte for byte
+    print(f"\n{signal.Signals(signum).name}: exited {process.returncode} after {time.perf_counter() - started:.1f} s")
+
+
+def test_signal_while_writing_commits_nothing(tmp_path):
+    """SIGHUP after PLAN.json and the workbook are written but before the CSVs: neither is committed (no new
+    PLAN.json beside the old workbook), their temporary files are gone, exit 129."""
+    out = tmp_path / "out"
+    before = previous_outputs(out)
+    hook = ("import signal, time, reports.csv_writer as C\n"
+            "def g(*a, **k):\n"
+            "    os.kill(os.getpid(), signal.SIGHUP); time.sleep(30)\n"
+            "C.write_csv_tables = g")
+    process = planner_process(["plan", WORKED, "--json", out / "plan.json", "-o", out / "plan.xlsx", "--csv",
+                               out / "csv", "--no-risk"], hook=hook)
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 129, stderr
+    assert "interrupted (SIGHUP): no output was written" in stderr
+    assert snapshot(out) == before
+
+
+def test_outputs_are_committed_together_with_the_users_umask(tmp_path):
+    """A successful run replaces every output; files get 0666 & ~umask (0640 under umask 027), a replaced 0644
+    file included (mkstemp alone made every output 0600)."""
+    out = tmp_path / "out"
+    previous_outputs(out)
+    process = planner_process(["plan", WORKED, "--json", out / "plan.json", "-o", out / "plan.xlsx", "--csv",
+                               out / "csv", "--no-risk"], umask=0o027)
+    stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stderr
+    assert "$111,108.18" in stdout
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert not [p for p in files if p.name.startswith(".")]  # no temporary file
+    assert json_objective(out / "plan.json") == pytest.approx(111_108.18, abs=0.01)
+    assert {oct(p.stat().st_mode & 0o777) for p in files} == {oct(0o640)}
+
+
+def json_objective(path: Path) -> float:
+    import json
+
+    return json.loads(path.read_text())["objective_usd"]
+
+
+def test_failed_command_leaves_no_folder_and_no_file(tmp_path, monkeypatch):
+    """The output folders are created (checked writable) before the solve; a solve that fails afterwards
+    removes them again, and the existing outputs stay: nothing written."""
+    from click.testing import CliRunner
+
+    import planner.commands.plan as plan_command
+    from planner.cli import main
+    from planner.errors import SolverError
+
+    def no_plan(*args, **kwargs):
+        raise SolverError("no plan found in time (test)")
+
+    monkeypatch.setattr(plan_command, "run_plan", no_plan)
+    out = tmp_path / "new" / "deeper"
+    result = CliRunner().invoke(main, ["plan", str(WORKED), "--json", str(out / "plan.json"), "--csv",
+                                       str(out / "csv")])
+    assert result.exit_code == 1 and "no plan found in time (test)" in result.output
+    assert not (tmp_path / "new").exists()
