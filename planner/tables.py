@@ -120,11 +120,12 @@ def read_table(spec: str, base_dir: Path, label: str | None = None) -> RawTable:
     repeated = sorted({name for name in header if name and header.count(name) > 1})
     if repeated:  # two columns of one name are ambiguous
         raise InputError([Problem(label, f"duplicate column '{name}'", row=1, column=name) for name in repeated])
-    frame = pd.DataFrame(rows, columns=header, dtype=object) if header else pd.DataFrame()
-    frame = frame.apply(lambda col: col.str.strip()) if len(frame.columns) else frame
-    # Fully blank lines (trailing rows in a workbook) are not data.
-    if len(frame.columns):
-        frame = frame.loc[~(frame == "").all(axis=1)]
+    # Cells stripped; fully blank lines (trailing rows in a workbook) are not data, but keep their position
+    # in the index so messages give the spreadsheet row.
+    stripped = [[value.strip() for value in row] for row in rows]
+    kept = [i for i, row in enumerate(stripped) if any(row)]
+    frame = pd.DataFrame([stripped[i] for i in kept], columns=header, index=pd.Index(kept, dtype=int),
+                         dtype=object)
     return RawTable(label=label, path=path.resolve(), frame=frame)
 
 
