@@ -50,6 +50,7 @@ MAX_DISCOUNT_RATE = 10.0  # 1,000 % a year
 MAX_USD = 1e15  # any money amount: ~10x world GDP
 MAX_CARBON_USD_PER_T = 1e6
 MAX_TIME_LIMIT_S = 1e6  # ~12 days
+MAX_YAML_DEPTH = 50  # nesting levels; the example has 2
 MAX_YAML_NODES = 10_000  # after alias expansion; the example has ~40 (bounds "billion laughs" alias bombs)
 
 
@@ -199,9 +200,21 @@ class _ScenarioLoader(yaml.SafeLoader):
     """Safe YAML with two fixes for hand-edited files: YAML 1.2 floats (`1.0e12`, `4e7`, which PyYAML's YAML 1.1
     rules read as text) and duplicate keys recorded (with their line) instead of silently keeping the last."""
 
-    def __init__(self, stream):
+    def __init__(self, stream, label: str):
         super().__init__(stream)
+        self.label = label
         self.duplicates: list[tuple[str, int, int]] = []  # (key, line, first line)
+
+    def compose_node(self, parent, index):
+        """Refuse deep nesting early (a scenario is 3 levels deep; 5,000 brackets took 3 s to fail)."""
+        self.depth = getattr(self, "depth", 0) + 1
+        try:
+            if self.depth > MAX_YAML_DEPTH:
+                raise InputError(Problem(self.label, f"the YAML is nested more than {MAX_YAML_DEPTH} levels deep",
+                                         row=self.peek_event().start_mark.line + 1))
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
     def construct_mapping(self, node, deep=False):
         if isinstance(node, yaml.MappingNode):
@@ -255,8 +268,9 @@ def _read_yaml(path: Path) -> dict:
     label = path.name
     check_input_file(path.absolute(), label, MAX_YAML_BYTES, noun="scenario file")
     text = decode_text(path.read_bytes(), label)
-    loader = _ScenarioLoader(text)
+    loader = None
     try:
+        loader = _ScenarioLoader(text, label)  # the reader refuses control characters already here
         node = loader.get_single_node()
         if node is not None and _expanded_nodes(node) > MAX_YAML_NODES:
             raise InputError(Problem(label, f"the YAML expands to more than {MAX_YAML_NODES:,} values (aliases "
@@ -270,7 +284,8 @@ def _read_yaml(path: Path) -> dict:
     except RecursionError:
         raise InputError(Problem(label, "not valid YAML: nested too deeply")) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if loader.duplicates:
         raise InputError([Problem(label, f"duplicate key '{key}' (first given on line {first}); a key may be "
                                          "given once", row=line, column=key)
