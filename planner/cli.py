@@ -7,8 +7,8 @@ import sys
 
 import click
 
+from models.errors import InputError, SolverError
 from planner import __version__, interrupts
-from planner.errors import InputError, SolverError
 from planner.tables import printable
 from reports import atomic
 

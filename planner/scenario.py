@@ -14,9 +14,9 @@ from types import SimpleNamespace
 import pandas as pd
 import yaml
 
+from models.errors import InputError, Problem
 from models.quarters import QUARTERS_PER_YEAR, Horizon, parse_quarter
 from planner import schema as S
-from planner.errors import InputError, Problem
 from planner.resources import shipped_catalog_path
 from planner.tables import (MAX_YAML_BYTES, check_input_file, decode_text, printable, read_table,
                             sha256_of)

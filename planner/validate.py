@@ -10,9 +10,9 @@ import math
 
 import pandas as pd
 
+from models.errors import InputError, Problem
 from models.performance import estimate_performance
 from models.quarters import Horizon
-from planner.errors import InputError, Problem
 from planner.tables import RawTable
 
 
@@ -143,7 +143,7 @@ RISK_UPPER_BOUNDS = {"samples": MAX_RISK_SAMPLES, "sensitivity_samples": MAX_RIS
 
 def check_risk_section(scenario) -> list[Problem]:
     """The `risk:` distributions are checked with everything else, so no command starts on a bad one."""
-    from models.risk_inputs import risk_settings
+    from models.risk_settings import risk_settings
 
     try:
         risk_settings(scenario)

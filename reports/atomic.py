@@ -16,7 +16,7 @@ import threading
 from pathlib import Path
 from typing import Callable
 
-from planner.errors import InputError, Problem
+from models.errors import InputError, Problem
 
 
 def _read_umask() -> int:

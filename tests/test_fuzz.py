@@ -24,7 +24,7 @@ import yaml
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from planner.errors import InputError
+from models.errors import InputError
 from planner.scenario import load_scenario
 from planner.tables import printable
 

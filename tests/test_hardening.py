@@ -452,7 +452,7 @@ def test_failed_command_leaves_no_folder_and_no_file(tmp_path, monkeypatch):
 
     import planner.commands.plan as plan_command
     from planner.cli import main
-    from planner.errors import SolverError
+    from models.errors import SolverError
 
     def no_plan(*args, **kwargs):
         raise SolverError("no plan found in time (test)")
