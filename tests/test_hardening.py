@@ -463,3 +463,21 @@ def test_failed_command_leaves_no_folder_and_no_file(tmp_path, monkeypatch):
                                        str(out / "csv")])
     assert result.exit_code == 1 and "no plan found in time (test)" in result.output
     assert not (tmp_path / "new").exists()
+
+
+def test_readme_bounds_table_is_the_schema():
+    """Every column bound in planner/schema.py is the one the README's "Sane bounds" table documents."""
+    from planner import schema as S
+    from planner import tables
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Exit codes, limits and guarantees"):]
+    for table in (S.CATALOG, S.SITES, S.FLEET, S.WORKLOADS, S.DEMAND, S.THROUGHPUT):
+        for column in table.columns:
+            if column.high is not None:
+                row = next(line for line in section.splitlines()
+                           if line.startswith(f"| {table.name} |") and f"`{column.name}`" in line)
+                assert row.rstrip(" |").endswith(S._plain(column.high)), (row, column.high)
+    assert f"in [{S.MIN_MFU:g}, 1]" in section
+    assert f"| rows / columns of one table | {tables.MAX_TABLE_ROWS:,} / {tables.MAX_TABLE_COLUMNS} |" in section
+    assert f"| table file size (CSV or XLSX on disk) | {tables.MAX_TABLE_BYTES // 2**20} MiB |" in section
