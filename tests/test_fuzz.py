@@ -247,10 +247,12 @@ def test_corrupted_yaml_is_an_input_error(base, folder, data):
         _restore(folder, base)
 
 
-def test_fuzz_count():
-    """Runs after the two property tests (file order): prints and checks how many corrupted inputs were tried."""
-    print(f"\nfuzz: {COUNTS['tried']:,} corrupted inputs: {COUNTS['rejected']:,} rejected as input errors, "
-          f"{COUNTS['loaded']:,} harmless (loaded as a valid scenario)")
+def test_fuzz_count(capsys):
+    """Runs after the two property tests (file order): prints (past pytest's capture, so CI logs show it) and
+    checks how many corrupted inputs were tried."""
+    with capsys.disabled():
+        print(f"\nfuzz: {COUNTS['tried']:,} corrupted inputs: {COUNTS['rejected']:,} rejected as input errors, "
+              f"{COUNTS['loaded']:,} harmless (loaded as a valid scenario)")
     if COUNTS["tried"] == 0:
         pytest.skip("the property tests were not run in this session (-k / -x)")
     assert COUNTS["tried"] >= FUZZ_EXAMPLES

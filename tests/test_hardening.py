@@ -481,3 +481,32 @@ def test_readme_bounds_table_is_the_schema():
     assert f"in [{S.MIN_MFU:g}, 1]" in section
     assert f"| rows / columns of one table | {tables.MAX_TABLE_ROWS:,} / {tables.MAX_TABLE_COLUMNS} |" in section
     assert f"| table file size (CSV or XLSX on disk) | {tables.MAX_TABLE_BYTES // 2**20} MiB |" in section
+
+
+def test_signal_during_a_cbc_solve_stops_cbc_and_removes_its_files(tmp_path):
+    """CBC runs as a child process with its model and solution files in the temporary folder: SIGTERM stops it
+    too (no orphan solving on for a minute) and removes those files."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    hook = ("import threading, signal, models.solve as S; f = S._solve_pulp\n"
+            "def g(*a, **k):\n"
+            "    threading.Timer(2.0, os.kill, (os.getpid(), signal.SIGTERM)).start()\n"
+            "    return f(*a, **k)\n"
+            "S._solve_pulp = g")
+    env_tmp = dict(os.environ, TMPDIR=str(scratch))
+    process = subprocess.Popen(
+        [sys.executable, "-c", LAUNCHER.format(root=str(ROOT)), "plan", str(EXAMPLE / "scenario.yaml"), "--solver",
+         "cbc", "--time-limit", "120", "--gap", "1e-9", "--json", str(tmp_path / "plan.json")],
+        env=dict(env_tmp, HOOK=hook, JAX_PLATFORMS="cpu"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 143, stderr
+    time.sleep(0.5)
+    survivors = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if str(scratch).encode() in cmdline.read_bytes():
+                survivors.append(cmdline.parent.name)
+        except OSError:
+            continue
+    assert not survivors, f"solver processes still running: {survivors}"
+    assert list(scratch.iterdir()) == [] and not (tmp_path / "plan.json").exists()
