@@ -86,7 +86,10 @@ def _solve_ortools(lp: LinearProgram, backend: str, time_limit_s: float, gap: fl
     params = {"scip": f"limits/gap = {gap}", "highs": f"mip_rel_gap = {gap}\noutput_flag = false",
               "cp-sat": f"relative_gap_limit: {gap}\nnum_workers: 1\nmip_var_scaling: {CP_SAT_VAR_SCALING}"
               }.get(backend)
-    if params and not relax:
+    params = None if relax else params
+    if backend == "scip":  # Ctrl-C is the caller's (planner/interrupts.py aborts), never a 'feasible' early stop
+        params = "\n".join(filter(None, [params, "misc/catchctrlc = FALSE"]))
+    if params:
         solver.set_solver_specific_parameters(params)
     started = time.perf_counter()
     status = solver.solve(model)
