@@ -28,7 +28,7 @@ from planner.tables import (MAX_YAML_BYTES, check_input_file, decode_text, print
 DEFAULT_UNMET_USD_PER_UNIT = 1_000.0
 
 CAPEX_MODES = ("depreciation", "cash")
-SOLVER_BACKENDS = ("scip", "highs", "cp-sat", "cbc")
+SOLVER_BACKENDS = ("scip", "highs", "cp-sat", "cbc", "heuristic")  # heuristic: the rounded LP alone (models/warm_start.py)
 DEFAULT_TIME_LIMIT_S = 60.0
 DEFAULT_GAP = 0.005  # 0.5 %: the example's acceptance target
 
