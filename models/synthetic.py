@@ -16,8 +16,9 @@ construction:
    2k–32k tokens, 40 % with a per-user decode SLO, 15 % pinned to one or two sites, 20 % launched after the
    first quarter, demand of 1–40 anchor nodes at launch growing 0–10 % a quarter).
 4. **Sites.** S owned sites whose power cap is 1.3–2× the facility power the forecast needs on the anchor at
-   their share (pinned work at its sites, the rest split by Dirichlet shares), plus the fleet's own full-load
-   power, and never below what the largest run or replica needs; racks so that the power cap binds first.
+   their share (pinned work at its sites, services split by Dirichlet shares, each unpinned training run whole at
+   one home site drawn by share, since a run uses one pool), plus the fleet's own full-load power, and never below
+   what the largest run or replica needs; racks so that the power cap binds first.
    C cloud sites (no cap).
 5. **Fleet.** 20–50 % of the first quarter's anchor-node need, of base SKUs available before the start,
    installed 1–12 quarters before it (so part of it retires inside a long horizon); it fits its site by (4).
@@ -232,7 +233,12 @@ def _sites(rng, site_frame: pd.DataFrame, work: pd.DataFrame, need_nodes: np.nda
     pin_rows = np.repeat(np.arange(len(work)), owned_pins.map(len).to_numpy())
     pin_cols = np.array([owned.index(s) for listed in owned_pins for s in listed], dtype=int)
     np.add.at(weights, (pin_rows, pin_cols), 1.0 / owned_pins.map(len).to_numpy()[pin_rows])
-    weights[~pinned] = shares
+    # An unpinned inference service may spread over every site, by share; a training run uses one pool (one site),
+    # so its whole need goes to one home site drawn by share, which must then hold it.
+    training = (work["kind"] == "training").to_numpy()
+    home = rng.choice(n_owned, len(work), p=shares)
+    weights[~pinned & ~training] = shares
+    weights[np.flatnonzero(~pinned & training), home[~pinned & training]] = 1.0
     at_site = weights.T @ need_nodes
     kw_per_node = float(catalog.at[anchor, "node_kw"])
     facility_kw = at_site.max(axis=1) * kw_per_node * pue[:n_owned]
