@@ -74,6 +74,7 @@ def measure_size(workloads: int, solver: str, time_limit_s: float, gap: float, s
     from models.solve import build_pulp_problem
     from models.synthetic import synthesize_scenario
     from planner.commands.generate import SCENARIO_FILE, render_files
+    from planner.errors import SolverError
     from planner.pipeline import plan_document, run_plan, verify_document
     from planner.resources import shipped_catalog_path
     from planner.scenario import load_scenario
@@ -114,22 +115,29 @@ def measure_size(workloads: int, solver: str, time_limit_s: float, gap: float, s
         gc.collect()
 
         started = time.perf_counter()
-        run = run_plan(scenario, backend=solver, time_limit_s=time_limit_s, gap=gap)
-        total = time.perf_counter() - started
-        phases["solve"] = {"seconds": total - run.build_seconds, "peak_rss_mb": peak_rss_mb()}
-        out.update(run_plan_seconds=total, run_plan_build_seconds=run.build_seconds,
-                   solver_seconds=run.result.seconds)
-        document = timed("extraction", lambda: plan_document(run))
-        timed("verification", lambda: verify_document(scenario, document))
-        timed("report", lambda: (write_json_atomic(folder / "plan.json", document),
-                                 write_workbook(folder / "plan.xlsx", document, scenario, risk=None)))
-        out.update(status=document["status"], objective_usd=document["objective_usd"],
-                   bound_usd=document["bound_usd"], gap=document["gap"])
-        out["peak_rss_mb"] = peak_rss_mb()
-        out["plan_seconds"] = sum(phases[name]["seconds"] for name in ("loading", "extraction", "verification",
-                                                                       "report")) + total
-        del run, document
-        gc.collect()
+        try:
+            run = run_plan(scenario, backend=solver, time_limit_s=time_limit_s, gap=gap)
+        except SolverError as error:  # no plan in time (or none exists): the phases so far still count
+            phases["solve"] = {"seconds": time.perf_counter() - started, "peak_rss_mb": peak_rss_mb()}
+            out.update(status="no plan", message=str(error).splitlines()[0], objective_usd=None, bound_usd=None,
+                       gap=None, peak_rss_mb=peak_rss_mb(), plan_seconds=None, solver_seconds=None)
+            run = None
+        if run is not None:
+            total = time.perf_counter() - started
+            phases["solve"] = {"seconds": total - run.build_seconds, "peak_rss_mb": peak_rss_mb()}
+            out.update(run_plan_seconds=total, run_plan_build_seconds=run.build_seconds,
+                       solver_seconds=run.result.seconds)
+            document = timed("extraction", lambda: plan_document(run))
+            timed("verification", lambda: verify_document(scenario, document))
+            timed("report", lambda: (write_json_atomic(folder / "plan.json", document),
+                                     write_workbook(folder / "plan.xlsx", document, scenario, risk=None)))
+            out.update(status=document["status"], objective_usd=document["objective_usd"],
+                       bound_usd=document["bound_usd"], gap=document["gap"])
+            out["peak_rss_mb"] = peak_rss_mb()
+            out["plan_seconds"] = sum(phases[name]["seconds"] for name in ("loading", "extraction", "verification",
+                                                                           "report")) + total
+            del run, document
+            gc.collect()
 
         if pulp:
             started = time.perf_counter()
@@ -148,8 +156,8 @@ def run_child(workloads: int, args) -> dict:
                    str(args.gap), "--seed", str(args.seed), "--pulp-max", str(args.pulp_max)]
         completed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
         if completed.returncode != 0 or not result_path.exists():
-            tail = (completed.stderr or completed.stdout).strip().splitlines()[-15:]
-            return {"workloads": workloads, "error": f"exit {completed.returncode}: " + " | ".join(tail)}
+            lines = (completed.stderr or completed.stdout).strip().splitlines() or ["no output"]
+            return {"workloads": workloads, "error": f"exit {completed.returncode}: {lines[-1]}"}
         return json.loads(result_path.read_text())
 
 
@@ -186,8 +194,10 @@ def _verdict(value: float | None, limit: float, unit: str, fmt: str = "{:,.1f}")
 def _proven_within(row: dict, seconds: float) -> tuple[str, str]:
     """A solve meets its target when the plan's *proven* gap (a real dual bound) is ≤ 1 % within the time."""
     gap, solve_s = row.get("gap"), row["phases"]["solve"]["seconds"]
+    if row["status"] == "no plan":
+        return "missed", f"no plan after {solve_s:,.1f} s (time limit {row['time_limit_s']:g} s)"
     if gap is None:
-        return "missed", f"no proven bound (status {row.get('status')}, solve {solve_s:,.1f} s)"
+        return "missed", f"no proven bound (status {row['status']}, solve {solve_s:,.1f} s)"
     if gap > TARGET_GAP:
         return "missed", (f"gap {gap:.2%} > {TARGET_GAP:.0%} after {solve_s:,.1f} s "
                           f"(time limit {row['time_limit_s']:g} s)")
@@ -214,7 +224,8 @@ def evaluate_targets(rows: dict[int, dict], example: dict | None) -> list[dict]:
             outcome = ("missed", row["error"]) if "error" in row else _proven_within(row, TARGET_SOLVE_S[size])
         add(f"W={size:,}: proven {TARGET_GAP:.0%} gap in ≤ {TARGET_SOLVE_S[size]:g} s of solve", outcome)
     add(f"W=1,000: whole `planner plan --no-risk` ≤ {TARGET_PLAN_S:g} s",
-        big and _verdict(big["plan_seconds"], TARGET_PLAN_S, " s"))
+        big and (_verdict(big["plan_seconds"], TARGET_PLAN_S, " s") if big["plan_seconds"] is not None
+                 else ("missed", "no plan")))
     add(f"W=1,000: peak RSS ≤ {TARGET_RSS_MB / 1024:g} GB", big and _verdict(big["peak_rss_mb"], TARGET_RSS_MB, " MB",
                                                                           "{:,.0f}"))
     example_target = f"shipped example: end to end ≤ {TARGET_EXAMPLE_S:g} s at ≤ {TARGET_EXAMPLE_GAP:.1%}"
@@ -245,13 +256,19 @@ def render_tables(rows: dict[int, dict], example: dict | None, targets: list[dic
     ok = [s for s in sizes if "error" not in rows[s]]
     lines = ["| phase | " + " | ".join(f"W = {s:,}: s / peak RSS MB" for s in sizes) + " |",
              "|---|" + "---:|" * len(sizes)]
+    def phase_cell(size: int, key: str) -> str:
+        if size not in ok:
+            return "error"
+        phase = rows[size]["phases"].get(key)
+        return f"{phase['seconds']:,.2f} / {phase['peak_rss_mb']:,.0f}" if phase else "– (no plan)"
+
     for key, label in PHASES:
-        cells = [f"{rows[s]['phases'][key]['seconds']:,.2f} / {rows[s]['phases'][key]['peak_rss_mb']:,.0f}"
-                 if s in ok else "error" for s in sizes]
+        cells = [phase_cell(s, key) for s in sizes]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     facts = [
-        ("whole plan, s", lambda r: f"{r['plan_seconds']:,.1f}"),
-        ("MILP solver's own seconds", lambda r: f"{r['solver_seconds']:,.1f}"),
+        ("whole plan, s", lambda r: "–" if r["plan_seconds"] is None else f"{r['plan_seconds']:,.1f}"),
+        ("MILP solver's own seconds",
+         lambda r: "–" if r["solver_seconds"] is None else f"{r['solver_seconds']:,.1f}"),
         ("variables (integer)", lambda r: f"{r['variables']:,} ({r['integers']:,})"),
         ("rows / nonzeros", lambda r: f"{r['rows']:,} / {r['nonzeros']:,}"),
         ("status", lambda r: r["status"]),
@@ -267,6 +284,7 @@ def render_tables(rows: dict[int, dict], example: dict | None, targets: list[dic
     for label, cell in facts:
         lines.append(f"| {label} | " + " | ".join(cell(rows[s]) if s in ok else "error" for s in sizes) + " |")
     errors = [f"W = {s:,}: {rows[s]['error']}" for s in sizes if s not in ok]
+    errors += [f"W = {s:,}: {rows[s]['message']}" for s in ok if rows[s]["status"] == "no plan"]
     text = "\n".join(lines) + "\n"
     if errors:
         text += "\n" + "\n".join(f"- {e}" for e in errors) + "\n"
