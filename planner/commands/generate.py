@@ -73,12 +73,12 @@ def command(outdir, workloads, quarters, owned_sites, skus, seed, cloud_sites, s
         shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
         raise InputError(Problem(str(folder), f"directory is not empty ({shown}); choose an empty or new directory, "
                                               f"or pass --force to replace the scenario's files in it"))
-    check_writable(folder, directory=True)
     scenario = synthesize_scenario(pd.read_csv(shipped_catalog_path()), workloads=workloads, quarters=quarters,
                                    owned_sites=owned_sites, skus=skus, seed=seed, cloud_sites=cloud_sites,
                                    start=start)
     files = render_files(scenario)
     _check_valid(files)
+    check_writable(folder, directory=True)
     for name, text in files.items():
         write_atomic(folder / name, lambda tmp, text=text: tmp.write_text(text))
     tables = scenario.tables
