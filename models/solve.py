@@ -7,7 +7,11 @@ and its status is mapped to our own closed set of statuses.
 from __future__ import annotations
 
 import math
+import os
+import sys
 import time
+from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,8 +51,14 @@ class SolveResult:
 
 
 def solve(lp: LinearProgram, backend: str = "scip", time_limit_s: float = 60.0, gap: float = 0.005,
-          relax: bool = False) -> SolveResult:
-    """Solve `lp`; `relax` drops integrality (used for duals once integer decisions are fixed)."""
+          relax: bool = False, hint: np.ndarray | None = None, progress: Callable | None = None) -> SolveResult:
+    """Solve `lp`; `relax` drops integrality (used for duals once integer decisions are fixed).
+
+    `hint` is a complete feasible solution (a warm start: the incumbent to beat); `progress(elapsed_s,
+    incumbent, bound)` is called while HiGHS solves (the other backends report only when they finish).
+    """
+    if backend == "highs":
+        return _solve_highspy(lp, time_limit_s, gap, relax, hint, progress)
     if backend == "cbc":
         result = _solve_pulp(lp, time_limit_s, gap, relax)
         return result if relax or not result.has_solution else _polish_continuous(lp, result, time_limit_s)
@@ -183,3 +193,75 @@ def _round_integers(x: np.ndarray, lp: LinearProgram, relax: bool) -> np.ndarray
     integer = lp.integer
     x[integer] = np.round(x[integer])
     return x
+
+
+def _solve_highspy(lp: LinearProgram, time_limit_s: float, gap: float, relax: bool, hint: np.ndarray | None,
+                   progress: Callable | None) -> SolveResult:
+    """HiGHS through its own API: unlike OR-Tools' model_builder it hands back the MIP dual bound, takes a warm
+    start, and reports incumbent and bound while it runs."""
+    import highspy
+
+    with _stdout_silenced():  # the constructor prints a banner on stdout, whatever output_flag says
+        highs = highspy.Highs()
+    highs.setOptionValue("output_flag", False)
+    highs.setOptionValue("time_limit", float(time_limit_s))
+    highs.setOptionValue("mip_rel_gap", float(gap))
+    model = highspy.HighsLp()
+    model.num_col_, model.num_row_ = lp.num_vars, lp.num_rows
+    model.col_cost_ = lp.objective_coefficients()
+    model.col_lower_, model.col_upper_ = lp.lower, lp.upper
+    model.row_lower_, model.row_upper_ = lp.row_lower, lp.row_upper
+    model.offset_ = lp.objective_offset
+    matrix = lp.matrix().tocsc()
+    model.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    model.a_matrix_.start_, model.a_matrix_.index_, model.a_matrix_.value_ = \
+        matrix.indptr, matrix.indices, matrix.data
+    if not relax and lp.integer.any():
+        model.integrality_ = np.where(lp.integer, highspy.HighsVarType.kInteger, highspy.HighsVarType.kContinuous)
+    highs.passModel(model)
+    if hint is not None and not relax:
+        start = highspy.HighsSolution()
+        start.col_value = list(np.asarray(hint, dtype=float))
+        start.value_valid = True
+        highs.setSolution(start)
+    if progress is not None and not relax:
+        def report(event) -> None:
+            out = event.data_out
+            progress(out.running_time, out.objective_function_value, out.mip_dual_bound)
+        highs.cbMipInterrupt.subscribe(report)
+    started = time.perf_counter()
+    with _stdout_silenced():  # HiGHS's MIP solver prints debugging lines on stdout in some releases
+        highs.run()
+    seconds = time.perf_counter() - started
+    status = highs.getModelStatus()
+    info = highs.getInfo()
+    has_solution = info.primal_solution_status == highspy.SolutionStatus.kSolutionStatusFeasible
+    if status == highspy.HighsModelStatus.kInfeasible:
+        return SolveResult(INFEASIBLE, "highs", None, None, None, seconds)
+    if not has_solution:
+        return SolveResult(NO_SOLUTION, "highs", None, None, None, seconds)
+    solution = highs.getSolution()
+    x = _round_integers(np.array(solution.col_value, dtype=float), lp, relax)
+    objective = float(lp.objective_coefficients() @ x + lp.objective_offset)
+    if relax:
+        duals = np.array(solution.row_dual, dtype=float) if lp.num_rows else None
+        return SolveResult(OPTIMAL if status == highspy.HighsModelStatus.kOptimal else FEASIBLE, "highs", x,
+                           objective, objective, seconds, duals)
+    bound = float(info.mip_dual_bound) if lp.integer.any() else objective
+    bound = bound if math.isfinite(bound) and abs(bound) < highspy.kHighsInf else None
+    mapped = OPTIMAL if status == highspy.HighsModelStatus.kOptimal else FEASIBLE
+    return SolveResult(mapped, "highs", x, objective, bound, seconds)
+
+
+@contextmanager
+def _stdout_silenced():
+    """Point file descriptor 1 at /dev/null for the duration: C++ solvers print there behind Python's back."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)

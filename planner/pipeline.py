@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 
 import pandas as pd
 
+from models.aggregate import (ServiceClasses, aggregate_scenario, expand_duals, expand_tables,
+                              find_service_classes)
 from models.diagnose import diagnose_infeasibility
 from models.explain import order_uses, shadow_prices
 from models.extract import extract_tables
@@ -19,37 +22,81 @@ from planner.errors import SolverError
 
 
 @dataclass
+class BuiltPlan:
+    """A scenario turned into a program: `solved` is the scenario the model was built from (interchangeable
+    inference services merged into classes, models/aggregate.py), `scenario` the one the user gave."""
+
+    scenario: object
+    solved: object
+    performance: pd.DataFrame
+    classes: ServiceClasses
+    model: PlanModel
+    strict: bool
+    build_seconds: float
+
+
+@dataclass
 class PlanRun:
     scenario: object
     model: PlanModel
     result: SolveResult
     tables: dict[str, pd.DataFrame]
     build_seconds: float
+    duals: dict
+    built: BuiltPlan
+
+
+def build_plan(scenario, strict: bool = False, aggregate: bool = True) -> BuiltPlan:
+    """Estimate performance, merge interchangeable services (exact; `aggregate=False` keeps one per service),
+    build the index sets and the MILP."""
+    started = time.perf_counter()
+    performance = estimate_performance(scenario.catalog, scenario.workloads, scenario.throughput)
+    classes = find_service_classes(scenario, performance)
+    if not aggregate:
+        classes = dataclasses.replace(classes, class_of=classes.class_of.index.to_series(name="class"))
+    solved, solved_performance = aggregate_scenario(scenario, performance, classes)
+    model = build_plan_model(solved, build_sets(solved, solved_performance), strict=strict)
+    return BuiltPlan(scenario=scenario, solved=solved, performance=performance, classes=classes, model=model,
+                     strict=strict, build_seconds=time.perf_counter() - started)
 
 
 def run_plan(scenario, backend: str | None = None, time_limit_s: float | None = None, gap: float | None = None,
-             strict: bool = False) -> PlanRun:
+             strict: bool = False, aggregate: bool = True) -> PlanRun:
+    return solve_plan(build_plan(scenario, strict=strict, aggregate=aggregate), backend=backend,
+                      time_limit_s=time_limit_s, gap=gap)
+
+
+def solve_plan(built: BuiltPlan, backend: str | None = None, time_limit_s: float | None = None,
+               gap: float | None = None) -> PlanRun:
+    """Solve a built plan; the tables and duals come back labelled by the user's services, not the classes."""
+    scenario, model = built.scenario, built.model
     backend = backend or scenario.solver.backend
     time_limit_s = scenario.solver.time_limit_s if time_limit_s is None else time_limit_s
     gap = scenario.solver.gap if gap is None else gap
-    started = time.perf_counter()
-    performance = estimate_performance(scenario.catalog, scenario.workloads, scenario.throughput)
-    sets = build_sets(scenario, performance)
-    model = build_plan_model(scenario, sets, strict=strict)
-    build_seconds = time.perf_counter() - started
     result = solve(model.lp, backend=backend, time_limit_s=time_limit_s, gap=gap)
     if not result.has_solution:
         tried = (f"{backend} on {model.lp.num_vars:,} variables and {model.lp.num_rows:,} constraints, "
                  f"time limit {time_limit_s:g} s, gap {gap:g}")
         if result.status == NO_SOLUTION:
             raise SolverError(f"no plan found in time ({tried}); raise --time-limit or loosen --gap")
-        hint = " under --strict (no unmet demand, every run finished)" if strict else ""
-        reasons = diagnose_infeasibility(scenario, sets, backend=backend, time_limit_s=time_limit_s, strict=strict)
+        hint = " under --strict (no unmet demand, every run finished)" if built.strict else ""
+        reasons = diagnose_infeasibility(scenario, build_sets(scenario, built.performance), backend=backend,
+                                         time_limit_s=time_limit_s, strict=built.strict)
         because = "".join(f"\n  - {reason}" for reason in reasons) or "\n  (the diagnosis found no single cause)"
         raise SolverError(f"no plan exists{hint}; the smallest set of conflicting requirements:{because}\n"
                           f"tried: {tried}")
-    tables = extract_tables(model, scenario, result.x)
-    return PlanRun(scenario=scenario, model=model, result=result, tables=tables, build_seconds=build_seconds)
+    return complete_run(built, result)
+
+
+def complete_run(built: BuiltPlan, result: SolveResult) -> PlanRun:
+    """Tables and shadow prices of a solution of `built`'s program, split back to every service."""
+    horizon = built.scenario.horizon
+    tables = expand_tables(extract_tables(built.model, built.solved, result.x), built.classes, horizon)
+    duals = shadow_prices(built.model, horizon, result.x)
+    if "demand_usd_per_unit" in duals:
+        duals["demand_usd_per_unit"] = expand_duals(duals["demand_usd_per_unit"], built.classes)
+    return PlanRun(scenario=built.scenario, model=built.model, result=result, tables=tables,
+                   build_seconds=built.build_seconds, duals=duals, built=built)
 
 
 def plan_document(run: PlanRun) -> dict:
@@ -78,7 +125,7 @@ def plan_document(run: PlanRun) -> dict:
         **{name: _records(tables[name]) for name in ("purchases", "rentals", "fleet", "placement", "unmet",
                                                      "unfinished", "costs")},
         "totals": totals,
-        "duals": shadow_prices(run.model, scenario.horizon, result.x),
+        "duals": run.duals,
         "why": order_uses(tables["purchases"], tables["placement"], tables["fleet"],
                           life_quarters(scenario.catalog), scenario.horizon),
     }

@@ -40,12 +40,11 @@ import numpy as np
 import pytest
 
 from instance_generator import write_instance, write_tiny_instance
-from models.extract import extract_tables
 from models.performance import estimate_performance
 from models.quarters import HOURS_PER_QUARTER
 from models.solve import CP_SAT_VAR_SCALING, solve
 from models.verify import verify_plan
-from planner.pipeline import PlanRun, plan_document, run_plan
+from planner.pipeline import PlanRun, complete_run, plan_document, run_plan
 from planner.scenario import load_scenario
 
 BACKENDS = ["scip", "highs", "cp-sat", "cbc"]
@@ -105,8 +104,7 @@ def resolve(built: PlanRun, backend: str) -> PlanRun:
     """`built`'s program solved on another backend, read back exactly as run_plan does."""
     result = solve(built.model.lp, backend=backend, time_limit_s=TIME_LIMIT_S, gap=GAP)
     assert result.has_solution, f"{backend}: {result.status}"
-    return PlanRun(scenario=built.scenario, model=built.model, result=result,
-                   tables=extract_tables(built.model, built.scenario, result.x), build_seconds=built.build_seconds)
+    return complete_run(built.built, result)
 
 
 @pytest.fixture(scope="module")
