@@ -151,6 +151,8 @@ def measure_size(workloads: int, solver: str | None, time_limit_s: float, gap: f
             build_pulp_problem(lp)
             out["pulp_build_seconds"] = time.perf_counter() - started
             out["pulp_peak_rss_mb"] = peak_rss_mb()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    out["cpu_seconds"] = usage.ru_utime + usage.ru_stime
     return out
 
 
@@ -275,6 +277,7 @@ def render_tables(rows: dict[int, dict], example: dict | None, targets: list[dic
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     facts = [
         ("whole plan, s", lambda r: "–" if r["plan_seconds"] is None else f"{r['plan_seconds']:,.1f}"),
+        ("process CPU s (all phases + PuLP)", lambda r: f"{r['cpu_seconds']:,.1f}" if "cpu_seconds" in r else "–"),
         ("MILP solver's own seconds",
          lambda r: "–" if r["solver_seconds"] is None else f"{r['solver_seconds']:,.1f}"),
         ("inference services → classes", lambda r: f"{r['services']:,} → {r['service_classes']:,}"),
@@ -333,7 +336,9 @@ def machine_facts() -> dict:
     except OSError:
         pass
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return {"cpu": cpu, "cores_usable": affinity, "memory_gb": memory_gb, "os": platform.platform(),
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    return {"cpu": cpu, "cores_usable": affinity, "memory_gb": memory_gb, "load_average_1min": load,
+            "os": platform.platform(),
             "python": platform.python_version(), "ortools": version("ortools"), "highspy": version("highspy"),
             "pulp": version("PuLP"), "numpy": version("numpy"), "pandas": version("pandas")}
 
@@ -352,6 +357,7 @@ def git_commit() -> str:
 def render_docs(results: dict) -> str:
     facts, settings = results["machine"], results["settings"]
     memory = f"{facts['memory_gb']:.0f} GB RAM" if facts["memory_gb"] else "RAM unknown"
+    load = "unknown" if facts["load_average_1min"] is None else f"{facts['load_average_1min']:.1f}"
     solver = f" --solver {settings['solver']}" if settings["solver"] else ""
     command = (f"python bench/bench_scale.py --sizes {','.join(str(s) for s in settings['sizes'])}{solver}"
                f" --time-limit {settings['time_limit_s']:g} --gap {settings['gap']:g} "
@@ -378,9 +384,11 @@ ratio is against the model build of the same run. Solver: {settings['solver'] or
 {results['table']}
 ## Machine
 
-{facts['cpu']}, {facts['cores_usable']} usable cores, {memory}; {facts['os']}; Python {facts['python']}, \
+{facts['cpu']}, {facts['cores_usable']} usable cores, {memory}, 1-minute load average {load} when the run began; \
+{facts['os']}; Python {facts['python']}, \
 OR-Tools {facts['ortools']}, highspy {facts['highspy']}, PuLP {facts['pulp']}, NumPy {facts['numpy']}, pandas \
-{facts['pandas']}. Shared machines make the times noisy: compare runs on one machine, not across machines.
+{facts['pandas']}. A load average above the core count means other work shared the cores and every wall time above \
+is inflated by it; compare runs on one quiet machine.
 
 ## Reproduce
 
@@ -424,6 +432,7 @@ def main() -> None:
         parser.error(f"--sizes must be comma-separated whole numbers, got {args.sizes!r}")
     if not sizes or min(sizes) < 1:
         parser.error("--sizes needs at least one workload count >= 1")
+    facts = machine_facts()  # before the runs, so the load average is other work's, not ours
     rows = {}
     for size in sizes:
         print(f"W = {size:,}: generating and planning in a fresh process ...", file=sys.stderr, flush=True)
@@ -438,7 +447,7 @@ def main() -> None:
     results = {"date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "commit": git_commit(),
                "settings": {"sizes": sizes, "solver": args.solver, "time_limit_s": args.time_limit, "gap": args.gap,
                             "seed": args.seed, "pulp_max": args.pulp_max},
-               "machine": machine_facts(), "sizes": {str(k): v for k, v in rows.items()}, "example": example,
+               "machine": facts, "sizes": {str(k): v for k, v in rows.items()}, "example": example,
                "targets": targets, "table": table}
     if args.json_path:
         args.json_path.write_text(json.dumps(results, indent=2) + "\n")
