@@ -121,8 +121,9 @@ def measure_size(workloads: int, solver: str | None, time_limit_s: float, gap: f
             run = solve_plan(built, backend=solver, time_limit_s=time_limit_s, gap=gap)
         except SolverError as error:  # no plan in time (or none exists): the phases so far still count
             phases["solve"] = {"seconds": time.perf_counter() - started, "peak_rss_mb": peak_rss_mb()}
-            out.update(status="no plan", solver=solver or scenario.solver.backend, message=str(error).splitlines()[0], objective_usd=None,
-                       bound_usd=None, gap=None, peak_rss_mb=peak_rss_mb(), plan_seconds=None, solver_seconds=None)
+            out.update(status="no plan", solver=solver or scenario.solver.backend, message=str(error).splitlines()[0],
+                       objective_usd=None, bound_usd=None, gap=None, peak_rss_mb=peak_rss_mb(), plan_seconds=None,
+                       solver_seconds=None)
             run = None
         if run is not None:
             solve_total = time.perf_counter() - started
