@@ -12,8 +12,7 @@ import pandas as pd
 
 from models.performance import estimate_performance
 from models.unit_costs import TOKENS_PER_INFERENCE_UNIT, node_hour_costs
-
-SECONDS_PER_HOUR = 3600.0
+from models.units import SECONDS_PER_HOUR
 
 ESTIMATE_COLUMNS = ["workload", "sku", "eligible", "reason", "min_nodes", "node_hours", "gpu_hours",
                     "tokens_per_s_per_node", "kwh_per_unit", "usd_per_unit", "site", "cheapest"]

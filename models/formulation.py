@@ -18,6 +18,8 @@ from models.quarters import HOURS_PER_QUARTER, QUARTERS_PER_YEAR
 from models.sets import PlanningSets
 from models.units import GRAMS_PER_TONNE, KW_PER_MW
 
+CAPACITY_ROUNDING = 1e-9  # a cap that holds exactly n nodes must not round down to n − 1
+
 
 @dataclass
 class PlanModel:
@@ -42,7 +44,7 @@ def build_plan_model(scenario, sets: PlanningSets, strict: bool = False, elastic
     rentals = lp.add_variables("rentals", pd.MultiIndex.from_frame(sets.rentals), integer=True)
     busy = lp.add_variables("busy", pd.MultiIndex.from_frame(sets.placements[["quarter", "workload", "site",
                                                                               "sku"]]),
-                            upper=busy_upper_bounds(sets))
+                            upper=busy_upper_bounds(sets, scenario, physical=not elastic_caps))
     owned_nodes = nodes_in_service(orders, sets)
     nodes = owned_nodes + rentals.expr()
     busy_nodes = busy.expr().sum("workload")
@@ -63,14 +65,32 @@ def build_plan_model(scenario, sets: PlanningSets, strict: bool = False, elastic
                      strict=strict)
 
 
-def busy_upper_bounds(sets: PlanningSets) -> np.ndarray:
+def busy_upper_bounds(sets: PlanningSets, scenario=None, physical: bool = True) -> np.ndarray:
     """Finite bounds every backend can use (CP-SAT needs them): serving more than the quarter's demand, or
-    running more node-equivalents than the whole run in one quarter, is never useful."""
+    running more node-equivalents than the whole run in one quarter, is never useful. With `physical`, also no
+    more than an owned site can ever hold of that SKU (its power cap and racks, less headroom): the tighter the
+    bound, the tighter every big-M row built on it (add_min_nodes_constraints)."""
     p = sets.placements
     demand = sets.demand.reindex(pd.MultiIndex.from_frame(p[["quarter", "workload"]])).to_numpy()
     inference_bound = np.nan_to_num(demand, nan=0.0) / p["tokens_per_s_per_node"].to_numpy()
     training_bound = p["node_hours"].to_numpy() / HOURS_PER_QUARTER
-    return np.where(p["kind"].to_numpy() == "inference", inference_bound, training_bound)
+    bound = np.where(p["kind"].to_numpy() == "inference", inference_bound, training_bound)
+    if scenario is None or not physical:
+        return bound
+    return np.minimum(bound, site_node_capacity(scenario, p) * (1.0 - scenario.headroom))
+
+
+def site_node_capacity(scenario, keys: pd.DataFrame) -> np.ndarray:
+    """Most nodes of SKU k site s can hold at once, by (site, sku) rows of `keys`: ⌊power_mw · 1,000 /
+    (node_kw · pue)⌋ and ⌊racks · nodes_per_rack⌋ at owned sites (every node in service counts against the cap
+    at full load), unbounded at cloud sites."""
+    site = scenario.sites.loc[keys["site"]]
+    sku = scenario.catalog.loc[keys["sku"]]
+    by_power = np.floor(site["power_mw"].to_numpy(dtype=float) * KW_PER_MW
+                        / (sku["node_kw"].to_numpy() * site["pue"].to_numpy(dtype=float)) + CAPACITY_ROUNDING)
+    by_racks = np.floor(site["racks"].to_numpy(dtype=float) * sku["nodes_per_rack"].to_numpy() + CAPACITY_ROUNDING)
+    owned = site["kind"].to_numpy() == "owned"
+    return np.where(owned, np.minimum(by_power, by_racks), np.inf)
 
 
 def nodes_in_service(orders: Variables, sets: PlanningSets) -> Expr:

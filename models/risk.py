@@ -65,10 +65,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from models.errors import InputError, Problem
 from models.quarters import HOURS_PER_QUARTER, QUARTERS_PER_YEAR
 from models.risk_inputs import RiskInputs, RiskSettings, build_risk_inputs, risk_settings
 from models.units import GRAMS_PER_TONNE
-from planner.errors import InputError, Problem
 
 # A (quarter, workload) counts as short when more than this fraction of its demand is left unserved; float32
 # round-off of a fully served demand stays far below it.

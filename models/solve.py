@@ -64,10 +64,11 @@ def solve(lp: LinearProgram, backend: str = "scip", time_limit_s: float = 60.0, 
         return result if relax or not result.has_solution else _polish_continuous(lp, result, time_limit_s)
     if backend not in _ORTOOLS_NAMES:
         raise ValueError(f"unknown solver backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-    return _solve_ortools(lp, backend, time_limit_s, gap, relax)
+    return _solve_ortools(lp, backend, time_limit_s, gap, relax, hint)
 
 
-def _solve_ortools(lp: LinearProgram, backend: str, time_limit_s: float, gap: float, relax: bool) -> SolveResult:
+def _solve_ortools(lp: LinearProgram, backend: str, time_limit_s: float, gap: float, relax: bool,
+                   hint: np.ndarray | None = None) -> SolveResult:
     from ortools.linear_solver.python import model_builder as mb
 
     model = mb.Model()
@@ -77,6 +78,9 @@ def _solve_ortools(lp: LinearProgram, backend: str, time_limit_s: float, gap: fl
     if not relax:
         for column in np.flatnonzero(lp.integer):
             model.helper.set_var_integrality(int(column), True)
+    if hint is not None and not relax:
+        for column, value in enumerate(np.asarray(hint, dtype=float)):
+            model.helper.add_hint(column, float(value))
     solver = mb.Solver(_ORTOOLS_NAMES[backend])
     solver.set_time_limit_in_seconds(float(time_limit_s))
     params = {"scip": f"limits/gap = {gap}", "highs": f"mip_rel_gap = {gap}\noutput_flag = false",

@@ -4,21 +4,27 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
 
-from models.aggregate import (ServiceClasses, aggregate_scenario, expand_duals, expand_tables,
-                              find_service_classes)
+from models.aggregate import ServiceClasses, aggregate_scenario, expand_duals, expand_tables, find_service_classes
 from models.diagnose import diagnose_infeasibility
+from models.errors import SolverError
 from models.explain import order_uses, shadow_prices
 from models.extract import extract_tables
 from models.formulation import USD_LINES, PlanModel, build_plan_model
 from models.performance import estimate_performance
+from models.plan_schema import RESULT_TABLES, TOTALS_KEYS, assemble, table_columns
 from models.sets import build_sets, life_quarters
-from models.solve import NO_SOLUTION, SolveResult, solve
+from models.solve import FEASIBLE, INFEASIBLE, NO_SOLUTION, OPTIMAL, SolveResult, solve
+from models.warm_start import WarmStart, as_result, warm_start
 from planner import __version__
-from planner.errors import SolverError
+
+HEURISTIC = "heuristic"  # the rounded LP relaxation alone, no branch-and-bound
+WARM_STARTED = ("scip", "highs")  # backends that take a complete solution as their first incumbent
+MIN_SOLVE_S = 1.0  # the solver gets at least this long after the warm start, whatever the time limit
 
 
 @dataclass
@@ -61,19 +67,38 @@ def build_plan(scenario, strict: bool = False, aggregate: bool = True) -> BuiltP
 
 
 def run_plan(scenario, backend: str | None = None, time_limit_s: float | None = None, gap: float | None = None,
-             strict: bool = False, aggregate: bool = True) -> PlanRun:
+             strict: bool = False, aggregate: bool = True, progress: Callable | None = None,
+             warm: bool = True) -> PlanRun:
     return solve_plan(build_plan(scenario, strict=strict, aggregate=aggregate), backend=backend,
-                      time_limit_s=time_limit_s, gap=gap)
+                      time_limit_s=time_limit_s, gap=gap, progress=progress, warm=warm)
 
 
 def solve_plan(built: BuiltPlan, backend: str | None = None, time_limit_s: float | None = None,
-               gap: float | None = None) -> PlanRun:
-    """Solve a built plan; the tables and duals come back labelled by the user's services, not the classes."""
+               gap: float | None = None, progress: Callable | None = None, warm: bool = True) -> PlanRun:
+    """Solve a built plan; the tables and duals come back labelled by the user's services, not the classes.
+
+    SCIP and HiGHS start from the rounded LP relaxation (models/warm_start.py), so a plan exists from the first
+    seconds, and the relaxation's value is a lower bound kept if the solver proves less. `backend="heuristic"`
+    returns that rounded plan alone. `progress(elapsed_s, incumbent_usd, bound_usd)` follows the solve.
+    """
     scenario, model = built.scenario, built.model
     backend = backend or scenario.solver.backend
     time_limit_s = scenario.solver.time_limit_s if time_limit_s is None else time_limit_s
     gap = scenario.solver.gap if gap is None else gap
-    result = solve(model.lp, backend=backend, time_limit_s=time_limit_s, gap=gap)
+    started = time.perf_counter()
+    start = None
+    if backend == HEURISTIC or (warm and backend in WARM_STARTED and model.lp.integer.any()):
+        start = warm_start(model, time_limit_s=time_limit_s)
+        if progress is not None and start.x is not None:
+            progress(time.perf_counter() - started, start.objective, start.relaxation_bound)
+    if backend == HEURISTIC:
+        result = as_result(start)
+    else:
+        remaining_s = max(time_limit_s - (time.perf_counter() - started), MIN_SOLVE_S)
+        result = solve(model.lp, backend=backend, time_limit_s=remaining_s, gap=gap,
+                       hint=start.x if start is not None else None, progress=progress)
+        result = _keep_the_better(result, start)
+    result = dataclasses.replace(result, seconds=time.perf_counter() - started)
     if not result.has_solution:
         tried = (f"{backend} on {model.lp.num_vars:,} variables and {model.lp.num_rows:,} constraints, "
                  f"time limit {time_limit_s:g} s, gap {gap:g}")
@@ -88,6 +113,21 @@ def solve_plan(built: BuiltPlan, backend: str | None = None, time_limit_s: float
     return complete_run(built, result)
 
 
+def _keep_the_better(result: SolveResult, start: WarmStart | None) -> SolveResult:
+    """The warm start is a plan too: keep it if the solver found nothing better in time (a solver may ignore
+    a hint), and keep the LP relaxation's bound if the solver proved less."""
+    if start is None or start.x is None:
+        return result
+    bound = max((b for b in (result.bound, start.relaxation_bound) if b is not None), default=None)
+    if result.status == INFEASIBLE:
+        return result
+    if not result.has_solution or result.objective > start.objective:
+        return SolveResult(FEASIBLE, result.backend, start.x, start.objective, bound, result.seconds)
+    if result.status == OPTIMAL and bound is not None and bound > result.objective:
+        bound = result.objective  # an optimum proven within the gap: the solver's bound is the honest one
+    return dataclasses.replace(result, bound=bound)
+
+
 def complete_run(built: BuiltPlan, result: SolveResult) -> PlanRun:
     """Tables and shadow prices of a solution of `built`'s program, split back to every service."""
     horizon = built.scenario.horizon
@@ -100,15 +140,17 @@ def complete_run(built: BuiltPlan, result: SolveResult) -> PlanRun:
 
 
 def plan_document(run: PlanRun) -> dict:
-    """The PLAN.json document (see README): status, solver, objective, and every table as records."""
+    """The PLAN.json document (models/plan_schema.py): status, solver, objective, and every table as records.
+
+    Assembled through the schema, so a field left out, misnamed or of the wrong type is an error here, before
+    anything is written, rather than a reader's surprise later."""
     scenario, result, tables = run.scenario, run.result, run.tables
     costs = tables["costs"]
-    totals = {column: float(costs[column].sum()) for column in costs.columns
-              if column not in ("quarter", "discount_factor")}
+    totals = {field.name: float(costs[field.name].sum()) for field in TOTALS_KEYS}
     objective = totals["discounted_usd"]
     bound = result.bound
     gap = None if bound is None else max(0.0, (objective - bound) / max(abs(objective), 1e-9))
-    return {
+    return assemble({
         "scenario": scenario.name,
         "status": result.status,
         "solver": result.backend,
@@ -122,13 +164,12 @@ def plan_document(run: PlanRun) -> dict:
         "capex_mode": scenario.finance.capex_mode,
         "cost_lines_usd": list(USD_LINES),
         "inputs": {"scenario_path": str(scenario.path), "sha256": scenario.input_hashes()},
-        **{name: _records(tables[name]) for name in ("purchases", "rentals", "fleet", "placement", "unmet",
-                                                     "unfinished", "costs")},
+        **{name: _records(tables[name][table_columns(name)]) for name in RESULT_TABLES},
         "totals": totals,
         "duals": run.duals,
         "why": order_uses(tables["purchases"], tables["placement"], tables["fleet"],
                           life_quarters(scenario.catalog), scenario.horizon),
-    }
+    })
 
 
 def verify_document(scenario, document: dict) -> None:

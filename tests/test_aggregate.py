@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from scenario_files import OWNED_FREE_ENERGY, inference, sku, write_scenario
 
 from models.aggregate import find_service_classes
 from models.performance import estimate_performance
 from models.verify import verify_plan
 from planner.pipeline import build_plan, plan_document, run_plan
 from planner.scenario import load_scenario
-from scenario_files import OWNED_FREE_ENERGY, inference, sku, write_scenario
 
 
 def twin_services(tmp_path):

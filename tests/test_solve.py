@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scenario_files import OWNED_FREE_ENERGY, inference, sku, write_scenario
 
 from models.formulation import build_plan_model
 from models.performance import estimate_performance
@@ -15,7 +16,6 @@ from models.sets import build_sets
 from models.solve import OPTIMAL, solve
 from planner.pipeline import plan_document, run_plan
 from planner.scenario import load_scenario
-from scenario_files import OWNED_FREE_ENERGY, inference, sku, write_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 
