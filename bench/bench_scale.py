@@ -75,7 +75,7 @@ def measure_size(workloads: int, solver: str | None, time_limit_s: float, gap: f
     from models.solve import build_pulp_problem
     from models.synthetic import synthesize_scenario
     from planner.commands.generate import SCENARIO_FILE, render_files
-    from planner.errors import SolverError
+    from models.errors import SolverError
     from planner.pipeline import build_plan, complete_run, plan_document, solve_plan, verify_document
     from planner.resources import shipped_catalog_path
     from planner.scenario import load_scenario

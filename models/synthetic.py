@@ -35,12 +35,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from models.performance import estimate_performance
+from models.performance import TOKENS_PER_B, estimate_performance
 from models.quarters import HOURS_PER_QUARTER, format_quarter, parse_quarter
-from models.units import KW_PER_MW
-
-S_PER_HOUR = 3600.0
-TOKENS_PER_B = 1e9
+from models.units import KW_PER_MW, SECONDS_PER_HOUR
 
 # --- workload mix -------------------------------------------------------------------------------------------
 TRAINING_SHARE = 0.10  # the "about 10 % training runs"
@@ -319,7 +316,7 @@ def _workloads(rng, count: int, quarters: int, site_frame: pd.DataFrame, catalog
     work["anchor_min_nodes"] = anchor_perf["min_nodes"]
     # Training tokens: the target node count, busy for the whole window, on the anchor; 3 significant figures.
     training = work["kind"] == "training"
-    window_s = (work["deadline"] - work["start"] + 1) * HOURS_PER_QUARTER * S_PER_HOUR
+    window_s = (work["deadline"] - work["start"] + 1) * HOURS_PER_QUARTER * SECONDS_PER_HOUR
     nodes = np.maximum(work["target_nodes"], work["anchor_min_nodes"])
     tokens_b = (nodes * work["anchor_tokens_per_s_per_node"] * window_s / TOKENS_PER_B).clip(*TRAINING_TOKENS_B)
     work.loc[training, "tokens_b"] = _significant(tokens_b[training].to_numpy(), 3)
@@ -366,7 +363,7 @@ def _anchor_nodes_per_quarter(work: pd.DataFrame, demand_nodes: np.ndarray, quar
     in_window = (q >= work["start"].to_numpy()[:, None]) & (q <= work["deadline"].to_numpy()[:, None])
     window = (work["deadline"] - work["start"] + 1).to_numpy(dtype=float)
     node_quarters = (work["tokens_b"] * TOKENS_PER_B / work["anchor_tokens_per_s_per_node"]
-                     / (HOURS_PER_QUARTER * S_PER_HOUR)).to_numpy()
+                     / (HOURS_PER_QUARTER * SECONDS_PER_HOUR)).to_numpy()
     run_nodes = np.where(in_window, np.maximum(node_quarters / window, work["anchor_min_nodes"].to_numpy())[:, None],
                          0.0)
     return np.where(training[:, None], run_nodes, demand_nodes / (1.0 - HEADROOM))

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from models.performance import estimate_performance
 from models.quarters import HOURS_PER_QUARTER
+from models.units import SECONDS_PER_HOUR
 from planner.cli import main
 from planner.scenario import load_scenario
 
@@ -90,7 +91,7 @@ def test_content_is_what_the_issue_asks_for(tmp_path):
     # Training runs need tens to hundreds of nodes of the shipped H100 (the anchor SKU) over their window:
     # nodes = tokens / (tokens/s per node × window seconds).
     rate = estimate_performance(catalog.loc[["h100-80gb-x8"]], training, scenario.throughput)
-    seconds = window * HOURS_PER_QUARTER * 3600.0
+    seconds = window * HOURS_PER_QUARTER * SECONDS_PER_HOUR
     nodes = training["tokens_b"] * 1e9 / rate["tokens_per_s_per_node"].droplevel("sku") / seconds
     assert nodes.between(5, 300).all(), nodes
 

@@ -17,7 +17,7 @@ import yaml
 
 from models.quarters import parse_quarter
 from models.synthetic import earliest_start, synthesize_scenario
-from planner.errors import InputError, Problem
+from models.errors import InputError, Problem
 from planner.resources import shipped_catalog_path
 from planner.scenario import load_scenario
 from reports.atomic import check_writable, write_atomic
