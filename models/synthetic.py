@@ -215,7 +215,9 @@ def _sites(rng, site_frame: pd.DataFrame, work: pd.DataFrame, need_nodes: np.nda
            anchor: str, fleet: pd.DataFrame) -> pd.DataFrame:
     owned = site_frame[site_frame["kind"] == "owned"]["site"].tolist()
     n_owned, n_all = len(owned), len(site_frame)
-    pue = np.where(site_frame["kind"] == "owned", rng.uniform(*PUE_OWNED, n_all), rng.uniform(*PUE_CLOUD, n_all))
+    # PUE is rounded as written, before it sizes anything, so the caps hold for the values in sites.csv.
+    pue = np.round(np.where(site_frame["kind"] == "owned", rng.uniform(*PUE_OWNED, n_all),
+                            rng.uniform(*PUE_CLOUD, n_all)), 2)
     usd_per_kwh = rng.uniform(*USD_PER_KWH, n_all)
     gco2 = rng.uniform(*GCO2_PER_KWH, n_all)
     cap_factor = rng.uniform(*POWER_CAP_FACTOR, n_all)
@@ -250,7 +252,7 @@ def _sites(rng, site_frame: pd.DataFrame, work: pd.DataFrame, need_nodes: np.nda
     frame = site_frame.copy()
     frame["power_mw"] = np.nan
     frame.loc[is_owned, "power_mw"] = np.round(np.ceil(cap_kw) / KW_PER_MW, 3)
-    frame["pue"] = np.round(pue, 2)
+    frame["pue"] = pue
     frame["usd_per_kwh"] = np.where(is_owned, np.round(usd_per_kwh, 4), np.nan)
     frame["gco2_per_kwh"] = np.round(gco2, 1)
     frame["racks"] = pd.array(np.concatenate([racks, np.full(n_all - n_owned, np.nan)]), dtype="Int64")
