@@ -202,62 +202,90 @@ def _round_integers(x: np.ndarray, lp: LinearProgram, relax: bool) -> np.ndarray
     return x
 
 
+class HighsSession:
+    """One HiGHS instance holding `lp`, solved repeatedly with some variables fixed in between.
+
+    HiGHS through its own API: unlike OR-Tools' model_builder it hands back the MIP dual bound, takes a warm
+    start, and reports incumbent and bound while it runs. Kept open, it re-solves an LP after bound changes
+    from the previous basis (the warm start's three LPs) instead of from scratch.
+    """
+
+    def __init__(self, lp: LinearProgram, relax: bool = False):
+        import highspy
+
+        self.lp, self.relax = lp, relax
+        with _stdout_silenced():  # the constructor prints a banner on stdout, whatever output_flag says
+            self.highs = highspy.Highs()
+        self.highs.setOptionValue("output_flag", False)
+        model = highspy.HighsLp()
+        model.num_col_, model.num_row_ = lp.num_vars, lp.num_rows
+        model.col_cost_ = lp.objective_coefficients()
+        model.col_lower_, model.col_upper_ = lp.lower, lp.upper
+        model.row_lower_, model.row_upper_ = lp.row_lower, lp.row_upper
+        model.offset_ = lp.objective_offset
+        matrix = lp.matrix().tocsc()
+        model.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        model.a_matrix_.start_, model.a_matrix_.index_, model.a_matrix_.value_ = \
+            matrix.indptr, matrix.indices, matrix.data
+        if not relax and lp.integer.any():
+            model.integrality_ = np.where(lp.integer, highspy.HighsVarType.kInteger,
+                                          highspy.HighsVarType.kContinuous)
+        self.highs.passModel(model)
+
+    def release(self) -> None:
+        """Every variable back to its own bounds."""
+        columns = np.arange(self.lp.num_vars, dtype=np.int32)
+        self.highs.changeColsBounds(len(columns), columns, self.lp.lower, self.lp.upper)
+
+    def fix(self, mask: np.ndarray, values: np.ndarray) -> None:
+        """Pin the variables of `mask` to `values` (both full-length) for the next solves."""
+        columns = np.flatnonzero(mask).astype(np.int32)
+        if len(columns):
+            self.highs.changeColsBounds(len(columns), columns, values[columns], values[columns])
+
+    def solve(self, time_limit_s: float = 60.0, gap: float = 0.005, hint: np.ndarray | None = None,
+              progress: Callable | None = None) -> SolveResult:
+        import highspy
+
+        highs, lp, relax = self.highs, self.lp, self.relax
+        highs.setOptionValue("time_limit", float(time_limit_s))
+        highs.setOptionValue("mip_rel_gap", float(gap))
+        if hint is not None and not relax:
+            start = highspy.HighsSolution()
+            start.col_value = list(np.asarray(hint, dtype=float))
+            start.value_valid = True
+            highs.setSolution(start)
+        if progress is not None and not relax:
+            def report(event) -> None:
+                out = event.data_out
+                progress(out.running_time, out.objective_function_value, out.mip_dual_bound)
+            highs.cbMipInterrupt.subscribe(report)
+        started = time.perf_counter()
+        with _stdout_silenced():  # HiGHS's MIP solver prints debugging lines on stdout in some releases
+            highs.run()
+        seconds = time.perf_counter() - started
+        status = highs.getModelStatus()
+        info = highs.getInfo()
+        has_solution = info.primal_solution_status == highspy.SolutionStatus.kSolutionStatusFeasible
+        if status == highspy.HighsModelStatus.kInfeasible:
+            return SolveResult(INFEASIBLE, "highs", None, None, None, seconds)
+        if not has_solution:
+            return SolveResult(NO_SOLUTION, "highs", None, None, None, seconds)
+        solution = highs.getSolution()
+        x = _round_integers(np.array(solution.col_value, dtype=float), lp, relax)
+        objective = float(lp.objective_coefficients() @ x + lp.objective_offset)
+        mapped = OPTIMAL if status == highspy.HighsModelStatus.kOptimal else FEASIBLE
+        if relax:
+            duals = np.array(solution.row_dual, dtype=float) if lp.num_rows else None
+            return SolveResult(mapped, "highs", x, objective, objective, seconds, duals)
+        bound = float(info.mip_dual_bound) if lp.integer.any() else objective
+        bound = bound if math.isfinite(bound) and abs(bound) < highspy.kHighsInf else None
+        return SolveResult(mapped, "highs", x, objective, bound, seconds)
+
+
 def _solve_highspy(lp: LinearProgram, time_limit_s: float, gap: float, relax: bool, hint: np.ndarray | None,
                    progress: Callable | None) -> SolveResult:
-    """HiGHS through its own API: unlike OR-Tools' model_builder it hands back the MIP dual bound, takes a warm
-    start, and reports incumbent and bound while it runs."""
-    import highspy
-
-    with _stdout_silenced():  # the constructor prints a banner on stdout, whatever output_flag says
-        highs = highspy.Highs()
-    highs.setOptionValue("output_flag", False)
-    highs.setOptionValue("time_limit", float(time_limit_s))
-    highs.setOptionValue("mip_rel_gap", float(gap))
-    model = highspy.HighsLp()
-    model.num_col_, model.num_row_ = lp.num_vars, lp.num_rows
-    model.col_cost_ = lp.objective_coefficients()
-    model.col_lower_, model.col_upper_ = lp.lower, lp.upper
-    model.row_lower_, model.row_upper_ = lp.row_lower, lp.row_upper
-    model.offset_ = lp.objective_offset
-    matrix = lp.matrix().tocsc()
-    model.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    model.a_matrix_.start_, model.a_matrix_.index_, model.a_matrix_.value_ = \
-        matrix.indptr, matrix.indices, matrix.data
-    if not relax and lp.integer.any():
-        model.integrality_ = np.where(lp.integer, highspy.HighsVarType.kInteger, highspy.HighsVarType.kContinuous)
-    highs.passModel(model)
-    if hint is not None and not relax:
-        start = highspy.HighsSolution()
-        start.col_value = list(np.asarray(hint, dtype=float))
-        start.value_valid = True
-        highs.setSolution(start)
-    if progress is not None and not relax:
-        def report(event) -> None:
-            out = event.data_out
-            progress(out.running_time, out.objective_function_value, out.mip_dual_bound)
-        highs.cbMipInterrupt.subscribe(report)
-    started = time.perf_counter()
-    with _stdout_silenced():  # HiGHS's MIP solver prints debugging lines on stdout in some releases
-        highs.run()
-    seconds = time.perf_counter() - started
-    status = highs.getModelStatus()
-    info = highs.getInfo()
-    has_solution = info.primal_solution_status == highspy.SolutionStatus.kSolutionStatusFeasible
-    if status == highspy.HighsModelStatus.kInfeasible:
-        return SolveResult(INFEASIBLE, "highs", None, None, None, seconds)
-    if not has_solution:
-        return SolveResult(NO_SOLUTION, "highs", None, None, None, seconds)
-    solution = highs.getSolution()
-    x = _round_integers(np.array(solution.col_value, dtype=float), lp, relax)
-    objective = float(lp.objective_coefficients() @ x + lp.objective_offset)
-    if relax:
-        duals = np.array(solution.row_dual, dtype=float) if lp.num_rows else None
-        return SolveResult(OPTIMAL if status == highspy.HighsModelStatus.kOptimal else FEASIBLE, "highs", x,
-                           objective, objective, seconds, duals)
-    bound = float(info.mip_dual_bound) if lp.integer.any() else objective
-    bound = bound if math.isfinite(bound) and abs(bound) < highspy.kHighsInf else None
-    mapped = OPTIMAL if status == highspy.HighsModelStatus.kOptimal else FEASIBLE
-    return SolveResult(mapped, "highs", x, objective, bound, seconds)
+    return HighsSession(lp, relax=relax).solve(time_limit_s, gap, hint, progress)
 
 
 @contextmanager

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from models.cost_parameters import COST_LINES, USD_LINES
 from models.performance import estimate_performance
 from models.plan_schema import RESULT_TABLES, check_plan_document, column_kinds
 from models.quarters import HOURS_PER_QUARTER, QUARTERS_PER_YEAR
@@ -34,11 +35,9 @@ RELATIVE_TOLERANCE = 1e-6  # relative, on money and on physical quantities (kW, 
 TOLERANCE_NODES = 1e-6  # node-equivalents (relative above one node)
 
 
-COST_LINES_USD = ("capex_usd", "depreciation_usd", "rent_usd", "energy_usd", "maintenance_usd", "carbon_usd",
-                  "unmet_usd", "unfinished_training_usd")
-COST_COLUMNS = ("discount_factor", "capex_usd", "depreciation_usd", "rent_usd", "energy_kwh", "energy_usd",
-                "maintenance_usd", "carbon_t", "carbon_usd", "unmet_usd", "unfinished_training_usd", "total_usd",
-                "discounted_usd")
+# The line names are shared (what PLAN.json calls them); how each is computed below is the verifier's own copy.
+COST_LINES_USD = USD_LINES
+COST_COLUMNS = ("discount_factor", *COST_LINES, "total_usd", "discounted_usd")
 
 # Constraint id -> what it means, in words (the CLI prints these).
 CONSTRAINTS = {
