@@ -147,8 +147,8 @@ def load_scenario(path: str | Path) -> Scenario:
         if spec is None and role == "catalog":
             spec = str(shipped_catalog_path())
         if spec is not None and (not isinstance(spec, str) or not spec.strip()):
-            problems.append(Problem(label, f"'{role}' must be a table file name (CSV or XLSX), got "
-                                           f"{'a ' + _yaml_kind(spec) if isinstance(spec, (dict, list)) else repr(spec)}",
+            got = f"a {_yaml_kind(spec)}" if isinstance(spec, (dict, list)) else repr(spec)
+            problems.append(Problem(label, f"'{role}' must be a table file name (CSV or XLSX), got {got}",
                                     column=role))
             spec = None
             required = False
