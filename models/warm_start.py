@@ -6,29 +6,35 @@ and is close. So:
 
 1. Solve the LP relaxation. Each training run takes the pool (site, SKU) that does most of its work there.
 2. Re-solve the LP with those pools fixed, so node counts follow the chosen pools.
-3. Round node counts: rentals up (nothing caps them); orders down, then up again one node at a time, largest
-   fractional part first, while every power, rack and budget row still holds.
+3. Round node counts: rentals up (nothing caps them); orders so that each pool's nodes ordered so far are the
+   relaxation's rounded up, then taken back one node at a time where a power, rack or budget row is exceeded.
 4. Switch each job's `active` binary on where its pool holds the job's minimum nodes, fix every integer, and
    solve the remaining LP (placement, unmet demand, unfinished work), which is always feasible when demand may go
    unmet and runs may be left unfinished.
 
-The result is a complete solution vector the solver takes as its starting incumbent (a warm start). It is a
+A run the plan leaves unfinished then tries its next preferred pools, one at a time (steps 2–4 again each), and
+the cheapest plan is kept. The result is a complete solution vector the solver takes as its starting incumbent (a warm start). It is a
 plan in its own right: it passes the verifier, and it is never cheaper than the optimum (a test checks both).
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from models.formulation import PlanModel
+from models.quarters import HOURS_PER_QUARTER
 from models.solve import FEASIBLE, NO_SOLUTION, OPTIMAL, HighsSession, SolveResult
 
 ROUNDING_EPS = 1e-6  # LP values within this of an integer are that integer
 CAP_ROWS = ("power", "racks", "budget")  # rows that only node counts (integers) enter: rounding must keep them
 ACTIVE_FAMILIES = ("training_active", "replica_active")
+MAX_RUNS_REVISITED = 10  # unfinished runs whose pool the local search reconsiders, largest shortfall first
+LOCAL_SEARCH_SHARE = 0.1  # share of the time limit the local search may spend (each trial is two warm LPs)
+IMPROVEMENT_USD = 1e-6  # a trial replaces the plan only when it is cheaper by more than rounding noise
 GAP_FLOOR_USD = 1e-9  # relative gaps of a zero-cost plan are measured against this, as SolveResult.gap does
 
 
@@ -52,31 +58,89 @@ def warm_start(model: PlanModel, time_limit_s: float = 60.0) -> WarmStart:
     relaxed = session.solve(time_limit_s)
     if not relaxed.has_solution:
         return WarmStart(None, None, None, relaxed.seconds)
-    seconds = relaxed.seconds
-    x = relaxed.x.copy()
+    started = time.perf_counter()
+    pools = _pool_preference(model, relaxed.x)
+    choice = {run: candidates[0] for run, candidates in pools.items()}
+    best = _plan_for_pools(model, session, relaxed.x, choice, time_limit_s)
+    # Local search: a run left unfinished may fit another pool; try its next preferences, one run at a time.
+    if best is not None and pools:
+        deadline = started + LOCAL_SEARCH_SHARE * time_limit_s
+        for run in _unfinished_runs(model, best[0])[:MAX_RUNS_REVISITED]:
+            for candidate in pools[run][1:]:
+                if time.perf_counter() > deadline:
+                    break
+                trial = _plan_for_pools(model, session, relaxed.x, {**choice, run: candidate}, time_limit_s)
+                if trial is not None and trial[1] < best[1] - IMPROVEMENT_USD:
+                    best, choice = trial, {**choice, run: candidate}
+    seconds = relaxed.seconds + time.perf_counter() - started
+    if best is None:
+        return WarmStart(None, None, relaxed.objective, seconds)
+    return WarmStart(best[0], best[1], relaxed.objective, seconds)
 
-    fixed_pools = _chosen_pools(model, x)
-    if fixed_pools is not None:
-        mask, values = fixed_pools
+
+def _plan_for_pools(model: PlanModel, session: HighsSession, relaxed_x: np.ndarray, choice: dict,
+                    time_limit_s: float) -> tuple[np.ndarray, float] | None:
+    """Steps 2–4 for one choice of pool per run: (solution, objective), or None when an LP fails."""
+    lp = model.lp
+    session.release()
+    x = relaxed_x.copy()
+    if choice:
+        mask, values = _fixed_pools(model, choice)
         session.fix(mask, values)
         guided = session.solve(time_limit_s)
-        seconds += guided.seconds
         if not guided.has_solution:
-            return WarmStart(None, None, relaxed.objective, seconds)
+            return None
         x = guided.x.copy()
         x[mask] = values[mask]
-
     x = _round_node_counts(model, x)
     x = _switch_on_active(model, x)
     session.fix(lp.integer, x)
     final = session.solve(time_limit_s)
-    seconds += final.seconds
     if not final.has_solution:
-        return WarmStart(None, None, relaxed.objective, seconds)
+        return None
     solution = final.x.copy()
     solution[lp.integer] = x[lp.integer]
-    objective = float(lp.objective_coefficients() @ solution + lp.objective_offset)
-    return WarmStart(solution, objective, relaxed.objective, seconds)
+    return solution, float(lp.objective_coefficients() @ solution + lp.objective_offset)
+
+
+def _pool_preference(model: PlanModel, x: np.ndarray) -> dict[str, list[int]]:
+    """Each run's pools (positions of their `pool` variables), the pool doing most of its relaxed work first.
+
+    Work, not the `pool` value: the relaxation may set a costless `pool` anywhere above its `active`s."""
+    lp, sets = model.lp, model.sets
+    if "pool" not in lp.variables:
+        return {}
+    keys = ["quarter", "workload", "site", "sku"]
+    training = sets.placements[sets.placements["kind"] == "training"]
+    busy = lp.value("busy", x).reindex(pd.MultiIndex.from_frame(training[keys])).to_numpy()
+    work = pd.Series(busy * HOURS_PER_QUARTER / training["node_hours"].to_numpy(),
+                     index=pd.MultiIndex.from_frame(training[["workload", "site", "sku"]]))
+    work = work.groupby(level=["workload", "site", "sku"]).sum()
+    block = lp.variables["pool"]
+    labels = block.index.to_frame(index=False).assign(
+        position=block.positions, work=work.reindex(block.index).fillna(0.0).to_numpy(),
+        value=x[block.positions])
+    labels = labels.sort_values(["workload", "work", "value"], ascending=[True, False, False], kind="stable")
+    return {run: group["position"].tolist() for run, group in labels.groupby("workload", sort=False)}
+
+
+def _fixed_pools(model: PlanModel, choice: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Pool binaries fixed: 1 for each run's chosen pool, 0 for its others."""
+    lp = model.lp
+    mask = np.zeros(lp.num_vars, dtype=bool)
+    mask[lp.variables["pool"].positions] = True
+    values = np.zeros(lp.num_vars)
+    values[list(choice.values())] = 1.0
+    return mask, values
+
+
+def _unfinished_runs(model: PlanModel, x: np.ndarray) -> list[str]:
+    """Runs the plan leaves partly undone, the largest share first."""
+    if "left" not in model.lp.variables:
+        return []
+    left = model.lp.value("left", x)
+    left = left[left > ROUNDING_EPS].sort_values(ascending=False, kind="stable")
+    return [label[0] if isinstance(label, tuple) else label for label in left.index]
 
 
 def as_result(start: WarmStart, gap: float = 0.0, backend: str = "heuristic") -> SolveResult:
@@ -88,22 +152,13 @@ def as_result(start: WarmStart, gap: float = 0.0, backend: str = "heuristic") ->
     return SolveResult(status, backend, start.x, start.objective, start.relaxation_bound, start.seconds)
 
 
-def _chosen_pools(model: PlanModel, x: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """Pool binaries fixed: 1 for each run's pool with the largest relaxed value, 0 for its other pools."""
-    lp = model.lp
-    if "pool" not in lp.variables:
-        return None
-    pool = lp.value("pool", x).reset_index()
-    best = pool.groupby("workload")["pool"].idxmax()
-    values = np.zeros(lp.num_vars)
-    chosen = lp.variables["pool"].positions[best.to_numpy()]
-    values[chosen] = 1.0
-    mask = np.zeros(lp.num_vars, dtype=bool)
-    mask[lp.variables["pool"].positions] = True
-    return mask, values
-
-
 def _round_node_counts(model: PlanModel, x: np.ndarray) -> np.ndarray:
+    """Rentals up; orders so that the nodes ordered *so far* at each pool are the relaxation's, rounded up
+    (rounding each order up alone would buy a node for every 0.1 ordered); then, while a power, rack or
+    budget row is exceeded, take back the order rounded up the most among those in that row.
+
+    Terminates: a row the relaxation kept but the rounding exceeds has some order with x > relaxed value
+    (every coefficient of these rows is positive), and each step takes one node back from such an order."""
     lp = model.lp
     x = x.copy()
     if "rentals" in lp.variables:
@@ -111,30 +166,44 @@ def _round_node_counts(model: PlanModel, x: np.ndarray) -> np.ndarray:
         x[positions] = np.ceil(x[positions] - ROUNDING_EPS)
     if "orders" not in lp.variables:
         return x
-    orders = lp.variables["orders"].positions
-    relaxed = x[orders].copy()
-    x[orders] = np.floor(relaxed + ROUNDING_EPS)
-    rows = np.concatenate([lp.constraints[name].positions for name in CAP_ROWS if name in lp.constraints]) \
-        if any(name in lp.constraints for name in CAP_ROWS) else np.zeros(0, dtype=int)
-    columns = lp.matrix()[rows].tocsc() if len(rows) else None
-    activity = columns @ x if columns is not None else None
-    limit = lp.row_upper[rows] if len(rows) else None
-    upper = lp.upper
-    fraction = relaxed - x[orders]
-    for k in np.argsort(-fraction, kind="stable"):
-        if fraction[k] <= ROUNDING_EPS:
-            break
-        j = orders[k]
-        if x[j] + 1 > upper[j]:
-            continue
-        if columns is not None:
-            start, end = columns.indptr[j], columns.indptr[j + 1]
-            touched, coefficients = columns.indices[start:end], columns.data[start:end]
-            if np.any(activity[touched] + coefficients > limit[touched] + ROUNDING_EPS):
-                continue
-            activity[touched] += coefficients
-        x[j] += 1
-    return x
+    block = lp.variables["orders"]
+    orders = block.positions
+    relaxed = np.clip(x[orders], 0.0, None)
+    labels = block.index.to_frame(index=False)
+    pool = labels.groupby(["site", "sku"], sort=False).ngroup().to_numpy()
+    sequence = np.lexsort((labels["order_quarter"].to_numpy(), pool))
+    ordered_so_far = pd.Series(relaxed[sequence]).groupby(pool[sequence]).cumsum().to_numpy()
+    rounded = np.ceil(ordered_so_far - ROUNDING_EPS)
+    rounded = pd.Series(rounded).groupby(pool[sequence]).cummax().to_numpy()
+    previous = pd.Series(rounded).groupby(pool[sequence]).shift(1, fill_value=0.0).to_numpy()
+    counts = np.empty(len(orders))
+    counts[sequence] = rounded - previous
+    x[orders] = np.minimum(counts, lp.upper[orders])
+
+    names = [name for name in CAP_ROWS if name in lp.constraints]
+    if not names:
+        return x
+    rows = np.concatenate([lp.constraints[name].positions for name in names])
+    caps = lp.matrix()[rows]
+    by_column = caps.tocsc()
+    activity = caps @ x
+    limit = lp.row_upper[rows]
+    is_order = np.zeros(lp.num_vars, dtype=bool)
+    is_order[orders] = True
+    excess = np.zeros(lp.num_vars)
+    excess[orders] = x[orders] - relaxed
+    while True:
+        violated = np.flatnonzero(activity > limit + ROUNDING_EPS * np.maximum(1.0, np.abs(limit)))
+        if not len(violated):
+            return x
+        row = violated[0]
+        columns = caps.indices[caps.indptr[row]:caps.indptr[row + 1]]
+        columns = columns[is_order[columns] & (x[columns] >= 1.0)]
+        j = columns[np.argmax(excess[columns])]
+        x[j] -= 1.0
+        excess[j] -= 1.0
+        start, end = by_column.indptr[j], by_column.indptr[j + 1]
+        activity[by_column.indices[start:end]] -= by_column.data[start:end]
 
 
 def _switch_on_active(model: PlanModel, x: np.ndarray) -> np.ndarray:

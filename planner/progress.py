@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import sys
+import threading
 import time
 
 REFRESH_S = 0.25  # a terminal line redrawn at most four times a second
@@ -20,14 +21,47 @@ class SolveProgress:
         self.live = not quiet and self.stream.isatty()
         self.last: tuple[float, float | None, float | None] | None = None
         self._drawn_at = 0.0
+        self._started = time.monotonic()
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> "SolveProgress":
+        """On a terminal, keep the clock moving while a solver that reports nothing (SCIP) works."""
+        self._started = time.monotonic()
+        if self.live:
+            self._ticker = threading.Thread(target=self._tick, daemon=True)
+            self._ticker.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join()
+        if exc[0] is None:
+            self.finish()
+        elif self.live:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(REFRESH_S):
+            with self._lock:
+                _, incumbent, bound = self.last or (0.0, None, None)
+                self.last = (time.monotonic() - self._started, incumbent, bound)
+                self._draw()
 
     def __call__(self, elapsed_s: float, incumbent_usd: float | None, bound_usd: float | None) -> None:
-        self.last = (elapsed_s, _finite(incumbent_usd), _finite(bound_usd))
-        now = time.monotonic()
-        if self.live and now - self._drawn_at >= REFRESH_S:
-            self._drawn_at = now
-            self.stream.write("\r\x1b[K" + self.line())
-            self.stream.flush()
+        """A solver's report; `elapsed_s` is its own clock, the line shows the whole solve's."""
+        with self._lock:
+            self.last = (time.monotonic() - self._started, _finite(incumbent_usd), _finite(bound_usd))
+            if self.live and time.monotonic() - self._drawn_at >= REFRESH_S:
+                self._draw()
+
+    def _draw(self) -> None:
+        self._drawn_at = time.monotonic()
+        self.stream.write("\r\x1b[K" + self.line())
+        self.stream.flush()
 
     def line(self) -> str:
         if self.last is None:
