@@ -43,3 +43,26 @@ def test_a_terminal_gets_a_live_line_redrawn_in_place_and_closed_with_a_newline(
         progress(1.0, 10.0, 9.0)
     text = stream.getvalue()
     assert text.startswith("\r\x1b[K") and text.endswith("\n") and text.count("\n") == 1
+
+
+def test_plan_prints_one_progress_line_on_stderr_and_quiet_silences_it(tmp_path):
+    """`planner plan` on a pipe: one summary line on stderr (the warm start's plan and bound at least), and
+    stdout keeps only the result; with --quiet stderr stays empty."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from scenario_files import OWNED_FREE_ENERGY, inference, sku, write_scenario
+
+    path = write_scenario(tmp_path, catalog=[sku()], sites=[OWNED_FREE_ENERGY], workloads=[inference()],
+                          demand=[("chat", "2027Q1", 1500)], throughput=[("chat", "a", 1000)])
+    root = Path(__file__).resolve().parents[1]
+    code = "import sys; sys.path.insert(0, sys.argv[1]); from planner.cli import main; main(sys.argv[2:])"
+    loud = subprocess.run([sys.executable, "-c", code, str(root), "plan", str(path), "--solver", "highs"],
+                          capture_output=True, text=True, timeout=120)
+    assert loud.returncode == 0, loud.stderr
+    assert loud.stderr.count("\n") == 1 and loud.stderr.startswith("solving:") and "best plan $4,000" in loud.stderr
+    assert "solving" not in loud.stdout
+    quiet = subprocess.run([sys.executable, "-c", code, str(root), "plan", str(path), "--solver", "highs", "--quiet"],
+                           capture_output=True, text=True, timeout=120)
+    assert quiet.returncode == 0 and quiet.stderr == ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from planner.pipeline import plan_document, run_plan, verify_document
+from planner.progress import SolveProgress
 from planner.scenario import SOLVER_BACKENDS, load_scenario
 from reports.atomic import check_writable, write_json_atomic
 
@@ -22,7 +23,8 @@ from reports.atomic import check_writable, write_json_atomic
 @click.option("--csv", "csv_dir", type=click.Path(file_okay=False), help="Also write the report tables as CSV here.")
 @click.option("--no-risk", is_flag=True, help="Skip the default Monte-Carlo evaluation behind the workbook's "
                                               "Risk and Sensitivity sheets.")
-def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv_dir, no_risk) -> None:
+@click.option("--quiet", is_flag=True, help="No progress line on stderr while solving.")
+def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv_dir, no_risk, quiet) -> None:
     """Decide orders, rentals and placement per quarter at the lowest discounted total cost.
 
     The plan is verified on an independent, solver-free path before anything is written. With -o, a default
@@ -34,7 +36,8 @@ def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv
             check_writable(path)
     if csv_dir:
         check_writable(csv_dir, directory=True)
-    run = run_plan(loaded, backend=solver, time_limit_s=time_limit, gap=gap, strict=strict)
+    with SolveProgress(quiet=quiet) as progress:
+        run = run_plan(loaded, backend=solver, time_limit_s=time_limit, gap=gap, strict=strict, progress=progress)
     document = plan_document(run)
     verify_document(loaded, document)
     risk = None
