@@ -514,3 +514,24 @@ def test_signal_during_a_cbc_solve_stops_cbc_and_removes_its_files(tmp_path):
             continue
     assert not survivors, f"solver processes still running: {survivors}"
     assert list(scratch.iterdir()) == [] and not (tmp_path / "plan.json").exists()
+
+
+def test_validate_json_lists_every_problem_beyond_the_200_shown(tmp_path):
+    """250 demand rows naming an unknown workload: stderr shows 200 and '... and 50 more'; --json has all 250."""
+    import json as json_module
+
+    from click.testing import CliRunner
+
+    from planner.cli import main
+    from scenario_files import OWNED_FREE_ENERGY, inference, sku, write_scenario
+
+    demand = [(f"ghost-{i}", "2027Q1", 1.0) for i in range(250)]
+    path = write_scenario(tmp_path, catalog=[sku()], sites=[OWNED_FREE_ENERGY], workloads=[inference()],
+                          demand=demand)
+    result = CliRunner().invoke(main, ["validate", str(path), "--json"])
+    assert result.exit_code == 2
+    first_line = result.stdout.splitlines()[0]
+    verdict = json_module.loads(first_line)
+    assert verdict["valid"] is False
+    assert sum("ghost-" in p["message"] for p in verdict["problems"]) == 250
+    assert "... and" in result.stderr
