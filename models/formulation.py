@@ -17,10 +17,8 @@ import pandas as pd
 from models.cost_parameters import COST_LINES, USD_LINES, CostParameters, build_cost_parameters
 from models.lp import Expr, LinearProgram, Variables
 from models.quarters import HOURS_PER_QUARTER
-from models.sets import PlanningSets
+from models.sets import PlanningSets, site_node_capacity
 from models.units import KW_PER_MW
-
-CAPACITY_ROUNDING = 1e-9  # a cap that holds exactly n nodes must not round down to n − 1
 
 
 @dataclass
@@ -81,20 +79,8 @@ def busy_upper_bounds(sets: PlanningSets, scenario=None, physical: bool = True) 
     bound = np.where(p["kind"].to_numpy() == "inference", inference_bound, training_bound)
     if scenario is None or not physical:
         return bound
-    return np.minimum(bound, site_node_capacity(scenario, p) * (1.0 - scenario.headroom))
-
-
-def site_node_capacity(scenario, keys: pd.DataFrame) -> np.ndarray:
-    """Most nodes of SKU k site s can hold at once, by (site, sku) rows of `keys`: ⌊power_mw · 1,000 /
-    (node_kw · pue)⌋ and ⌊racks · nodes_per_rack⌋ at owned sites (every node in service counts against the cap
-    at full load), unbounded at cloud sites."""
-    site = scenario.sites.loc[keys["site"]]
-    sku = scenario.catalog.loc[keys["sku"]]
-    by_power = np.floor(site["power_mw"].to_numpy(dtype=float) * KW_PER_MW
-                        / (sku["node_kw"].to_numpy() * site["pue"].to_numpy(dtype=float)) + CAPACITY_ROUNDING)
-    by_racks = np.floor(site["racks"].to_numpy(dtype=float) * sku["nodes_per_rack"].to_numpy() + CAPACITY_ROUNDING)
-    owned = site["kind"].to_numpy() == "owned"
-    return np.where(owned, np.minimum(by_power, by_racks), np.inf)
+    held = site_node_capacity(scenario.sites, scenario.catalog, p)
+    return np.minimum(bound, held * (1.0 - scenario.headroom))
 
 
 def nodes_in_service(orders: Variables, sets: PlanningSets) -> Expr:

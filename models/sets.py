@@ -14,6 +14,9 @@ import numpy as np
 import pandas as pd
 
 from models.quarters import QUARTERS_PER_YEAR
+from models.units import KW_PER_MW
+
+CAPACITY_ROUNDING = 1e-9  # a cap that holds exactly n nodes must not round down to n − 1
 
 
 def discount_factors(discount_rate: float, quarters: int) -> pd.Series:
@@ -69,18 +72,27 @@ def build_sets(scenario, performance: pd.DataFrame) -> PlanningSets:
                         training_pools=pools)
 
 
+def site_node_capacity(sites: pd.DataFrame, catalog: pd.DataFrame, keys: pd.DataFrame) -> np.ndarray:
+    """Most nodes of SKU k site s can hold at once, by (site, sku) rows of `keys`: ⌊power_mw · 1,000 /
+    (node_kw · pue)⌋ and ⌊racks · nodes_per_rack⌋ at owned sites (every node in service counts against the cap
+    at full load), unbounded at cloud sites."""
+    site = sites.loc[keys["site"]]
+    sku = catalog.loc[keys["sku"]]
+    by_power = np.floor(site["power_mw"].to_numpy(dtype=float) * KW_PER_MW
+                        / (sku["node_kw"].to_numpy() * site["pue"].to_numpy(dtype=float)) + CAPACITY_ROUNDING)
+    by_racks = np.floor(site["racks"].to_numpy(dtype=float) * sku["nodes_per_rack"].to_numpy() + CAPACITY_ROUNDING)
+    owned = site["kind"].to_numpy() == "owned"
+    return np.where(owned, np.minimum(by_power, by_racks), np.inf)
+
+
 def _order_keys(catalog: pd.DataFrame, owned_sites: pd.DataFrame, n: int) -> pd.DataFrame:
     grid = pd.MultiIndex.from_product([pd.RangeIndex(n, name="order_quarter"), owned_sites.index,
                                        catalog.index], names=["order_quarter", "site", "sku"]).to_frame(index=False)
     sku = catalog.loc[grid["sku"]]
-    site = owned_sites.loc[grid["site"]]
     in_service = grid["order_quarter"].to_numpy() + sku["lead_quarters"].to_numpy()
     valid = (grid["order_quarter"].to_numpy() >= sku["available_from"].to_numpy()) & (in_service < n)
     # The tightest bound we know for free: the nodes that fit the site's power cap and racks.
-    by_power = np.floor(site["power_mw"].to_numpy() * 1000.0 / (sku["node_kw"].to_numpy()
-                                                              * site["pue"].to_numpy()) + 1e-9)
-    by_racks = np.floor(site["racks"].to_numpy() * sku["nodes_per_rack"].to_numpy() + 1e-9)
-    grid["max_nodes"] = np.minimum(by_power, by_racks)
+    grid["max_nodes"] = site_node_capacity(owned_sites, catalog, grid)
     # Orders that no cap admits stay (bounded to 0), so infeasibility diagnosis can relax the cap and see them.
     return grid[valid].reset_index(drop=True)
 

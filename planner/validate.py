@@ -156,8 +156,8 @@ def _why_site_cannot_host(scenario, workload: str, site: str, eligible: pd.DataF
         full_kw = min_nodes * sku_row["node_kw"] * info["pue"]
         if earliest > last_quarter and not has_fleet:
             reasons.append(f"{sku} cannot be in service by {scenario.horizon.label(last_quarter)}")
-        elif full_kw > info["power_mw"] * 1000.0:
-            reasons.append(f"{sku} needs {full_kw:,.0f} kW at full load, cap {info['power_mw'] * 1000:,.0f} kW")
+        elif full_kw > info["power_mw"] * KW_PER_MW:
+            reasons.append(f"{sku} needs {full_kw:,.0f} kW at full load, cap {info['power_mw'] * KW_PER_MW:,.0f} kW")
         elif min_nodes / sku_row["nodes_per_rack"] > info["racks"]:
             reasons.append(f"{sku} needs {min_nodes / sku_row['nodes_per_rack']:g} racks, site has "
                            f"{info['racks']:g}")
@@ -214,7 +214,7 @@ def check_fleet_fits(scenario, raws: dict[str, RawTable]) -> list[Problem]:
     problems = []
     row_of = {name: raw.row_number(idx) for idx, name in raw.frame["site"].items()}
     for name, rows in used.groupby("site", sort=False):
-        cap_kw = scenario.sites.at[name, "power_mw"] * 1000.0
+        cap_kw = scenario.sites.at[name, "power_mw"] * KW_PER_MW
         racks = scenario.sites.at[name, "racks"]
         over = rows[(rows["kw"] > cap_kw * (1 + 1e-9)) | (rows["racks"] > racks * (1 + 1e-9))]
         if over.empty:
