@@ -1,155 +1,196 @@
-"""Scenario + PLAN.json → the plain arrays the risk evaluator works on (NumPy only; no JAX, no I/O).
+"""Scenario + PLAN.json → the labelled arrays the risk evaluator works on (NumPy; no I/O).
 
-Everything the Monte-Carlo cost function needs is fixed here, once: the plan's nodes in service per pool
-(a pool is one (site, sku)), its orders (for delivery slips), the training runs' busy load, the inference
-demand forecast, the (workload, pool) pairs in the order the allocation rule serves them, and the cloud
-options an operator could rent from when demand outruns the plan. The evaluator (models/risk.py) and the
-NumPy reference (bench/numpy_reference.py) read the same `RiskInputs`.
+Everything the Monte-Carlo cost function needs is fixed here, once, in frozen dataclasses whose every array
+names its dimensions (`dims` in the field's metadata; sizes in `RiskInputs.sizes`): the plan's nodes in service
+per pool (a pool is one (site, sku)), its orders (for delivery slips), the training runs' busy load, the
+inference demand forecast, the (workload, pool) pairs in the order the allocation rule serves them, and the
+cloud options an operator could rent from when demand outruns the plan. The JAX evaluator (models/risk_*.py)
+and the NumPy reference (bench/numpy_reference.py) read the same `RiskInputs`.
 
-The `risk:` section of the scenario (kept raw by the loader) is validated here: `risk_settings`.
+The dataclasses are registered as JAX pytrees (metadata only: nothing here runs JAX), so whole groups travel
+to a device, through `jit` and `grad`, as one argument.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+import dataclasses
+from dataclasses import dataclass, field
 
+import jax
 import numpy as np
 import pandas as pd
 
 from models.performance import estimate_performance
 from models.quarters import HOURS_PER_QUARTER, QUARTERS_PER_YEAR
+from models.risk_settings import RiskSettings, risk_settings  # noqa: F401  (risk_settings: planner/validate.py)
 from models.sets import discount_factors
 from models.units import GRAMS_PER_TONNE
 from planner.errors import InputError, Problem
 
-# --- Default distributions of the `risk:` section (each overridable in the scenario) -----------------
-# Per-workload, per-quarter demand noise: lognormal with this log-sd in the first quarter. 15 % is the
-# typical one-quarter-ahead error of a capacity forecast for a growing service; an assumption to override.
-DEFAULT_DEMAND_SIGMA = 0.15
-# A shock common to every workload of a sample (the market as a whole running hot or cold).
-DEFAULT_DEMAND_COMMON_SIGMA = 0.10
-# Uncertainty widens with the horizon: sigma_q = sigma × sqrt(1 + growth × q) (q = 0 at the start),
-# the square-root law of a random walk; 1.0 doubles the variance after one quarter, i.e. 8 quarters out the
-# log-sd is 3× the first quarter's.
-DEFAULT_SIGMA_GROWTH_PER_QUARTER = 1.0
-# Fraction of owned nodes out of service in a quarter (hardware failures awaiting repair). 2 % is the order of
-# the ~1.5-2 % of GPU-node interruptions per month reported for Llama 3's 16k-H100 run (Llama 3 Herd, §3.3.4),
-# treated as a fraction of capacity lost; an assumption to override.
-DEFAULT_FAILURE_RATE = 0.02
-# Probability that one purchase order arrives one quarter later than its lead time says.
-DEFAULT_SLIP_PROBABILITY = 0.10
-# Log-sd of a per-site multiplier on the electricity price.
-DEFAULT_ELECTRICITY_SIGMA = 0.10
-DEFAULT_SAMPLES = 4000
-DEFAULT_SEED = 0
-# Gradients and the ±10 % tornado (two extra evaluations per input) use the first this-many samples, with the
-# same random numbers as the main run, so their cost stays bounded on large scenarios.
-DEFAULT_SENSITIVITY_SAMPLES = 1000
-# How demand meets capacity in each sampled future (models/risk.py, rule 3):
-#   plan-first: each workload first runs where the plan placed it, up to the plan's node-equivalents there
-#     (cheapest pair first); what is left is then served cheapest-pair-first from any capacity still free.
-#     With every uncertainty off it reproduces the plan's placement exactly, whatever the number of workloads.
-#   cheapest-first: only the second pass; a pure dispatch rule that ignores the plan's placement.
-ALLOCATION_RULES = ("plan-first", "cheapest-first")
-DEFAULT_ALLOCATION = "plan-first"
 # Stands for "no cap" on a pair in the second allocation pass (node-equivalents; finite so float32 and
 # reverse-mode AD never meet inf × 0).
 UNCAPPED_NODES = 1e30
 
-RISK_KEYS = ("samples", "seed", "sensitivity_samples", "allocation", "demand_sigma", "demand_common_sigma", "sigma_growth_per_quarter",
-             "failure_rate", "slip_probability", "electricity_sigma")
+
+def _dims(*names: str):
+    """A dataclass field holding an array over these named dimensions (() for a scalar)."""
+    return field(metadata={"dims": names})
 
 
 @dataclass(frozen=True)
-class RiskSettings:
-    """The distributions of one evaluation (see the DEFAULT_* constants for their meaning and sources)."""
+class RiskParams:
+    """The inputs sensitivities are taken against, in natural units: the gradient is a `RiskParams` too."""
 
-    samples: int = DEFAULT_SAMPLES
-    seed: int = DEFAULT_SEED
-    sensitivity_samples: int = DEFAULT_SENSITIVITY_SAMPLES
-    allocation: str = DEFAULT_ALLOCATION
-    demand_sigma: float = DEFAULT_DEMAND_SIGMA
-    demand_common_sigma: float = DEFAULT_DEMAND_COMMON_SIGMA
-    sigma_growth_per_quarter: float = DEFAULT_SIGMA_GROWTH_PER_QUARTER
-    failure_rate: float = DEFAULT_FAILURE_RATE
-    slip_probability: float = DEFAULT_SLIP_PROBABILITY
-    electricity_sigma: float = DEFAULT_ELECTRICITY_SIGMA
-
-    def deterministic(self) -> "RiskSettings":
-        """Every source of uncertainty off: one sample reproduces the plan's own forecast."""
-        return replace(self, samples=1, demand_sigma=0.0, demand_common_sigma=0.0, failure_rate=0.0,
-                       slip_probability=0.0, electricity_sigma=0.0)
+    usd_per_kwh: np.ndarray = _dims("site")  # electricity price at owned sites; 0 at cloud sites (in the rent)
+    price_usd: np.ndarray = _dims("sku")  # per node
+    pue: np.ndarray = _dims("site")
+    rent_usd_per_gpu_hour: np.ndarray = _dims("sku")  # 0 where the SKU is not rentable
+    carbon_usd_per_t: np.ndarray = _dims()
+    demand_growth: np.ndarray = _dims()  # γ: scales the forecast's growth over its first quarter (1 = as given)
+    mfu_scale: np.ndarray = _dims()  # divides training runs' busy node-equivalents (1 = as planned)
+    failure_rate: np.ndarray = _dims()  # mean fraction of an owned pool out of service
 
 
-def risk_settings(scenario, samples: int | None = None, seed: int | None = None,
-                  deterministic: bool = False) -> RiskSettings:
-    """Validate the scenario's raw `risk:` mapping; command-line samples/seed win over it."""
-    label = scenario.path.name if getattr(scenario, "path", None) else "scenario.yaml"
-    raw = scenario.risk if isinstance(scenario.risk, dict) else None
-    if raw is None:
-        raise InputError(Problem(label, "'risk' must be a mapping of keys to values", column="risk"))
-    problems: list[Problem] = []
-    for key in raw:
-        if key not in RISK_KEYS:
-            problems.append(Problem(label, f"unknown key 'risk.{key}': expected one of {', '.join(RISK_KEYS)}",
-                                    column=f"risk.{key}"))
-    values = {}
-    if raw.get("allocation") is not None:
-        if raw["allocation"] in ALLOCATION_RULES:
-            values["allocation"] = raw["allocation"]
+@dataclass(frozen=True)
+class SkuArrays:
+    node_kw: np.ndarray = _dims("sku")
+    idle_frac: np.ndarray = _dims("sku")
+    gpus_per_node: np.ndarray = _dims("sku")
+    # price_usd / depreciation_quarters per quarter: life_years × 4, unrounded, as the cost convention says
+    # (the rounded number of quarters in service is models.sets.life_quarters, a different quantity).
+    depreciation_quarters: np.ndarray = _dims("sku")
+    maint_frac_per_year: np.ndarray = _dims("sku")
+
+
+@dataclass(frozen=True)
+class PoolArrays:
+    """Every (site, sku) with nodes in service in the plan, owned or rented (one inert pool if none)."""
+
+    site: np.ndarray = _dims("pool")  # index into sites
+    sku: np.ndarray = _dims("pool")  # index into skus
+    owned: np.ndarray = _dims("pool")  # 1.0 at an owned site, 0.0 in a cloud
+    nodes: np.ndarray = _dims("pool", "quarter")  # the plan's nodes in service (owned or rented)
+    training_node_equivalents: np.ndarray = _dims("pool", "quarter")  # busy load of training runs (the plan's)
+
+
+@dataclass(frozen=True)
+class OrderArrays:
+    """The plan's purchase orders (one inert order if none); a slipped order misses its first quarter."""
+
+    order_quarter: np.ndarray = _dims("order")
+    in_service_quarter: np.ndarray = _dims("order")  # clipped to the horizon's last quarter
+    pool: np.ndarray = _dims("order")
+    sku: np.ndarray = _dims("order")
+    nodes: np.ndarray = _dims("order")
+    # Nodes missing in the first quarter in service if the order slips: 0 when it enters service after the
+    # horizon or on a pool the plan never has in service.
+    slip_nodes: np.ndarray = _dims("order")
+
+
+@dataclass(frozen=True)
+class PairArrays:
+    """(workload, pool) pairs in the order the allocation serves them (see models/risk_allocation.py)."""
+
+    workload: np.ndarray = _dims("pair")
+    pool: np.ndarray = _dims("pair")
+    tokens_per_s_per_node: np.ndarray = _dims("pair")
+    active: np.ndarray = _dims("pair", "quarter")  # 1.0 inside the workload's start..deadline window
+    cap_node_equivalents: np.ndarray = _dims("pair", "quarter")  # the plan's placement, or UNCAPPED_NODES
+
+
+@dataclass(frozen=True)
+class CloudOptionArrays:
+    """Per inference workload, the cloud (site, SKU) pairs it may rent from on demand (padded to `option`)."""
+
+    site: np.ndarray = _dims("workload", "option")
+    sku: np.ndarray = _dims("workload", "option")
+    tokens_per_s_per_node: np.ndarray = _dims("workload", "option")
+    available_from_quarter: np.ndarray = _dims("workload", "option")  # past the horizon for padding
+
+
+@dataclass(frozen=True)
+class UncertaintyArrays:
+    """The `risk:` distributions (failure_rate is a `RiskParams` entry: it has a sensitivity)."""
+
+    demand_sigma: np.ndarray = _dims()
+    demand_common_sigma: np.ndarray = _dims()
+    sigma_growth_per_quarter: np.ndarray = _dims()
+    slip_probability: np.ndarray = _dims()
+    electricity_sigma: np.ndarray = _dims()
+
+
+@dataclass(frozen=True)
+class RiskArrays:
+    """Everything fixed during an evaluation."""
+
+    discount: np.ndarray = _dims("quarter")  # (1 + r)^(−q/4)
+    unfinished_training_usd: np.ndarray = _dims("quarter")  # the plan's charge, at each run's deadline
+    demand_tokens_per_s: np.ndarray = _dims("workload", "quarter")  # inference forecast
+    planned_unmet_tokens_per_s: np.ndarray = _dims("workload", "quarter")  # what the plan itself leaves unmet
+    gco2_per_kwh: np.ndarray = _dims("site")
+    headroom: np.ndarray = _dims()
+    unmet_usd_per_unit: np.ndarray = _dims()
+    cash_capex: np.ndarray = _dims()  # 1.0: capex charged in the order quarter; 0.0: depreciated
+    skus: SkuArrays
+    pools: PoolArrays
+    orders: OrderArrays
+    pairs: PairArrays
+    options: CloudOptionArrays
+    uncertainty: UncertaintyArrays
+
+
+for _cls in (RiskParams, SkuArrays, PoolArrays, OrderArrays, PairArrays, CloudOptionArrays, UncertaintyArrays,
+             RiskArrays):
+    jax.tree_util.register_dataclass(_cls, data_fields=[f.name for f in dataclasses.fields(_cls)], meta_fields=[])
+
+
+def labelled_arrays(tree) -> list[tuple[str, tuple[str, ...], object]]:
+    """(dotted name, dims, value) of every array in a RiskParams/RiskArrays, nested groups included."""
+    found = []
+    for item in dataclasses.fields(tree):
+        value = getattr(tree, item.name)
+        if dataclasses.is_dataclass(value):
+            found += [(f"{item.name}.{name}", dims, inner) for name, dims, inner in labelled_arrays(value)]
         else:
-            problems.append(Problem(label, f"'risk.allocation' must be one of {', '.join(ALLOCATION_RULES)}, "
-                                           f"got {raw['allocation']!r}", column="risk.allocation"))
-    rules = {  # key: (whole number?, low, high, high_open)
-        "samples": (True, 1, None, False), "seed": (True, 0, None, False),
-        "sensitivity_samples": (True, 1, None, False),
-        "demand_sigma": (False, 0.0, None, False), "demand_common_sigma": (False, 0.0, None, False),
-        "sigma_growth_per_quarter": (False, 0.0, None, False), "failure_rate": (False, 0.0, 1.0, True),
-        "slip_probability": (False, 0.0, 1.0, False), "electricity_sigma": (False, 0.0, None, False),
-    }
-    for key, (whole, low, high, high_open) in rules.items():
-        if key not in raw or raw[key] is None:
-            continue
-        value = raw[key]
-        where = f"risk.{key}"
-        numeric = not isinstance(value, bool) and isinstance(value, (int, float)) and np.isfinite(value)
-        if not numeric or (whole and float(value) != int(value)):
-            kind = "a whole number" if whole else "a finite number"
-            problems.append(Problem(label, f"'{where}' must be {kind}, got {value!r}", column=where))
-            continue
-        if value < low or (high is not None and (value > high or (high_open and value == high))):
-            bound = f">= {low}" + ("" if high is None else f" and {'<' if high_open else '<='} {high}")
-            problems.append(Problem(label, f"'{where}' must be {bound}, got {value}", column=where))
-            continue
-        values[key] = int(value) if whole else float(value)
-    if problems:
-        raise InputError(problems)
-    settings = RiskSettings(**values)
-    if samples is not None:
-        settings = replace(settings, samples=int(samples))
-    if seed is not None:
-        settings = replace(settings, seed=int(seed))
-    return settings.deterministic() if deterministic else settings
+            found.append((item.name, item.metadata["dims"], value))
+    return found
 
 
 @dataclass(frozen=True)
 class RiskInputs:
-    """Arrays of one plan under one scenario. Shapes: Q quarters, S sites, K SKUs, P pools, O orders,
-    W inference workloads, E (workload, pool) pairs in allocation order, M cloud options per workload.
+    """The labelled arrays of one plan under one scenario, with the labels of their dimensions.
 
-    `params` are the inputs sensitivities are taken against (natural units, float64); `arrays` are fixed.
+    `params` are the inputs sensitivities are taken against (float64 here); `arrays` are fixed.
+    `sensitivity_inputs`: (label, RiskParams field, index or None) for every input the report covers.
     """
 
     quarters: list[str]
     sites: list[str]
     skus: list[str]
     pools: list[tuple[str, str]]
-    workloads: list[str]
-    params: dict[str, np.ndarray]
-    arrays: dict[str, np.ndarray]
-    sensitivity_inputs: list[tuple[str, str, int | None]]  # (label, params key, index or None)
+    workloads: list[str]  # inference workloads
+    params: RiskParams
+    arrays: RiskArrays
+    sensitivity_inputs: list[tuple[str, str, int | None]]
     objective_usd: float | None = None
-    notes: dict = field(default_factory=dict)
+    plan_line_usd: dict[str, float] | None = None  # PLAN.json's discounted $ per cost line (None if absent)
+
+    @property
+    def sizes(self) -> dict[str, int]:
+        """Size of every dimension; pool, workload, order, pair and option hold one inert entry when empty."""
+        a = self.arrays
+        return {"quarter": len(self.quarters), "site": len(self.sites), "sku": len(self.skus),
+                "pool": max(len(self.pools), 1), "workload": max(len(self.workloads), 1),
+                "order": len(a.orders.nodes), "pair": len(a.pairs.workload), "option": a.options.site.shape[1]}
+
+    def check_shapes(self) -> None:
+        """Every array has the shape its dims name (a programming error otherwise, not an input error)."""
+        sizes = self.sizes
+        for tree in (self.params, self.arrays):
+            for name, dims, value in labelled_arrays(tree):
+                expected = tuple(sizes[d] for d in dims)
+                if np.shape(value) != expected:
+                    raise AssertionError(f"{name} has shape {np.shape(value)}, expected {expected} for {dims}")
 
 
 def _plan_problem(message: str) -> InputError:
@@ -160,8 +201,15 @@ def _quarter_numbers(labels, horizon) -> np.ndarray:
     return np.array([horizon.relative(str(q)) for q in labels], dtype=int)
 
 
+def _positions(index: pd.Index, frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """Position in `index` of each row's key (−1 when absent)."""
+    keys = pd.MultiIndex.from_frame(frame[columns]) if len(columns) > 1 else pd.Index(frame[columns[0]])
+    return index.get_indexer(keys)
+
+
 def build_risk_inputs(scenario, plan: dict, settings: RiskSettings) -> RiskInputs:
-    """Arrays for the evaluator; raises InputError (file PLAN.json) when the plan does not fit the scenario."""
+    """The labelled arrays for the evaluator; raises InputError (file PLAN.json) when the plan does not fit
+    the scenario."""
     horizon = scenario.horizon
     n_quarters = horizon.quarters
     plan_quarters = list((plan.get("horizon") or {}).get("quarters") or [])
@@ -170,8 +218,6 @@ def build_risk_inputs(scenario, plan: dict, settings: RiskSettings) -> RiskInput
                             f"{horizon.labels[0]}..{horizon.labels[-1]}: was it made for this scenario?")
     catalog, sites, finance = scenario.catalog, scenario.sites, scenario.finance
     site_list, sku_list = list(sites.index), list(catalog.index)
-    site_of = {s: i for i, s in enumerate(site_list)}
-    sku_of = {k: i for i, k in enumerate(sku_list)}
 
     fleet = pd.DataFrame(plan.get("fleet") or [], columns=["quarter", "site", "sku", "nodes"])
     purchases = pd.DataFrame(plan.get("purchases") or [], columns=["quarter", "site", "sku", "nodes", "in_service"])
@@ -180,144 +226,151 @@ def build_risk_inputs(scenario, plan: dict, settings: RiskSettings) -> RiskInput
     unmet = pd.DataFrame(plan.get("unmet") or [], columns=["quarter", "workload", "units"])
     unfinished = pd.DataFrame(plan.get("unfinished") or [], columns=["workload", "deadline", "cost_usd"])
     for name, frame in (("fleet", fleet), ("purchases", purchases), ("placement", placement)):
-        unknown_site = ~frame["site"].isin(site_list)
-        unknown_sku = ~frame["sku"].isin(sku_list)
-        if unknown_site.any() or unknown_sku.any():
-            bad = frame.loc[unknown_site | unknown_sku, ["site", "sku"]].iloc[0].tolist()
+        unknown = ~frame["site"].isin(site_list) | ~frame["sku"].isin(sku_list)
+        if unknown.any():
+            bad = frame.loc[unknown, ["site", "sku"]].iloc[0].tolist()
             raise _plan_problem(f"{name} names pool {bad[0]}/{bad[1]}, which the scenario does not have")
     if (~placement["workload"].isin(scenario.workloads.index)).any() \
             or (~unmet["workload"].isin(scenario.workloads.index)).any():
         raise _plan_problem("the plan names a workload the scenario does not have")
 
-    # Pools: every (site, sku) with nodes in service in the plan, owned or rented.
-    pool_frame = fleet[["site", "sku"]].drop_duplicates().sort_values(["site", "sku"]).reset_index(drop=True)
-    pools = list(map(tuple, pool_frame.to_numpy()))
-    pool_of = {p: i for i, p in enumerate(pools)}
-    n_pools = max(len(pools), 1)  # one empty pool keeps every array non-empty
-    pool_site = np.array([site_of[s] for s, _ in pools] or [0], dtype=int)
-    pool_sku = np.array([sku_of[k] for _, k in pools] or [0], dtype=int)
     site_owned = (sites["kind"] == "owned").to_numpy(dtype=float)
-    pool_owned = site_owned[pool_site] * (1.0 if pools else 0.0)
+    pools, pool_index, pool_arrays = _pools(scenario, fleet, placement, site_owned)
+    orders = _orders(purchases, pool_index, sku_list, horizon)
 
-    nodes = np.zeros((n_pools, n_quarters))
-    if len(fleet):
-        np.add.at(nodes, ([pool_of[(s, k)] for s, k in zip(fleet["site"], fleet["sku"])],
-                          _quarter_numbers(fleet["quarter"], horizon)), fleet["nodes"].to_numpy(dtype=float))
-
-    # Orders: a slipped order misses its first quarter in service (see models/risk.py).
-    order_quarter = _quarter_numbers(purchases["quarter"], horizon)
-    order_in_service = _quarter_numbers(purchases["in_service"], horizon)
-    in_pool = np.array([(s, k) in pool_of for s, k in zip(purchases["site"], purchases["sku"])], dtype=bool)
-    order_pool = np.array([pool_of.get((s, k), 0) for s, k in zip(purchases["site"], purchases["sku"])], dtype=int)
-    order_nodes = purchases["nodes"].to_numpy(dtype=float)
-    order_sku = np.array([sku_of[k] for k in purchases["sku"]], dtype=int)
-    slip_nodes = np.where(in_pool & (order_in_service < n_quarters), order_nodes, 0.0)
-    if len(purchases) == 0:  # one empty order keeps the arrays non-empty
-        order_quarter, order_in_service, order_pool = (np.zeros(1, dtype=int),) * 3
-        order_nodes, slip_nodes, order_sku = np.zeros(1), np.zeros(1), np.zeros(1, dtype=int)
-    order_in_service = np.minimum(order_in_service, n_quarters - 1)
-
-    # Training runs: their placement is a fixed busy load.
+    # Inference demand, the demand the plan itself leaves unmet, and the plan's unfinished-training charges.
     kind = scenario.workloads["kind"]
-    train_rows = placement[placement["workload"].map(kind).eq("training").to_numpy(dtype=bool)]
-    train_busy = np.zeros((n_pools, n_quarters))
-    if len(train_rows):
-        keys = list(zip(train_rows["site"], train_rows["sku"]))
-        if any(key not in pool_of for key in keys):
-            raise _plan_problem("a training placement runs on a pool with no nodes in service")
-        np.add.at(train_busy, ([pool_of[key] for key in keys], _quarter_numbers(train_rows["quarter"], horizon)),
-                  train_rows["node_equivalents"].to_numpy(dtype=float))
-
-    # Inference demand, and the demand the plan itself leaves unmet.
     workloads = [w for w in scenario.workloads.index if kind[w] == "inference"]
-    workload_of = {w: i for i, w in enumerate(workloads)}
-    n_workloads = max(len(workloads), 1)
-    demand = np.zeros((n_workloads, n_quarters))
-    rows = scenario.demand[scenario.demand["workload"].isin(workload_of)
+    workload_index = pd.Index(workloads, name="workload")
+    demand = np.zeros((max(len(workloads), 1), n_quarters))
+    planned_unmet = np.zeros_like(demand)
+    rows = scenario.demand[scenario.demand["workload"].isin(workloads)
                            & scenario.demand["quarter"].between(0, n_quarters - 1)]
-    np.add.at(demand, (rows["workload"].map(workload_of).to_numpy(dtype=int), rows["quarter"].to_numpy(dtype=int)),
+    np.add.at(demand, (workload_index.get_indexer(rows["workload"]), rows["quarter"].to_numpy(dtype=int)),
               rows["tokens_per_s"].to_numpy(dtype=float))
-    planned_unmet = np.zeros((n_workloads, n_quarters))
-    unmet = unmet[unmet["workload"].isin(workload_of)]
-    if len(unmet):
-        np.add.at(planned_unmet, (unmet["workload"].map(workload_of).to_numpy(dtype=int),
-                                  _quarter_numbers(unmet["quarter"], horizon)), unmet["units"].to_numpy(dtype=float))
+    unmet = unmet[unmet["workload"].isin(workloads)]
+    np.add.at(planned_unmet, (workload_index.get_indexer(unmet["workload"]),
+                              _quarter_numbers(unmet["quarter"], horizon)), unmet["units"].to_numpy(dtype=float))
     unfinished_usd = np.zeros(n_quarters)
-    if len(unfinished):
-        np.add.at(unfinished_usd, _quarter_numbers(unfinished["deadline"], horizon),
-                  unfinished["cost_usd"].to_numpy(dtype=float))
+    np.add.at(unfinished_usd, _quarter_numbers(unfinished["deadline"], horizon),
+              unfinished["cost_usd"].to_numpy(dtype=float))
 
-    # Per-SKU and per-site inputs.
-    node_kw = catalog["node_kw"].to_numpy(dtype=float)
-    idle_frac = catalog["idle_frac"].to_numpy(dtype=float)
-    gpus = catalog["gpus_per_node"].to_numpy(dtype=float)
-    # Depreciation periods: price_usd / (life_years × 4) per quarter, unrounded, as the cost convention says.
-    life_quarters = catalog["life_years"].to_numpy(dtype=float) * QUARTERS_PER_YEAR
-    maint = catalog["maint_frac_per_year"].to_numpy(dtype=float)
     rent = catalog["rent_usd_per_gpu_hour"].to_numpy(dtype=float)
-    rentable = ~np.isnan(rent)
-    available_from = catalog["available_from"].to_numpy(dtype=int)
-    usd_per_kwh = np.where(site_owned > 0, sites["usd_per_kwh"].to_numpy(dtype=float), 0.0)
-    usd_per_kwh = np.nan_to_num(usd_per_kwh, nan=0.0)
-    pue = sites["pue"].to_numpy(dtype=float)
-    gco2 = sites["gco2_per_kwh"].to_numpy(dtype=float)
+    usd_per_kwh = np.nan_to_num(np.where(site_owned > 0, sites["usd_per_kwh"].to_numpy(dtype=float), 0.0), nan=0.0)
+    skus = SkuArrays(node_kw=catalog["node_kw"].to_numpy(dtype=float),
+                     idle_frac=catalog["idle_frac"].to_numpy(dtype=float),
+                     gpus_per_node=catalog["gpus_per_node"].to_numpy(dtype=float),
+                     depreciation_quarters=catalog["life_years"].to_numpy(dtype=float) * QUARTERS_PER_YEAR,
+                     maint_frac_per_year=catalog["maint_frac_per_year"].to_numpy(dtype=float))
+    params = RiskParams(usd_per_kwh=usd_per_kwh, price_usd=catalog["price_usd"].to_numpy(dtype=float),
+                        pue=sites["pue"].to_numpy(dtype=float), rent_usd_per_gpu_hour=np.nan_to_num(rent, nan=0.0),
+                        carbon_usd_per_t=np.array(float(finance.carbon_usd_per_t)), demand_growth=np.array(1.0),
+                        mfu_scale=np.array(1.0), failure_rate=np.array(float(settings.failure_rate)))
 
     performance = estimate_performance(catalog, scenario.workloads, scenario.throughput)
     pairs, options = _pairs_and_options(scenario, workloads, pools, performance, n_quarters)
-    pairs["planned"] = _planned_node_equivalents(placement, pairs, workload_of, pool_of, horizon, n_quarters)
+    pairs["planned"] = _planned_node_equivalents(placement, pairs, workload_index, pool_index, horizon, n_quarters)
+    pairs = _allocation_order(pairs, pool_arrays, skus, params, sites, settings, n_quarters)
 
-    # Allocation order: cheapest marginal busy $ per tokens/s first (energy + carbon of the busy share,
-    # at nominal prices); ties go to the faster pair, then to input order, so the order is deterministic.
-    carbon = finance.carbon_usd_per_t
-    busy_usd_per_node = ((1.0 - idle_frac[pool_sku]) * node_kw[pool_sku] * pue[pool_site] * HOURS_PER_QUARTER
-                         * (usd_per_kwh[pool_site] + gco2[pool_site] / GRAMS_PER_TONNE * carbon))
-    if len(pairs):
-        usd_per_unit = busy_usd_per_node[pairs["pool"]] / pairs["rate"]
-        order = np.lexsort((pairs["pool"], pairs["workload"], -pairs["rate"], usd_per_unit))
-        pairs = {key: value[order] for key, value in pairs.items()}
-        second = {**pairs, "cap": np.full((len(order), n_quarters), UNCAPPED_NODES)}
-        if settings.allocation == "plan-first":
-            planned = pairs["planned"].any(axis=1)
-            first = {key: value[planned] for key, value in pairs.items()}
-            first["cap"] = first["planned"]
-            pairs = {key: np.concatenate([first[key], second[key]]) for key in second}
-        else:
-            pairs = second
-    else:  # one inert pair keeps the allocation loop non-empty
-        pairs = {"workload": np.zeros(1, dtype=int), "pool": np.zeros(1, dtype=int), "rate": np.ones(1),
-                 "active": np.zeros((1, n_quarters)), "cap": np.zeros((1, n_quarters))}
+    arrays = RiskArrays(
+        discount=discount_factors(finance.discount_rate, n_quarters).to_numpy(),
+        unfinished_training_usd=unfinished_usd, demand_tokens_per_s=demand,
+        planned_unmet_tokens_per_s=planned_unmet, gco2_per_kwh=sites["gco2_per_kwh"].to_numpy(dtype=float),
+        headroom=np.array(float(scenario.headroom)), unmet_usd_per_unit=np.array(float(finance.unmet_usd_per_unit)),
+        cash_capex=np.array(1.0 if finance.capex_mode == "cash" else 0.0),
+        skus=skus, pools=pool_arrays, orders=orders,
+        pairs=PairArrays(workload=pairs["workload"], pool=pairs["pool"], tokens_per_s_per_node=pairs["rate"],
+                         active=pairs["active"], cap_node_equivalents=pairs["cap"]),
+        options=CloudOptionArrays(
+            site=options["site"], sku=options["sku"], tokens_per_s_per_node=options["rate"],
+            available_from_quarter=np.where(options["valid"], catalog["available_from"].to_numpy(dtype=int)[
+                options["sku"]], n_quarters + 1)),
+        uncertainty=UncertaintyArrays(
+            demand_sigma=np.array(settings.demand_sigma), demand_common_sigma=np.array(settings.demand_common_sigma),
+            sigma_growth_per_quarter=np.array(settings.sigma_growth_per_quarter),
+            slip_probability=np.array(settings.slip_probability),
+            electricity_sigma=np.array(settings.electricity_sigma)))
+    sensitivity_inputs = _sensitivity_inputs(site_list, sku_list, pools, pool_arrays, options, ~np.isnan(rent))
+    inputs = RiskInputs(quarters=horizon.labels, sites=site_list, skus=sku_list, pools=pools, workloads=workloads,
+                        params=params, arrays=arrays, sensitivity_inputs=sensitivity_inputs,
+                        objective_usd=plan.get("objective_usd"), plan_line_usd=_plan_lines(plan))
+    inputs.check_shapes()
+    return inputs
 
-    params = {
-        "usd_per_kwh": usd_per_kwh, "price_usd": catalog["price_usd"].to_numpy(dtype=float),
-        "pue": pue, "rent_usd_per_gpu_hour": np.nan_to_num(rent, nan=0.0),
-        "carbon_usd_per_t": np.array(float(carbon)), "demand_growth": np.array(1.0), "mfu_scale": np.array(1.0),
-        "failure_rate": np.array(float(settings.failure_rate)),
-    }
-    arrays = {
-        "discount": discount_factors(finance.discount_rate, n_quarters).to_numpy(),
-        "node_kw": node_kw, "idle_frac": idle_frac, "gpus_per_node": gpus, "life_quarters": life_quarters,
-        "maint_frac_per_year": maint, "rentable": rentable.astype(float), "site_owned": site_owned,
-        "gco2_per_kwh": gco2, "pool_site": pool_site, "pool_sku": pool_sku, "pool_owned": pool_owned,
-        "nodes": nodes, "train_busy": train_busy, "order_quarter": order_quarter, "order_in_service": order_in_service,
-        "order_pool": order_pool, "order_sku": order_sku, "order_nodes": order_nodes, "slip_nodes": slip_nodes,
-        "demand": demand, "planned_unmet": planned_unmet, "unfinished_usd": unfinished_usd,
-        "pair_workload": pairs["workload"], "pair_pool": pairs["pool"], "pair_rate": pairs["rate"],
-        "pair_active": pairs["active"], "pair_cap": pairs["cap"],
-        "option_site": options["site"], "option_sku": options["sku"], "option_rate": options["rate"],
-        "option_from": np.where(options["valid"], available_from[options["sku"]], n_quarters + 1),
-        "headroom": np.array(float(scenario.headroom)),
-        "unmet_usd_per_unit": np.array(float(finance.unmet_usd_per_unit)),
-        "cash_mode": np.array(1.0 if finance.capex_mode == "cash" else 0.0),
-        "demand_sigma": np.array(settings.demand_sigma), "demand_common_sigma": np.array(settings.demand_common_sigma),
-        "sigma_growth_per_quarter": np.array(settings.sigma_growth_per_quarter),
-        "slip_probability": np.array(settings.slip_probability), "electricity_sigma": np.array(settings.electricity_sigma),
-    }
-    sensitivity_inputs = _sensitivity_inputs(site_list, sku_list, pools, pool_owned, options, pool_site,
-                                             train_busy, rentable)
-    return RiskInputs(quarters=horizon.labels, sites=site_list, skus=sku_list, pools=pools, workloads=workloads,
-                      params=params, arrays=arrays, sensitivity_inputs=sensitivity_inputs,
-                      objective_usd=plan.get("objective_usd"),
-                      notes={"pairs": int(len(pairs["rate"])), "options_per_workload": int(options["rate"].shape[1])})
+
+def _plan_lines(plan: dict) -> dict[str, float] | None:
+    """Σ_q line × discount factor per cost line of PLAN.json's `costs` table (None when the plan has none)."""
+    costs = pd.DataFrame(plan.get("costs") or [])
+    if costs.empty or "discount_factor" not in costs:
+        return None
+    lines = [name for name in costs.columns if name.endswith("_usd") and name not in ("total_usd", "discounted_usd")]
+    return {name: float((costs[name] * costs["discount_factor"]).sum()) for name in lines}
+
+
+def _pools(scenario, fleet: pd.DataFrame, placement: pd.DataFrame, site_owned: np.ndarray):
+    """(pool labels, their index, PoolArrays): nodes in service and training load per pool and quarter."""
+    horizon, n_quarters = scenario.horizon, scenario.horizon.quarters
+    pool_frame = fleet[["site", "sku"]].drop_duplicates().sort_values(["site", "sku"]).reset_index(drop=True)
+    pools = list(map(tuple, pool_frame.to_numpy()))
+    pool_index = pd.MultiIndex.from_tuples(pools, names=["site", "sku"]) if pools else \
+        pd.MultiIndex.from_arrays([[], []], names=["site", "sku"])
+    site = scenario.sites.index.get_indexer(pool_frame["site"]) if pools else np.zeros(1, dtype=int)
+    sku = scenario.catalog.index.get_indexer(pool_frame["sku"]) if pools else np.zeros(1, dtype=int)
+    nodes = np.zeros((max(len(pools), 1), n_quarters))
+    np.add.at(nodes, (_positions(pool_index, fleet, ["site", "sku"]), _quarter_numbers(fleet["quarter"], horizon)),
+              fleet["nodes"].to_numpy(dtype=float))
+
+    # Training runs: their placement is a fixed busy load.
+    training = placement[placement["workload"].map(scenario.workloads["kind"]).eq("training").to_numpy(dtype=bool)]
+    training_busy = np.zeros_like(nodes)
+    at = _positions(pool_index, training, ["site", "sku"])
+    if (at < 0).any():
+        raise _plan_problem("a training placement runs on a pool with no nodes in service")
+    np.add.at(training_busy, (at, _quarter_numbers(training["quarter"], horizon)),
+              training["node_equivalents"].to_numpy(dtype=float))
+    owned = site_owned[site] * (1.0 if pools else 0.0)
+    return pools, pool_index, PoolArrays(site=site, sku=sku, owned=owned, nodes=nodes,
+                                         training_node_equivalents=training_busy)
+
+
+def _orders(purchases: pd.DataFrame, pool_index: pd.MultiIndex, sku_list: list[str], horizon) -> OrderArrays:
+    """The plan's orders; a slipped order misses its first quarter in service (models/risk_costs.py)."""
+    n_quarters = horizon.quarters
+    if len(purchases) == 0:  # one inert order keeps the arrays non-empty
+        zero = np.zeros(1, dtype=int)
+        return OrderArrays(order_quarter=zero, in_service_quarter=zero, pool=zero, sku=zero, nodes=np.zeros(1),
+                           slip_nodes=np.zeros(1))
+    in_service = _quarter_numbers(purchases["in_service"], horizon)
+    pool = _positions(pool_index, purchases, ["site", "sku"])
+    nodes = purchases["nodes"].to_numpy(dtype=float)
+    return OrderArrays(order_quarter=_quarter_numbers(purchases["quarter"], horizon),
+                       in_service_quarter=np.minimum(in_service, n_quarters - 1), pool=np.maximum(pool, 0),
+                       sku=pd.Index(sku_list).get_indexer(purchases["sku"]), nodes=nodes,
+                       slip_nodes=np.where((pool >= 0) & (in_service < n_quarters), nodes, 0.0))
+
+
+def _allocation_order(pairs: dict, pools: PoolArrays, skus: SkuArrays, params: RiskParams, sites, settings,
+                      n_quarters: int) -> dict:
+    """The pairs as the allocation serves them: cheapest marginal busy $ per tokens/s first (energy + carbon of
+    the busy share, at nominal prices; ties to the faster pair, then input order, so the order is deterministic);
+    under plan-first, the pairs the plan uses (capped at its placement) come first, then every pair uncapped."""
+    if not len(pairs["rate"]):  # one inert pair keeps the allocation loop non-empty
+        return {"workload": np.zeros(1, dtype=int), "pool": np.zeros(1, dtype=int), "rate": np.ones(1),
+                "active": np.zeros((1, n_quarters)), "cap": np.zeros((1, n_quarters))}
+    k, s = pools.sku, pools.site
+    usd_per_kwh = params.usd_per_kwh[s] + sites["gco2_per_kwh"].to_numpy(dtype=float)[s] / GRAMS_PER_TONNE \
+        * float(params.carbon_usd_per_t)
+    busy_usd_per_node = (1.0 - skus.idle_frac[k]) * skus.node_kw[k] * params.pue[s] * HOURS_PER_QUARTER * usd_per_kwh
+    usd_per_unit = busy_usd_per_node[pairs["pool"]] / pairs["rate"]
+    order = np.lexsort((pairs["pool"], pairs["workload"], -pairs["rate"], usd_per_unit))
+    pairs = {key: value[order] for key, value in pairs.items()}
+    second = {**pairs, "cap": np.full((len(order), n_quarters), UNCAPPED_NODES)}
+    if settings.allocation != "plan-first":
+        return second
+    planned = pairs["planned"].any(axis=1)
+    first = {key: value[planned] for key, value in pairs.items()}
+    first["cap"] = first["planned"]
+    return {key: np.concatenate([first[key], second[key]]) for key in second}
 
 
 def _pairs_and_options(scenario, workloads: list[str], pools: list[tuple[str, str]], performance: pd.DataFrame,
@@ -330,7 +383,7 @@ def _pairs_and_options(scenario, workloads: list[str], pools: list[tuple[str, st
                             "site": pd.Series([scenario.allowed_sites(w) for w in workloads], dtype=object)}) \
         .explode("site").dropna()
     candidates = eligible.merge(allowed, on="workload")
-    workload_of = {w: i for i, w in enumerate(workloads)}
+    workload_index = pd.Index(workloads)
 
     pool_frame = pd.DataFrame(pools, columns=["site", "sku"]).reset_index().rename(columns={"index": "pool"})
     pair_frame = candidates.merge(pool_frame, on=["site", "sku"])
@@ -338,14 +391,14 @@ def _pairs_and_options(scenario, workloads: list[str], pools: list[tuple[str, st
     deadline = scenario.workloads["deadline"].reindex(pair_frame["workload"]).to_numpy(dtype=float,
                                                                                        na_value=np.inf)
     quarter = np.arange(n_quarters)
-    pairs = {"workload": pair_frame["workload"].map(workload_of).to_numpy(dtype=int),
+    pairs = {"workload": workload_index.get_indexer(pair_frame["workload"]),
              "pool": pair_frame["pool"].to_numpy(dtype=int),
              "rate": pair_frame["tokens_per_s_per_node"].to_numpy(dtype=float),
              "active": ((quarter[None, :] >= start[:, None]) & (quarter[None, :] <= deadline[:, None])).astype(float)}
 
     cloud = candidates[candidates["site"].map(sites["kind"]).eq("cloud")
                        & candidates["sku"].map(catalog["rent_usd_per_gpu_hour"]).notna()]
-    cloud = cloud.assign(w=cloud["workload"].map(workload_of)).sort_values(["w", "site", "sku"])
+    cloud = cloud.assign(w=workload_index.get_indexer(cloud["workload"])).sort_values(["w", "site", "sku"])
     slot = cloud.groupby("w").cumcount().to_numpy()
     width = max(int(slot.max()) + 1 if len(cloud) else 1, 1)
     shape = (max(len(workloads), 1), width)
@@ -360,39 +413,39 @@ def _pairs_and_options(scenario, workloads: list[str], pools: list[tuple[str, st
     return pairs, options
 
 
-def _planned_node_equivalents(placement: pd.DataFrame, pairs: dict, workload_of: dict, pool_of: dict, horizon,
-                              n_quarters: int) -> np.ndarray:
+def _planned_node_equivalents(placement: pd.DataFrame, pairs: dict, workload_index: pd.Index,
+                              pool_index: pd.MultiIndex, horizon, n_quarters: int) -> np.ndarray:
     """[pair, quarter]: the node-equivalents the plan gives each inference (workload, pool) pair."""
     planned = np.zeros((len(pairs["rate"]), n_quarters))
-    rows = placement[placement["workload"].isin(workload_of)]
+    rows = placement[placement["workload"].isin(workload_index)]
     if not len(rows) or not len(pairs["rate"]):
         return planned
-    pair_of = {(w, p): i for i, (w, p) in enumerate(zip(pairs["workload"], pairs["pool"]))}
-    keys = [(workload_of[w], pool_of.get((s, k), -1)) for w, s, k in zip(rows["workload"], rows["site"], rows["sku"])]
-    if any(key not in pair_of for key in keys):
+    pair_index = pd.MultiIndex.from_arrays([pairs["workload"], pairs["pool"]])
+    keys = pd.MultiIndex.from_arrays([workload_index.get_indexer(rows["workload"]),
+                                      _positions(pool_index, rows, ["site", "sku"])])
+    at = pair_index.get_indexer(keys)
+    if (at < 0).any():
         raise _plan_problem("an inference placement is on a pool the workload may not use or that has no nodes")
-    np.add.at(planned, ([pair_of[key] for key in keys], _quarter_numbers(rows["quarter"], horizon)),
-              rows["node_equivalents"].to_numpy(dtype=float))
+    np.add.at(planned, (at, _quarter_numbers(rows["quarter"], horizon)), rows["node_equivalents"].to_numpy(dtype=float))
     return planned
 
 
-def _sensitivity_inputs(sites, skus, pools, pool_owned, options, pool_site, train_busy, rentable):
+def _sensitivity_inputs(sites: list[str], skus: list[str], pools: list, pool_arrays: PoolArrays, options: dict,
+                        rentable: np.ndarray) -> list[tuple[str, str, int | None]]:
     """Inputs the plan's cost depends on: sites and SKUs it uses, plus the scalar drivers."""
-    used_sites = sorted(set(pool_site[: len(pools)].tolist()) | set(options["site"][options["valid"]].tolist()))
-    owned_pools = [i for i in range(len(pools)) if pool_owned[i] > 0]
-    owned_skus = sorted({skus.index(pools[i][1]) for i in owned_pools})
-    rented_skus = sorted({skus.index(pools[i][1]) for i in range(len(pools)) if pool_owned[i] == 0}
-                         | set(options["sku"][options["valid"]].tolist()))
-    inputs = []
-    inputs += [(f"usd_per_kwh[{sites[s]}]", "usd_per_kwh", s) for s in used_sites
-               if any(pool_owned[i] > 0 and pool_site[i] == s for i in range(len(pools)))]
+    real = np.arange(len(pools))
+    owned = pool_arrays.owned[real] > 0
+    pool_site, pool_sku = pool_arrays.site[real], pool_arrays.sku[real]
+    used_sites = sorted(set(pool_site.tolist()) | set(options["site"][options["valid"]].tolist()))
+    owned_sites = set(pool_site[owned].tolist())
+    owned_skus = sorted(set(pool_sku[owned].tolist()))
+    rented_skus = sorted(set(pool_sku[~owned].tolist()) | set(options["sku"][options["valid"]].tolist()))
+    inputs = [(f"usd_per_kwh[{sites[s]}]", "usd_per_kwh", s) for s in used_sites if s in owned_sites]
     inputs += [(f"price_usd[{skus[k]}]", "price_usd", k) for k in owned_skus]
-    inputs += [(f"rent_usd_per_gpu_hour[{skus[k]}]", "rent_usd_per_gpu_hour", k) for k in rented_skus
-               if rentable[k]]
+    inputs += [(f"rent_usd_per_gpu_hour[{skus[k]}]", "rent_usd_per_gpu_hour", k) for k in rented_skus if rentable[k]]
     inputs += [(f"pue[{sites[s]}]", "pue", s) for s in used_sites]
-    inputs += [("demand_growth", "demand_growth", None), ("mfu_scale", "mfu_scale", None),
-               ("failure_rate", "failure_rate", None), ("carbon_usd_per_t", "carbon_usd_per_t", None)]
-    if not train_busy.any():
-        inputs = [entry for entry in inputs if entry[1] != "mfu_scale"]
+    inputs += [("demand_growth", "demand_growth", None), ("failure_rate", "failure_rate", None),
+               ("carbon_usd_per_t", "carbon_usd_per_t", None)]
+    if pool_arrays.training_node_equivalents.any():
+        inputs.insert(-2, ("mfu_scale", "mfu_scale", None))
     return inputs
-

@@ -90,11 +90,11 @@ def _risk_sheet(ws, risk: dict) -> None:
     for r, item in enumerate(risk.get("shortfall_by_quarter", []), start=top + 1):
         ws.cell(row=r, column=1, value=item["quarter"])
         ws.cell(row=r, column=2, value=item["probability"]).number_format = PERCENT
-        ws.cell(row=r, column=3, value=item["expected_shortfall_units"]).number_format = UNITS
-        ws.cell(row=r, column=4, value=item["expected_unmet_units"]).number_format = UNITS
+        ws.cell(row=r, column=3, value=item["expected_shortfall_tokens_per_s"]).number_format = UNITS
+        ws.cell(row=r, column=4, value=item["expected_unmet_tokens_per_s"]).number_format = UNITS
     top = r + 3
     rows = [item for item in risk["shortfall_probability"]
-            if item["probability"] > 0 or item["expected_unmet_units"] > 0]
+            if item["probability"] > 0 or item["expected_unmet_tokens_per_s"] > 0]
     ws.cell(row=top - 1, column=1,
             value=f"Shortfall by quarter and workload ({len(rows)} of {len(risk['shortfall_probability'])} "
                   "pairs with any shortfall; demand beyond the plan's capacity is rented on demand where a "
@@ -105,8 +105,8 @@ def _risk_sheet(ws, risk: dict) -> None:
         ws.cell(row=r, column=1, value=item["quarter"])
         ws.cell(row=r, column=2, value=item["workload"])
         ws.cell(row=r, column=3, value=item["probability"]).number_format = PERCENT
-        ws.cell(row=r, column=4, value=item.get("expected_shortfall_units", 0.0)).number_format = UNITS
-        ws.cell(row=r, column=5, value=item["expected_unmet_units"]).number_format = UNITS
+        ws.cell(row=r, column=4, value=item["expected_shortfall_tokens_per_s"]).number_format = UNITS
+        ws.cell(row=r, column=5, value=item["expected_unmet_tokens_per_s"]).number_format = UNITS
     _widths(ws, [30, 18, 16, 28, 26])
 
 
