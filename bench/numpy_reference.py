@@ -65,25 +65,21 @@ def reference_outcome(params: RiskParams, a: RiskArrays, noise: Noise) -> dict[s
     shortfall = left_demand
     busy = capacity - left_capacity + training
 
-    # 4. shortfall: the cheapest open cloud option per (workload, quarter), first one on ties
+    # 4. shortfall: the cheapest open cloud option per (workload, quarter), all in
     penalty = float(a.unmet_usd_per_unit)
     co2_usd_per_kwh = a.gco2_per_kwh / GRAMS_PER_TONNE * p["carbon_usd_per_t"]
     n_workloads, width = a.options.sku.shape
     best = np.full((n_workloads, n_quarters), penalty)
-    rent_part = np.zeros((n_workloads, n_quarters))
-    carbon_part = np.zeros((n_workloads, n_quarters))
     for w in range(n_workloads):
         for m in range(width):
             k, c = a.options.sku[w, m], a.options.site[w, m]
-            rate = a.options.tokens_per_s_per_node[w, m]
             kwh = skus.node_kw[k] * p["pue"][c] * HOURS_PER_QUARTER
-            rent = p["rent_usd_per_gpu_hour"][k] * skus.gpus_per_node[k] * HOURS_PER_QUARTER / (1.0 - headroom)
-            carbon = (skus.idle_frac[k] * kwh * co2_usd_per_kwh[c] / (1.0 - headroom)
-                      + (1.0 - skus.idle_frac[k]) * kwh * co2_usd_per_kwh[c])
-            cheaper = (quarter >= a.options.available_from_quarter[w, m]) & ((rent + carbon) / rate < best[w])
-            best[w] = np.where(cheaper, (rent + carbon) / rate, best[w])
-            rent_part[w] = np.where(cheaper, rent / rate, rent_part[w])
-            carbon_part[w] = np.where(cheaper, carbon / rate, carbon_part[w])
+            per_node = ((p["rent_usd_per_gpu_hour"][k] * skus.gpus_per_node[k] * HOURS_PER_QUARTER
+                         + skus.idle_frac[k] * kwh * co2_usd_per_kwh[c]) / (1.0 - headroom)
+                        + (1.0 - skus.idle_frac[k]) * kwh * co2_usd_per_kwh[c])
+            open_now = quarter >= a.options.available_from_quarter[w, m]
+            best[w] = np.where(open_now, np.minimum(best[w], per_node / a.options.tokens_per_s_per_node[w, m]),
+                               best[w])
     rented = best < penalty
     planned = np.minimum(shortfall, a.planned_unmet_tokens_per_s[None])
     excess = shortfall - planned
@@ -109,10 +105,9 @@ def reference_outcome(params: RiskParams, a: RiskArrays, noise: Noise) -> dict[s
         "unfinished_training_usd": a.unfinished_training_usd,
     }
     varying = {
-        "on_demand_rent_usd": (on_demand * rent_part[None]).sum(axis=1),
+        "on_demand_usd": (on_demand * best[None]).sum(axis=1),
         "energy_usd": (kwh * usd_per_kwh[:, site][:, :, None]).sum(axis=1),
-        "carbon_usd": (kwh * co2_usd_per_kwh[site][None, :, None]).sum(axis=1)
-        + (on_demand * carbon_part[None]).sum(axis=1),
+        "carbon_usd": (kwh * co2_usd_per_kwh[site][None, :, None]).sum(axis=1),
         "unmet_usd": (penalty * unmet).sum(axis=1),
     }
     line_usd = np.stack([(np.broadcast_to(fixed[name][None], (samples, n_quarters)) if name in fixed

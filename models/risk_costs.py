@@ -25,9 +25,9 @@ The model (one call of `batch_outcome` prices a batch of futures), numbered as i
 5. Energy: kWh = node_kw · pue · 2,190 · (idle_frac · nodes present + (1 − idle_frac) · busy), paid at owned
    sites at usd_per_kwh × a mean-one lognormal per-site multiplier (log-sd `electricity_sigma`); carbon at
    carbon_usd_per_t everywhere. Ownership, maintenance, planned rent and unfinished training as in the plan.
-6. TCO = Σ_lines Σ_q (1 + r)^(−q/4) · cost_line_q: the optimiser's cost lines (`COST_LINES`) plus
-   `on_demand_rent_usd` (rent paid for the shortfall rented on demand; its carbon is in `carbon_usd`). It is
-   exactly the optimiser's objective when every uncertainty is off and the plan's placement is what rule 3 picks.
+6. TCO = Σ_lines Σ_q (1 + r)^(−q/4) · cost_line_q: the optimiser's cost lines plus `on_demand_usd` (rent and
+   carbon paid for the shortfall rented on demand), `COST_LINES`. It is exactly the optimiser's objective when
+   every uncertainty is off and the plan's placement is what rule 3 picks.
 """
 
 from __future__ import annotations
@@ -45,8 +45,8 @@ from models.risk_inputs import RiskArrays, RiskParams
 from models.risk_sampling import Noise
 from models.units import GRAMS_PER_TONNE
 
-# The plan's cost lines plus the rent of demand rented on demand beyond the plan (after the planned rent).
-COST_LINES = USD_LINES[:USD_LINES.index("rent_usd") + 1] + ("on_demand_rent_usd",) \
+# The plan's cost lines plus what is paid (rent and carbon) for shortfall rented on demand (after the planned rent).
+COST_LINES = USD_LINES[:USD_LINES.index("rent_usd") + 1] + ("on_demand_usd",) \
     + USD_LINES[USD_LINES.index("rent_usd") + 1:]
 # Charges for work not done, as opposed to spend: PLAN.json's shortfall penalties.
 PENALTY_LINES = ("unmet_usd", "unfinished_training_usd")
@@ -117,27 +117,19 @@ def _demand(params: RiskParams, a: RiskArrays, noise: Noise):
     return forecast[:, :, None] * jnp.exp(log_factor)
 
 
-def _on_demand_prices(params: RiskParams, a: RiskArrays, carbon_usd_per_kwh) -> tuple:
-    """Rule 4's cheapest cloud option per (workload, quarter): ($ per unit all in, of which rent, of which carbon),
-    each [workload, quarter]; the penalty (and no rent) where no option is open."""
+def _on_demand_usd_per_unit(params: RiskParams, a: RiskArrays, carbon_usd_per_kwh):
+    """Rule 4's cheapest cloud option per (workload, quarter), $ per tokens/s per quarter all in (rent ÷ (1 −
+    headroom) and carbon of the busy share and of the idle share, per node-equivalent); the penalty where no
+    option is open."""
     skus, o = a.skus, a.options
-    penalty = a.unmet_usd_per_unit
     quarter = jnp.arange(a.discount.shape[0])
     kwh = skus.node_kw[o.sku] * params.pue[o.site] * HOURS_PER_QUARTER  # per node, [W, M]
-    idle = skus.idle_frac[o.sku]
-    carbon = carbon_usd_per_kwh[o.site]
-    rent_usd_per_unit = (params.rent_usd_per_gpu_hour[o.sku] * skus.gpus_per_node[o.sku] * HOURS_PER_QUARTER
-                         / (1.0 - a.headroom)) / o.tokens_per_s_per_node
-    carbon_usd_per_unit = (idle * kwh * carbon / (1.0 - a.headroom) + (1.0 - idle) * kwh * carbon) \
-        / o.tokens_per_s_per_node
+    idle, carbon = skus.idle_frac[o.sku], carbon_usd_per_kwh[o.site]
+    usd_per_node = ((params.rent_usd_per_gpu_hour[o.sku] * skus.gpus_per_node[o.sku] * HOURS_PER_QUARTER
+                     + idle * kwh * carbon) / (1.0 - a.headroom) + (1.0 - idle) * kwh * carbon)
     open_now = quarter[None, None, :] >= o.available_from_quarter[:, :, None]  # [W, M, Q]
-    priced = jnp.where(open_now, (rent_usd_per_unit + carbon_usd_per_unit)[:, :, None], penalty)
-    best = jnp.argmin(priced, axis=1)[:, None, :]  # [W, 1, Q]
-
-    def pick(per_unit):
-        return jnp.take_along_axis(jnp.broadcast_to(per_unit[:, :, None], priced.shape), best, axis=1)[:, 0, :]
-
-    return jnp.take_along_axis(priced, best, axis=1)[:, 0, :], pick(rent_usd_per_unit), pick(carbon_usd_per_unit)
+    return jnp.min(jnp.where(open_now, (usd_per_node / o.tokens_per_s_per_node)[:, :, None],
+                             a.unmet_usd_per_unit), axis=1)
 
 
 def batch_outcome(params: RiskParams, a: RiskArrays, noise: Noise) -> Outcome:
@@ -150,14 +142,14 @@ def batch_outcome(params: RiskParams, a: RiskArrays, noise: Noise) -> Outcome:
     # 1-3. Capacity, demand, allocation.
     present, capacity, training = _capacity(params, a, noise)
     demand = _demand(params, a, noise)
-    shortfall, capacity_left = allocate(capacity, demand, a)
-    busy = capacity - capacity_left + training
+    shortfall, served = allocate(capacity, demand, a)
+    busy = served + training
 
     # 4. Shortfall: the plan's unmet at the penalty, the excess rented on demand or charged the penalty.
     penalty = a.unmet_usd_per_unit
     carbon_usd_per_kwh = a.gco2_per_kwh / GRAMS_PER_TONNE * params.carbon_usd_per_t
-    usd_per_unit, rent_usd_per_unit, rent_carbon_usd_per_unit = _on_demand_prices(params, a, carbon_usd_per_kwh)
-    rented = (usd_per_unit < penalty)[:, :, None]
+    on_demand_usd_per_unit = _on_demand_usd_per_unit(params, a, carbon_usd_per_kwh)  # [W, Q]
+    rented = (on_demand_usd_per_unit < penalty)[:, :, None]
     planned = jnp.minimum(shortfall, a.planned_unmet_tokens_per_s[:, :, None])
     excess = shortfall - planned
     on_demand = jnp.where(rented, excess, 0.0)
@@ -179,12 +171,11 @@ def batch_outcome(params: RiskParams, a: RiskArrays, noise: Noise) -> Outcome:
         "rent_usd": (a.pools.nodes * (1.0 - a.pools.owned[:, None])
                      * (params.rent_usd_per_gpu_hour[k] * skus.gpus_per_node[k] * HOURS_PER_QUARTER)[:, None]
                      ).sum(axis=0),
-        "on_demand_rent_usd": sum_first(on_demand * rent_usd_per_unit[:, :, None]),
+        "on_demand_usd": sum_first(on_demand * on_demand_usd_per_unit[:, :, None]),
         "energy_usd": sum_first(kwh * usd_per_kwh[s][:, None, :]),
         "maintenance_usd": (owned_nodes * price * skus.maint_frac_per_year[k][:, None]
                             / QUARTERS_PER_YEAR).sum(axis=0),
-        "carbon_usd": sum_first(kwh, carbon_usd_per_kwh[s]) + sum_first(on_demand
-                                                                       * rent_carbon_usd_per_unit[:, :, None]),
+        "carbon_usd": sum_first(kwh, carbon_usd_per_kwh[s]),
         "unmet_usd": sum_first(penalty * unmet),
         "unfinished_training_usd": a.unfinished_training_usd,
     }
@@ -208,14 +199,13 @@ def _statistics(params: RiskParams, a: RiskArrays, noise: Noise, weights) -> dic
         "short_count": short @ weights,
         "short_any_count": (sum_first(short) > 0).astype(weights.dtype) @ weights,
         "shortfall_tokens_per_s": out.shortfall_tokens_per_s @ weights,
-        "on_demand_tokens_per_s": out.on_demand_tokens_per_s @ weights,
         "unmet_tokens_per_s": out.unmet_tokens_per_s @ weights,
     }
 
 
 batch_statistics = jax.jit(_statistics)
 STATISTICS = ("tco_usd", "line_usd", "short_count", "short_any_count", "shortfall_tokens_per_s",
-              "on_demand_tokens_per_s", "unmet_tokens_per_s")
+              "unmet_tokens_per_s")
 # Statistics that are per sample (the rest are sums over the batch).
 PER_SAMPLE_STATISTICS = ("tco_usd",)
 

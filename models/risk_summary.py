@@ -23,12 +23,11 @@ DEFINITIONS = {
     "tco_usd": "discounted total cost of one sampled future, USD: the cost lines below summed over quarters with "
                "the plan's discount factors; with every uncertainty off it equals PLAN.json objective_usd",
     "expected_tco_usd": "mean over the sampled futures, USD, of the total and of each cost line; spend_usd + "
-                        "on_demand_rent_usd + penalty_usd = total_usd = tco_usd.mean",
+                        "on_demand_usd + penalty_usd = total_usd = tco_usd.mean",
     "plan_tco_usd": "the same split of PLAN.json's own discounted cost lines (the forecast future)",
-    "spend_usd": "the plan's spend lines (capex or depreciation, planned rent, energy, maintenance, carbon "
-                 "including the carbon of on-demand rentals)",
-    "on_demand_rent_usd": "rent paid for shortfall rented on demand in a cloud site beyond the plan's rentals "
-                          "(billed per node-equivalent, with headroom)",
+    "spend_usd": "the plan's spend lines: capex or depreciation, planned rent, energy, maintenance, carbon",
+    "on_demand_usd": "rent and carbon paid for shortfall rented on demand in a cloud site beyond the plan's "
+                     "rentals (billed per node-equivalent, with headroom)",
     "penalty_usd": "shortfall penalties: unmet_usd (unmet_usd_per_unit per tokens/s per quarter) and "
                    "unfinished_training_usd (the plan's own, fixed)",
     "probability": "fraction of sampled futures in which the plan's fleet (owned nodes and planned rentals) "
@@ -38,8 +37,8 @@ DEFINITIONS = {
                                        "in the quarter; = expected_on_demand_tokens_per_s + "
                                        "expected_unmet_tokens_per_s",
     "expected_on_demand_tokens_per_s": "the part of the shortfall rented on demand (when a cloud site the "
-                                       "workload may use is cheaper than the unmet penalty); its cost is in "
-                                       "on_demand_rent_usd and carbon_usd",
+                                       "workload may use is cheaper than the unmet penalty); its cost is "
+                                       "on_demand_usd",
     "expected_unmet_tokens_per_s": "the part of the shortfall charged the unmet penalty, the plan's own unmet "
                                    "demand included; its cost is unmet_usd",
     "shortfall_by_workload": "the same means summed over the horizon's quarters (tokens/s x quarters)",
@@ -50,16 +49,17 @@ def _decomposition(lines: dict[str, float]) -> dict:
     """Discounted $ per cost line, and the split total = spend + on-demand rent + penalties."""
     lines = {name: lines.get(name, 0.0) for name in COST_LINES}
     penalty = sum(lines[name] for name in PENALTY_LINES)
-    on_demand = lines["on_demand_rent_usd"]
-    spend = sum(value for name, value in lines.items() if name not in PENALTY_LINES and name != "on_demand_rent_usd")
-    return {"total_usd": spend + on_demand + penalty, "spend_usd": spend, "on_demand_rent_usd": on_demand,
+    on_demand = lines["on_demand_usd"]
+    spend = sum(value for name, value in lines.items() if name not in PENALTY_LINES and name != "on_demand_usd")
+    return {"total_usd": spend + on_demand + penalty, "spend_usd": spend, "on_demand_usd": on_demand,
             "penalty_usd": penalty, "by_line_usd": lines}
 
 
 def _shortfall_rows(inputs: RiskInputs, sums: dict, n: int) -> tuple[list, list, list]:
     """(by quarter and workload, by quarter, by workload) shortfall measures (see DEFINITIONS)."""
     measures = {"expected_shortfall_tokens_per_s": sums["shortfall_tokens_per_s"],
-                "expected_on_demand_tokens_per_s": sums["on_demand_tokens_per_s"],
+                "expected_on_demand_tokens_per_s": np.maximum(sums["shortfall_tokens_per_s"] - sums["unmet_tokens_per_s"],
+                                                              0.0),
                 "expected_unmet_tokens_per_s": sums["unmet_tokens_per_s"]}
     real = len(inputs.workloads)
     pairs = [{"quarter": quarter, "workload": inputs.workloads[w],

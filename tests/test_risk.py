@@ -70,7 +70,7 @@ def check_reproduces_plan(scenario, plan, float64: bool) -> None:
     lines = dict(zip(COST_LINES, run["sums"]["line_usd"]))
     for name, plan_usd in inputs.plan_line_usd.items():
         assert lines[name] == pytest.approx(plan_usd, rel=rel, abs=rel * plan["objective_usd"]), name
-    assert lines["on_demand_rent_usd"] == 0.0
+    assert lines["on_demand_usd"] == 0.0
     planned_unmet = inputs.arrays.planned_unmet_tokens_per_s
     shortfall = run["sums"]["shortfall_tokens_per_s"]
     assert shortfall == pytest.approx(planned_unmet, rel=rel, abs=1e-9)
@@ -340,8 +340,8 @@ def test_demand_beyond_the_plan_is_rented_on_demand_as_worked_by_hand(worked):
     takes 500 more at A's busy share, $2,299.50 per node-equivalent → $1,149.75. The last 500 tokens/s are
     rented on demand in the cloud, per tokens/s per quarter: rent 2.5 × 8 × 2,190 / 1,000 = $43.80 and carbon
     (108.405 idle + 252.945 busy) / 1,000 = $0.36135, far below the $1 M penalty. So in 2027Q2 (discount factor
-    1.08^(−1/4)): on_demand_rent_usd = 500 × 43.80 = $21,900; extra carbon 500 × 0.36135 = $180.675; nothing unmet;
-    TCO = 111,108.18 + 1.08^(−1/4) × (1,149.75 + 21,900 + 180.675).
+    1.08^(−1/4)): on_demand_usd = 500 × (43.80 + 0.36135) = $22,080.675; nothing unmet;
+    TCO = 111,108.18 + 1.08^(−1/4) × (1,149.75 + 22,080.675).
     """
     scenario, plan = worked
     settings = risk_settings(scenario, deterministic=True)
@@ -354,10 +354,10 @@ def test_demand_beyond_the_plan_is_rented_on_demand_as_worked_by_hand(worked):
     assert out["shortfall_tokens_per_s"][0, 0].tolist() == pytest.approx([0.0, 500.0], abs=1e-9)
     assert out["on_demand_tokens_per_s"][0, 0].tolist() == pytest.approx([0.0, 500.0], abs=1e-9)
     assert out["unmet_tokens_per_s"][0].sum() == pytest.approx(0.0, abs=1e-9)
-    assert lines["on_demand_rent_usd"] == pytest.approx(q2 * 21_900.0, rel=1e-9)
+    assert lines["on_demand_usd"] == pytest.approx(q2 * 22_080.675, rel=1e-9)
     assert lines["unmet_usd"] == 0.0
     assert out["tco_usd"][0] == pytest.approx(
-        WORKED_EXAMPLE_OBJECTIVE_USD + q2 * (1_149.75 + 21_900.0 + 180.675), abs=0.01)
+        WORKED_EXAMPLE_OBJECTIVE_USD + q2 * (1_149.75 + 22_080.675), abs=0.01)
 
 
 def test_expected_tco_decomposes_and_shares_one_base(mixed):
@@ -369,10 +369,10 @@ def test_expected_tco_decomposes_and_shares_one_base(mixed):
     mean = risk["tco_usd"]["mean"]
     split = risk["expected_tco_usd"]
     assert sum(split["by_line_usd"].values()) == pytest.approx(mean, rel=1e-12)
-    assert split["spend_usd"] + split["on_demand_rent_usd"] + split["penalty_usd"] == pytest.approx(mean, rel=1e-12)
+    assert split["spend_usd"] + split["on_demand_usd"] + split["penalty_usd"] == pytest.approx(mean, rel=1e-12)
     assert split["penalty_usd"] == pytest.approx(split["by_line_usd"]["unmet_usd"]
                                                  + split["by_line_usd"]["unfinished_training_usd"])
-    assert split["on_demand_rent_usd"] > 0 and split["by_line_usd"]["unmet_usd"] > 0
+    assert split["on_demand_usd"] > 0 and split["by_line_usd"]["unmet_usd"] > 0
     assert risk["plan_tco_usd"]["total_usd"] == pytest.approx(plan["objective_usd"], rel=1e-9)
     for row in risk["sensitivities"]:
         assert row["tco_usd_at_minus_10pct"] - row["delta_tco_usd_at_minus_10pct"] == pytest.approx(mean, rel=1e-12)

@@ -99,8 +99,8 @@ def _echo_summary(name: str, risk: dict) -> None:
         click.echo(f"  TCO mean ${tco['mean']:,.0f}  P5 ${tco['p5']:,.0f}  P50 ${tco['p50']:,.0f}  "
                    f"P95 ${tco['p95']:,.0f}  P99 ${tco['p99']:,.0f}  CVaR95 ${tco['cvar95']:,.0f}")
     split = risk["expected_tco_usd"]
-    click.echo(f"  expected TCO ${split['total_usd']:,.0f} = spend ${split['spend_usd']:,.0f} + on-demand rent "
-               f"for shortfall ${split['on_demand_rent_usd']:,.0f} + shortfall penalties ${split['penalty_usd']:,.0f}")
+    click.echo(f"  expected TCO ${split['total_usd']:,.0f} = spend ${split['spend_usd']:,.0f} + shortfall rented "
+               f"on demand ${split['on_demand_usd']:,.0f} + shortfall penalties ${split['penalty_usd']:,.0f}")
     worst = max(risk["shortfall_by_quarter"], key=lambda row: row["probability"], default=None)
     if worst and worst["probability"] > 0:
         click.echo(f"  highest shortfall probability: {worst['probability']:.1%} in {worst['quarter']} (expected "
