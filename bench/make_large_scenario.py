@@ -23,6 +23,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from models.performance import estimate_performance  # noqa: E402
+from models.quarters import format_quarter, parse_quarter  # noqa: E402
 from planner.resources import shipped_catalog_path  # noqa: E402
 from planner.scenario import load_scenario  # noqa: E402
 
@@ -48,8 +49,8 @@ def write_large_scenario(folder: Path, workloads: int = 200, quarters: int = 16,
         "sites": "", "mfu": ""})
     frame.to_csv(folder / "workloads.csv", index=False)
     SITES.to_csv(folder / "sites.csv", index=False)
-    start = 2027 * 4
-    labels = [f"{(start + q) // 4}Q{(start + q) % 4 + 1}" for q in range(quarters)]
+    start = parse_quarter("2027Q1")
+    labels = [format_quarter(start + q) for q in range(quarters)]
     base = rng.lognormal(np.log(20_000), 1.0, workloads)
     growth = rng.uniform(0.0, 0.08, workloads)
     demand = base[:, None] * (1 + growth[:, None]) ** np.arange(quarters)[None]

@@ -16,9 +16,10 @@ from models.formulation import PlanModel, build_plan_model
 from models.quarters import Horizon
 from models.sets import PlanningSets
 from models.solve import solve
+from models.units import KW_PER_MW, USD_PER_MILLION_USD
 
 # Relaxation is measured in MW of power, racks, and $M of budget: one unit of each counts the same.
-SLACK_WEIGHTS = {"power_slack": 1.0 / 1000.0, "racks_slack": 1.0, "budget_slack": 1.0 / 1e6}
+SLACK_WEIGHTS = {"power_slack": 1.0 / KW_PER_MW, "racks_slack": 1.0, "budget_slack": 1.0 / USD_PER_MILLION_USD}
 COST_TIE_BREAK = 1e-12  # among equally small relaxations, prefer the cheaper plan (realistic placements)
 SIGNIFICANT = 1e-6
 
@@ -90,7 +91,7 @@ def _cap_messages(model: PlanModel, scenario, x: np.ndarray) -> list[str]:
             site = key["site"]
             users = _users(busy, quarter, site, scenario, horizon)
             if name == "power_slack":
-                cap_kw = sites.at[site, "power_mw"] * 1000.0
+                cap_kw = sites.at[site, "power_mw"] * KW_PER_MW
                 messages.append(f"{when}, site {site}: {_power(cap_kw + excess)} needed at full load"
                                 f"{users}, cap {_power(cap_kw)}")
             else:
@@ -101,7 +102,7 @@ def _cap_messages(model: PlanModel, scenario, x: np.ndarray) -> list[str]:
 
 
 def _power(kw: float) -> str:
-    return f"{kw / 1000.0:,.1f} MW" if kw >= 1000.0 else f"{kw:,.1f} kW"
+    return f"{kw / KW_PER_MW:,.1f} MW" if kw >= KW_PER_MW else f"{kw:,.1f} kW"
 
 
 def _users(busy: pd.Series, quarter: int, site: str, scenario, horizon: Horizon) -> str:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from models.cost_parameters import build_cost_parameters
 from models.performance import estimate_performance
 from models.unit_costs import TOKENS_PER_INFERENCE_UNIT, node_hour_costs
-
-SECONDS_PER_HOUR = 3600.0
+from models.units import SECONDS_PER_HOUR
 
 ESTIMATE_COLUMNS = ["workload", "sku", "eligible", "reason", "min_nodes", "node_hours", "gpu_hours",
                     "tokens_per_s_per_node", "kwh_per_unit", "usd_per_unit", "site", "cheapest"]
@@ -21,7 +21,7 @@ ESTIMATE_COLUMNS = ["workload", "sku", "eligible", "reason", "min_nodes", "node_
 
 def estimate_workloads(scenario) -> pd.DataFrame:
     performance = estimate_performance(scenario.catalog, scenario.workloads, scenario.throughput)
-    costs = node_hour_costs(scenario.catalog, scenario.sites, scenario.finance.carbon_usd_per_t)
+    costs = node_hour_costs(build_cost_parameters(scenario), scenario.sites["kind"])
 
     allowed = pd.DataFrame({"workload": scenario.workloads.index,
                             "site": [scenario.allowed_sites(w) for w in scenario.workloads.index]})

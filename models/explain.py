@@ -15,6 +15,7 @@ import pandas as pd
 from models.formulation import PlanModel
 from models.quarters import Horizon
 from models.solve import solve
+from models.units import KW_PER_MW
 
 BINARY_FAMILIES = ("pool", "training_active", "replica_active")
 NEGLIGIBLE_USD = 1e-7
@@ -48,11 +49,11 @@ def shadow_prices(model: PlanModel, horizon: Horizon, x: np.ndarray, time_limit_
         return [{k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
                 for row in frame.to_dict("records")]
 
-    # A dual is d(objective)/d(right-hand side); one more unit of a cap lowers cost by −dual.
+    # A dual is d(objective)/d(right-hand side); one more unit of a cap lowers cost by −dual. Power rows are in kW.
     return {
         "method": "LP around the plan: binary choices fixed, node counts continuous; discounted $",
         "lp_objective_usd": result.objective,
-        "power_usd_per_mw": family("power", -1000.0, "usd_per_mw"),
+        "power_usd_per_mw": family("power", -KW_PER_MW, "usd_per_mw"),
         "racks_usd_per_rack": family("racks", -1.0, "usd_per_rack"),
         "budget_usd_per_usd": family("budget", -1.0, "usd_per_usd"),
         "demand_usd_per_unit": family("demand", 1.0, "usd_per_unit"),

@@ -9,33 +9,32 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from models.formulation import USD_LINES, PlanModel
-from models.quarters import HOURS_PER_QUARTER, Horizon
+from models.cost_parameters import COST_LINES, USD_LINES
+from models.formulation import PlanModel
+from models.quarters import Horizon
 
 NEGLIGIBLE = 1e-9  # node-equivalents / tokens/s below this are solver noise, not decisions
 
-COST_COLUMNS = ["quarter", "discount_factor", "capex_usd", "depreciation_usd", "rent_usd", "energy_kwh",
-                "energy_usd", "maintenance_usd", "carbon_t", "carbon_usd", "unmet_usd",
-                "unfinished_training_usd", "total_usd", "discounted_usd"]
+COST_COLUMNS = ["quarter", "discount_factor", *COST_LINES, "total_usd", "discounted_usd"]
 
 
 def extract_tables(model: PlanModel, scenario, x: np.ndarray) -> dict[str, pd.DataFrame]:
     lp, sets, horizon = model.lp, model.sets, scenario.horizon
-    catalog = scenario.catalog
+    catalog, prices = scenario.catalog, model.cost_parameters
     tables: dict[str, pd.DataFrame] = {}
 
     orders = lp.value("orders", x)
     purchases = orders[orders > 0.5].rename("nodes").reset_index()
     purchases["in_service"] = purchases["order_quarter"] + catalog.loc[purchases["sku"], "lead_quarters"].to_numpy()
-    purchases["capex_usd"] = purchases["nodes"] * catalog.loc[purchases["sku"], "price_usd"].to_numpy()
+    purchases["capex_usd"] = purchases["nodes"] * prices.capex_usd_per_node_ordered.loc[purchases["sku"]].to_numpy()
     purchases = purchases.rename(columns={"order_quarter": "quarter"})
     tables["purchases"] = _label(purchases, horizon, ("quarter", "in_service"))[
         ["quarter", "site", "sku", "nodes", "in_service", "capex_usd"]]
 
     rentals = lp.value("rentals", x)
     rentals = rentals[rentals > 0.5].rename("nodes").reset_index()
-    rent_per_node = (catalog["rent_usd_per_gpu_hour"] * catalog["gpus_per_node"] * HOURS_PER_QUARTER)
-    rentals["rent_usd"] = rentals["nodes"] * rent_per_node.loc[rentals["sku"]].to_numpy()
+    rent_per_node = prices.rent_usd_per_node_quarter.loc[pd.MultiIndex.from_frame(rentals[["site", "sku"]])]
+    rentals["rent_usd"] = rentals["nodes"] * rent_per_node.to_numpy()
     tables["rentals"] = _label(rentals, horizon, ("quarter",))[["quarter", "site", "sku", "nodes", "rent_usd"]]
 
     nodes = lp.evaluate(model.nodes, x).rename("nodes")
@@ -68,7 +67,7 @@ def extract_tables(model: PlanModel, scenario, x: np.ndarray) -> dict[str, pd.Da
         left = lp.value("left", x)
         left = left[left > NEGLIGIBLE].rename("fraction_left").reset_index()
         left["deadline"] = [horizon.label(int(q)) for q in scenario.workloads.loc[left["workload"], "deadline"]]
-        left["cost_usd"] = left["fraction_left"] * (scenario.finance.unfinished_training_usd or 0.0)
+        left["cost_usd"] = left["fraction_left"] * (prices.unfinished_training_usd or 0.0)
     else:
         left = pd.DataFrame(columns=["workload", "deadline", "fraction_left", "cost_usd"])
     tables["unfinished"] = left[["workload", "deadline", "fraction_left", "cost_usd"]]
@@ -82,8 +81,8 @@ def cost_table(model: PlanModel, x: np.ndarray, horizon: Horizon) -> pd.DataFram
     costs = pd.DataFrame({name: model.lp.evaluate(expr, x).groupby(level="quarter").sum()
                           for name, expr in model.costs.items()})
     costs = costs.reindex(model.sets.quarters.to_numpy()).fillna(0.0)
-    costs["discount_factor"] = model.sets.discount.to_numpy()
-    costs["total_usd"] = costs[list(USD_LINES)].sum(axis=1)
+    costs["discount_factor"] = model.cost_parameters.discount_factor.reindex(costs.index).to_numpy()
+    costs["total_usd"] = costs[list(USD_LINES)].sum(axis=1)  # by name: the column order does not matter
     costs["discounted_usd"] = costs["total_usd"] * costs["discount_factor"]
     costs.index.name = "quarter"
     costs = costs.reset_index()

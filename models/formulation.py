@@ -1,4 +1,5 @@
-"""The purchase, rental and placement MILP, one function per family, following the README's cost conventions.
+"""The purchase, rental and placement MILP, one function per family; costs are decisions × the per-unit prices of
+models/cost_parameters.py, which implements the README's cost conventions.
 
 Sets: quarters t, owned sites s ∈ O, cloud sites s ∈ C, SKUs k, workloads w (training R, inference I).
 Decisions: orders[q,s,k] ∈ ℤ+ (s ∈ O), rentals[t,s,k] ∈ ℤ+ (s ∈ C), busy[t,w,s,k] ≥ 0 node-equivalents,
@@ -13,10 +14,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from models.cost_parameters import COST_LINES, USD_LINES, CostParameters, build_cost_parameters
 from models.lp import Expr, LinearProgram, Variables
-from models.quarters import HOURS_PER_QUARTER, QUARTERS_PER_YEAR
+from models.quarters import HOURS_PER_QUARTER
 from models.sets import PlanningSets
-from models.units import GRAMS_PER_TONNE, KW_PER_MW
+from models.units import KW_PER_MW
+
+CAPACITY_ROUNDING = 1e-9  # a cap that holds exactly n nodes must not round down to n − 1
 
 
 @dataclass
@@ -28,8 +32,9 @@ class PlanModel:
     nodes: Expr  # nodes in service by (quarter, site, sku), owned and rented
     busy_nodes: Expr  # busy node-equivalents by (quarter, site, sku)
     it_kw: Expr  # IT power by (quarter, site, sku)
-    costs: dict[str, Expr]  # undiscounted $ (and kWh, t) by quarter, one entry per cost line
+    costs: dict[str, Expr]  # undiscounted $ (and kWh, t) by quarter, one entry per cost line, in COST_LINES order
     strict: bool
+    cost_parameters: CostParameters  # the per-unit prices the costs were built from
 
 
 def build_plan_model(scenario, sets: PlanningSets, strict: bool = False, elastic_caps: bool = False,
@@ -42,7 +47,7 @@ def build_plan_model(scenario, sets: PlanningSets, strict: bool = False, elastic
     rentals = lp.add_variables("rentals", pd.MultiIndex.from_frame(sets.rentals), integer=True)
     busy = lp.add_variables("busy", pd.MultiIndex.from_frame(sets.placements[["quarter", "workload", "site",
                                                                               "sku"]]),
-                            upper=busy_upper_bounds(sets))
+                            upper=busy_upper_bounds(sets, scenario, physical=not elastic_caps))
     owned_nodes = nodes_in_service(orders, sets)
     nodes = owned_nodes + rentals.expr()
     busy_nodes = busy.expr().sum("workload")
@@ -56,21 +61,40 @@ def build_plan_model(scenario, sets: PlanningSets, strict: bool = False, elastic
     add_rack_constraints(lp, nodes, scenario, elastic=elastic_caps)
     add_budget_constraints(lp, orders, scenario, elastic=elastic_caps)
 
-    it_kw = it_power_kw(nodes, busy_nodes, scenario.catalog)
-    costs = cost_lines(scenario, sets, orders, rentals, owned_nodes, it_kw, unmet, left)
-    lp.minimize(discounted_total(costs, sets.discount))
+    prices = build_cost_parameters(scenario)
+    it_kw = it_power_kw(nodes, busy_nodes, prices)
+    costs = cost_lines(prices, scenario, sets, orders, rentals, owned_nodes, nodes, busy_nodes, unmet, left)
+    lp.minimize(discounted_total(costs, prices.discount_factor))
     return PlanModel(lp=lp, sets=sets, nodes=nodes, busy_nodes=busy_nodes, it_kw=it_kw, costs=costs,
-                     strict=strict)
+                     strict=strict, cost_parameters=prices)
 
 
-def busy_upper_bounds(sets: PlanningSets) -> np.ndarray:
+def busy_upper_bounds(sets: PlanningSets, scenario=None, physical: bool = True) -> np.ndarray:
     """Finite bounds every backend can use (CP-SAT needs them): serving more than the quarter's demand, or
-    running more node-equivalents than the whole run in one quarter, is never useful."""
+    running more node-equivalents than the whole run in one quarter, is never useful. With `physical`, also no
+    more than an owned site can ever hold of that SKU (its power cap and racks, less headroom): the tighter the
+    bound, the tighter every big-M row built on it (add_min_nodes_constraints)."""
     p = sets.placements
     demand = sets.demand.reindex(pd.MultiIndex.from_frame(p[["quarter", "workload"]])).to_numpy()
     inference_bound = np.nan_to_num(demand, nan=0.0) / p["tokens_per_s_per_node"].to_numpy()
     training_bound = p["node_hours"].to_numpy() / HOURS_PER_QUARTER
-    return np.where(p["kind"].to_numpy() == "inference", inference_bound, training_bound)
+    bound = np.where(p["kind"].to_numpy() == "inference", inference_bound, training_bound)
+    if scenario is None or not physical:
+        return bound
+    return np.minimum(bound, site_node_capacity(scenario, p) * (1.0 - scenario.headroom))
+
+
+def site_node_capacity(scenario, keys: pd.DataFrame) -> np.ndarray:
+    """Most nodes of SKU k site s can hold at once, by (site, sku) rows of `keys`: ⌊power_mw · 1,000 /
+    (node_kw · pue)⌋ and ⌊racks · nodes_per_rack⌋ at owned sites (every node in service counts against the cap
+    at full load), unbounded at cloud sites."""
+    site = scenario.sites.loc[keys["site"]]
+    sku = scenario.catalog.loc[keys["sku"]]
+    by_power = np.floor(site["power_mw"].to_numpy(dtype=float) * KW_PER_MW
+                        / (sku["node_kw"].to_numpy() * site["pue"].to_numpy(dtype=float)) + CAPACITY_ROUNDING)
+    by_racks = np.floor(site["racks"].to_numpy(dtype=float) * sku["nodes_per_rack"].to_numpy() + CAPACITY_ROUNDING)
+    owned = site["kind"].to_numpy() == "owned"
+    return np.where(owned, np.minimum(by_power, by_racks), np.inf)
 
 
 def nodes_in_service(orders: Variables, sets: PlanningSets) -> Expr:
@@ -92,7 +116,7 @@ def add_demand_constraints(lp: LinearProgram, busy: Variables, sets: PlanningSet
         return None
     rate = sets.placements.set_index(["quarter", "workload", "site", "sku"])["tokens_per_s_per_node"]
     inference = sets.placements["kind"].to_numpy() == "inference"
-    served = (busy.expr() * rate[inference]).sum("site", "sku")
+    served = busy.expr().mul(rate[inference], filter=True).sum("site", "sku")  # filter: inference work only
     unmet = lp.add_variables("unmet", sets.demand.index, upper=sets.demand.to_numpy() if allow_unmet else 0.0)
     lp.add_constraints("demand", served + unmet.expr(), "==", sets.demand)
     return unmet
@@ -117,7 +141,7 @@ def add_training_constraints(lp: LinearProgram, busy: Variables, nodes: Expr, se
     left = lp.add_variables("left", runs, upper=1.0 if allow_unfinished else 0.0)
 
     per_quarter_share = (HOURS_PER_QUARTER / placements.set_index(keys)["node_hours"])
-    done = (busy.expr() * per_quarter_share).sum("quarter")
+    done = busy.expr().mul(per_quarter_share, filter=True).sum("quarter")  # filter: training work only
     # "at least" rather than "exactly": no solver overworks a run for nothing, and CP-SAT, whose continuous
     # variables live on a 1/1,000 grid, could otherwise miss a run's work by a rounding step and call it infeasible.
     lp.add_constraints("training_work", done.sum("site", "sku") + left.expr(), ">=", 1.0)
@@ -142,8 +166,8 @@ def add_min_nodes_constraints(lp: LinearProgram, busy: Variables, nodes: Expr, p
     lp.add_constraints(f"{family}_active", busy.expr().select(placements[keys])
                        - active.expr() * bound, "<=", 0.0)
     min_nodes = placements.set_index(keys)["min_nodes"].astype(float)
-    lp.add_constraints(f"{family}_min_nodes", nodes.join(placements[keys]) - active.expr() * min_nodes,
-                       ">=", 0.0)
+    pool_nodes = nodes.join(placements[keys], filter=True)  # filter: pools where this family runs
+    lp.add_constraints(f"{family}_min_nodes", pool_nodes - active.expr() * min_nodes, ">=", 0.0)
     return active
 
 
@@ -158,7 +182,7 @@ def add_replica_constraints(lp: LinearProgram, busy: Variables, nodes: Expr, set
 def add_power_constraints(lp: LinearProgram, nodes: Expr, scenario, elastic: bool = False) -> None:
     """Σ_k node_kw[k] · pue[s] · nodes[t,s,k] ≤ power_mw[s] · 1,000   ∀ t, owned s (all nodes at full load)."""
     sites = scenario.sites[scenario.sites["kind"] == "owned"]
-    full_kw = nodes * scenario.catalog["node_kw"]
+    full_kw = _at_sites(nodes, sites.index) * scenario.catalog["node_kw"]
     facility_kw = (full_kw * sites["pue"]).sum("sku")
     lp.add_constraints("power", facility_kw, "<=", sites["power_mw"] * KW_PER_MW, elastic=elastic)
 
@@ -166,7 +190,7 @@ def add_power_constraints(lp: LinearProgram, nodes: Expr, scenario, elastic: boo
 def add_rack_constraints(lp: LinearProgram, nodes: Expr, scenario, elastic: bool = False) -> None:
     """Σ_k nodes[t,s,k] / nodes_per_rack[k] ≤ racks[s]   ∀ t, owned s."""
     sites = scenario.sites[scenario.sites["kind"] == "owned"]
-    racks_used = (nodes * (1.0 / scenario.catalog["nodes_per_rack"]) * pd.Series(1.0, index=sites.index))
+    racks_used = _at_sites(nodes, sites.index) * (1.0 / scenario.catalog["nodes_per_rack"])
     lp.add_constraints("racks", racks_used.sum("sku"), "<=", sites["racks"], elastic=elastic)
 
 
@@ -179,61 +203,67 @@ def add_budget_constraints(lp: LinearProgram, orders: Variables, scenario, elast
     lp.add_constraints("budget", spend, "<=", budget, elastic=elastic)
 
 
-def it_power_kw(nodes: Expr, busy_nodes: Expr, catalog: pd.DataFrame) -> Expr:
+def it_power_kw(nodes: Expr, busy_nodes: Expr, prices: CostParameters) -> Expr:
     """IT kW[t,s,k] = node_kw · (idle_frac · nodes + (1 − idle_frac) · busy node-equivalents)."""
-    idle_kw = catalog["node_kw"] * catalog["idle_frac"]
-    busy_kw = catalog["node_kw"] * (1.0 - catalog["idle_frac"])
-    return nodes * idle_kw + busy_nodes * busy_kw
+    return nodes * prices.it_kw_per_idle_node + busy_nodes * prices.it_kw_per_busy_node
 
 
-def cost_lines(scenario, sets: PlanningSets, orders: Variables, rentals: Variables, owned_nodes: Expr,
-               it_kw: Expr, unmet: Variables | None, left: Variables | None) -> dict[str, Expr]:
-    """Every cost line by quarter (undiscounted), exactly as the README's cost conventions define them."""
-    catalog, sites, finance = scenario.catalog, scenario.sites, scenario.finance
+def cost_lines(prices: CostParameters, scenario, sets: PlanningSets, orders: Variables, rentals: Variables,
+               owned_nodes: Expr, nodes: Expr, busy_nodes: Expr, unmet: Variables | None,
+               left: Variables | None) -> dict[str, Expr]:
+    """Every cost line by quarter (undiscounted), in COST_LINES order: decisions × the per-unit prices.
+
+    The conventions themselves (what a node, an order, a kWh costs) live in models/cost_parameters.py.
+    """
     per_quarter = {}
-    if finance.capex_mode == "depreciation":
-        # price / (life_years × 4) exactly as the convention says, even when the life is not whole quarters.
-        periods = catalog["life_years"] * QUARTERS_PER_YEAR
-        per_quarter["depreciation_usd"] = (owned_nodes * (catalog["price_usd"] / periods)).sum("site", "sku")
+    if prices.charges_depreciation:
+        per_quarter["depreciation_usd"] = (owned_nodes * prices.depreciation_usd_per_node_quarter).sum("site", "sku")
         per_quarter["capex_usd"] = _zero_by_quarter(sets)
     else:
-        per_quarter["capex_usd"] = (orders.expr() * catalog["price_usd"]).sum("site", "sku") \
-            .join(pd.DataFrame({"order_quarter": sets.quarters, "quarter": sets.quarters})).sum("order_quarter")
+        ordered_usd = (orders.expr() * prices.capex_usd_per_node_ordered).sum("site", "sku")
+        per_quarter["capex_usd"] = ordered_usd.join(pd.DataFrame({"order_quarter": sets.quarters,
+                                                                  "quarter": sets.quarters})).sum("order_quarter")
         per_quarter["depreciation_usd"] = _zero_by_quarter(sets)
-    per_quarter["rent_usd"] = (rentals.expr() * (catalog["rent_usd_per_gpu_hour"] * catalog["gpus_per_node"]
-                                                 * HOURS_PER_QUARTER).dropna()).sum("site", "sku")
-    maintenance_usd_per_node = catalog["maint_frac_per_year"] * catalog["price_usd"] / QUARTERS_PER_YEAR
-    per_quarter["maintenance_usd"] = (owned_nodes * maintenance_usd_per_node).sum("site", "sku")
-    kwh_by_site = (it_kw * (sites["pue"] * HOURS_PER_QUARTER)).sum("sku")
-    per_quarter["energy_kwh"] = kwh_by_site.sum("site")
-    per_quarter["energy_usd"] = (kwh_by_site * sites["usd_per_kwh"].where(sites["kind"] == "owned", 0.0)
-                                 .fillna(0.0)).sum("site")
-    per_quarter["carbon_t"] = (kwh_by_site * (sites["gco2_per_kwh"] / GRAMS_PER_TONNE)).sum("site")
-    per_quarter["carbon_usd"] = per_quarter["carbon_t"] * finance.carbon_usd_per_t
-    per_quarter["unmet_usd"] = ((unmet.expr() * finance.unmet_usd_per_unit).sum("workload")
+    per_quarter["rent_usd"] = (rentals.expr() * prices.rent_usd_per_node_quarter).sum("site", "sku")
+    per_quarter["maintenance_usd"] = (owned_nodes * prices.maintenance_usd_per_node_quarter).sum("site", "sku")
+    per_quarter["energy_kwh"] = _idle_plus_busy(nodes, busy_nodes, prices.kwh_per_idle_node,
+                                                prices.kwh_per_busy_node)
+    per_quarter["energy_usd"] = _idle_plus_busy(nodes, busy_nodes, prices.energy_usd_per_idle_node,
+                                                prices.energy_usd_per_busy_node)
+    per_quarter["carbon_t"] = _idle_plus_busy(nodes, busy_nodes, prices.carbon_t_per_idle_node,
+                                              prices.carbon_t_per_busy_node)
+    per_quarter["carbon_usd"] = per_quarter["carbon_t"] * prices.carbon_usd_per_t
+    per_quarter["unmet_usd"] = ((unmet.expr() * prices.unmet_usd_per_unit).sum("workload")
                                 if unmet is not None else _zero_by_quarter(sets))
-    per_quarter["unfinished_training_usd"] = _unfinished_cost(scenario, left, sets)
-    return {name: _by_quarter(expr, sets) for name, expr in per_quarter.items()}
-
-
-USD_LINES = ("capex_usd", "depreciation_usd", "rent_usd", "energy_usd", "maintenance_usd", "carbon_usd",
-             "unmet_usd", "unfinished_training_usd")
+    per_quarter["unfinished_training_usd"] = _unfinished_cost(prices, scenario, left, sets)
+    return {name: _by_quarter(per_quarter[name], sets) for name in COST_LINES}
 
 
 def discounted_total(costs: dict[str, Expr], discount: pd.Series) -> Expr:
+    """Σ_t discount[t] · Σ_{$ lines} line[t]: the objective, summed over the $ lines by name."""
     total = costs[USD_LINES[0]]
     for name in USD_LINES[1:]:
         total = total + costs[name]
     return (total * discount).sum()
 
 
-def _unfinished_cost(scenario, left: Variables | None, sets: PlanningSets) -> Expr:
+def _at_sites(nodes: Expr, sites: pd.Index) -> Expr:
+    """nodes[t,s,k] for s in `sites` only (power and racks bind owned sites; cloud sites have no caps)."""
+    return nodes.select(pd.DataFrame({"site": sites.to_numpy()}))
+
+
+def _idle_plus_busy(nodes: Expr, busy_nodes: Expr, per_idle_node: pd.Series, per_busy_node: pd.Series) -> Expr:
+    """Σ_{s,k} per_idle_node · nodes + per_busy_node · busy node-equivalents, by quarter."""
+    return (nodes * per_idle_node + busy_nodes * per_busy_node).sum("site", "sku")
+
+
+def _unfinished_cost(prices: CostParameters, scenario, left: Variables | None, sets: PlanningSets) -> Expr:
     """unfinished_training_usd · left[w], charged in the run's deadline quarter."""
-    if left is None or scenario.finance.unfinished_training_usd is None:
+    if left is None or prices.unfinished_training_usd is None:
         return _zero_by_quarter(sets)
     deadline = scenario.workloads.loc[left.index.get_level_values("workload"), "deadline"].astype(int)
     mapping = pd.DataFrame({"workload": left.index.get_level_values("workload"), "quarter": deadline.to_numpy()})
-    return (left.expr() * scenario.finance.unfinished_training_usd).join(mapping).sum("workload")
+    return (left.expr() * prices.unfinished_training_usd).join(mapping).sum("workload")
 
 
 def _zero_by_quarter(sets: PlanningSets) -> Expr:

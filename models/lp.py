@@ -7,6 +7,10 @@ backend, and solutions and duals come back as Series labelled like the family th
 
 An `Expr` is a family of linear expressions: `terms` (one row per coefficient: the key columns, `var`, `coef`)
 plus a `const` Series indexed by the same keys.
+
+Alignment is explicit: a factor, a mapping table or a right-hand side must cover every label of the expression,
+or an `AlignmentError` names the labels it lacks (a typo would otherwise become a zero cost or a zero cap).
+Keeping a subset is said in words: `select(keys)`, or `mul(factor, filter=True)` / `join(table, filter=True)`.
 """
 
 from __future__ import annotations
@@ -51,19 +55,40 @@ class Expr:
         return Expr(dims, terms, const)
 
     # --- algebra ----------------------------------------------------------------------------------
-    def __mul__(self, factor) -> "Expr":
-        """Scale by a number or by a Series indexed by some of `dims` (keys missing from it are dropped)."""
+    def mul(self, factor, filter: bool = False) -> "Expr":
+        """Scale by a number or by a Series indexed by some of `dims`.
+
+        The factor must give a (non-NaN) value for every key of the expression: a missing label is an
+        `AlignmentError` naming it, so a typo cannot turn into a zero cost. `filter=True` asks for the keys the
+        factor lacks (or holds as NaN) to be dropped instead; prefer `select` where the selection has a name.
+        """
         if np.isscalar(factor):
             terms = self.terms.assign(coef=self.terms["coef"] * float(factor))
             return Expr(self.dims, terms, self.const * float(factor))
         names = list(_as_index(factor.index).names)
+        _check_dims(names, self.dims, f"factor {factor.name!r}" if factor.name is not None else "factor")
+        if not factor.index.is_unique:
+            raise AlignmentError(f"factor {factor.name!r} has repeated labels over {names}")
         table = factor.rename("_factor").reset_index()
-        terms = self.terms.merge(table, on=names, how="inner")
+        terms = self.terms.merge(table, on=names, how="left")
+        const = self.const.rename("_value").reset_index().merge(table, on=names, how="left")
+        missing_terms = terms["_factor"].isna().to_numpy()
+        missing_const = const["_factor"].isna().to_numpy()
+        if missing_terms.any() or missing_const.any():
+            if not filter:
+                lacking = pd.concat([terms.loc[missing_terms, names], const.loc[missing_const, names]])
+                raise AlignmentError(_missing_message(f"factor {factor.name!r}" if factor.name is not None
+                                                      else "factor", names, lacking))
+            terms = terms[~missing_terms]
+            const = const[~missing_const]
         terms["coef"] = terms["coef"] * terms.pop("_factor")
-        const = self.const.rename("_value").reset_index().merge(table, on=names, how="inner")
         const = const.set_index(self.dims)["_value"] * const.set_index(self.dims)["_factor"] \
             if len(self.dims) else self.const
         return Expr(self.dims, terms, const)
+
+    def __mul__(self, factor) -> "Expr":
+        """`expr * factor`: `mul` without filtering (every key of the expression must be in the factor)."""
+        return self.mul(factor)
 
     __rmul__ = __mul__
 
@@ -99,14 +124,20 @@ class Expr:
             keep = ["_all"]
         return Expr(keep, terms, const)
 
-    def join(self, table: pd.DataFrame) -> "Expr":
-        """Re-key through a mapping table (inner join on shared columns); the table's other columns become dims.
+    def join(self, table: pd.DataFrame, filter: bool = False) -> "Expr":
+        """Re-key through a mapping table (join on shared columns); the table's other columns become dims.
 
         E.g. orders[order_quarter, site, sku] joined with vintages[sku, order_quarter, quarter] is keyed by
-        (order_quarter, site, sku, quarter); `.sum("order_quarter")` then gives nodes in service.
+        (order_quarter, site, sku, quarter); `.sum("order_quarter")` then gives nodes in service. Every key of the
+        expression must appear in the table (an `AlignmentError` names those that do not) unless `filter=True`,
+        which drops them.
         """
         on = [c for c in table.columns if c in self.dims]
         new = [c for c in table.columns if c not in self.dims]
+        if not on:
+            raise AlignmentError(f"the table's columns {list(table.columns)} share none of the dims {self.dims}")
+        if not filter:
+            _check_covered(self, on, table, "the mapping table")
         terms = self.terms.merge(table, on=on, how="inner")
         if len(self.const):
             const = self.const.rename("_value").reset_index().merge(table, on=on, how="inner")
@@ -116,8 +147,39 @@ class Expr:
         return Expr(self.dims + new, terms, const)
 
     def select(self, keys: pd.DataFrame) -> "Expr":
-        """Keep only the keys listed in `keys` (a frame whose columns are some of `dims`)."""
-        return self.join(keys.drop_duplicates())
+        """Keep only the keys listed in `keys` (a frame whose columns are some of `dims`): the explicit filter."""
+        _check_dims(list(keys.columns), self.dims, "the selection")
+        return self.join(keys.drop_duplicates(), filter=True)
+
+
+class AlignmentError(ValueError):
+    """A factor, mapping or right-hand side lacks labels the expression has (see `Expr.mul`)."""
+
+
+MISSING_LABELS_SHOWN = 5  # labels quoted in an AlignmentError before "and N more"
+
+
+def _check_dims(names: list[str], dims: list[str], what: str) -> None:
+    unknown = [n for n in names if n not in dims]
+    if unknown:
+        raise AlignmentError(f"{what} is indexed by {unknown}, which the expression (over {dims}) does not have")
+
+
+def _check_covered(expr: "Expr", on: list[str], table: pd.DataFrame, what: str) -> None:
+    """Raise an AlignmentError naming the keys of `expr` (terms and constants) that `table` lacks on `on`."""
+    known = pd.MultiIndex.from_frame(table[on])
+    keys = pd.concat([expr.terms[on], expr.const.index.to_frame(index=False)[on]], ignore_index=True)
+    hit = pd.MultiIndex.from_frame(keys).isin(known)
+    if not hit.all():
+        raise AlignmentError(_missing_message(what, on, keys[~hit]))
+
+
+def _missing_message(what: str, names: list[str], lacking: pd.DataFrame) -> str:
+    labels = list(lacking.drop_duplicates().itertuples(index=False, name=None))
+    shown = ", ".join(str(label[0] if len(label) == 1 else label) for label in labels[:MISSING_LABELS_SHOWN])
+    more = f" and {len(labels) - MISSING_LABELS_SHOWN} more" if len(labels) > MISSING_LABELS_SHOWN else ""
+    return (f"{what} has no value for {len(labels)} label(s) of the expression over {names}: {shown}{more} "
+            f"(select them away explicitly, or pass filter=True)")
 
 
 def _scalar_index() -> pd.MultiIndex:
@@ -212,8 +274,12 @@ class LinearProgram:
             self._vals.append(lhs.terms["coef"].to_numpy(dtype=float))
         if rhs_names:  # broadcast a rhs given over some of the dims (e.g. a cap per site) to every row
             table = rhs.rename("_rhs").reset_index()
-            bound = index.to_frame(index=False).merge(table, on=rhs_names, how="left")["_rhs"]
-            bound = bound.fillna(0.0).to_numpy(dtype=float)
+            rows = index.to_frame(index=False)
+            bound = rows.merge(table, on=rhs_names, how="left")["_rhs"]
+            if bound.isna().any():  # a row without a bound is a labelling mistake, never a silent 0
+                raise AlignmentError(_missing_message(f"the right-hand side of {name!r}", rhs_names,
+                                                      rows.loc[bound.isna().to_numpy(), rhs_names]))
+            bound = bound.to_numpy(dtype=float)
         else:
             bound = np.full(len(index), float(rhs))
         if len(lhs.const):

@@ -26,13 +26,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-# --- Unit conversions (all in one place) ----------------------------------------------------------
-FLOPS_PER_TFLOPS = 1e12
-BYTES_PER_GB = 1e9  # decimal GB, as vendors print HBM capacity
-BYTES_PER_TB = 1e12  # decimal TB, as vendors print HBM bandwidth (TB/s)
+from models.units import BYTES_PER_GB, BYTES_PER_TB, FLOPS_PER_TFLOPS, SECONDS_PER_HOUR
+
+# --- What the inputs' `_b` columns count (billions) -----------------------------------------------
 PARAMS_PER_B = 1e9
 TOKENS_PER_B = 1e9
-S_PER_HOUR = 3600.0
 
 # --- Shared memory assumption ---------------------------------------------------------------------
 # Fraction of HBM a job may fill; the rest is CUDA context, allocator fragmentation and workspace.
@@ -241,7 +239,7 @@ def estimate_performance(catalog: pd.DataFrame, workloads: pd.DataFrame, through
     tokens_total = w["tokens_b"].to_numpy(dtype=float) * TOKENS_PER_B
     with np.errstate(divide="ignore", invalid="ignore"):
         node_hours = np.where(is_training & (tokens_per_s_per_node > 0),
-                              tokens_total / tokens_per_s_per_node / S_PER_HOUR, np.nan)
+                              tokens_total / tokens_per_s_per_node / SECONDS_PER_HOUR, np.nan)
         # The MFU used; for a measured override, the MFU it implies.
         mfu_used = np.where(has_override, tokens_per_s_per_node * TRAINING_FLOPS_PER_PARAM_PER_TOKEN * params
                             / peak_flops_per_node, mfu)

@@ -26,7 +26,7 @@ from models.risk_costs import PER_SAMPLE_STATISTICS, STATISTICS, _statistics
 from models.risk_inputs import RiskInputs
 from models.risk_sampling import draw_noise
 from models.risk_settings import RiskSettings
-from planner.errors import InputError, Problem
+from models.errors import InputError, Problem
 
 # Batches are sized so the allocation's state, [workload + pool, quarter, batch], holds at most this many numbers:
 # memory stays bounded and the batch's arrays stay in cache (on the 2-core CPU, 0.6-1 million ran ~1.5x faster

@@ -20,12 +20,13 @@ import jax
 import numpy as np
 import pandas as pd
 
+from models.errors import InputError, Problem
 from models.performance import estimate_performance
+from models.plan_schema import columns_of
 from models.quarters import HOURS_PER_QUARTER, QUARTERS_PER_YEAR
-from models.risk_settings import RiskSettings, risk_settings  # noqa: F401  (risk_settings: planner/validate.py)
+from models.risk_settings import RiskSettings
 from models.sets import discount_factors
 from models.units import GRAMS_PER_TONNE
-from planner.errors import InputError, Problem
 
 # Stands for "no cap" on a pair in the second allocation pass (node-equivalents; finite so float32 and
 # reverse-mode AD never meet inf × 0).
@@ -219,12 +220,14 @@ def build_risk_inputs(scenario, plan: dict, settings: RiskSettings) -> RiskInput
     catalog, sites, finance = scenario.catalog, scenario.sites, scenario.finance
     site_list, sku_list = list(sites.index), list(catalog.index)
 
-    fleet = pd.DataFrame(plan.get("fleet") or [], columns=["quarter", "site", "sku", "nodes"])
-    purchases = pd.DataFrame(plan.get("purchases") or [], columns=["quarter", "site", "sku", "nodes", "in_service"])
+    fleet = pd.DataFrame(plan.get("fleet") or [], columns=columns_of("fleet", "quarter", "site", "sku", "nodes"))
+    purchases = pd.DataFrame(plan.get("purchases") or [],
+                             columns=columns_of("purchases", "quarter", "site", "sku", "nodes", "in_service"))
     placement = pd.DataFrame(plan.get("placement") or [],
-                             columns=["quarter", "workload", "site", "sku", "node_equivalents"])
-    unmet = pd.DataFrame(plan.get("unmet") or [], columns=["quarter", "workload", "units"])
-    unfinished = pd.DataFrame(plan.get("unfinished") or [], columns=["workload", "deadline", "cost_usd"])
+                             columns=columns_of("placement", "quarter", "workload", "site", "sku", "node_equivalents"))
+    unmet = pd.DataFrame(plan.get("unmet") or [], columns=columns_of("unmet", "quarter", "workload", "units"))
+    unfinished = pd.DataFrame(plan.get("unfinished") or [],
+                              columns=columns_of("unfinished", "workload", "deadline", "cost_usd"))
     for name, frame in (("fleet", fleet), ("purchases", purchases), ("placement", placement)):
         unknown = ~frame["site"].isin(site_list) | ~frame["sku"].isin(sku_list)
         if unknown.any():

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from planner.errors import InputError, Problem
+from models.errors import InputError, Problem
 
 # --- Default distributions of the `risk:` section (each overridable in the scenario) -----------------
 # Per-workload, per-quarter demand noise: lognormal with this log-sd in the first quarter. 15 % is the

@@ -7,7 +7,11 @@ and its status is mapped to our own closed set of statuses.
 from __future__ import annotations
 
 import math
+import os
+import sys
 import time
+from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,17 +51,24 @@ class SolveResult:
 
 
 def solve(lp: LinearProgram, backend: str = "scip", time_limit_s: float = 60.0, gap: float = 0.005,
-          relax: bool = False) -> SolveResult:
-    """Solve `lp`; `relax` drops integrality (used for duals once integer decisions are fixed)."""
+          relax: bool = False, hint: np.ndarray | None = None, progress: Callable | None = None) -> SolveResult:
+    """Solve `lp`; `relax` drops integrality (used for duals once integer decisions are fixed).
+
+    `hint` is a complete feasible solution (a warm start: the incumbent to beat); `progress(elapsed_s,
+    incumbent, bound)` is called while HiGHS solves (the other backends report only when they finish).
+    """
+    if backend == "highs":
+        return _solve_highspy(lp, time_limit_s, gap, relax, hint, progress)
     if backend == "cbc":
         result = _solve_pulp(lp, time_limit_s, gap, relax)
         return result if relax or not result.has_solution else _polish_continuous(lp, result, time_limit_s)
     if backend not in _ORTOOLS_NAMES:
         raise ValueError(f"unknown solver backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-    return _solve_ortools(lp, backend, time_limit_s, gap, relax)
+    return _solve_ortools(lp, backend, time_limit_s, gap, relax, hint)
 
 
-def _solve_ortools(lp: LinearProgram, backend: str, time_limit_s: float, gap: float, relax: bool) -> SolveResult:
+def _solve_ortools(lp: LinearProgram, backend: str, time_limit_s: float, gap: float, relax: bool,
+                   hint: np.ndarray | None = None) -> SolveResult:
     from ortools.linear_solver.python import model_builder as mb
 
     model = mb.Model()
@@ -67,6 +78,9 @@ def _solve_ortools(lp: LinearProgram, backend: str, time_limit_s: float, gap: fl
     if not relax:
         for column in np.flatnonzero(lp.integer):
             model.helper.set_var_integrality(int(column), True)
+    if hint is not None and not relax:
+        for column, value in enumerate(np.asarray(hint, dtype=float)):
+            model.helper.add_hint(column, float(value))
     solver = mb.Solver(_ORTOOLS_NAMES[backend])
     solver.set_time_limit_in_seconds(float(time_limit_s))
     params = {"scip": f"limits/gap = {gap}", "highs": f"mip_rel_gap = {gap}\noutput_flag = false",
@@ -183,3 +197,98 @@ def _round_integers(x: np.ndarray, lp: LinearProgram, relax: bool) -> np.ndarray
     integer = lp.integer
     x[integer] = np.round(x[integer])
     return x
+
+
+class HighsSession:
+    """One HiGHS instance holding `lp`, solved repeatedly with some variables fixed in between.
+
+    HiGHS through its own API: unlike OR-Tools' model_builder it hands back the MIP dual bound, takes a warm
+    start, and reports incumbent and bound while it runs. Kept open, it re-solves an LP after bound changes
+    from the previous basis (the warm start's three LPs) instead of from scratch.
+    """
+
+    def __init__(self, lp: LinearProgram, relax: bool = False):
+        import highspy
+
+        self.lp, self.relax = lp, relax
+        with _stdout_silenced():  # the constructor prints a banner on stdout, whatever output_flag says
+            self.highs = highspy.Highs()
+        self.highs.setOptionValue("output_flag", False)
+        model = highspy.HighsLp()
+        model.num_col_, model.num_row_ = lp.num_vars, lp.num_rows
+        model.col_cost_ = lp.objective_coefficients()
+        model.col_lower_, model.col_upper_ = lp.lower, lp.upper
+        model.row_lower_, model.row_upper_ = lp.row_lower, lp.row_upper
+        model.offset_ = lp.objective_offset
+        matrix = lp.matrix().tocsc()
+        model.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        model.a_matrix_.start_, model.a_matrix_.index_, model.a_matrix_.value_ = \
+            matrix.indptr, matrix.indices, matrix.data
+        if not relax and lp.integer.any():
+            model.integrality_ = np.where(lp.integer, highspy.HighsVarType.kInteger,
+                                          highspy.HighsVarType.kContinuous)
+        self.highs.passModel(model)
+
+    def fix(self, mask: np.ndarray, values: np.ndarray) -> None:
+        """Pin the variables of `mask` to `values` (both full-length) for the next solves."""
+        columns = np.flatnonzero(mask).astype(np.int32)
+        if len(columns):
+            self.highs.changeColsBounds(len(columns), columns, values[columns], values[columns])
+
+    def solve(self, time_limit_s: float = 60.0, gap: float = 0.005, hint: np.ndarray | None = None,
+              progress: Callable | None = None) -> SolveResult:
+        import highspy
+
+        highs, lp, relax = self.highs, self.lp, self.relax
+        highs.setOptionValue("time_limit", float(time_limit_s))
+        highs.setOptionValue("mip_rel_gap", float(gap))
+        if hint is not None and not relax:
+            start = highspy.HighsSolution()
+            start.col_value = list(np.asarray(hint, dtype=float))
+            start.value_valid = True
+            highs.setSolution(start)
+        if progress is not None and not relax:
+            def report(event) -> None:
+                out = event.data_out
+                progress(out.running_time, out.objective_function_value, out.mip_dual_bound)
+            highs.cbMipInterrupt.subscribe(report)
+        started = time.perf_counter()
+        with _stdout_silenced():  # HiGHS's MIP solver prints debugging lines on stdout in some releases
+            highs.run()
+        seconds = time.perf_counter() - started
+        status = highs.getModelStatus()
+        info = highs.getInfo()
+        has_solution = info.primal_solution_status == highspy.SolutionStatus.kSolutionStatusFeasible
+        if status == highspy.HighsModelStatus.kInfeasible:
+            return SolveResult(INFEASIBLE, "highs", None, None, None, seconds)
+        if not has_solution:
+            return SolveResult(NO_SOLUTION, "highs", None, None, None, seconds)
+        solution = highs.getSolution()
+        x = _round_integers(np.array(solution.col_value, dtype=float), lp, relax)
+        objective = float(lp.objective_coefficients() @ x + lp.objective_offset)
+        mapped = OPTIMAL if status == highspy.HighsModelStatus.kOptimal else FEASIBLE
+        if relax:
+            duals = np.array(solution.row_dual, dtype=float) if lp.num_rows else None
+            return SolveResult(mapped, "highs", x, objective, objective, seconds, duals)
+        bound = float(info.mip_dual_bound) if lp.integer.any() else objective
+        bound = bound if math.isfinite(bound) and abs(bound) < highspy.kHighsInf else None
+        return SolveResult(mapped, "highs", x, objective, bound, seconds)
+
+
+def _solve_highspy(lp: LinearProgram, time_limit_s: float, gap: float, relax: bool, hint: np.ndarray | None,
+                   progress: Callable | None) -> SolveResult:
+    return HighsSession(lp, relax=relax).solve(time_limit_s, gap, hint, progress)
+
+
+@contextmanager
+def _stdout_silenced():
+    """Point file descriptor 1 at /dev/null for the duration: C++ solvers print there behind Python's back."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)

@@ -2,7 +2,8 @@
 
 Used by `planner estimate` to rank SKUs per workload before any optimisation: ownership (depreciation +
 maintenance) or rent, plus energy and carbon. Depreciation is used for owned nodes whatever the capex mode,
-because a per-hour figure needs the purchase spread over the node's life.
+because a per-hour figure needs the purchase spread over the node's life. Every price comes from
+models/cost_parameters.py (per quarter), divided by the quarter's 2,190 hours.
 """
 
 from __future__ import annotations
@@ -10,26 +11,29 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from models.units import GRAMS_PER_TONNE, HOURS_PER_YEAR
+from models.cost_parameters import CostParameters
+from models.quarters import HOURS_PER_QUARTER
 
 TOKENS_PER_INFERENCE_UNIT = 1e6  # `estimate` prices inference per million served tokens
 
 
-def node_hour_costs(catalog: pd.DataFrame, sites: pd.DataFrame, carbon_usd_per_t: float) -> pd.DataFrame:
+def node_hour_costs(prices: CostParameters, site_kind: pd.Series) -> pd.DataFrame:
     """Frame indexed by (site, sku): usd_per_node_hour and facility_kwh_per_node_hour (IT energy × PUE) at full load.
 
-    Rows exist only where the SKU can be used at the site (any SKU at an owned site; rentable SKUs in a cloud).
+    `site_kind` is "owned" or "cloud" by site. Rows exist only where the SKU can be used at the site (any SKU at
+    an owned site; rentable SKUs in a cloud). Energy and carbon are those of the first planning quarter: a
+    ranking before optimisation has no date.
     """
-    pairs = pd.MultiIndex.from_product([sites.index, catalog.index], names=["site", "sku"])
-    site = sites.reindex(pairs.get_level_values("site"))
-    sku = catalog.reindex(pairs.get_level_values("sku"))
-    owned = (site["kind"] == "owned").to_numpy()
-    kwh = sku["node_kw"].to_numpy() * site["pue"].to_numpy()
-    ownership = sku["price_usd"].to_numpy() * (1.0 / sku["life_years"].to_numpy()
-                                               + sku["maint_frac_per_year"].to_numpy()) / HOURS_PER_YEAR
-    rent = sku["rent_usd_per_gpu_hour"].to_numpy() * sku["gpus_per_node"].to_numpy()
-    energy_usd = np.where(owned, kwh * site["usd_per_kwh"].fillna(0.0).to_numpy(), 0.0)
-    carbon_usd = kwh * site["gco2_per_kwh"].to_numpy() / GRAMS_PER_TONNE * carbon_usd_per_t
-    usd = np.where(owned, ownership, rent) + energy_usd + carbon_usd
-    frame = pd.DataFrame({"usd_per_node_hour": usd, "facility_kwh_per_node_hour": kwh}, index=pairs)
+    first_quarter = prices.kwh_per_idle_node.index.get_level_values("quarter").min()
+    at_full_load = (prices.running_usd_per_idle_node() + prices.running_usd_per_busy_node()).xs(
+        first_quarter, level="quarter")
+    kwh = (prices.kwh_per_idle_node + prices.kwh_per_busy_node).xs(first_quarter, level="quarter")
+    owned = (site_kind.reindex(at_full_load.index.get_level_values("site")) == "owned").to_numpy()
+    sku = at_full_load.index.get_level_values("sku")
+    ownership = (prices.depreciation_usd_per_node_quarter + prices.maintenance_usd_per_node_quarter).reindex(sku)
+    rent = prices.rent_usd_per_node_quarter.reindex(at_full_load.index)
+    usd_per_node_quarter = np.where(owned, ownership.to_numpy(), rent.to_numpy()) + at_full_load.to_numpy()
+    frame = pd.DataFrame({"usd_per_node_hour": usd_per_node_quarter / HOURS_PER_QUARTER,
+                          "facility_kwh_per_node_hour": kwh.to_numpy() / HOURS_PER_QUARTER},
+                         index=at_full_load.index)
     return frame[np.isfinite(frame["usd_per_node_hour"])]

@@ -22,7 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from models.cost_parameters import COST_LINES, USD_LINES
 from models.performance import estimate_performance
+from models.plan_schema import RESULT_TABLES, check_plan_document, column_kinds
 from models.quarters import HOURS_PER_QUARTER, QUARTERS_PER_YEAR
 from models.units import GRAMS_PER_TONNE, KW_PER_MW
 
@@ -33,11 +35,9 @@ RELATIVE_TOLERANCE = 1e-6  # relative, on money and on physical quantities (kW, 
 TOLERANCE_NODES = 1e-6  # node-equivalents (relative above one node)
 
 
-COST_LINES_USD = ("capex_usd", "depreciation_usd", "rent_usd", "energy_usd", "maintenance_usd", "carbon_usd",
-                  "unmet_usd", "unfinished_training_usd")
-COST_COLUMNS = ("discount_factor", "capex_usd", "depreciation_usd", "rent_usd", "energy_kwh", "energy_usd",
-                "maintenance_usd", "carbon_t", "carbon_usd", "unmet_usd", "unfinished_training_usd", "total_usd",
-                "discounted_usd")
+# The line names are shared (what PLAN.json calls them); how each is computed below is the verifier's own copy.
+COST_LINES_USD = USD_LINES
+COST_COLUMNS = ("discount_factor", *COST_LINES, "total_usd", "discounted_usd")
 
 # Constraint id -> what it means, in words (the CLI prints these).
 CONSTRAINTS = {
@@ -72,19 +72,9 @@ CONSTRAINTS = {
 
 _QUARTER_PATTERN = r"^\s*(\d{4})\s*[Qq]([1-4])\s*$"
 
-# PLAN.json tables and their columns: "quarter" columns hold labels like 2027Q1, "text" names, "number" floats.
-PLAN_TABLES = {
-    "purchases": {"quarter": "quarter", "site": "text", "sku": "text", "nodes": "number",
-                  "in_service": "quarter", "capex_usd": "number"},
-    "rentals": {"quarter": "quarter", "site": "text", "sku": "text", "nodes": "number", "rent_usd": "number"},
-    "fleet": {"quarter": "quarter", "site": "text", "sku": "text", "nodes": "number", "it_kw": "number",
-              "facility_kw": "number"},
-    "placement": {"quarter": "quarter", "workload": "text", "site": "text", "sku": "text",
-                  "node_equivalents": "number", "units": "number"},
-    "unmet": {"quarter": "quarter", "workload": "text", "units": "number"},
-    "unfinished": {"workload": "text", "deadline": "quarter", "fraction_left": "number", "cost_usd": "number"},
-    "costs": {"quarter": "quarter", **{column: "number" for column in COST_COLUMNS}},
-}
+# PLAN.json tables and their columns' kinds ("quarter" labels like 2027Q1, "text" names, "number" floats), as
+# models/plan_schema.py declares them: the verifier shares the document's field names and types, never its sums.
+PLAN_TABLES = {name: column_kinds(name) for name in RESULT_TABLES}
 
 
 @dataclass(frozen=True)
@@ -190,32 +180,20 @@ def check_plan(scenario, plan: dict, tolerance_usd: float = TOLERANCE_USD,
 
 def read_plan_tables(plan: dict, horizon) -> dict[str, pd.DataFrame]:
     """PLAN.json's tables as typed frames, quarter labels turned into quarters relative to the start."""
-    if not isinstance(plan, dict):
-        raise PlanFormatError(["a PLAN.json document is a JSON object"])
-    problems: list[str] = []
+    problems = check_plan_document(plan)
+    if problems:
+        raise PlanFormatError(problems)
     tables = {}
     for name, columns in PLAN_TABLES.items():
-        records = plan.get(name)
-        if not isinstance(records, list) or not all(isinstance(row, dict) for row in records):
-            problems.append(f"'{name}' must be a list of rows")
-            continue
+        records = plan[name]
         frame = pd.DataFrame.from_records(records, columns=list(columns)) if records else \
             pd.DataFrame({column: pd.Series(dtype=object) for column in columns})
-        missing = sorted(set(columns) - set().union(*[row.keys() for row in records])) if records else []
-        if missing:
-            problems.append(f"'{name}' rows lack column(s) {', '.join(missing)}")
-            continue
         for column, kind in columns.items():
             try:
                 frame[column] = _typed_column(frame[column], kind, horizon)
             except ValueError as error:
                 problems.append(f"'{name}.{column}': {error}")
         tables[name] = frame
-    if not isinstance(plan.get("totals"), dict):
-        problems.append("'totals' must be an object of cost totals")
-    objective = plan.get("objective_usd")
-    if isinstance(objective, bool) or not isinstance(objective, (int, float)):
-        problems.append("'objective_usd' must be a number")
     if problems:
         raise PlanFormatError(problems)
     return tables

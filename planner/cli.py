@@ -6,8 +6,8 @@ import sys
 
 import click
 
+from models.errors import InputError, SolverError
 from planner import __version__
-from planner.errors import InputError, SolverError
 
 
 class PlannerGroup(click.Group):

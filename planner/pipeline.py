@@ -2,20 +2,43 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
 
+from models.aggregate import ServiceClasses, aggregate_scenario, expand_duals, expand_tables, find_service_classes
 from models.diagnose import diagnose_infeasibility
+from models.errors import SolverError
 from models.explain import order_uses, shadow_prices
 from models.extract import extract_tables
 from models.formulation import USD_LINES, PlanModel, build_plan_model
 from models.performance import estimate_performance
+from models.plan_schema import RESULT_TABLES, TOTALS_KEYS, assemble, table_columns
 from models.sets import build_sets, life_quarters
-from models.solve import NO_SOLUTION, SolveResult, solve
+from models.solve import FEASIBLE, INFEASIBLE, NO_SOLUTION, OPTIMAL, SolveResult, solve
+from models.warm_start import WarmStart, as_result, warm_start
 from planner import __version__
-from planner.errors import SolverError
+
+HEURISTIC = "heuristic"  # the rounded LP relaxation alone, no branch-and-bound
+WARM_STARTED = ("scip", "highs")  # backends that take a complete solution as their first incumbent
+MIN_SOLVE_S = 1.0  # the solver gets at least this long after the warm start, whatever the time limit
+
+
+@dataclass
+class BuiltPlan:
+    """A scenario turned into a program: `solved` is the scenario the model was built from (interchangeable
+    inference services merged into classes, models/aggregate.py), `scenario` the one the user gave."""
+
+    scenario: object
+    solved: object
+    performance: pd.DataFrame
+    classes: ServiceClasses
+    model: PlanModel
+    strict: bool
+    build_seconds: float
 
 
 @dataclass
@@ -25,43 +48,109 @@ class PlanRun:
     result: SolveResult
     tables: dict[str, pd.DataFrame]
     build_seconds: float
+    duals: dict
+    built: BuiltPlan
+
+
+def build_plan(scenario, strict: bool = False, aggregate: bool = True) -> BuiltPlan:
+    """Estimate performance, merge interchangeable services (exact; `aggregate=False` keeps one per service),
+    build the index sets and the MILP."""
+    started = time.perf_counter()
+    performance = estimate_performance(scenario.catalog, scenario.workloads, scenario.throughput)
+    classes = find_service_classes(scenario, performance)
+    if not aggregate:
+        classes = dataclasses.replace(classes, class_of=classes.class_of.index.to_series(name="class"))
+    solved, solved_performance = aggregate_scenario(scenario, performance, classes)
+    model = build_plan_model(solved, build_sets(solved, solved_performance), strict=strict)
+    return BuiltPlan(scenario=scenario, solved=solved, performance=performance, classes=classes, model=model,
+                     strict=strict, build_seconds=time.perf_counter() - started)
 
 
 def run_plan(scenario, backend: str | None = None, time_limit_s: float | None = None, gap: float | None = None,
-             strict: bool = False) -> PlanRun:
+             strict: bool = False, aggregate: bool = True, progress: Callable | None = None,
+             warm: bool = True) -> PlanRun:
+    return solve_plan(build_plan(scenario, strict=strict, aggregate=aggregate), backend=backend,
+                      time_limit_s=time_limit_s, gap=gap, progress=progress, warm=warm)
+
+
+def solve_plan(built: BuiltPlan, backend: str | None = None, time_limit_s: float | None = None,
+               gap: float | None = None, progress: Callable | None = None, warm: bool = True) -> PlanRun:
+    """Solve a built plan; the tables and duals come back labelled by the user's services, not the classes.
+
+    SCIP and HiGHS start from the rounded LP relaxation (models/warm_start.py), so a plan exists from the first
+    seconds, and the relaxation's value is a lower bound kept if the solver proves less. `backend="heuristic"`
+    returns that rounded plan alone. `progress(elapsed_s, incumbent_usd, bound_usd)` follows the solve.
+    """
+    scenario, model = built.scenario, built.model
     backend = backend or scenario.solver.backend
     time_limit_s = scenario.solver.time_limit_s if time_limit_s is None else time_limit_s
     gap = scenario.solver.gap if gap is None else gap
     started = time.perf_counter()
-    performance = estimate_performance(scenario.catalog, scenario.workloads, scenario.throughput)
-    sets = build_sets(scenario, performance)
-    model = build_plan_model(scenario, sets, strict=strict)
-    build_seconds = time.perf_counter() - started
-    result = solve(model.lp, backend=backend, time_limit_s=time_limit_s, gap=gap)
+    start = None
+    if backend == HEURISTIC or (warm and backend in WARM_STARTED and model.lp.integer.any()):
+        start = warm_start(model, time_limit_s=time_limit_s)
+        if progress is not None and start.x is not None:
+            progress(time.perf_counter() - started, start.objective, start.relaxation_bound)
+    if backend == HEURISTIC or (start is not None and start.proves(gap)):
+        result = as_result(start, gap)  # nothing left to prove: a branch-and-bound run would only confirm it
+    else:
+        remaining_s = max(time_limit_s - (time.perf_counter() - started), MIN_SOLVE_S)
+        result = solve(model.lp, backend=backend, time_limit_s=remaining_s, gap=gap,
+                       hint=start.x if start is not None else None, progress=progress)
+        result = _keep_the_better(result, start)
+    result = dataclasses.replace(result, seconds=time.perf_counter() - started)
     if not result.has_solution:
         tried = (f"{backend} on {model.lp.num_vars:,} variables and {model.lp.num_rows:,} constraints, "
                  f"time limit {time_limit_s:g} s, gap {gap:g}")
         if result.status == NO_SOLUTION:
             raise SolverError(f"no plan found in time ({tried}); raise --time-limit or loosen --gap")
-        hint = " under --strict (no unmet demand, every run finished)" if strict else ""
-        reasons = diagnose_infeasibility(scenario, sets, backend=backend, time_limit_s=time_limit_s, strict=strict)
+        hint = " under --strict (no unmet demand, every run finished)" if built.strict else ""
+        reasons = diagnose_infeasibility(scenario, build_sets(scenario, built.performance), backend=backend,
+                                         time_limit_s=time_limit_s, strict=built.strict)
         because = "".join(f"\n  - {reason}" for reason in reasons) or "\n  (the diagnosis found no single cause)"
         raise SolverError(f"no plan exists{hint}; the smallest set of conflicting requirements:{because}\n"
                           f"tried: {tried}")
-    tables = extract_tables(model, scenario, result.x)
-    return PlanRun(scenario=scenario, model=model, result=result, tables=tables, build_seconds=build_seconds)
+    return complete_run(built, result)
+
+
+def _keep_the_better(result: SolveResult, start: WarmStart | None) -> SolveResult:
+    """The warm start is a plan too: keep it if the solver found nothing better in time (a solver may ignore
+    a hint), and keep the LP relaxation's bound if the solver proved less."""
+    if start is None or start.x is None:
+        return result
+    bound = max((b for b in (result.bound, start.relaxation_bound) if b is not None), default=None)
+    if result.status == INFEASIBLE:
+        return result
+    if not result.has_solution or result.objective > start.objective:
+        return SolveResult(FEASIBLE, result.backend, start.x, start.objective, bound, result.seconds)
+    if result.status == OPTIMAL and bound is not None and bound > result.objective:
+        bound = result.objective  # an optimum proven within the gap: the solver's bound is the honest one
+    return dataclasses.replace(result, bound=bound)
+
+
+def complete_run(built: BuiltPlan, result: SolveResult) -> PlanRun:
+    """Tables and shadow prices of a solution of `built`'s program, split back to every service."""
+    horizon = built.scenario.horizon
+    tables = expand_tables(extract_tables(built.model, built.solved, result.x), built.classes, horizon)
+    duals = shadow_prices(built.model, horizon, result.x)
+    if "demand_usd_per_unit" in duals:
+        duals["demand_usd_per_unit"] = expand_duals(duals["demand_usd_per_unit"], built.classes)
+    return PlanRun(scenario=built.scenario, model=built.model, result=result, tables=tables,
+                   build_seconds=built.build_seconds, duals=duals, built=built)
 
 
 def plan_document(run: PlanRun) -> dict:
-    """The PLAN.json document (see README): status, solver, objective, and every table as records."""
+    """The PLAN.json document (models/plan_schema.py): status, solver, objective, and every table as records.
+
+    Assembled through the schema, so a field left out, misnamed or of the wrong type is an error here, before
+    anything is written, rather than a reader's surprise later."""
     scenario, result, tables = run.scenario, run.result, run.tables
     costs = tables["costs"]
-    totals = {column: float(costs[column].sum()) for column in costs.columns
-              if column not in ("quarter", "discount_factor")}
+    totals = {field.name: float(costs[field.name].sum()) for field in TOTALS_KEYS}
     objective = totals["discounted_usd"]
     bound = result.bound
     gap = None if bound is None else max(0.0, (objective - bound) / max(abs(objective), 1e-9))
-    return {
+    return assemble({
         "scenario": scenario.name,
         "status": result.status,
         "solver": result.backend,
@@ -75,13 +164,12 @@ def plan_document(run: PlanRun) -> dict:
         "capex_mode": scenario.finance.capex_mode,
         "cost_lines_usd": list(USD_LINES),
         "inputs": {"scenario_path": str(scenario.path), "sha256": scenario.input_hashes()},
-        **{name: _records(tables[name]) for name in ("purchases", "rentals", "fleet", "placement", "unmet",
-                                                     "unfinished", "costs")},
+        **{name: _records(tables[name][table_columns(name)]) for name in RESULT_TABLES},
         "totals": totals,
-        "duals": shadow_prices(run.model, scenario.horizon, result.x),
+        "duals": run.duals,
         "why": order_uses(tables["purchases"], tables["placement"], tables["fleet"],
                           life_quarters(scenario.catalog), scenario.horizon),
-    }
+    })
 
 
 def verify_document(scenario, document: dict) -> None:

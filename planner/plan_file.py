@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from planner.errors import InputError, Problem
-from reports.tables import check_plan_document
+from models.errors import InputError, Problem
+from models.plan_schema import check_plan_document
 
 
 def load_plan(path: str | Path) -> dict:

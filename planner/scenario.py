@@ -12,9 +12,9 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from models.errors import InputError, Problem
 from models.quarters import Horizon, parse_quarter
 from planner import schema as S
-from planner.errors import InputError, Problem
 from planner.resources import shipped_catalog_path
 from planner.tables import read_table, sha256_of
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from models.errors import Problem
 from models.quarters import Horizon
-from planner.errors import Problem
 from planner.tables import RawTable
 
 # Value checks a column can ask for: (predicate on finite floats, phrase for the message).

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from planner.errors import InputError, Problem
+from models.errors import InputError, Problem
 
 FIRST_DATA_ROW = 2  # spreadsheet numbering: the header is row 1
 

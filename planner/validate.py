@@ -10,9 +10,9 @@ import math
 
 import pandas as pd
 
+from models.errors import InputError, Problem
 from models.performance import estimate_performance
 from models.quarters import Horizon
-from planner.errors import InputError, Problem
 from planner.tables import RawTable
 
 
@@ -134,7 +134,7 @@ def _why_site_cannot_host(scenario, workload: str, site: str, eligible: pd.DataF
 
 def check_risk_section(scenario) -> list[Problem]:
     """The `risk:` distributions are checked with everything else, so no command starts on a bad one."""
-    from models.risk_inputs import risk_settings
+    from models.risk_settings import risk_settings
 
     try:
         risk_settings(scenario)

@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-from planner.errors import InputError, Problem
+from models.errors import InputError, Problem
 
 
 def write_atomic(path: str | Path, write: Callable[[Path], None]) -> Path:

@@ -9,19 +9,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-# What a PLAN.json must hold for the reports to be rendered: table name -> the fields every record needs.
-PLAN_RECORD_FIELDS: dict[str, tuple[str, ...]] = {
-    "purchases": ("quarter", "site", "sku", "nodes", "in_service", "capex_usd"),
-    "rentals": ("quarter", "site", "sku", "nodes", "rent_usd"),
-    "fleet": ("quarter", "site", "sku", "nodes", "it_kw", "facility_kw"),
-    "placement": ("quarter", "workload", "site", "sku", "node_equivalents", "units"),
-    "unmet": ("quarter", "workload", "units"),
-    "unfinished": ("workload", "deadline", "fraction_left", "cost_usd"),
-    "costs": ("quarter", "discount_factor", "capex_usd", "depreciation_usd", "rent_usd", "energy_kwh",
-              "energy_usd", "maintenance_usd", "carbon_t", "carbon_usd", "unmet_usd", "unfinished_training_usd",
-              "total_usd", "discounted_usd"),
-}
-PLAN_SCALAR_FIELDS = ("scenario", "status", "solver", "objective_usd", "horizon", "inputs", "totals")
+from models.plan_schema import RESULT_TABLES, table_columns
+
+# The PLAN.json tables the reports read, with their columns as models/plan_schema.py declares them.
+PLAN_RECORD_FIELDS: dict[str, tuple[str, ...]] = {name: tuple(table_columns(name)) for name in RESULT_TABLES}
 
 # The cost components that add up to a quarter's total_usd, in the order the Costs sheet shows them.
 USD_COMPONENTS = ("capex_usd", "depreciation_usd", "rent_usd", "energy_usd", "maintenance_usd", "carbon_usd",
@@ -29,48 +20,6 @@ USD_COMPONENTS = ("capex_usd", "depreciation_usd", "rent_usd", "energy_usd", "ma
 COSTS_COLUMNS = ("quarter", "discount_factor", "energy_kwh", "carbon_t", *USD_COMPONENTS, "total_usd",
                  "discounted_usd")
 OWNED = "owned"
-
-
-LABEL_FIELDS = frozenset({"quarter", "site", "sku", "workload", "in_service", "deadline"})
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def check_plan_document(plan: object) -> list[str]:
-    """Every reason this object cannot be rendered as a plan report (empty list: it can)."""
-    if not isinstance(plan, dict):
-        return [f"expected a JSON object, got {type(plan).__name__}"]
-    missing = [key for key in (*PLAN_SCALAR_FIELDS, *PLAN_RECORD_FIELDS) if key not in plan]
-    problems = [f"missing key(s) {', '.join(missing)}"] if missing else []
-    for name, fields in PLAN_RECORD_FIELDS.items():
-        records = plan.get(name)
-        if name not in plan:
-            continue
-        if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
-            problems.append(f"'{name}' must be a list of objects")
-            continue
-        for index, record in enumerate(records):
-            missing = [field for field in fields if field not in record]
-            wrong = [field for field in fields if field not in LABEL_FIELDS and field in record
-                     and not _is_number(record[field])]
-            if missing or wrong:
-                problems.append(f"'{name}' record {index + 1} "
-                                + ("lacks " + ", ".join(missing) if missing else
-                                   "has non-numeric " + ", ".join(wrong)))
-                break
-    inputs = plan.get("inputs")
-    if "inputs" in plan and not (isinstance(inputs, dict) and isinstance(inputs.get("sha256"), dict)
-                                 and isinstance(inputs.get("scenario_path"), str)):
-        problems.append("'inputs' must hold 'scenario_path' and a 'sha256' mapping")
-    totals = plan.get("totals")
-    if "totals" in plan and not (isinstance(totals, dict) and all(c in totals for c in COSTS_COLUMNS[2:])):
-        problems.append(f"'totals' must hold {', '.join(COSTS_COLUMNS[2:])}")
-    horizon = plan.get("horizon")
-    if "horizon" in plan and not (isinstance(horizon, dict) and isinstance(horizon.get("quarters"), list)):
-        problems.append("'horizon' must hold a 'quarters' list")
-    return problems
 
 
 def _frame(plan: dict, name: str) -> pd.DataFrame:

@@ -40,12 +40,12 @@ import numpy as np
 import pytest
 
 from instance_generator import write_instance, write_tiny_instance
-from models.extract import extract_tables
 from models.performance import estimate_performance
 from models.quarters import HOURS_PER_QUARTER
-from models.solve import CP_SAT_VAR_SCALING, solve
+from models.solve import CP_SAT_VAR_SCALING
 from models.verify import verify_plan
 from planner.pipeline import PlanRun, plan_document, run_plan
+from planner.pipeline import solve_plan as pipeline_solve
 from planner.scenario import load_scenario
 
 BACKENDS = ["scip", "highs", "cp-sat", "cbc"]
@@ -103,10 +103,7 @@ class Solved:
 
 def resolve(built: PlanRun, backend: str) -> PlanRun:
     """`built`'s program solved on another backend, read back exactly as run_plan does."""
-    result = solve(built.model.lp, backend=backend, time_limit_s=TIME_LIMIT_S, gap=GAP)
-    assert result.has_solution, f"{backend}: {result.status}"
-    return PlanRun(scenario=built.scenario, model=built.model, result=result,
-                   tables=extract_tables(built.model, built.scenario, result.x), build_seconds=built.build_seconds)
+    return pipeline_solve(built.built, backend=backend, time_limit_s=TIME_LIMIT_S, gap=GAP)
 
 
 @pytest.fixture(scope="module")

@@ -18,12 +18,12 @@ from click.testing import CliRunner
 from openpyxl import Workbook, load_workbook
 
 from bench.numpy_reference import reference_outcome
+from models.errors import InputError
 from models.risk import evaluate_plan, evaluate_samples, sample_noise, sensitivities, simulate
 from models.risk_costs import COST_LINES
 from models.risk_inputs import build_risk_inputs
 from models.risk_settings import RiskSettings, risk_settings
 from planner.cli import main
-from planner.errors import InputError
 from planner.pipeline import plan_document, run_plan
 from planner.scenario import load_scenario
 from reports.risk_sheets import add_risk_sheets

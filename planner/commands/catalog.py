@@ -7,19 +7,16 @@ from pathlib import Path
 
 import click
 
-from models.units import HOURS_PER_YEAR
+from models.errors import InputError
+from models.units import GB_PER_TB, HOURS_PER_YEAR, TFLOPS_PER_PFLOPS, W_PER_KW
 from planner import schema as S
-from planner.errors import InputError
 from planner.resources import shipped_catalog_path
 from planner.tables import read_table
-
-GB_PER_TB = 1000.0
-W_PER_KW = 1000.0
 
 
 def catalog_ratios(catalog):
     """$ per PFLOP-hour of dense BF16 (ownership over the node's life), GB/s of HBM per $, W per TFLOP."""
-    node_bf16_pflops = catalog["bf16_tflops"] * catalog["gpus_per_node"] / 1000.0
+    node_bf16_pflops = catalog["bf16_tflops"] * catalog["gpus_per_node"] / TFLOPS_PER_PFLOPS
     life_hours = catalog["life_years"] * HOURS_PER_YEAR
     ratios = catalog[["accelerator", "gpus_per_node", "price_usd", "rent_usd_per_gpu_hour"]].copy()
     ratios["usd_per_pflop_hour"] = catalog["price_usd"] / life_hours / node_bf16_pflops

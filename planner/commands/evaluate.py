@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from planner.errors import InputError, Problem
+from models.errors import InputError, Problem
 from planner.plan_file import changed_inputs, load_plan
 from planner.scenario import load_scenario
 from reports.atomic import write_json_atomic

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
+from models.errors import InputError, Problem
 from models.verify import PlanFormatError, check_plan
-from planner.errors import InputError, Problem
 from planner.plan_file import changed_inputs, load_plan
 from planner.scenario import load_scenario
 

@@ -1,4 +1,8 @@
-"""Errors the CLI maps to exit codes: user input problems exit 2, solver trouble exits 1."""
+"""Errors the CLI maps to exit codes: user input problems exit 2, solver trouble exits 1.
+
+The bottom of the layers (docs/architecture.md): models/, reports/ and planner/ all raise these, and this module
+imports nothing of the project, so the mathematics can report a bad input without knowing the command line.
+"""
 
 from __future__ import annotations
 

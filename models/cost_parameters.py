@@ -1,0 +1,154 @@
+"""Per-unit cost parameters, computed once from a scenario: the README's cost conventions written in one place.
+
+PyPSA keeps `capital_cost` and `marginal_cost` on each component; here each kind of decision gets its labelled
+price: $ per owned node in service per quarter, $ per node ordered, $ per rented node per quarter, kWh / $ /
+tCO2 per idle node and per busy node-equivalent, the penalties, and the discount factors. The formulation
+multiplies variables by these Series, `extract` and `estimate` price plans and node-hours with them, and the
+risk evaluator can vectorise them. Only `models/verify.py` keeps an independent recomputation from the raw
+scenario: that independence is its purpose.
+
+Cost-line names and their order are defined here too (`COST_LINES`), so PLAN.json, the workbook and the
+verifier's comparison all follow one list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from models.quarters import HOURS_PER_QUARTER, QUARTERS_PER_YEAR
+from models.sets import discount_factors
+from models.units import GRAMS_PER_TONNE
+
+# The $ lines a quarter's total_usd adds up. Spend is what the plan pays; penalties price what it leaves undone
+# (the finance view reports them apart).
+SPEND_LINES_USD = ("capex_usd", "depreciation_usd", "rent_usd", "energy_usd", "maintenance_usd", "carbon_usd")
+PENALTY_LINES_USD = ("unmet_usd", "unfinished_training_usd")
+USD_LINES = SPEND_LINES_USD + PENALTY_LINES_USD
+# Every cost line by quarter, in PLAN.json's `costs` order: the $ lines plus the quantities they are priced from.
+COST_LINES = ("capex_usd", "depreciation_usd", "rent_usd", "energy_kwh", "energy_usd", "maintenance_usd",
+              "carbon_t", "carbon_usd", "unmet_usd", "unfinished_training_usd")
+
+CAPEX_MODE_DEPRECIATION = "depreciation"  # price spread over the service life, fleet included
+CAPEX_MODE_CASH = "cash"  # price charged in the order quarter
+
+
+@dataclass(frozen=True)
+class CostParameters:
+    """Labelled per-unit prices; quarters are relative (0 = start), index names are `quarter`, `site`, `sku`.
+
+    Owned nodes (README "Depreciation mode", "Maintenance"), by sku:
+      depreciation_quarters               life_years × 4, *unrounded* (the service life in sets.life_quarters
+                                          is rounded to whole quarters; the divisor is not)
+      depreciation_usd_per_node_quarter   price_usd / depreciation_quarters per node in service (fleet included),
+                                          charged when capex_mode is "depreciation"
+      capex_usd_per_node_ordered          price_usd per node ordered, charged in the order quarter when capex_mode
+                                          is "cash" (also what a purchase costs: PLAN.json capex_usd, budget)
+      maintenance_usd_per_node_quarter    maint_frac_per_year × price_usd / 4 per node in service, either mode
+    Rented nodes (README "A rented node"), by (site, sku) for cloud sites × rentable SKUs only:
+      rent_usd_per_node_quarter           rent_usd_per_gpu_hour × gpus_per_node × 2,190
+    Power and energy (README "IT power", "Energy", "Emissions"):
+      it_kw_per_idle_node                 by sku: node_kw × idle_frac, per node in service
+      it_kw_per_busy_node                 by sku: node_kw × (1 − idle_frac), per busy node-equivalent on top
+      kwh_per_idle_node, kwh_per_busy_node            by (quarter, site, sku): IT kW × pue × 2,190 h
+      energy_usd_per_idle_node, energy_usd_per_busy_node   kWh × usd_per_kwh at owned sites, 0 at cloud sites
+                                                           (energy is in the rent there)
+      carbon_t_per_idle_node, carbon_t_per_busy_node       kWh × gco2_per_kwh / 10^6, owned and cloud alike
+      carbon_usd_per_t                    the carbon price, applied to every tonne
+    Penalties (README "Unmet inference demand", "A training run"):
+      unmet_usd_per_unit                  $ per tokens/s of demand not served, per quarter
+      unfinished_training_usd             $ for a whole run left undone (charged × fraction left, in its deadline
+                                          quarter); None: runs must finish
+    discount_factor                       by quarter: (1 + discount_rate)^(−quarter / 4)
+    """
+
+    capex_mode: str
+    depreciation_quarters: pd.Series
+    depreciation_usd_per_node_quarter: pd.Series
+    capex_usd_per_node_ordered: pd.Series
+    maintenance_usd_per_node_quarter: pd.Series
+    rent_usd_per_node_quarter: pd.Series
+    it_kw_per_idle_node: pd.Series
+    it_kw_per_busy_node: pd.Series
+    kwh_per_idle_node: pd.Series
+    kwh_per_busy_node: pd.Series
+    energy_usd_per_idle_node: pd.Series
+    energy_usd_per_busy_node: pd.Series
+    carbon_t_per_idle_node: pd.Series
+    carbon_t_per_busy_node: pd.Series
+    carbon_usd_per_t: float
+    unmet_usd_per_unit: float
+    unfinished_training_usd: float | None
+    discount_factor: pd.Series
+
+    @property
+    def charges_depreciation(self) -> bool:
+        """True: owned nodes pay depreciation while in service; False (cash mode): they pay capex when ordered."""
+        return self.capex_mode == CAPEX_MODE_DEPRECIATION
+
+    def owned_usd_per_node_quarter(self) -> pd.Series:
+        """By sku: what one owned node in service is charged per quarter (depreciation if charged + maintenance)."""
+        if self.charges_depreciation:
+            return self.depreciation_usd_per_node_quarter + self.maintenance_usd_per_node_quarter
+        return self.maintenance_usd_per_node_quarter.copy()
+
+    def running_usd_per_idle_node(self) -> pd.Series:
+        """By (quarter, site, sku): energy + carbon $ of one node in service, idle."""
+        return self.energy_usd_per_idle_node + self.carbon_t_per_idle_node * self.carbon_usd_per_t
+
+    def running_usd_per_busy_node(self) -> pd.Series:
+        """By (quarter, site, sku): energy + carbon $ of one busy node-equivalent on top of its idle draw."""
+        return self.energy_usd_per_busy_node + self.carbon_t_per_busy_node * self.carbon_usd_per_t
+
+
+def build_cost_parameters(scenario) -> CostParameters:
+    """The scenario's catalog, sites and finance as per-unit prices over its horizon (see CostParameters)."""
+    catalog, sites, finance = scenario.catalog, scenario.sites, scenario.finance
+    catalog = catalog.rename_axis("sku")
+    sites = sites.rename_axis("site")
+    price = catalog["price_usd"].astype(float)
+
+    depreciation_quarters = (catalog["life_years"] * QUARTERS_PER_YEAR).rename("depreciation_quarters")
+    owned = sites["kind"] == "owned"
+    rent_by_sku = (catalog["rent_usd_per_gpu_hour"] * catalog["gpus_per_node"] * HOURS_PER_QUARTER).dropna()
+    rent_keys = pd.MultiIndex.from_product([sites.index[~owned], rent_by_sku.index], names=["site", "sku"])
+    rent = pd.Series(rent_by_sku.reindex(rent_keys.get_level_values("sku")).to_numpy(), index=rent_keys)
+
+    idle_kw = catalog["node_kw"] * catalog["idle_frac"]
+    busy_kw = catalog["node_kw"] * (1.0 - catalog["idle_frac"])
+    quarters = pd.RangeIndex(scenario.horizon.quarters, name="quarter")
+    grid = pd.MultiIndex.from_product([quarters, sites.index, catalog.index], names=["quarter", "site", "sku"])
+    site_of, sku_of = grid.get_level_values("site"), grid.get_level_values("sku")
+    kwh_per_it_kw = (sites["pue"] * HOURS_PER_QUARTER).reindex(site_of).to_numpy()
+    usd_per_kwh = sites["usd_per_kwh"].where(owned, 0.0).fillna(0.0).reindex(site_of).to_numpy()
+    t_per_kwh = (sites["gco2_per_kwh"] / GRAMS_PER_TONNE).reindex(site_of).to_numpy()
+
+    def labelled(values: np.ndarray, name: str) -> pd.Series:
+        return pd.Series(values, index=grid, name=name)
+
+    kwh_idle = idle_kw.reindex(sku_of).to_numpy() * kwh_per_it_kw
+    kwh_busy = busy_kw.reindex(sku_of).to_numpy() * kwh_per_it_kw
+    return CostParameters(
+        capex_mode=finance.capex_mode,
+        depreciation_quarters=depreciation_quarters,
+        depreciation_usd_per_node_quarter=(price / depreciation_quarters).rename("depreciation_usd_per_node_quarter"),
+        capex_usd_per_node_ordered=price.rename("capex_usd_per_node_ordered"),
+        maintenance_usd_per_node_quarter=(catalog["maint_frac_per_year"] * price / QUARTERS_PER_YEAR)
+        .rename("maintenance_usd_per_node_quarter"),
+        rent_usd_per_node_quarter=rent.rename("rent_usd_per_node_quarter"),
+        it_kw_per_idle_node=idle_kw.rename("it_kw_per_idle_node"),
+        it_kw_per_busy_node=busy_kw.rename("it_kw_per_busy_node"),
+        kwh_per_idle_node=labelled(kwh_idle, "kwh_per_idle_node"),
+        kwh_per_busy_node=labelled(kwh_busy, "kwh_per_busy_node"),
+        energy_usd_per_idle_node=labelled(kwh_idle * usd_per_kwh, "energy_usd_per_idle_node"),
+        energy_usd_per_busy_node=labelled(kwh_busy * usd_per_kwh, "energy_usd_per_busy_node"),
+        carbon_t_per_idle_node=labelled(kwh_idle * t_per_kwh, "carbon_t_per_idle_node"),
+        carbon_t_per_busy_node=labelled(kwh_busy * t_per_kwh, "carbon_t_per_busy_node"),
+        carbon_usd_per_t=float(finance.carbon_usd_per_t),
+        unmet_usd_per_unit=float(finance.unmet_usd_per_unit),
+        unfinished_training_usd=None if finance.unfinished_training_usd is None
+        else float(finance.unfinished_training_usd),
+        discount_factor=discount_factors(finance.discount_rate, scenario.horizon.quarters),
+    )

@@ -1,0 +1,298 @@
+"""PLAN.json, declared once: every top-level field and every table column with its type, unit and meaning.
+
+The writer (planner/pipeline.py `plan_document`) assembles the document through `assemble` and `table_columns`,
+so it cannot leave out or invent a field; every reader (planner/plan_file.py, models/verify.py, reports/tables.py,
+models/risk_inputs.py) checks or selects fields through this module; and the README's PLAN.json table is
+`markdown_table()`, which tests/test_plan_schema.py compares with the README. Only names and types are shared:
+the verifier still recomputes every figure from the scenario on its own.
+
+A column name means one thing in every table (`nodes` is whole nodes wherever it appears), which is why the
+columns are declared once below and the tables list them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from models.quarters import parse_quarter
+
+# Kinds of value. A quarter is a label like 2027Q1; records are a list of objects with declared columns.
+TEXT = "text"
+QUARTER = "quarter"
+NUMBER = "number"
+NUMBER_OR_NULL = "number or null"
+OBJECT = "object"
+LIST = "list"
+RECORDS = "records"
+
+
+@dataclass(frozen=True)
+class Field:
+    """One key of the document, of a nested object or of a table's records."""
+
+    name: str
+    kind: str
+    unit: str
+    description: str
+    required: bool = True  # False: always written, but readers tolerate its absence (older plans)
+    members: tuple["Field", ...] = ()  # the keys of an object, the columns of records
+
+    @property
+    def member_names(self) -> tuple[str, ...]:
+        return tuple(member.name for member in self.members)
+
+
+# --- record columns, one meaning each ---------------------------------------------------------------------
+QUARTER_COLUMN = Field("quarter", QUARTER, "quarter", "the quarter the row is about (for an order: when it is placed)")
+SITE = Field("site", TEXT, "", "a site of sites.csv")
+SKU = Field("sku", TEXT, "", "a SKU of the catalog")
+WORKLOAD = Field("workload", TEXT, "", "a workload of workloads.csv")
+NODES = Field("nodes", NUMBER, "nodes", "whole nodes")
+IN_SERVICE = Field("in_service", QUARTER, "quarter", "first quarter in service = order quarter + lead_quarters")
+CAPEX_USD = Field("capex_usd", NUMBER, "$", "cash paid for the order = nodes × price_usd (in costs: cash mode's "
+                                            "charge)")
+RENT_USD = Field("rent_usd", NUMBER, "$", "rent for the quarter = nodes × rent_usd_per_gpu_hour × gpus_per_node × "
+                                          "2,190 h")
+IT_KW = Field("it_kw", NUMBER, "kW", "IT power at the plan's utilisation")
+FACILITY_KW = Field("facility_kw", NUMBER, "kW", "IT power × PUE")
+NODE_EQUIVALENTS = Field("node_equivalents", NUMBER, "node-equivalents", "nodes' worth of the quarter kept busy")
+UNITS = Field("units", NUMBER, "tokens/s", "tokens/s served (placement; training tokens/s for runs) or not served "
+                                           "(unmet)")
+DEADLINE = Field("deadline", QUARTER, "quarter", "the training run's deadline quarter")
+FRACTION_LEFT = Field("fraction_left", NUMBER, "fraction", "share of the run's work not done by its deadline")
+COST_USD = Field("cost_usd", NUMBER, "$", "penalty for the unfinished share = fraction_left × unfinished_training_usd")
+DISCOUNT_FACTOR = Field("discount_factor", NUMBER, "", "(1 + discount_rate)^(−i/4) for quarter i (0 = start)")
+DEPRECIATION_USD = Field("depreciation_usd", NUMBER, "$", "depreciation mode's price_usd / (life_years × 4) per "
+                                                          "owned node in service")
+ENERGY_KWH = Field("energy_kwh", NUMBER, "kWh", "IT power × PUE × 2,190 h, cloud sites included")
+ENERGY_USD = Field("energy_usd", NUMBER, "$", "owned sites' energy_kwh × usd_per_kwh (cloud energy is in the rent)")
+MAINTENANCE_USD = Field("maintenance_usd", NUMBER, "$", "maint_frac_per_year × price_usd / 4 per owned node in "
+                                                        "service")
+CARBON_T = Field("carbon_t", NUMBER, "tCO2", "energy_kwh × gco2_per_kwh, owned and cloud sites")
+CARBON_USD = Field("carbon_usd", NUMBER, "$", "carbon_t × carbon_usd_per_t")
+UNMET_USD = Field("unmet_usd", NUMBER, "$", "unmet units × unmet_usd_per_unit")
+UNFINISHED_TRAINING_USD = Field("unfinished_training_usd", NUMBER, "$", "unfinished runs' cost_usd, in the "
+                                                                        "deadline quarter")
+TOTAL_USD = Field("total_usd", NUMBER, "$", "the quarter's $ cost lines added up")
+DISCOUNTED_USD = Field("discounted_usd", NUMBER, "discounted $", "total_usd × discount_factor")
+SERVES = Field("serves", LIST, "", "[{workload, node_equivalent_quarters}]: what the order's pool serves from its "
+                                   "in-service quarter on")
+
+_COLUMNS = {f.name: f for f in (QUARTER_COLUMN, SITE, SKU, WORKLOAD, NODES, IN_SERVICE, CAPEX_USD, RENT_USD, IT_KW,
+                                FACILITY_KW, NODE_EQUIVALENTS, UNITS, DEADLINE, FRACTION_LEFT, COST_USD,
+                                DISCOUNT_FACTOR, DEPRECIATION_USD, ENERGY_KWH, ENERGY_USD, MAINTENANCE_USD, CARBON_T,
+                                CARBON_USD, UNMET_USD, UNFINISHED_TRAINING_USD, TOTAL_USD, DISCOUNTED_USD, SERVES)}
+
+
+def _columns(*names: str) -> tuple[Field, ...]:
+    return tuple(_COLUMNS[name] for name in names)
+
+
+COSTS_COLUMNS = _columns("quarter", "discount_factor", "capex_usd", "depreciation_usd", "rent_usd", "energy_kwh",
+                         "energy_usd", "maintenance_usd", "carbon_t", "carbon_usd", "unmet_usd",
+                         "unfinished_training_usd", "total_usd", "discounted_usd")
+# totals: the column sums of costs (every numeric column but the discount factor)
+TOTALS_KEYS = tuple(c for c in COSTS_COLUMNS if c.name not in ("quarter", "discount_factor"))
+
+# The decision and cost tables, in document order (the verifier and the reports read these).
+RESULT_TABLES = ("purchases", "rentals", "fleet", "placement", "unmet", "unfinished", "costs")
+
+_DUAL_ROWS = "rows with a zero price are omitted; absent when the LP around the plan did not solve"
+
+PLAN_FIELDS: tuple[Field, ...] = (
+    Field("scenario", TEXT, "", "the scenario's name"),
+    Field("status", TEXT, "", "optimal, feasible (time limit hit with a plan), infeasible, no-solution-in-time"),
+    Field("solver", TEXT, "", "the backend that solved it"),
+    Field("objective_usd", NUMBER, "discounted $", "discounted TCO = Σ costs.discounted_usd"),
+    Field("bound_usd", NUMBER_OR_NULL, "discounted $", "the solver's bound (null where the backend gives none)",
+          required=False),
+    Field("gap", NUMBER_OR_NULL, "fraction", "relative gap (objective − bound) / objective", required=False),
+    Field("solve_seconds", NUMBER, "s", "time in the solver", required=False),
+    Field("build_seconds", NUMBER, "s", "time to build the model", required=False),
+    Field("tool_version", TEXT, "", "planner version that wrote the plan", required=False),
+    Field("horizon", OBJECT, "", "the quarters planned", members=(
+        Field("start", QUARTER, "quarter", "first quarter"),
+        Field("quarters", LIST, "", "every quarter's label, in order"))),
+    Field("capex_mode", TEXT, "", "depreciation or cash", required=False),
+    Field("cost_lines_usd", LIST, "", "the $ cost lines that add up to total_usd, in order", required=False),
+    Field("inputs", OBJECT, "", "what was solved", members=(
+        Field("scenario_path", TEXT, "", "the scenario file"),
+        Field("sha256", OBJECT, "", "SHA-256 of every input file, by role"))),
+    Field("purchases", RECORDS, "", "orders", members=_columns("quarter", "site", "sku", "nodes", "in_service",
+                                                                 "capex_usd")),
+    Field("rentals", RECORDS, "", "rentals and their rent for the quarter",
+          members=_columns("quarter", "site", "sku", "nodes", "rent_usd")),
+    Field("fleet", RECORDS, "", "everything in service (existing fleet, orders, rentals)",
+          members=_columns("quarter", "site", "sku", "nodes", "it_kw", "facility_kw")),
+    Field("placement", RECORDS, "", "where each workload runs",
+          members=_columns("quarter", "workload", "site", "sku", "node_equivalents", "units")),
+    Field("unmet", RECORDS, "", "inference demand not served", members=_columns("quarter", "workload", "units")),
+    Field("unfinished", RECORDS, "", "training not done by its deadline",
+          members=_columns("workload", "deadline", "fraction_left", "cost_usd")),
+    Field("costs", RECORDS, "", "one row per quarter; capex_usd is the cash-mode charge, depreciation_usd the "
+                                "depreciation-mode charge", members=COSTS_COLUMNS),
+    Field("totals", OBJECT, "", "the column sums of costs", members=TOTALS_KEYS),
+    Field("duals", OBJECT, "discounted $", "shadow prices from the LP around the plan (README, Shadow prices)",
+          required=False, members=(
+              Field("method", TEXT, "", "how they were computed, or why they are unavailable"),
+              Field("lp_objective_usd", NUMBER_OR_NULL, "discounted $", "objective of the LP around the plan"),
+              Field("power_usd_per_mw", LIST, "$/MW", f"[{{quarter, site, usd_per_mw}}]; {_DUAL_ROWS}",
+                    required=False),
+              Field("racks_usd_per_rack", LIST, "$/rack", f"[{{quarter, site, usd_per_rack}}]; {_DUAL_ROWS}",
+                    required=False),
+              Field("budget_usd_per_usd", LIST, "$/$", f"[{{quarter, usd_per_usd}}]; {_DUAL_ROWS}", required=False),
+              Field("demand_usd_per_unit", LIST, "$/(tokens/s)", f"[{{quarter, workload, usd_per_unit}}]; "
+                                                                 f"{_DUAL_ROWS}", required=False))),
+    Field("why", RECORDS, "", "what each order's pool serves", required=False,
+          members=_columns("quarter", "site", "sku", "nodes", "in_service", "serves")),
+)
+FIELDS = {f.name: f for f in PLAN_FIELDS}
+
+
+def table_columns(name: str) -> list[str]:
+    """The columns of record table `name`, in document order (KeyError naming it if it is not a table)."""
+    field = FIELDS.get(name)
+    if field is None or field.kind != RECORDS:
+        raise KeyError(f"PLAN.json has no table {name!r}")
+    return list(field.member_names)
+
+
+def column_kinds(name: str) -> dict[str, str]:
+    """Column -> kind (text, quarter, number) of record table `name`."""
+    table_columns(name)
+    return {column.name: column.kind for column in FIELDS[name].members}
+
+
+def columns_of(name: str, *columns: str) -> list[str]:
+    """`columns` after checking that table `name` declares each one: a reader's typo fails loudly, not as NaN."""
+    declared = table_columns(name)
+    unknown = [column for column in columns if column not in declared]
+    if unknown:
+        raise KeyError(f"PLAN.json table {name!r} has no column(s) {', '.join(unknown)}")
+    return list(columns)
+
+
+# --- checking a document -----------------------------------------------------------------------------------
+
+def _kind_problem(value, field: Field) -> str | None:
+    """Why `value` is not of the field's kind (None when it is)."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if field.kind == NUMBER and number and math.isfinite(value):
+        return None
+    if field.kind == NUMBER_OR_NULL and (value is None or (number and math.isfinite(value))):
+        return None
+    if field.kind == TEXT and isinstance(value, str):
+        return None
+    if field.kind == QUARTER and isinstance(value, str):
+        try:
+            parse_quarter(value)
+            return None
+        except ValueError:
+            return f"must be a quarter like 2027Q1, got {value!r}"
+    if field.kind == OBJECT and isinstance(value, dict):
+        return None
+    if field.kind in (LIST, RECORDS) and isinstance(value, list):
+        return None
+    expected = {NUMBER: "a finite number", NUMBER_OR_NULL: "a finite number or null", TEXT: "text",
+                QUARTER: "a quarter like 2027Q1", OBJECT: "an object", LIST: "a list",
+                RECORDS: "a list of objects"}[field.kind]
+    return f"must be {expected}, got {value!r}" if not isinstance(value, (dict, list)) else \
+        f"must be {expected}, got a {type(value).__name__}"
+
+
+def _check(value, field: Field, path: str, problems: list[str]) -> None:
+    problem = _kind_problem(value, field)
+    if problem:
+        problems.append(f"'{path}' {problem}")
+        return
+    if field.kind == OBJECT and field.members:
+        missing = [m.name for m in field.members if m.required and m.name not in value]
+        if missing:
+            problems.append(f"'{path}' lacks {', '.join(missing)}")
+        for member in field.members:
+            if member.name in value:
+                _check(value[member.name], member, f"{path}.{member.name}", problems)
+    elif field.kind == RECORDS:
+        _check_records(value, field, path, problems)
+
+
+def _check_records(records: list, field: Field, path: str, problems: list[str]) -> None:
+    """First offending record per column (with how many more), so a broken table gives a few lines, not one per
+    row, and every broken column is still named."""
+    not_objects = [i for i, record in enumerate(records) if not isinstance(record, dict)]
+    if not_objects:
+        problems.append(f"'{path}' record {not_objects[0] + 1} is not an object")
+        return
+    for column in field.members:
+        bad = []
+        for index, record in enumerate(records):
+            if column.name not in record:
+                bad.append((index, "is missing"))
+            else:
+                problem = _kind_problem(record[column.name], column)
+                if problem:
+                    bad.append((index, problem))
+        if bad:
+            index, problem = bad[0]
+            more = f" (and {len(bad) - 1} more record(s))" if len(bad) > 1 else ""
+            problems.append(f"'{path}' record {index + 1}: '{column.name}' {problem}{more}")
+
+
+def check_plan_document(plan: object) -> list[str]:
+    """Every way `plan` departs from the schema, each naming the field (empty list: it is a PLAN.json).
+
+    Required fields must be present; every declared field that is present must have its type. Undeclared keys
+    are allowed, so a newer plan's extra field does not make an older reader refuse it.
+    """
+    if not isinstance(plan, dict):
+        return [f"expected a JSON object, got {type(plan).__name__}"]
+    missing = [f.name for f in PLAN_FIELDS if f.required and f.name not in plan]
+    problems = [f"missing field(s) {', '.join(missing)}"] if missing else []
+    for field in PLAN_FIELDS:
+        if field.name in plan:
+            _check(plan[field.name], field, field.name, problems)
+    return problems
+
+
+def assemble(values: dict) -> dict:
+    """The document in schema order, for the writer: ValueError naming any field missing, undeclared or mistyped
+    (a bug in the writer, caught before anything is written)."""
+    missing = [f.name for f in PLAN_FIELDS if f.name not in values]
+    undeclared = [name for name in values if name not in FIELDS]
+    document = {f.name: values[f.name] for f in PLAN_FIELDS if f.name in values}
+    problems = check_plan_document(document)
+    if missing:
+        problems.insert(0, f"the writer left out {', '.join(missing)}")
+    if undeclared:
+        problems.insert(0, f"{', '.join(undeclared)} not declared in models/plan_schema.py")
+    if problems:
+        raise ValueError("PLAN.json does not match its schema: " + "; ".join(problems))
+    return document
+
+
+# --- the README table ---------------------------------------------------------------------------------------
+
+def _key(field: Field) -> str:
+    if field.kind == RECORDS:
+        return f"`{field.name}[{{{', '.join(field.member_names)}}}]`"
+    if field.kind == OBJECT and field.members:
+        return f"`{field.name}{{{', '.join(field.member_names)}}}`"
+    return f"`{field.name}`"
+
+
+def markdown_table() -> str:
+    """The README's PLAN.json tables: the top-level fields, then every record column once."""
+    def row(key: str, field: Field) -> str:
+        optional = "" if field.required else " (optional when read)"
+        return f"| {key} | {field.kind}{optional} | {field.unit} | {field.description} |"
+
+    lines = ["| key | type | unit | meaning |", "|---|---|---|---|"]
+    for field in PLAN_FIELDS:
+        lines.append(row(_key(field), field))
+        if field.kind == OBJECT and not all(member in _COLUMNS.values() for member in field.members):
+            lines += [row(f"`{field.name}.{member.name}`", member) for member in field.members]
+    lines += ["", "| column | type | unit | meaning |", "|---|---|---|---|"]
+    for column in _COLUMNS.values():
+        lines.append(f"| `{column.name}` | {column.kind} | {column.unit} | {column.description} |")
+    return "\n".join(lines)

@@ -1,0 +1,161 @@
+"""A feasible plan in seconds, by rounding the LP relaxation: the incumbent every MILP solve starts from.
+
+OR practice ("heuristic first, then prove"): the branch-and-bound solvers struggle to find *any* good plan on
+large instances (a training run's pool, node counts that must fit power caps), while the LP relaxation solves fast
+and is close. So:
+
+1. Solve the LP relaxation. Each training run takes the pool (site, SKU) that does most of its work there.
+2. Re-solve the LP with those pools fixed, so node counts follow the chosen pools.
+3. Round node counts: rentals up (nothing caps them); orders down, then up again one node at a time, largest
+   fractional part first, while every power, rack and budget row still holds.
+4. Switch each job's `active` binary on where its pool holds the job's minimum nodes, fix every integer, and
+   solve the remaining LP (placement, unmet demand, unfinished work), which is always feasible when demand may go
+   unmet and runs may be left unfinished.
+
+The result is a complete solution vector the solver takes as its starting incumbent (a warm start). It is a
+plan in its own right: it passes the verifier, and it is never cheaper than the optimum (a test checks both).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from models.formulation import PlanModel
+from models.solve import FEASIBLE, NO_SOLUTION, OPTIMAL, HighsSession, SolveResult
+
+ROUNDING_EPS = 1e-6  # LP values within this of an integer are that integer
+CAP_ROWS = ("power", "racks", "budget")  # rows that only node counts (integers) enter: rounding must keep them
+ACTIVE_FAMILIES = ("training_active", "replica_active")
+GAP_FLOOR_USD = 1e-9  # relative gaps of a zero-cost plan are measured against this, as SolveResult.gap does
+
+
+@dataclass(frozen=True)
+class WarmStart:
+    x: np.ndarray | None  # a complete feasible solution, or None when rounding found none (e.g. --strict)
+    objective: float | None
+    relaxation_bound: float | None  # the LP relaxation's value: a valid lower bound on any plan
+    seconds: float
+
+    def proves(self, gap: float) -> bool:
+        """Whether the plan is within `gap` (relative) of the LP relaxation, hence of the optimum."""
+        if self.x is None or self.relaxation_bound is None:
+            return False
+        return self.objective - self.relaxation_bound <= gap * max(abs(self.objective), GAP_FLOOR_USD)
+
+
+def warm_start(model: PlanModel, time_limit_s: float = 60.0) -> WarmStart:
+    lp = model.lp
+    session = HighsSession(lp, relax=True)  # one LP, re-solved from its last basis after each fixing
+    relaxed = session.solve(time_limit_s)
+    if not relaxed.has_solution:
+        return WarmStart(None, None, None, relaxed.seconds)
+    seconds = relaxed.seconds
+    x = relaxed.x.copy()
+
+    fixed_pools = _chosen_pools(model, x)
+    if fixed_pools is not None:
+        mask, values = fixed_pools
+        session.fix(mask, values)
+        guided = session.solve(time_limit_s)
+        seconds += guided.seconds
+        if not guided.has_solution:
+            return WarmStart(None, None, relaxed.objective, seconds)
+        x = guided.x.copy()
+        x[mask] = values[mask]
+
+    x = _round_node_counts(model, x)
+    x = _switch_on_active(model, x)
+    session.fix(lp.integer, x)
+    final = session.solve(time_limit_s)
+    seconds += final.seconds
+    if not final.has_solution:
+        return WarmStart(None, None, relaxed.objective, seconds)
+    solution = final.x.copy()
+    solution[lp.integer] = x[lp.integer]
+    objective = float(lp.objective_coefficients() @ solution + lp.objective_offset)
+    return WarmStart(solution, objective, relaxed.objective, seconds)
+
+
+def as_result(start: WarmStart, gap: float = 0.0, backend: str = "heuristic") -> SolveResult:
+    """The warm start as a plan of its own (`planner plan --solver heuristic`), bounded by the LP relaxation:
+    "optimal" when that bound proves it within `gap`, as a MILP solver would say, else "feasible"."""
+    if start.x is None:
+        return SolveResult(NO_SOLUTION, backend, None, None, None, start.seconds)
+    status = OPTIMAL if start.proves(gap) else FEASIBLE
+    return SolveResult(status, backend, start.x, start.objective, start.relaxation_bound, start.seconds)
+
+
+def _chosen_pools(model: PlanModel, x: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Pool binaries fixed: 1 for each run's pool with the largest relaxed value, 0 for its other pools."""
+    lp = model.lp
+    if "pool" not in lp.variables:
+        return None
+    pool = lp.value("pool", x).reset_index()
+    best = pool.groupby("workload")["pool"].idxmax()
+    values = np.zeros(lp.num_vars)
+    chosen = lp.variables["pool"].positions[best.to_numpy()]
+    values[chosen] = 1.0
+    mask = np.zeros(lp.num_vars, dtype=bool)
+    mask[lp.variables["pool"].positions] = True
+    return mask, values
+
+
+def _round_node_counts(model: PlanModel, x: np.ndarray) -> np.ndarray:
+    lp = model.lp
+    x = x.copy()
+    if "rentals" in lp.variables:
+        positions = lp.variables["rentals"].positions
+        x[positions] = np.ceil(x[positions] - ROUNDING_EPS)
+    if "orders" not in lp.variables:
+        return x
+    orders = lp.variables["orders"].positions
+    relaxed = x[orders].copy()
+    x[orders] = np.floor(relaxed + ROUNDING_EPS)
+    rows = np.concatenate([lp.constraints[name].positions for name in CAP_ROWS if name in lp.constraints]) \
+        if any(name in lp.constraints for name in CAP_ROWS) else np.zeros(0, dtype=int)
+    columns = lp.matrix()[rows].tocsc() if len(rows) else None
+    activity = columns @ x if columns is not None else None
+    limit = lp.row_upper[rows] if len(rows) else None
+    upper = lp.upper
+    fraction = relaxed - x[orders]
+    for k in np.argsort(-fraction, kind="stable"):
+        if fraction[k] <= ROUNDING_EPS:
+            break
+        j = orders[k]
+        if x[j] + 1 > upper[j]:
+            continue
+        if columns is not None:
+            start, end = columns.indptr[j], columns.indptr[j + 1]
+            touched, coefficients = columns.indices[start:end], columns.data[start:end]
+            if np.any(activity[touched] + coefficients > limit[touched] + ROUNDING_EPS):
+                continue
+            activity[touched] += coefficients
+        x[j] += 1
+    return x
+
+
+def _switch_on_active(model: PlanModel, x: np.ndarray) -> np.ndarray:
+    """active = 1 where the pool (the chosen one, for training) holds the job's minimum nodes, else 0."""
+    lp, sets = model.lp, model.sets
+    x = x.copy()
+    nodes = lp.evaluate(model.nodes, x).reorder_levels(["quarter", "site", "sku"])
+    keys = ["quarter", "workload", "site", "sku"]
+    chosen = None
+    if "pool" in lp.variables:
+        pool = lp.value("pool", x)
+        chosen = pool[pool > 0.5].index
+    for name in ACTIVE_FAMILIES:
+        if name not in lp.variables:
+            continue
+        block = lp.variables[name]
+        labels = block.index.to_frame(index=False)
+        minimum = sets.placements.set_index(keys)["min_nodes"].reindex(block.index).to_numpy(dtype=float)
+        held = nodes.reindex(pd.MultiIndex.from_frame(labels[["quarter", "site", "sku"]])).fillna(0.0).to_numpy()
+        on = held >= minimum - ROUNDING_EPS
+        if name == "training_active" and chosen is not None:
+            on &= pd.MultiIndex.from_frame(labels[["workload", "site", "sku"]]).isin(chosen)
+        x[block.positions] = on.astype(float)
+    return x
