@@ -13,7 +13,10 @@ columns are declared once below and the tables list them.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
+
+import numpy as np
 
 from models.quarters import parse_quarter
 
@@ -25,6 +28,7 @@ NUMBER_OR_NULL = "number or null"
 OBJECT = "object"
 LIST = "list"
 RECORDS = "records"
+_MISSING = object()  # a record without the column
 
 
 @dataclass(frozen=True)
@@ -44,56 +48,73 @@ class Field:
 
 
 # --- record columns, one meaning each ---------------------------------------------------------------------
-QUARTER_COLUMN = Field("quarter", QUARTER, "quarter", "the quarter the row is about (for an order: when it is placed)")
-SITE = Field("site", TEXT, "", "a site of sites.csv")
-SKU = Field("sku", TEXT, "", "a SKU of the catalog")
-WORKLOAD = Field("workload", TEXT, "", "a workload of workloads.csv")
-NODES = Field("nodes", NUMBER, "nodes", "whole nodes")
-IN_SERVICE = Field("in_service", QUARTER, "quarter", "first quarter in service = order quarter + lead_quarters")
-CAPEX_USD = Field("capex_usd", NUMBER, "$", "cash paid for the order = nodes × price_usd (in costs: cash mode's "
-                                            "charge)")
-RENT_USD = Field("rent_usd", NUMBER, "$", "rent for the quarter = nodes × rent_usd_per_gpu_hour × gpus_per_node × "
-                                          "2,190 h")
-IT_KW = Field("it_kw", NUMBER, "kW", "IT power at the plan's utilisation")
-FACILITY_KW = Field("facility_kw", NUMBER, "kW", "IT power × PUE")
-NODE_EQUIVALENTS = Field("node_equivalents", NUMBER, "node-equivalents", "nodes' worth of the quarter kept busy")
-UNITS = Field("units", NUMBER, "tokens/s", "tokens/s served (placement; training tokens/s for runs) or not served "
-                                           "(unmet)")
-DEADLINE = Field("deadline", QUARTER, "quarter", "the training run's deadline quarter")
-FRACTION_LEFT = Field("fraction_left", NUMBER, "fraction", "share of the run's work not done by its deadline")
-COST_USD = Field("cost_usd", NUMBER, "$", "penalty for the unfinished share = fraction_left × unfinished_training_usd")
-DISCOUNT_FACTOR = Field("discount_factor", NUMBER, "", "(1 + discount_rate)^(−i/4) for quarter i (0 = start)")
-DEPRECIATION_USD = Field("depreciation_usd", NUMBER, "$", "depreciation mode's price_usd / (life_years × 4) per "
-                                                          "owned node in service")
-ENERGY_KWH = Field("energy_kwh", NUMBER, "kWh", "IT power × PUE × 2,190 h, cloud sites included")
-ENERGY_USD = Field("energy_usd", NUMBER, "$", "owned sites' energy_kwh × usd_per_kwh (cloud energy is in the rent)")
-MAINTENANCE_USD = Field("maintenance_usd", NUMBER, "$", "maint_frac_per_year × price_usd / 4 per owned node in "
-                                                        "service")
-CARBON_T = Field("carbon_t", NUMBER, "tCO2", "energy_kwh × gco2_per_kwh, owned and cloud sites")
-CARBON_USD = Field("carbon_usd", NUMBER, "$", "carbon_t × carbon_usd_per_t")
-UNMET_USD = Field("unmet_usd", NUMBER, "$", "unmet units × unmet_usd_per_unit")
-UNFINISHED_TRAINING_USD = Field("unfinished_training_usd", NUMBER, "$", "unfinished runs' cost_usd, in the "
-                                                                        "deadline quarter")
-TOTAL_USD = Field("total_usd", NUMBER, "$", "the quarter's $ cost lines added up")
-DISCOUNTED_USD = Field("discounted_usd", NUMBER, "discounted $", "total_usd × discount_factor")
-SERVES = Field("serves", LIST, "", "[{workload, node_equivalent_quarters}]: what the order's pool serves from its "
-                                   "in-service quarter on")
+# name | kind | unit | meaning. A column means the same in every table it appears in; a row with no name
+# continues the meaning above it.
+_COLUMN_TABLE = """
+quarter                 | quarter | quarter          | the quarter the row is about (for an order: when it is placed)
+site                    | text    |                  | a site of sites.csv
+sku                     | text    |                  | a SKU of the catalog
+workload                | text    |                  | a workload of workloads.csv
+nodes                   | number  | nodes            | whole nodes
+in_service              | quarter | quarter          | first quarter in service = order quarter + lead_quarters
+capex_usd               | number  | $                | cash paid for the order = nodes × price_usd
+                        |         |                  | (in costs: cash mode's charge)
+rent_usd                | number  | $                | rent for the quarter = nodes × rent_usd_per_gpu_hour ×
+                        |         |                  | gpus_per_node × 2,190 h
+it_kw                   | number  | kW               | IT power at the plan's utilisation
+facility_kw             | number  | kW               | IT power × PUE
+node_equivalents        | number  | node-equivalents | nodes' worth of the quarter kept busy
+units                   | number  | tokens/s         | tokens/s served (placement; training tokens/s for runs)
+                        |         |                  | or not served (unmet)
+deadline                | quarter | quarter          | the training run's deadline quarter
+fraction_left           | number  | fraction         | share of the run's work not done by its deadline
+cost_usd                | number  | $                | penalty for the unfinished share = fraction_left ×
+                        |         |                  | unfinished_training_usd
+discount_factor         | number  |                  | (1 + discount_rate)^(−i/4) for quarter i (0 = start)
+depreciation_usd        | number  | $                | depreciation mode's price_usd / (life_years × 4) per owned
+                        |         |                  | node in service
+energy_kwh              | number  | kWh              | IT power × PUE × 2,190 h, cloud sites included
+energy_usd              | number  | $                | owned sites' energy_kwh × usd_per_kwh (cloud energy is in
+                        |         |                  | the rent)
+maintenance_usd         | number  | $                | maint_frac_per_year × price_usd / 4 per owned node in service
+carbon_t                | number  | tCO2             | energy_kwh × gco2_per_kwh, owned and cloud sites
+carbon_usd              | number  | $                | carbon_t × carbon_usd_per_t
+unmet_usd               | number  | $                | unmet units × unmet_usd_per_unit
+unfinished_training_usd | number  | $                | unfinished runs' cost_usd, in the deadline quarter
+total_usd               | number  | $                | the quarter's $ cost lines added up
+discounted_usd          | number  | discounted $     | total_usd × discount_factor
+serves                  | list    |                  | [{workload, node_equivalent_quarters}]: what the order's
+                        |         |                  | pool serves from its in-service quarter on
+"""
 
-_COLUMNS = {f.name: f for f in (QUARTER_COLUMN, SITE, SKU, WORKLOAD, NODES, IN_SERVICE, CAPEX_USD, RENT_USD, IT_KW,
-                                FACILITY_KW, NODE_EQUIVALENTS, UNITS, DEADLINE, FRACTION_LEFT, COST_USD,
-                                DISCOUNT_FACTOR, DEPRECIATION_USD, ENERGY_KWH, ENERGY_USD, MAINTENANCE_USD, CARBON_T,
-                                CARBON_USD, UNMET_USD, UNFINISHED_TRAINING_USD, TOTAL_USD, DISCOUNTED_USD, SERVES)}
+
+def _parse_columns(table: str) -> dict[str, Field]:
+    columns: dict[str, list[str]] = {}
+    last = ""
+    for line in table.strip().splitlines():
+        name, kind, unit, meaning = (cell.strip() for cell in line.split("|"))
+        if name:
+            if kind not in (TEXT, QUARTER, NUMBER, LIST):
+                raise ValueError(f"column {name!r}: unknown kind {kind!r}")
+            columns[name], last = [kind, unit, meaning], name
+        else:
+            columns[last][2] += " " + meaning
+    return {name: Field(name, kind, unit, meaning) for name, (kind, unit, meaning) in columns.items()}
+
+
+_COLUMNS = _parse_columns(_COLUMN_TABLE)
+QUARTER_COLUMN = _COLUMNS["quarter"]
 
 
 def _columns(*names: str) -> tuple[Field, ...]:
     return tuple(_COLUMNS[name] for name in names)
 
 
-COSTS_COLUMNS = _columns("quarter", "discount_factor", "capex_usd", "depreciation_usd", "rent_usd", "energy_kwh",
+COSTS_FIELDS = _columns("quarter", "discount_factor", "capex_usd", "depreciation_usd", "rent_usd", "energy_kwh",
                          "energy_usd", "maintenance_usd", "carbon_t", "carbon_usd", "unmet_usd",
                          "unfinished_training_usd", "total_usd", "discounted_usd")
 # totals: the column sums of costs (every numeric column but the discount factor)
-TOTALS_KEYS = tuple(c for c in COSTS_COLUMNS if c.name not in ("quarter", "discount_factor"))
+TOTALS_FIELDS = tuple(c for c in COSTS_FIELDS if c.name not in ("quarter", "discount_factor"))
 
 # The decision and cost tables, in document order (the verifier and the reports read these).
 RESULT_TABLES = ("purchases", "rentals", "fleet", "placement", "unmet", "unfinished", "costs")
@@ -131,8 +152,8 @@ PLAN_FIELDS: tuple[Field, ...] = (
     Field("unfinished", RECORDS, "", "training not done by its deadline",
           members=_columns("workload", "deadline", "fraction_left", "cost_usd")),
     Field("costs", RECORDS, "", "one row per quarter; capex_usd is the cash-mode charge, depreciation_usd the "
-                                "depreciation-mode charge", members=COSTS_COLUMNS),
-    Field("totals", OBJECT, "", "the column sums of costs", members=TOTALS_KEYS),
+                                "depreciation-mode charge", members=COSTS_FIELDS),
+    Field("totals", OBJECT, "", "the column sums of costs", members=TOTALS_FIELDS),
     Field("duals", OBJECT, "discounted $", "shadow prices from the LP around the plan (README, Shadow prices)",
           required=False, members=(
               Field("method", TEXT, "", "how they were computed, or why they are unavailable"),
@@ -177,7 +198,7 @@ def columns_of(name: str, *columns: str) -> list[str]:
 
 def _kind_problem(value, field: Field) -> str | None:
     """Why `value` is not of the field's kind (None when it is)."""
-    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    number = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
     if field.kind == NUMBER and number and math.isfinite(value):
         return None
     if field.kind == NUMBER_OR_NULL and (value is None or (number and math.isfinite(value))):
@@ -217,22 +238,37 @@ def _check(value, field: Field, path: str, problems: list[str]) -> None:
         _check_records(value, field, path, problems)
 
 
+def _column_is_clean(values: list, kind: str) -> bool:
+    """Fast whole-column test (type checks on the exact types json.load gives, a set of distinct quarter labels),
+    so a large plan is checked in a fraction of a second; only a column that fails is searched record by record."""
+    if kind == NUMBER:
+        if not all(type(v) is float or type(v) is int for v in values):
+            return False
+        return bool(np.isfinite(np.asarray(values, dtype=float)).all()) if values else True
+    if kind in (TEXT, QUARTER, LIST):
+        wanted = list if kind == LIST else str
+        if not all(type(v) is wanted for v in values):
+            return False
+        if kind == QUARTER:
+            return all(_kind_problem(label, QUARTER_COLUMN) is None for label in set(values))
+        return True
+    return False
+
+
 def _check_records(records: list, field: Field, path: str, problems: list[str]) -> None:
     """First offending record per column (with how many more), so a broken table gives a few lines, not one per
     row, and every broken column is still named."""
-    not_objects = [i for i, record in enumerate(records) if not isinstance(record, dict)]
-    if not_objects:
-        problems.append(f"'{path}' record {not_objects[0] + 1} is not an object")
+    if not all(isinstance(record, dict) for record in records):
+        first = next(i for i, record in enumerate(records) if not isinstance(record, dict))
+        problems.append(f"'{path}' record {first + 1} is not an object")
         return
     for column in field.members:
-        bad = []
-        for index, record in enumerate(records):
-            if column.name not in record:
-                bad.append((index, "is missing"))
-            else:
-                problem = _kind_problem(record[column.name], column)
-                if problem:
-                    bad.append((index, problem))
+        values = [record.get(column.name, _MISSING) for record in records]
+        if _column_is_clean(values, column.kind):
+            continue
+        bad = [(index, "is missing" if value is _MISSING else _kind_problem(value, column))
+               for index, value in enumerate(values)]
+        bad = [(index, problem) for index, problem in bad if problem]
         if bad:
             index, problem = bad[0]
             more = f" (and {len(bad) - 1} more record(s))" if len(bad) > 1 else ""

@@ -86,7 +86,10 @@ def _solve_ortools(lp: LinearProgram, backend: str, time_limit_s: float, gap: fl
     params = {"scip": f"limits/gap = {gap}", "highs": f"mip_rel_gap = {gap}\noutput_flag = false",
               "cp-sat": f"relative_gap_limit: {gap}\nnum_workers: 1\nmip_var_scaling: {CP_SAT_VAR_SCALING}"
               }.get(backend)
-    if params and not relax:
+    params = None if relax else params
+    if backend == "scip":  # Ctrl-C is the caller's (planner/interrupts.py aborts), never a 'feasible' early stop
+        params = "\n".join(filter(None, [params, "misc/catchctrlc = FALSE"]))
+    if params:
         solver.set_solver_specific_parameters(params)
     started = time.perf_counter()
     status = solver.solve(model)
@@ -228,6 +231,11 @@ class HighsSession:
             model.integrality_ = np.where(lp.integer, highspy.HighsVarType.kInteger,
                                           highspy.HighsVarType.kContinuous)
         self.highs.passModel(model)
+
+    def release(self) -> None:
+        """Every variable back to its own bounds."""
+        columns = np.arange(self.lp.num_vars, dtype=np.int32)
+        self.highs.changeColsBounds(len(columns), columns, self.lp.lower, self.lp.upper)
 
     def fix(self, mask: np.ndarray, values: np.ndarray) -> None:
         """Pin the variables of `mask` to `values` (both full-length) for the next solves."""

@@ -12,12 +12,14 @@ and is close. So:
    solve the remaining LP (placement, unmet demand, unfinished work), which is always feasible when demand may go
    unmet and runs may be left unfinished.
 
-The result is a complete solution vector the solver takes as its starting incumbent (a warm start). It is a
+A run the plan leaves unfinished then tries its next preferred pools, one at a time (steps 2–4 again each), and
+the cheapest plan is kept. The result is a complete solution vector the solver takes as its starting incumbent (a warm start). It is a
 plan in its own right: it passes the verifier, and it is never cheaper than the optimum (a test checks both).
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,6 +31,9 @@ from models.solve import FEASIBLE, NO_SOLUTION, OPTIMAL, HighsSession, SolveResu
 ROUNDING_EPS = 1e-6  # LP values within this of an integer are that integer
 CAP_ROWS = ("power", "racks", "budget")  # rows that only node counts (integers) enter: rounding must keep them
 ACTIVE_FAMILIES = ("training_active", "replica_active")
+MAX_RUNS_REVISITED = 10  # unfinished runs whose pool the local search reconsiders, largest shortfall first
+LOCAL_SEARCH_SHARE = 0.1  # share of the time limit the local search may spend (each trial is two warm LPs)
+IMPROVEMENT_USD = 1e-6  # a trial replaces the plan only when it is cheaper by more than rounding noise
 GAP_FLOOR_USD = 1e-9  # relative gaps of a zero-cost plan are measured against this, as SolveResult.gap does
 
 
@@ -52,31 +57,79 @@ def warm_start(model: PlanModel, time_limit_s: float = 60.0) -> WarmStart:
     relaxed = session.solve(time_limit_s)
     if not relaxed.has_solution:
         return WarmStart(None, None, None, relaxed.seconds)
-    seconds = relaxed.seconds
-    x = relaxed.x.copy()
+    started = time.perf_counter()
+    pools = _pool_preference(model, relaxed.x)
+    choice = {run: candidates[0] for run, candidates in pools.items()}
+    best = _plan_for_pools(model, session, relaxed.x, choice, time_limit_s)
+    # Local search: a run left unfinished may fit another pool; try its next preferences, one run at a time.
+    if best is not None and pools:
+        deadline = started + LOCAL_SEARCH_SHARE * time_limit_s
+        for run in _unfinished_runs(model, best[0])[:MAX_RUNS_REVISITED]:
+            for candidate in pools[run][1:]:
+                if time.perf_counter() > deadline:
+                    break
+                trial = _plan_for_pools(model, session, relaxed.x, {**choice, run: candidate}, time_limit_s)
+                if trial is not None and trial[1] < best[1] - IMPROVEMENT_USD:
+                    best, choice = trial, {**choice, run: candidate}
+    seconds = relaxed.seconds + time.perf_counter() - started
+    if best is None:
+        return WarmStart(None, None, relaxed.objective, seconds)
+    return WarmStart(best[0], best[1], relaxed.objective, seconds)
 
-    fixed_pools = _chosen_pools(model, x)
-    if fixed_pools is not None:
-        mask, values = fixed_pools
+
+def _plan_for_pools(model: PlanModel, session: HighsSession, relaxed_x: np.ndarray, choice: dict,
+                    time_limit_s: float) -> tuple[np.ndarray, float] | None:
+    """Steps 2–4 for one choice of pool per run: (solution, objective), or None when an LP fails."""
+    lp = model.lp
+    session.release()
+    x = relaxed_x.copy()
+    if choice:
+        mask, values = _fixed_pools(model, choice)
         session.fix(mask, values)
         guided = session.solve(time_limit_s)
-        seconds += guided.seconds
         if not guided.has_solution:
-            return WarmStart(None, None, relaxed.objective, seconds)
+            return None
         x = guided.x.copy()
         x[mask] = values[mask]
-
     x = _round_node_counts(model, x)
     x = _switch_on_active(model, x)
     session.fix(lp.integer, x)
     final = session.solve(time_limit_s)
-    seconds += final.seconds
     if not final.has_solution:
-        return WarmStart(None, None, relaxed.objective, seconds)
+        return None
     solution = final.x.copy()
     solution[lp.integer] = x[lp.integer]
-    objective = float(lp.objective_coefficients() @ solution + lp.objective_offset)
-    return WarmStart(solution, objective, relaxed.objective, seconds)
+    return solution, float(lp.objective_coefficients() @ solution + lp.objective_offset)
+
+
+def _pool_preference(model: PlanModel, x: np.ndarray) -> dict[str, list[int]]:
+    """Each run's pools (positions of their `pool` variables), most relaxed work first."""
+    lp = model.lp
+    if "pool" not in lp.variables:
+        return {}
+    block = lp.variables["pool"]
+    labels = block.index.to_frame(index=False).assign(position=block.positions, value=x[block.positions])
+    labels = labels.sort_values(["workload", "value"], ascending=[True, False], kind="stable")
+    return {run: group["position"].tolist() for run, group in labels.groupby("workload", sort=False)}
+
+
+def _fixed_pools(model: PlanModel, choice: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Pool binaries fixed: 1 for each run's chosen pool, 0 for its others."""
+    lp = model.lp
+    mask = np.zeros(lp.num_vars, dtype=bool)
+    mask[lp.variables["pool"].positions] = True
+    values = np.zeros(lp.num_vars)
+    values[list(choice.values())] = 1.0
+    return mask, values
+
+
+def _unfinished_runs(model: PlanModel, x: np.ndarray) -> list[str]:
+    """Runs the plan leaves partly undone, the largest share first."""
+    if "left" not in model.lp.variables:
+        return []
+    left = model.lp.value("left", x)
+    left = left[left > ROUNDING_EPS].sort_values(ascending=False, kind="stable")
+    return [label[0] if isinstance(label, tuple) else label for label in left.index]
 
 
 def as_result(start: WarmStart, gap: float = 0.0, backend: str = "heuristic") -> SolveResult:
@@ -86,21 +139,6 @@ def as_result(start: WarmStart, gap: float = 0.0, backend: str = "heuristic") ->
         return SolveResult(NO_SOLUTION, backend, None, None, None, start.seconds)
     status = OPTIMAL if start.proves(gap) else FEASIBLE
     return SolveResult(status, backend, start.x, start.objective, start.relaxation_bound, start.seconds)
-
-
-def _chosen_pools(model: PlanModel, x: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """Pool binaries fixed: 1 for each run's pool with the largest relaxed value, 0 for its other pools."""
-    lp = model.lp
-    if "pool" not in lp.variables:
-        return None
-    pool = lp.value("pool", x).reset_index()
-    best = pool.groupby("workload")["pool"].idxmax()
-    values = np.zeros(lp.num_vars)
-    chosen = lp.variables["pool"].positions[best.to_numpy()]
-    values[chosen] = 1.0
-    mask = np.zeros(lp.num_vars, dtype=bool)
-    mask[lp.variables["pool"].positions] = True
-    return mask, values
 
 
 def _round_node_counts(model: PlanModel, x: np.ndarray) -> np.ndarray:

@@ -2,28 +2,64 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import click
 
 from models.errors import InputError, SolverError
-from planner import __version__
+from planner import __version__, interrupts
+from planner.tables import printable
+from reports import atomic
+
+MAX_PROBLEMS_SHOWN = 200  # a 200,000-row sheet of bad rows printed 25 MB; the first 200 say what is wrong
+
+
+def printable_lines(text: str) -> str:
+    """Escape control characters line by line, keeping the message's own line breaks."""
+    return "\n".join(printable(line) for line in text.split("\n"))
 
 
 class PlannerGroup(click.Group):
     """Turns user errors into a clear message and exit code 2 (solver trouble: 1), never a traceback."""
 
     def invoke(self, ctx: click.Context):
+        """One command = one batch of outputs (reports/atomic.py): committed together when it succeeds, none
+        of them when it fails or a signal arrives (planner/interrupts.py)."""
+        with interrupts.guard():
+            return self._invoke_in_batch(ctx)
+
+    def _invoke_in_batch(self, ctx: click.Context):
+        atomic.begin_batch()
         try:
-            return super().invoke(ctx)
+            try:
+                result = super().invoke(ctx)
+            except (click.exceptions.Exit, SystemExit) as done:
+                code = done.exit_code if isinstance(done, click.exceptions.Exit) else done.code
+                if code in (0, None):
+                    atomic.commit_batch()
+                raise
+            atomic.commit_batch()
+            return result
+        except atomic.Interrupted as stop:
+            click.echo(f"interrupted ({signal.Signals(stop.signum).name}): no output was written", err=True)
+            sys.exit(interrupts.exit_code(stop.signum))
+        except KeyboardInterrupt:  # off the main thread no watcher runs; Python's own Ctrl-C lands here
+            click.echo("interrupted (SIGINT): no output was written", err=True)
+            sys.exit(interrupts.exit_code(signal.SIGINT))
         except InputError as error:
-            click.echo(f"error: {len(error.problems)} problem(s) in the input:", err=True)
-            for problem in error.problems:
-                click.echo(f"  {problem}", err=True)
+            problems = error.problems
+            click.echo(f"error: {len(problems)} problem(s) in the input:", err=True)
+            for problem in problems[:MAX_PROBLEMS_SHOWN]:
+                click.echo(f"  {printable(problem)}", err=True)
+            if len(problems) > MAX_PROBLEMS_SHOWN:
+                click.echo(f"  ... and {len(problems) - MAX_PROBLEMS_SHOWN:,} more", err=True)
             sys.exit(InputError.exit_code)
         except SolverError as error:
-            click.echo(f"error: {error}", err=True)
+            click.echo(f"error: {printable_lines(str(error))}", err=True)
             sys.exit(SolverError.exit_code)
+        finally:
+            atomic.discard_batch()
 
 
 @click.group(cls=PlannerGroup)

@@ -16,7 +16,7 @@ from models.explain import order_uses, shadow_prices
 from models.extract import extract_tables
 from models.formulation import USD_LINES, PlanModel, build_plan_model
 from models.performance import estimate_performance
-from models.plan_schema import RESULT_TABLES, TOTALS_KEYS, assemble, table_columns
+from models.plan_schema import RESULT_TABLES, TOTALS_FIELDS, assemble, table_columns
 from models.sets import build_sets, life_quarters
 from models.solve import FEASIBLE, INFEASIBLE, NO_SOLUTION, OPTIMAL, SolveResult, solve
 from models.warm_start import WarmStart, as_result, warm_start
@@ -146,7 +146,7 @@ def plan_document(run: PlanRun) -> dict:
     anything is written, rather than a reader's surprise later."""
     scenario, result, tables = run.scenario, run.result, run.tables
     costs = tables["costs"]
-    totals = {field.name: float(costs[field.name].sum()) for field in TOTALS_KEYS}
+    totals = {field.name: float(costs[field.name].sum()) for field in TOTALS_FIELDS}
     objective = totals["discounted_usd"]
     bound = result.bound
     gap = None if bound is None else max(0.0, (objective - bound) / max(abs(objective), 1e-9))

@@ -6,17 +6,20 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import yaml
 
 from models.errors import InputError, Problem
-from models.quarters import Horizon, parse_quarter
+from models.quarters import QUARTERS_PER_YEAR, Horizon, parse_quarter
 from planner import schema as S
 from planner.resources import shipped_catalog_path
-from planner.tables import read_table, sha256_of
+from planner.tables import (MAX_YAML_BYTES, check_input_file, decode_text, printable, read_table,
+                            sha256_of)
 
 # Default penalty for one unit (tokens/s) of inference demand left unserved for one quarter. Chosen far above
 # the cost of serving it (an 8-GPU H100 node costs ~$0.1M a quarter all-in and serves >= 1,000 tokens/s of
@@ -35,6 +38,20 @@ FINANCE_KEYS = ("discount_rate", "capex_mode", "budget_usd_per_quarter", "carbon
                 "unmet_usd_per_unit", "unfinished_training_usd")
 PLANNING_KEYS = ("headroom",)
 SOLVER_KEYS = ("backend", "time_limit_s", "gap")
+TABLE_KEYS = ("catalog", "sites", "fleet", "workloads", "demand", "throughput")
+SECTION_KEYS = ("finance", "planning", "solver", "risk")
+
+# Sane bounds for the scenario's own numbers (the tables' bounds are on their columns in schema.py; README,
+# "Exit codes, limits and guarantees"). Beyond them a value is a typo or an attack, and the model would be
+# built for minutes and then fail with a misleading "no plan found in time".
+MAX_QUARTERS = 400  # 100 years; the model has O(quarters^2) vintage terms
+FIRST_YEAR, LAST_YEAR = 1000, 9999  # quarter labels are written with four-digit years (2027Q1)
+MAX_DISCOUNT_RATE = 10.0  # 1,000 % a year
+MAX_USD = 1e15  # any money amount: ~10x world GDP
+MAX_CARBON_USD_PER_T = 1e6
+MAX_TIME_LIMIT_S = 1e6  # ~12 days
+MAX_YAML_DEPTH = 50  # nesting levels; the example has 2
+MAX_YAML_NODES = 10_000  # after alias expansion; the example has ~40 (bounds "billion laughs" alias bombs)
 
 
 @dataclass(frozen=True)
@@ -98,11 +115,21 @@ def load_scenario(path: str | Path) -> Scenario:
     warnings: list[str] = []
     _check_keys(config, TOP_LEVEL_KEYS, label, "", problems, warnings)
 
-    name = str(config.get("name") or path.stem)
+    name = config.get("name")
+    if isinstance(name, (dict, list)):
+        problems.append(Problem(label, f"'name' must be text, got a {_yaml_kind(name)}", column="name"))
+        name = None
+    name = str(name) if name not in (None, "") else path.stem
+    for section in SECTION_KEYS:
+        if config.get(section) is not None and not isinstance(config[section], dict):
+            problems.append(Problem(label, f"'{section}' must be a mapping of keys to values, got a "
+                                           f"{_yaml_kind(config[section])}", column=section))
+    sections = {key: config[key] if isinstance(config.get(key), dict) else {} for key in SECTION_KEYS}
     horizon = _parse_horizon(config, label, problems)
-    finance = _parse_finance(config.get("finance") or {}, label, problems, warnings)
-    headroom = _parse_planning(config.get("planning") or {}, label, problems, warnings)
-    solver = _parse_solver(config.get("solver") or {}, label, problems, warnings)
+    finance = _parse_finance(sections["finance"], label, problems, warnings)
+    headroom = _parse_planning(sections["planning"], label, problems, warnings)
+    solver = _parse_solver(sections["solver"], label, problems, warnings)
+    problems.extend(check_risk_section(SimpleNamespace(path=path, risk=sections["risk"])))
 
     base = path.resolve().parent
     specs = {
@@ -119,6 +146,12 @@ def load_scenario(path: str | Path) -> Scenario:
     for role, (spec, table_schema, required) in specs.items():
         if spec is None and role == "catalog":
             spec = str(shipped_catalog_path())
+        if spec is not None and (not isinstance(spec, str) or not spec.strip()):
+            problems.append(Problem(label, f"'{role}' must be a table file name (CSV or XLSX), got "
+                                           f"{'a ' + _yaml_kind(spec) if isinstance(spec, (dict, list)) else repr(spec)}",
+                                    column=role))
+            spec = None
+            required = False
         if spec is None:
             if required:
                 problems.append(Problem(label, f"key '{role}' is required (a table file)", column=role))
@@ -136,9 +169,10 @@ def load_scenario(path: str | Path) -> Scenario:
         tables[role], raws[role] = parsed.frame, raw
         input_files[role] = raw.path
 
-    if problems:
-        raise InputError(problems)
-    problems.extend(check_references(tables, raws, horizon))
+    # Cross-table references are checked even when single cells were wrong, so one `validate` shows both;
+    # only the checks that need fully typed tables (runnable, fleet fits) wait for a clean parse.
+    if horizon is not None and all(role in raws or not required for role, (_, _, required) in specs.items()):
+        problems.extend(check_references(tables, raws, horizon))
     if problems:
         raise InputError(problems)
 
@@ -150,12 +184,11 @@ def load_scenario(path: str | Path) -> Scenario:
         workloads=_typed_workloads(tables["workloads"]),
         demand=_typed_demand(tables["demand"]),
         throughput=_typed_throughput(tables["throughput"]),
-        finance=finance, headroom=headroom, solver=solver, risk=dict(config.get("risk") or {}),
+        finance=finance, headroom=headroom, solver=solver, risk=dict(sections["risk"]),
         input_files=input_files, warnings=tuple(warnings),
     )
     problems.extend(check_runnable(scenario, raws))
     problems.extend(check_fleet_fits(scenario, raws))
-    problems.extend(check_risk_section(scenario))
     if problems:
         raise InputError(problems)
     return scenario
@@ -163,18 +196,102 @@ def load_scenario(path: str | Path) -> Scenario:
 
 # --- YAML and scalar keys ---------------------------------------------------------------------------
 
+class _ScenarioLoader(yaml.SafeLoader):
+    """Safe YAML with two fixes for hand-edited files: YAML 1.2 floats (`1.0e12`, `4e7`, which PyYAML's YAML 1.1
+    rules read as text) and duplicate keys recorded (with their line) instead of silently keeping the last."""
+
+    def __init__(self, stream, label: str):
+        super().__init__(stream)
+        self.label = label
+        self.duplicates: list[tuple[str, int, int]] = []  # (key, line, first line)
+
+    def compose_node(self, parent, index):
+        """Refuse deep nesting early (a scenario is 3 levels deep; 5,000 brackets took 3 s to fail)."""
+        self.depth = getattr(self, "depth", 0) + 1
+        try:
+            if self.depth > MAX_YAML_DEPTH:
+                raise InputError(Problem(self.label, f"the YAML is nested more than {MAX_YAML_DEPTH} levels deep",
+                                         row=self.peek_event().start_mark.line + 1))
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen: dict = {}
+            for key_node, _ in node.value:
+                if isinstance(key_node, yaml.ScalarNode):
+                    key = (key_node.tag, key_node.value)
+                    line = key_node.start_mark.line + 1
+                    if key in seen:
+                        self.duplicates.append((key_node.value, line, seen[key]))
+                    else:
+                        seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+_YAML12_FLOAT = re.compile(r"""^(?:[-+]?(?:\.[0-9]+|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?
+    |[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$""", re.X)
+_ScenarioLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:float"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+# Added after the int resolver for each first character, so `4` stays an int and `4e7` becomes a float.
+_ScenarioLoader.add_implicit_resolver("tag:yaml.org,2002:float", _YAML12_FLOAT, list("-+0123456789."))
+
+
+def _expanded_nodes(root) -> int:
+    """How many nodes the document has once every alias is expanded (memoised per node, so a
+    "billion laughs" bomb is measured in microseconds instead of being built)."""
+    sizes: dict[int, int] = {}
+    order, stack = [], [root]
+    while stack:  # iterative post-order: a deeply nested document does not hit the recursion limit
+        node = stack.pop()
+        if id(node) in sizes:
+            continue
+        sizes[id(node)] = 0
+        order.append(node)
+        children = ([n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode)
+                    else node.value if isinstance(node, yaml.SequenceNode) else [])
+        stack.extend(child for child in children if id(child) not in sizes)
+    for node in reversed(order):
+        children = ([n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode)
+                    else node.value if isinstance(node, yaml.SequenceNode) else [])
+        sizes[id(node)] = min(1 + sum(sizes[id(child)] for child in children), MAX_YAML_NODES + 1)
+    return sizes[id(root)]
+
+
+def _yaml_kind(value) -> str:
+    return {dict: "mapping", list: "list", str: "string"}.get(type(value), type(value).__name__)
+
+
 def _read_yaml(path: Path) -> dict:
-    if not path.is_file():
-        raise InputError(Problem(str(path), "scenario file not found"))
+    label = path.name
+    check_input_file(path.absolute(), label, MAX_YAML_BYTES, noun="scenario file")
+    text = decode_text(path.read_bytes(), label)
+    loader = None
     try:
-        config = yaml.safe_load(path.read_text())
+        loader = _ScenarioLoader(text, label)  # the reader refuses control characters already here
+        node = loader.get_single_node()
+        if node is not None and _expanded_nodes(node) > MAX_YAML_NODES:
+            raise InputError(Problem(label, f"the YAML expands to more than {MAX_YAML_NODES:,} values (aliases "
+                                            "repeated inside aliases?); a scenario needs a few dozen"))
+        config = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         row = mark.line + 1 if mark is not None else None
-        raise InputError(Problem(path.name, f"not valid YAML: {getattr(exc, 'problem', exc)}", row=row)) \
+        raise InputError(Problem(label, f"not valid YAML: {getattr(exc, 'problem', None) or exc}", row=row)) \
             from None
+    except RecursionError:
+        raise InputError(Problem(label, "not valid YAML: nested too deeply")) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+    if loader.duplicates:
+        raise InputError([Problem(label, f"duplicate key '{key}' (first given on line {first}); a key may be "
+                                         "given once", row=line, column=key)
+                          for key, line, first in loader.duplicates])
     if not isinstance(config, dict):
-        raise InputError(Problem(path.name, "a scenario must be a YAML mapping of keys to values"))
+        raise InputError(Problem(label, "a scenario must be a YAML mapping of keys to values"))
     return config
 
 
@@ -191,7 +308,7 @@ def _check_keys(mapping: dict, allowed: tuple[str, ...], label: str, prefix: str
             problems.append(Problem(label, f"unknown key '{prefix}{key}': did you mean '{prefix}{guess}'?",
                                     column=f"{prefix}{key}"))
         else:
-            warnings.append(f"{label}: unknown key '{prefix}{key}' ignored")
+            warnings.append(printable(f"{label}: unknown key '{prefix}{key}' ignored"))
 
 
 def _number(mapping: dict, key: str, label: str, prefix: str, problems: list[Problem],
@@ -205,10 +322,10 @@ def _number(mapping: dict, key: str, label: str, prefix: str, problems: list[Pro
         problems.append(Problem(label, f"'{where}' must be a finite number, got {value!r}", column=where))
         return default
     if low is not None and (value < low or (low_open and value == low)):
-        problems.append(Problem(label, f"'{where}' must be {'>' if low_open else '>='} {low}, got {value}",
+        problems.append(Problem(label, f"'{where}' must be {'>' if low_open else '>='} {low:g}, got {value:g}",
                                 column=where))
     if high is not None and (value > high or (high_open and value == high)):
-        problems.append(Problem(label, f"'{where}' must be {'<' if high_open else '<='} {high}, got {value}",
+        problems.append(Problem(label, f"'{where}' must be {'<' if high_open else '<='} {high:g}, got {value:g}",
                                 column=where))
     return float(value)
 
@@ -223,32 +340,48 @@ def _parse_horizon(config: dict, label: str, problems: list[Problem]) -> Horizon
     if start_ordinal is None:
         problems.append(Problem(label, f"'start' must be a quarter like 2027Q1, got {start!r}", column="start"))
         ok = False
-    if isinstance(quarters, bool) or not isinstance(quarters, int) or quarters < 1:
-        problems.append(Problem(label, f"'quarters' must be a whole number >= 1, got {quarters!r}",
-                                column="quarters"))
+    elif start_ordinal < FIRST_YEAR * QUARTERS_PER_YEAR:
+        problems.append(Problem(label, f"'start' {start} is before the year {FIRST_YEAR}", column="start"))
+        ok = False
+    if isinstance(quarters, bool) or not isinstance(quarters, int) or not 1 <= quarters <= MAX_QUARTERS:
+        problems.append(Problem(label, f"'quarters' must be a whole number from 1 to {MAX_QUARTERS} (100 years), "
+                                       f"got {quarters!r}", column="quarters"))
+        ok = False
+    elif start_ordinal is not None and start_ordinal + quarters - 1 > LAST_YEAR * QUARTERS_PER_YEAR + 3:
+        problems.append(Problem(label, f"the horizon ({quarters} quarters from {start}) runs past {LAST_YEAR}Q4; "
+                                       "quarter labels have four-digit years", column="quarters"))
         ok = False
     return Horizon(start_ordinal, quarters) if ok else None
+
+
+def _choice(section: dict, key: str, choices: tuple[str, ...], default: str, label: str, prefix: str,
+            problems: list[Problem]) -> str:
+    """A value from a closed set, case-insensitive (`SCIP`, `Cash`)."""
+    value = section.get(key, default)
+    if isinstance(value, str) and value.strip().lower() in choices:
+        return value.strip().lower()
+    problems.append(Problem(label, f"'{prefix}{key}' must be one of {', '.join(choices)}, got {value!r}",
+                            column=f"{prefix}{key}"))
+    return default
 
 
 def _parse_finance(section: dict, label: str, problems, warnings) -> Finance:
     _check_keys(section, FINANCE_KEYS, label, "finance.", problems, warnings)
     if not isinstance(section, dict):
         return Finance()
-    mode = section.get("capex_mode", "depreciation")
-    if mode not in CAPEX_MODES:
-        problems.append(Problem(label, f"'finance.capex_mode' must be one of {', '.join(CAPEX_MODES)}, "
-                                       f"got {mode!r}", column="finance.capex_mode"))
-        mode = "depreciation"
     p = "finance."
+    mode = _choice(section, "capex_mode", CAPEX_MODES, "depreciation", label, p, problems)
     return Finance(
-        discount_rate=_number(section, "discount_rate", label, p, problems, 0.0, low=0.0),
+        discount_rate=_number(section, "discount_rate", label, p, problems, 0.0, low=0.0, high=MAX_DISCOUNT_RATE),
         capex_mode=mode,
-        budget_usd_per_quarter=_number(section, "budget_usd_per_quarter", label, p, problems, None, low=0.0),
-        carbon_usd_per_t=_number(section, "carbon_usd_per_t", label, p, problems, 0.0, low=0.0),
+        budget_usd_per_quarter=_number(section, "budget_usd_per_quarter", label, p, problems, None, low=0.0,
+                                       high=MAX_USD),
+        carbon_usd_per_t=_number(section, "carbon_usd_per_t", label, p, problems, 0.0, low=0.0,
+                                 high=MAX_CARBON_USD_PER_T),
         unmet_usd_per_unit=_number(section, "unmet_usd_per_unit", label, p, problems,
-                                   DEFAULT_UNMET_USD_PER_UNIT, low=0.0),
+                                   DEFAULT_UNMET_USD_PER_UNIT, low=0.0, high=MAX_USD),
         unfinished_training_usd=_number(section, "unfinished_training_usd", label, p, problems, None,
-                                        low=0.0),
+                                        low=0.0, high=MAX_USD),
     )
 
 
@@ -263,16 +396,12 @@ def _parse_solver(section: dict, label: str, problems, warnings) -> SolverOption
     _check_keys(section, SOLVER_KEYS, label, "solver.", problems, warnings)
     if not isinstance(section, dict):
         return SolverOptions()
-    backend = section.get("backend", "scip")
-    if backend not in SOLVER_BACKENDS:
-        problems.append(Problem(label, f"'solver.backend' must be one of {', '.join(SOLVER_BACKENDS)}, "
-                                       f"got {backend!r}", column="solver.backend"))
-        backend = "scip"
+    backend = _choice(section, "backend", SOLVER_BACKENDS, "scip", label, "solver.", problems)
     return SolverOptions(
         backend=backend,
         time_limit_s=_number(section, "time_limit_s", label, "solver.", problems, DEFAULT_TIME_LIMIT_S,
-                             low=0.0, low_open=True),
-        gap=_number(section, "gap", label, "solver.", problems, DEFAULT_GAP, low=0.0),
+                             low=0.0, low_open=True, high=MAX_TIME_LIMIT_S),
+        gap=_number(section, "gap", label, "solver.", problems, DEFAULT_GAP, low=0.0, high=1.0),
     )
 
 

@@ -16,7 +16,7 @@ import pandas as pd
 
 from models.errors import Problem
 from models.quarters import Horizon
-from planner.tables import RawTable
+from planner.tables import RawTable, printable
 
 # Value checks a column can ask for: (predicate on finite floats, phrase for the message).
 POSITIVE = (lambda v: v > 0, "must be > 0")
@@ -24,6 +24,33 @@ NON_NEGATIVE = (lambda v: v >= 0, "must be >= 0")
 FRACTION_OPEN_CLOSED = (lambda v: (v > 0) & (v <= 1), "must be in (0, 1]")
 FRACTION_CLOSED_OPEN = (lambda v: (v >= 0) & (v < 1), "must be in [0, 1)")
 AT_LEAST_ONE = (lambda v: v >= 1, "must be >= 1")
+MIN_MFU = 1e-4  # model FLOPs utilisation below 0.01 % is a typo (an MFU of 1e-300 would mean 1e300 node-hours)
+MFU_RANGE = (lambda v: (v >= MIN_MFU) & (v <= 1), f"must be in [{MIN_MFU:g}, 1]")
+
+# Upper bounds of every numeric column (README, "Exit codes, limits and guarantees"): far above any real
+# hardware, site or workload of this decade, far below what overflows the model (1e19 nodes wrapped to a
+# negative integer; 1e300 tokens/s made the solver report "no plan found in time"). Per GPU where the column is.
+MAX_GPUS_PER_NODE = 1024
+MAX_TFLOPS_PER_GPU = 1e5  # B200: 2,250 dense BF16
+MAX_HBM_GB_PER_GPU = 1e5  # B200: 192
+MAX_HBM_TBPS_PER_GPU = 1e3  # B200: 8
+MAX_NODE_KW = 1e4  # a GB200 NVL72 rack: ~120 kW
+MAX_PRICE_USD_PER_NODE = 1e9
+MAX_RENT_USD_PER_GPU_HOUR = 1e4
+MAX_LEAD_QUARTERS = 400
+MAX_LIFE_YEARS = 100
+MAX_MAINT_FRAC_PER_YEAR = 10
+MAX_NODES_PER_RACK = 1024
+MAX_POWER_MW = 1e5  # 100 GW
+MAX_PUE = 10
+MAX_USD_PER_KWH = 100
+MAX_GCO2_PER_KWH = 1e4  # lignite: ~1,100
+MAX_RACKS = 1e7
+MAX_NODES = 1e7
+MAX_PARAMS_B = 1e6  # 10^15 parameters
+MAX_TOKENS_B = 1e9  # 10^18 training tokens
+MAX_CONTEXT_TOKENS = 1e8
+MAX_TOKENS_PER_S = 1e12  # demand, throughput and per-user SLOs
 
 
 @dataclass(frozen=True)
@@ -34,6 +61,7 @@ class Column:
     check: tuple | None = None
     choices: tuple[str, ...] = ()
     in_header: bool = True  # must the column appear in the header even when its values are optional?
+    high: float | None = None  # sane upper bound (inclusive); beyond it a value is an input error
 
 
 @dataclass(frozen=True)
@@ -51,67 +79,73 @@ class TableSchema:
 CATALOG = TableSchema("catalog", key=("sku",), columns=(
     Column("sku", "str"),
     Column("accelerator", "str"),
-    Column("gpus_per_node", "int", check=POSITIVE),
-    Column("bf16_tflops", "float", check=POSITIVE),
-    Column("fp8_tflops", "float", required=False, check=POSITIVE),
-    Column("hbm_gb", "float", check=POSITIVE),
-    Column("hbm_tbps", "float", check=POSITIVE),
-    Column("node_kw", "float", check=POSITIVE),
+    Column("gpus_per_node", "int", check=POSITIVE, high=MAX_GPUS_PER_NODE),
+    Column("bf16_tflops", "float", check=POSITIVE, high=MAX_TFLOPS_PER_GPU),
+    Column("fp8_tflops", "float", required=False, check=POSITIVE, high=MAX_TFLOPS_PER_GPU),
+    Column("hbm_gb", "float", check=POSITIVE, high=MAX_HBM_GB_PER_GPU),
+    Column("hbm_tbps", "float", check=POSITIVE, high=MAX_HBM_TBPS_PER_GPU),
+    Column("node_kw", "float", check=POSITIVE, high=MAX_NODE_KW),
     Column("idle_frac", "float", check=FRACTION_OPEN_CLOSED),
-    Column("price_usd", "float", check=POSITIVE),
-    Column("rent_usd_per_gpu_hour", "float", required=False, check=POSITIVE),
-    Column("lead_quarters", "int", check=NON_NEGATIVE),
+    Column("price_usd", "float", check=POSITIVE, high=MAX_PRICE_USD_PER_NODE),
+    Column("rent_usd_per_gpu_hour", "float", required=False, check=POSITIVE, high=MAX_RENT_USD_PER_GPU_HOUR),
+    Column("lead_quarters", "int", check=NON_NEGATIVE, high=MAX_LEAD_QUARTERS),
     Column("available_from", "quarter"),
-    Column("life_years", "float", check=POSITIVE),
-    Column("maint_frac_per_year", "float", check=NON_NEGATIVE),
-    Column("nodes_per_rack", "int", check=POSITIVE),
+    Column("life_years", "float", check=POSITIVE, high=MAX_LIFE_YEARS),
+    Column("maint_frac_per_year", "float", check=NON_NEGATIVE, high=MAX_MAINT_FRAC_PER_YEAR),
+    Column("nodes_per_rack", "int", check=POSITIVE, high=MAX_NODES_PER_RACK),
     Column("source", "str", required=False, in_header=False),
 ))
 
 SITES = TableSchema("sites", key=("site",), columns=(
     Column("site", "str"),
     Column("kind", "choice", choices=("owned", "cloud")),
-    Column("power_mw", "float", required=False, check=POSITIVE),
-    Column("pue", "float", check=AT_LEAST_ONE),
-    Column("usd_per_kwh", "float", required=False, check=NON_NEGATIVE),
-    Column("gco2_per_kwh", "float", check=NON_NEGATIVE),
-    Column("racks", "float", required=False, check=POSITIVE),
+    Column("power_mw", "float", required=False, check=POSITIVE, high=MAX_POWER_MW),
+    Column("pue", "float", check=AT_LEAST_ONE, high=MAX_PUE),
+    Column("usd_per_kwh", "float", required=False, check=NON_NEGATIVE, high=MAX_USD_PER_KWH),
+    Column("gco2_per_kwh", "float", check=NON_NEGATIVE, high=MAX_GCO2_PER_KWH),
+    Column("racks", "float", required=False, check=POSITIVE, high=MAX_RACKS),
 ))
 
 FLEET = TableSchema("fleet", key=("site", "sku", "installed"), allow_empty=True, columns=(
     Column("site", "str"),
     Column("sku", "str"),
-    Column("nodes", "int", check=POSITIVE),
+    Column("nodes", "int", check=POSITIVE, high=MAX_NODES),
     Column("installed", "quarter"),
 ))
 
 WORKLOADS = TableSchema("workloads", key=("workload",), columns=(
     Column("workload", "str"),
     Column("kind", "choice", choices=("training", "inference")),
-    Column("params_b", "float", check=POSITIVE),
+    Column("params_b", "float", check=POSITIVE, high=MAX_PARAMS_B),
     Column("precision", "choice", choices=("bf16", "fp8", "int8", "int4")),
-    Column("tokens_b", "float", required=False, check=POSITIVE),
+    Column("tokens_b", "float", required=False, check=POSITIVE, high=MAX_TOKENS_B),
     Column("start", "quarter", required=False),
     Column("deadline", "quarter", required=False),
-    Column("context_tokens", "float", required=False, check=POSITIVE),
-    Column("min_tokens_per_s_per_user", "float", required=False, check=POSITIVE, in_header=False),
+    Column("context_tokens", "float", required=False, check=POSITIVE, high=MAX_CONTEXT_TOKENS),
+    Column("min_tokens_per_s_per_user", "float", required=False, check=POSITIVE, in_header=False,
+           high=MAX_TOKENS_PER_S),
     Column("sites", "list", required=False, in_header=False),
-    Column("mfu", "float", required=False, check=FRACTION_OPEN_CLOSED, in_header=False),
+    Column("mfu", "float", required=False, check=MFU_RANGE, in_header=False),
 ))
 
 DEMAND = TableSchema("demand", key=("workload", "quarter"), allow_empty=True, columns=(
     Column("workload", "str"),
     Column("quarter", "quarter"),
-    Column("tokens_per_s", "float", check=NON_NEGATIVE),
+    Column("tokens_per_s", "float", check=NON_NEGATIVE, high=MAX_TOKENS_PER_S),
 ))
 
 THROUGHPUT = TableSchema("throughput", key=("workload", "sku"), allow_empty=True, columns=(
     Column("workload", "str"),
     Column("sku", "str"),
-    Column("tokens_per_s_per_node", "float", check=NON_NEGATIVE),
+    Column("tokens_per_s_per_node", "float", check=NON_NEGATIVE, high=MAX_TOKENS_PER_S),
 ))
 
 _NON_FINITE_TEXT = {"nan", "inf", "-inf", "+inf", "infinity", "-infinity", "+infinity"}
+
+
+def _plain(number: float) -> str:
+    """1e9 -> '1,000,000,000'; 0.5 -> '0.5'."""
+    return f"{number:,.0f}" if float(number).is_integer() else f"{number:g}"
 
 
 def closest(name: str, candidates: list[str]) -> str | None:
@@ -148,7 +182,7 @@ def parse_table(raw: RawTable, schema: TableSchema, horizon: Horizon | None) -> 
             missing.remove(guess)
         else:
             hint = f" (did you mean '{guess}'?)" if guess else ""
-            result.warnings.append(f"{label}: unknown column '{col}' ignored{hint}")
+            result.warnings.append(printable(f"{label}: unknown column '{col}' ignored{hint}"))
     for name in missing:
         guess = closest(name, header)
         hint = f" (closest in the header: '{guess}')" if guess else ""
@@ -156,9 +190,11 @@ def parse_table(raw: RawTable, schema: TableSchema, horizon: Horizon | None) -> 
     if frame.empty and not schema.allow_empty:
         problems.append(Problem(label, f"the {schema.name} table has no rows"))
 
+    parsed = {}
     for col in schema.columns:
-        text = frame[col.name] if col.name in frame.columns else pd.Series("", index=frame.index)
-        result.frame[col.name] = _parse_column(text, col, raw, horizon, problems)
+        text = frame[col.name] if col.name in frame.columns else pd.Series("", index=frame.index, dtype=object)
+        parsed[col.name] = _parse_column(text, col, raw, horizon, problems)
+    result.frame = pd.DataFrame(parsed, index=frame.index)
 
     if schema.key and not frame.empty and all(k in frame.columns for k in schema.key):
         keys = frame[list(schema.key)]
@@ -172,46 +208,62 @@ def parse_table(raw: RawTable, schema: TableSchema, horizon: Horizon | None) -> 
 
 def _parse_column(text: pd.Series, col: Column, raw: RawTable, horizon: Horizon | None,
                   problems: list[Problem]) -> pd.Series:
-    def report(mask: pd.Series, message) -> None:
-        for idx in text.index[mask.to_numpy(dtype=bool)]:
-            msg = message(text.at[idx]) if callable(message) else message
-            problems.append(Problem(raw.label, msg, row=raw.row_number(idx), column=col.name))
+    """One column on plain numpy arrays (a pandas operation per check cost ~1 ms a column; parsing is run
+    thousands of times by the fuzz test), returned as a Series on the raw frame's index."""
+    index = text.index
+    cells = text.to_numpy(dtype=object)
 
-    empty = text == ""
+    def report(mask: np.ndarray, message) -> None:
+        for position in np.flatnonzero(mask):
+            value = cells[position]
+            msg = message(value) if callable(message) else message
+            problems.append(Problem(raw.label, msg, row=raw.row_number(index[position]), column=col.name))
+
+    def series(values, dtype=None) -> pd.Series:
+        return pd.Series(values, index=index, dtype=dtype)
+
+    empty = np.fromiter((v == "" for v in cells), dtype=bool, count=len(cells))
     if col.required:
         report(empty, "value is required")
 
     if col.kind == "str":
-        return text.where(~empty, None)
+        return series(np.where(empty, None, cells), dtype=object)
     if col.kind == "list":
-        return text.map(lambda s: tuple(p.strip() for p in s.split(";") if p.strip()))
-    if col.kind == "choice":
-        bad = ~empty & ~text.isin(col.choices)
+        return series([tuple(p.strip() for p in s.split(";") if p.strip()) for s in cells], dtype=object)
+    lowered = np.array([v.lower() for v in cells], dtype=object)
+    if col.kind == "choice":  # case-insensitive: `Inference`, `FP8`
+        bad = ~empty & ~np.fromiter((v in col.choices for v in lowered), dtype=bool, count=len(cells))
         report(bad, lambda v: f"'{v}' is not one of {', '.join(col.choices)}")
-        return text.where(~empty & ~bad, None)
+        return series(np.where(~empty & ~bad, lowered, None), dtype=object)
     if col.kind == "quarter":
-        return _parse_quarters(text, empty, horizon, report)
+        return _parse_quarters(cells, empty, horizon, report, series)
 
-    lowered = text.str.lower()
-    non_finite = lowered.isin(_NON_FINITE_TEXT)
-    numbers = pd.to_numeric(text.where(~empty & ~non_finite), errors="coerce").astype(float)
-    not_number = ~empty & ~non_finite & numbers.isna()
+    non_finite = np.fromiter((v in _NON_FINITE_TEXT for v in lowered), dtype=bool, count=len(cells))
+    numbers = np.asarray(pd.to_numeric(np.where(empty | non_finite, "", cells).astype(object), errors="coerce"),
+                         dtype=float) if len(cells) else np.zeros(0)
+    numbers[empty | non_finite] = np.nan
+    not_number = ~empty & ~non_finite & np.isnan(numbers)
+    non_finite |= ~empty & np.isinf(numbers)  # '1e999' overflows to inf
     report(non_finite, lambda v: f"'{v}' is not a finite number")
     report(not_number, lambda v: f"'{v}' is not a number")
-    numbers = numbers.where(np.isfinite(numbers))
-    valid = numbers.notna()
+    numbers[~np.isfinite(numbers)] = np.nan
+    valid = ~np.isnan(numbers)
+    safe = np.where(valid, numbers, 0.0)
     if col.kind == "int":
-        fractional = valid & (numbers != np.floor(numbers))
+        fractional = valid & (safe != np.floor(safe))
         report(fractional, lambda v: f"'{v}' is not a whole number")
         valid &= ~fractional
     if col.check is not None:
         predicate, phrase = col.check
-        out_of_range = valid & ~predicate(numbers.fillna(0.0))
+        out_of_range = valid & ~np.asarray(predicate(safe), dtype=bool)
         report(out_of_range, lambda v: f"{v} {phrase}")
-    return numbers
+        valid &= ~out_of_range
+    if col.high is not None:
+        report(valid & (safe > col.high), lambda v: f"{v} is above the limit of {_plain(col.high)} for {col.name}")
+    return series(numbers, dtype=float)
 
 
-def _parse_quarters(text, empty, horizon, report) -> pd.Series:
+def _parse_quarters(cells, empty, horizon, report, series) -> pd.Series:
     from models.quarters import parse_quarter
 
     def convert(value: str) -> float:
@@ -220,6 +272,6 @@ def _parse_quarters(text, empty, horizon, report) -> pd.Series:
         except ValueError:
             return math.nan
 
-    values = text.map(lambda v: convert(v) if v else math.nan).astype(float)
-    report(~empty & values.isna(), lambda v: f"'{v}' is not a quarter like 2027Q1")
-    return values
+    values = np.array([convert(v) if v else math.nan for v in cells], dtype=float)
+    report(~empty & np.isnan(values), lambda v: f"'{v}' is not a quarter like 2027Q1")
+    return series(values, dtype=float)

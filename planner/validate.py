@@ -132,6 +132,15 @@ def _why_site_cannot_host(scenario, workload: str, site: str, eligible: pd.DataF
     return f"site {site}: " + ", ".join(reasons)
 
 
+# Upper bounds of the `risk:` numbers (models/risk_inputs.py checks the lower ones): the evaluator holds
+# samples x quarters x pools floats, so 10^12 samples would exhaust memory long before giving an answer.
+MAX_RISK_SAMPLES = 10_000_000
+MAX_RISK_SIGMA = 10.0  # a log-normal sigma of 10 spreads a forecast over 10^±4 already
+RISK_UPPER_BOUNDS = {"samples": MAX_RISK_SAMPLES, "sensitivity_samples": MAX_RISK_SAMPLES,
+                     "seed": 2**63 - 1, "demand_sigma": MAX_RISK_SIGMA, "demand_common_sigma": MAX_RISK_SIGMA,
+                     "sigma_growth_per_quarter": MAX_RISK_SIGMA, "electricity_sigma": MAX_RISK_SIGMA}
+
+
 def check_risk_section(scenario) -> list[Problem]:
     """The `risk:` distributions are checked with everything else, so no command starts on a bad one."""
     from models.risk_settings import risk_settings
@@ -140,7 +149,13 @@ def check_risk_section(scenario) -> list[Problem]:
         risk_settings(scenario)
     except InputError as error:
         return error.problems
-    return []
+    label = scenario.path.name
+    problems = []
+    for key, high in RISK_UPPER_BOUNDS.items():
+        value = scenario.risk.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > high:
+            problems.append(Problem(label, f"'risk.{key}' must be <= {high:,}, got {value:,g}", column=f"risk.{key}"))
+    return problems
 
 
 def check_fleet_fits(scenario, raws: dict[str, RawTable]) -> list[Problem]:

@@ -3,7 +3,8 @@
 Risk: the TCO percentiles, a histogram of sampled TCO (a native bar chart over the binned counts the RISK
 document carries) and the shortfall table. Sensitivity: d E[TCO] / d input and the ±10 % tornado, as a
 horizontal bar chart of the two deltas against the base mean. Cells hold values (no formulas), so the charts
-render in any viewer without a recalculation.
+render in any viewer without a recalculation. Every cell goes through the workbook's `put`, so text from the
+inputs (workload, site and SKU names inside the labels) is stored as text, never as a formula.
 """
 
 from __future__ import annotations
@@ -13,11 +14,14 @@ from openpyxl.chart.series import SeriesLabel
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
+from reports.workbook import put
+
 USD = '"$"#,##0'
 USD_CENTS = '"$"#,##0.00'
 PERCENT = "0.0%"
 UNITS = "#,##0.0"
 BOLD = Font(bold=True)
+TITLE_FONT = Font(bold=True, size=13)
 TCO_ROWS = (("mean", "Mean"), ("p5", "P5"), ("p50", "P50 (median)"), ("p95", "P95"), ("p99", "P99"),
             ("cvar95", "CVaR95 (mean of the worst 5 %)"))
 
@@ -35,7 +39,7 @@ def add_risk_sheets(workbook, risk: dict) -> None:
 
 def _header(ws, row: int, names: list[str]) -> None:
     for column, name in enumerate(names, start=1):
-        ws.cell(row=row, column=column, value=name).font = BOLD
+        put(ws, row, column, name).font = BOLD
 
 
 def _widths(ws, widths: list[int]) -> None:
@@ -44,31 +48,30 @@ def _widths(ws, widths: list[int]) -> None:
 
 
 def _risk_sheet(ws, risk: dict) -> None:
-    ws["A1"] = "Discounted TCO over sampled futures"
-    ws["A1"].font = Font(bold=True, size=13)
-    ws["A2"] = (f"{risk['samples']:,} samples, seed {risk['seed']}, {risk['dtype']} on {risk['device']}"
-                + (" (deterministic: every uncertainty off)" if risk.get("deterministic") else ""))
+    put(ws, 1, 1, "Discounted TCO over sampled futures").font = TITLE_FONT
+    put(ws, 2, 1, f"{risk['samples']:,} samples, seed {risk['seed']}, {risk['dtype']} on {risk['device']}"
+                  + (" (deterministic: every uncertainty off)" if risk.get("deterministic") else ""))
     _header(ws, 4, ["Statistic", "TCO (USD)"])
     row = 5
     for key, label in TCO_ROWS:
-        ws.cell(row=row, column=1, value=label)
-        ws.cell(row=row, column=2, value=risk["tco_usd"][key]).number_format = USD
+        put(ws, row, 1, label)
+        put(ws, row, 2, risk["tco_usd"][key], USD)
         row += 1
     if risk.get("plan_objective_usd") is not None:
-        ws.cell(row=row, column=1, value="Plan's objective (forecast)")
-        ws.cell(row=row, column=2, value=risk["plan_objective_usd"]).number_format = USD
+        put(ws, row, 1, "Plan's objective (forecast)")
+        put(ws, row, 2, risk["plan_objective_usd"], USD)
         row += 1
 
     # Histogram: bin midpoints and counts, then a column chart over them.
     hist_top = row + 2
-    ws.cell(row=hist_top - 1, column=1, value="Histogram of sampled TCO").font = BOLD
+    put(ws, hist_top - 1, 1, "Histogram of sampled TCO").font = BOLD
     _header(ws, hist_top, ["Bin from (USD)", "Bin to (USD)", "Samples"])
     edges, counts = risk["histogram"]["bin_edges_usd"], risk["histogram"]["counts"]
     for i, count in enumerate(counts):
         r = hist_top + 1 + i
-        ws.cell(row=r, column=1, value=edges[i]).number_format = USD
-        ws.cell(row=r, column=2, value=edges[i + 1]).number_format = USD
-        ws.cell(row=r, column=3, value=count)
+        put(ws, r, 1, edges[i], USD)
+        put(ws, r, 2, edges[i + 1], USD)
+        put(ws, r, 3, count)
     last = hist_top + len(counts)
     chart = BarChart()
     chart.type = "col"
@@ -84,56 +87,54 @@ def _risk_sheet(ws, risk: dict) -> None:
 
     # Shortfall: by quarter, then every (quarter, workload) with any chance of falling short.
     top = max(last + 3, 24)
-    ws.cell(row=top - 1, column=1, value="Shortfall by quarter (any workload)").font = BOLD
+    put(ws, top - 1, 1, "Shortfall by quarter (any workload)").font = BOLD
     _header(ws, top, ["Quarter", "P(shortfall)", "Expected shortfall (tokens/s)", "Expected unmet (tokens/s)"])
     r = top
     for r, item in enumerate(risk.get("shortfall_by_quarter", []), start=top + 1):
-        ws.cell(row=r, column=1, value=item["quarter"])
-        ws.cell(row=r, column=2, value=item["probability"]).number_format = PERCENT
-        ws.cell(row=r, column=3, value=item["expected_shortfall_tokens_per_s"]).number_format = UNITS
-        ws.cell(row=r, column=4, value=item["expected_unmet_tokens_per_s"]).number_format = UNITS
+        put(ws, r, 1, item["quarter"])
+        put(ws, r, 2, item["probability"], PERCENT)
+        put(ws, r, 3, item["expected_shortfall_tokens_per_s"], UNITS)
+        put(ws, r, 4, item["expected_unmet_tokens_per_s"], UNITS)
     top = r + 3
     rows = [item for item in risk["shortfall_probability"]
             if item["probability"] > 0 or item["expected_unmet_tokens_per_s"] > 0]
-    ws.cell(row=top - 1, column=1,
-            value=f"Shortfall by quarter and workload ({len(rows)} of {len(risk['shortfall_probability'])} "
-                  "pairs with any shortfall; demand beyond the plan's capacity is rented on demand where a "
-                  "cloud site allows it, else unmet)").font = BOLD
+    put(ws, top - 1, 1,
+        f"Shortfall by quarter and workload ({len(rows)} of {len(risk['shortfall_probability'])} "
+        "pairs with any shortfall; demand beyond the plan's capacity is rented on demand where a "
+        "cloud site allows it, else unmet)").font = BOLD
     _header(ws, top, ["Quarter", "Workload", "P(shortfall)", "Expected shortfall (tokens/s)",
                       "Expected unmet (tokens/s)"])
     for r, item in enumerate(rows, start=top + 1):
-        ws.cell(row=r, column=1, value=item["quarter"])
-        ws.cell(row=r, column=2, value=item["workload"])
-        ws.cell(row=r, column=3, value=item["probability"]).number_format = PERCENT
-        ws.cell(row=r, column=4, value=item["expected_shortfall_tokens_per_s"]).number_format = UNITS
-        ws.cell(row=r, column=5, value=item["expected_unmet_tokens_per_s"]).number_format = UNITS
+        put(ws, r, 1, item["quarter"])
+        put(ws, r, 2, item["workload"])
+        put(ws, r, 3, item["probability"], PERCENT)
+        put(ws, r, 4, item["expected_shortfall_tokens_per_s"], UNITS)
+        put(ws, r, 5, item["expected_unmet_tokens_per_s"], UNITS)
     _widths(ws, [30, 18, 16, 28, 26])
 
 
 def _sensitivity_sheet(ws, risk: dict) -> None:
     base = risk.get("sensitivity_tco_usd_base", risk["tco_usd"]["mean"])
-    ws["A1"] = "Sensitivity of expected TCO to each input"
-    ws["A1"].font = Font(bold=True, size=13)
-    ws["A2"] = (f"Derivatives by automatic differentiation; tornado at -10 % / +10 % of each input, over "
-                f"{risk.get('sensitivity_samples', risk['samples']):,} samples with common random numbers.")
-    ws["A3"] = "Base E[TCO] (USD)"
-    ws["B3"] = base
-    ws["B3"].number_format = USD
+    put(ws, 1, 1, "Sensitivity of expected TCO to each input").font = TITLE_FONT
+    put(ws, 2, 1, "Derivatives by automatic differentiation; tornado at -10 % / +10 % of each input, over "
+                  f"{risk.get('sensitivity_samples', risk['samples']):,} samples with common random numbers.")
+    put(ws, 3, 1, "Base E[TCO] (USD)")
+    put(ws, 3, 2, base, USD)
     top = 5
     _header(ws, top, ["Input", "Value", "dE[TCO]/d input (USD per unit)", "E[TCO] at -10 % (USD)",
                       "E[TCO] at +10 % (USD)", "Delta at -10 % (USD)", "Delta at +10 % (USD)", "Swing (USD)"])
     rows = sorted(risk["sensitivities"], key=lambda item: -abs(item["tco_usd_at_plus_10pct"]
                                                                 - item["tco_usd_at_minus_10pct"]))
     for r, item in enumerate(rows, start=top + 1):
-        ws.cell(row=r, column=1, value=item["input"])
-        ws.cell(row=r, column=2, value=item.get("value"))
-        ws.cell(row=r, column=3, value=item["d_tco_usd_per_unit"]).number_format = USD_CENTS
-        ws.cell(row=r, column=4, value=item["tco_usd_at_minus_10pct"]).number_format = USD
-        ws.cell(row=r, column=5, value=item["tco_usd_at_plus_10pct"]).number_format = USD
+        put(ws, r, 1, item["input"])
+        put(ws, r, 2, item.get("value"))
+        put(ws, r, 3, item["d_tco_usd_per_unit"], USD_CENTS)
+        put(ws, r, 4, item["tco_usd_at_minus_10pct"], USD)
+        put(ws, r, 5, item["tco_usd_at_plus_10pct"], USD)
         minus, plus = item["tco_usd_at_minus_10pct"] - base, item["tco_usd_at_plus_10pct"] - base
-        ws.cell(row=r, column=6, value=minus).number_format = USD
-        ws.cell(row=r, column=7, value=plus).number_format = USD
-        ws.cell(row=r, column=8, value=abs(plus - minus)).number_format = USD
+        put(ws, r, 6, minus, USD)
+        put(ws, r, 7, plus, USD)
+        put(ws, r, 8, abs(plus - minus), USD)
     _widths(ws, [36, 14, 30, 22, 22, 20, 20, 16])
     if not rows:
         return

@@ -24,6 +24,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from reports import tables as T
 from reports.atomic import write_atomic
+from reports.cells import FORMULA_LEADS  # the one rule for text that looks like a formula (OWASP)
 
 USD = '"$"#,##0.00'
 KWH = '#,##0" kWh"'
@@ -39,7 +40,6 @@ TOKENS = '#,##0.0'
 MAX_COLUMN_WIDTH = 60  # characters; long free text (catalog sources, paths) is cut off visually, not in data
 MIN_COLUMN_WIDTH = 8
 FORMULA_WIDTH_HINT = 1e9  # formula cells have no value to measure: size their column for $1,000,000,000.00
-FORMULA_LEADS = ("=", "+", "-", "@")  # what Excel or Calc may take as the start of a formula when typed
 HEADER_FONT = Font(bold=True)
 TITLE_FONT = Font(bold=True, size=14)
 SECTION_FONT = Font(bold=True, size=12)

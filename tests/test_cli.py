@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from planner.cli import main
 from scenario_files import OWNED_FREE_ENERGY, inference, sku, training, write_scenario
 
-WORKED_EXAMPLE = Path(__file__).resolve().parents[2] / "shared" / "worked-example" / "scenario.yaml"
+WORKED_EXAMPLE = Path(__file__).resolve().parent / "cases" / "worked-example" / "scenario.yaml"
 
 
 def invoke(*args) -> tuple[int, str]:

@@ -12,7 +12,7 @@ from planner.pipeline import plan_document, run_plan
 from planner.scenario import load_scenario
 from scenario_files import OWNED_FREE_ENERGY, inference, sku, training, write_scenario
 
-WORKED_EXAMPLE = Path(__file__).resolve().parents[2] / "shared" / "worked-example" / "scenario.yaml"
+WORKED_EXAMPLE = Path(__file__).resolve().parent / "cases" / "worked-example" / "scenario.yaml"
 
 
 def plan_strict(path) -> tuple[int, str]:

@@ -261,7 +261,7 @@ def test_tighter_slo_never_raises_throughput_and_is_met(params_b, context, slo, 
 
 # ------------------------------------------------------------- defaults against published results
 
-# Rows copied from shared/reference/training_runs.csv (model cards / papers; URLs per row).
+# Rows copied from tests/reference/training_runs.csv (model cards / papers; URLs per row).
 # Usable = dense models on accelerators the catalog has. Excluded: DeepSeek-V3 (MoE, 37B active of 671B,
 # H800), PaLM 540B (TPU v4, not in accelerators.csv), GPT-3 175B (V100; GPU-hours are an estimate).
 LLAMA2_CARD = "https://github.com/meta-llama/llama/blob/main/MODEL_CARD.md"
@@ -278,7 +278,7 @@ PUBLISHED_TRAINING_RUNS = [
     ("Llama 3.1 70B", 70, 15000, "H100", 7_000_000, LLAMA31_CARD),
     ("Llama 3.1 405B", 405, 15600, "H100", 30_840_000, LLAMA31_CARD + " ; https://arxiv.org/abs/2407.21783"),
 ]
-# 8-GPU nodes from shared/reference/accelerators.csv (dense peaks) and systems.csv (DGX max kW).
+# 8-GPU nodes from tests/reference/accelerators.csv (dense peaks) and systems.csv (DGX max kW).
 REFERENCE_NODES = {
     "A100": {"accelerator": "NVIDIA A100 SXM 80GB", "gpus_per_node": 8, "bf16_tflops": 312.0, "fp8_tflops": np.nan,
              "hbm_gb": 80.0, "hbm_tbps": 2.039, "node_kw": 6.5},
@@ -291,7 +291,7 @@ MLPERF_URL = ("https://github.com/mlcommons/inference_results_{round}/blob/main/
               "/performance/run_1/mlperf_log_summary.txt")
 H100_SYSTEM = "NVIDIA/results/DGX-H100_H100-SXM-80GBx8_TRT"
 MI300X_SYSTEM = "AMD/results/8xMI300X_2xEPYC-9374F"
-# MLPerf Inference datacenter closed, Llama-2-70B, 8 accelerators (shared/reference/inference_benchmarks.csv);
+# MLPerf Inference datacenter closed, Llama-2-70B, 8 accelerators (tests/reference/inference_benchmarks.csv);
 # the source of each row is MLPERF_URL filled with its round, system, benchmark and scenario.
 # No H200 Llama-2-70B row exists in the reference data (H200 rows are Mixtral, an MoE the model does not cover).
 PUBLISHED_MLPERF_LLAMA2_70B = [
@@ -374,11 +374,10 @@ def test_achieved_flops_fraction_is_the_minimax_calibration():
     assert perf.ACHIEVED_FLOPS_FRACTION == pytest.approx(2 / (1 / implied.min() + 1 / implied.max()), abs=5e-4)
 
 
-def test_reference_rows_match_shared_reference_csvs():
-    """The literal rows above agree with shared/reference (skipped only where shared/ is absent)."""
-    reference = Path(__file__).resolve().parents[2] / "shared" / "reference"
-    if not reference.is_dir():
-        pytest.skip(f"{reference} not found; literal reference rows are used instead")
+def test_reference_rows_match_reference_csvs():
+    """The literal rows above agree with tests/reference (copied from the project's reference data, sources per
+    row and conventions in its README)."""
+    reference = Path(__file__).resolve().parent / "reference"
     runs = pd.read_csv(reference / "training_runs.csv").set_index("model")
     for model, n, d, _, gpu_hours, _ in PUBLISHED_TRAINING_RUNS:
         assert runs.loc[model, "gpu_hours"] == gpu_hours and runs.loc[model, "params_b"] == n

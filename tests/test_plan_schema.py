@@ -8,6 +8,7 @@ are $40,000. The figures only have to be well-typed here; the verifier's tests c
 
 from __future__ import annotations
 
+import ast
 import copy
 import json
 import re
@@ -23,7 +24,9 @@ from planner.plan_file import load_plan
 from planner.scenario import load_scenario
 from scenario_files import OWNED_FREE_ENERGY, inference, sku, write_scenario
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+PLAN_NAMES = {"plan", "document"}  # what the code calls a PLAN.json document
 
 
 def _costs_row(quarter: str, capex_usd: float) -> dict:
@@ -33,7 +36,7 @@ def _costs_row(quarter: str, capex_usd: float) -> dict:
 
 
 def hand_written_plan() -> dict:
-    totals = {field.name: 0.0 for field in S.TOTALS_KEYS}
+    totals = {field.name: 0.0 for field in S.TOTALS_FIELDS}
     totals.update(capex_usd=40_000.0, total_usd=40_000.0, discounted_usd=40_000.0)
     return {
         "scenario": "hand", "status": "optimal", "solver": "scip", "objective_usd": 40_000.0,
@@ -175,3 +178,48 @@ def test_the_writer_follows_the_schema(tmp_path):
     broken = copy.deepcopy(document)
     broken["costs"][0].pop("carbon_t")
     assert S.check_plan_document(broken) == ["'costs' record 1: 'carbon_t' is missing"]
+
+
+def test_numpy_numbers_count_as_numbers_but_booleans_do_not():
+    """The writer may hand over NumPy scalars (a frame's values); JSON booleans are never numbers."""
+    import numpy as np
+
+    plan = hand_written_plan()
+    plan["purchases"][0].update(nodes=np.int64(1), capex_usd=np.float64(40_000.0))
+    assert S.check_plan_document(plan) == []
+    plan["purchases"][0]["nodes"] = np.bool_(True)
+    [problem] = S.check_plan_document(plan)
+    assert problem.startswith("'purchases' record 1: 'nodes' must be a finite number, got ")
+
+
+def plan_keys_read(source: str, filename: str) -> list[tuple[str, str]]:
+    """(where, key) for every `plan["key"]` and `plan.get("key")` in a module (also `document`)."""
+    found = []
+    for node in ast.walk(ast.parse(source, filename=filename)):
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id in PLAN_NAMES:
+            key = node.slice
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get"
+              and isinstance(node.func.value, ast.Name) and node.func.value.id in PLAN_NAMES and node.args):
+            key = node.args[0]
+        else:
+            continue
+        if isinstance(key, ast.Constant) and isinstance(key.value, str):
+            found.append((f"{filename}:{node.lineno}", key.value))
+    return found
+
+
+def test_every_field_a_reader_names_is_declared():
+    """A reader that asks a plan for a field the schema does not declare (a typo, or a field added to the writer
+    but not to models/plan_schema.py) fails here with its file and line."""
+    undeclared = []
+    for package in ("planner", "models", "reports"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            name = path.relative_to(ROOT).as_posix()
+            undeclared += [f"{where}: {key!r}" for where, key in plan_keys_read(path.read_text(encoding="utf-8"), name)
+                           if key not in S.FIELDS]
+    assert not undeclared, "PLAN.json fields read but not declared in models/plan_schema.py:\n" + "\n".join(undeclared)
+
+
+def test_the_reader_scan_sees_both_forms():
+    source = 'a = plan["costs"]\nb = plan.get("totalz", {})\nc = other["x"]\nd = document["why"]\n'
+    assert plan_keys_read(source, "m.py") == [("m.py:1", "costs"), ("m.py:2", "totalz"), ("m.py:4", "why")]

@@ -16,7 +16,7 @@ from planner.scenario import load_scenario
 from scenario_files import CLOUD, OWNED_FREE_ENERGY, inference, sku, training, write_scenario
 
 BACKENDS = ["scip", "highs", "cp-sat", "cbc"]
-WORKED_EXAMPLE = Path(__file__).resolve().parents[2] / "shared" / "worked-example" / "scenario.yaml"
+WORKED_EXAMPLE = Path(__file__).resolve().parent / "cases" / "worked-example" / "scenario.yaml"
 RENT_PER_NODE_QUARTER_USD = 1.0 * 8 * 2190  # $1/GPU-h × 8 GPUs × 2,190 h = $17,520
 
 
@@ -34,13 +34,13 @@ def nodes_rented(plan: dict) -> dict:
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_worked_example_optimum(backend):
-    """The shared worked example: $111,108.18, derived line by line in its README.
+    """The worked example (tests/cases/worked-example): $111,108.18, derived line by line in its README.
 
     2 nodes bought at A in 2027Q1 (power cap 25 kW / (10 kW × 1.25) = 2), 1 node rented in 2027Q2; in 2027Q2 the
     rented node runs fully busy (its busy share costs $252.945 vs $2,299.50 at A) and A carries the other 1.5.
     """
     if not WORKED_EXAMPLE.is_file():
-        pytest.fail(f"the shared worked example is missing: {WORKED_EXAMPLE}")
+        pytest.fail(f"the worked example is missing: {WORKED_EXAMPLE}")
     plan = solve_plan(WORKED_EXAMPLE, backend)
     assert plan["objective_usd"] == pytest.approx(111_108.18, abs=0.01)
     assert nodes_ordered(plan) == {("2027Q1", "A", "h"): 2}

@@ -29,7 +29,7 @@ from planner.scenario import load_scenario
 from reports.risk_sheets import add_risk_sheets
 from scenario_files import CLOUD, inference, sku, training, write_scenario
 
-WORKED_EXAMPLE_OBJECTIVE_USD = 111_108.18  # /work/shared/worked-example/README.md, derived by hand there
+WORKED_EXAMPLE_OBJECTIVE_USD = 111_108.18  # tests/cases/worked-example/README.md, derived by hand there
 
 # The worked example's inputs (README of the worked example): one SKU, an owned site capped at 2 nodes, a cloud.
 WORKED_SKU = sku(sku="h", accelerator="H-class", node_kw=10, idle_frac=0.3, price_usd=240000,

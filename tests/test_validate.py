@@ -58,7 +58,7 @@ def test_valid_scenario_prints_one_line_summary(scenario):
     ("sites.csv", 2, "kind", "colo", "sites.csv, row 2, column kind: 'colo' is not one of owned, cloud"),
     ("sites.csv", 2, "pue", "0.9", "sites.csv, row 2, column pue: 0.9 must be >= 1"),
     ("sites.csv", 2, "power_mw", "", "sites.csv, row 2, column power_mw: an owned site needs power_mw"),
-    ("workloads.csv", 3, "mfu", "1.5", "workloads.csv, row 3, column mfu: 1.5 must be in (0, 1]"),
+    ("workloads.csv", 3, "mfu", "1.5", "workloads.csv, row 3, column mfu: 1.5 must be in [0.0001, 1]"),
     ("workloads.csv", 3, "deadline", "2026Q4",
      "workloads.csv, row 3, column deadline: 2026Q4 is outside the horizon (2027Q1..2027Q2)"),
     ("workloads.csv", 3, "precision", "fp16", "workloads.csv, row 3, column precision: 'fp16' is not one of"),
@@ -167,10 +167,10 @@ def test_workload_no_allowed_site_can_host(scenario):
 @pytest.mark.parametrize("change, message", [
     ({"quartrs": 2}, "unknown key 'quartrs': did you mean 'quarters'?"),
     ({"start": "2027-01"}, "'start' must be a quarter like 2027Q1, got '2027-01'"),
-    ({"quarters": 0}, "'quarters' must be a whole number >= 1, got 0"),
+    ({"quarters": 0}, "'quarters' must be a whole number from 1 to 400 (100 years), got 0"),
     ({"finance": {"capex_mode": "lease"}}, "'finance.capex_mode' must be one of depreciation, cash, got 'lease'"),
     ({"finance": {"discount_rate": "high"}}, "'finance.discount_rate' must be a finite number, got 'high'"),
-    ({"planning": {"headroom": 1.0}}, "'planning.headroom' must be < 1.0, got 1.0"),
+    ({"planning": {"headroom": 1.0}}, "'planning.headroom' must be < 1, got 1"),
     ({"solver": {"backend": "gurobi"}}, "'solver.backend' must be one of scip, highs, cp-sat, cbc, got 'gurobi'"),
     ({"demand": "missing.csv"}, "missing.csv: file not found"),
 ])

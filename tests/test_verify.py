@@ -1,6 +1,6 @@
 """Tests for models/verify.py and `planner verify`: solved plans pass, tampered plans fail where they were broken.
 
-The worked example (/work/shared/worked-example, copied into data-free tmp folders here) is solved by hand in its
+The worked example (tests/cases/worked-example, copied into data-free tmp folders here) is solved by hand in its
 README: optimum $111,108.18 with 2 owned nodes at A and 1 rented node in 2027Q2. The verifier must reach that
 figure from the plan's decisions alone, whichever backend produced them.
 """
@@ -42,7 +42,7 @@ def write_scenario(folder: Path, yaml_text: str, **tables: str) -> Path:
 
 
 def worked_example(folder: Path) -> Path:
-    """The worked example's inputs (see its README), written as the folder /work/shared/worked-example holds them."""
+    """The worked example's inputs (see its README), written as the folder tests/cases/worked-example holds them."""
     return write_scenario(
         folder,
         """
