@@ -1,19 +1,18 @@
 """Plain NumPy implementation of the risk cost function (models/risk_costs.py), the reference the JAX model is
-tested and benchmarked against. Written independently of the JAX code from the same numbered model: samples along
-the first axis of every noise array, a Python loop over the (workload, pool) pairs of the allocation and over the
-cloud options, each cost line summed on its own.
+tested and benchmarked against. Written independently of the JAX code from the same numbered model and the same
+unit costs (models/cost_parameters.py, through RiskInputs): samples along the first axis of every noise array, a
+Python loop over the (workload, pool) pairs of the allocation and over the cloud options, each cost line summed on
+its own.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from models.quarters import HOURS_PER_QUARTER, QUARTERS_PER_YEAR
 from models.risk_allocation import ALLOCATION_TOLERANCE_ULPS
 from models.risk_costs import COST_LINES
 from models.risk_inputs import RiskArrays, RiskParams
 from models.risk_sampling import Noise
-from models.units import GRAMS_PER_TONNE
 
 
 def reference_outcome(params: RiskParams, a: RiskArrays, noise: Noise) -> dict[str, np.ndarray]:
@@ -23,7 +22,7 @@ def reference_outcome(params: RiskParams, a: RiskArrays, noise: Noise) -> dict[s
     samples = noise.demand_z.shape[0]
     n_quarters = len(a.discount)
     quarter = np.arange(n_quarters)
-    pools, skus = a.pools, a.skus
+    pools = a.pools
     sku, site = pools.sku, pools.site
     owned = pools.owned[:, None]
     headroom = float(a.headroom)
@@ -43,10 +42,10 @@ def reference_outcome(params: RiskParams, a: RiskArrays, noise: Noise) -> dict[s
     # 2. demand
     forecast = a.demand_tokens_per_s
     forecast = np.maximum(forecast[:, :1] + p["demand_growth"] * (forecast - forecast[:, :1]), 0.0)
-    u = a.uncertainty
-    widening = np.sqrt(1.0 + u.sigma_growth_per_quarter * quarter)
-    own_sd = u.demand_sigma * widening
-    common_sd = u.demand_common_sigma * widening
+    spread = a.uncertainty
+    widening = np.sqrt(1.0 + spread.sigma_growth_per_quarter * quarter)
+    own_sd = spread.demand_sigma * widening
+    common_sd = spread.demand_common_sigma * widening
     demand = forecast[None] * np.exp(own_sd * noise.demand_z + common_sd * noise.common_z[:, None, None]
                                      - 0.5 * (own_sd ** 2 + common_sd ** 2))
 
@@ -67,47 +66,50 @@ def reference_outcome(params: RiskParams, a: RiskArrays, noise: Noise) -> dict[s
 
     # 4. shortfall: the cheapest open cloud option per (workload, quarter), all in
     penalty = float(a.unmet_usd_per_unit)
-    co2_usd_per_kwh = a.gco2_per_kwh / GRAMS_PER_TONNE * p["carbon_usd_per_t"]
-    n_workloads, width = a.options.sku.shape
+    u, o = a.unit_costs, a.options
+    price_ratio = p["price_usd"] / u.price_usd
+    rent_ratio = p["rent_usd_per_gpu_hour"] / u.rent_usd_per_gpu_hour
+    pue_ratio = p["pue"] / u.pue
+    c = float(p["carbon_usd_per_t"])
+    n_workloads, width = o.sku.shape
     best = np.full((n_workloads, n_quarters), penalty)
     for w in range(n_workloads):
         for m in range(width):
-            k, c = a.options.sku[w, m], a.options.site[w, m]
-            kwh = skus.node_kw[k] * p["pue"][c] * HOURS_PER_QUARTER
-            per_node = ((p["rent_usd_per_gpu_hour"][k] * skus.gpus_per_node[k] * HOURS_PER_QUARTER
-                         + skus.idle_frac[k] * kwh * co2_usd_per_kwh[c]) / (1.0 - headroom)
-                        + (1.0 - skus.idle_frac[k]) * kwh * co2_usd_per_kwh[c])
-            open_now = quarter >= a.options.available_from_quarter[w, m]
-            best[w] = np.where(open_now, np.minimum(best[w], per_node / a.options.tokens_per_s_per_node[w, m]),
-                               best[w])
+            k, site_m = o.sku[w, m], o.site[w, m]
+            per_node = ((o.rent_usd_per_node_quarter[w, m] * rent_ratio[k]
+                         + pue_ratio[site_m] * o.carbon_t_per_idle_node[w, m] * c) / (1.0 - headroom)
+                        + pue_ratio[site_m] * o.carbon_t_per_busy_node[w, m] * c)
+            open_now = quarter >= o.available_from_quarter[w, m]
+            best[w] = np.where(open_now, np.minimum(best[w], per_node / o.tokens_per_s_per_node[w, m]), best[w])
     rented = best < penalty
     planned = np.minimum(shortfall, a.planned_unmet_tokens_per_s[None])
     excess = shortfall - planned
     on_demand = np.where(rented[None], excess, 0.0)
     unmet = planned + np.where(rented[None], 0.0, excess)
 
-    # 5. energy and the other lines, each [B, Q]
-    kwh = (skus.node_kw[sku] * p["pue"][site] * HOURS_PER_QUARTER)[None, :, None] * (
-        skus.idle_frac[sku][None, :, None] * present + (1.0 - skus.idle_frac[sku])[None, :, None] * busy)
-    sd = float(u.electricity_sigma)
+    # 5. energy and the other lines, each [Q] or [B, Q]
+    kwh = pue_ratio[site][None, :, None] * (pools.kwh_per_idle_node[None] * present
+                                            + pools.kwh_per_busy_node[None] * busy)
+    carbon_t = pue_ratio[site][None, :, None] * (pools.carbon_t_per_idle_node[None] * present
+                                                 + pools.carbon_t_per_busy_node[None] * busy)
+    sd = float(a.uncertainty.electricity_sigma)
     usd_per_kwh = p["usd_per_kwh"][None] * np.exp(sd * noise.electricity_z - 0.5 * sd ** 2)
     owned_nodes = pools.nodes * owned
-    price = p["price_usd"][sku][:, None]
     capex = np.zeros(n_quarters)
-    np.add.at(capex, a.orders.order_quarter, a.orders.nodes * p["price_usd"][a.orders.sku])
+    capex_usd_per_node = u.capex_usd_per_node_ordered * price_ratio
+    np.add.at(capex, a.orders.order_quarter, a.orders.nodes * capex_usd_per_node[a.orders.sku])
     fixed = {
         "capex_usd": float(a.cash_capex) * capex,
-        "depreciation_usd": (1.0 - float(a.cash_capex)) * (owned_nodes * price
-                                                           / skus.depreciation_quarters[sku][:, None]).sum(axis=0),
-        "rent_usd": (pools.nodes * (1.0 - owned) * (p["rent_usd_per_gpu_hour"][sku] * skus.gpus_per_node[sku]
-                                                    * HOURS_PER_QUARTER)[:, None]).sum(axis=0),
-        "maintenance_usd": (owned_nodes * price * skus.maint_frac_per_year[sku][:, None] / QUARTERS_PER_YEAR).sum(axis=0),
+        "depreciation_usd": (1.0 - float(a.cash_capex)) * (owned_nodes * (u.depreciation_usd_per_node_quarter
+                                                                          * price_ratio)[sku][:, None]).sum(axis=0),
+        "rent_usd": (pools.nodes * (pools.rent_usd_per_node_quarter * rent_ratio[sku])[:, None]).sum(axis=0),
+        "maintenance_usd": (owned_nodes * (u.maintenance_usd_per_node_quarter * price_ratio)[sku][:, None]).sum(axis=0),
         "unfinished_training_usd": a.unfinished_training_usd,
     }
     varying = {
         "on_demand_usd": (on_demand * best[None]).sum(axis=1),
         "energy_usd": (kwh * usd_per_kwh[:, site][:, :, None]).sum(axis=1),
-        "carbon_usd": (kwh * co2_usd_per_kwh[site][None, :, None]).sum(axis=1),
+        "carbon_usd": carbon_t.sum(axis=1) * c,
         "unmet_usd": (penalty * unmet).sum(axis=1),
     }
     line_usd = np.stack([(np.broadcast_to(fixed[name][None], (samples, n_quarters)) if name in fixed
@@ -123,6 +125,6 @@ def reference_noise(a: RiskArrays, samples: int, seed: int) -> Noise:
     common_z = rng.standard_normal(samples)
     failure_z = rng.standard_normal((samples,) + a.pools.nodes.shape)
     slip_u = rng.random((samples,) + a.orders.slip_nodes.shape)
-    electricity_z = rng.standard_normal((samples, len(a.gco2_per_kwh)))
+    electricity_z = rng.standard_normal((samples, len(a.unit_costs.pue)))
     return Noise(demand_z=demand_z, common_z=common_z, failure_z=failure_z, electricity_z=electricity_z,
                  slip_u=slip_u)

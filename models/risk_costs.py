@@ -22,9 +22,11 @@ The model (one call of `batch_outcome` prices a batch of futures), numbered as i
    penalty as the plan did; the excess max(s − u0, 0) is rented on demand at the cheapest cloud option the
    workload may use (rent ÷ (1 − headroom) + carbon, per node-equivalent, ÷ tokens/s per node; billed per
    node-equivalent, not whole nodes) when that beats the penalty, else charged `unmet_usd_per_unit`.
-5. Energy: kWh = node_kw · pue · 2,190 · (idle_frac · nodes present + (1 − idle_frac) · busy), paid at owned
-   sites at usd_per_kwh × a mean-one lognormal per-site multiplier (log-sd `electricity_sigma`); carbon at
-   carbon_usd_per_t everywhere. Ownership, maintenance, planned rent and unfinished training as in the plan.
+5. Energy: kWh = kWh per idle node · nodes present + kWh per busy node-equivalent · busy, paid at the $ per kWh
+   the cost parameters charge (owned sites) × a mean-one lognormal per-site multiplier (log-sd
+   `electricity_sigma`); tCO2 likewise, at carbon_usd_per_t everywhere. Ownership, maintenance, planned rent and
+   unfinished training as in the plan. Every per-unit cost comes from models/cost_parameters.py (the conventions
+   are written there once), scaled by the ratio of its sensitivity input (price, rent, PUE) to its nominal value.
 6. TCO = Σ_lines Σ_q (1 + r)^(−q/4) · cost_line_q: the optimiser's cost lines plus `on_demand_usd` (rent and
    carbon paid for the shortfall rented on demand), `COST_LINES`. It is exactly the optimiser's objective when
    every uncertainty is off and the plan's placement is what rule 3 picks.
@@ -38,18 +40,15 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
-from models.formulation import USD_LINES
-from models.quarters import HOURS_PER_QUARTER, QUARTERS_PER_YEAR
+from models.cost_parameters import PENALTY_LINES_USD, SPEND_LINES_USD
 from models.risk_allocation import allocate
 from models.risk_inputs import RiskArrays, RiskParams
 from models.risk_sampling import Noise
-from models.units import GRAMS_PER_TONNE
 
-# The plan's cost lines plus what is paid (rent and carbon) for shortfall rented on demand (after the planned rent).
-COST_LINES = USD_LINES[:USD_LINES.index("rent_usd") + 1] + ("on_demand_usd",) \
-    + USD_LINES[USD_LINES.index("rent_usd") + 1:]
-# Charges for work not done, as opposed to spend: PLAN.json's shortfall penalties.
-PENALTY_LINES = ("unmet_usd", "unfinished_training_usd")
+# The plan's $ cost lines (models/cost_parameters.py) plus what is paid, rent and carbon, for shortfall rented on
+# demand: spend first, then the penalties for work not done.
+PENALTY_LINES = PENALTY_LINES_USD
+COST_LINES = SPEND_LINES_USD + ("on_demand_usd",) + PENALTY_LINES
 # A (quarter, workload) counts as short when more than this fraction of its demand is left unserved; float32
 # round-off of a fully served demand stays far below it.
 SHORTFALL_TOLERANCE_FRACTION = 1e-5
@@ -117,27 +116,36 @@ def _demand(params: RiskParams, a: RiskArrays, noise: Noise):
     return forecast[:, :, None] * jnp.exp(log_factor)
 
 
-def _on_demand_usd_per_unit(params: RiskParams, a: RiskArrays, carbon_usd_per_kwh):
+def _on_demand_usd_per_unit(params: RiskParams, a: RiskArrays, ratios: dict):
     """Rule 4's cheapest cloud option per (workload, quarter), $ per tokens/s per quarter all in (rent ÷ (1 −
     headroom) and carbon of the busy share and of the idle share, per node-equivalent); the penalty where no
     option is open."""
-    skus, o = a.skus, a.options
+    o = a.options
     quarter = jnp.arange(a.discount.shape[0])
-    kwh = skus.node_kw[o.sku] * params.pue[o.site] * HOURS_PER_QUARTER  # per node, [W, M]
-    idle, carbon = skus.idle_frac[o.sku], carbon_usd_per_kwh[o.site]
-    usd_per_node = ((params.rent_usd_per_gpu_hour[o.sku] * skus.gpus_per_node[o.sku] * HOURS_PER_QUARTER
-                     + idle * kwh * carbon) / (1.0 - a.headroom) + (1.0 - idle) * kwh * carbon)
-    open_now = quarter[None, None, :] >= o.available_from_quarter[:, :, None]  # [W, M, Q]
-    return jnp.min(jnp.where(open_now, (usd_per_node / o.tokens_per_s_per_node)[:, :, None],
-                             a.unmet_usd_per_unit), axis=1)
+    rent = (o.rent_usd_per_node_quarter * ratios["rent"][o.sku])[:, :, None]  # [W, M, 1]
+    pue = ratios["pue"][o.site][:, :, None]
+    carbon_usd_per_t = params.carbon_usd_per_t
+    usd_per_node = ((rent + pue * o.carbon_t_per_idle_node * carbon_usd_per_t) / (1.0 - a.headroom)
+                    + pue * o.carbon_t_per_busy_node * carbon_usd_per_t)  # [W, M, Q]
+    open_now = quarter[None, None, :] >= o.available_from_quarter[:, :, None]
+    return jnp.min(jnp.where(open_now, usd_per_node / o.tokens_per_s_per_node[:, :, None], a.unmet_usd_per_unit),
+                   axis=1)
+
+
+def _ratios(params: RiskParams, a: RiskArrays) -> dict:
+    """Each sensitivity input over the value the unit costs were computed at: 1.0 at nominal inputs."""
+    u = a.unit_costs
+    return {"price": params.price_usd / u.price_usd, "rent": params.rent_usd_per_gpu_hour / u.rent_usd_per_gpu_hour,
+            "pue": params.pue / u.pue}
 
 
 def batch_outcome(params: RiskParams, a: RiskArrays, noise: Noise) -> Outcome:
     """Discounted cost lines and TCO of a batch of futures, with demand, shortfall, on-demand and unmet tokens/s.
     Samples lie on the last axis, so every elementwise step runs over contiguous memory."""
     n_quarters = a.discount.shape[0]
-    k, s = a.pools.sku, a.pools.site
-    skus = a.skus
+    pools, u = a.pools, a.unit_costs
+    k, s = pools.sku, pools.site
+    ratios = _ratios(params, a)
 
     # 1-3. Capacity, demand, allocation.
     present, capacity, training = _capacity(params, a, noise)
@@ -147,35 +155,33 @@ def batch_outcome(params: RiskParams, a: RiskArrays, noise: Noise) -> Outcome:
 
     # 4. Shortfall: the plan's unmet at the penalty, the excess rented on demand or charged the penalty.
     penalty = a.unmet_usd_per_unit
-    carbon_usd_per_kwh = a.gco2_per_kwh / GRAMS_PER_TONNE * params.carbon_usd_per_t
-    on_demand_usd_per_unit = _on_demand_usd_per_unit(params, a, carbon_usd_per_kwh)  # [W, Q]
+    on_demand_usd_per_unit = _on_demand_usd_per_unit(params, a, ratios)  # [W, Q]
     rented = (on_demand_usd_per_unit < penalty)[:, :, None]
     planned = jnp.minimum(shortfall, a.planned_unmet_tokens_per_s[:, :, None])
     excess = shortfall - planned
     on_demand = jnp.where(rented, excess, 0.0)
     unmet = planned + jnp.where(rented, 0.0, excess)
 
-    # 5. Energy, carbon, ownership, rent.
-    kwh = (skus.node_kw[k] * params.pue[s] * HOURS_PER_QUARTER)[:, None, None] * (
-        skus.idle_frac[k][:, None, None] * present + (1.0 - skus.idle_frac[k])[:, None, None] * busy)
+    # 5. Energy and carbon of the nodes present and busy; ownership, rent (unit costs × their input's ratio).
+    pue = ratios["pue"][s][:, None, None]
+    kwh = pue * (pools.kwh_per_idle_node[:, :, None] * present + pools.kwh_per_busy_node[:, :, None] * busy)
+    carbon_t = pue * (pools.carbon_t_per_idle_node[:, :, None] * present
+                      + pools.carbon_t_per_busy_node[:, :, None] * busy)
     electricity_sd = a.uncertainty.electricity_sigma
     usd_per_kwh = params.usd_per_kwh[:, None] * jnp.exp(electricity_sd * noise.electricity_z
                                                         - 0.5 * electricity_sd ** 2)  # [S, B]
-    price = params.price_usd[k][:, None]
-    owned_nodes = a.pools.nodes * a.pools.owned[:, None]
+    price = ratios["price"]
+    owned_nodes = pools.nodes * pools.owned[:, None]
     by_quarter = {  # [Q] (fixed) or [Q, B]
         "capex_usd": a.cash_capex * jnp.zeros(n_quarters, dtype=price.dtype).at[a.orders.order_quarter].add(
-            a.orders.nodes * params.price_usd[a.orders.sku]),
-        "depreciation_usd": (1.0 - a.cash_capex) * (owned_nodes * price
-                                                    / skus.depreciation_quarters[k][:, None]).sum(axis=0),
-        "rent_usd": (a.pools.nodes * (1.0 - a.pools.owned[:, None])
-                     * (params.rent_usd_per_gpu_hour[k] * skus.gpus_per_node[k] * HOURS_PER_QUARTER)[:, None]
-                     ).sum(axis=0),
+            a.orders.nodes * (u.capex_usd_per_node_ordered * price)[a.orders.sku]),
+        "depreciation_usd": (1.0 - a.cash_capex) * (owned_nodes * (u.depreciation_usd_per_node_quarter
+                                                                   * price)[k][:, None]).sum(axis=0),
+        "rent_usd": (pools.nodes * (pools.rent_usd_per_node_quarter * ratios["rent"][k])[:, None]).sum(axis=0),
         "on_demand_usd": sum_first(on_demand * on_demand_usd_per_unit[:, :, None]),
         "energy_usd": sum_first(kwh * usd_per_kwh[s][:, None, :]),
-        "maintenance_usd": (owned_nodes * price * skus.maint_frac_per_year[k][:, None]
-                            / QUARTERS_PER_YEAR).sum(axis=0),
-        "carbon_usd": sum_first(kwh, carbon_usd_per_kwh[s]),
+        "maintenance_usd": (owned_nodes * (u.maintenance_usd_per_node_quarter * price)[k][:, None]).sum(axis=0),
+        "carbon_usd": sum_first(carbon_t) * params.carbon_usd_per_t,
         "unmet_usd": sum_first(penalty * unmet),
         "unfinished_training_usd": a.unfinished_training_usd,
     }

@@ -21,12 +21,10 @@ import numpy as np
 import pandas as pd
 
 from models.errors import InputError, Problem
+from models.cost_parameters import build_cost_parameters
 from models.performance import estimate_performance
 from models.plan_schema import columns_of
-from models.quarters import HOURS_PER_QUARTER, QUARTERS_PER_YEAR
 from models.risk_settings import RiskSettings
-from models.sets import discount_factors
-from models.units import GRAMS_PER_TONNE
 
 # Stands for "no cap" on a pair in the second allocation pass (node-equivalents; finite so float32 and
 # reverse-mode AD never meet inf × 0).
@@ -53,14 +51,17 @@ class RiskParams:
 
 
 @dataclass(frozen=True)
-class SkuArrays:
-    node_kw: np.ndarray = _dims("sku")
-    idle_frac: np.ndarray = _dims("sku")
-    gpus_per_node: np.ndarray = _dims("sku")
-    # price_usd / depreciation_quarters per quarter: life_years × 4, unrounded, as the cost convention says
-    # (the rounded number of quarters in service is models.sets.life_quarters, a different quantity).
-    depreciation_quarters: np.ndarray = _dims("sku")
-    maint_frac_per_year: np.ndarray = _dims("sku")
+class UnitCosts:
+    """Per-unit costs of models/cost_parameters.py, where every cost convention is written (the evaluator keeps no
+    copy), and the inputs they were computed at. Each is proportional to one sensitivity input (price, rent or
+    PUE): the evaluator scales it by that input over its value here, so the gradient still reaches the raw input."""
+
+    depreciation_usd_per_node_quarter: np.ndarray = _dims("sku")  # charged unless capex is cash
+    maintenance_usd_per_node_quarter: np.ndarray = _dims("sku")
+    capex_usd_per_node_ordered: np.ndarray = _dims("sku")  # charged in the order quarter when capex is cash
+    price_usd: np.ndarray = _dims("sku")  # the price the three above were computed at
+    rent_usd_per_gpu_hour: np.ndarray = _dims("sku")  # the rent rents were computed at (1.0 where not rentable)
+    pue: np.ndarray = _dims("site")  # the PUE kWh and tCO2 were computed at
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,11 @@ class PoolArrays:
     owned: np.ndarray = _dims("pool")  # 1.0 at an owned site, 0.0 in a cloud
     nodes: np.ndarray = _dims("pool", "quarter")  # the plan's nodes in service (owned or rented)
     training_node_equivalents: np.ndarray = _dims("pool", "quarter")  # busy load of training runs (the plan's)
+    rent_usd_per_node_quarter: np.ndarray = _dims("pool")  # 0 at an owned pool
+    kwh_per_idle_node: np.ndarray = _dims("pool", "quarter")  # per node present
+    kwh_per_busy_node: np.ndarray = _dims("pool", "quarter")  # per busy node-equivalent, on top of its idle draw
+    carbon_t_per_idle_node: np.ndarray = _dims("pool", "quarter")
+    carbon_t_per_busy_node: np.ndarray = _dims("pool", "quarter")
 
 
 @dataclass(frozen=True)
@@ -107,6 +113,9 @@ class CloudOptionArrays:
     sku: np.ndarray = _dims("workload", "option")
     tokens_per_s_per_node: np.ndarray = _dims("workload", "option")
     available_from_quarter: np.ndarray = _dims("workload", "option")  # past the horizon for padding
+    rent_usd_per_node_quarter: np.ndarray = _dims("workload", "option")
+    carbon_t_per_idle_node: np.ndarray = _dims("workload", "option", "quarter")
+    carbon_t_per_busy_node: np.ndarray = _dims("workload", "option", "quarter")
 
 
 @dataclass(frozen=True)
@@ -128,11 +137,10 @@ class RiskArrays:
     unfinished_training_usd: np.ndarray = _dims("quarter")  # the plan's charge, at each run's deadline
     demand_tokens_per_s: np.ndarray = _dims("workload", "quarter")  # inference forecast
     planned_unmet_tokens_per_s: np.ndarray = _dims("workload", "quarter")  # what the plan itself leaves unmet
-    gco2_per_kwh: np.ndarray = _dims("site")
     headroom: np.ndarray = _dims()
     unmet_usd_per_unit: np.ndarray = _dims()
     cash_capex: np.ndarray = _dims()  # 1.0: capex charged in the order quarter; 0.0: depreciated
-    skus: SkuArrays
+    unit_costs: UnitCosts
     pools: PoolArrays
     orders: OrderArrays
     pairs: PairArrays
@@ -140,7 +148,7 @@ class RiskArrays:
     uncertainty: UncertaintyArrays
 
 
-for _cls in (RiskParams, SkuArrays, PoolArrays, OrderArrays, PairArrays, CloudOptionArrays, UncertaintyArrays,
+for _cls in (RiskParams, UnitCosts, PoolArrays, OrderArrays, PairArrays, CloudOptionArrays, UncertaintyArrays,
              RiskArrays):
     jax.tree_util.register_dataclass(_cls, data_fields=[f.name for f in dataclasses.fields(_cls)], meta_fields=[])
 
@@ -258,36 +266,36 @@ def build_risk_inputs(scenario, plan: dict, settings: RiskSettings) -> RiskInput
     np.add.at(unfinished_usd, _quarter_numbers(unfinished["deadline"], horizon),
               unfinished["cost_usd"].to_numpy(dtype=float))
 
+    costs = build_cost_parameters(scenario)
     rent = catalog["rent_usd_per_gpu_hour"].to_numpy(dtype=float)
-    usd_per_kwh = np.nan_to_num(np.where(site_owned > 0, sites["usd_per_kwh"].to_numpy(dtype=float), 0.0), nan=0.0)
-    skus = SkuArrays(node_kw=catalog["node_kw"].to_numpy(dtype=float),
-                     idle_frac=catalog["idle_frac"].to_numpy(dtype=float),
-                     gpus_per_node=catalog["gpus_per_node"].to_numpy(dtype=float),
-                     depreciation_quarters=catalog["life_years"].to_numpy(dtype=float) * QUARTERS_PER_YEAR,
-                     maint_frac_per_year=catalog["maint_frac_per_year"].to_numpy(dtype=float))
-    params = RiskParams(usd_per_kwh=usd_per_kwh, price_usd=catalog["price_usd"].to_numpy(dtype=float),
+    unit_costs = UnitCosts(
+        depreciation_usd_per_node_quarter=costs.depreciation_usd_per_node_quarter.reindex(sku_list).to_numpy(),
+        maintenance_usd_per_node_quarter=costs.maintenance_usd_per_node_quarter.reindex(sku_list).to_numpy(),
+        capex_usd_per_node_ordered=costs.capex_usd_per_node_ordered.reindex(sku_list).to_numpy(),
+        price_usd=catalog["price_usd"].to_numpy(dtype=float), rent_usd_per_gpu_hour=np.nan_to_num(rent, nan=1.0),
+        pue=sites["pue"].to_numpy(dtype=float))
+    params = RiskParams(usd_per_kwh=_charged_usd_per_kwh(costs, site_list),
+                        price_usd=catalog["price_usd"].to_numpy(dtype=float),
                         pue=sites["pue"].to_numpy(dtype=float), rent_usd_per_gpu_hour=np.nan_to_num(rent, nan=0.0),
-                        carbon_usd_per_t=np.array(float(finance.carbon_usd_per_t)), demand_growth=np.array(1.0),
+                        carbon_usd_per_t=np.array(costs.carbon_usd_per_t), demand_growth=np.array(1.0),
                         mfu_scale=np.array(1.0), failure_rate=np.array(float(settings.failure_rate)))
+    pool_arrays = _with_pool_costs(pool_arrays, costs, site_list, sku_list, n_quarters)
 
     performance = estimate_performance(catalog, scenario.workloads, scenario.throughput)
     pairs, options = _pairs_and_options(scenario, workloads, pools, performance, n_quarters)
     pairs["planned"] = _planned_node_equivalents(placement, pairs, workload_index, pool_index, horizon, n_quarters)
-    pairs = _allocation_order(pairs, pool_arrays, skus, params, sites, settings, n_quarters)
+    pairs = _allocation_order(pairs, pool_arrays, costs, site_list, sku_list, settings, n_quarters)
 
     arrays = RiskArrays(
-        discount=discount_factors(finance.discount_rate, n_quarters).to_numpy(),
+        discount=costs.discount_factor.to_numpy(dtype=float),
         unfinished_training_usd=unfinished_usd, demand_tokens_per_s=demand,
-        planned_unmet_tokens_per_s=planned_unmet, gco2_per_kwh=sites["gco2_per_kwh"].to_numpy(dtype=float),
-        headroom=np.array(float(scenario.headroom)), unmet_usd_per_unit=np.array(float(finance.unmet_usd_per_unit)),
-        cash_capex=np.array(1.0 if finance.capex_mode == "cash" else 0.0),
-        skus=skus, pools=pool_arrays, orders=orders,
+        planned_unmet_tokens_per_s=planned_unmet,
+        headroom=np.array(float(scenario.headroom)), unmet_usd_per_unit=np.array(costs.unmet_usd_per_unit),
+        cash_capex=np.array(0.0 if costs.charges_depreciation else 1.0),
+        unit_costs=unit_costs, pools=pool_arrays, orders=orders,
         pairs=PairArrays(workload=pairs["workload"], pool=pairs["pool"], tokens_per_s_per_node=pairs["rate"],
                          active=pairs["active"], cap_node_equivalents=pairs["cap"]),
-        options=CloudOptionArrays(
-            site=options["site"], sku=options["sku"], tokens_per_s_per_node=options["rate"],
-            available_from_quarter=np.where(options["valid"], catalog["available_from"].to_numpy(dtype=int)[
-                options["sku"]], n_quarters + 1)),
+        options=_cloud_options(options, costs, catalog, site_list, sku_list, n_quarters),
         uncertainty=UncertaintyArrays(
             demand_sigma=np.array(settings.demand_sigma), demand_common_sigma=np.array(settings.demand_common_sigma),
             sigma_growth_per_quarter=np.array(settings.sigma_growth_per_quarter),
@@ -332,8 +340,12 @@ def _pools(scenario, fleet: pd.DataFrame, placement: pd.DataFrame, site_owned: n
     np.add.at(training_busy, (at, _quarter_numbers(training["quarter"], horizon)),
               training["node_equivalents"].to_numpy(dtype=float))
     owned = site_owned[site] * (1.0 if pools else 0.0)
+    zero = np.zeros_like(nodes)
     return pools, pool_index, PoolArrays(site=site, sku=sku, owned=owned, nodes=nodes,
-                                         training_node_equivalents=training_busy)
+                                         training_node_equivalents=training_busy,
+                                         rent_usd_per_node_quarter=np.zeros(len(site)), kwh_per_idle_node=zero,
+                                         kwh_per_busy_node=zero, carbon_t_per_idle_node=zero,
+                                         carbon_t_per_busy_node=zero)
 
 
 def _orders(purchases: pd.DataFrame, pool_index: pd.MultiIndex, sku_list: list[str], horizon) -> OrderArrays:
@@ -352,18 +364,70 @@ def _orders(purchases: pd.DataFrame, pool_index: pd.MultiIndex, sku_list: list[s
                        slip_nodes=np.where((pool >= 0) & (in_service < n_quarters), nodes, 0.0))
 
 
-def _allocation_order(pairs: dict, pools: PoolArrays, skus: SkuArrays, params: RiskParams, sites, settings,
-                      n_quarters: int) -> dict:
+def _by_site_sku(series: pd.Series, sites: np.ndarray, skus: np.ndarray, site_list, sku_list,
+                 quarters: np.ndarray | None = None) -> np.ndarray:
+    """Values of a cost-parameter Series indexed by (site, sku) or (quarter, site, sku) at the given positions
+    (0 where the Series has no entry, e.g. no rent at an owned site)."""
+    site_labels, sku_labels = np.asarray(site_list, dtype=object)[sites], np.asarray(sku_list, dtype=object)[skus]
+    if quarters is None:
+        keys = pd.MultiIndex.from_arrays([site_labels.ravel(), sku_labels.ravel()])
+        return series.reindex(keys).fillna(0.0).to_numpy(dtype=float).reshape(np.shape(sites))
+    shape = np.broadcast_shapes(np.shape(sites), np.shape(quarters))
+    keys = pd.MultiIndex.from_arrays([np.broadcast_to(quarters, shape).ravel(),
+                                      np.broadcast_to(site_labels, shape).ravel(),
+                                      np.broadcast_to(sku_labels, shape).ravel()])
+    return series.reindex(keys).fillna(0.0).to_numpy(dtype=float).reshape(shape)
+
+
+def _charged_usd_per_kwh(costs, site_list: list[str]) -> np.ndarray:
+    """By site: the $ per kWh cost_parameters charges (the site's price where owned, 0 in a cloud where energy is
+    in the rent), read back as energy $ ÷ kWh of the first quarter."""
+    first = costs.kwh_per_idle_node.index.get_level_values("quarter") == 0
+    kwh = (costs.kwh_per_idle_node + costs.kwh_per_busy_node)[first].groupby(level="site").sum()
+    usd = (costs.energy_usd_per_idle_node + costs.energy_usd_per_busy_node)[first].groupby(level="site").sum()
+    return (usd / kwh.where(kwh > 0)).reindex(site_list).fillna(0.0).to_numpy(dtype=float)
+
+
+def _with_pool_costs(pools: PoolArrays, costs, site_list, sku_list, n_quarters: int) -> PoolArrays:
+    """The pools with their per-unit rent, kWh and tCO2 from the cost parameters."""
+    quarter = np.arange(n_quarters)[None, :]
+    site, sku = pools.site[:, None], pools.sku[:, None]
+
+    def per_quarter(series):
+        return _by_site_sku(series, site, sku, site_list, sku_list, quarter)
+
+    return dataclasses.replace(
+        pools, rent_usd_per_node_quarter=_by_site_sku(costs.rent_usd_per_node_quarter, pools.site, pools.sku,
+                                                      site_list, sku_list) * (1.0 - pools.owned),
+        kwh_per_idle_node=per_quarter(costs.kwh_per_idle_node), kwh_per_busy_node=per_quarter(costs.kwh_per_busy_node),
+        carbon_t_per_idle_node=per_quarter(costs.carbon_t_per_idle_node),
+        carbon_t_per_busy_node=per_quarter(costs.carbon_t_per_busy_node))
+
+
+def _cloud_options(options: dict, costs, catalog, site_list, sku_list, n_quarters: int) -> CloudOptionArrays:
+    """The cloud options with their availability, rent and tCO2 per node from the cost parameters."""
+    quarter = np.arange(n_quarters)[None, None, :]
+    site, sku = options["site"][:, :, None], options["sku"][:, :, None]
+    return CloudOptionArrays(
+        site=options["site"], sku=options["sku"], tokens_per_s_per_node=options["rate"],
+        available_from_quarter=np.where(options["valid"], catalog["available_from"].to_numpy(dtype=int)[
+            options["sku"]], n_quarters + 1),
+        rent_usd_per_node_quarter=_by_site_sku(costs.rent_usd_per_node_quarter, options["site"], options["sku"],
+                                               site_list, sku_list),
+        carbon_t_per_idle_node=_by_site_sku(costs.carbon_t_per_idle_node, site, sku, site_list, sku_list, quarter),
+        carbon_t_per_busy_node=_by_site_sku(costs.carbon_t_per_busy_node, site, sku, site_list, sku_list, quarter))
+
+
+def _allocation_order(pairs: dict, pools: PoolArrays, costs, site_list, sku_list, settings, n_quarters: int) -> dict:
     """The pairs as the allocation serves them: cheapest marginal busy $ per tokens/s first (energy + carbon of
-    the busy share, at nominal prices; ties to the faster pair, then input order, so the order is deterministic);
-    under plan-first, the pairs the plan uses (capped at its placement) come first, then every pair uncapped."""
+    the busy share in the first quarter, at nominal prices; ties to the faster pair, then input order, so the
+    order is deterministic); under plan-first, the pairs the plan uses (capped at its placement) come first, then
+    every pair uncapped."""
     if not len(pairs["rate"]):  # one inert pair keeps the allocation loop non-empty
         return {"workload": np.zeros(1, dtype=int), "pool": np.zeros(1, dtype=int), "rate": np.ones(1),
                 "active": np.zeros((1, n_quarters)), "cap": np.zeros((1, n_quarters))}
-    k, s = pools.sku, pools.site
-    usd_per_kwh = params.usd_per_kwh[s] + sites["gco2_per_kwh"].to_numpy(dtype=float)[s] / GRAMS_PER_TONNE \
-        * float(params.carbon_usd_per_t)
-    busy_usd_per_node = (1.0 - skus.idle_frac[k]) * skus.node_kw[k] * params.pue[s] * HOURS_PER_QUARTER * usd_per_kwh
+    busy_usd_per_node = _by_site_sku(costs.running_usd_per_busy_node(), pools.site, pools.sku, site_list, sku_list,
+                                     np.zeros_like(pools.site))
     usd_per_unit = busy_usd_per_node[pairs["pool"]] / pairs["rate"]
     order = np.lexsort((pairs["pool"], pairs["workload"], -pairs["rate"], usd_per_unit))
     pairs = {key: value[order] for key, value in pairs.items()}

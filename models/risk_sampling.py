@@ -42,7 +42,7 @@ UNIFORM_NOISE = ("slip_u",)
 def noise_shapes(a: RiskArrays) -> dict[str, tuple[int, ...]]:
     """Per-sample shape of each noise array, in drawing order."""
     return {"demand_z": tuple(a.demand_tokens_per_s.shape), "common_z": (), "failure_z": tuple(a.pools.nodes.shape),
-            "electricity_z": tuple(a.gco2_per_kwh.shape), "slip_u": tuple(a.orders.slip_nodes.shape)}
+            "electricity_z": tuple(a.unit_costs.pue.shape), "slip_u": tuple(a.orders.slip_nodes.shape)}
 
 
 def _threefry2x32(k0, k1, x0, x1):

@@ -57,9 +57,9 @@ def _decomposition(lines: dict[str, float]) -> dict:
 
 def _shortfall_rows(inputs: RiskInputs, sums: dict, n: int) -> tuple[list, list, list]:
     """(by quarter and workload, by quarter, by workload) shortfall measures (see DEFINITIONS)."""
+    on_demand = np.maximum(sums["shortfall_tokens_per_s"] - sums["unmet_tokens_per_s"], 0.0)
     measures = {"expected_shortfall_tokens_per_s": sums["shortfall_tokens_per_s"],
-                "expected_on_demand_tokens_per_s": np.maximum(sums["shortfall_tokens_per_s"] - sums["unmet_tokens_per_s"],
-                                                              0.0),
+                "expected_on_demand_tokens_per_s": on_demand,
                 "expected_unmet_tokens_per_s": sums["unmet_tokens_per_s"]}
     real = len(inputs.workloads)
     pairs = [{"quarter": quarter, "workload": inputs.workloads[w],

@@ -95,7 +95,8 @@ def mixed(tmp_path_factory):
     path = write_scenario(folder, catalog=catalog, sites=sites, workloads=workloads, quarters=3,
                           demand=[("chat", q, d) for q, d in (("2027Q1", 900), ("2027Q2", 2300), ("2027Q3", 4100))]
                           + [("code", q, d) for q, d in (("2027Q1", 500), ("2027Q2", 700), ("2027Q3", 1600))],
-                          throughput=[("chat", "a", 1000), ("chat", "b", 1700), ("code", "a", 600), ("code", "b", 1300)],
+                          throughput=[("chat", "a", 1000), ("chat", "b", 1700), ("code", "a", 600),
+                                      ("code", "b", 1300)],
                           fleet=[("A", "a", 3, "2027Q1")],
                           finance={"discount_rate": 0.1, "capex_mode": "cash", "carbon_usd_per_t": 40,
                                    "unmet_usd_per_unit": 5000})
