@@ -6,8 +6,8 @@ and is close. So:
 
 1. Solve the LP relaxation. Each training run takes the pool (site, SKU) that does most of its work there.
 2. Re-solve the LP with those pools fixed, so node counts follow the chosen pools.
-3. Round node counts: rentals up (nothing caps them); orders down, then up again one node at a time, largest
-   fractional part first, while every power, rack and budget row still holds.
+3. Round node counts: rentals up (nothing caps them); orders so that each pool's nodes ordered so far are the
+   relaxation's rounded up, then taken back one node at a time where a power, rack or budget row is exceeded.
 4. Switch each job's `active` binary on where its pool holds the job's minimum nodes, fix every integer, and
    solve the remaining LP (placement, unmet demand, unfinished work), which is always feasible when demand may go
    unmet and runs may be left unfinished.
@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from models.formulation import PlanModel
+from models.quarters import HOURS_PER_QUARTER
 from models.solve import FEASIBLE, NO_SOLUTION, OPTIMAL, HighsSession, SolveResult
 
 ROUNDING_EPS = 1e-6  # LP values within this of an integer are that integer
@@ -103,13 +104,23 @@ def _plan_for_pools(model: PlanModel, session: HighsSession, relaxed_x: np.ndarr
 
 
 def _pool_preference(model: PlanModel, x: np.ndarray) -> dict[str, list[int]]:
-    """Each run's pools (positions of their `pool` variables), most relaxed work first."""
-    lp = model.lp
+    """Each run's pools (positions of their `pool` variables), the pool doing most of its relaxed work first.
+
+    Work, not the `pool` value: the relaxation may set a costless `pool` anywhere above its `active`s."""
+    lp, sets = model.lp, model.sets
     if "pool" not in lp.variables:
         return {}
+    keys = ["quarter", "workload", "site", "sku"]
+    training = sets.placements[sets.placements["kind"] == "training"]
+    busy = lp.value("busy", x).reindex(pd.MultiIndex.from_frame(training[keys])).to_numpy()
+    work = pd.Series(busy * HOURS_PER_QUARTER / training["node_hours"].to_numpy(),
+                     index=pd.MultiIndex.from_frame(training[["workload", "site", "sku"]]))
+    work = work.groupby(level=["workload", "site", "sku"]).sum()
     block = lp.variables["pool"]
-    labels = block.index.to_frame(index=False).assign(position=block.positions, value=x[block.positions])
-    labels = labels.sort_values(["workload", "value"], ascending=[True, False], kind="stable")
+    labels = block.index.to_frame(index=False).assign(
+        position=block.positions, work=work.reindex(block.index).fillna(0.0).to_numpy(),
+        value=x[block.positions])
+    labels = labels.sort_values(["workload", "work", "value"], ascending=[True, False, False], kind="stable")
     return {run: group["position"].tolist() for run, group in labels.groupby("workload", sort=False)}
 
 
@@ -142,6 +153,12 @@ def as_result(start: WarmStart, gap: float = 0.0, backend: str = "heuristic") ->
 
 
 def _round_node_counts(model: PlanModel, x: np.ndarray) -> np.ndarray:
+    """Rentals up; orders so that the nodes ordered *so far* at each pool are the relaxation's, rounded up
+    (rounding each order up alone would buy a node for every 0.1 ordered); then, while a power, rack or
+    budget row is exceeded, take back the order rounded up the most among those in that row.
+
+    Terminates: a row the relaxation kept but the rounding exceeds has some order with x > relaxed value
+    (every coefficient of these rows is positive), and each step takes one node back from such an order."""
     lp = model.lp
     x = x.copy()
     if "rentals" in lp.variables:
@@ -149,30 +166,44 @@ def _round_node_counts(model: PlanModel, x: np.ndarray) -> np.ndarray:
         x[positions] = np.ceil(x[positions] - ROUNDING_EPS)
     if "orders" not in lp.variables:
         return x
-    orders = lp.variables["orders"].positions
-    relaxed = x[orders].copy()
-    x[orders] = np.floor(relaxed + ROUNDING_EPS)
-    rows = np.concatenate([lp.constraints[name].positions for name in CAP_ROWS if name in lp.constraints]) \
-        if any(name in lp.constraints for name in CAP_ROWS) else np.zeros(0, dtype=int)
-    columns = lp.matrix()[rows].tocsc() if len(rows) else None
-    activity = columns @ x if columns is not None else None
-    limit = lp.row_upper[rows] if len(rows) else None
-    upper = lp.upper
-    fraction = relaxed - x[orders]
-    for k in np.argsort(-fraction, kind="stable"):
-        if fraction[k] <= ROUNDING_EPS:
-            break
-        j = orders[k]
-        if x[j] + 1 > upper[j]:
-            continue
-        if columns is not None:
-            start, end = columns.indptr[j], columns.indptr[j + 1]
-            touched, coefficients = columns.indices[start:end], columns.data[start:end]
-            if np.any(activity[touched] + coefficients > limit[touched] + ROUNDING_EPS):
-                continue
-            activity[touched] += coefficients
-        x[j] += 1
-    return x
+    block = lp.variables["orders"]
+    orders = block.positions
+    relaxed = np.clip(x[orders], 0.0, None)
+    labels = block.index.to_frame(index=False)
+    pool = labels.groupby(["site", "sku"], sort=False).ngroup().to_numpy()
+    sequence = np.lexsort((labels["order_quarter"].to_numpy(), pool))
+    ordered_so_far = pd.Series(relaxed[sequence]).groupby(pool[sequence]).cumsum().to_numpy()
+    rounded = np.ceil(ordered_so_far - ROUNDING_EPS)
+    rounded = pd.Series(rounded).groupby(pool[sequence]).cummax().to_numpy()
+    previous = pd.Series(rounded).groupby(pool[sequence]).shift(1, fill_value=0.0).to_numpy()
+    counts = np.empty(len(orders))
+    counts[sequence] = rounded - previous
+    x[orders] = np.minimum(counts, lp.upper[orders])
+
+    names = [name for name in CAP_ROWS if name in lp.constraints]
+    if not names:
+        return x
+    rows = np.concatenate([lp.constraints[name].positions for name in names])
+    caps = lp.matrix()[rows]
+    by_column = caps.tocsc()
+    activity = caps @ x
+    limit = lp.row_upper[rows]
+    is_order = np.zeros(lp.num_vars, dtype=bool)
+    is_order[orders] = True
+    excess = np.zeros(lp.num_vars)
+    excess[orders] = x[orders] - relaxed
+    while True:
+        violated = np.flatnonzero(activity > limit + ROUNDING_EPS * np.maximum(1.0, np.abs(limit)))
+        if not len(violated):
+            return x
+        row = violated[0]
+        columns = caps.indices[caps.indptr[row]:caps.indptr[row + 1]]
+        columns = columns[is_order[columns] & (x[columns] >= 1.0)]
+        j = columns[np.argmax(excess[columns])]
+        x[j] -= 1.0
+        excess[j] -= 1.0
+        start, end = by_column.indptr[j], by_column.indptr[j + 1]
+        activity[by_column.indices[start:end]] -= by_column.data[start:end]
 
 
 def _switch_on_active(model: PlanModel, x: np.ndarray) -> np.ndarray:

@@ -88,7 +88,7 @@ def _register() -> None:
 
     for module in (validate, estimate, catalog):
         main.add_command(module.command)
-    for name in ("plan", "report", "verify", "evaluate"):
+    for name in ("plan", "report", "verify", "evaluate", "generate"):
         try:
             module = __import__(f"planner.commands.{name}", fromlist=["command"])
         except ModuleNotFoundError:

@@ -7,7 +7,8 @@ immediately (the solvers release the GIL), records the signal (reports.atomic's 
 commits after it), removes every temporary file and new output folder under reports.atomic's lock, and ends
 the process with 128 + the signal number: 130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP, as a shell reports a
 process the signal killed. Solver subprocesses (CBC) are stopped, and their files, kept in a private temporary
-folder for the command (TMPDIR), removed. A user who wants "stop and keep the best plan so far" gives --time-limit instead.
+folder for the command (TMPDIR), removed. A user who wants "stop and keep the best plan so far" gives
+--time-limit instead.
 
 SCIP would otherwise catch SIGINT itself and return its incumbent as 'feasible' (one such plan claimed $1.72 B
 against the true $131 M); models/solve.py turns that off (`misc/catchctrlc = FALSE`).
@@ -57,7 +58,7 @@ def abort(signum: int) -> None:
             os.kill(child, signal.SIGTERM)
     for folder in _scratch:  # PuLP's model and solution files for CBC live here
         shutil.rmtree(folder, ignore_errors=True)
-    with atomic._lock:  # waits for a commit in progress: outputs are then complete, never half renamed
+    with atomic.output_lock:  # waits for a commit in progress: outputs are then complete, never half renamed
         atomic.discard_temporaries()
         name = signal.Signals(signum).name
         what = ("after every output was written" if atomic.committed() else "no output was written")

@@ -28,7 +28,7 @@ from planner.tables import (MAX_YAML_BYTES, check_input_file, decode_text, print
 DEFAULT_UNMET_USD_PER_UNIT = 1_000.0
 
 CAPEX_MODES = ("depreciation", "cash")
-SOLVER_BACKENDS = ("scip", "highs", "cp-sat", "cbc")
+SOLVER_BACKENDS = ("scip", "highs", "cp-sat", "cbc", "heuristic")  # heuristic: the rounded LP alone (models/warm_start.py)
 DEFAULT_TIME_LIMIT_S = 60.0
 DEFAULT_GAP = 0.005  # 0.5 %: the example's acceptance target
 
@@ -147,8 +147,8 @@ def load_scenario(path: str | Path) -> Scenario:
         if spec is None and role == "catalog":
             spec = str(shipped_catalog_path())
         if spec is not None and (not isinstance(spec, str) or not spec.strip()):
-            problems.append(Problem(label, f"'{role}' must be a table file name (CSV or XLSX), got "
-                                           f"{'a ' + _yaml_kind(spec) if isinstance(spec, (dict, list)) else repr(spec)}",
+            got = f"a {_yaml_kind(spec)}" if isinstance(spec, (dict, list)) else repr(spec)
+            problems.append(Problem(label, f"'{role}' must be a table file name (CSV or XLSX), got {got}",
                                     column=role))
             spec = None
             required = False

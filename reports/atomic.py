@@ -28,7 +28,8 @@ def _read_umask() -> int:
 FILE_MODE = 0o666  # what open() asks for; the umask takes away the rest
 _UMASK = _read_umask()
 
-_lock = threading.RLock()  # held while temporaries are created, renamed or removed (the signal watcher takes it)
+# Held while temporaries are created, renamed or removed; the signal watcher takes it before cleaning up.
+output_lock = threading.RLock()
 _temporaries: set[Path] = set()  # every temporary file that exists right now
 _batch: list[tuple[Path, Path]] | None = None  # (temporary, target) waiting for the batch's commit
 _created_dirs: list[Path] = []  # folders made for outputs during the batch, removed again if it fails
@@ -59,7 +60,7 @@ def committed() -> bool:
 
 def _new_temporary(path: Path) -> Path:
     _make_parent(path.parent)
-    with _lock:
+    with output_lock:
         handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         os.close(handle)
         _temporaries.add(Path(tmp))
@@ -67,7 +68,7 @@ def _new_temporary(path: Path) -> Path:
 
 
 def _remove(tmp: Path) -> None:
-    with _lock:
+    with output_lock:
         try:
             tmp.unlink()
         except FileNotFoundError:
@@ -87,7 +88,7 @@ def _make_parent(folder: Path) -> None:
     except OSError as error:
         raise InputError(Problem(str(folder), f"cannot write here: {error.strerror or error}")) from None
     if _batch is not None:
-        with _lock:
+        with output_lock:
             _created_dirs.extend(reversed(missing))
 
 
@@ -104,7 +105,7 @@ def write_atomic(path: str | Path, write: Callable[[Path], None]) -> Path:
     except BaseException:
         _remove(tmp)
         raise
-    with _lock:
+    with output_lock:
         if _batch is not None:
             _batch.append((tmp, path))
             return path
@@ -125,7 +126,7 @@ def _rename(tmp: Path, path: Path) -> None:
 def begin_batch() -> None:
     """From now on outputs are staged until `commit_batch` (or dropped by `discard_batch`)."""
     global _batch
-    with _lock:
+    with output_lock:
         _batch = []
         _created_dirs.clear()
         _interrupted.clear()
@@ -135,7 +136,7 @@ def begin_batch() -> None:
 def commit_batch() -> None:
     """Rename every staged output onto its target, under the lock, so a signal cannot split the set."""
     global _batch
-    with _lock:
+    with output_lock:
         if _batch is None:
             return
         if _interrupted:
@@ -150,14 +151,14 @@ def commit_batch() -> None:
 def discard_batch() -> None:
     """Drop whatever was staged and every temporary file and new folder; nothing of the command remains."""
     global _batch
-    with _lock:
+    with output_lock:
         _batch = None
         discard_temporaries()
 
 
 def discard_temporaries() -> None:
     """Remove every temporary file that exists and every output folder this command created (if empty)."""
-    with _lock:
+    with output_lock:
         for tmp in list(_temporaries):
             _remove(tmp)
         for folder in reversed(_created_dirs):
@@ -173,7 +174,7 @@ def check_writable(path: str | Path, directory: bool = False) -> None:
     folder = Path(path) if directory else Path(path).parent
     _make_parent(folder)
     try:
-        with _lock:
+        with output_lock:
             handle, probe = tempfile.mkstemp(prefix=".planner-write-check.", dir=folder)
             os.close(handle)
             _temporaries.add(Path(probe))

@@ -96,7 +96,7 @@ def test_every_writer_is_enumerated():
     """Every module that writes a sheet or a CSV is one the hostile-name tests below exercise."""
     writers = {str(path.relative_to(ROOT)) for folder in ("planner", "models", "reports")
                for path in (ROOT / folder).rglob("*.py") if WRITER_PATTERN.search(path.read_text())}
-    assert writers <= ENUMERATED_WRITERS, f"writers not covered by the formula-injection test: {writers - ENUMERATED_WRITERS}"
+    assert writers <= ENUMERATED_WRITERS, f"not covered by the formula-injection test: {writers - ENUMERATED_WRITERS}"
     assert writers, "the scan found no writer at all: the pattern is broken"
 
 

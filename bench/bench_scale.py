@@ -1,0 +1,466 @@
+"""Scale benchmark: phase by phase, how long a plan takes and how much memory it holds, from 25 to 1,000 workloads.
+
+For each size W (Q = 16 quarters, 6 owned + 2 cloud sites, K = 16 SKUs, `planner generate` with --seed) a fresh
+Python process (so the peak RSS is that size's own) generates the scenario, then times each phase of `planner
+plan --no-risk --json -o` through the public functions and reads the peak RSS (getrusage ru_maxrss) after it:
+
+  loading       planner.scenario.load_scenario (tables, every validation)
+  performance   models.performance.estimate_performance
+  index sets    models.sets.build_sets of the scenario as given (for scale; the plan's own sets are built
+                inside the next phase, after services are aggregated)
+  model build   planner.pipeline.build_plan: the pipeline's whole build (performance, aggregation of
+                interchangeable services, index sets, labelled families → one sparse matrix)
+  solve         planner.pipeline.solve_plan less its closing complete_run (so whatever the solve strategy does:
+                heuristic, warm start, the MILP) — 'MILP solver's own seconds' is the solver's report
+  extraction    planner.pipeline.complete_run (tables, shadow prices; timed again alone) + plan_document
+  verification  planner.pipeline.verify_document (the solver-free check)
+  report        PLAN.json + reports.workbook.write_workbook (no risk sheets)
+
+then builds the same matrix through PuLP, element by element (models.solve.build_pulp_problem), and prints the
+time ratio against the vectorised model build of the same run (skipped above --pulp-max workloads). The shipped
+example is also run end to end as `planner plan --no-risk` in a subprocess. Each target of issue 11 is stated as
+met or missed, and by how much. Run by hand, never as a test:
+
+    python bench/bench_scale.py [--sizes 25,100,300,1000] [--solver scip] [--time-limit 120] [--gap 0.01]
+                                [--pulp-max 300] [--seed 0] [--json results.json] [--write-docs]
+
+--write-docs rewrites docs/performance.md with the tables, how to reproduce them and the machine's facts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gc
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+QUARTERS, OWNED_SITES, CLOUD_SITES, SKUS = 16, 6, 2, 16  # the issue's benchmark shape
+DEFAULT_SIZES = (25, 100, 300, 1000)
+MB_PER_KB = 1 / 1024  # ru_maxrss is in KiB on Linux
+PHASES = [("loading", "loading"), ("performance", "performance model"), ("sets", "index sets"),
+          ("build", "model build"), ("solve", "solve"), ("extraction", "extraction"),
+          ("verification", "verification"), ("report", "report writing")]
+
+# Issue 11's targets on the 2-core machine.
+TARGET_BUILD_S = 10.0  # W = 1,000: the model build phase (build_plan)
+TARGET_SOLVE_S = {1000: 120.0, 300: 60.0, 100: 20.0}  # to a proven gap of TARGET_GAP
+TARGET_GAP = 0.01
+TARGET_PLAN_S = 180.0  # W = 1,000, whole `planner plan --no-risk`
+TARGET_RSS_MB = 4096.0  # W = 1,000 peak RSS (4 GB)
+TARGET_EXAMPLE_S = 5.0  # shipped example, `planner plan --no-risk` end to end
+TARGET_EXAMPLE_GAP = 0.005
+
+
+# --- one size, in its own process -------------------------------------------------------------------------------
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * MB_PER_KB
+
+
+def measure_size(workloads: int, solver: str | None, time_limit_s: float, gap: float, seed: int, pulp: bool) -> dict:
+    """Every phase of one plan of a generated scenario: seconds and peak RSS after it, the model's size, the result."""
+    from models.performance import estimate_performance
+    from models.sets import build_sets
+    from models.solve import build_pulp_problem
+    from models.synthetic import synthesize_scenario
+    from planner.commands.generate import SCENARIO_FILE, render_files
+    from models.errors import SolverError
+    from planner.pipeline import build_plan, complete_run, plan_document, solve_plan, verify_document
+    from planner.resources import shipped_catalog_path
+    from planner.scenario import load_scenario
+    from reports.atomic import write_json_atomic
+    from reports.workbook import write_workbook
+
+    import pandas as pd
+
+    out = {"workloads": workloads, "quarters": QUARTERS, "owned_sites": OWNED_SITES, "cloud_sites": CLOUD_SITES,
+           "skus": SKUS, "seed": seed, "solver": solver, "time_limit_s": time_limit_s, "gap_target": gap,
+           "imports_rss_mb": peak_rss_mb(), "phases": {}}
+    phases = out["phases"]
+
+    def timed(name: str, call):
+        started = time.perf_counter()
+        value = call()
+        phases[name] = {"seconds": time.perf_counter() - started, "peak_rss_mb": peak_rss_mb()}
+        return value
+
+    with tempfile.TemporaryDirectory(prefix="bench-scale-") as scratch:
+        folder = Path(scratch)
+        started = time.perf_counter()
+        generated = synthesize_scenario(pd.read_csv(shipped_catalog_path()), workloads=workloads, quarters=QUARTERS,
+                                        owned_sites=OWNED_SITES, skus=SKUS, seed=seed, cloud_sites=CLOUD_SITES)
+        for name, text in render_files(generated).items():
+            (folder / name).write_text(text)
+        out["generate_seconds"] = time.perf_counter() - started
+
+        scenario = timed("loading", lambda: load_scenario(folder / SCENARIO_FILE))
+        performance = timed("performance", lambda: estimate_performance(scenario.catalog, scenario.workloads,
+                                                                         scenario.throughput))
+        timed("sets", lambda: build_sets(scenario, performance))
+        del performance
+        gc.collect()
+        built = timed("build", lambda: build_plan(scenario))
+        lp = built.model.lp
+        out.update(variables=int(lp.num_vars), integers=int(lp.integer.sum()), rows=int(lp.num_rows),
+                   nonzeros=int(lp.matrix().nnz), services=int(len(built.classes.class_of)),
+                   service_classes=built.classes.classes)
+
+        started = time.perf_counter()
+        try:
+            run = solve_plan(built, backend=solver, time_limit_s=time_limit_s, gap=gap)
+        except SolverError as error:  # no plan in time (or none exists): the phases so far still count
+            phases["solve"] = {"seconds": time.perf_counter() - started, "peak_rss_mb": peak_rss_mb()}
+            out.update(status="no plan", solver=solver or scenario.solver.backend, message=str(error).splitlines()[0],
+                       objective_usd=None, bound_usd=None, gap=None, peak_rss_mb=peak_rss_mb(), plan_seconds=None,
+                       solver_seconds=None)
+            run = None
+        if run is not None:
+            solve_total = time.perf_counter() - started
+            # solve_plan ends with complete_run (tables, shadow prices); timed again alone, it moves from the
+            # solve phase to extraction.
+            started = time.perf_counter()
+            complete_run(built, run.result)
+            tables_s = time.perf_counter() - started
+            phases["solve"] = {"seconds": solve_total - tables_s, "peak_rss_mb": peak_rss_mb()}
+            out.update(solve_plan_seconds=solve_total, solver_seconds=run.result.seconds)
+            document = timed("extraction", lambda: plan_document(run))
+            phases["extraction"]["seconds"] += tables_s
+            timed("verification", lambda: verify_document(scenario, document))
+            timed("report", lambda: (write_json_atomic(folder / "plan.json", document),
+                                     write_workbook(folder / "plan.xlsx", document, scenario, risk=None)))
+            out.update(status=document["status"], solver=document["solver"], objective_usd=document["objective_usd"],
+                       bound_usd=document["bound_usd"], gap=document["gap"])
+            out["peak_rss_mb"] = peak_rss_mb()
+            out["plan_seconds"] = solve_total + sum(phases[name]["seconds"] for name in (
+                "loading", "build", "verification", "report")) + phases["extraction"]["seconds"] - tables_s
+            del run, document
+            gc.collect()
+
+        if pulp:
+            started = time.perf_counter()
+            build_pulp_problem(lp)
+            out["pulp_build_seconds"] = time.perf_counter() - started
+            out["pulp_peak_rss_mb"] = peak_rss_mb()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    out["cpu_seconds"] = usage.ru_utime + usage.ru_stime
+    return out
+
+
+def run_child(workloads: int, args) -> dict:
+    """One size in a fresh interpreter, so ru_maxrss is that size's alone."""
+    with tempfile.TemporaryDirectory(prefix="bench-scale-result-") as scratch:
+        result_path = Path(scratch) / "result.json"
+        command = [sys.executable, str(Path(__file__).resolve()), "--child", str(workloads), "--child-out",
+                   str(result_path), "--time-limit", str(args.time_limit), "--gap", str(args.gap), "--seed",
+                   str(args.seed), "--pulp-max", str(args.pulp_max)] + (["--solver", args.solver] if args.solver
+                                                                         else [])
+        completed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+        if completed.returncode != 0 or not result_path.exists():
+            lines = (completed.stderr or completed.stdout).strip().splitlines() or ["no output"]
+            return {"workloads": workloads, "error": f"exit {completed.returncode}: {lines[-1]}"}
+        return json.loads(result_path.read_text())
+
+
+def run_example(solver: str | None) -> dict:
+    """The shipped example through the CLI, as a user runs it: imports, load, solve, verify, PLAN.json."""
+    from planner.resources import example_scenario_path
+
+    with tempfile.TemporaryDirectory(prefix="bench-scale-example-") as scratch:
+        plan_path = Path(scratch) / "plan.json"
+        command = [sys.executable, "-c", "from planner.cli import main; main()", "plan", str(example_scenario_path()),
+                   "--no-risk", "--json", str(plan_path)] + (["--solver", solver] if solver else [])
+        started = time.perf_counter()
+        completed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
+                                   env={**os.environ, "PYTHONPATH": str(ROOT)})
+        seconds = time.perf_counter() - started
+        if completed.returncode != 0 or not plan_path.exists():
+            return {"error": f"exit {completed.returncode}: {(completed.stderr or completed.stdout).strip()[-500:]}"}
+        plan = json.loads(plan_path.read_text())
+        return {"seconds": seconds, "status": plan["status"], "solver": plan["solver"],
+                "objective_usd": plan["objective_usd"],
+                "bound_usd": plan["bound_usd"], "gap": plan["gap"], "solve_seconds": plan["solve_seconds"]}
+
+
+# --- targets ------------------------------------------------------------------------------------------------------
+
+def _verdict(value: float | None, limit: float, unit: str, fmt: str = "{:,.1f}") -> tuple[str, str]:
+    if value is None:
+        return "missed", "no value"
+    shown = fmt.format(value) + unit
+    if value <= limit:
+        return "met", f"{shown}, {fmt.format(limit - value)}{unit} to spare"
+    return "missed", f"{shown}, {fmt.format(value - limit)}{unit} over ({value / limit:.2f}x the target)"
+
+
+def _proven_within(row: dict, seconds: float) -> tuple[str, str]:
+    """A solve meets its target when the plan's *proven* gap (a real dual bound) is ≤ 1 % within the time."""
+    gap, solve_s = row.get("gap"), row["phases"]["solve"]["seconds"]
+    if row["status"] == "no plan":
+        return "missed", f"no plan after {solve_s:,.1f} s (time limit {row['time_limit_s']:g} s)"
+    if gap is None:
+        return "missed", f"no proven bound (status {row['status']}, solve {solve_s:,.1f} s)"
+    if gap > TARGET_GAP:
+        return "missed", (f"gap {gap:.2%} > {TARGET_GAP:.0%} after {solve_s:,.1f} s "
+                          f"(time limit {row['time_limit_s']:g} s)")
+    verdict, detail = _verdict(solve_s, seconds, " s")
+    return verdict, f"gap {gap:.2%} proven; solve {detail}"
+
+
+def evaluate_targets(rows: dict[int, dict], example: dict | None) -> list[dict]:
+    targets = []
+
+    def add(name: str, outcome: tuple[str, str] | None) -> None:
+        verdict, detail = outcome if outcome else ("not run", "")
+        targets.append({"target": name, "verdict": verdict, "detail": detail})
+
+    big = rows.get(1000)
+    big = big if big and "error" not in big else None
+    add(f"W=1,000: model built (build_plan) ≤ {TARGET_BUILD_S:g} s",
+        big and _verdict(big["phases"]["build"]["seconds"], TARGET_BUILD_S, " s"))
+    for size in (1000, 300, 100):
+        row = rows.get(size)
+        outcome = None
+        if row is not None:
+            outcome = ("missed", row["error"]) if "error" in row else _proven_within(row, TARGET_SOLVE_S[size])
+        add(f"W={size:,}: proven {TARGET_GAP:.0%} gap in ≤ {TARGET_SOLVE_S[size]:g} s of solve", outcome)
+    add(f"W=1,000: whole `planner plan --no-risk` ≤ {TARGET_PLAN_S:g} s",
+        big and (_verdict(big["plan_seconds"], TARGET_PLAN_S, " s") if big["plan_seconds"] is not None
+                 else ("missed", "no plan")))
+    rss = None
+    if big is not None:  # the peak of a whole plan; a run that found none has not reached it
+        rss = (_verdict(big["peak_rss_mb"], TARGET_RSS_MB, " MB", "{:,.0f}") if big["plan_seconds"] is not None
+               else ("missed", f"no plan; {big['peak_rss_mb']:,.0f} MB when it stopped"))
+    add(f"W=1,000: peak RSS ≤ {TARGET_RSS_MB / 1024:g} GB", rss)
+    example_target = f"shipped example: end to end ≤ {TARGET_EXAMPLE_S:g} s at ≤ {TARGET_EXAMPLE_GAP:.1%}"
+    if example is None:
+        add(example_target, None)
+    elif "error" in example:
+        add(example_target, ("missed", example["error"]))
+    else:
+        verdict, detail = _verdict(example["seconds"], TARGET_EXAMPLE_S, " s")
+        gap = example["gap"]
+        if gap is None or gap > TARGET_EXAMPLE_GAP:
+            verdict = "missed"
+            detail += f"; gap {'unproven' if gap is None else f'{gap:.2%}'} (target ≤ {TARGET_EXAMPLE_GAP:.1%})"
+        else:
+            detail += f"; gap {gap:.3%}"
+        add(example_target, (verdict, detail))
+    return targets
+
+
+# --- tables -------------------------------------------------------------------------------------------------------
+
+def _money(value) -> str:
+    return "–" if value is None else f"${value:,.0f}"
+
+
+def render_tables(rows: dict[int, dict], example: dict | None, targets: list[dict], pulp_max: int) -> str:
+    sizes = sorted(rows)
+    ok = [s for s in sizes if "error" not in rows[s]]
+    lines = ["| phase | " + " | ".join(f"W = {s:,}: s / peak RSS MB" for s in sizes) + " |",
+             "|---|" + "---:|" * len(sizes)]
+    def phase_cell(size: int, key: str) -> str:
+        if size not in ok:
+            return "error"
+        phase = rows[size]["phases"].get(key)
+        return f"{phase['seconds']:,.2f} / {phase['peak_rss_mb']:,.0f}" if phase else "– (no plan)"
+
+    for key, label in PHASES:
+        cells = [phase_cell(s, key) for s in sizes]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    facts = [
+        ("whole plan, s", lambda r: "–" if r["plan_seconds"] is None else f"{r['plan_seconds']:,.1f}"),
+        ("process CPU s (all phases + PuLP)", lambda r: f"{r['cpu_seconds']:,.1f}" if "cpu_seconds" in r else "–"),
+        ("MILP solver's own seconds",
+         lambda r: "–" if r["solver_seconds"] is None else f"{r['solver_seconds']:,.1f}"),
+        ("inference services → classes", lambda r: f"{r['services']:,} → {r['service_classes']:,}"),
+        ("variables (integer)", lambda r: f"{r['variables']:,} ({r['integers']:,})"),
+        ("rows / nonzeros", lambda r: f"{r['rows']:,} / {r['nonzeros']:,}"),
+        ("status (solver)", lambda r: f"{r['status']} ({r['solver'] or 'default'})"),
+        ("objective", lambda r: _money(r["objective_usd"])),
+        ("bound", lambda r: _money(r["bound_usd"])),
+        ("gap", lambda r: "–" if r["gap"] is None else f"{r['gap']:.2%}"),
+        ("PuLP build, s (ratio to model build)",
+         lambda r: (f"{r['pulp_build_seconds']:,.2f} "
+                    f"({r['pulp_build_seconds'] / r['phases']['build']['seconds']:,.1f}x)"
+                    if "pulp_build_seconds" in r else f"skipped (W > --pulp-max {pulp_max:,})")),
+        ("peak RSS after PuLP, MB", lambda r: f"{r['pulp_peak_rss_mb']:,.0f}" if "pulp_peak_rss_mb" in r else "–"),
+    ]
+    for label, cell in facts:
+        lines.append(f"| {label} | " + " | ".join(cell(rows[s]) if s in ok else "error" for s in sizes) + " |")
+    errors = [f"W = {s:,}: {rows[s]['error']}" for s in sizes if s not in ok]
+    errors += [f"W = {s:,}: {rows[s]['message']}" for s in ok if rows[s]["status"] == "no plan"]
+    text = "\n".join(lines) + "\n"
+    if errors:
+        text += "\n" + "\n".join(f"- {e}" for e in errors) + "\n"
+    if example is not None:
+        text += "\n" + (f"Shipped example, `planner plan --no-risk` end to end: {example['seconds']:.1f} s, "
+                        f"{example['status']} ({example['solver']}), objective {_money(example['objective_usd'])}, gap "
+                        + ("unproven" if example["gap"] is None else f"{example['gap']:.3%}")
+                        + f" (solver {example['solve_seconds']:.1f} s)\n"
+                        if "error" not in example else f"Shipped example: {example['error']}\n")
+    text += "\n| target | verdict | measured |\n|---|---|---|\n"
+    text += "".join(f"| {t['target']} | {t['verdict']} | {t['detail']} |\n" for t in targets)
+    return text
+
+
+def machine_facts() -> dict:
+    def version(name: str) -> str:
+        try:
+            from importlib.metadata import version as get
+
+            return get(name)
+        except Exception:  # noqa: BLE001 - a missing package is reported as such
+            return "not installed"
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory_gb = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                memory_gb = int(line.split()[1]) / 1024 ** 2
+    except OSError:
+        pass
+    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    return {"cpu": cpu, "cores_usable": affinity, "memory_gb": memory_gb, "load_average_1min": load,
+            "os": platform.platform(),
+            "python": platform.python_version(), "ortools": version("ortools"), "highspy": version("highspy"),
+            "pulp": version("PuLP"), "numpy": version("numpy"), "pandas": version("pandas")}
+
+
+def git_commit() -> str:
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                                check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True).stdout.strip()
+        return commit + (" (with uncommitted changes)" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def render_docs(results: dict) -> str:
+    facts, settings = results["machine"], results["settings"]
+    memory = f"{facts['memory_gb']:.0f} GB RAM" if facts["memory_gb"] else "RAM unknown"
+    load = "unknown" if facts["load_average_1min"] is None else f"{facts['load_average_1min']:.1f}"
+    solver = f" --solver {settings['solver']}" if settings["solver"] else ""
+    command = (f"python bench/bench_scale.py --sizes {','.join(str(s) for s in settings['sizes'])}{solver}"
+               f" --time-limit {settings['time_limit_s']:g} --gap {settings['gap']:g} "
+               f"--seed {settings['seed']} --pulp-max {settings['pulp_max']} --write-docs")
+    return f"""# Performance at scale
+
+Measured {results['date']} on commit {results['commit']} with `{command}`.
+Regenerate this page with the same command (`--json results.json` keeps the raw figures).
+
+Each size is a scenario from `planner generate` (Q = {QUARTERS} quarters, {OWNED_SITES} owned + {CLOUD_SITES} cloud \
+sites, K = {SKUS} SKUs, seed {settings['seed']}), planned in a fresh process so the peak RSS (getrusage `ru_maxrss`, \
+read after each phase: the peak so far) is that size's own. Phases: **loading** `load_scenario` (tables and every \
+validation); **performance model** `estimate_performance`; **index sets** `build_sets` of the scenario as given (for \
+scale: the plan's own sets are built in the next phase, after aggregation); **model build** `build_plan`, the \
+pipeline's whole build (performance, aggregation of interchangeable services, sets, one sparse matrix); **solve** \
+`solve_plan` less its closing `complete_run` (whatever the strategy does: heuristic, warm start, the MILP); \
+**extraction** `complete_run` (tables, shadow prices; timed again alone) + `plan_document`; **verification** \
+`verify_document`; **report writing** PLAN.json and the workbook, no risk sheets. The **whole plan** is loading + \
+model build + `solve_plan` + `plan_document` + verification + report writing, i.e. `planner plan --no-risk --json \
+-o` less imports. **PuLP build** builds the same matrix element by element (`models.solve.build_pulp_problem`); the \
+ratio is against the model build of the same run. Solver: {settings['solver'] or "the default backend"}, time limit \
+{settings['time_limit_s']:g} s, gap {settings['gap']:g}.
+
+{results['table']}
+## Machine
+
+{facts['cpu']}, {facts['cores_usable']} usable cores, {memory}, 1-minute load average {load} when the run began; \
+{facts['os']}; Python {facts['python']}, \
+OR-Tools {facts['ortools']}, highspy {facts['highspy']}, PuLP {facts['pulp']}, NumPy {facts['numpy']}, pandas \
+{facts['pandas']}. A load average above the core count means other work shared the cores and every wall time above \
+is inflated by it; compare runs on one quiet machine.
+
+## Reproduce
+
+```
+python bench/bench_scale.py                       # all sizes: 25, 100, 300, 1,000 (up to 4 time limits of solve)
+python bench/bench_scale.py --sizes 25,100 --time-limit 30 --json results.json
+python bench/bench_scale.py --write-docs          # also rewrite this page
+planner generate /tmp/w1000 --workloads 1000 --quarters 16 --owned-sites 6 --skus 16 --seed 0   # one scenario by hand
+```
+"""
+
+
+# --- main ---------------------------------------------------------------------------------------------------------
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default=",".join(str(s) for s in DEFAULT_SIZES),
+                        help="comma-separated workload counts (default 25,100,300,1000)")
+    parser.add_argument("--solver", choices=("scip", "highs", "cp-sat", "cbc"),
+                        help="MILP backend (default: the tool's default backend)")
+    parser.add_argument("--time-limit", type=float, default=120.0)
+    parser.add_argument("--gap", type=float, default=TARGET_GAP)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--pulp-max", type=int, default=300, help="skip the PuLP build above this many workloads")
+    parser.add_argument("--no-example", action="store_true", help="skip the shipped example's end-to-end run")
+    parser.add_argument("--json", dest="json_path", type=Path, help="write every figure here")
+    parser.add_argument("--write-docs", action="store_true", help="rewrite docs/performance.md")
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--child-out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.child is not None:
+        result = measure_size(args.child, args.solver, args.time_limit, args.gap, args.seed,
+                              pulp=args.child <= args.pulp_max)
+        args.child_out.write_text(json.dumps(result, indent=2))
+        return
+
+    try:
+        sizes = sorted({int(s) for s in args.sizes.split(",") if s.strip()})
+    except ValueError:
+        parser.error(f"--sizes must be comma-separated whole numbers, got {args.sizes!r}")
+    if not sizes or min(sizes) < 1:
+        parser.error("--sizes needs at least one workload count >= 1")
+    facts = machine_facts()  # before the runs, so the load average is other work's, not ours
+    rows = {}
+    for size in sizes:
+        print(f"W = {size:,}: generating and planning in a fresh process ...", file=sys.stderr, flush=True)
+        rows[size] = run_child(size, args)
+    example = None
+    if not args.no_example:
+        print("shipped example: planner plan --no-risk ...", file=sys.stderr, flush=True)
+        example = run_example(args.solver)
+    targets = evaluate_targets(rows, example)
+    table = render_tables(rows, example, targets, args.pulp_max)
+    print(table)
+    results = {"date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "commit": git_commit(),
+               "settings": {"sizes": sizes, "solver": args.solver, "time_limit_s": args.time_limit, "gap": args.gap,
+                            "seed": args.seed, "pulp_max": args.pulp_max},
+               "machine": facts, "sizes": {str(k): v for k, v in rows.items()}, "example": example,
+               "targets": targets, "table": table}
+    if args.json_path:
+        args.json_path.write_text(json.dumps(results, indent=2) + "\n")
+    if args.write_docs:
+        docs = ROOT / "docs" / "performance.md"
+        docs.parent.mkdir(exist_ok=True)
+        docs.write_text(render_docs(results))
+        print(f"wrote {docs.relative_to(ROOT)}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
