@@ -90,8 +90,7 @@ def reference_outcome(params: RiskParams, a: RiskArrays, noise: Noise) -> dict[s
     # 5. energy and the other lines, each [Q] or [B, Q]
     kwh = pue_ratio[site][None, :, None] * (pools.kwh_per_idle_node[None] * present
                                             + pools.kwh_per_busy_node[None] * busy)
-    carbon_t = pue_ratio[site][None, :, None] * (pools.carbon_t_per_idle_node[None] * present
-                                                 + pools.carbon_t_per_busy_node[None] * busy)
+    carbon_t = kwh * pools.carbon_t_per_kwh[None]
     sd = float(a.uncertainty.electricity_sigma)
     usd_per_kwh = p["usd_per_kwh"][None] * np.exp(sd * noise.electricity_z - 0.5 * sd ** 2)
     owned_nodes = pools.nodes * owned

@@ -165,8 +165,6 @@ def batch_outcome(params: RiskParams, a: RiskArrays, noise: Noise) -> Outcome:
     # 5. Energy and carbon of the nodes present and busy; ownership, rent (unit costs × their input's ratio).
     pue = ratios["pue"][s][:, None, None]
     kwh = pue * (pools.kwh_per_idle_node[:, :, None] * present + pools.kwh_per_busy_node[:, :, None] * busy)
-    carbon_t = pue * (pools.carbon_t_per_idle_node[:, :, None] * present
-                      + pools.carbon_t_per_busy_node[:, :, None] * busy)
     electricity_sd = a.uncertainty.electricity_sigma
     usd_per_kwh = params.usd_per_kwh[:, None] * jnp.exp(electricity_sd * noise.electricity_z
                                                         - 0.5 * electricity_sd ** 2)  # [S, B]
@@ -181,7 +179,7 @@ def batch_outcome(params: RiskParams, a: RiskArrays, noise: Noise) -> Outcome:
         "on_demand_usd": sum_first(on_demand * on_demand_usd_per_unit[:, :, None]),
         "energy_usd": sum_first(kwh * usd_per_kwh[s][:, None, :]),
         "maintenance_usd": (owned_nodes * (u.maintenance_usd_per_node_quarter * price)[k][:, None]).sum(axis=0),
-        "carbon_usd": sum_first(carbon_t) * params.carbon_usd_per_t,
+        "carbon_usd": sum_first(kwh * pools.carbon_t_per_kwh[:, :, None]) * params.carbon_usd_per_t,
         "unmet_usd": sum_first(penalty * unmet),
         "unfinished_training_usd": a.unfinished_training_usd,
     }

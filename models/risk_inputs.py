@@ -76,8 +76,7 @@ class PoolArrays:
     rent_usd_per_node_quarter: np.ndarray = _dims("pool")  # 0 at an owned pool
     kwh_per_idle_node: np.ndarray = _dims("pool", "quarter")  # per node present
     kwh_per_busy_node: np.ndarray = _dims("pool", "quarter")  # per busy node-equivalent, on top of its idle draw
-    carbon_t_per_idle_node: np.ndarray = _dims("pool", "quarter")
-    carbon_t_per_busy_node: np.ndarray = _dims("pool", "quarter")
+    carbon_t_per_kwh: np.ndarray = _dims("pool", "quarter")  # the same for idle and busy draw
 
 
 @dataclass(frozen=True)
@@ -344,8 +343,7 @@ def _pools(scenario, fleet: pd.DataFrame, placement: pd.DataFrame, site_owned: n
     return pools, pool_index, PoolArrays(site=site, sku=sku, owned=owned, nodes=nodes,
                                          training_node_equivalents=training_busy,
                                          rent_usd_per_node_quarter=np.zeros(len(site)), kwh_per_idle_node=zero,
-                                         kwh_per_busy_node=zero, carbon_t_per_idle_node=zero,
-                                         carbon_t_per_busy_node=zero)
+                                         kwh_per_busy_node=zero, carbon_t_per_kwh=zero)
 
 
 def _orders(purchases: pd.DataFrame, pool_index: pd.MultiIndex, sku_list: list[str], horizon) -> OrderArrays:
@@ -396,12 +394,14 @@ def _with_pool_costs(pools: PoolArrays, costs, site_list, sku_list, n_quarters: 
     def per_quarter(series):
         return _by_site_sku(series, site, sku, site_list, sku_list, quarter)
 
+    kwh_idle, kwh_busy = per_quarter(costs.kwh_per_idle_node), per_quarter(costs.kwh_per_busy_node)
+    kwh = kwh_idle + kwh_busy  # a node fully busy
+    carbon_t = per_quarter(costs.carbon_t_per_idle_node) + per_quarter(costs.carbon_t_per_busy_node)
     return dataclasses.replace(
         pools, rent_usd_per_node_quarter=_by_site_sku(costs.rent_usd_per_node_quarter, pools.site, pools.sku,
                                                       site_list, sku_list) * (1.0 - pools.owned),
-        kwh_per_idle_node=per_quarter(costs.kwh_per_idle_node), kwh_per_busy_node=per_quarter(costs.kwh_per_busy_node),
-        carbon_t_per_idle_node=per_quarter(costs.carbon_t_per_idle_node),
-        carbon_t_per_busy_node=per_quarter(costs.carbon_t_per_busy_node))
+        kwh_per_idle_node=kwh_idle, kwh_per_busy_node=kwh_busy,
+        carbon_t_per_kwh=np.divide(carbon_t, kwh, out=np.zeros_like(kwh), where=kwh > 0))
 
 
 def _cloud_options(options: dict, costs, catalog, site_list, sku_list, n_quarters: int) -> CloudOptionArrays:
