@@ -9,13 +9,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from models.cost_parameters import COST_LINES, USD_LINES
+from models.cost_parameters import USD_LINES
 from models.formulation import PlanModel
+from models.plan_schema import table_columns
 from models.quarters import Horizon
 
 NEGLIGIBLE = 1e-9  # node-equivalents / tokens/s below this are solver noise, not decisions
 
-COST_COLUMNS = ["quarter", "discount_factor", *COST_LINES, "total_usd", "discounted_usd"]
+COST_COLUMNS = table_columns("costs")  # PLAN.json's costs table (models/plan_schema.py)
 
 
 def extract_tables(model: PlanModel, scenario, x: np.ndarray) -> dict[str, pd.DataFrame]:

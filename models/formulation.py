@@ -172,11 +172,27 @@ def add_min_nodes_constraints(lp: LinearProgram, busy: Variables, nodes: Expr, p
 
 
 def add_replica_constraints(lp: LinearProgram, busy: Variables, nodes: Expr, sets: PlanningSets) -> None:
-    """An inference replica that spans several nodes needs that many nodes in the pool before it serves."""
+    """An inference replica that spans several nodes needs that many nodes in the pool before it serves.
+
+    One binary per pool, quarter and replica size m, shared by every service of that size on the pool:
+    busy[t,w,s,k] ≤ bound[t,w,s,k] · replica[t,s,k,m(w,k)];   nodes[t,s,k] ≥ m · replica[t,s,k,m].
+    Exact (a pool serving any replica of size m must hold m nodes, whichever service it is), with far fewer
+    binaries than one per service, and a relaxation at least as tight (replica ≥ the largest busy / bound)."""
     p = sets.placements
     multi_node = p[(p["kind"] == "inference") & (p["min_nodes"] > 1)]
-    if not multi_node.empty:
-        add_min_nodes_constraints(lp, busy, nodes, multi_node, "replica")
+    if multi_node.empty:
+        return
+    keys = ["quarter", "workload", "site", "sku"]
+    sizes = multi_node[["quarter", "site", "sku", "min_nodes"]].drop_duplicates()
+    replica = lp.add_variables("replica_active", pd.MultiIndex.from_frame(sizes), upper=1.0, integer=True)
+    bound = pd.Series(lp.upper[busy.positions], index=busy.index).reindex(
+        pd.MultiIndex.from_frame(multi_node[keys]))
+    per_service = replica.expr().join(multi_node[["quarter", "site", "sku", "min_nodes", "workload"]]) \
+        .sum("min_nodes")
+    lp.add_constraints("replica_active", busy.expr().select(multi_node[keys]) - per_service.mul(bound), "<=", 0.0)
+    size = pd.Series(sizes["min_nodes"].to_numpy(dtype=float), index=replica.index)
+    pool_nodes = nodes.join(sizes, filter=True)  # filter: only pools where a multi-node replica may run
+    lp.add_constraints("replica_min_nodes", pool_nodes - replica.expr().mul(size), ">=", 0.0)
 
 
 def add_power_constraints(lp: LinearProgram, nodes: Expr, scenario, elastic: bool = False) -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from models.cost_parameters import COST_LINES
 from models.quarters import parse_quarter
 
 # Kinds of value. A quarter is a label like 2027Q1; records are a list of objects with declared columns.
@@ -110,9 +111,8 @@ def _columns(*names: str) -> tuple[Field, ...]:
     return tuple(_COLUMNS[name] for name in names)
 
 
-COSTS_FIELDS = _columns("quarter", "discount_factor", "capex_usd", "depreciation_usd", "rent_usd", "energy_kwh",
-                         "energy_usd", "maintenance_usd", "carbon_t", "carbon_usd", "unmet_usd",
-                         "unfinished_training_usd", "total_usd", "discounted_usd")
+# The costs table: one row per quarter, the cost lines in the order models/cost_parameters.py defines them.
+COSTS_FIELDS = _columns("quarter", "discount_factor", *COST_LINES, "total_usd", "discounted_usd")
 # totals: the column sums of costs (every numeric column but the discount factor)
 TOTALS_FIELDS = tuple(c for c in COSTS_FIELDS if c.name not in ("quarter", "discount_factor"))
 

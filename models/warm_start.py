@@ -221,7 +221,10 @@ def _switch_on_active(model: PlanModel, x: np.ndarray) -> np.ndarray:
             continue
         block = lp.variables[name]
         labels = block.index.to_frame(index=False)
-        minimum = sets.placements.set_index(keys)["min_nodes"].reindex(block.index).to_numpy(dtype=float)
+        if "min_nodes" in labels.columns:  # one binary per pool and replica size (add_replica_constraints)
+            minimum = labels["min_nodes"].to_numpy(dtype=float)
+        else:
+            minimum = sets.placements.set_index(keys)["min_nodes"].reindex(block.index).to_numpy(dtype=float)
         held = nodes.reindex(pd.MultiIndex.from_frame(labels[["quarter", "site", "sku"]])).fillna(0.0).to_numpy()
         on = held >= minimum - ROUNDING_EPS
         if name == "training_active" and chosen is not None:

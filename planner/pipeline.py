@@ -122,7 +122,9 @@ def _keep_the_better(result: SolveResult, start: WarmStart | None) -> SolveResul
     if result.status == INFEASIBLE:
         return result
     if not result.has_solution or result.objective > start.objective:
-        return SolveResult(FEASIBLE, result.backend, start.x, start.objective, bound, result.seconds)
+        # A solver that proved its plan within the gap proved the cheaper warm start within it too.
+        status = OPTIMAL if result.status == OPTIMAL else FEASIBLE
+        return SolveResult(status, result.backend, start.x, start.objective, bound, result.seconds)
     if result.status == OPTIMAL and bound is not None and bound > result.objective:
         bound = result.objective  # an optimum proven within the gap: the solver's bound is the honest one
     return dataclasses.replace(result, bound=bound)

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 
 from models.errors import InputError, Problem
 from models.performance import estimate_performance
 from models.quarters import Horizon
+from models.units import KW_PER_MW
 from planner.tables import RawTable
 
 
@@ -88,8 +90,11 @@ def check_runnable(scenario, raws: dict[str, RawTable]) -> list[Problem]:
     performance = estimate_performance(scenario.catalog, scenario.workloads, scenario.throughput)
     raw = raws["workloads"]
     row_of = {name: raw.row_number(idx) for idx, name in raw.frame["workload"].items()}
+    hosted = _hosted_workloads(scenario, performance)
     problems: list[Problem] = []
     for workload, group in performance.groupby(level="workload", sort=False):
+        if workload in hosted:  # the common case, decided for every workload at once
+            continue
         eligible = group[group["eligible"]]
         if eligible.empty:
             reasons = "; ".join(f"{sku}: {reason}" for (_, sku), reason in group["reason"].items())
@@ -102,6 +107,35 @@ def check_runnable(scenario, raws: dict[str, RawTable]) -> list[Problem]:
             problems.append(Problem(raw.label, f"no allowed site can host '{workload}' ("
                                     + "; ".join(why_not) + ")", row=row_of.get(workload), column="sites"))
     return problems
+
+
+def _hosted_workloads(scenario, performance: pd.DataFrame) -> set:
+    """Workloads some eligible SKU can run for at some allowed site: the rules of _why_site_cannot_host, for
+    every (workload, site, SKU) at once (at 1,000 workloads the per-site loop alone took 8–16 s)."""
+    eligible = performance[performance["eligible"]].reset_index()[["workload", "sku", "min_nodes"]]
+    workloads = scenario.workloads
+    allowed = pd.DataFrame({"workload": workloads.index,
+                            "site": [scenario.allowed_sites(w) for w in workloads.index]}).explode("site")
+    pairs = eligible.merge(allowed, on="workload")
+    if pairs.empty:
+        return set()
+    site = scenario.sites.loc[pairs["site"]]
+    sku = scenario.catalog.loc[pairs["sku"]]
+    kind = workloads.loc[pairs["workload"]]
+    last_quarter = np.where(kind["kind"].to_numpy() == "training",
+                            kind["deadline"].to_numpy(dtype=float, na_value=np.nan), scenario.horizon.quarters - 1)
+    earliest = np.maximum(sku["available_from"].to_numpy(dtype=float), 0) + sku["lead_quarters"].to_numpy(dtype=float)
+    fleet_pairs = pd.MultiIndex.from_frame(scenario.fleet[["site", "sku"]]) if len(scenario.fleet) else None
+    has_fleet = (pd.MultiIndex.from_frame(pairs[["site", "sku"]]).isin(fleet_pairs) if fleet_pairs is not None
+                 else np.zeros(len(pairs), dtype=bool))
+    min_nodes = pairs["min_nodes"].to_numpy(dtype=float)
+    full_kw = min_nodes * sku["node_kw"].to_numpy(dtype=float) * site["pue"].to_numpy(dtype=float)
+    owned_ok = (((earliest <= last_quarter) | has_fleet)
+                & (full_kw <= site["power_mw"].to_numpy(dtype=float) * KW_PER_MW)
+                & (min_nodes / sku["nodes_per_rack"].to_numpy(dtype=float) <= site["racks"].to_numpy(dtype=float)))
+    cloud_ok = sku["rent_usd_per_gpu_hour"].notna().to_numpy()
+    ok = np.where(site["kind"].to_numpy() == "cloud", cloud_ok, owned_ok)
+    return set(pairs.loc[ok, "workload"])
 
 
 def _why_site_cannot_host(scenario, workload: str, site: str, eligible: pd.DataFrame) -> str:

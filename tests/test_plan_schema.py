@@ -146,11 +146,13 @@ def test_each_column_name_means_one_thing():
 
 
 def test_costs_columns_hold_the_cost_lines_in_order():
-    """The costs table's $ columns are the formulation's cost lines, in the order they are added up."""
-    from models.formulation import USD_LINES
+    """The costs table is the quarter, its discount factor, the cost lines in models/cost_parameters.py's order
+    (so the $ columns are the lines that add up to total_usd), the total and the discounted total."""
+    from models.cost_parameters import COST_LINES, USD_LINES
 
-    usd = [c for c in S.table_columns("costs") if c.endswith("_usd") and c not in ("total_usd", "discounted_usd")]
-    assert tuple(usd) == tuple(USD_LINES)
+    columns = S.table_columns("costs")
+    assert columns == ["quarter", "discount_factor", *COST_LINES, "total_usd", "discounted_usd"]
+    assert [c for c in columns if c in USD_LINES] == list(USD_LINES)
 
 
 def _readme_plan_section() -> str:

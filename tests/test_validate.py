@@ -171,7 +171,7 @@ def test_workload_no_allowed_site_can_host(scenario):
     ({"finance": {"capex_mode": "lease"}}, "'finance.capex_mode' must be one of depreciation, cash, got 'lease'"),
     ({"finance": {"discount_rate": "high"}}, "'finance.discount_rate' must be a finite number, got 'high'"),
     ({"planning": {"headroom": 1.0}}, "'planning.headroom' must be < 1, got 1"),
-    ({"solver": {"backend": "gurobi"}}, "'solver.backend' must be one of scip, highs, cp-sat, cbc, got 'gurobi'"),
+    ({"solver": {"backend": "gurobi"}}, "'solver.backend' must be one of scip, highs, cp-sat, cbc, heuristic, got 'gurobi'"),
     ({"demand": "missing.csv"}, "missing.csv: file not found"),
 ])
 def test_bad_scenario_keys(scenario, change, message):
