@@ -28,7 +28,8 @@ sys.path.insert(0, str(ROOT))
 from bench.make_large_scenario import write_large_scenario  # noqa: E402
 from bench.numpy_reference import reference_noise, reference_outcome  # noqa: E402
 from models.risk import simulate, use_all_cpu_cores  # noqa: E402
-from models.risk_inputs import build_risk_inputs, risk_settings  # noqa: E402
+from models.risk_inputs import build_risk_inputs  # noqa: E402
+from models.risk_settings import risk_settings  # noqa: E402
 from planner.pipeline import plan_document, run_plan  # noqa: E402
 from planner.scenario import load_scenario  # noqa: E402
 
@@ -72,7 +73,7 @@ def bench_case(name: str, scenario, plan: dict, samples: int, numpy_samples: int
         row["wq_samples_per_s"] = row["samples_per_s"] * cells
         row["vs_numpy"] = row["samples_per_s"] / numpy_rate
         row["shape"] = f"{len(inputs.workloads)} wl x {len(inputs.quarters)} q, {len(inputs.pools)} pools, " \
-                       f"{len(inputs.arrays['pair_rate'])} (workload, pool) allocation steps"
+                       f"{inputs.sizes['pair']} (workload, pool) allocation steps"
     return rows
 
 

@@ -1,52 +1,204 @@
-"""Scenario + PLAN.json → the plain arrays the risk evaluator works on (NumPy only; no JAX, no I/O).
+"""Scenario + PLAN.json → the labelled arrays the risk evaluator works on (NumPy; no I/O).
 
-Everything the Monte-Carlo cost function needs is fixed here, once: the plan's nodes in service per pool
-(a pool is one (site, sku)), its orders (for delivery slips), the training runs' busy load, the inference
-demand forecast, the (workload, pool) pairs in the order the allocation rule serves them, and the cloud
-options an operator could rent from when demand outruns the plan. The evaluator (models/risk.py) and the
-NumPy reference (bench/numpy_reference.py) read the same `RiskInputs`.
+Everything the Monte-Carlo cost function needs is fixed here, once, in frozen dataclasses whose every array
+names its dimensions (`dims` in the field's metadata; sizes in `RiskInputs.sizes`): the plan's nodes in service
+per pool (a pool is one (site, sku)), its orders (for delivery slips), the training runs' busy load, the
+inference demand forecast, the (workload, pool) pairs in the order the allocation rule serves them, and the
+cloud options an operator could rent from when demand outruns the plan. The JAX evaluator (models/risk_*.py)
+and the NumPy reference (bench/numpy_reference.py) read the same `RiskInputs`.
 
-The `risk:` section of the scenario is validated in models/risk_settings.py (`risk_settings`).
+The dataclasses are registered as JAX pytrees (metadata only: nothing here runs JAX), so whole groups travel
+to a device, through `jit` and `grad`, as one argument.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
+import jax
 import numpy as np
 import pandas as pd
 
 from models.errors import InputError, Problem
+from models.cost_parameters import build_cost_parameters
 from models.performance import estimate_performance
 from models.plan_schema import columns_of
-from models.quarters import HOURS_PER_QUARTER, QUARTERS_PER_YEAR
-from models.risk_settings import RiskSettings, risk_settings  # noqa: F401  (re-exported for models/risk.py)
-from models.sets import discount_factors
-from models.units import GRAMS_PER_TONNE
+from models.risk_settings import RiskSettings
 
 # Stands for "no cap" on a pair in the second allocation pass (node-equivalents; finite so float32 and
 # reverse-mode AD never meet inf × 0).
 UNCAPPED_NODES = 1e30
 
 
+def _dims(*names: str):
+    """A dataclass field holding an array over these named dimensions (() for a scalar)."""
+    return field(metadata={"dims": names})
+
+
+@dataclass(frozen=True)
+class RiskParams:
+    """The inputs sensitivities are taken against, in natural units: the gradient is a `RiskParams` too."""
+
+    usd_per_kwh: np.ndarray = _dims("site")  # electricity price at owned sites; 0 at cloud sites (in the rent)
+    price_usd: np.ndarray = _dims("sku")  # per node
+    pue: np.ndarray = _dims("site")
+    rent_usd_per_gpu_hour: np.ndarray = _dims("sku")  # 0 where the SKU is not rentable
+    carbon_usd_per_t: np.ndarray = _dims()
+    demand_growth: np.ndarray = _dims()  # γ: scales the forecast's growth over its first quarter (1 = as given)
+    mfu_scale: np.ndarray = _dims()  # divides training runs' busy node-equivalents (1 = as planned)
+    failure_rate: np.ndarray = _dims()  # mean fraction of an owned pool out of service
+
+
+@dataclass(frozen=True)
+class UnitCosts:
+    """Per-unit costs of models/cost_parameters.py, where every cost convention is written (the evaluator keeps no
+    copy), and the inputs they were computed at. Each is proportional to one sensitivity input (price, rent or
+    PUE): the evaluator scales it by that input over its value here, so the gradient still reaches the raw input."""
+
+    depreciation_usd_per_node_quarter: np.ndarray = _dims("sku")  # charged unless capex is cash
+    maintenance_usd_per_node_quarter: np.ndarray = _dims("sku")
+    capex_usd_per_node_ordered: np.ndarray = _dims("sku")  # charged in the order quarter when capex is cash
+    price_usd: np.ndarray = _dims("sku")  # the price the three above were computed at
+    rent_usd_per_gpu_hour: np.ndarray = _dims("sku")  # the rent rents were computed at (1.0 where not rentable)
+    pue: np.ndarray = _dims("site")  # the PUE kWh and tCO2 were computed at
+
+
+@dataclass(frozen=True)
+class PoolArrays:
+    """Every (site, sku) with nodes in service in the plan, owned or rented (one inert pool if none)."""
+
+    site: np.ndarray = _dims("pool")  # index into sites
+    sku: np.ndarray = _dims("pool")  # index into skus
+    owned: np.ndarray = _dims("pool")  # 1.0 at an owned site, 0.0 in a cloud
+    nodes: np.ndarray = _dims("pool", "quarter")  # the plan's nodes in service (owned or rented)
+    training_node_equivalents: np.ndarray = _dims("pool", "quarter")  # busy load of training runs (the plan's)
+    rent_usd_per_node_quarter: np.ndarray = _dims("pool")  # 0 at an owned pool
+    kwh_per_idle_node: np.ndarray = _dims("pool", "quarter")  # per node present
+    kwh_per_busy_node: np.ndarray = _dims("pool", "quarter")  # per busy node-equivalent, on top of its idle draw
+    carbon_t_per_kwh: np.ndarray = _dims("pool", "quarter")  # the same for idle and busy draw
+
+
+@dataclass(frozen=True)
+class OrderArrays:
+    """The plan's purchase orders (one inert order if none); a slipped order misses its first quarter."""
+
+    order_quarter: np.ndarray = _dims("order")
+    in_service_quarter: np.ndarray = _dims("order")  # clipped to the horizon's last quarter
+    pool: np.ndarray = _dims("order")
+    sku: np.ndarray = _dims("order")
+    nodes: np.ndarray = _dims("order")
+    # Nodes missing in the first quarter in service if the order slips: 0 when it enters service after the
+    # horizon or on a pool the plan never has in service.
+    slip_nodes: np.ndarray = _dims("order")
+
+
+@dataclass(frozen=True)
+class PairArrays:
+    """(workload, pool) pairs in the order the allocation serves them (see models/risk_allocation.py)."""
+
+    workload: np.ndarray = _dims("pair")
+    pool: np.ndarray = _dims("pair")
+    tokens_per_s_per_node: np.ndarray = _dims("pair")
+    active: np.ndarray = _dims("pair", "quarter")  # 1.0 inside the workload's start..deadline window
+    cap_node_equivalents: np.ndarray = _dims("pair", "quarter")  # the plan's placement, or UNCAPPED_NODES
+
+
+@dataclass(frozen=True)
+class CloudOptionArrays:
+    """Per inference workload, the cloud (site, SKU) pairs it may rent from on demand (padded to `option`)."""
+
+    site: np.ndarray = _dims("workload", "option")
+    sku: np.ndarray = _dims("workload", "option")
+    tokens_per_s_per_node: np.ndarray = _dims("workload", "option")
+    available_from_quarter: np.ndarray = _dims("workload", "option")  # past the horizon for padding
+    rent_usd_per_node_quarter: np.ndarray = _dims("workload", "option")
+    carbon_t_per_idle_node: np.ndarray = _dims("workload", "option", "quarter")
+    carbon_t_per_busy_node: np.ndarray = _dims("workload", "option", "quarter")
+
+
+@dataclass(frozen=True)
+class UncertaintyArrays:
+    """The `risk:` distributions (failure_rate is a `RiskParams` entry: it has a sensitivity)."""
+
+    demand_sigma: np.ndarray = _dims()
+    demand_common_sigma: np.ndarray = _dims()
+    sigma_growth_per_quarter: np.ndarray = _dims()
+    slip_probability: np.ndarray = _dims()
+    electricity_sigma: np.ndarray = _dims()
+
+
+@dataclass(frozen=True)
+class RiskArrays:
+    """Everything fixed during an evaluation."""
+
+    discount: np.ndarray = _dims("quarter")  # (1 + r)^(−q/4)
+    unfinished_training_usd: np.ndarray = _dims("quarter")  # the plan's charge, at each run's deadline
+    demand_tokens_per_s: np.ndarray = _dims("workload", "quarter")  # inference forecast
+    planned_unmet_tokens_per_s: np.ndarray = _dims("workload", "quarter")  # what the plan itself leaves unmet
+    headroom: np.ndarray = _dims()
+    unmet_usd_per_unit: np.ndarray = _dims()
+    cash_capex: np.ndarray = _dims()  # 1.0: capex charged in the order quarter; 0.0: depreciated
+    unit_costs: UnitCosts
+    pools: PoolArrays
+    orders: OrderArrays
+    pairs: PairArrays
+    options: CloudOptionArrays
+    uncertainty: UncertaintyArrays
+
+
+for _cls in (RiskParams, UnitCosts, PoolArrays, OrderArrays, PairArrays, CloudOptionArrays, UncertaintyArrays,
+             RiskArrays):
+    jax.tree_util.register_dataclass(_cls, data_fields=[f.name for f in dataclasses.fields(_cls)], meta_fields=[])
+
+
+def labelled_arrays(tree) -> list[tuple[str, tuple[str, ...], object]]:
+    """(dotted name, dims, value) of every array in a RiskParams/RiskArrays, nested groups included."""
+    found = []
+    for item in dataclasses.fields(tree):
+        value = getattr(tree, item.name)
+        if dataclasses.is_dataclass(value):
+            found += [(f"{item.name}.{name}", dims, inner) for name, dims, inner in labelled_arrays(value)]
+        else:
+            found.append((item.name, item.metadata["dims"], value))
+    return found
+
+
 @dataclass(frozen=True)
 class RiskInputs:
-    """Arrays of one plan under one scenario. Shapes: Q quarters, S sites, K SKUs, P pools, O orders,
-    W inference workloads, E (workload, pool) pairs in allocation order, M cloud options per workload.
+    """The labelled arrays of one plan under one scenario, with the labels of their dimensions.
 
-    `params` are the inputs sensitivities are taken against (natural units, float64); `arrays` are fixed.
+    `params` are the inputs sensitivities are taken against (float64 here); `arrays` are fixed.
+    `sensitivity_inputs`: (label, RiskParams field, index or None) for every input the report covers.
     """
 
     quarters: list[str]
     sites: list[str]
     skus: list[str]
     pools: list[tuple[str, str]]
-    workloads: list[str]
-    params: dict[str, np.ndarray]
-    arrays: dict[str, np.ndarray]
-    sensitivity_inputs: list[tuple[str, str, int | None]]  # (label, params key, index or None)
+    workloads: list[str]  # inference workloads
+    params: RiskParams
+    arrays: RiskArrays
+    sensitivity_inputs: list[tuple[str, str, int | None]]
     objective_usd: float | None = None
-    notes: dict = field(default_factory=dict)
+    plan_line_usd: dict[str, float] | None = None  # PLAN.json's discounted $ per cost line (None if absent)
+
+    @property
+    def sizes(self) -> dict[str, int]:
+        """Size of every dimension; pool, workload, order, pair and option hold one inert entry when empty."""
+        a = self.arrays
+        return {"quarter": len(self.quarters), "site": len(self.sites), "sku": len(self.skus),
+                "pool": max(len(self.pools), 1), "workload": max(len(self.workloads), 1),
+                "order": len(a.orders.nodes), "pair": len(a.pairs.workload), "option": a.options.site.shape[1]}
+
+    def check_shapes(self) -> None:
+        """Every array has the shape its dims name (a programming error otherwise, not an input error)."""
+        sizes = self.sizes
+        for tree in (self.params, self.arrays):
+            for name, dims, value in labelled_arrays(tree):
+                expected = tuple(sizes[d] for d in dims)
+                if np.shape(value) != expected:
+                    raise AssertionError(f"{name} has shape {np.shape(value)}, expected {expected} for {dims}")
 
 
 def _plan_problem(message: str) -> InputError:
@@ -57,8 +209,15 @@ def _quarter_numbers(labels, horizon) -> np.ndarray:
     return np.array([horizon.relative(str(q)) for q in labels], dtype=int)
 
 
+def _positions(index: pd.Index, frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """Position in `index` of each row's key (−1 when absent)."""
+    keys = pd.MultiIndex.from_frame(frame[columns]) if len(columns) > 1 else pd.Index(frame[columns[0]])
+    return index.get_indexer(keys)
+
+
 def build_risk_inputs(scenario, plan: dict, settings: RiskSettings) -> RiskInputs:
-    """Arrays for the evaluator; raises InputError (file PLAN.json) when the plan does not fit the scenario."""
+    """The labelled arrays for the evaluator; raises InputError (file PLAN.json) when the plan does not fit
+    the scenario."""
     horizon = scenario.horizon
     n_quarters = horizon.quarters
     plan_quarters = list((plan.get("horizon") or {}).get("quarters") or [])
@@ -67,8 +226,6 @@ def build_risk_inputs(scenario, plan: dict, settings: RiskSettings) -> RiskInput
                             f"{horizon.labels[0]}..{horizon.labels[-1]}: was it made for this scenario?")
     catalog, sites, finance = scenario.catalog, scenario.sites, scenario.finance
     site_list, sku_list = list(sites.index), list(catalog.index)
-    site_of = {s: i for i, s in enumerate(site_list)}
-    sku_of = {k: i for i, k in enumerate(sku_list)}
 
     fleet = pd.DataFrame(plan.get("fleet") or [], columns=columns_of("fleet", "quarter", "site", "sku", "nodes"))
     purchases = pd.DataFrame(plan.get("purchases") or [],
@@ -79,144 +236,208 @@ def build_risk_inputs(scenario, plan: dict, settings: RiskSettings) -> RiskInput
     unfinished = pd.DataFrame(plan.get("unfinished") or [],
                               columns=columns_of("unfinished", "workload", "deadline", "cost_usd"))
     for name, frame in (("fleet", fleet), ("purchases", purchases), ("placement", placement)):
-        unknown_site = ~frame["site"].isin(site_list)
-        unknown_sku = ~frame["sku"].isin(sku_list)
-        if unknown_site.any() or unknown_sku.any():
-            bad = frame.loc[unknown_site | unknown_sku, ["site", "sku"]].iloc[0].tolist()
+        unknown = ~frame["site"].isin(site_list) | ~frame["sku"].isin(sku_list)
+        if unknown.any():
+            bad = frame.loc[unknown, ["site", "sku"]].iloc[0].tolist()
             raise _plan_problem(f"{name} names pool {bad[0]}/{bad[1]}, which the scenario does not have")
     if (~placement["workload"].isin(scenario.workloads.index)).any() \
             or (~unmet["workload"].isin(scenario.workloads.index)).any():
         raise _plan_problem("the plan names a workload the scenario does not have")
 
-    # Pools: every (site, sku) with nodes in service in the plan, owned or rented.
-    pool_frame = fleet[["site", "sku"]].drop_duplicates().sort_values(["site", "sku"]).reset_index(drop=True)
-    pools = list(map(tuple, pool_frame.to_numpy()))
-    pool_of = {p: i for i, p in enumerate(pools)}
-    n_pools = max(len(pools), 1)  # one empty pool keeps every array non-empty
-    pool_site = np.array([site_of[s] for s, _ in pools] or [0], dtype=int)
-    pool_sku = np.array([sku_of[k] for _, k in pools] or [0], dtype=int)
     site_owned = (sites["kind"] == "owned").to_numpy(dtype=float)
-    pool_owned = site_owned[pool_site] * (1.0 if pools else 0.0)
+    pools, pool_index, pool_arrays = _pools(scenario, fleet, placement, site_owned)
+    orders = _orders(purchases, pool_index, sku_list, horizon)
 
-    nodes = np.zeros((n_pools, n_quarters))
-    if len(fleet):
-        np.add.at(nodes, ([pool_of[(s, k)] for s, k in zip(fleet["site"], fleet["sku"])],
-                          _quarter_numbers(fleet["quarter"], horizon)), fleet["nodes"].to_numpy(dtype=float))
-
-    # Orders: a slipped order misses its first quarter in service (see models/risk.py).
-    order_quarter = _quarter_numbers(purchases["quarter"], horizon)
-    order_in_service = _quarter_numbers(purchases["in_service"], horizon)
-    in_pool = np.array([(s, k) in pool_of for s, k in zip(purchases["site"], purchases["sku"])], dtype=bool)
-    order_pool = np.array([pool_of.get((s, k), 0) for s, k in zip(purchases["site"], purchases["sku"])], dtype=int)
-    order_nodes = purchases["nodes"].to_numpy(dtype=float)
-    order_sku = np.array([sku_of[k] for k in purchases["sku"]], dtype=int)
-    slip_nodes = np.where(in_pool & (order_in_service < n_quarters), order_nodes, 0.0)
-    if len(purchases) == 0:  # one empty order keeps the arrays non-empty
-        order_quarter, order_in_service, order_pool = (np.zeros(1, dtype=int),) * 3
-        order_nodes, slip_nodes, order_sku = np.zeros(1), np.zeros(1), np.zeros(1, dtype=int)
-    order_in_service = np.minimum(order_in_service, n_quarters - 1)
-
-    # Training runs: their placement is a fixed busy load.
+    # Inference demand, the demand the plan itself leaves unmet, and the plan's unfinished-training charges.
     kind = scenario.workloads["kind"]
-    train_rows = placement[placement["workload"].map(kind).eq("training").to_numpy(dtype=bool)]
-    train_busy = np.zeros((n_pools, n_quarters))
-    if len(train_rows):
-        keys = list(zip(train_rows["site"], train_rows["sku"]))
-        if any(key not in pool_of for key in keys):
-            raise _plan_problem("a training placement runs on a pool with no nodes in service")
-        np.add.at(train_busy, ([pool_of[key] for key in keys], _quarter_numbers(train_rows["quarter"], horizon)),
-                  train_rows["node_equivalents"].to_numpy(dtype=float))
-
-    # Inference demand, and the demand the plan itself leaves unmet.
     workloads = [w for w in scenario.workloads.index if kind[w] == "inference"]
-    workload_of = {w: i for i, w in enumerate(workloads)}
-    n_workloads = max(len(workloads), 1)
-    demand = np.zeros((n_workloads, n_quarters))
-    rows = scenario.demand[scenario.demand["workload"].isin(workload_of)
+    workload_index = pd.Index(workloads, name="workload")
+    demand = np.zeros((max(len(workloads), 1), n_quarters))
+    planned_unmet = np.zeros_like(demand)
+    rows = scenario.demand[scenario.demand["workload"].isin(workloads)
                            & scenario.demand["quarter"].between(0, n_quarters - 1)]
-    np.add.at(demand, (rows["workload"].map(workload_of).to_numpy(dtype=int), rows["quarter"].to_numpy(dtype=int)),
+    np.add.at(demand, (workload_index.get_indexer(rows["workload"]), rows["quarter"].to_numpy(dtype=int)),
               rows["tokens_per_s"].to_numpy(dtype=float))
-    planned_unmet = np.zeros((n_workloads, n_quarters))
-    unmet = unmet[unmet["workload"].isin(workload_of)]
-    if len(unmet):
-        np.add.at(planned_unmet, (unmet["workload"].map(workload_of).to_numpy(dtype=int),
-                                  _quarter_numbers(unmet["quarter"], horizon)), unmet["units"].to_numpy(dtype=float))
+    unmet = unmet[unmet["workload"].isin(workloads)]
+    np.add.at(planned_unmet, (workload_index.get_indexer(unmet["workload"]),
+                              _quarter_numbers(unmet["quarter"], horizon)), unmet["units"].to_numpy(dtype=float))
     unfinished_usd = np.zeros(n_quarters)
-    if len(unfinished):
-        np.add.at(unfinished_usd, _quarter_numbers(unfinished["deadline"], horizon),
-                  unfinished["cost_usd"].to_numpy(dtype=float))
+    np.add.at(unfinished_usd, _quarter_numbers(unfinished["deadline"], horizon),
+              unfinished["cost_usd"].to_numpy(dtype=float))
 
-    # Per-SKU and per-site inputs.
-    node_kw = catalog["node_kw"].to_numpy(dtype=float)
-    idle_frac = catalog["idle_frac"].to_numpy(dtype=float)
-    gpus = catalog["gpus_per_node"].to_numpy(dtype=float)
-    # Depreciation periods: price_usd / (life_years × 4) per quarter, unrounded, as the cost convention says.
-    life_quarters = catalog["life_years"].to_numpy(dtype=float) * QUARTERS_PER_YEAR
-    maint = catalog["maint_frac_per_year"].to_numpy(dtype=float)
+    costs = build_cost_parameters(scenario)
     rent = catalog["rent_usd_per_gpu_hour"].to_numpy(dtype=float)
-    rentable = ~np.isnan(rent)
-    available_from = catalog["available_from"].to_numpy(dtype=int)
-    usd_per_kwh = np.where(site_owned > 0, sites["usd_per_kwh"].to_numpy(dtype=float), 0.0)
-    usd_per_kwh = np.nan_to_num(usd_per_kwh, nan=0.0)
-    pue = sites["pue"].to_numpy(dtype=float)
-    gco2 = sites["gco2_per_kwh"].to_numpy(dtype=float)
+    unit_costs = UnitCosts(
+        depreciation_usd_per_node_quarter=costs.depreciation_usd_per_node_quarter.reindex(sku_list).to_numpy(),
+        maintenance_usd_per_node_quarter=costs.maintenance_usd_per_node_quarter.reindex(sku_list).to_numpy(),
+        capex_usd_per_node_ordered=costs.capex_usd_per_node_ordered.reindex(sku_list).to_numpy(),
+        price_usd=catalog["price_usd"].to_numpy(dtype=float), rent_usd_per_gpu_hour=np.nan_to_num(rent, nan=1.0),
+        pue=sites["pue"].to_numpy(dtype=float))
+    params = RiskParams(usd_per_kwh=_charged_usd_per_kwh(costs, site_list),
+                        price_usd=catalog["price_usd"].to_numpy(dtype=float),
+                        pue=sites["pue"].to_numpy(dtype=float), rent_usd_per_gpu_hour=np.nan_to_num(rent, nan=0.0),
+                        carbon_usd_per_t=np.array(costs.carbon_usd_per_t), demand_growth=np.array(1.0),
+                        mfu_scale=np.array(1.0), failure_rate=np.array(float(settings.failure_rate)))
+    pool_arrays = _with_pool_costs(pool_arrays, costs, site_list, sku_list, n_quarters)
 
     performance = estimate_performance(catalog, scenario.workloads, scenario.throughput)
     pairs, options = _pairs_and_options(scenario, workloads, pools, performance, n_quarters)
-    pairs["planned"] = _planned_node_equivalents(placement, pairs, workload_of, pool_of, horizon, n_quarters)
+    pairs["planned"] = _planned_node_equivalents(placement, pairs, workload_index, pool_index, horizon, n_quarters)
+    pairs = _allocation_order(pairs, pool_arrays, costs, site_list, sku_list, settings, n_quarters)
 
-    # Allocation order: cheapest marginal busy $ per tokens/s first (energy + carbon of the busy share,
-    # at nominal prices); ties go to the faster pair, then to input order, so the order is deterministic.
-    carbon = finance.carbon_usd_per_t
-    busy_usd_per_node = ((1.0 - idle_frac[pool_sku]) * node_kw[pool_sku] * pue[pool_site] * HOURS_PER_QUARTER
-                         * (usd_per_kwh[pool_site] + gco2[pool_site] / GRAMS_PER_TONNE * carbon))
-    if len(pairs):
-        usd_per_unit = busy_usd_per_node[pairs["pool"]] / pairs["rate"]
-        order = np.lexsort((pairs["pool"], pairs["workload"], -pairs["rate"], usd_per_unit))
-        pairs = {key: value[order] for key, value in pairs.items()}
-        second = {**pairs, "cap": np.full((len(order), n_quarters), UNCAPPED_NODES)}
-        if settings.allocation == "plan-first":
-            planned = pairs["planned"].any(axis=1)
-            first = {key: value[planned] for key, value in pairs.items()}
-            first["cap"] = first["planned"]
-            pairs = {key: np.concatenate([first[key], second[key]]) for key in second}
-        else:
-            pairs = second
-    else:  # one inert pair keeps the allocation loop non-empty
-        pairs = {"workload": np.zeros(1, dtype=int), "pool": np.zeros(1, dtype=int), "rate": np.ones(1),
-                 "active": np.zeros((1, n_quarters)), "cap": np.zeros((1, n_quarters))}
+    arrays = RiskArrays(
+        discount=costs.discount_factor.to_numpy(dtype=float),
+        unfinished_training_usd=unfinished_usd, demand_tokens_per_s=demand,
+        planned_unmet_tokens_per_s=planned_unmet,
+        headroom=np.array(float(scenario.headroom)), unmet_usd_per_unit=np.array(costs.unmet_usd_per_unit),
+        cash_capex=np.array(0.0 if costs.charges_depreciation else 1.0),
+        unit_costs=unit_costs, pools=pool_arrays, orders=orders,
+        pairs=PairArrays(workload=pairs["workload"], pool=pairs["pool"], tokens_per_s_per_node=pairs["rate"],
+                         active=pairs["active"], cap_node_equivalents=pairs["cap"]),
+        options=_cloud_options(options, costs, catalog, site_list, sku_list, n_quarters),
+        uncertainty=UncertaintyArrays(
+            demand_sigma=np.array(settings.demand_sigma), demand_common_sigma=np.array(settings.demand_common_sigma),
+            sigma_growth_per_quarter=np.array(settings.sigma_growth_per_quarter),
+            slip_probability=np.array(settings.slip_probability),
+            electricity_sigma=np.array(settings.electricity_sigma)))
+    sensitivity_inputs = _sensitivity_inputs(site_list, sku_list, pools, pool_arrays, options, ~np.isnan(rent))
+    inputs = RiskInputs(quarters=horizon.labels, sites=site_list, skus=sku_list, pools=pools, workloads=workloads,
+                        params=params, arrays=arrays, sensitivity_inputs=sensitivity_inputs,
+                        objective_usd=plan.get("objective_usd"), plan_line_usd=_plan_lines(plan))
+    inputs.check_shapes()
+    return inputs
 
-    params = {
-        "usd_per_kwh": usd_per_kwh, "price_usd": catalog["price_usd"].to_numpy(dtype=float),
-        "pue": pue, "rent_usd_per_gpu_hour": np.nan_to_num(rent, nan=0.0),
-        "carbon_usd_per_t": np.array(float(carbon)), "demand_growth": np.array(1.0), "mfu_scale": np.array(1.0),
-        "failure_rate": np.array(float(settings.failure_rate)),
-    }
-    arrays = {
-        "discount": discount_factors(finance.discount_rate, n_quarters).to_numpy(),
-        "node_kw": node_kw, "idle_frac": idle_frac, "gpus_per_node": gpus, "life_quarters": life_quarters,
-        "maint_frac_per_year": maint, "rentable": rentable.astype(float), "site_owned": site_owned,
-        "gco2_per_kwh": gco2, "pool_site": pool_site, "pool_sku": pool_sku, "pool_owned": pool_owned,
-        "nodes": nodes, "train_busy": train_busy, "order_quarter": order_quarter, "order_in_service": order_in_service,
-        "order_pool": order_pool, "order_sku": order_sku, "order_nodes": order_nodes, "slip_nodes": slip_nodes,
-        "demand": demand, "planned_unmet": planned_unmet, "unfinished_usd": unfinished_usd,
-        "pair_workload": pairs["workload"], "pair_pool": pairs["pool"], "pair_rate": pairs["rate"],
-        "pair_active": pairs["active"], "pair_cap": pairs["cap"],
-        "option_site": options["site"], "option_sku": options["sku"], "option_rate": options["rate"],
-        "option_from": np.where(options["valid"], available_from[options["sku"]], n_quarters + 1),
-        "headroom": np.array(float(scenario.headroom)),
-        "unmet_usd_per_unit": np.array(float(finance.unmet_usd_per_unit)),
-        "cash_mode": np.array(1.0 if finance.capex_mode == "cash" else 0.0),
-        "demand_sigma": np.array(settings.demand_sigma), "demand_common_sigma": np.array(settings.demand_common_sigma),
-        "sigma_growth_per_quarter": np.array(settings.sigma_growth_per_quarter),
-        "slip_probability": np.array(settings.slip_probability), "electricity_sigma": np.array(settings.electricity_sigma),
-    }
-    sensitivity_inputs = _sensitivity_inputs(site_list, sku_list, pools, pool_owned, options, pool_site,
-                                             train_busy, rentable)
-    return RiskInputs(quarters=horizon.labels, sites=site_list, skus=sku_list, pools=pools, workloads=workloads,
-                      params=params, arrays=arrays, sensitivity_inputs=sensitivity_inputs,
-                      objective_usd=plan.get("objective_usd"),
-                      notes={"pairs": int(len(pairs["rate"])), "options_per_workload": int(options["rate"].shape[1])})
+
+def _plan_lines(plan: dict) -> dict[str, float] | None:
+    """Σ_q line × discount factor per cost line of PLAN.json's `costs` table (None when the plan has none)."""
+    costs = pd.DataFrame(plan.get("costs") or [])
+    if costs.empty or "discount_factor" not in costs:
+        return None
+    lines = [name for name in costs.columns if name.endswith("_usd") and name not in ("total_usd", "discounted_usd")]
+    return {name: float((costs[name] * costs["discount_factor"]).sum()) for name in lines}
+
+
+def _pools(scenario, fleet: pd.DataFrame, placement: pd.DataFrame, site_owned: np.ndarray):
+    """(pool labels, their index, PoolArrays): nodes in service and training load per pool and quarter."""
+    horizon, n_quarters = scenario.horizon, scenario.horizon.quarters
+    pool_frame = fleet[["site", "sku"]].drop_duplicates().sort_values(["site", "sku"]).reset_index(drop=True)
+    pools = list(map(tuple, pool_frame.to_numpy()))
+    pool_index = pd.MultiIndex.from_tuples(pools, names=["site", "sku"]) if pools else \
+        pd.MultiIndex.from_arrays([[], []], names=["site", "sku"])
+    site = scenario.sites.index.get_indexer(pool_frame["site"]) if pools else np.zeros(1, dtype=int)
+    sku = scenario.catalog.index.get_indexer(pool_frame["sku"]) if pools else np.zeros(1, dtype=int)
+    nodes = np.zeros((max(len(pools), 1), n_quarters))
+    np.add.at(nodes, (_positions(pool_index, fleet, ["site", "sku"]), _quarter_numbers(fleet["quarter"], horizon)),
+              fleet["nodes"].to_numpy(dtype=float))
+
+    # Training runs: their placement is a fixed busy load.
+    training = placement[placement["workload"].map(scenario.workloads["kind"]).eq("training").to_numpy(dtype=bool)]
+    training_busy = np.zeros_like(nodes)
+    at = _positions(pool_index, training, ["site", "sku"])
+    if (at < 0).any():
+        raise _plan_problem("a training placement runs on a pool with no nodes in service")
+    np.add.at(training_busy, (at, _quarter_numbers(training["quarter"], horizon)),
+              training["node_equivalents"].to_numpy(dtype=float))
+    owned = site_owned[site] * (1.0 if pools else 0.0)
+    zero = np.zeros_like(nodes)
+    return pools, pool_index, PoolArrays(site=site, sku=sku, owned=owned, nodes=nodes,
+                                         training_node_equivalents=training_busy,
+                                         rent_usd_per_node_quarter=np.zeros(len(site)), kwh_per_idle_node=zero,
+                                         kwh_per_busy_node=zero, carbon_t_per_kwh=zero)
+
+
+def _orders(purchases: pd.DataFrame, pool_index: pd.MultiIndex, sku_list: list[str], horizon) -> OrderArrays:
+    """The plan's orders; a slipped order misses its first quarter in service (models/risk_costs.py)."""
+    n_quarters = horizon.quarters
+    if len(purchases) == 0:  # one inert order keeps the arrays non-empty
+        zero = np.zeros(1, dtype=int)
+        return OrderArrays(order_quarter=zero, in_service_quarter=zero, pool=zero, sku=zero, nodes=np.zeros(1),
+                           slip_nodes=np.zeros(1))
+    in_service = _quarter_numbers(purchases["in_service"], horizon)
+    pool = _positions(pool_index, purchases, ["site", "sku"])
+    nodes = purchases["nodes"].to_numpy(dtype=float)
+    return OrderArrays(order_quarter=_quarter_numbers(purchases["quarter"], horizon),
+                       in_service_quarter=np.minimum(in_service, n_quarters - 1), pool=np.maximum(pool, 0),
+                       sku=pd.Index(sku_list).get_indexer(purchases["sku"]), nodes=nodes,
+                       slip_nodes=np.where((pool >= 0) & (in_service < n_quarters), nodes, 0.0))
+
+
+def _by_site_sku(series: pd.Series, sites: np.ndarray, skus: np.ndarray, site_list, sku_list,
+                 quarters: np.ndarray | None = None) -> np.ndarray:
+    """Values of a cost-parameter Series indexed by (site, sku) or (quarter, site, sku) at the given positions
+    (0 where the Series has no entry, e.g. no rent at an owned site)."""
+    site_labels, sku_labels = np.asarray(site_list, dtype=object)[sites], np.asarray(sku_list, dtype=object)[skus]
+    if quarters is None:
+        keys = pd.MultiIndex.from_arrays([site_labels.ravel(), sku_labels.ravel()])
+        return series.reindex(keys).fillna(0.0).to_numpy(dtype=float).reshape(np.shape(sites))
+    shape = np.broadcast_shapes(np.shape(sites), np.shape(quarters))
+    keys = pd.MultiIndex.from_arrays([np.broadcast_to(quarters, shape).ravel(),
+                                      np.broadcast_to(site_labels, shape).ravel(),
+                                      np.broadcast_to(sku_labels, shape).ravel()])
+    return series.reindex(keys).fillna(0.0).to_numpy(dtype=float).reshape(shape)
+
+
+def _charged_usd_per_kwh(costs, site_list: list[str]) -> np.ndarray:
+    """By site: the $ per kWh cost_parameters charges (the site's price where owned, 0 in a cloud where energy is
+    in the rent), read back as energy $ ÷ kWh of the first quarter."""
+    first = costs.kwh_per_idle_node.index.get_level_values("quarter") == 0
+    kwh = (costs.kwh_per_idle_node + costs.kwh_per_busy_node)[first].groupby(level="site").sum()
+    usd = (costs.energy_usd_per_idle_node + costs.energy_usd_per_busy_node)[first].groupby(level="site").sum()
+    return (usd / kwh.where(kwh > 0)).reindex(site_list).fillna(0.0).to_numpy(dtype=float)
+
+
+def _with_pool_costs(pools: PoolArrays, costs, site_list, sku_list, n_quarters: int) -> PoolArrays:
+    """The pools with their per-unit rent, kWh and tCO2 from the cost parameters."""
+    quarter = np.arange(n_quarters)[None, :]
+    site, sku = pools.site[:, None], pools.sku[:, None]
+
+    def per_quarter(series):
+        return _by_site_sku(series, site, sku, site_list, sku_list, quarter)
+
+    kwh_idle, kwh_busy = per_quarter(costs.kwh_per_idle_node), per_quarter(costs.kwh_per_busy_node)
+    kwh = kwh_idle + kwh_busy  # a node fully busy
+    carbon_t = per_quarter(costs.carbon_t_per_idle_node) + per_quarter(costs.carbon_t_per_busy_node)
+    return dataclasses.replace(
+        pools, rent_usd_per_node_quarter=_by_site_sku(costs.rent_usd_per_node_quarter, pools.site, pools.sku,
+                                                      site_list, sku_list) * (1.0 - pools.owned),
+        kwh_per_idle_node=kwh_idle, kwh_per_busy_node=kwh_busy,
+        carbon_t_per_kwh=np.divide(carbon_t, kwh, out=np.zeros_like(kwh), where=kwh > 0))
+
+
+def _cloud_options(options: dict, costs, catalog, site_list, sku_list, n_quarters: int) -> CloudOptionArrays:
+    """The cloud options with their availability, rent and tCO2 per node from the cost parameters."""
+    quarter = np.arange(n_quarters)[None, None, :]
+    site, sku = options["site"][:, :, None], options["sku"][:, :, None]
+    return CloudOptionArrays(
+        site=options["site"], sku=options["sku"], tokens_per_s_per_node=options["rate"],
+        available_from_quarter=np.where(options["valid"], catalog["available_from"].to_numpy(dtype=int)[
+            options["sku"]], n_quarters + 1),
+        rent_usd_per_node_quarter=_by_site_sku(costs.rent_usd_per_node_quarter, options["site"], options["sku"],
+                                               site_list, sku_list),
+        carbon_t_per_idle_node=_by_site_sku(costs.carbon_t_per_idle_node, site, sku, site_list, sku_list, quarter),
+        carbon_t_per_busy_node=_by_site_sku(costs.carbon_t_per_busy_node, site, sku, site_list, sku_list, quarter))
+
+
+def _allocation_order(pairs: dict, pools: PoolArrays, costs, site_list, sku_list, settings, n_quarters: int) -> dict:
+    """The pairs as the allocation serves them: cheapest marginal busy $ per tokens/s first (energy + carbon of
+    the busy share in the first quarter, at nominal prices; ties to the faster pair, then input order, so the
+    order is deterministic); under plan-first, the pairs the plan uses (capped at its placement) come first, then
+    every pair uncapped."""
+    if not len(pairs["rate"]):  # one inert pair keeps the allocation loop non-empty
+        return {"workload": np.zeros(1, dtype=int), "pool": np.zeros(1, dtype=int), "rate": np.ones(1),
+                "active": np.zeros((1, n_quarters)), "cap": np.zeros((1, n_quarters))}
+    busy_usd_per_node = _by_site_sku(costs.running_usd_per_busy_node(), pools.site, pools.sku, site_list, sku_list,
+                                     np.zeros_like(pools.site))
+    usd_per_unit = busy_usd_per_node[pairs["pool"]] / pairs["rate"]
+    order = np.lexsort((pairs["pool"], pairs["workload"], -pairs["rate"], usd_per_unit))
+    pairs = {key: value[order] for key, value in pairs.items()}
+    second = {**pairs, "cap": np.full((len(order), n_quarters), UNCAPPED_NODES)}
+    if settings.allocation != "plan-first":
+        return second
+    planned = pairs["planned"].any(axis=1)
+    first = {key: value[planned] for key, value in pairs.items()}
+    first["cap"] = first["planned"]
+    return {key: np.concatenate([first[key], second[key]]) for key in second}
 
 
 def _pairs_and_options(scenario, workloads: list[str], pools: list[tuple[str, str]], performance: pd.DataFrame,
@@ -229,7 +450,7 @@ def _pairs_and_options(scenario, workloads: list[str], pools: list[tuple[str, st
                             "site": pd.Series([scenario.allowed_sites(w) for w in workloads], dtype=object)}) \
         .explode("site").dropna()
     candidates = eligible.merge(allowed, on="workload")
-    workload_of = {w: i for i, w in enumerate(workloads)}
+    workload_index = pd.Index(workloads)
 
     pool_frame = pd.DataFrame(pools, columns=["site", "sku"]).reset_index().rename(columns={"index": "pool"})
     pair_frame = candidates.merge(pool_frame, on=["site", "sku"])
@@ -237,14 +458,14 @@ def _pairs_and_options(scenario, workloads: list[str], pools: list[tuple[str, st
     deadline = scenario.workloads["deadline"].reindex(pair_frame["workload"]).to_numpy(dtype=float,
                                                                                        na_value=np.inf)
     quarter = np.arange(n_quarters)
-    pairs = {"workload": pair_frame["workload"].map(workload_of).to_numpy(dtype=int),
+    pairs = {"workload": workload_index.get_indexer(pair_frame["workload"]),
              "pool": pair_frame["pool"].to_numpy(dtype=int),
              "rate": pair_frame["tokens_per_s_per_node"].to_numpy(dtype=float),
              "active": ((quarter[None, :] >= start[:, None]) & (quarter[None, :] <= deadline[:, None])).astype(float)}
 
     cloud = candidates[candidates["site"].map(sites["kind"]).eq("cloud")
                        & candidates["sku"].map(catalog["rent_usd_per_gpu_hour"]).notna()]
-    cloud = cloud.assign(w=cloud["workload"].map(workload_of)).sort_values(["w", "site", "sku"])
+    cloud = cloud.assign(w=workload_index.get_indexer(cloud["workload"])).sort_values(["w", "site", "sku"])
     slot = cloud.groupby("w").cumcount().to_numpy()
     width = max(int(slot.max()) + 1 if len(cloud) else 1, 1)
     shape = (max(len(workloads), 1), width)
@@ -259,39 +480,39 @@ def _pairs_and_options(scenario, workloads: list[str], pools: list[tuple[str, st
     return pairs, options
 
 
-def _planned_node_equivalents(placement: pd.DataFrame, pairs: dict, workload_of: dict, pool_of: dict, horizon,
-                              n_quarters: int) -> np.ndarray:
+def _planned_node_equivalents(placement: pd.DataFrame, pairs: dict, workload_index: pd.Index,
+                              pool_index: pd.MultiIndex, horizon, n_quarters: int) -> np.ndarray:
     """[pair, quarter]: the node-equivalents the plan gives each inference (workload, pool) pair."""
     planned = np.zeros((len(pairs["rate"]), n_quarters))
-    rows = placement[placement["workload"].isin(workload_of)]
+    rows = placement[placement["workload"].isin(workload_index)]
     if not len(rows) or not len(pairs["rate"]):
         return planned
-    pair_of = {(w, p): i for i, (w, p) in enumerate(zip(pairs["workload"], pairs["pool"]))}
-    keys = [(workload_of[w], pool_of.get((s, k), -1)) for w, s, k in zip(rows["workload"], rows["site"], rows["sku"])]
-    if any(key not in pair_of for key in keys):
+    pair_index = pd.MultiIndex.from_arrays([pairs["workload"], pairs["pool"]])
+    keys = pd.MultiIndex.from_arrays([workload_index.get_indexer(rows["workload"]),
+                                      _positions(pool_index, rows, ["site", "sku"])])
+    at = pair_index.get_indexer(keys)
+    if (at < 0).any():
         raise _plan_problem("an inference placement is on a pool the workload may not use or that has no nodes")
-    np.add.at(planned, ([pair_of[key] for key in keys], _quarter_numbers(rows["quarter"], horizon)),
-              rows["node_equivalents"].to_numpy(dtype=float))
+    np.add.at(planned, (at, _quarter_numbers(rows["quarter"], horizon)), rows["node_equivalents"].to_numpy(dtype=float))
     return planned
 
 
-def _sensitivity_inputs(sites, skus, pools, pool_owned, options, pool_site, train_busy, rentable):
+def _sensitivity_inputs(sites: list[str], skus: list[str], pools: list, pool_arrays: PoolArrays, options: dict,
+                        rentable: np.ndarray) -> list[tuple[str, str, int | None]]:
     """Inputs the plan's cost depends on: sites and SKUs it uses, plus the scalar drivers."""
-    used_sites = sorted(set(pool_site[: len(pools)].tolist()) | set(options["site"][options["valid"]].tolist()))
-    owned_pools = [i for i in range(len(pools)) if pool_owned[i] > 0]
-    owned_skus = sorted({skus.index(pools[i][1]) for i in owned_pools})
-    rented_skus = sorted({skus.index(pools[i][1]) for i in range(len(pools)) if pool_owned[i] == 0}
-                         | set(options["sku"][options["valid"]].tolist()))
-    inputs = []
-    inputs += [(f"usd_per_kwh[{sites[s]}]", "usd_per_kwh", s) for s in used_sites
-               if any(pool_owned[i] > 0 and pool_site[i] == s for i in range(len(pools)))]
+    real = np.arange(len(pools))
+    owned = pool_arrays.owned[real] > 0
+    pool_site, pool_sku = pool_arrays.site[real], pool_arrays.sku[real]
+    used_sites = sorted(set(pool_site.tolist()) | set(options["site"][options["valid"]].tolist()))
+    owned_sites = set(pool_site[owned].tolist())
+    owned_skus = sorted(set(pool_sku[owned].tolist()))
+    rented_skus = sorted(set(pool_sku[~owned].tolist()) | set(options["sku"][options["valid"]].tolist()))
+    inputs = [(f"usd_per_kwh[{sites[s]}]", "usd_per_kwh", s) for s in used_sites if s in owned_sites]
     inputs += [(f"price_usd[{skus[k]}]", "price_usd", k) for k in owned_skus]
-    inputs += [(f"rent_usd_per_gpu_hour[{skus[k]}]", "rent_usd_per_gpu_hour", k) for k in rented_skus
-               if rentable[k]]
+    inputs += [(f"rent_usd_per_gpu_hour[{skus[k]}]", "rent_usd_per_gpu_hour", k) for k in rented_skus if rentable[k]]
     inputs += [(f"pue[{sites[s]}]", "pue", s) for s in used_sites]
-    inputs += [("demand_growth", "demand_growth", None), ("mfu_scale", "mfu_scale", None),
-               ("failure_rate", "failure_rate", None), ("carbon_usd_per_t", "carbon_usd_per_t", None)]
-    if not train_busy.any():
-        inputs = [entry for entry in inputs if entry[1] != "mfu_scale"]
+    inputs += [("demand_growth", "demand_growth", None), ("failure_rate", "failure_rate", None),
+               ("carbon_usd_per_t", "carbon_usd_per_t", None)]
+    if pool_arrays.training_node_equivalents.any():
+        inputs.insert(-2, ("mfu_scale", "mfu_scale", None))
     return inputs
-

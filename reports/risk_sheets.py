@@ -93,11 +93,11 @@ def _risk_sheet(ws, risk: dict) -> None:
     for r, item in enumerate(risk.get("shortfall_by_quarter", []), start=top + 1):
         put(ws, r, 1, item["quarter"])
         put(ws, r, 2, item["probability"], PERCENT)
-        put(ws, r, 3, item["expected_shortfall_units"], UNITS)
-        put(ws, r, 4, item["expected_unmet_units"], UNITS)
+        put(ws, r, 3, item["expected_shortfall_tokens_per_s"], UNITS)
+        put(ws, r, 4, item["expected_unmet_tokens_per_s"], UNITS)
     top = r + 3
     rows = [item for item in risk["shortfall_probability"]
-            if item["probability"] > 0 or item["expected_unmet_units"] > 0]
+            if item["probability"] > 0 or item["expected_unmet_tokens_per_s"] > 0]
     put(ws, top - 1, 1,
         f"Shortfall by quarter and workload ({len(rows)} of {len(risk['shortfall_probability'])} "
         "pairs with any shortfall; demand beyond the plan's capacity is rented on demand where a "
@@ -108,8 +108,8 @@ def _risk_sheet(ws, risk: dict) -> None:
         put(ws, r, 1, item["quarter"])
         put(ws, r, 2, item["workload"])
         put(ws, r, 3, item["probability"], PERCENT)
-        put(ws, r, 4, item.get("expected_shortfall_units", 0.0), UNITS)
-        put(ws, r, 5, item["expected_unmet_units"], UNITS)
+        put(ws, r, 4, item["expected_shortfall_tokens_per_s"], UNITS)
+        put(ws, r, 5, item["expected_unmet_tokens_per_s"], UNITS)
     _widths(ws, [30, 18, 16, 28, 26])
 
 

@@ -98,12 +98,19 @@ def _echo_summary(name: str, risk: dict) -> None:
     else:
         click.echo(f"  TCO mean ${tco['mean']:,.0f}  P5 ${tco['p5']:,.0f}  P50 ${tco['p50']:,.0f}  "
                    f"P95 ${tco['p95']:,.0f}  P99 ${tco['p99']:,.0f}  CVaR95 ${tco['cvar95']:,.0f}")
+    split = risk["expected_tco_usd"]
+    click.echo(f"  expected TCO ${split['total_usd']:,.0f} = spend ${split['spend_usd']:,.0f} + shortfall rented "
+               f"on demand ${split['on_demand_usd']:,.0f} + shortfall penalties ${split['penalty_usd']:,.0f}")
     worst = max(risk["shortfall_by_quarter"], key=lambda row: row["probability"], default=None)
     if worst and worst["probability"] > 0:
-        click.echo(f"  highest shortfall probability: {worst['probability']:.1%} in {worst['quarter']} "
-                   f"(expected unmet {worst['expected_unmet_units']:,.1f} tokens/s)")
-    rows = sorted(risk["sensitivities"], key=lambda row: -abs(row["tco_usd_at_plus_10pct"]
-                                                              - row["tco_usd_at_minus_10pct"]))
+        click.echo(f"  highest shortfall probability: {worst['probability']:.1%} in {worst['quarter']} (expected "
+                   f"shortfall {worst['expected_shortfall_tokens_per_s']:,.1f} tokens/s: "
+                   f"{worst['expected_on_demand_tokens_per_s']:,.1f} rented on demand, "
+                   f"{worst['expected_unmet_tokens_per_s']:,.1f} unmet)")
+    rows = sorted(risk["sensitivities"], key=lambda row: -abs(row["delta_tco_usd_at_plus_10pct"]
+                                                              - row["delta_tco_usd_at_minus_10pct"]))
+    if rows:
+        click.echo("  change in E[TCO] at -10 % / +10 % of an input, purchases held fixed:")
     for row in rows[:TOP_SENSITIVITIES_SHOWN]:
-        click.echo(f"  {row['input']:<40} -10%: {row['tco_usd_at_minus_10pct'] - risk['sensitivity_tco_usd_base']:+,.0f}"
-                   f"  +10%: {row['tco_usd_at_plus_10pct'] - risk['sensitivity_tco_usd_base']:+,.0f} USD")
+        click.echo(f"  {row['input']:<40} -10%: {row['delta_tco_usd_at_minus_10pct']:+,.0f}"
+                   f"  +10%: {row['delta_tco_usd_at_plus_10pct']:+,.0f} USD")
