@@ -33,7 +33,7 @@ def shadow_prices(model: PlanModel, horizon: Horizon, x: np.ndarray, time_limit_
     for name in ("busy", "unmet"):
         if name in lp.variables:
             around_plan._upper[0][lp.variables[name].positions] = np.inf
-    result = solve(around_plan, backend="glop", time_limit_s=time_limit_s, relax=True)
+    result = solve(around_plan, backend="highs", time_limit_s=time_limit_s, relax=True)
     if result.duals is None:
         return {"method": "unavailable: the LP around the plan did not solve", "lp_objective_usd": None}
 
