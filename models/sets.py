@@ -55,7 +55,7 @@ def build_sets(scenario, performance: pd.DataFrame) -> PlanningSets:
 
     orders = _order_keys(catalog, sites.loc[owned], n)
     vintages = _vintages(catalog, life, n)
-    fleet = _fleet_in_service(scenario.fleet, life, n)
+    fleet = fleet_in_service(scenario.fleet, life, n)
     rentable = catalog.index[catalog["rent_usd_per_gpu_hour"].notna()]
     rentals = pd.MultiIndex.from_product([quarters, cloud, rentable], names=["quarter", "site", "sku"]) \
         .to_frame(index=False)
@@ -106,7 +106,7 @@ def _vintages(catalog: pd.DataFrame, life: pd.Series, n: int) -> pd.DataFrame:
     return grid[live].reset_index(drop=True)
 
 
-def _fleet_in_service(fleet: pd.DataFrame, life: pd.Series, n: int) -> pd.Series:
+def fleet_in_service(fleet: pd.DataFrame, life: pd.Series, n: int) -> pd.Series:
     """Existing nodes count from `installed` and retire after their life, like new ones."""
     index_names = ["quarter", "site", "sku"]
     if fleet.empty:

@@ -61,6 +61,7 @@ def _risk_sheet(ws, risk: dict) -> None:
         put(ws, row, 1, "Plan's objective (forecast)")
         put(ws, row, 2, risk["plan_objective_usd"], USD)
         row += 1
+    row = _decomposition_table(ws, risk, row + 1)
 
     # Histogram: bin midpoints and counts, then a column chart over them.
     hist_top = row + 2
@@ -110,7 +111,40 @@ def _risk_sheet(ws, risk: dict) -> None:
         put(ws, r, 3, item["probability"], PERCENT)
         put(ws, r, 4, item["expected_shortfall_tokens_per_s"], UNITS)
         put(ws, r, 5, item["expected_unmet_tokens_per_s"], UNITS)
+    _definitions(ws, risk, r + 3)
     _widths(ws, [30, 18, 16, 28, 26])
+
+
+DECOMPOSITION_ROWS = (("spend_usd", "Spend (the plan's own lines)"),
+                      ("on_demand_usd", "Rent for shortfall, on demand"),
+                      ("penalty_usd", "Shortfall penalties"), ("total_usd", "Total"))
+
+
+def _decomposition_table(ws, risk: dict, top: int) -> int:
+    """E[TCO] beside the plan's own TCO, split into spend, on-demand rent and penalties: why they differ."""
+    expected, plan = risk.get("expected_tco_usd"), risk.get("plan_tco_usd")
+    if not expected:
+        return top
+    _header(ws, top, ["Expected TCO by part", "E over futures (USD)", "Plan, forecast (USD)"])
+    row = top + 1
+    for key, label in DECOMPOSITION_ROWS:
+        put(ws, row, 1, label)
+        put(ws, row, 2, expected[key], USD)
+        if plan:
+            put(ws, row, 3, plan[key], USD)
+        row += 1
+    return row
+
+
+def _definitions(ws, risk: dict, top: int) -> None:
+    """Every measure on this sheet, defined where it is read (RISK.json carries the same text)."""
+    definitions = risk.get("definitions") or {}
+    if not definitions:
+        return
+    put(ws, top, 1, "Definitions").font = BOLD
+    for r, (name, text) in enumerate(definitions.items(), start=top + 1):
+        put(ws, r, 1, name)
+        put(ws, r, 2, text)
 
 
 def _sensitivity_sheet(ws, risk: dict) -> None:
@@ -120,6 +154,7 @@ def _sensitivity_sheet(ws, risk: dict) -> None:
                   f"{risk.get('sensitivity_samples', risk['samples']):,} samples with common random numbers.")
     put(ws, 3, 1, "Base E[TCO] (USD)")
     put(ws, 3, 2, base, USD)
+    put(ws, 4, 1, risk.get("sensitivity_basis", "purchases held fixed"))
     top = 5
     _header(ws, top, ["Input", "Value", "dE[TCO]/d input (USD per unit)", "E[TCO] at -10 % (USD)",
                       "E[TCO] at +10 % (USD)", "Delta at -10 % (USD)", "Delta at +10 % (USD)", "Swing (USD)"])

@@ -13,7 +13,7 @@ import pandas as pd
 from models.cost_parameters import PENALTY_LINES_USD, SPEND_LINES_USD, USD_LINES, build_cost_parameters
 from models.plan_schema import RESULT_TABLES, table_columns
 from models.quarters import HOURS_PER_QUARTER, QUARTERS_PER_YEAR
-from models.sets import _fleet_in_service, life_quarters
+from models.sets import fleet_in_service, life_quarters
 from models.units import GRAMS_PER_TONNE, KW_PER_MW
 
 # The PLAN.json tables the reports read, with their columns as models/plan_schema.py declares them.
@@ -126,7 +126,7 @@ FLEET_COST_COLUMNS = ("energy_kwh", "energy_usd", "carbon_t", "depreciation_usd"
 
 def existing_fleet_nodes(scenario) -> pd.Series:
     """Nodes of the already-owned fleet in service, by (quarter label, site, sku): the sunk part of the fleet."""
-    fleet = _fleet_in_service(scenario.fleet, life_quarters(scenario.catalog), scenario.horizon.quarters)
+    fleet = fleet_in_service(scenario.fleet, life_quarters(scenario.catalog), scenario.horizon.quarters)
     labels = [scenario.horizon.label(int(q)) for q in fleet.index.get_level_values("quarter")]
     return pd.Series(fleet.to_numpy(), index=pd.MultiIndex.from_arrays(
         [labels, fleet.index.get_level_values("site").astype(object),
