@@ -112,7 +112,7 @@ def _risk_sheet(ws, risk: dict) -> None:
         put(ws, r, 4, item["expected_shortfall_tokens_per_s"], UNITS)
         put(ws, r, 5, item["expected_unmet_tokens_per_s"], UNITS)
     _definitions(ws, risk, r + 3)
-    _widths(ws, [30, 18, 16, 28, 26])
+    _widths(ws, [30, 22, 22, 28, 26])
 
 
 DECOMPOSITION_ROWS = (("spend_usd", "Spend (the plan's own lines)"),
