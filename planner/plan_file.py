@@ -13,18 +13,28 @@ from models.errors import InputError, Problem
 from models.plan_schema import check_plan_document
 
 
-def load_plan(path: str | Path) -> dict:
-    """Read and shape-check a PLAN.json; InputError (exit 2) for a missing, unreadable or foreign file."""
+def read_json_object(path: str | Path, kind: str) -> dict:
+    """A JSON object from `path` (`kind`: "plan" or "risk", for the messages); InputError (exit 2) for a missing,
+    non-UTF-8, malformed or non-object file."""
     path = Path(path)
-    label = str(path)
+    label, title = str(path), f"{kind.upper()}.json"
     if not path.is_file():
-        raise InputError(Problem(label, "plan file not found"))
+        raise InputError(Problem(label, f"{kind} file not found"))
     try:
-        plan = json.loads(path.read_text(encoding="utf-8"))
+        document = json.loads(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
-        raise InputError(Problem(label, "not a PLAN.json: the file is not UTF-8 text")) from None
+        raise InputError(Problem(label, f"not a {title}: the file is not UTF-8 text")) from None
     except json.JSONDecodeError as error:
         raise InputError(Problem(label, f"not valid JSON: {error.msg} (line {error.lineno})")) from None
+    if not isinstance(document, dict):
+        raise InputError(Problem(label, f"not a {title}: expected a JSON object, got {type(document).__name__}"))
+    return document
+
+
+def load_plan(path: str | Path) -> dict:
+    """Read and shape-check a PLAN.json; InputError (exit 2) for a missing, unreadable or foreign file."""
+    label = str(path)
+    plan = read_json_object(path, "plan")
     problems = check_plan_document(plan)
     if problems:
         raise InputError([Problem(label, f"not a PLAN.json written by `planner plan`: {p}") for p in problems])

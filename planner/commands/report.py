@@ -6,14 +6,13 @@ plan would no longer be the ones it was made from, so the command refuses (exit 
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import click
 
 from models.errors import InputError, Problem
-from planner.plan_file import changed_inputs, load_plan
+from planner.plan_file import changed_inputs, load_plan, read_json_object
 from planner.scenario import load_scenario
 
 RERUN_HINT = "; rerun `planner plan` on the current inputs, or pass --allow-changed-inputs"
@@ -29,17 +28,7 @@ SAME_PLAN_REL = 1e-9  # a RISK.json records the objective of the plan it priced;
 def load_risk(path: str | Path, plan: dict) -> dict:
     """Read a RISK.json and check it was evaluated on this plan; InputError (exit 2) otherwise."""
     label = str(path)
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(Problem(label, "risk file not found"))
-    try:
-        risk = json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise InputError(Problem(label, "not a RISK.json: the file is not UTF-8 text")) from None
-    except json.JSONDecodeError as error:
-        raise InputError(Problem(label, f"not valid JSON: {error.msg} (line {error.lineno})")) from None
-    if not isinstance(risk, dict):
-        raise InputError(Problem(label, f"not a RISK.json: expected a JSON object, got {type(risk).__name__}"))
+    risk = read_json_object(path, "risk")
     missing = [key for key in RISK_KEYS if key not in risk]
     if missing:
         raise InputError(Problem(label, "not a RISK.json written by `planner evaluate --json`: missing key(s) "
