@@ -73,9 +73,11 @@ def warm_start(model: PlanModel, time_limit_s: float = 60.0) -> WarmStart:
                 if trial is not None and trial[1] < best[1] - IMPROVEMENT_USD:
                     best, choice = trial, {**choice, run: candidate}
     seconds = relaxed.seconds + time.perf_counter() - started
+    # Only a relaxation solved to optimality bounds the optimum (one stopped by the clock is merely feasible).
+    bound = relaxed.objective if relaxed.status == OPTIMAL else None
     if best is None:
-        return WarmStart(None, None, relaxed.objective, seconds)
-    return WarmStart(best[0], best[1], relaxed.objective, seconds)
+        return WarmStart(None, None, bound, seconds)
+    return WarmStart(best[0], best[1], bound, seconds)
 
 
 def _plan_for_pools(model: PlanModel, session: HighsSession, relaxed_x: np.ndarray, choice: dict,
