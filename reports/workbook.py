@@ -23,7 +23,7 @@ from openpyxl.utils.cell import coordinate_from_string
 from openpyxl.worksheet.table import Table, TableStyleInfo
 from openpyxl.worksheet.worksheet import Worksheet
 
-from models.units import GRAMS_PER_TONNE
+from models.units import GRAMS_PER_TONNE, KWH_PER_MWH
 from reports import tables as T
 from reports.atomic import write_atomic
 from reports.cells import FORMULA_LEADS  # the one rule for text that looks like a formula (OWASP)
@@ -662,7 +662,7 @@ def _summary_sheet(w: _Writer, plan: dict, tables: dict[str, pd.DataFrame], cost
         ("Book value of new orders left at the end", f"=SUM({purchases.range('book_value_end_usd', sheet=True)})",
          USD),
         ("Rent", f"={cb.cell('rent_usd', total_row, sheet=True)}", USD),
-        ("Energy", f"={cb.cell('energy_kwh', total_row, sheet=True)}/1000", MWH),
+        ("Energy", f"={cb.cell('energy_kwh', total_row, sheet=True)}/{KWH_PER_MWH:g}", MWH),
         ("Energy cost", f"={cb.cell('energy_usd', total_row, sheet=True)}", USD),
         ("Maintenance", f"={cb.cell('maintenance_usd', total_row, sheet=True)}", USD),
         ("Carbon", f"={cb.cell('carbon_t', total_row, sheet=True)}", TONNES),
