@@ -227,20 +227,11 @@ FUZZ_SETTINGS = settings(max_examples=FUZZ_EXAMPLES // 2, deadline=None, databas
                                                 HealthCheck.data_too_large])
 
 
+@pytest.mark.parametrize("corruption", [table_corruption, yaml_corruption], ids=["tables", "yaml"])
 @FUZZ_SETTINGS
 @given(data=st.data())
-def test_corrupted_tables_are_input_errors(base, folder, data):
-    name, content, must_fail, extra = data.draw(table_corruption(base))
-    try:
-        _check(folder, name, content, must_fail, extra)
-    finally:
-        _restore(folder, base)
-
-
-@FUZZ_SETTINGS
-@given(data=st.data())
-def test_corrupted_yaml_is_an_input_error(base, folder, data):
-    name, content, must_fail, extra = data.draw(yaml_corruption(base))
+def test_corrupted_inputs_are_input_errors(base, folder, corruption, data):
+    name, content, must_fail, extra = data.draw(corruption(base))
     try:
         _check(folder, name, content, must_fail, extra)
     finally:
