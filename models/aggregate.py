@@ -41,8 +41,9 @@ class ServiceClasses:
         return int(self.class_of.nunique())
 
 
-def find_service_classes(scenario, performance: pd.DataFrame) -> ServiceClasses:
-    """Group inference services by what the model can tell apart: eligible pools, rates and allowed sites."""
+def find_service_classes(scenario, performance: pd.DataFrame, merge: bool = True) -> ServiceClasses:
+    """Group inference services by what the model can tell apart: eligible pools, rates and allowed sites
+    (`merge=False`: every service a class of its own)."""
     workloads = scenario.workloads
     services = workloads.index[workloads["kind"] == "inference"]
     eligible = performance.reset_index()
@@ -53,6 +54,8 @@ def find_service_classes(scenario, performance: pd.DataFrame) -> ServiceClasses:
     pools = rows.groupby(eligible["workload"].to_numpy()).agg("|".join)
     sites = pd.Series({w: ";".join(sorted(scenario.allowed_sites(w))) for w in services}, dtype=object)
     signature = (pools.reindex(services).fillna("") + "@" + sites.reindex(services)).rename("signature")
+    if not merge:
+        signature = pd.Series(services, index=services, name="signature")
     class_of = signature.groupby(signature, sort=False).transform(lambda members: members.index[0])
     class_of = pd.Series(class_of.to_numpy(), index=pd.Index(services, name="workload"), name="class")
 

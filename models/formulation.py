@@ -67,7 +67,7 @@ def build_plan_model(scenario, sets: PlanningSets, strict: bool = False, elastic
                      strict=strict, cost_parameters=prices)
 
 
-def busy_upper_bounds(sets: PlanningSets, scenario=None, physical: bool = True) -> np.ndarray:
+def busy_upper_bounds(sets: PlanningSets, scenario, physical: bool = True) -> np.ndarray:
     """Finite bounds every backend can use (CP-SAT needs them): serving more than the quarter's demand, or
     running more node-equivalents than the whole run in one quarter, is never useful. With `physical`, also no
     more than an owned site can ever hold of that SKU (its power cap and racks, less headroom): the tighter the
@@ -77,7 +77,7 @@ def busy_upper_bounds(sets: PlanningSets, scenario=None, physical: bool = True) 
     inference_bound = np.nan_to_num(demand, nan=0.0) / p["tokens_per_s_per_node"].to_numpy()
     training_bound = p["node_hours"].to_numpy() / HOURS_PER_QUARTER
     bound = np.where(p["kind"].to_numpy() == "inference", inference_bound, training_bound)
-    if scenario is None or not physical:
+    if not physical:  # caps made elastic (infeasibility diagnosis): what a site holds is not a bound then
         return bound
     held = site_node_capacity(scenario.sites, scenario.catalog, p)
     return np.minimum(bound, held * (1.0 - scenario.headroom))

@@ -60,9 +60,7 @@ def build_plan(scenario, strict: bool = False, aggregate: bool = True) -> BuiltP
     build the index sets and the MILP."""
     started = time.perf_counter()
     performance = estimate_performance(scenario.catalog, scenario.workloads, scenario.throughput)
-    classes = find_service_classes(scenario, performance)
-    if not aggregate:
-        classes = dataclasses.replace(classes, class_of=classes.class_of.index.to_series(name="class"))
+    classes = find_service_classes(scenario, performance, merge=aggregate)
     solved, solved_performance = aggregate_scenario(scenario, performance, classes)
     model = build_plan_model(solved, build_sets(solved, solved_performance), strict=strict)
     return BuiltPlan(scenario=scenario, solved=solved, performance=performance, classes=classes, model=model,
