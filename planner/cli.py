@@ -76,6 +76,8 @@ def main() -> None:
       planner verify scenario.yaml plan.json            recheck every constraint and cost, no solver
       planner evaluate scenario.yaml --plan plan.json   Monte-Carlo risk and sensitivities (JAX)
       planner report plan.json -o plan.xlsx             re-render a saved plan
+      planner compare base.yaml high.yaml -o compare.xlsx   scenarios side by side
+      planner sweep base.yaml --set demand.scale=1.0,1.3 -o sweep.xlsx   a grid, on Dask
 
     Start from the shipped example: data/examples/example/scenario.yaml in the repository
     (planner/data/examples/example/ once installed). Exit codes: 0 ok, 1 no plan or a failed
@@ -88,7 +90,7 @@ def _register() -> None:
 
     for module in (validate, estimate, catalog):
         main.add_command(module.command)
-    for name in ("plan", "report", "verify", "evaluate", "generate"):
+    for name in ("plan", "report", "verify", "evaluate", "generate", "compare", "sweep"):
         try:
             module = __import__(f"planner.commands.{name}", fromlist=["command"])
         except ModuleNotFoundError:

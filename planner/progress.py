@@ -89,3 +89,43 @@ def _finite(value: float | None) -> float | None:
     if value is None or not math.isfinite(value) or abs(value) >= 1e30:  # HiGHS reports "none yet" as ±1e30+
         return None
     return value
+
+
+class PointsProgress:
+    """Scenarios or sweep points done out of the total, and how many failed: a bar redrawn on a terminal, one line
+    per finished point otherwise (a log then says which point ended how). `--quiet` silences it."""
+
+    BAR_WIDTH = 30  # characters of the bar on a terminal
+
+    def __init__(self, total: int, quiet: bool = False, stream=None):
+        self.stream = stream if stream is not None else sys.stderr
+        self.quiet, self.total = quiet, total
+        self.live = not quiet and self.stream.isatty()
+        self.done = self.failed = 0
+        self._started = time.monotonic()
+
+    def __enter__(self) -> "PointsProgress":
+        self._started = time.monotonic()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.live and self.done:
+            self.stream.write("\n")
+            self.stream.flush()
+
+    def __call__(self, label: str, status: str, failed: bool) -> None:
+        """One point finished: `label` names it, `status` is its plan's status or the error."""
+        self.done += 1
+        self.failed += failed
+        if self.quiet:
+            return
+        if self.live:
+            filled = self.BAR_WIDTH * self.done // max(self.total, 1)
+            self.stream.write(f"\r\x1b[K[{'#' * filled}{'.' * (self.BAR_WIDTH - filled)}] {self.line()}")
+        else:
+            self.stream.write(f"{self.line()}: {label}: {status}\n")
+        self.stream.flush()
+
+    def line(self) -> str:
+        failed = f", {self.failed} failed" if self.failed else ""
+        return f"{self.done}/{self.total} done{failed}, {time.monotonic() - self._started:.1f} s"
