@@ -1,0 +1,256 @@
+"""`planner compare` and `planner sweep`: scenarios solved on Dask give the numbers separate `plan` runs give.
+
+Inputs are tiny and their optima worked by hand (below), so every solve takes well under a second; what costs time
+is starting Dask (a LocalCluster of two processes per command, a real scheduler and worker once).
+
+The worked example (tests/cases/worked-example/README.md) costs $111,108.18: 2027Q1 two owned nodes at A serving
+1.5 node-equivalents, $34,220.25; 2027Q2 the same two nodes + one rented cloud node, $78,381.60 × 1.08^(−1/4).
+
+"cheap power" is the same scenario with electricity at A at $0.05/kWh instead of $0.10, so A's energy halves:
+per owned node in service 12,000 + 2,400 + 8,212.5 kWh × 0.05 (410.625) + 164.25 carbon = $14,974.875; per busy
+node-equivalent at A 19,162.5 kWh × 0.05 (958.125) + 383.25 = $1,341.375. The plan does not change (owning still
+beats renting, the cloud's busy share is still cheaper than A's: $252.945): 2027Q1 2 × 14,974.875 + 1.5 × 1,341.375
+= $31,961.8125; 2027Q2 2 × 14,974.875 + 1.5 × 1,341.375 + 43,908.405 + 252.945 = $76,123.1625, discounted by
+1.08^(−1/4): $106,634.33, i.e. half of A's energy bill each quarter (2 × 821.25 + 1.5 × 1,916.25 = $4,516.875)
+saved: −$4,473.84, the difference the workbook computes as a formula.
+
+"training" (for the sweep): one owned site with free energy and the round SKU `a` ($40,000, 5 years: $2,000 per
+node-quarter of depreciation, nothing else), a 1B-parameter run of 15.768 B tokens at 1,000 tokens/s per node
+= 4,380 node-hours = 2 node-quarters, which must finish in 2027Q1 (start = deadline), horizon 2027Q1–Q2. With a
+budget of $80,000 per quarter it buys 2 nodes in 2027Q1, which stay in service in 2027Q2: 2 × 2,000 × (1 + d),
+d = (1 + r)^(−1/4): $8,000 at r = 0, $7,923.77 at r = 0.08. With $40,000 per quarter it can buy one node only:
+no plan (the run cannot finish). r = −1 is refused on the client, without solving.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+
+from planner.cli import main
+from planner.pipeline import plan_document, run_plan
+from planner.portfolio import SolveOptions, load_job, parse_settings, grid_points, solve_scenario
+from planner.scenario import load_scenario
+from scenario_files import OWNED_FREE_ENERGY, sku, training, write_scenario
+from test_workbook import soffice_convert
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKED = Path(__file__).resolve().parent / "cases" / "worked-example"
+WORKED_OBJECTIVE_USD = 34_220.25 + 78_381.60 * 1.08 ** -0.25  # README of the case: $111,108.18
+CHEAP_POWER_OBJECTIVE_USD = 31_961.8125 + 76_123.1625 * 1.08 ** -0.25
+CHEAP_NAME = "=cheap power"  # a scenario name that looks like a formula: it must stay text
+DASK_START_TIMEOUT_S = 60
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def cheap_power(folder: Path) -> Path:
+    """The worked example with electricity at A at $0.05/kWh, named like a formula."""
+    shutil.copytree(WORKED, folder)
+    sites = folder / "sites.csv"
+    sites.write_text(sites.read_text().replace("A,owned,0.025,1.25,0.10,", "A,owned,0.025,1.25,0.05,"))
+    scenario = folder / "scenario.yaml"
+    scenario.write_text(scenario.read_text().replace("name: worked-example", f'name: "{CHEAP_NAME}"'))
+    return scenario
+
+
+def training_scenario(folder: Path) -> Path:
+    return write_scenario(folder, catalog=[sku()], sites=[OWNED_FREE_ENERGY],
+                          workloads=[training("pretrain", 1, 15.768, "2027Q1", "2027Q1")],
+                          throughput=[("pretrain", "a", 1000)], quarters=2)
+
+
+@pytest.fixture(scope="module")
+def compared(tmp_path_factory):
+    """`planner compare worked cheap missing` once: (result, compare.json, workbook path, scenario paths)."""
+    root = tmp_path_factory.mktemp("compare")
+    paths = [WORKED / "scenario.yaml", cheap_power(root / "cheap"), root / "missing.yaml"]
+    result = invoke("compare", *paths, "-o", root / "compare.xlsx", "--json", root / "compare.json", "--workers", 2)
+    return result, json.loads((root / "compare.json").read_text()), root / "compare.xlsx", paths
+
+
+def test_compare_totals_equal_separate_plan_runs(compared):
+    """Each scenario's figures are exactly those of `plan` on it alone; a missing file is reported, not fatal."""
+    result, document, _, paths = compared
+    assert result.exit_code == 1, result.output  # one scenario has no plan: outputs written, exit 1
+    assert document["baseline"] == "worked-example"
+    worked, cheap, missing = document["scenarios"]
+    assert worked["objective_usd"] == pytest.approx(WORKED_OBJECTIVE_USD, abs=0.005)
+    assert cheap["objective_usd"] == pytest.approx(CHEAP_POWER_OBJECTIVE_USD, abs=0.005)
+    for record, path in zip((worked, cheap), paths):
+        plan = plan_document(run_plan(load_scenario(path)))
+        assert record["status"] == plan["status"] == "optimal" and record["error"] is None
+        assert record["objective_usd"] == plan["objective_usd"] and record["gap"] == plan["gap"]
+        assert {k: record["totals"][k] for k in plan["totals"]} == plan["totals"]
+        assert record["totals"]["discounted_spend_usd"] == plan["discounted_spend_usd"]
+        assert record["purchases_by_sku"] == {"h": 2.0}
+        assert sum(record["discounted_usd_by_line"].values()) == pytest.approx(plan["objective_usd"], rel=1e-12)
+    assert missing["status"] == "error" and missing["objective_usd"] is None and missing["totals"] is None
+    assert "missing.yaml: scenario file not found" in missing["error"]
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"worked-example: optimal, objective ${WORKED_OBJECTIVE_USD:,.2f}"
+    difference = cheap["objective_usd"] - worked["objective_usd"]
+    assert lines[1] == f"{CHEAP_NAME}: optimal, objective ${cheap['objective_usd']:,.2f} ({difference:+,.2f} " \
+                       "against worked-example)"
+    assert lines[2].startswith("missing: error: missing.yaml: scenario file not found")
+    assert "3/3 done, 1 failed" in result.stderr and "distributed" not in result.stdout
+
+
+def test_compare_workbook_keeps_names_as_text_and_differences_as_formulas(compared):
+    _, document, path, _ = compared
+    book = openpyxl.load_workbook(path)
+    assert book.sheetnames == ["Summary", "Orders", "Unmet", "Unfinished training"]
+    summary = book["Summary"]
+    names = [summary.cell(row=3, column=c) for c in (2, 3, 4)]
+    assert [c.value for c in names] == ["worked-example", CHEAP_NAME, "missing"]
+    assert all(c.data_type == "s" for c in names) and names[1].quotePrefix
+    labels = {summary.cell(row=r, column=1).value: r for r in range(1, summary.max_row + 1)}
+    objective = labels["Objective: spend + penalties (NPV)"]
+    assert summary.cell(row=objective, column=5).value == f'=IF(OR(C{objective}="",$B{objective}=""),"",' \
+                                                          f'C{objective}-$B{objective})'
+    assert summary[f"D{labels['Error']}"].value.startswith("missing.yaml")
+    assert len(summary._charts) == 1 and summary._charts[0].grouping == "stacked"
+    orders = list(book["Orders"].iter_rows(values_only=True))
+    assert orders[0] == ("scenario", "sku", "2027Q1", "2027Q2", "total_nodes")
+    assert orders[1][:4] == ("worked-example", "h", 2, 0) and orders[2][:4] == (CHEAP_NAME, "h", 2, 0)
+    assert book["Unmet"]["A2"].value == "(none)"
+
+
+def test_libreoffice_recalculates_the_compare_differences(compared, tmp_path):
+    """Recalculated by LibreOffice, each difference is the scenario's figure less the worked example's, blank for
+    the scenario without a plan, and the names are still text."""
+    _, document, path, _ = compared
+    (converted,) = soffice_convert([path], tmp_path, "xlsx:Calc MS Excel 2007 XML")
+    summary = openpyxl.load_workbook(converted, data_only=True)["Summary"]
+    rows = {summary.cell(row=r, column=1).value: r for r in range(1, summary.max_row + 1)}
+    worked, cheap, _ = document["scenarios"]
+    for label, key in (("Objective: spend + penalties (NPV)", "discounted_usd"), ("Energy cost", "energy_usd"),
+                       ("Depreciation", "depreciation_usd")):
+        row = rows[label]
+        assert summary.cell(row=row, column=5).value == pytest.approx(
+            cheap["totals"][key] - worked["totals"][key], abs=1e-6)
+        assert summary.cell(row=row, column=6).value in (None, "")
+    assert summary.cell(row=rows["Objective: spend + penalties (NPV)"], column=5).value == pytest.approx(
+        CHEAP_POWER_OBJECTIVE_USD - WORKED_OBJECTIVE_USD, abs=0.01)
+    operating = rows["Operating: rent + energy + maintenance + carbon"]
+    assert summary.cell(row=operating, column=2).value == pytest.approx(
+        sum(worked["totals"][k] for k in ("rent_usd", "energy_usd", "maintenance_usd", "carbon_usd")), rel=1e-12)
+    assert summary.cell(row=rows["Total (= objective)"], column=3).value == pytest.approx(cheap["objective_usd"])
+    assert summary.cell(row=3, column=3).value == CHEAP_NAME
+
+
+SWEEP_SETS = ("--set", "finance.budget_usd_per_quarter=80000,40000", "--set", "finance.discount_rate=0,0.08,-1")
+
+
+def sequential(base: Path) -> list[tuple]:
+    """The sweep's points solved one after another in this process: (status, objective, purchases, error)."""
+    out = []
+    for point in grid_points(parse_settings([SWEEP_SETS[1], SWEEP_SETS[3]])):
+        job = load_job(base, overrides=point, settings=point)
+        if job.scenario is None:
+            out.append(("error", None, None, job.error))
+            continue
+        status, document, error = solve_scenario(job.scenario, job.scenario.input_hashes(), SolveOptions())
+        out.append((status, document and document["objective_usd"], document and document["purchases"], error))
+    return out
+
+
+def check_sweep(result, sweep_json: Path, base: Path) -> None:
+    """Six points in grid order: two plans worked by hand, one infeasible with its diagnosis, bad values refused
+    on the client; the same numbers as solving each point alone."""
+    assert result.exit_code == 1, result.output
+    points = json.loads(sweep_json.read_text())["points"]
+    assert [tuple(p["settings"].values()) for p in points] == [(80000, 0), (80000, 0.08), (80000, -1),
+                                                              (40000, 0), (40000, 0.08), (40000, -1)]
+    assert [p["status"] for p in points] == ["optimal", "optimal", "error", "error", "error", "error"]
+    assert points[0]["objective_usd"] == pytest.approx(8_000.0, abs=1e-6)
+    assert points[1]["objective_usd"] == pytest.approx(4_000 * (1 + 1.08 ** -0.25), abs=1e-6)
+    assert points[0]["purchases_by_sku"] == points[1]["purchases_by_sku"] == {"a": 2.0}
+    assert "no plan exists" in points[3]["error"] and "budget" in points[3]["error"]
+    assert "discount_rate" in points[2]["error"] and "discount_rate" in points[5]["error"]
+    for point, (status, objective, _, error) in zip(points, sequential(base)):
+        assert (point["status"], point["objective_usd"], point["error"]) == (status, objective, error)
+    assert "6/6 done, 4 failed" in result.stderr
+
+
+def test_sweep_on_a_local_cluster_equals_a_sequential_run(tmp_path):
+    base = training_scenario(tmp_path / "training")
+    result = invoke("sweep", base, *SWEEP_SETS, "--workers", 2, "-o", tmp_path / "sweep.xlsx", "--json",
+                    tmp_path / "sweep.json")
+    check_sweep(result, tmp_path / "sweep.json", base)
+    assert result.stdout.splitlines()[0] == "finance.budget_usd_per_quarter=80000, finance.discount_rate=0: " \
+                                            "optimal, objective $8,000.00"
+    book = openpyxl.load_workbook(tmp_path / "sweep.xlsx")
+    rows = list(book["Sweep"].iter_rows(values_only=True))
+    header = rows[0]
+    assert header[:4] == ("finance.budget_usd_per_quarter", "finance.discount_rate", "status", "objective_usd")
+    assert "nodes[a]" in header and header[-1] == "error" and len(rows) == 7
+    chart = list(book["TCO chart"].iter_rows(values_only=True))
+    assert chart[0] == ("finance.budget_usd_per_quarter", "finance.discount_rate=0", "finance.discount_rate=0.08",
+                        "finance.discount_rate=-1")
+    assert chart[1][:3] == (80000, pytest.approx(8_000.0), pytest.approx(4_000 * (1 + 1.08 ** -0.25)))
+    assert len(book["TCO chart"]._charts) == 1
+
+
+def test_sweep_refuses_a_malformed_set_before_starting_anything(tmp_path):
+    base = training_scenario(tmp_path / "training")
+    result = invoke("sweep", base, "--set", "finance.discount_rate", "-o", tmp_path / "sweep.xlsx")
+    assert result.exit_code == 2
+    assert "expected KEY=V1,V2,…" in result.stderr and not (tmp_path / "sweep.xlsx").exists()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def dask_cluster(tmp_path):
+    """A real `dask scheduler` and one `dask worker` (one thread) on localhost, started as subprocesses in a
+    folder without the scenario files; always killed afterwards."""
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    workdir = tmp_path / "workers"
+    workdir.mkdir()
+    logs = [open(tmp_path / name, "w") for name in ("scheduler.log", "worker.log")]
+    processes = [subprocess.Popen([sys.executable, "-m", "dask", "scheduler", "--host", "127.0.0.1", "--port",
+                                   str(port), "--no-dashboard"], cwd=workdir, env=env, stdout=logs[0],
+                                  stderr=subprocess.STDOUT)]
+    try:
+        processes.append(subprocess.Popen([sys.executable, "-m", "dask", "worker", address, "--nthreads", "1",
+                                           "--nworkers", "1", "--no-dashboard"], cwd=workdir, env=env,
+                                          stdout=logs[1], stderr=subprocess.STDOUT))
+        from dask.distributed import Client
+
+        deadline = time.monotonic() + DASK_START_TIMEOUT_S
+        with Client(address, timeout=DASK_START_TIMEOUT_S) as client:
+            client.wait_for_workers(1, timeout=max(deadline - time.monotonic(), 1))
+        yield address
+    finally:
+        for process in reversed(processes):
+            process.kill()
+            process.wait()
+        for log in logs:
+            log.close()
+
+
+def test_sweep_runs_on_a_separately_started_dask_scheduler(dask_cluster, tmp_path):
+    """Nothing changes for the user but --scheduler: the same points, the same numbers."""
+    base = training_scenario(tmp_path / "training")
+    result = invoke("sweep", base, *SWEEP_SETS, "--scheduler", dask_cluster, "--json", tmp_path / "sweep.json",
+                    "--quiet")
+    check_sweep(result, tmp_path / "sweep.json", base)
