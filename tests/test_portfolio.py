@@ -39,8 +39,11 @@ from click.testing import CliRunner
 
 from planner.cli import main
 from planner.pipeline import plan_document, run_plan
-from planner.portfolio import SolveOptions, load_job, parse_settings, grid_points, solve_scenario
+from planner.portfolio import (Job, Outcome, SolveOptions, compare_document, grid_points, load_job, outcome_record,
+                               parse_settings, solve_scenario)
 from planner.scenario import load_scenario
+from reports.cells import FORMULA_LEADS
+from reports.portfolio import build_compare_workbook, build_sweep_workbook
 from scenario_files import OWNED_FREE_ENERGY, sku, training, write_scenario
 from test_workbook import soffice_convert
 
@@ -254,3 +257,28 @@ def test_sweep_runs_on_a_separately_started_dask_scheduler(dask_cluster, tmp_pat
     result = invoke("sweep", base, *SWEEP_SETS, "--scheduler", dask_cluster, "--json", tmp_path / "sweep.json",
                     "--quiet")
     check_sweep(result, tmp_path / "sweep.json", base)
+
+
+def test_input_text_is_never_a_formula_in_the_what_if_workbooks(tmp_path):
+    """Scenario names, SKUs, workloads, swept keys and values, error messages: text that looks like a formula is
+    stored as text with Excel's quote prefix, and no formula the workbooks write mentions it."""
+    from test_hardening import HOSTILE_NAMES, HOSTILE_SKU, hostile_scenario
+
+    scenario = load_scenario(hostile_scenario(tmp_path / "in"))
+    status, plan, error = solve_scenario(scenario, scenario.input_hashes(), SolveOptions(gap=1e-9))
+    assert error is None and plan["unmet"] and plan["purchases"]
+    solved = Outcome(Job(scenario.name, "in/scenario.yaml", scenario=scenario), status, plan)
+    failed = Outcome(Job(HOSTILE_NAMES[3], "=x.yaml", error="=1+1"), "error", error="=1+1")
+    compare = build_compare_workbook(compare_document([solved, failed]), [plan, None])
+    point = {"settings": {"@key": HOSTILE_NAMES[0]}, **outcome_record(solved)}
+    sweep = build_sweep_workbook({"base": "x", "keys": ["@key"], "points": [point]})
+    seen = set()
+    for book in (compare, sweep):
+        for ws in book:
+            for cell in (cell for row in ws.iter_rows() for cell in row if isinstance(cell.value, str)):
+                if cell.data_type == "f":
+                    assert not any(name in cell.value for name in HOSTILE_NAMES), (ws.title, cell.value)
+                    continue
+                assert cell.quotePrefix or not cell.value.startswith(FORMULA_LEADS), (ws.title, cell.value)
+                seen.add(cell.value)
+    assert {scenario.name, HOSTILE_NAMES[3], "=1+1", "@key", HOSTILE_NAMES[0], HOSTILE_SKU} <= seen
