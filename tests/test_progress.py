@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from planner.progress import SolveProgress
+from planner.progress import PointsProgress, SolveProgress
 
 
 class Terminal(io.StringIO):
@@ -66,3 +66,19 @@ def test_plan_prints_one_progress_line_on_stderr_and_quiet_silences_it(tmp_path)
     quiet = subprocess.run([sys.executable, "-c", code, str(root), "plan", str(path), "--solver", "highs", "--quiet"],
                            capture_output=True, text=True, timeout=120)
     assert quiet.returncode == 0 and quiet.stderr == ""
+
+
+def test_points_progress_counts_done_and_failed():
+    """A pipe gets one line per finished point (which one, how it ended); a terminal one bar redrawn in place;
+    --quiet nothing."""
+    pipe, terminal, quiet = io.StringIO(), Terminal(), io.StringIO()
+    for stream, silent in ((pipe, False), (terminal, False), (quiet, True)):
+        with PointsProgress(4, quiet=silent, stream=stream) as progress:
+            progress("demand.scale=1.0", "optimal", False)
+            progress("demand.scale=1.3", "error", True)
+    lines = pipe.getvalue().splitlines()
+    assert [line.split(",")[0] for line in lines] == ["1/4 done", "2/4 done"]
+    assert lines[1].startswith("2/4 done, 1 failed, ") and lines[1].endswith(": demand.scale=1.3: error")
+    assert terminal.getvalue().count("\r\x1b[K") == 2 and "[###############...............] 2/4 done, 1 failed" \
+        in terminal.getvalue() and terminal.getvalue().endswith("\n")
+    assert quiet.getvalue() == ""
