@@ -147,6 +147,13 @@ def _total(record: dict, key: str):
     return totals[key]
 
 
+def _print_setup(workbook: Workbook) -> None:
+    """Every sheet prints landscape, one page wide (as many pages down as needed)."""
+    for ws in workbook.worksheets:
+        ws.page_setup.orientation, ws.sheet_properties.pageSetUpPr.fitToPage = "landscape", True
+        ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
+
+
 def _place_chart(ws: Worksheet, chart, anchor: str) -> None:
     chart.width, chart.height = CHART_WIDTH_CM * 1.5, CHART_HEIGHT_CM * 1.5
     chart.legend.position = "b"
@@ -221,8 +228,7 @@ def build_compare_workbook(compare: dict, plans: list[dict | None]) -> Workbook:
     _table(workbook.create_sheet(SHEET_UNFINISHED),
            _per_scenario(records, plans, "unfinished", ["workload", "deadline", "fraction_left", "cost_usd"]),
            formats={"fraction_left": PERCENT, "cost_usd": USD})
-    for ws in workbook.worksheets:
-        ws.page_setup.orientation = "landscape"
+    _print_setup(workbook)
     return workbook
 
 
@@ -296,8 +302,7 @@ def build_sweep_workbook(sweep: dict) -> Workbook:
     for series in chart.series:
         series.smooth = False
     _place_chart(chart_ws, chart, f"A{last + 3}")
-    for sheet in workbook.worksheets:
-        sheet.page_setup.orientation = "landscape"
+    _print_setup(workbook)
     return workbook
 
 
