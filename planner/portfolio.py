@@ -30,6 +30,9 @@ from planner.scenario import Scenario, load_scenario
 ERROR = "error"  # the status of a scenario or point that produced no plan
 SOLVED = ("optimal", "feasible")  # statuses of a plan (PLAN.json `status`)
 CONNECT_TIMEOUT_S = 30  # how long to wait for an existing scheduler before reporting it unreachable
+# The scheduler always serves HTTP (health checks, and the dashboard where bokeh is installed): on a free port, so a
+# second sweep, or anything else on 8787, never makes it warn.
+RANDOM_PORT = ":0"
 DASK_LOGGERS = ("distributed", "dask", "bokeh", "tornado")  # Dask's chatter: warnings only, on stderr
 
 
@@ -191,7 +194,8 @@ def dask_client(workers: int, scheduler: str | None = None) -> Iterator:
         with client:
             yield client
         return
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                      dashboard_address=RANDOM_PORT) as cluster, \
             Client(cluster) as client:
         yield client
 
