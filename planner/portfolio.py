@@ -127,16 +127,21 @@ def _message(error: Exception) -> str:
 
 # --- solving on a worker --------------------------------------------------------------------------------
 
-def solve_scenario(scenario: Scenario, sha256: dict[str, str], options: SolveOptions) -> tuple[str, dict | None, str | None]:
+def inputs_record(scenario: Scenario) -> dict:
+    """PLAN.json's `inputs` (the files and their SHA-256), read here, on the client, where the files are."""
+    return {"scenario_path": str(scenario.path), "sha256": scenario.input_hashes()}
+
+
+def solve_scenario(scenario: Scenario, inputs: dict, options: SolveOptions) -> tuple[str, dict | None, str | None]:
     """On a worker: the `plan` pipeline on one loaded scenario → (status, PLAN.json document or None, error).
 
-    The scenario's files are not read here: their hashes come from the client (a remote worker may not see them).
+    No file is read here (a remote worker may not see them): `inputs` is PLAN.json's `inputs`, from the client.
     """
     detached = dataclasses.replace(scenario, input_files={})
     try:
         run = run_plan(detached, backend=options.backend, time_limit_s=options.time_limit_s, gap=options.gap)
         document = plan_document(run)
-        document["inputs"]["sha256"] = dict(sha256)
+        document["inputs"] = inputs
         verify_document(detached, document)
     except (InputError, SolverError) as error:
         return ERROR, None, _message(error)
@@ -159,7 +164,7 @@ def solve_jobs(jobs: Sequence[Job], options: SolveOptions, workers: int | None =
 
         with dask_client(workers or min(len(todo), os.cpu_count() or 1), scheduler) as client:
             futures = client.map(solve_scenario, [jobs[i].scenario for i in todo],
-                                 [jobs[i].scenario.input_hashes() for i in todo], options=options, pure=False)
+                                 [inputs_record(jobs[i].scenario) for i in todo], options=options, pure=False)
             position = {future.key: i for future, i in zip(futures, todo)}
             for future in as_completed(futures):
                 i = position[future.key]

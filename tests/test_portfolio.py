@@ -39,7 +39,8 @@ from click.testing import CliRunner
 
 from planner.cli import main
 from planner.pipeline import plan_document, run_plan
-from planner.portfolio import (Job, Outcome, SolveOptions, compare_document, grid_points, load_job, outcome_record,
+from planner.portfolio import (Job, Outcome, SolveOptions, compare_document, grid_points, inputs_record, load_job,
+                               outcome_record,
                                parse_settings, purchases_by_sku, solve_scenario)
 from planner.scenario import load_scenario
 from reports.cells import FORMULA_LEADS
@@ -165,9 +166,21 @@ def sequential(base: Path) -> list[tuple]:
         if job.scenario is None:
             out.append(("error", None, None, job.error))
             continue
-        status, document, error = solve_scenario(job.scenario, job.scenario.input_hashes(), SolveOptions())
+        status, document, error = solve_scenario(job.scenario, inputs_record(job.scenario), SolveOptions())
         out.append((status, document and document["objective_usd"], document and purchases_by_sku(document), error))
     return out
+
+
+def test_a_worker_needs_no_access_to_the_scenario_files(tmp_path):
+    """What a worker gets is the loaded scenario and PLAN.json's `inputs` from the client: with the files gone,
+    it still solves, and the plan records the files and hashes the client read."""
+    job = load_job(training_scenario(tmp_path / "training"))
+    alone = plan_document(run_plan(load_scenario(job.path)))
+    inputs = inputs_record(job.scenario)
+    shutil.rmtree(tmp_path / "training")
+    status, document, error = solve_scenario(job.scenario, inputs, SolveOptions())
+    assert (status, error) == ("optimal", None) and document["objective_usd"] == pytest.approx(8_000.0)
+    assert document["inputs"] == alone["inputs"]
 
 
 def check_sweep(result, sweep_json: Path, base: Path, quiet: bool = False) -> None:
@@ -265,7 +278,7 @@ def test_input_text_is_never_a_formula_in_the_what_if_workbooks(tmp_path):
     from test_hardening import HOSTILE_NAMES, HOSTILE_SKU, hostile_scenario
 
     scenario = load_scenario(hostile_scenario(tmp_path / "in"))
-    status, plan, error = solve_scenario(scenario, scenario.input_hashes(), SolveOptions(gap=1e-9))
+    status, plan, error = solve_scenario(scenario, inputs_record(scenario), SolveOptions(gap=1e-9))
     assert error is None and plan["unmet"] and plan["purchases"]
     solved = Outcome(Job(scenario.name, "in/scenario.yaml", scenario=scenario), status, plan)
     failed = Outcome(Job(HOSTILE_NAMES[3], "=x.yaml", error="=1+1"), "error", error="=1+1")
