@@ -20,8 +20,22 @@ from openpyxl.worksheet.worksheet import Worksheet
 from models.cost_parameters import USD_LINES
 from models.units import KWH_PER_MWH
 from reports.atomic import write_atomic
-from reports.workbook import (CHART_HEIGHT_CM, CHART_WIDTH_CM, COUNT, HEADER_FONT, MWH, PERCENT,
-                              SECTION_FONT, SPEND_LABELS, TITLE_FONT, TONNES, TOKENS, USD, put, put_formula)
+from reports.workbook import (
+    CHART_HEIGHT_CM,
+    CHART_WIDTH_CM,
+    COUNT,
+    HEADER_FONT,
+    MWH,
+    PERCENT,
+    SECTION_FONT,
+    SPEND_LABELS,
+    TITLE_FONT,
+    TOKENS,
+    TONNES,
+    USD,
+    put,
+    put_formula,
+)
 
 SHEET_SUMMARY, SHEET_ORDERS, SHEET_UNMET, SHEET_UNFINISHED = "Summary", "Orders", "Unmet", "Unfinished training"
 SHEET_SWEEP, SHEET_CHART = "Sweep", "TCO chart"

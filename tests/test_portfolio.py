@@ -24,6 +24,7 @@ no plan (the run cannot finish). r = −1 is refused on the client, without solv
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -36,17 +37,27 @@ from pathlib import Path
 import openpyxl
 import pytest
 from click.testing import CliRunner
+from scenario_files import OWNED_FREE_ENERGY, sku, training, write_scenario
+from test_workbook import soffice_convert
 
 from planner.cli import main
 from planner.pipeline import plan_document, run_plan
-from planner.portfolio import (Job, Outcome, SolveOptions, compare_document, grid_points, inputs_record, load_job,
-                               outcome_record,
-                               parse_settings, purchases_by_sku, solve_scenario)
+from planner.portfolio import (
+    Job,
+    Outcome,
+    SolveOptions,
+    compare_document,
+    grid_points,
+    inputs_record,
+    load_job,
+    outcome_record,
+    parse_settings,
+    purchases_by_sku,
+    solve_scenario,
+)
 from planner.scenario import load_scenario
 from reports.cells import FORMULA_LEADS
 from reports.portfolio import build_compare_workbook, build_sweep_workbook
-from scenario_files import OWNED_FREE_ENERGY, sku, training, write_scenario
-from test_workbook import soffice_convert
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKED = Path(__file__).resolve().parent / "cases" / "worked-example"
@@ -113,7 +124,7 @@ def test_compare_totals_equal_separate_plan_runs(compared):
 
 
 def test_compare_workbook_keeps_names_as_text_and_differences_as_formulas(compared):
-    _, document, path, _ = compared
+    path = compared[2]
     book = openpyxl.load_workbook(path)
     assert book.sheetnames == ["Summary", "Orders", "Unmet", "Unfinished training"]
     summary = book["Summary"]
@@ -233,35 +244,37 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+def _kill(processes: list[subprocess.Popen]) -> None:
+    for process in reversed(processes):
+        process.kill()
+        process.wait()
+
+
 @pytest.fixture
 def dask_cluster(tmp_path):
     """A real `dask scheduler` and one `dask worker` (one thread) on localhost, started as subprocesses in a
     folder without the scenario files; always killed afterwards."""
+    from dask.distributed import Client
+
     port = _free_port()
     address = f"tcp://127.0.0.1:{port}"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     workdir = tmp_path / "workers"
     workdir.mkdir()
-    logs = [open(tmp_path / name, "w") for name in ("scheduler.log", "worker.log")]
-    processes = [subprocess.Popen([sys.executable, "-m", "dask", "scheduler", "--host", "127.0.0.1", "--port",
-                                   str(port), "--no-dashboard"], cwd=workdir, env=env, stdout=logs[0],
-                                  stderr=subprocess.STDOUT)]
-    try:
-        processes.append(subprocess.Popen([sys.executable, "-m", "dask", "worker", address, "--nthreads", "1",
-                                           "--nworkers", "1", "--no-dashboard"], cwd=workdir, env=env,
-                                          stdout=logs[1], stderr=subprocess.STDOUT))
-        from dask.distributed import Client
-
+    commands = ([sys.executable, "-m", "dask", "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                 "--no-dashboard"],
+                [sys.executable, "-m", "dask", "worker", address, "--nthreads", "1", "--nworkers", "1",
+                 "--no-dashboard"])
+    with contextlib.ExitStack() as stack:
+        processes: list[subprocess.Popen] = []
+        stack.callback(_kill, processes)  # runs first on the way out, before the logs close
+        for name, command in zip(("scheduler", "worker"), commands):
+            log = stack.enter_context(open(tmp_path / f"{name}.log", "w"))
+            processes.append(subprocess.Popen(command, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT))
         deadline = time.monotonic() + DASK_START_TIMEOUT_S
         with Client(address, timeout=DASK_START_TIMEOUT_S) as client:
             client.wait_for_workers(1, timeout=max(deadline - time.monotonic(), 1))
         yield address
-    finally:
-        for process in reversed(processes):
-            process.kill()
-            process.wait()
-        for log in logs:
-            log.close()
 
 
 def test_sweep_runs_on_a_separately_started_dask_scheduler(dask_cluster, tmp_path):
