@@ -169,11 +169,17 @@ def test_libreoffice_recalculates_the_compare_differences(compared, tmp_path):
 SWEEP_SETS = ("--set", "finance.budget_usd_per_quarter=80000,40000", "--set", "finance.discount_rate=0,0.08,-1")
 
 
-def sequential(base: Path) -> list[tuple]:
+@pytest.fixture(scope="module")
+def training_base(tmp_path_factory) -> Path:
+    return training_scenario(tmp_path_factory.mktemp("sweep") / "training")
+
+
+@pytest.fixture(scope="module")
+def sequential(training_base) -> list[tuple]:
     """The sweep's points solved one after another in this process: (status, objective, purchases, error)."""
     out = []
     for point in grid_points(parse_settings([SWEEP_SETS[1], SWEEP_SETS[3]])):
-        job = load_job(base, overrides=point, settings=point)
+        job = load_job(training_base, overrides=point, settings=point)
         if job.scenario is None:
             out.append(("error", None, None, job.error))
             continue
@@ -194,7 +200,7 @@ def test_a_worker_needs_no_access_to_the_scenario_files(tmp_path):
     assert document["inputs"] == alone["inputs"]
 
 
-def check_sweep(result, sweep_json: Path, base: Path, quiet: bool = False) -> None:
+def check_sweep(result, sweep_json: Path, sequential: list[tuple], quiet: bool = False) -> None:
     """Six points in grid order: two plans worked by hand, one infeasible with its diagnosis, bad values refused
     on the client; the same numbers as solving each point alone."""
     assert result.exit_code == 1, result.output
@@ -207,16 +213,15 @@ def check_sweep(result, sweep_json: Path, base: Path, quiet: bool = False) -> No
     assert points[0]["purchases_by_sku"] == points[1]["purchases_by_sku"] == {"a": 2.0}
     assert "no plan exists" in points[3]["error"] and "budget" in points[3]["error"]
     assert "discount_rate" in points[2]["error"] and "discount_rate" in points[5]["error"]
-    for point, alone in zip(points, sequential(base)):
+    for point, alone in zip(points, sequential):
         assert (point["status"], point["objective_usd"], point["purchases_by_sku"], point["error"]) == alone
     assert ("6/6 done, 4 failed" in result.stderr) != quiet
 
 
-def test_sweep_on_a_local_cluster_equals_a_sequential_run(tmp_path):
-    base = training_scenario(tmp_path / "training")
-    result = invoke("sweep", base, *SWEEP_SETS, "--workers", 2, "-o", tmp_path / "sweep.xlsx", "--json",
+def test_sweep_on_a_local_cluster_equals_a_sequential_run(training_base, sequential, tmp_path):
+    result = invoke("sweep", training_base, *SWEEP_SETS, "--workers", 2, "-o", tmp_path / "sweep.xlsx", "--json",
                     tmp_path / "sweep.json")
-    check_sweep(result, tmp_path / "sweep.json", base)
+    check_sweep(result, tmp_path / "sweep.json", sequential)
     assert result.stdout.splitlines()[0] == "finance.budget_usd_per_quarter=80000, finance.discount_rate=0: " \
                                             "optimal, objective $8,000.00"
     book = openpyxl.load_workbook(tmp_path / "sweep.xlsx")
@@ -231,9 +236,8 @@ def test_sweep_on_a_local_cluster_equals_a_sequential_run(tmp_path):
     assert len(book["TCO chart"]._charts) == 1
 
 
-def test_sweep_refuses_a_malformed_set_before_starting_anything(tmp_path):
-    base = training_scenario(tmp_path / "training")
-    result = invoke("sweep", base, "--set", "finance.discount_rate", "-o", tmp_path / "sweep.xlsx")
+def test_sweep_refuses_a_malformed_set_before_starting_anything(training_base, tmp_path):
+    result = invoke("sweep", training_base, "--set", "finance.discount_rate", "-o", tmp_path / "sweep.xlsx")
     assert result.exit_code == 2
     assert "expected KEY=V1,V2,…" in result.stderr and not (tmp_path / "sweep.xlsx").exists()
 
@@ -277,12 +281,11 @@ def dask_cluster(tmp_path):
         yield address
 
 
-def test_sweep_runs_on_a_separately_started_dask_scheduler(dask_cluster, tmp_path):
+def test_sweep_runs_on_a_separately_started_dask_scheduler(dask_cluster, training_base, sequential, tmp_path):
     """Nothing changes for the user but --scheduler: the same points, the same numbers."""
-    base = training_scenario(tmp_path / "training")
-    result = invoke("sweep", base, *SWEEP_SETS, "--scheduler", dask_cluster, "--json", tmp_path / "sweep.json",
+    result = invoke("sweep", training_base, *SWEEP_SETS, "--scheduler", dask_cluster, "--json", tmp_path / "sweep.json",
                     "--quiet")
-    check_sweep(result, tmp_path / "sweep.json", base, quiet=True)
+    check_sweep(result, tmp_path / "sweep.json", sequential, quiet=True)
 
 
 def test_input_text_is_never_a_formula_in_the_what_if_workbooks(tmp_path):
