@@ -132,7 +132,8 @@ def load_scenario(path: str | Path, overrides: Mapping[str, object] | None = Non
     problems: list[Problem] = list(resolution.problems)
     warnings: list[str] = []
     cells: dict[tuple[str, int, str], str] = {}  # (table label, row, column) -> the override that set the cell
-    _check_keys(config, TOP_LEVEL_KEYS, label, "", problems, warnings)
+    for file_label, keys in _keys_by_file(config, resolution).items():  # an unknown key named in its own file
+        _check_keys(keys, TOP_LEVEL_KEYS, file_label, "", problems, warnings)
 
     name = config.get("name")
     if isinstance(name, (dict, list)):
@@ -218,6 +219,14 @@ def load_scenario(path: str | Path, overrides: Mapping[str, object] | None = Non
     if problems:
         raise InputError(attribute(problems, resolution, cells))
     return scenario
+
+
+def _keys_by_file(config: dict, resolution) -> dict[str, dict]:
+    by_file: dict[str, dict] = {}
+    for key, value in config.items():
+        origin = resolution.origin(str(key))
+        by_file.setdefault(origin if isinstance(origin, str) else resolution.label, {})[key] = value
+    return by_file
 
 
 # --- scalar keys ---------------------------------------------------------------------------
