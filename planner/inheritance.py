@@ -175,7 +175,9 @@ class Resolution:
             self.problems.append(override.problem(f"unknown key '{override.key}' of the '{head}' section{hint}"))
             return
         section = self.config.get(head)
-        section = dict(section) if isinstance(section, dict) else {}
+        if section is not None and not isinstance(section, dict):
+            return  # validation reports the section itself ("must be a mapping")
+        section = dict(section or {})
         self.steps.append(_Step(override.by, override.key, section.get(parts[1], NOT_SET), override.value))
         section[parts[1]] = override.value
         self.overrides.append(override)
@@ -289,9 +291,11 @@ def _table_label(spec: str, folder: Path, leaf_folder: Path) -> str:
 
 def _scalar(value) -> tuple[object, str | None]:
     """(value, None) for a value an override may take; a list of names becomes the text a table cell holds."""
+    if isinstance(value, np.generic):  # a grid built with numpy
+        value = value.item()
     if value is None or isinstance(value, (bool, int, float, str)):
         return value, None
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
         return LIST_SEPARATOR.join(value), None
     kind = {dict: "a mapping", list: "a list"}.get(type(value), f"a {type(value).__name__}")
     return None, f"an override's value must be a number, text, true/false or empty, got {kind}"

@@ -6,8 +6,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -17,7 +17,7 @@ from models.errors import InputError, Problem
 from models.quarters import QUARTERS_PER_YEAR, Horizon, parse_quarter
 from planner import schema as S
 from planner.resources import shipped_catalog_path
-from planner.tables import printable, read_table, sha256_of
+from planner.tables import printable, sha256_of
 
 # Default penalty for one unit (tokens/s) of inference demand left unserved for one quarter. Chosen far above
 # the cost of serving it (an 8-GPU H100 node costs ~$0.1M a quarter all-in and serves >= 1,000 tokens/s of

@@ -12,6 +12,7 @@ import pickle
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -154,6 +155,8 @@ def test_section_and_top_level_overrides(tmp_path):
     assert scenario.headroom == 0.2
     assert (scenario.solver.backend, scenario.solver.time_limit_s) == ("highs", 5)
     assert scenario.risk == {"samples": 100}
+    numpy_values = load_scenario(path, {"quarters": np.int64(3), "finance.discount_rate": np.float64(0.1)})
+    assert numpy_values.horizon.quarters == 3 and numpy_values.finance.discount_rate == 0.1
     assert scenario.horizon.quarters == 3 and scenario.name == "what-if"
 
 
