@@ -177,6 +177,8 @@ def load_scenario(path: str | Path, overrides: Mapping[str, object] | None = Non
         if source is None:
             if required:
                 problems.append(Problem(label, f"key '{role}' is required (a table file)", column=role))
+            problems.extend(override.problem(f"the scenario has no {role} table to override")
+                            for override in resolution.table_overrides[role])
             tables[role] = pd.DataFrame({c: pd.Series(dtype=object) for c in table_schema.names})
             continue
         try:

@@ -373,6 +373,8 @@ def test_bad_overrides_mapping_and_value_and_set_option(tmp_path):
     child = write(tmp_path / "child2.yaml", "extends: base/scenario.yaml\noverrides:\n  quarters: {a: 1}\n")
     assert problems_of(child) == ["child2.yaml, column overrides.quarters: an override's value must be a number, "
                                   "text, true/false or empty, got a mapping"]
+    assert problems_of(WORKED_EXAMPLE / "scenario.yaml", {"fleet.A/h/2027Q1.nodes": 1}) == [
+        "--set fleet.A/h/2027Q1.nodes: the scenario has no fleet table to override"]
     code, output = invoke("validate", child, "--set", "quarters")
     assert code == 2 and "--set: expected KEY=VALUE (finance.discount_rate=0.1), got 'quarters'" in output
 
