@@ -25,7 +25,7 @@ import pandas as pd
 from models.cost_parameters import USD_LINES
 from models.errors import InputError, Problem, SolverError
 from planner.pipeline import plan_document, run_plan, verify_document
-from planner.scenario import Scenario, load_scenario
+from planner.scenario import Scenario, load_scenario, parse_override_value
 
 ERROR = "error"  # the status of a scenario or point that produced no plan
 SOLVED = ("optimal", "feasible")  # statuses of a plan (PLAN.json `status`)
@@ -75,7 +75,7 @@ class Outcome:
 def load_job(path: str | Path, overrides: Mapping[str, object] | None = None, settings: dict | None = None) -> Job:
     """Load and validate one scenario (with its overrides); an input error becomes the job's message."""
     try:
-        scenario = load_scenario(path, overrides=overrides) if overrides else load_scenario(path)
+        scenario = load_scenario(path, overrides=overrides)
     except InputError as error:
         return Job(name=Path(path).stem, path=str(path), settings=dict(settings or {}), error=_message(error))
     return Job(name=scenario.name, path=str(path), settings=dict(settings or {}), scenario=scenario)
@@ -83,8 +83,6 @@ def load_job(path: str | Path, overrides: Mapping[str, object] | None = None, se
 
 def parse_settings(texts: Sequence[str]) -> list[tuple[str, list]]:
     """`--set KEY=V1,V2,…` options → [(KEY, [values…])] in the order given; values parsed as YAML scalars."""
-    from planner.scenario import parse_override_value
-
     problems, settings = [], []
     for text in texts:
         key, equals, values = text.partition("=")
@@ -95,7 +93,10 @@ def parse_settings(texts: Sequence[str]) -> list[tuple[str, list]]:
         elif key in dict(settings):
             problems.append(Problem("--set", f"key '{key}' is given twice; list all its values in one --set"))
         else:
-            settings.append((key, [parse_override_value(item) for item in items]))
+            try:
+                settings.append((key, [parse_override_value(item, label=f"--set {key}") for item in items]))
+            except InputError as error:
+                problems.extend(error.problems)
     if problems:
         raise InputError(problems)
     if not settings:
@@ -128,8 +129,9 @@ def _message(error: Exception) -> str:
 # --- solving on a worker --------------------------------------------------------------------------------
 
 def inputs_record(scenario: Scenario) -> dict:
-    """PLAN.json's `inputs` (the files and their SHA-256), read here, on the client, where the files are."""
-    return {"scenario_path": str(scenario.path), "sha256": scenario.input_hashes()}
+    """PLAN.json's `inputs` (the files, their SHA-256, the chain it extends, the overrides), read here, on the
+    client, where the files are."""
+    return scenario.inputs_record()
 
 
 def solve_scenario(scenario: Scenario, inputs: dict, options: SolveOptions) -> tuple[str, dict | None, str | None]:
@@ -137,7 +139,7 @@ def solve_scenario(scenario: Scenario, inputs: dict, options: SolveOptions) -> t
 
     No file is read here (a remote worker may not see them): `inputs` is PLAN.json's `inputs`, from the client.
     """
-    detached = dataclasses.replace(scenario, input_files={})
+    detached = dataclasses.replace(scenario, input_files={}, chain=())
     try:
         run = run_plan(detached, backend=options.backend, time_limit_s=options.time_limit_s, gap=options.gap)
         document = plan_document(run)
