@@ -115,10 +115,10 @@ def test_compare_totals_equal_separate_plan_runs(compared):
     assert missing["status"] == "error" and missing["objective_usd"] is None and missing["totals"] is None
     assert "missing.yaml: scenario file not found" in missing["error"]
     lines = result.stdout.splitlines()
-    assert lines[0] == f"worked-example: optimal, objective ${WORKED_OBJECTIVE_USD:,.2f}"
+    assert lines[0] == f"worked-example: optimal (gap 0.00%), objective ${WORKED_OBJECTIVE_USD:,.2f}"
     difference = cheap["objective_usd"] - worked["objective_usd"]
-    assert lines[1] == f"{CHEAP_NAME}: optimal, objective ${cheap['objective_usd']:,.2f} ({difference:+,.2f} " \
-                       "against worked-example)"
+    assert lines[1] == (f"{CHEAP_NAME}: optimal (gap 0.00%), objective ${cheap['objective_usd']:,.2f} "
+                        f"({difference:+,.2f} against worked-example)")
     assert lines[2].startswith("missing: error: missing.yaml: scenario file not found")
     assert "3/3 done, 1 failed" in result.stderr and "distributed" not in result.stdout
 
@@ -223,7 +223,7 @@ def test_sweep_on_a_local_cluster_equals_a_sequential_run(training_base, sequent
                     tmp_path / "sweep.json")
     check_sweep(result, tmp_path / "sweep.json", sequential)
     assert result.stdout.splitlines()[0] == "finance.budget_usd_per_quarter=80000, finance.discount_rate=0: " \
-                                            "optimal, objective $8,000.00"
+                                            "optimal (gap 0.00%), objective $8,000.00"
     book = openpyxl.load_workbook(tmp_path / "sweep.xlsx")
     rows = list(book["Sweep"].iter_rows(values_only=True))
     header = rows[0]

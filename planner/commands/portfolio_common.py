@@ -54,11 +54,13 @@ def solve_with_progress(jobs: Sequence[Job], label: Callable[[Job], str], worker
 
 
 def result_line(label: str, outcome: Outcome, baseline: Outcome | None = None) -> str:
-    """`label: status, objective $X` (and the difference against the baseline), or `label: error: message`."""
+    """`label: status (gap), objective $X` (and the difference against the baseline), or `label: error: message`.
+    A `feasible` status with a large gap says the time limit stopped the solve: the figure is not comparable."""
     if not outcome.solved:
         return f"{printable(label)}: error: {printable(outcome.error or '')}"
-    objective = outcome.document["objective_usd"]
-    line = f"{printable(label)}: {outcome.status}, objective ${objective:,.2f}"
+    objective, gap = outcome.document["objective_usd"], outcome.document["gap"]
+    gap_text = f"gap {gap:.2%}" if gap is not None else "gap n/a"
+    line = f"{printable(label)}: {outcome.status} ({gap_text}), objective ${objective:,.2f}"
     if baseline is not None and baseline is not outcome and baseline.solved:
         line += f" ({objective - baseline.document['objective_usd']:+,.2f} against {printable(baseline.job.name)})"
     return line
