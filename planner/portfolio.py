@@ -28,7 +28,6 @@ from planner.pipeline import plan_document, run_plan, verify_document
 from planner.scenario import Scenario, load_scenario, parse_override_value
 
 ERROR = "error"  # the status of a scenario or point that produced no plan
-SOLVED = ("optimal", "feasible")  # statuses of a plan (PLAN.json `status`)
 CONNECT_TIMEOUT_S = 30  # how long to wait for an existing scheduler before reporting it unreachable
 # The scheduler always serves HTTP (health checks, and the dashboard where bokeh is installed): on a free port, so a
 # second sweep, or anything else on 8787, never makes it warn.
@@ -54,6 +53,7 @@ class Job:
     settings: dict = field(default_factory=dict)  # a sweep point's {KEY: value}; empty for compare
     scenario: Scenario | None = None
     error: str | None = None
+    problems: tuple[Problem, ...] = ()  # what made loading fail, as the InputError gave them
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,8 @@ def load_job(path: str | Path, overrides: Mapping[str, object] | None = None, se
     try:
         scenario = load_scenario(path, overrides=overrides)
     except InputError as error:
-        return Job(name=Path(path).stem, path=str(path), settings=dict(settings or {}), error=_message(error))
+        return Job(name=Path(path).stem, path=str(path), settings=dict(settings or {}), error=_message(error),
+                   problems=tuple(error.problems))
     return Job(name=scenario.name, path=str(path), settings=dict(settings or {}), scenario=scenario)
 
 
@@ -115,8 +116,7 @@ def sweep_jobs(base: str | Path, settings: list[tuple[str, list]]) -> list[Job]:
     when every point fails to load (a broken base file, an unknown key) that is an input error of the command."""
     jobs = [load_job(base, overrides=point, settings=point) for point in grid_points(settings)]
     if all(job.scenario is None for job in jobs):
-        messages = list(dict.fromkeys(job.error for job in jobs))
-        raise InputError([Problem(str(base), message) for message in messages])
+        raise InputError(list(dict.fromkeys(problem for job in jobs for problem in job.problems)))
     return jobs
 
 

@@ -282,7 +282,17 @@ def dask_cluster(tmp_path):
 
 
 def test_sweep_runs_on_a_separately_started_dask_scheduler(dask_cluster, training_base, sequential, tmp_path):
-    """Nothing changes for the user but --scheduler: the same points, the same numbers."""
+    """Nothing changes for the user but --scheduler: the same points, the same numbers. Then the worked example
+    with twice the demand (demand.scale=2): 3,000 tokens/s in 2027Q1 = 3 node-equivalents, A holds 2, so both run
+    fully busy beside one rented node: 2 × 15,385.50 + 2 × 2,299.50 + 43,908.405 + 252.945 = $79,531.35; 5,000 in
+    2027Q2 = the 2 at A + 3 rented: 30,771 + 4,599 + 3 × 44,161.35 = $167,854.05, discounted by 1.08^(−1/4)."""
+    doubled = invoke("sweep", WORKED / "scenario.yaml", "--set", "demand.scale=1,2", "--scheduler", dask_cluster,
+                     "--json", tmp_path / "doubled.json", "--quiet")
+    assert doubled.exit_code == 0, doubled.output
+    base, twice = json.loads((tmp_path / "doubled.json").read_text())["points"]
+    assert base["objective_usd"] == pytest.approx(WORKED_OBJECTIVE_USD, abs=0.005)
+    assert twice["objective_usd"] == pytest.approx(79_531.35 + 167_854.05 * 1.08 ** -0.25, abs=0.005)
+    assert twice["purchases_by_sku"] == {"h": 2.0} and twice["totals"]["rent_usd"] == 4 * 43_800
     result = invoke("sweep", training_base, *SWEEP_SETS, "--scheduler", dask_cluster, "--json", tmp_path / "sweep.json",
                     "--quiet")
     check_sweep(result, tmp_path / "sweep.json", sequential, quiet=True)
