@@ -11,7 +11,7 @@ Every function takes arrays (one element per workload x SKU pair) so `models.per
    ``mfu = level[accelerator] * (clip(N_active, lo, hi) / 70e9) ** exponent`` — one level per accelerator
    (its MFU at 70B active parameters), one size exponent shared by all accelerators, no extrapolation
    beyond the active sizes of the fitted runs. MoE runs count their active parameters (compute is
-   6 N_active D); total parameters do not enter (JetMoE, 2.2B of 8B active, is fitted within 12 %).
+   6 N_active D); total parameters do not enter (JetMoE, 2.2B of 8B active, is fitted within 13 %).
 2. Serving: achieved fraction of the dense peak at the serving precision, per accelerator generation,
    on ALL serving FLOPs: 2 N_active per prompt token (prefill) plus 2 N_active per generated token (decode).
    A model that does not count prefill must charge it to decode tokens (see models.performance).
@@ -36,7 +36,7 @@ GENERATION_OF_KEY = {"H100": "hopper", "H200": "hopper", "H800": "hopper", "MI30
 # --- Training (fit: models.calibration.fit_training on tests/reference/training_runs.csv) ----------
 # Least squares on the relative GPU-hours error (the quantity the targets bound) over the 10 dense/MoE
 # runs on A100/H100: Llama 2 7B/13B/70B (A100), Llama 3 8B/70B, Llama 3.1 8B/70B/405B, Phi-3-mini,
-# JetMoE-8B (H100). In-sample median |error| 9.8 %, max 32.3 % (Phi-3-mini).
+# JetMoE-8B (H100). In-sample median |error| 9.8 %, max 32.3 % (Llama 3.1 8B).
 TRAINING_MFU_AT_70B_BY_ACCELERATOR = {"A100": 0.47680266, "H100": 0.26210724}
 TRAINING_MFU_SIZE_EXPONENT = 0.11477889
 TRAINING_MFU_REFERENCE_PARAMS_B = 70.0
