@@ -78,14 +78,17 @@ def _first_key(text: pd.Series, keys: tuple[str, ...] | list[str]) -> pd.Series:
 
 
 def _peak_tflops(accelerators: pd.DataFrame, key: pd.Series, precision: pd.Series) -> np.ndarray:
-    """Dense peak (TFLOP/s) at each precision of the accelerators.csv row whose name contains `key`."""
+    """Dense peak (TFLOP/s) at each precision of the first accelerators.csv row whose name contains `key`."""
     names = accelerators["accelerator"].astype(str)
-    peaks = np.full(len(key), np.nan)
-    for i, (k, p) in enumerate(zip(key, precision)):
-        match = accelerators[names.str.contains(k, regex=False)] if k else accelerators.iloc[:0]
-        if len(match):
-            peaks[i] = float(match.iloc[0][SERVING_PEAK_COLUMN[p]])
-    return peaks
+    row_of_key = {k: names.index[names.str.contains(k, regex=False)][0] for k in key.unique()
+                  if k and names.str.contains(k, regex=False).any()}
+    peaks = accelerators.rename(columns={v: k for k, v in SERVING_PEAK_COLUMN.items()})[list(SERVING_PEAK_COLUMN)]
+    rows = key.map(row_of_key)
+    known = rows.notna().to_numpy()
+    found = peaks.stack().reindex(pd.MultiIndex.from_arrays([rows[known].to_numpy(), precision[known].to_numpy()]))
+    out = np.full(len(key), np.nan)
+    out[known] = found.to_numpy(dtype=float)
+    return out
 
 
 def training_rows(runs: pd.DataFrame, accelerators: pd.DataFrame) -> pd.DataFrame:
@@ -127,7 +130,8 @@ def serving_rows(benchmarks: pd.DataFrame, accelerators: pd.DataFrame) -> pd.Dat
     count = benchmarks["accelerator_count"].to_numpy(dtype=float)
     tokens_per_s = benchmarks["tokens_per_s"].to_numpy(dtype=float)
     implied = tokens_per_s * flops_per_output_token / (count * peak_tflops * FLOPS_PER_TFLOPS)
-    excluded = pd.Series(list(zip(shape_key, benchmarks["scenario"])), dtype=object).map(EXCLUDED_SERVING)
+    excluded = pd.Series(EXCLUDED_SERVING).reindex(pd.MultiIndex.from_arrays([shape_key, benchmarks["scenario"]]))
+    excluded.index = benchmarks.index
     rows = pd.DataFrame({
         "result": ("MLPerf " + benchmarks["round"] + " " + benchmarks["benchmark"] + " " + benchmarks["scenario"]
                    + " " + benchmarks["accelerator_count"].astype(str) + "x " + key).to_numpy(),
