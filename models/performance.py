@@ -9,12 +9,14 @@ The model, numbered as in the README (section "Performance model"):
    ``tflops = bf16_tflops`` for bf16 and ``fp8_tflops`` for fp8/int8/int4; a card without FP8
    (``fp8_tflops`` NaN) runs quantised workloads as weight-only quantisation at the bf16 rate.
 2. Training: ``tokens_per_s_per_node = peak_flops_per_node * mfu / (6 * N)`` (6 N D FLOPs,
-   Kaplan et al. 2020); ``node_hours = D / tokens_per_s_per_node / 3600``.
+   Kaplan et al. 2020); ``node_hours = D / tokens_per_s_per_node / 3600``. ``mfu`` is the workload's, else
+   ``models.efficiency.training_mfu`` (a fitted function of the accelerator and the model's size).
    Memory: ``TRAINING_BYTES_PER_PARAM * N`` must fit in ``USABLE_HBM_FRACTION`` of the replica's HBM.
 3. Inference: a replica spans ``min_nodes`` nodes (fewest whose usable HBM holds the weights plus the
    KV cache of one sequence). Decode step time at batch ``b`` is the roofline
-   ``max(b * 2N / (F * ACHIEVED_FLOPS_FRACTION), (W + b * K) / (B * ACHIEVED_BANDWIDTH_FRACTION))``
-   (F, B = replica peak FLOP/s and bytes/s; W = weight bytes; K = KV bytes of one sequence).
+   ``max(b * 2N * (1 + r) / (F * eta_F), (W + b * K) / (B * eta_B))`` (F, B = replica peak FLOP/s and
+   bytes/s; W = weight bytes; K = KV bytes of one sequence; eta_F, eta_B from models.efficiency, eta_F per
+   accelerator generation and precision; r = SIMPLE_FORM_PROMPT_TOKENS_PER_OUTPUT_TOKEN charges prefill).
    ``b`` is the largest batch that fits the KV memory left after the weights, the batch cap and the
    per-user SLO (``1 / step_time >= min_tokens_per_s_per_user``).
    ``tokens_per_s_per_node = b / step_time / min_nodes``.
@@ -26,6 +28,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from models.efficiency import (ACHIEVED_BANDWIDTH_FRACTION, achieved_flops_fraction, catalog_accelerator_labels,
+                               training_mfu)
 from models.units import BYTES_PER_GB, BYTES_PER_TB, FLOPS_PER_TFLOPS, SECONDS_PER_HOUR
 
 # --- What the inputs' `_b` columns count (billions) -----------------------------------------------
@@ -49,17 +53,9 @@ TRAINING_FLOPS_PER_PARAM_PER_TOKEN = 6.0
 # are not counted. Used for every precision: FP8 training keeps the same master/optimizer state.
 TRAINING_BYTES_PER_PARAM = 16.0
 
-# Effective MFU = 6 N D / (published GPU-hours * 3600 * dense peak): it includes restarts, evaluation
-# and downtime, which is what a capacity plan must provision for. Calibrated on training_runs.csv:
-#   A100: Llama 2 7B/13B/70B model card GPU-hours imply 0.406 / 0.377 / 0.435 -> 0.40 (errors <= 9%).
-#   H100: Llama 3 70B 0.276, Llama 3.1 70B 0.253, Llama 3.1 405B 0.345 (the paper's per-stage MFU is
-#         38-43% before downtime) -> 0.30, the value that minimises the largest error over the >= 70B
-#         runs. Llama 3/3.1 8B imply only 0.16/0.14: small models on large clusters need `mfu` set.
-# H200 has H100's compute (same GH100 die) and gets H100's value.
-TRAINING_MFU_BY_ACCELERATOR = {"A100": 0.40, "H100": 0.30, "H200": 0.30}
-# Any accelerator not matched above (B200, MI300X, L40S, ...): no public run in the reference data,
-# so H100's effective MFU is assumed. Unvalidated.
-DEFAULT_TRAINING_MFU = 0.30
+# Effective MFU default (6 N D / (GPU-hours x 3600 x dense peak), restarts and downtime included): a
+# function of the accelerator and the model's size, fitted on training_runs.csv (models/efficiency.py,
+# README section "Calibration"). A workload's own `mfu` replaces it.
 
 # A training run may use as many nodes as the plan gives it; this cap only rejects models whose
 # optimizer state alone would need an implausible cluster. 4096 nodes = 32,768 GPUs, twice the largest
@@ -86,17 +82,12 @@ KV_HEAD_DIM_LLAMA = 128
 KV_LAYERS_COEF = 16.1
 KV_LAYERS_EXPONENT = 0.352
 
-# Achieved fraction of peak dense FLOP/s in serving, calibrated on the eight MLPerf Inference
-# Llama-2-70B results in inference_benchmarks.csv (8x H100 v4.0/v4.1/v5.0 and 8x MI300X v4.1, Offline
-# and Server, FP8). The model is compute-bound for all of them, so each implies
-# tokens_per_s * 2N / peak: from 0.141 (MI300X Server) to 0.277 (H100 v5.0 Offline). 0.187 is the value
-# that minimises the largest relative error (+-33%). It charges prefill to decode tokens at MLPerf's
-# input/output mix (inputs up to 1024 tokens, ~290 output tokens per sample).
-ACHIEVED_FLOPS_FRACTION = 0.187
-# Achieved fraction of peak HBM bandwidth in memory-bound decode ("model bandwidth utilisation").
-# Not identifiable from MLPerf (compute-bound there); 0.70 sits in the 60-85% range quoted for vLLM /
-# TensorRT-LLM decode (open-source-ai.tech glossary, "model bandwidth utilization"). Assumption.
-ACHIEVED_BANDWIDTH_FRACTION = 0.70
+# Achieved fractions of peak FLOP/s and HBM bandwidth: models/efficiency.py (fitted on the MLPerf rows of
+# inference_benchmarks.csv, README section "Calibration"). The FLOP/s fraction counts prefill FLOPs
+# (2N per prompt token); this decode-only form charges each generated token the prefill of an equally long
+# prompt, MLPerf Llama-2-70B's mix (about 300 prompt and 294.45 output tokens per sample,
+# inference_benchmarks.csv notes), which the earlier single calibrated fraction (0.187) absorbed implicitly.
+SIMPLE_FORM_PROMPT_TOKENS_PER_OUTPUT_TOKEN = 1.0
 # Largest decode batch per GPU of a replica: vLLM's default `max_num_seqs=256` per engine, counted per
 # GPU because a node may run one engine per GPU when the model fits.
 MAX_BATCH_PER_GPU = 256
@@ -117,15 +108,6 @@ def kv_bytes_per_token(params_b: np.ndarray | float, kv_bytes_per_value: np.ndar
     """KV-cache bytes one token adds, from the Llama GQA shape heuristic (see KV_LAYERS_COEF)."""
     layers = KV_LAYERS_COEF * np.power(np.asarray(params_b, dtype=float), KV_LAYERS_EXPONENT)
     return 2.0 * layers * KV_HEADS_LLAMA_GQA * KV_HEAD_DIM_LLAMA * np.asarray(kv_bytes_per_value, dtype=float)
-
-
-def default_training_mfu(catalog: pd.DataFrame) -> pd.Series:
-    """Per-SKU default MFU, matched on the accelerator name (then the SKU) against TRAINING_MFU_BY_ACCELERATOR."""
-    label = catalog.get("accelerator", pd.Series("", index=catalog.index)).fillna("").astype(str)
-    label = (label + " " + catalog.index.astype(str)).str.upper()
-    conditions = [label.str.contains(key.upper(), regex=False).to_numpy() for key in TRAINING_MFU_BY_ACCELERATOR]
-    mfu = np.select(conditions, list(TRAINING_MFU_BY_ACCELERATOR.values()), default=DEFAULT_TRAINING_MFU)
-    return pd.Series(mfu, index=catalog.index, name="mfu")
 
 
 def _fmt(values: np.ndarray, pattern: str) -> np.ndarray:
@@ -170,7 +152,8 @@ def estimate_performance(catalog: pd.DataFrame, workloads: pd.DataFrame, through
     peak_flops_per_node = gpus_per_node * tflops * FLOPS_PER_TFLOPS
 
     # (2) Training.
-    mfu_default = default_training_mfu(catalog).reindex(index.get_level_values("sku")).to_numpy()
+    accelerator_label = catalog_accelerator_labels(catalog).reindex(index.get_level_values("sku")).to_numpy()
+    mfu_default = training_mfu(accelerator_label, w["params_b"].to_numpy(dtype=float))
     mfu_given = w["mfu"].to_numpy(dtype=float) if "mfu" in w else np.full(len(index), np.nan)
     mfu = np.where(np.isnan(mfu_given), mfu_default, mfu_given)
     train_bytes = TRAINING_BYTES_PER_PARAM * params
@@ -187,7 +170,8 @@ def estimate_performance(catalog: pd.DataFrame, workloads: pd.DataFrame, through
     infer_min_nodes = np.ceil(infer_bytes / usable_bytes_per_node)
 
     replica_nodes = np.maximum(infer_min_nodes, 1.0)
-    flops_eff = replica_nodes * peak_flops_per_node * ACHIEVED_FLOPS_FRACTION
+    flops_eff = (replica_nodes * peak_flops_per_node * achieved_flops_fraction(accelerator_label, precision)
+                 / (1.0 + SIMPLE_FORM_PROMPT_TOKENS_PER_OUTPUT_TOKEN))
     bw_eff = replica_nodes * bw_bytes_per_s_per_node * ACHIEVED_BANDWIDTH_FRACTION
     flops_per_token = DECODE_FLOPS_PER_PARAM_PER_TOKEN * params
     slo = w["min_tokens_per_s_per_user"].to_numpy(dtype=float)
