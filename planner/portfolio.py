@@ -164,9 +164,10 @@ def solve_jobs(jobs: Sequence[Job], options: SolveOptions, workers: int | None =
     if todo:
         from dask.distributed import as_completed
 
+        inputs = [inputs_record(jobs[i].scenario) for i in todo]  # files hashed before any worker starts
         with dask_client(workers or min(len(todo), os.cpu_count() or 1), scheduler) as client:
-            futures = client.map(solve_scenario, [jobs[i].scenario for i in todo],
-                                 [inputs_record(jobs[i].scenario) for i in todo], options=options, pure=False)
+            futures = client.map(solve_scenario, [jobs[i].scenario for i in todo], inputs, options=options,
+                                 pure=False)
             position = {future.key: i for future, i in zip(futures, todo)}
             for future in as_completed(futures):
                 i = position[future.key]

@@ -240,6 +240,8 @@ def test_sweep_refuses_a_malformed_set_before_starting_anything(training_base, t
     result = invoke("sweep", training_base, "--set", "finance.discount_rate", "-o", tmp_path / "sweep.xlsx")
     assert result.exit_code == 2
     assert "expected KEY=V1,V2,…" in result.stderr and not (tmp_path / "sweep.xlsx").exists()
+    both = invoke("sweep", training_base, "--set", "demand.scale=1", "--workers", 2, "--scheduler", "tcp://h:1")
+    assert both.exit_code == 2 and "--workers and --scheduler exclude each other" in both.stderr
 
 
 def _free_port() -> int:

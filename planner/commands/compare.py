@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import click
 
-from planner.commands.portfolio_common import finish, portfolio_options, result_line, solve_with_progress
+from planner.commands.portfolio_common import (
+    check_cluster_options,
+    finish,
+    portfolio_options,
+    result_line,
+    solve_with_progress,
+)
 from planner.portfolio import compare_document, load_job
 from reports.atomic import check_writable, write_json_atomic
 
@@ -22,6 +28,7 @@ def command(scenarios, xlsx_path, json_path, workers, scheduler, solver, time_li
     unmet demand and unfinished training per scenario. A scenario that fails (bad input, infeasible) is reported
     with its message and the others still solve; the exit code is then 1.
     """
+    check_cluster_options(workers, scheduler)
     for path in (json_path, xlsx_path):
         if path:
             check_writable(path)

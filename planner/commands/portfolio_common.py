@@ -43,6 +43,12 @@ def portfolio_options(command: Callable) -> Callable:
     return command
 
 
+def check_cluster_options(workers: int | None, scheduler: str | None) -> None:
+    """--workers sizes the local cluster; with --scheduler the cluster is someone else's: not both."""
+    if workers is not None and scheduler is not None:
+        raise click.UsageError("--workers and --scheduler exclude each other: an existing cluster has its workers")
+
+
 def solve_with_progress(jobs: Sequence[Job], label: Callable[[Job], str], workers: int | None, scheduler: str | None,
                         solver: str | None, time_limit: float | None, gap: float | None,
                         quiet: bool) -> list[Outcome]:

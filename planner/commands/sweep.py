@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import click
 
-from planner.commands.portfolio_common import finish, portfolio_options, result_line, solve_with_progress
+from planner.commands.portfolio_common import (
+    check_cluster_options,
+    finish,
+    portfolio_options,
+    result_line,
+    solve_with_progress,
+)
 from planner.portfolio import parse_settings, sweep_document, sweep_jobs
 from reports.atomic import check_writable, write_json_atomic
 
@@ -28,6 +34,7 @@ def command(base, sets, xlsx_path, json_path, workers, scheduler, solver, time_l
     sent to the workers, which need no access to the files. A failed point (bad value, infeasible) is reported
     with its message and the others still solve; the exit code is then 1. Results equal a sequential run.
     """
+    check_cluster_options(workers, scheduler)
     settings = parse_settings(sets)
     for path in (json_path, xlsx_path):
         if path:
