@@ -42,6 +42,7 @@ SHEET_SWEEP, SHEET_CHART = "Sweep", "TCO chart"
 LABEL_WIDTH, VALUE_WIDTH = 46, 20  # characters
 ERROR_ROW_HEIGHT = 60  # points: room for a wrapped error message (an infeasibility diagnosis runs long)
 BAD_FONT_COLOR = "C00000"
+PROVEN = "optimal"  # PLAN.json status of a plan proven within its gap
 
 # Summary rows: (label, key of the record's `totals`, number format). Discounted figures first, as the plan's
 # own Summary shows them; then the undiscounted cost lines of PLAN.json `totals`.
@@ -103,6 +104,9 @@ def _compare_summary(ws: Worksheet, compare: dict) -> None:
         if record["error"]:
             cell.font = Font(color=BAD_FONT_COLOR)
             ws.row_dimensions[7].height = ERROR_ROW_HEIGHT
+        if record["status"] != PROVEN:  # no plan, or a time limit stopped the solve: not comparable as it stands
+            ws.cell(row=5, column=2 + j).font = Font(bold=True, color=BAD_FONT_COLOR)
+    put(ws, 8, 1, "A difference smaller than the gaps is solver tolerance, not the what-if (tighten with --gap).")
 
     put(ws, 9, 1, "Headline totals (each scenario's PLAN.json; differences and subtotals are live formulas)"
         ).font = SECTION_FONT
