@@ -40,6 +40,7 @@ from reports.workbook import (
 SHEET_SUMMARY, SHEET_ORDERS, SHEET_UNMET, SHEET_UNFINISHED = "Summary", "Orders", "Unmet", "Unfinished training"
 SHEET_SWEEP, SHEET_CHART = "Sweep", "TCO chart"
 LABEL_WIDTH, VALUE_WIDTH = 46, 20  # characters
+HEADER_ROW_HEIGHT = 30  # points: two lines of a wrapped scenario name
 ERROR_ROW_HEIGHT = 60  # points: room for a wrapped error message (an infeasibility diagnosis runs long)
 BAD_FONT_COLOR = "C00000"
 PROVEN = "optimal"  # PLAN.json status of a plan proven within its gap
@@ -94,10 +95,14 @@ def _compare_summary(ws: Worksheet, compare: dict) -> None:
         put(ws, 3, 2 + j, record["name"]).font = HEADER_FONT
     for j, column in enumerate(diff_columns, start=1):
         put(ws, 3, column, f"{records[j]['name']} − {records[0]['name']}").font = HEADER_FONT
+    for column in range(2, 2 * n + 1):  # long names wrap instead of running into the next column
+        ws.cell(row=3, column=column).alignment = Alignment(wrap_text=True, vertical="bottom")
+    ws.row_dimensions[3].height = HEADER_ROW_HEIGHT
     _text_row(ws, 4, "Scenario file", [r["path"] for r in records])
     _text_row(ws, 5, "Status", [r["status"] for r in records])
     _text_row(ws, 6, "Optimality gap", [r["gap"] for r in records], "0.000%")
     _text_row(ws, 7, "Error", [r["error"] for r in records])
+    ws.cell(row=7, column=1).alignment = Alignment(vertical="top")
     for j, record in enumerate(records):
         cell = ws.cell(row=7, column=2 + j)
         cell.alignment = Alignment(wrap_text=True, vertical="top")
