@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import click
 import pandas as pd
@@ -65,8 +66,7 @@ def command(scenario: str, as_json: bool) -> None:
         mark = "*" if row["cheapest"] else " "
 
         def fmt(value, spec):
-            return format(value, spec) if value is not None else format("-", spec[:spec.index(",")]
-                                                                        if "," in spec else spec.rstrip(".0123456789f"))
+            return format(value, spec) if value is not None else format("-", re.match(r"[<>^]?\d*", spec).group())
         tail = (site if isinstance(site, str) else "") if row["eligible"] else f"not eligible: {row['reason']}"
         click.echo(f"{row['workload']:<24} {row['sku']:<15}{mark} {fmt(row['min_nodes'], '>4')} "
                    f"{fmt(row['node_hours'], '>12,.0f')} {fmt(row['tokens_per_s_per_node'], '>11,.0f')} "
