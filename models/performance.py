@@ -131,11 +131,11 @@ ACHIEVED_BANDWIDTH_FRACTION = 0.70
 # Largest decode batch per GPU of a replica: vLLM's default `max_num_seqs=256` per engine, counted per
 # GPU because a node may run one engine per GPU when the model fits.
 MAX_BATCH_PER_GPU = 256
-# A serving replica is tensor-parallel over at most 8 GPUs per group: the degree of every 8-GPU MLPerf
-# submission in inference_benchmarks.csv and vLLM/TensorRT-LLM practice (tensor parallelism stops at one
-# HGX board). A rack-scale node (72 GPUs in one NVLink domain, GB200/GB300 NVL72) therefore holds several
-# replicas of whole groups - 9 of 8 GPUs for a model that fits 8 - and a model that needs more groups
-# spans more of the domain (pipeline stages over NVLink). For nodes of <= 8 GPUs the group is the node.
+# A serving replica is tensor-parallel over groups of at most 8 GPUs: the NVLink domain of an HGX board, where
+# every 8-GPU calibration row of inference_benchmarks.csv was measured (assumption: it keeps a GB200 GPU comparable
+# to a B200 GPU, with its own peaks and memory). A rack-scale node (72 GPUs in one NVLink domain, GB200/GB300
+# NVL72) therefore holds several replicas of whole groups - 9 of 8 GPUs for a model that fits 8 - and a model
+# that needs more groups spans more of the domain. For nodes of <= 8 GPUs the group is the node.
 # Wide expert parallelism across a whole NVL72 (how DeepSeek-R1 is served there) is not modelled: it
 # reads each expert once for 72 GPUs instead of 9 times; a measured `throughput` row captures it.
 TENSOR_PARALLEL_GROUP_GPUS = 8

@@ -100,8 +100,8 @@ def _request_problems(row: pd.Series) -> list[tuple[str, str]]:
         problems.append((missing, f"{missing} is needed with {have} (mean tokens per request: both or neither)"))
     phases = given["prompt_tokens"] and given["output_tokens"]
     if phases and given["context_tokens"]:
-        problems.append(("context_tokens", "give context_tokens or prompt_tokens and output_tokens, not both "
-                                           "(the KV length is then prompt + output)"))
+        problems.append(("context_tokens", ("give context_tokens or prompt_tokens and output_tokens, not both "
+                                            "(the KV length is then prompt + output)")))
     if not given["context_tokens"] and not given["prompt_tokens"] and not given["output_tokens"]:
         problems.append(("context_tokens", "an inference service needs context_tokens"))
     if given["max_ttft_s"] and not given["prompt_tokens"]:
@@ -114,8 +114,8 @@ def _architecture_problems(row: pd.Series) -> list[tuple[str, str]]:
     problems = []
     active, total = row.get("active_params_b", np.nan), row["params_b"]
     if not pd.isna(active) and not pd.isna(total) and active > total:
-        problems.append(("active_params_b", f"active_params_b {active:g} exceeds params_b {total:g} "
-                                            "(active parameters are a subset of all parameters)"))
+        problems.append(("active_params_b", (f"active_params_b {active:g} exceeds params_b {total:g} "
+                                             "(active parameters are a subset of all parameters)")))
     shape = [c for c in ("layers", "kv_heads", "head_dim") if not pd.isna(row.get(c, np.nan))]
     if shape and not pd.isna(row.get("kv_values_per_token", np.nan)):
         problems.append(("kv_values_per_token", "give kv_values_per_token or the attention shape ("

@@ -53,7 +53,7 @@ def test_generated_scenarios_validate(tmp_path, workloads, quarters, owned_sites
 
 
 def test_content_is_what_the_issue_asks_for(tmp_path):
-    """W=100, K=16 from the 11-SKU shipped catalog: 10 training runs, 90 services; 16 - 11 = 5 variants of the base SKUs,
+    """W=100, K=16 from the 11-SKU shipped catalog: 10 training runs, 90 services; 16 - 11 = 5 variants of the base,
     each the same chip at a price within ±15 %, lead within ±1 quarter, node power within ±8 %; windows of 1-4
     quarters; growing demand; pins to 1-2 existing sites; a fleet installed before the start."""
     generate(tmp_path / "s", 100, 16, 6, 16, 7)

@@ -15,12 +15,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from scenario_files import OWNED_FREE_ENERGY, inference, sku, training, write_scenario
+from test_performance import NO_OVERRIDES, make_catalog, make_workloads, train
 
 import models.performance as perf
 from models.performance import estimate_performance
 from planner.cli import main
-from scenario_files import OWNED_FREE_ENERGY, inference, sku, training, write_scenario
-from test_performance import NO_OVERRIDES, make_catalog, make_workloads, train
 
 NVL72_CASE = Path(__file__).resolve().parent / "cases" / "nvl72"
 
@@ -244,8 +244,8 @@ def scenario(tmp_path):
 @pytest.mark.parametrize("table, row, cells, message", [
     ("workloads", 2, {"active_params_b": "-5"}, "column active_params_b: -5 must be > 0"),
     ("workloads", 2, {"active_params_b": "20"},
-     "column active_params_b: active_params_b 20 exceeds params_b 8 (active parameters are a subset of all "
-     "parameters)"),
+     ("column active_params_b: active_params_b 20 exceeds params_b 8 (active parameters are a subset of all "
+      "parameters)")),
     ("workloads", 2, {"layers": "1.5"}, "column layers: '1.5' is not a whole number"),
     ("workloads", 2, {"kv_heads": "0"}, "column kv_heads: 0 must be > 0"),
     ("workloads", 2, {"head_dim": "1e9"}, "column head_dim: 1e9 is above the limit of 100,000 for head_dim"),
@@ -259,7 +259,8 @@ def scenario(tmp_path):
     ("workloads", 2, {"max_ttft_s": "1"},
      "column max_ttft_s: a time-to-first-token SLO needs prompt_tokens and output_tokens"),
     ("workloads", 2, {"max_ttft_s": "nan"}, "column max_ttft_s: 'nan' is not a finite number"),
-    ("workloads", 3, {"output_tokens": "200"}, "column output_tokens: output_tokens applies to inference services only"),
+    ("workloads", 3, {"output_tokens": "200"},
+     "column output_tokens: output_tokens applies to inference services only"),
     ("catalog", 2, {"fp4_tflops": "fast"}, "column fp4_tflops: 'fast' is not a number"),
     ("catalog", 2, {"fp4_tflops": "1e6"}, "column fp4_tflops: 1e6 is above the limit of 100,000 for fp4_tflops"),
 ])
