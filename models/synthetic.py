@@ -133,7 +133,7 @@ def synthesize_scenario(base_catalog: pd.DataFrame, workloads: int, quarters: in
     demand = demand_nodes * anchor_rate[:, None]
     need_nodes = _anchor_nodes_per_quarter(work, demand_nodes, quarters)
     fleet = _fleet(rng, need_nodes[:, 0].sum(), site_frame, typed_catalog,
-                   float(typed_catalog.at[anchor, "bf16_tflops"]))
+                   float(typed_catalog.at[anchor, "bf16_tflops"] * typed_catalog.at[anchor, "gpus_per_node"]))
     sites = _sites(rng, site_frame, work, need_nodes, typed_catalog, anchor, fleet)
 
     name = f"synthetic-w{workloads}-q{quarters}-s{owned_sites}-k{skus}-seed{seed}"
@@ -379,8 +379,9 @@ def _significant(values: np.ndarray, digits: int) -> np.ndarray:
 # --- fleet ------------------------------------------------------------------------------------------------------
 
 def _fleet(rng, first_quarter_nodes: float, site_frame: pd.DataFrame, catalog: pd.DataFrame,
-           anchor_tflops: float) -> pd.DataFrame:
-    """Rows (site, sku, nodes, installed relative to the start) of base SKUs ordered before the start."""
+           anchor_node_tflops: float) -> pd.DataFrame:
+    """Rows (site, sku, nodes, installed relative to the start) of base SKUs ordered before the start, counted in
+    anchor nodes by whole-node BF16 peak (a 72-GPU rack is 72 GPUs' worth, not one 8-GPU node's)."""
     owned = site_frame[site_frame["kind"] == "owned"]["site"].to_numpy()
     older = catalog[(catalog["available_from"] < 0) & ~catalog.index.str.contains(r"-v\d+$")]
     total = rng.uniform(*FLEET_SHARE) * first_quarter_nodes
@@ -393,7 +394,8 @@ def _fleet(rng, first_quarter_nodes: float, site_frame: pd.DataFrame, catalog: p
     age = rng.integers(FLEET_AGE_QUARTERS[0], FLEET_AGE_QUARTERS[1] + 1, n)
     share = rng.dirichlet(np.ones(n))
     installed = np.maximum(-age, older.loc[sku, "available_from"].to_numpy())
-    anchor_equivalents = older.loc[sku, "bf16_tflops"].to_numpy() / anchor_tflops
+    node_tflops = (older["bf16_tflops"] * older["gpus_per_node"]).loc[sku].to_numpy(dtype=float)
+    anchor_equivalents = node_tflops / anchor_node_tflops
     nodes = np.round(share * total / anchor_equivalents).astype(int)
     fleet = pd.DataFrame({"site": site, "sku": sku, "nodes": nodes, "installed": installed})
     fleet = fleet[fleet["nodes"] > 0]
