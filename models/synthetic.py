@@ -6,8 +6,8 @@ construction:
 
 1. **Catalog.** The shipped catalog (passed in), extended with vendor/contract variants of its SKUs, round-robin,
    up to K rows: same chip (so the same performance), price ×U(0.85, 1.15), lead time ±1 quarter (≥ 0), node_kw
-   ×U(0.92, 1.08), rent ×U(0.90, 1.10) where rentable; named `<base>-v2`, `-v3`… Below K = 6 the catalog is
-   cut to K base SKUs, the *anchor* first.
+   ×U(0.92, 1.08), rent ×U(0.90, 1.10) where rentable; named `<base>-v2`, `-v3`… Below K = the base catalog's
+   size (11 shipped) the catalog is cut to K base SKUs, the *anchor* first, then the newest.
 2. **Anchor SKU.** The base SKU with lead 0, a rental price and the highest BF16 peak (H100 in the shipped
    catalog): every workload can run on it, at any site, from the first quarter. It sizes everything: training
    token counts, demand, power caps, and the per-user SLOs are capped to what it reaches.

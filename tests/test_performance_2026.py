@@ -288,3 +288,26 @@ def test_new_columns_are_optional_and_valid_when_well_formed(scenario):
     catalog.assign(fp4_tflops="4000").to_csv(scenario.parent / "catalog.csv", index=False)
     code, output = invoke("validate", scenario)
     assert code == 0, output
+
+
+# ------------------------------------------------------------------------------------------- shipped MoE example
+
+MOE_EXAMPLE = Path(__file__).resolve().parents[1] / "data" / "examples" / "moe_2026" / "scenario.yaml"
+
+
+def test_shipped_moe_example_serves_mixtral_r1_and_maverick_in_fp4_with_ttft_slos():
+    """data/examples/moe_2026: the three MoE services validate against the shipped catalog; on GB200 NVL72 each is
+    eligible with its time to first token reported. Maverick's 32,000-token prompts on an 8-GPU group of GB200:
+    2 x 17e9 x 32,000 / (8 x 10,000e12 x eta_P) (FP4 rate) is within its 0.5 s SLO; on A100 (no FP4 or FP8: the BF16
+    rate, 312 TFLOPS) it is 2 x 17e9 x 32,000 / (8 x 312e12 x eta_P) = 1.155 s, so that pair is ineligible."""
+    eta_p = perf.ACHIEVED_FLOPS_FRACTION * perf.PHASE_FLOPS_FRACTION_FACTOR
+    code, output = invoke("estimate", MOE_EXAMPLE, "--json")
+    assert code == 0, output
+    rows = {(r["workload"], r["sku"]): r for r in json.loads(output)["rows"]}
+    for workload in ("mixtral-chat", "r1-reasoning", "maverick-rag"):
+        row = rows[(workload, "gb200-nvl72")]
+        assert row["eligible"] and row["min_nodes"] == 1 and row["ttft_s"] > 0
+    assert rows[("maverick-rag", "gb200-nvl72")]["ttft_s"] == pytest.approx(2 * 17e9 * 32_000 / (8 * 10_000e12 * eta_p))
+    a100 = rows[("maverick-rag", "a100-80gb-x8")]
+    assert a100["ttft_s"] == pytest.approx(2 * 17e9 * 32_000 / (8 * 312e12 * eta_p)) and a100["ttft_s"] > 0.5
+    assert not a100["eligible"] and a100["reason"].startswith("TTFT SLO 0.5 s unreachable")
