@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scenario_files import OWNED_FREE_ENERGY, inference, sku, training, write_scenario
 from test_performance import NO_OVERRIDES, make_catalog, make_workloads, train
 
@@ -192,6 +194,27 @@ def test_ttft_slo_through_the_cli_estimate_and_validate(tmp_path):
     assert ("workloads.csv, row 2, column workload: no SKU can run 'rag' (a: TTFT SLO 0.04 s unreachable: prefill "
             "of 8000 prompt tokens takes 0.0424 s on a 8-GPU replica)") in output
 
+
+
+@settings(max_examples=40, deadline=None)
+@given(params_b=st.floats(8.0, 700.0), active_share=st.floats(0.05, 1.0), prompt=st.floats(100.0, 30_000.0),
+       output=st.floats(50.0, 5_000.0), slo=st.floats(1.0, 100.0), precision=st.sampled_from(["bf16", "fp8", "fp4"]))
+def test_longer_prompts_never_help(params_b, active_share, prompt, output, slo, precision):
+    """Twice the prompt (same output, SLO, model): never more output tokens/s, never a shorter time to first token,
+    and eligible only if the shorter prompt is (on an 8-GPU FP4 card and one without FP4)."""
+    catalog = make_catalog(fp4={"gpus_per_node": 8, "hbm_gb": 192.0, "hbm_tbps": 8.0, "fp8_tflops": 4500.0,
+                                "fp4_tflops": 9000.0, "bf16_tflops": 2250.0},
+                           nofp4={"gpus_per_node": 8, "hbm_gb": 141.0, "hbm_tbps": 4.8, "fp8_tflops": 1979.0})
+    base = {"params_b": params_b, "active_params_b": params_b * active_share, "precision": precision,
+            "context_tokens": np.nan, "output_tokens": output, "min_tokens_per_s_per_user": slo, "max_ttft_s": 0.5}
+    workloads = make_workloads(short={**base, "prompt_tokens": prompt}, long={**base, "prompt_tokens": 2 * prompt})
+    result = estimate_performance(catalog, workloads, NO_OVERRIDES)
+    for card in ("fp4", "nofp4"):
+        short, long = result.loc[("short", card)], result.loc[("long", card)]
+        assert long["ttft_s"] >= short["ttft_s"]
+        if long["eligible"]:
+            assert short["eligible"]
+            assert long["tokens_per_s_per_node"] <= short["tokens_per_s_per_node"] * (1 + 1e-9)
 
 # ------------------------------------------------------------------------------------- rack-scale (NVL72) node
 
