@@ -24,10 +24,12 @@ N_a = parameters active per token (compute; N_a = N for a dense model, fewer for
    steps: ``tau(b) = t(b) + b * t_pf / O``. P and O are the workload's ``prompt_tokens`` and ``output_tokens``;
    the simple form (``context_tokens`` only) takes P / O = SIMPLE_FORM_PROMPT_TOKENS_PER_OUTPUT_TOKEN. eta_F
    (models.efficiency, per accelerator generation and precision) is fitted through this very function on
-   MLPerf rows with their own P and O (models.calibration), so prefill and decode share it. ``b`` is the largest batch that fits the KV
-   memory left after the weights, the batch cap and the per-user SLO (``1 / tau(b) >= min_tokens_per_s_per_user``).
+   MLPerf rows with their own P and O (models.calibration), so prefill and decode share it. ``b`` is the
+   largest batch that fits the KV memory left after the weights, the batch cap and the per-user SLO
+   (``1 / tau(b) >= min_tokens_per_s_per_user``).
    ``tokens_per_s_per_node = b / tau(b) * gpus_per_node / replica_gpus`` (output tokens, as MLPerf counts).
-   Time to first token (P given): ``ttft_s = max(2 N_a P / (F * eta_F), (min(W, P * W_a) + P * K / ctx) / (B * eta_B))``.
+   Time to first token (P given):
+   ``ttft_s = max(2 N_a P / (F * eta_F), (min(W, P * W_a) + P * K / ctx) / (B * eta_B))``.
 4. Measured throughput overrides replace step 2/3's estimate; an override of 0 makes the pair ineligible.
 """
 

@@ -104,7 +104,7 @@ def test_shipped_example_warns_about_the_unfinished_405b_run():
     the optimum; a time-limited plan may leave a little more): the warning must name it, its deadline and a binding
     cap. With the whole shipped catalog the run finishes: a GB200 NVL72 rack costs $3 M / (72 x 2,500 dense BF16
     TFLOPS) = $16.7 per TFLOPS (H100 $300 k / 7,916 = $37.9, B200 $400 k / 18,000 = $22.2) and draws 120 kW /
-    180,000 = 0.67 W per TFLOPS (H100 1.29, B200 0.79), so the optimum buys 22 racks and no cap stops the run; the
+    180,000 = 0.67 W per TFLOPS (H100 1.29, B200 0.79), so the optimum buys 26 racks and no cap stops the run; the
     warning path is exercised on the example's original six SKUs instead."""
     scenario = load_scenario(EXAMPLE)
     scenario = dataclasses.replace(scenario, catalog=scenario.catalog.loc[EXAMPLE_2024_SKUS])

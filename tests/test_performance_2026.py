@@ -2,7 +2,8 @@
 
 Hand-worked cases patch the KV heuristic and the efficiency fractions to round numbers (`round_constants`: the
 Llama 3 8B shape of 32 layers x 8 KV heads x 128, eta_F = eta_B = 0.5, no prefill in the simple form) so each
-docstring's arithmetic is exact; the NVL72 plan runs the shipped defaults and derives them in tests/cases/nvl72/README.md.
+docstring's arithmetic is exact; the NVL72 plan runs the shipped defaults and derives them in
+tests/cases/nvl72/README.md.
 """
 
 from __future__ import annotations
