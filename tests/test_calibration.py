@@ -202,3 +202,18 @@ def test_serving_fit_through_the_planner_is_the_minimax_of_compute_bound_rows(re
     np.testing.assert_allclose(8 * 2614.9e12 * implied / flops_per_output_token, rows["published_tokens_per_s"],
                                rtol=1e-9)
     assert fit_serving(rows.iloc[:1]) == {}
+
+
+def test_moe_training_mfu_and_compute_follow_the_active_parameters():
+    """JetMoE-8B entered as the planner takes it (params_b 8, active_params_b 2.2, no mfu) on an 8 x H100 node:
+    MFU = training_mfu at 2.2B active = 0.26210724 x (2.2/70)^0.11477889 = 0.176199 (the fitted range's low end), not
+    the 8B value 0.204341; tokens/s per node = 8 x 989.5e12 x 0.176199 / (6 x 2.2e9) = 105,666; model state on all
+    8B parameters: 16 x 8e9 = 128 GB fits one node's 576 GB usable."""
+    workloads = pd.DataFrame({"kind": "training", "params_b": 8.0, "active_params_b": 2.2, "precision": "bf16",
+                              "tokens_b": 1.0, "context_tokens": np.nan, "min_tokens_per_s_per_user": np.nan,
+                              "mfu": np.nan}, index=pd.Index(["jetmoe"], name="workload"))
+    estimate = estimate_performance(_reference_nodes().loc[["h100"]], workloads, NO_OVERRIDES).loc[("jetmoe", "h100")]
+    assert estimate["mfu"] == pytest.approx(0.176199, abs=1e-6)
+    assert estimate["tokens_per_s_per_node"] == pytest.approx(8 * 989.5e12 * 0.176199 / (6 * 2.2e9), rel=1e-5)
+    assert estimate["tokens_per_s_per_node"] == pytest.approx(105_666, abs=1)
+    assert estimate["min_nodes"] == 1
