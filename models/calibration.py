@@ -10,11 +10,15 @@ Training (effective MFU, GPU-hours):
     error_i       = model_gpu_hours_i / gpu_hours_i - 1 = implied_mfu_i / model_mfu_i - 1
     The levels and the exponent minimise sum(error_i^2) (scipy.optimize.least_squares), the relative error
     of the quantity the targets bound.
-Serving (tokens/s, compute roof of the roofline with prefill counted):
-    flops_per_output_token_i = 2 N_active,i (prompt_i + output_i) / output_i
-    implied_fraction_i = tokens_per_s_i * flops_per_output_token_i / (accelerators_i * peak_i)
-    model_tokens_per_s_i = accelerators_i * peak_i * fraction[generation_i, precision_i] / flops_per_output_token_i
-    Each fraction minimises the largest |model/published - 1| over its rows: 2 / (1/f_min + 1/f_max).
+Serving (tokens/s, through the planner's own model):
+    model_tokens_per_s_i(f) = models.performance.estimate_performance on one node of the row's accelerators
+        (accelerators.csv peaks, memory, bandwidth) serving the row's model (total/active parameters, KV shape,
+        precision, the benchmark's mean prompt and output tokens, no SLO), eta_F = f: prefill and decode both.
+    implied_fraction_i solves model_tokens_per_s_i(f) = tokens_per_s_i (for a compute-bound row,
+        tokens_per_s_i * 2 N_active,i (prompt_i + output_i) / output_i / (accelerators_i * peak_i)).
+    Each fraction minimises the largest |model/published - 1| over its rows: the f where the largest and the
+    smallest error are equal and opposite (2 / (1/f_min + 1/f_max) when every row is compute-bound).
+    Fitting through estimate_performance keeps calibration and run time on one formula.
 Leave-one-out: for each fitted row, refit without it (the size range too) and predict it.
 A constant needs at least MIN_ROWS_PER_CONSTANT rows; a group with fewer gets none (the default applies).
 """
@@ -25,15 +29,15 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import least_squares
+from scipy.optimize import brentq, least_squares
 
 from models import efficiency as eff
+from models.performance import estimate_performance
 from models.units import FLOPS_PER_TFLOPS, SECONDS_PER_HOUR
 
 PARAMS_PER_B = 1e9
 TOKENS_PER_B = 1e9
 TRAINING_FLOPS_PER_PARAM_PER_TOKEN = 6.0  # C = 6 N D (Kaplan et al. 2020), as models.performance
-SERVING_FLOPS_PER_PARAM_PER_TOKEN = 2.0  # one multiply-add per active parameter, prefill and decode alike
 MIN_ROWS_PER_CONSTANT = 2  # no constant is fitted to a single row
 
 FIT = "fit"
@@ -51,23 +55,36 @@ DISTILLED_NOTE = "distill"
 FP8_TRAINING_NOTE = "FP8 mixed-precision"
 
 # --- Serving rows -----------------------------------------------------------------------------------
-# Per MLPerf benchmark: total and active parameters (B), mean prompt and output tokens per sample.
+# Per MLPerf benchmark: total and active parameters (B), mean prompt and output tokens per sample, KV shape.
 # Outputs: MLPerf `tokens_per_sample` in the benchmark rows' notes (Llama-2-70B 294.45, Mixtral 145.9,
 # Llama 3.1 405B 684.7). Prompts: the notes' approximations (about 300, 450 and 9,000 tokens; not published
-# means). Mixtral 46.7B total / 12.9B active and DeepSeek-R1 671B / 37B: the rows' notes. DeepSeek-R1 mean
-# output 4,043 tokens: mlcommons/inference language/deepseek-r1/README.md ("mean-output-tok-len": 4043.4);
-# its prompts (AIME, MATH500, GPQA, MMLU-Pro, LiveCodeBench questions) are not given, so prefill is left out.
+# means). Mixtral 46.7B total / 12.9B active, 32 layers x 8 KV heads x 128, and DeepSeek-R1 671B / 37B: the rows'
+# notes. Llama-2-70B 80 x 8 x 128 and Llama 3.1 405B 126 x 8 x 128: Llama 3 Herd, Table 3 (models/performance.py).
+# DeepSeek-R1's MLA cache: 61 layers x (512 latent + 64 RoPE) values = 35,136 per token (DeepSeek-V3 technical
+# report, arXiv 2412.19437, sections 2.1.1 and 4.2). Its mean output 4,043 tokens: mlcommons/inference
+# language/deepseek-r1/README.md ("mean-output-tok-len": 4043.4); its prompts (AIME, MATH500, GPQA, MMLU-Pro,
+# LiveCodeBench questions) are not given, so prefill is left out.
 BENCHMARK_SHAPES = pd.DataFrame.from_dict({
-    "llama2-70b": (70.0, 70.0, 300.0, 294.45),
-    "mixtral-8x7b": (46.7, 12.9, 450.0, 145.9),
-    "llama3.1-405b": (405.0, 405.0, 9000.0, 684.7),
-    "deepseek-r1": (671.0, 37.0, 0.0, 4043.4),
-}, orient="index", columns=["params_b", "active_params_b", "prompt_tokens", "output_tokens"])
+    "llama2-70b": (70.0, 70.0, 300.0, 294.45, 80, 8, 128, np.nan),
+    "mixtral-8x7b": (46.7, 12.9, 450.0, 145.9, 32, 8, 128, np.nan),
+    "llama3.1-405b": (405.0, 405.0, 9000.0, 684.7, 126, 8, 128, np.nan),
+    "deepseek-r1": (671.0, 37.0, 0.0, 4043.4, np.nan, np.nan, np.nan, 35136.0),
+}, orient="index", columns=["params_b", "active_params_b", "prompt_tokens", "output_tokens", "layers", "kv_heads",
+                            "head_dim", "kv_values_per_token"])
 # Rows the roofline cannot represent, with the reason. Llama 3.1 405B Server delivers 0.52 of the same
 # system's Offline rate (other Server rows 0.88-0.99): the p99 TTFT limit on prompts of ~9,000 tokens
 # caps the load, a queueing effect; a compute-bound roofline predicts Server = Offline.
 EXCLUDED_SERVING = {("llama3.1-405b", "Server"): "excluded: Server at 0.52 of Offline (TTFT queueing)"}
 SERVING_PEAK_COLUMN = {"fp8": "fp8_tflops_dense", "fp4": "fp4_tflops_dense", "bf16": "bf16_tflops_dense"}
+# The catalog columns estimate_performance reads, from accelerators.csv's columns.
+CATALOG_COLUMN_OF_REFERENCE = {"bf16_tflops": "bf16_tflops_dense", "fp8_tflops": "fp8_tflops_dense",
+                               "fp4_tflops": "fp4_tflops_dense", "hbm_gb": "memory_gb", "hbm_tbps": "memory_tbps",
+                               "tdp_w": "tdp_w"}
+WATTS_PER_KW = 1000.0
+# Search interval for an achieved FLOP/s fraction (brentq): any fraction of the peak a result can imply.
+FRACTION_BRACKET = (1e-4, 1.0)
+NO_OVERRIDES = pd.DataFrame({"workload": pd.Series(dtype=str), "sku": pd.Series(dtype=str),
+                             "tokens_per_s_per_node": pd.Series(dtype=float)})
 
 
 def _first_key(text: pd.Series, keys: tuple[str, ...] | list[str]) -> pd.Series:
@@ -123,23 +140,24 @@ def serving_rows(benchmarks: pd.DataFrame, accelerators: pd.DataFrame) -> pd.Dat
                           index=benchmarks.index)
     peak_tflops = _peak_tflops(accelerators, acc.where(acc.isin(accelerators["accelerator"]), ""), precision)
     shape_key = _first_key(benchmarks["benchmark"], list(BENCHMARK_SHAPES.index))
-    shape = BENCHMARK_SHAPES.reindex(shape_key.to_numpy())
-    flops_per_output_token = (SERVING_FLOPS_PER_PARAM_PER_TOKEN * shape["active_params_b"].to_numpy() * PARAMS_PER_B
-                              * (shape["prompt_tokens"] + shape["output_tokens"]).to_numpy()
-                              / shape["output_tokens"].to_numpy())
+    shape = BENCHMARK_SHAPES.reindex(shape_key.to_numpy()).set_axis(benchmarks.index)
+    hardware = (accelerators.set_index("accelerator")[list(CATALOG_COLUMN_OF_REFERENCE.values())]
+                .set_axis(list(CATALOG_COLUMN_OF_REFERENCE), axis=1).reindex(acc.to_numpy()).set_axis(benchmarks.index))
     count = benchmarks["accelerator_count"].to_numpy(dtype=float)
     tokens_per_s = benchmarks["tokens_per_s"].to_numpy(dtype=float)
-    implied = tokens_per_s * flops_per_output_token / (count * peak_tflops * FLOPS_PER_TFLOPS)
     excluded = pd.Series(EXCLUDED_SERVING).reindex(pd.MultiIndex.from_arrays([shape_key, benchmarks["scenario"]]))
     excluded.index = benchmarks.index
     rows = pd.DataFrame({
         "result": ("MLPerf " + benchmarks["round"] + " " + benchmarks["benchmark"] + " " + benchmarks["scenario"]
                    + " " + benchmarks["accelerator_count"].astype(str) + "x " + key).to_numpy(),
         "accelerator": acc.to_numpy(), "generation": generation.to_numpy(), "precision": precision.to_numpy(),
-        "accelerator_count": count, "peak_tflops": peak_tflops, "active_params_b": shape["active_params_b"].to_numpy(),
-        "flops_per_output_token": flops_per_output_token, "published_tokens_per_s": tokens_per_s,
-        "implied_fraction": implied,
+        "accelerator_count": count, "peak_tflops": peak_tflops, "published_tokens_per_s": tokens_per_s,
     })
+    rows = pd.concat([rows, shape.reset_index(drop=True), hardware.reset_index(drop=True)], axis=1)
+    predictable = np.isfinite(tokens_per_s) & np.isfinite(peak_tflops) & shape_key.ne("").to_numpy()
+    rows["implied_fraction"] = np.nan
+    rows.loc[predictable, "implied_fraction"] = implied_fractions(rows[predictable])
+    implied = rows["implied_fraction"].to_numpy()
     group_size = rows[np.isfinite(implied) & excluded.isna().to_numpy() & (generation != "").to_numpy()] \
         .groupby(["generation", "precision"])["result"].transform("size")
     enough = group_size.reindex(rows.index).fillna(0).to_numpy() >= MIN_ROWS_PER_CONSTANT
@@ -177,24 +195,60 @@ def fit_training(rows: pd.DataFrame) -> TrainingFit:
                        exponent=float(solution[-1]), params_b_range=(float(size.min()), float(size.max())))
 
 
-def serving_flops_fraction(implied: np.ndarray) -> float:
-    """The single fraction minimising max |f / f_i - 1|: the errors at f_min and f_max are equal and opposite."""
-    return float(2.0 / (1.0 / implied.min() + 1.0 / implied.max()))
-
-
-def fit_serving(rows: pd.DataFrame) -> dict[tuple[str, str], float]:
-    """One fraction per (generation, precision) with at least MIN_ROWS_PER_CONSTANT rows in `rows`."""
-    groups = rows.groupby(["generation", "precision"])["implied_fraction"]
-    return {key: serving_flops_fraction(values.to_numpy()) for key, values in groups
-            if len(values) >= MIN_ROWS_PER_CONSTANT}
+def _estimate_inputs(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One catalog SKU and one workload per row (same label): the row's system as one node, its model served."""
+    label = pd.Index([f"row {i}" for i in rows.index])
+    catalog = pd.DataFrame({
+        "accelerator": rows["accelerator"].to_numpy(), "gpus_per_node": rows["accelerator_count"].to_numpy(),
+        **{column: rows[column].to_numpy(dtype=float) for column in CATALOG_COLUMN_OF_REFERENCE if column != "tdp_w"},
+        "node_kw": rows["accelerator_count"].to_numpy() * rows["tdp_w"].to_numpy(dtype=float) / WATTS_PER_KW,
+    }, index=label.rename("sku"))
+    workloads = pd.DataFrame({
+        "kind": "inference", "precision": rows["precision"].to_numpy(),
+        **{column: rows[column].to_numpy(dtype=float) for column in BENCHMARK_SHAPES.columns},
+        "context_tokens": np.nan, "min_tokens_per_s_per_user": np.nan, "tokens_b": np.nan, "mfu": np.nan,
+    }, index=label.rename("workload"))
+    return catalog, workloads
 
 
 def predict_serving_tokens_per_s(rows: pd.DataFrame, fractions: dict[tuple[str, str], float]) -> np.ndarray:
-    """System tokens/s at the compute roof: accelerators x peak x fraction / FLOPs per output token."""
-    fraction = eff.achieved_flops_fraction(rows["accelerator"].to_numpy(), rows["precision"].to_numpy(),
-                                           fractions=fractions)
-    return (rows["accelerator_count"].to_numpy() * rows["peak_tflops"].to_numpy() * FLOPS_PER_TFLOPS * fraction
-            / rows["flops_per_output_token"].to_numpy())
+    """Each row's system tokens/s by estimate_performance with eta_F = `fractions` (a one-node system)."""
+    catalog, workloads = _estimate_inputs(rows)
+    estimate = estimate_performance(catalog, workloads, NO_OVERRIDES, flops_fractions=fractions)
+    diagonal = pd.MultiIndex.from_arrays([workloads.index, catalog.index])
+    return estimate["tokens_per_s_per_node"].reindex(diagonal).to_numpy()
+
+
+def _with_fraction(key: tuple[str, str], fraction: float) -> dict[tuple[str, str], float]:
+    return {**eff.ACHIEVED_FLOPS_FRACTION_BY_GENERATION_PRECISION, key: fraction}
+
+
+def _fraction_root(balance) -> float:
+    """The fraction in FRACTION_BRACKET where the non-decreasing `balance` changes sign; NaN if it does not."""
+    low, high = FRACTION_BRACKET
+    if not balance(low) < 0.0 < balance(high):
+        return np.nan
+    return float(brentq(balance, low, high, xtol=1e-12, rtol=1e-12))
+
+
+def implied_fractions(rows: pd.DataFrame) -> np.ndarray:
+    """Per row, the eta_F at which estimate_performance reproduces its published tokens/s."""
+    key_of = list(zip(eff.serving_generation(rows["accelerator"]), rows["precision"]))
+    return np.array([_fraction_root(lambda f, r=rows.loc[[i]], k=k: _serving_errors(r, _with_fraction(k, f))[0])
+                     for i, k in zip(rows.index, key_of)])
+
+
+def fit_serving(rows: pd.DataFrame) -> dict[tuple[str, str], float]:
+    """One fraction per (generation, precision) with at least MIN_ROWS_PER_CONSTANT rows in `rows`: the minimax
+    fraction, where the group's largest and smallest errors through estimate_performance are equal and opposite."""
+    fits = {}
+    for key, group in rows.groupby(["generation", "precision"]):
+        if len(group) >= MIN_ROWS_PER_CONSTANT:
+            def balance(f: float, group=group, key=key) -> float:
+                errors = _serving_errors(group, _with_fraction(key, f))
+                return float(errors.max() + errors.min())
+            fits[key] = _fraction_root(balance)
+    return fits
 
 
 # --- Evaluation: in-sample and leave-one-out --------------------------------------------------------
@@ -249,7 +303,8 @@ def calibrate(runs: pd.DataFrame, benchmarks: pd.DataFrame, accelerators: pd.Dat
     predictable = np.isfinite(serving["implied_fraction"]).to_numpy()
     serving["model_fraction"] = np.where(predictable, eff.achieved_flops_fraction(
         serving["accelerator"].to_numpy(), serving["precision"].to_numpy(), fractions=serving_fit), np.nan)
-    serving["model_tokens_per_s"] = np.where(predictable, predict_serving_tokens_per_s(serving, serving_fit), np.nan)
+    serving["model_tokens_per_s"] = np.nan
+    serving.loc[predictable, "model_tokens_per_s"] = predict_serving_tokens_per_s(serving[predictable], serving_fit)
     serving["error"] = serving["model_tokens_per_s"] / serving["published_tokens_per_s"] - 1.0
     serving["loo_error"] = pd.Series(serve_loo, index=serve_fit_rows.index).reindex(serving.index)
 

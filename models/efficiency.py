@@ -14,7 +14,8 @@ Every function takes arrays (one element per workload x SKU pair) so `models.per
    6 N_active D); total parameters do not enter (JetMoE, 2.2B of 8B active, is fitted within 13 %).
 2. Serving: achieved fraction of the dense peak at the serving precision, per accelerator generation,
    on ALL serving FLOPs: 2 N_active per prompt token (prefill) plus 2 N_active per generated token (decode).
-   A model that does not count prefill must charge it to decode tokens (see models.performance).
+   Fitted through models.performance.estimate_performance itself (each MLPerf row as a one-node catalog row and a
+   workload with its prompt and output tokens), so the planner uses these fractions exactly as they were fitted.
 3. Bandwidth: achieved fraction of peak HBM bandwidth in memory-bound decode. Not identifiable from the
    reference data (every MLPerf row the model covers is compute-bound), so an assumption, not a fit.
 """
@@ -47,8 +48,8 @@ TRAINING_MFU_PARAMS_B_RANGE = (2.2, 405.0)
 DEFAULT_TRAINING_ACCELERATOR = "H100"
 
 # --- Serving (fit: models.calibration.fit_serving on tests/reference/inference_benchmarks.csv) -----
-# Per generation, the fraction minimising the largest relative tokens/s error over its MLPerf rows,
-# 2 / (1/f_min + 1/f_max) of the fractions the rows imply (all compute-bound, all FP8):
+# Per generation, the fraction minimising the largest relative tokens/s error of estimate_performance over its
+# MLPerf rows: 2 / (1/f_min + 1/f_max) of the fractions the rows imply (the extreme rows are compute-bound; all FP8):
 #   hopper: 12 rows (Llama-2-70B 8x H100 v4.0-v5.0, Mixtral 8x H100/H200 v4.1-v5.0, Llama 3.1 405B Offline
 #           8x H200 v5.0), implied 0.338 .. 0.559;  cdna3: 3 rows (Llama-2-70B 8x MI300X v4.1, v5.1).
 ACHIEVED_FLOPS_FRACTION_BY_GENERATION_PRECISION = {("hopper", "fp8"): 0.42131437, ("cdna3", "fp8"): 0.32353368}

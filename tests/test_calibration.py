@@ -16,8 +16,7 @@ import pandas as pd
 import pytest
 
 import models.efficiency as eff
-from models.calibration import (FIT, Calibration, calibrate, fit_serving, fit_training, markdown_tables,
-                                serving_flops_fraction)
+from models.calibration import FIT, Calibration, calibrate, fit_serving, fit_training, markdown_tables
 from models.performance import estimate_performance
 
 REFERENCE = Path(__file__).resolve().parent / "reference"
@@ -177,7 +176,7 @@ def test_achieved_flops_fraction_by_generation_and_precision():
 
 def test_fits_recover_a_known_model():
     """Runs generated exactly from levels A 0.5, B 0.25 and exponent 0.1 (at 7B: 0.5 x 0.1^0.1 = 0.397164, ...)
-    are fitted back exactly; serving fractions 0.3, 0.4, 0.5 give 2 / (1/0.3 + 1/0.5) = 0.375 (errors +-25 %)."""
+    are fitted back exactly."""
     sizes = np.array([7.0, 70.0, 700.0, 7.0, 70.0])
     accelerators = np.array(["A", "A", "A", "B", "B"])
     level = np.where(accelerators == "A", 0.5, 0.25)
@@ -187,6 +186,34 @@ def test_fits_recover_a_known_model():
     fit = fit_training(rows)
     assert fit.levels["A"] == pytest.approx(0.5, abs=1e-9) and fit.levels["B"] == pytest.approx(0.25, abs=1e-9)
     assert fit.exponent == pytest.approx(0.1, abs=1e-9) and fit.params_b_range == (7.0, 700.0)
-    assert serving_flops_fraction(np.array([0.3, 0.4, 0.5])) == pytest.approx(0.375)
-    one_row = pd.DataFrame({"generation": ["x", "y", "y"], "precision": "fp8", "implied_fraction": [0.3, 0.3, 0.5]})
-    assert fit_serving(one_row) == {("y", "fp8"): pytest.approx(0.375)}
+
+
+def test_serving_fit_through_the_planner_is_the_minimax_of_compute_bound_rows(result):
+    """The three MI300X Llama-2-70B rows are compute-bound in estimate_performance, so tokens/s is proportional to
+    eta_F and the minimax fraction is 2 / (1/f_min + 1/f_max) of their implied fractions (0.284 Server v4.1 and
+    0.376 Offline v5.1 -> 0.3235, errors +-13.9 %). Each implied fraction reproduces its row through the planner:
+    8 x 2614.9e12 x f / (2 x 70e9 x (300 + 294.45) / 294.45) = published tokens/s. With only one of them the
+    group gets no constant."""
+    rows = result.serving[(result.serving["generation"] == "cdna3") & (result.serving["role"] == FIT)]
+    implied = rows["implied_fraction"].to_numpy()
+    fit = fit_serving(rows)
+    assert fit == {("cdna3", "fp8"): pytest.approx(2.0 / (1.0 / implied.min() + 1.0 / implied.max()), rel=1e-9)}
+    flops_per_output_token = 2 * 70e9 * (300 + 294.45) / 294.45
+    np.testing.assert_allclose(8 * 2614.9e12 * implied / flops_per_output_token, rows["published_tokens_per_s"],
+                               rtol=1e-9)
+    assert fit_serving(rows.iloc[:1]) == {}
+
+
+def test_moe_training_mfu_and_compute_follow_the_active_parameters():
+    """JetMoE-8B entered as the planner takes it (params_b 8, active_params_b 2.2, no mfu) on an 8 x H100 node:
+    MFU = training_mfu at 2.2B active = 0.26210724 x (2.2/70)^0.11477889 = 0.176199 (the fitted range's low end), not
+    the 8B value 0.204341; tokens/s per node = 8 x 989.5e12 x 0.176199 / (6 x 2.2e9) = 105,666; model state on all
+    8B parameters: 16 x 8e9 = 128 GB fits one node's 576 GB usable."""
+    workloads = pd.DataFrame({"kind": "training", "params_b": 8.0, "active_params_b": 2.2, "precision": "bf16",
+                              "tokens_b": 1.0, "context_tokens": np.nan, "min_tokens_per_s_per_user": np.nan,
+                              "mfu": np.nan}, index=pd.Index(["jetmoe"], name="workload"))
+    estimate = estimate_performance(_reference_nodes().loc[["h100"]], workloads, NO_OVERRIDES).loc[("jetmoe", "h100")]
+    assert estimate["mfu"] == pytest.approx(0.176199, abs=1e-6)
+    assert estimate["tokens_per_s_per_node"] == pytest.approx(8 * 989.5e12 * 0.176199 / (6 * 2.2e9), rel=1e-5)
+    assert estimate["tokens_per_s_per_node"] == pytest.approx(105_666, abs=1)
+    assert estimate["min_nodes"] == 1
