@@ -327,12 +327,13 @@ def test_input_text_is_never_a_formula_in_the_what_if_workbooks(tmp_path):
 
 def test_the_shipped_what_if_scenarios_load():
     """The README's what-ifs are valid scenarios over the shipped example: high-growth scales every demand row by
-    1.3 and slips B200 deliveries to 4 quarters; h100-only leaves the H100 the one SKU orderable in the horizon."""
+    1.3 and slips GB200 NVL72 deliveries to 4 quarters; h100-only leaves the H100 the one SKU orderable in the
+    horizon."""
     example = ROOT / "data" / "examples" / "example"
     base = load_scenario(example / "scenario.yaml")
     high, h100 = (load_scenario(example / name) for name in ("high-growth.yaml", "h100-only.yaml"))
     assert (high.name, h100.name) == ("high-growth", "h100-only")
     assert high.demand["tokens_per_s"].tolist() == pytest.approx((base.demand["tokens_per_s"] * 1.3).tolist())
-    assert high.catalog.at["b200-x8", "lead_quarters"] == 4
+    assert high.catalog.at["gb200-nvl72", "lead_quarters"] == 4
     orderable = h100.catalog.index[h100.catalog["available_from"] < h100.horizon.quarters]
     assert list(orderable) == ["h100-80gb-x8"]
