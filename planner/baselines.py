@@ -1,0 +1,139 @@
+"""Baselines as complete plans: each rule of models/baselines.py solved, priced and verified like the optimum.
+
+`baseline_run` gives one baseline's own plan (a PlanRun, so `plan_document` writes it and `planner verify` and
+`planner report` read it like any plan; its solver reads `baseline:NAME`). `compare_with_baselines` prices every
+baseline for PLAN.json's `baselines` field; a baseline that fails says so in its status, the plan goes on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+from models.baselines import (GREEDY, JUST_IN_TIME, SINGLE_SKU, greedy_procurement, only_sku, past_fixed,
+                              procurement_of, procurement_skus, truncated_scenario, with_procurement)
+from models.errors import SolverError
+from models.sets import build_sets
+from models.solve import NO_SOLUTION, SolveResult
+from planner.pipeline import BuiltPlan, PlanRun, build_plan, complete_run, solve_program
+
+# Each baseline solve is time-limited so that pricing three baselines beside the plan stays a fraction of the
+# plan's own time (measured on the shipped example: README "Baselines"); the scenario's limit applies if lower.
+BASELINE_TIME_LIMIT_S = 10.0
+SOLVER_PREFIX = "baseline:"
+
+
+@dataclasses.dataclass(frozen=True)
+class BaselineOptions:
+    backend: str
+    time_limit_s: float
+    gap: float
+
+
+def options_for(built: BuiltPlan, backend: str | None = None, time_limit_s: float | None = None,
+                gap: float | None = None) -> BaselineOptions:
+    """The plan's backend and gap; each solve limited to BASELINE_TIME_LIMIT_S (or the plan's limit, if lower)."""
+    solver = built.scenario.solver
+    limit = min(BASELINE_TIME_LIMIT_S, solver.time_limit_s if time_limit_s is None else time_limit_s)
+    return BaselineOptions(backend or solver.backend, limit, solver.gap if gap is None else gap)
+
+
+def baseline_run(built: BuiltPlan, name: str, options: BaselineOptions, sku: str | None = None) -> PlanRun:
+    """Baseline `name`'s complete plan; SolverError when the rule leaves no feasible plan (e.g. runs that must
+    finish cannot). `sku` forces single-sku's SKU."""
+    started = time.perf_counter()
+    if name == GREEDY:
+        restricted, result = _greedy(built, options)
+        label = GREEDY
+    elif name == SINGLE_SKU:
+        restricted, result, chosen = _single_sku(built, options, sku)
+        label = f"{SINGLE_SKU}:{chosen}"
+    elif name == JUST_IN_TIME:
+        restricted, result = _just_in_time(built, options)
+        label = JUST_IN_TIME
+    else:
+        raise ValueError(f"unknown baseline {name!r}")
+    result = dataclasses.replace(result, backend=SOLVER_PREFIX + label, seconds=time.perf_counter() - started)
+    return complete_run(restricted, result)
+
+
+def compare_with_baselines(built: BuiltPlan, objective_usd: float, options: BaselineOptions,
+                           names=(GREEDY, SINGLE_SKU, JUST_IN_TIME)) -> list[dict]:
+    """PLAN.json's `baselines`: each baseline's objective and the optimal plan's saving against it."""
+    rows = []
+    for name in names:
+        try:
+            run = baseline_run(built, name, options)
+        except SolverError as error:
+            rows.append({"name": name, "status": "failed", "objective_usd": None, "saving_usd": None,
+                         "saving_pct": None, "detail": str(error)})
+            continue
+        objective = float(run.tables["costs"]["discounted_usd"].sum())
+        saving = objective - objective_usd
+        rows.append({"name": name, "status": run.result.status, "objective_usd": objective, "saving_usd": saving,
+                     "saving_pct": saving / objective if objective else None,
+                     "detail": _detail(run)})
+    return rows
+
+
+def _detail(run: PlanRun) -> str:
+    tables = run.tables
+    what = run.result.backend.removeprefix(SOLVER_PREFIX)
+    sku = f"buys and rents only {what.split(':', 1)[1]}; " if ":" in what else ""
+    unmet = f", unmet demand in {len(tables['unmet'])} quarter-workloads" if len(tables["unmet"]) else ""
+    unfinished = f", {len(tables['unfinished'])} runs unfinished" if len(tables["unfinished"]) else ""
+    return (f"{sku}{len(tables['purchases'])} orders, {len(tables['rentals'])} rentals{unmet}{unfinished}; "
+            f"{run.result.seconds:.1f} s")
+
+
+def _restricted(built: BuiltPlan, lp) -> BuiltPlan:
+    return dataclasses.replace(built, model=dataclasses.replace(built.model, lp=lp))
+
+
+def _solved(built: BuiltPlan, options: BaselineOptions, what: str) -> SolveResult:
+    result = solve_program(built, options.backend, options.time_limit_s, options.gap)
+    if not result.has_solution:
+        why = "no plan found in time" if result.status == NO_SOLUTION else "no feasible plan"
+        raise SolverError(f"{what}: {why} ({options.backend}, time limit {options.time_limit_s:g} s)")
+    return result
+
+
+def _greedy(built: BuiltPlan, options: BaselineOptions) -> tuple[BuiltPlan, SolveResult]:
+    """The rule's orders and rentals (sized per service, not per merged class), fixed; placement solved."""
+    sets = build_sets(built.scenario, built.performance)
+    orders, rentals = greedy_procurement(built.scenario, sets, built.model.cost_parameters)
+    restricted = _restricted(built, with_procurement(built.model.lp, orders, rentals))
+    return restricted, _solved(restricted, options, "greedy")
+
+
+def _single_sku(built: BuiltPlan, options: BaselineOptions, sku: str | None) -> tuple[BuiltPlan, SolveResult, str]:
+    """One solve per SKU (or the forced one), the cheapest kept."""
+    lp = built.model.lp
+    candidates = [sku] if sku is not None else procurement_skus(lp)
+    best = None
+    failures = []
+    for candidate in candidates:
+        restricted = _restricted(built, only_sku(lp, candidate))
+        try:
+            result = _solved(restricted, options, f"single-sku {candidate}")
+        except SolverError as error:
+            failures.append(str(error))
+            continue
+        if best is None or result.objective < best[1].objective:
+            best = (restricted, result, candidate)
+    if best is None:
+        raise SolverError("single-sku: no SKU alone gives a plan" + "".join(f"\n  - {f}" for f in failures))
+    return best
+
+
+def _just_in_time(built: BuiltPlan, options: BaselineOptions) -> tuple[BuiltPlan, SolveResult]:
+    """Quarter by quarter on the truncated scenario, the past frozen; then every decision fixed over the horizon."""
+    scenario = built.scenario
+    orders, rentals = procurement_of(built.model.lp, built.model.lp.lower)  # nothing decided yet
+    for quarter in range(scenario.horizon.quarters):
+        step = build_plan(truncated_scenario(scenario, quarter), strict=built.strict)
+        step = _restricted(step, past_fixed(step.model.lp, orders, rentals, quarter))
+        label = f"just-in-time, quarter {scenario.horizon.label(quarter)} with the past frozen"
+        orders, rentals = procurement_of(step.model.lp, _solved(step, options, label).x)
+    restricted = _restricted(built, with_procurement(built.model.lp, orders, rentals))
+    return restricted, _solved(restricted, options, "just-in-time over the whole horizon")
