@@ -40,6 +40,7 @@ from models.cost_parameters import CostParameters
 from models.lp import LinearProgram
 from models.quarters import HOURS_PER_QUARTER, Horizon
 from models.sets import PlanningSets, life_quarters
+from models.solve import INFEASIBLE, OPTIMAL, HighsSession
 from models.unit_costs import node_hour_costs
 from models.units import KW_PER_MW
 
@@ -78,6 +79,21 @@ def procurement_skus(lp: LinearProgram) -> list[str]:
             block = lp.variables[name]
             skus.update(dict.fromkeys(block.index.get_level_values("sku")[upper[block.positions] > 0]))
     return list(skus)
+
+
+def sku_lower_bounds(lp: LinearProgram, skus: list[str], time_limit_s: float) -> dict[str, float | None]:
+    """Per SKU, the LP relaxation's value with only that SKU bought and rented: no plan of that SKU costs less, so
+    single-sku need not solve a SKU whose bound is already above a plan found (None: the LP did not solve to
+    optimality; inf: no plan at all). One HiGHS instance, re-solved from its last basis after each change."""
+    session = HighsSession(lp, relax=True)
+    bounds: dict[str, float | None] = {}
+    for sku in skus:
+        session.release()
+        session.fix(procurement_mask(lp) & ~procurement_mask(lp, [sku]), np.zeros(lp.num_vars))
+        relaxed = session.solve(time_limit_s)
+        bounds[sku] = relaxed.objective if relaxed.status == OPTIMAL else (np.inf if relaxed.status == INFEASIBLE
+                                                                           else None)
+    return bounds
 
 
 def with_procurement(lp: LinearProgram, orders: pd.Series, rentals: pd.Series,
@@ -268,15 +284,16 @@ def greedy_procurement(scenario, sets: PlanningSets, prices: CostParameters) -> 
             for quarter, demand in sets.demand.xs(service, level="workload").items():
                 if demand > ROOM_EPS:
                     _serve(fleet, options[options["quarter"] == quarter], int(quarter), float(demand))
-    orders = pd.Series(fleet.orders, dtype=float).rename_axis(["order_quarter", "site", "sku"])
-    rentals = pd.Series(fleet.rentals, dtype=float).rename_axis(["quarter", "site", "sku"])
-    return _labelled(orders, ["order_quarter", "site", "sku"]), _labelled(rentals, ["quarter", "site", "sku"])
+    return _labelled(fleet.orders, ["order_quarter", "site", "sku"]), _labelled(fleet.rentals,
+                                                                                 ["quarter", "site", "sku"])
 
 
-def _labelled(series: pd.Series, names: list[str]) -> pd.Series:
-    if len(series):
-        return series
-    return pd.Series(dtype=float, index=pd.MultiIndex.from_arrays([[], [], []], names=names))
+def _labelled(decided: dict[tuple, int], names: list[str]) -> pd.Series:
+    """Nodes by (quarter, site, sku) keys, as a Series labelled like the program's variables."""
+    keys = list(decided)
+    index = pd.MultiIndex.from_tuples(keys, names=names) if keys else \
+        pd.MultiIndex.from_arrays([[], [], []], names=names)
+    return pd.Series([float(v) for v in decided.values()], index=index, dtype=float)
 
 
 def _serve(fleet: _Fleet, options: pd.DataFrame, quarter: int, demand: float) -> None:
