@@ -89,8 +89,7 @@ def _detail(run: PlanRun) -> str:
     sku = f"buys and rents only {what.split(':', 1)[1]}; " if ":" in what else ""
     unmet = f", unmet demand in {len(tables['unmet'])} quarter-workloads" if len(tables["unmet"]) else ""
     unfinished = f", {len(tables['unfinished'])} runs unfinished" if len(tables["unfinished"]) else ""
-    return (f"{sku}{len(tables['purchases'])} orders, {len(tables['rentals'])} rentals{unmet}{unfinished}; "
-            f"{run.result.seconds:.1f} s")
+    return f"{sku}{len(tables['purchases'])} orders, {len(tables['rentals'])} rentals{unmet}{unfinished}"
 
 
 def _restricted(built: BuiltPlan, lp) -> BuiltPlan:
