@@ -16,41 +16,61 @@ from models.baselines import (GREEDY, JUST_IN_TIME, SINGLE_SKU, greedy_procureme
 from models.errors import SolverError
 from models.sets import build_sets
 from models.solve import NO_SOLUTION, SolveResult
-from planner.pipeline import BuiltPlan, PlanRun, build_plan, complete_run, solve_program
+from planner.pipeline import MIN_SOLVE_S, BuiltPlan, PlanRun, build_plan, complete_run, solve_program
 
 # Each baseline solve is time-limited so that pricing three baselines beside the plan stays a fraction of the
 # plan's own time (measured on the shipped example: README "Baselines"); the scenario's limit applies if lower.
 BASELINE_TIME_LIMIT_S = 10.0
+# A baseline made of many solves (one per SKU, one per quarter) shares this budget: once spent, each further solve
+# gets MIN_SOLVE_S after its warm start (a plan still, maybe not the rule's best one: its status says so).
+BASELINE_BUDGET_S = 30.0
 SOLVER_PREFIX = "baseline:"
 
 
 @dataclasses.dataclass(frozen=True)
 class BaselineOptions:
     backend: str
-    time_limit_s: float
+    time_limit_s: float  # per solve
     gap: float
+    budget_s: float = math.inf  # all the solves of one baseline together
+
+
+class _Clock:
+    """Time left of one baseline's budget, as a time limit for its next solve."""
+
+    def __init__(self, options: BaselineOptions):
+        self.options, self.started = options, time.perf_counter()
+
+    def limit_s(self) -> float:
+        left = self.options.budget_s - (time.perf_counter() - self.started)
+        return max(min(self.options.time_limit_s, left), MIN_SOLVE_S)
 
 
 def options_for(built: BuiltPlan, backend: str | None = None, time_limit_s: float | None = None,
-                gap: float | None = None) -> BaselineOptions:
-    """The plan's backend and gap; each solve limited to BASELINE_TIME_LIMIT_S (or the plan's limit, if lower)."""
+                gap: float | None = None, beside_a_plan: bool = True) -> BaselineOptions:
+    """The plan's backend, time limit and gap; `beside_a_plan` (priced for PLAN.json's `baselines`, not asked for
+    on its own) limits each solve to BASELINE_TIME_LIMIT_S and the baseline to BASELINE_BUDGET_S."""
     solver = built.scenario.solver
-    limit = min(BASELINE_TIME_LIMIT_S, solver.time_limit_s if time_limit_s is None else time_limit_s)
-    return BaselineOptions(backend or solver.backend, limit, solver.gap if gap is None else gap)
+    limit = solver.time_limit_s if time_limit_s is None else time_limit_s
+    gap = solver.gap if gap is None else gap
+    if beside_a_plan:
+        return BaselineOptions(backend or solver.backend, min(BASELINE_TIME_LIMIT_S, limit), gap, BASELINE_BUDGET_S)
+    return BaselineOptions(backend or solver.backend, limit, gap)
 
 
 def baseline_run(built: BuiltPlan, name: str, options: BaselineOptions, sku: str | None = None) -> PlanRun:
     """Baseline `name`'s complete plan; SolverError when the rule leaves no feasible plan (e.g. runs that must
     finish cannot). `sku` forces single-sku's SKU."""
     started = time.perf_counter()
+    clock = _Clock(options)
     if name == GREEDY:
-        restricted, result = _greedy(built, options)
+        restricted, result = _greedy(built, clock)
         label = GREEDY
     elif name == SINGLE_SKU:
-        restricted, result, chosen = _single_sku(built, options, sku)
+        restricted, result, chosen = _single_sku(built, clock, sku)
         label = f"{SINGLE_SKU}:{chosen}"
     elif name == JUST_IN_TIME:
-        restricted, result = _just_in_time(built, options)
+        restricted, result = _just_in_time(built, clock)
         label = JUST_IN_TIME
     else:
         raise ValueError(f"unknown baseline {name!r}")
@@ -96,27 +116,30 @@ def _restricted(built: BuiltPlan, lp) -> BuiltPlan:
     return dataclasses.replace(built, model=dataclasses.replace(built.model, lp=lp))
 
 
-def _solved(built: BuiltPlan, options: BaselineOptions, what: str) -> SolveResult:
-    result = solve_program(built, options.backend, options.time_limit_s, options.gap)
+def _solved(built: BuiltPlan, clock: _Clock, what: str, fixed: bool = False) -> SolveResult:
+    """Solve a restricted program. `fixed`: every order and rental is fixed, only placement is left, which the
+    backend solves at once; the warm start (rounding node counts that are already whole) would only add time."""
+    limit_s, backend = clock.limit_s(), clock.options.backend
+    result = solve_program(built, backend, limit_s, clock.options.gap, warm=not fixed)
     if not result.has_solution:
         why = "no plan found in time" if result.status == NO_SOLUTION else "no feasible plan"
-        raise SolverError(f"{what}: {why} ({options.backend}, time limit {options.time_limit_s:g} s)")
+        raise SolverError(f"{what}: {why} ({backend}, time limit {limit_s:g} s)")
     return result
 
 
-def _greedy(built: BuiltPlan, options: BaselineOptions) -> tuple[BuiltPlan, SolveResult]:
+def _greedy(built: BuiltPlan, clock: _Clock) -> tuple[BuiltPlan, SolveResult]:
     """The rule's orders and rentals (sized per service, not per merged class), fixed; placement solved."""
     sets = build_sets(built.scenario, built.performance)
     orders, rentals = greedy_procurement(built.scenario, sets, built.model.cost_parameters)
     restricted = _restricted(built, with_procurement(built.model.lp, orders, rentals))
-    return restricted, _solved(restricted, options, "greedy")
+    return restricted, _solved(restricted, clock, "greedy", fixed=True)
 
 
-def _single_sku(built: BuiltPlan, options: BaselineOptions, sku: str | None) -> tuple[BuiltPlan, SolveResult, str]:
+def _single_sku(built: BuiltPlan, clock: _Clock, sku: str | None) -> tuple[BuiltPlan, SolveResult, str]:
     """One solve per SKU (or the forced one), the cheapest kept."""
     lp = built.model.lp
     candidates = [sku] if sku is not None else procurement_skus(lp)
-    bounds = sku_lower_bounds(lp, candidates, options.time_limit_s) if len(candidates) > 1 else {}
+    bounds = sku_lower_bounds(lp, candidates, clock.limit_s()) if len(candidates) > 1 else {}
     candidates.sort(key=lambda c: bounds.get(c) if bounds.get(c) is not None else -math.inf)  # likeliest first
     best = None
     failures = []
@@ -126,7 +149,7 @@ def _single_sku(built: BuiltPlan, options: BaselineOptions, sku: str | None) -> 
             continue  # its relaxation already costs more than the best plan found: no plan of it is cheaper
         restricted = _restricted(built, only_sku(lp, candidate))
         try:
-            result = _solved(restricted, options, f"single-sku {candidate}")
+            result = _solved(restricted, clock, f"single-sku {candidate}")
         except SolverError as error:
             failures.append(str(error))
             continue
@@ -137,7 +160,7 @@ def _single_sku(built: BuiltPlan, options: BaselineOptions, sku: str | None) -> 
     return best
 
 
-def _just_in_time(built: BuiltPlan, options: BaselineOptions) -> tuple[BuiltPlan, SolveResult]:
+def _just_in_time(built: BuiltPlan, clock: _Clock) -> tuple[BuiltPlan, SolveResult]:
     """Quarter by quarter on the truncated scenario, the past frozen; then every decision fixed over the horizon."""
     scenario = built.scenario
     orders, rentals = procurement_of(built.model.lp, built.model.lp.lower)  # nothing decided yet
@@ -145,6 +168,6 @@ def _just_in_time(built: BuiltPlan, options: BaselineOptions) -> tuple[BuiltPlan
         step = build_plan(truncated_scenario(scenario, quarter), strict=built.strict)
         step = _restricted(step, past_fixed(step.model.lp, orders, rentals, quarter))
         label = f"just-in-time, quarter {scenario.horizon.label(quarter)} with the past frozen"
-        orders, rentals = procurement_of(step.model.lp, _solved(step, options, label).x)
+        orders, rentals = procurement_of(step.model.lp, _solved(step, clock, label).x)
     restricted = _restricted(built, with_procurement(built.model.lp, orders, rentals))
-    return restricted, _solved(restricted, options, "just-in-time over the whole horizon")
+    return restricted, _solved(restricted, clock, "just-in-time over the whole horizon", fixed=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from models.baselines import BASELINES, SINGLE_SKU
-from planner.baselines import BaselineOptions, baseline_run, compare_with_baselines, options_for
+from planner.baselines import baseline_run, compare_with_baselines, options_for
 from planner.pipeline import build_plan, plan_document, run_plan, verify_document
 from planner.progress import SolveProgress
 from planner.scenario import SOLVER_BACKENDS, load_scenario
@@ -53,9 +53,7 @@ def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv
         check_writable(csv_dir, directory=True)
     if baseline is not None:
         built = build_plan(loaded, strict=strict)
-        scenario_solver = loaded.solver
-        options = BaselineOptions(solver or scenario_solver.backend, time_limit or scenario_solver.time_limit_s,
-                                  scenario_solver.gap if gap is None else gap)
+        options = options_for(built, solver, time_limit, gap, beside_a_plan=False)
         document = plan_document(baseline_run(built, baseline, options, sku=sku))
     else:
         with SolveProgress(quiet=quiet) as progress:
@@ -93,10 +91,10 @@ def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv
                f"(objective ${document['objective_usd']:,.2f}); "
                f"{len(document['purchases'])} orders, {len(document['rentals'])} rentals, "
                f"{len(document['unmet'])} quarter-workloads with unmet demand")
-    for warning in document["warnings"]:
-        click.echo(f"warning: {warning['message']}")
     if document["baselines"]:
         click.echo("saving against " + "; ".join(baseline_text(row) for row in document["baselines"]))
+    for warning in document["warnings"]:
+        click.echo(f"warning: {warning['message']}")
     if risk is not None:
         tco = risk["tco_usd"]
         click.echo(f"risk ({risk['samples']:,} futures): TCO mean ${tco['mean']:,.0f}, P50 ${tco['p50']:,.0f}, "
