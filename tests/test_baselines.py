@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import openpyxl
 import pytest
 from click.testing import CliRunner
 
@@ -125,13 +126,23 @@ def test_cli_baseline_plan_verifies_and_renders(tmp_path):
     code, output = invoke("report", baseline_path, "-o", tmp_path / "jit.xlsx")
     assert code == 0 and (tmp_path / "jit.xlsx").is_file()
 
-    code, output = invoke("plan", scenario, "--json", tmp_path / "plan.json")
+    code, output = invoke("plan", scenario, "--json", tmp_path / "plan.json", "-o", tmp_path / "plan.xlsx",
+                          "--no-risk")
     assert code == 0, output
     assert "saving against greedy ($2,000): $0 (0.0%); single-sku ($2,000): $0 (0.0%); " \
            "just-in-time ($17,520): $15,520 (88.6%)" in output
     rows = {row["name"]: row for row in json.loads((tmp_path / "plan.json").read_text())["baselines"]}
     assert rows[JUST_IN_TIME]["saving_usd"] == pytest.approx(15_520.0, abs=1e-6)
     assert rows[JUST_IN_TIME]["saving_pct"] == pytest.approx(15_520.0 / 17_520.0, rel=1e-9)
+    summary = openpyxl.load_workbook(tmp_path / "plan.xlsx")["Summary"]
+    table = {row[0]: row[1:5] for row in summary.iter_rows(values_only=True)
+             if row[0] in ("this plan", *BASELINES)}
+    assert table["this plan"][1].startswith("='Costs'!")  # the Costs sheet's NPV objective, live
+    status, objective, saving, saving_pct = table[JUST_IN_TIME]
+    assert status == "optimal" and objective == pytest.approx(17_520.0)
+    assert saving.startswith("=") and saving_pct.startswith("=IFERROR(")
+    assert "Discounted TCO: this plan vs baselines" in [
+        "".join(run.t for p in chart.title.tx.rich.p for run in p.r or []) for chart in summary._charts]
 
     code, output = invoke("plan", scenario, "--json", tmp_path / "bare.json", "--no-baselines")
     assert code == 0 and "saving against" not in output
