@@ -86,7 +86,7 @@ def compare_with_baselines(optimal: PlanRun, options: BaselineOptions,
     for name in names:
         try:
             run = baseline_run(optimal.built, name, options)
-        except SolverError as error:
+        except (SolverError, ValueError) as error:  # no plan under the rule, or a rule's decision the program lacks
             rows.append({"name": name, "status": "failed", "objective_usd": None, "saving_usd": None,
                          "saving_pct": None, "detail": str(error)})
             continue
