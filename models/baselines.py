@@ -9,12 +9,13 @@ programs; this module holds the rules (no I/O).
 - **greedy** (`greedy_procurement`): the first-fit scheduler as a procurement rule. Training runs by deadline,
   then inference services by demand (largest total first), each quarter of each service in turn. A job takes the
   first pool (site, SKU) with room, pools ranked by the job's $ per unit of work at full load (ownership or rent
-  + energy + carbon, `planner estimate`'s ranking). Where none has room, it buys the first (cheapest) SKU at the
-  first allowed owned site whose power, racks and budget admit the order, just in time: ordered lead_quarters
-  before the quarter it is needed (a run: its start; a service: that quarter), sized to what is missing. Where no
-  purchase can be in service by then (lead time, availability, caps), it rents the cheapest compatible SKU at an
-  allowed cloud site for the quarters concerned; where nothing can, the work is left to the optimiser's unmet
-  demand and unfinished-training penalties. The orders and rentals are then fixed.
+  + energy + carbon, `planner estimate`'s ranking). Where none has room, it buys, in that ranking, the first
+  (site, SKU) at an allowed owned site that can be in service in time and whose power, racks and budget admit the
+  order, just in time: ordered lead_quarters before the quarter it is needed (a run: its first quarter; a service:
+  that quarter), sized to what is missing. Where no purchase can be in service by then (lead time, availability,
+  caps), it rents the cheapest compatible SKU at an allowed cloud site for the quarters concerned; where nothing
+  can, the work is left to the optimiser's unmet-demand and unfinished-training penalties. The orders and rentals
+  are then fixed, and placement is solved for them.
 - **single-sku** (`only_sku`): the best plan that buys and rents one SKU only (the existing fleet stays); the
   baseline is the cheapest over all SKUs, one solve per SKU.
 - **just-in-time** (`truncated_scenario`, `past_fixed`): the optimiser quarter by quarter with no lookahead. In
