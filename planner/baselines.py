@@ -116,11 +116,16 @@ def _restricted(built: BuiltPlan, lp) -> BuiltPlan:
     return dataclasses.replace(built, model=dataclasses.replace(built.model, lp=lp))
 
 
-def _solved(built: BuiltPlan, clock: _Clock, what: str, fixed: bool = False) -> SolveResult:
-    """Solve a restricted program. `fixed`: every order and rental is fixed, only placement is left, which the
-    backend solves at once; the warm start (rounding node counts that are already whole) would only add time."""
-    limit_s, backend = clock.limit_s(), clock.options.backend
-    result = solve_program(built, backend, limit_s, clock.options.gap, warm=not fixed)
+def _solved(built: BuiltPlan, clock: _Clock, what: str) -> SolveResult:
+    """Solve a restricted program: the backend alone first (measured on the shipped example, twice as fast as from
+    the warm start on these smaller programs, to the same plans within the gap); from the warm start (a plan
+    whatever happens) only where that found none in time."""
+    backend, gap = clock.options.backend, clock.options.gap
+    limit_s = clock.limit_s()
+    result = solve_program(built, backend, limit_s, gap, warm=False)
+    if result.status == NO_SOLUTION:
+        limit_s = clock.limit_s()
+        result = solve_program(built, backend, limit_s, gap, warm=True)
     if not result.has_solution:
         why = "no plan found in time" if result.status == NO_SOLUTION else "no feasible plan"
         raise SolverError(f"{what}: {why} ({backend}, time limit {limit_s:g} s)")
@@ -132,7 +137,7 @@ def _greedy(built: BuiltPlan, clock: _Clock) -> tuple[BuiltPlan, SolveResult]:
     sets = build_sets(built.scenario, built.performance)
     orders, rentals = greedy_procurement(built.scenario, sets, built.model.cost_parameters)
     restricted = _restricted(built, with_procurement(built.model.lp, orders, rentals))
-    return restricted, _solved(restricted, clock, "greedy", fixed=True)
+    return restricted, _solved(restricted, clock, "greedy")
 
 
 def _single_sku(built: BuiltPlan, clock: _Clock, sku: str | None) -> tuple[BuiltPlan, SolveResult, str]:
@@ -170,4 +175,4 @@ def _just_in_time(built: BuiltPlan, clock: _Clock) -> tuple[BuiltPlan, SolveResu
         label = f"just-in-time, quarter {scenario.horizon.label(quarter)} with the past frozen"
         orders, rentals = procurement_of(step.model.lp, _solved(step, clock, label).x)
     restricted = _restricted(built, with_procurement(built.model.lp, orders, rentals))
-    return restricted, _solved(restricted, clock, "just-in-time over the whole horizon", fixed=True)
+    return restricted, _solved(restricted, clock, "just-in-time over the whole horizon")
