@@ -17,7 +17,7 @@ from planner.baselines import BaselineOptions, baseline_run, compare_with_baseli
 from planner.cli import main
 from planner.pipeline import build_plan, plan_document, solve_plan
 from planner.scenario import load_scenario
-from scenario_files import CLOUD, OWNED_FREE_ENERGY, inference, sku, write_scenario
+from scenario_files import CLOUD, OWNED_FREE_ENERGY, inference, sku, training, write_scenario
 
 WORKED_EXAMPLE = Path(__file__).resolve().parent / "cases" / "worked-example" / "scenario.yaml"
 EXACT = BaselineOptions("scip", 30.0, 1e-9)  # solved to optimality: a baseline's own best plan
@@ -159,3 +159,24 @@ def test_cli_single_sku_forced_and_bad_sku(tmp_path):
     assert code == 2 and "'h100' is not in the catalog (a)" in output
     code, output = invoke("plan", scenario, "--sku", "a")
     assert code == 2 and "--sku goes with --baseline single-sku" in output
+
+
+def test_a_failed_baseline_is_reported_and_the_plan_still_written(tmp_path):
+    """A run of 2 node-quarters (15.768 B tokens at 1,000 tokens/s per node = 4,380 node-hours) in 2027Q1–Q2
+    that must finish, on a SKU with a lead time of one quarter that cannot be rented. The optimum orders 2 nodes
+    in 2027Q1 and runs it all in 2027Q2: 2 × $2,000 = $4,000; greedy does the same. just-in-time has nothing it
+    may buy in service in 2027Q1 (no pool can host the run then), and in 2027Q2, when the whole run is due, an
+    order placed now would arrive after the horizon: no plan, so its row says `failed` and why, and the plan, its
+    workbook included, is written all the same (exit 0)."""
+    path = write_scenario(tmp_path / "must-finish", catalog=[sku(lead_quarters=1)], sites=[OWNED_FREE_ENERGY],
+                          workloads=[training("pretrain", 1, 15.768, "2027Q1", "2027Q2")],
+                          throughput=[("pretrain", "a", 1000)], quarters=2)
+    code, output = invoke("plan", path, "--json", tmp_path / "plan.json", "-o", tmp_path / "plan.xlsx", "--no-risk")
+    assert code == 0, output
+    assert "(objective $4,000.00)" in output and "greedy ($4,000): $0 (0.0%)" in output
+    assert "just-in-time: failed (just-in-time, quarter 2027Q2 with the past frozen: no feasible plan" in output
+    rows = {row["name"]: row for row in json.loads((tmp_path / "plan.json").read_text())["baselines"]}
+    assert rows[JUST_IN_TIME]["status"] == "failed" and rows[JUST_IN_TIME]["objective_usd"] is None
+    summary = openpyxl.load_workbook(tmp_path / "plan.xlsx")["Summary"]
+    failed = next(row for row in summary.iter_rows(values_only=True) if row[0] == JUST_IN_TIME)
+    assert failed[1:5] == ("failed", None, '=""', '=""')
