@@ -235,7 +235,7 @@ class _Fleet:
         room = min(by_power.min(), by_racks.min())
         if self.budget is not None:
             room = min(room, (self.budget - self.spend_usd[order_quarter]) / self.catalog.at[sku, "price_usd"])
-        return max(int(math.floor(room + ROOM_EPS)), 0)
+        return max(math.floor(room + ROOM_EPS), 0)
 
     def buy(self, site, sku, order_quarter: int, count: int) -> None:
         key = (order_quarter, site, sku)
@@ -255,7 +255,7 @@ class _Fleet:
         """Nodes to add to the pool in `quarter` so it holds the job's minimum and has `node_equivalents` free."""
         nodes, busy = self._pool(site, sku)
         for_work = (node_equivalents + busy[quarter]) / (1.0 - self.headroom) - nodes[quarter]
-        return max(int(math.ceil(max(for_work, min_nodes - nodes[quarter]) - ROOM_EPS)), 1)
+        return max(math.ceil(max(for_work, min_nodes - nodes[quarter]) - ROOM_EPS), 1)
 
 
 def greedy_procurement(scenario, sets: PlanningSets, prices: CostParameters) -> tuple[pd.Series, pd.Series]:
@@ -388,7 +388,7 @@ def _nodes_for_run(fleet: _Fleet, site, sku, order_quarter: int, window: np.ndar
         return None  # not in service by the run's start: the purchase does not arrive in time
     nodes, busy = fleet._pool(site, sku)
     added = np.isin(window, in_service)
-    for count in range(max(int(math.ceil(min_nodes - nodes[window].max() - ROOM_EPS)), 1), room + 1):
+    for count in range(max(math.ceil(min_nodes - nodes[window].max() - ROOM_EPS), 1), room + 1):
         after = nodes[window] + count * added
         free = np.where(after >= min_nodes - ROOM_EPS, np.maximum((1.0 - fleet.headroom) * after - busy[window], 0), 0)
         if free.sum() >= work - ROOM_EPS:
