@@ -105,5 +105,6 @@ def baseline_text(row: dict) -> str:
     """One baseline in the console line: its objective and the optimal plan's saving, or why it failed."""
     if row["objective_usd"] is None:
         return f"{row['name']}: failed ({row['detail']})"
-    return (f"{row['name']} (${row['objective_usd']:,.0f}): ${row['saving_usd']:,.0f} "
+    saving = row["saving_usd"]  # negative where the baseline beat this plan (a time-limited or heuristic one)
+    return (f"{row['name']} (${row['objective_usd']:,.0f}): {'-' if saving < 0 else ''}${abs(saving):,.0f} "
             f"({row['saving_pct']:.1%})")
