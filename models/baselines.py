@@ -11,8 +11,9 @@ programs; this module holds the rules (no I/O).
   first pool (site, SKU) with room, pools ranked by the job's $ per unit of work at full load (ownership or rent
   + energy + carbon, `planner estimate`'s ranking). Where none has room, it buys, in that ranking, the first
   (site, SKU) at an allowed owned site that can be in service in time and whose power, racks and budget admit the
-  order, just in time: ordered lead_quarters before the quarter it is needed (a run: its first quarter; a service:
-  that quarter), sized to what is missing. Where no purchase can be in service by then (lead time, availability,
+  order, just in time: ordered lead_quarters before the quarter it is needed (a service: that quarter; a run: its
+  first quarter, and where power, racks or budget cap that order, its later quarters too, all in one pool), sized
+  to what is missing. Where no purchase can be in service by then (lead time, availability,
   caps), it rents the cheapest compatible SKU at an allowed cloud site for the quarters concerned; where nothing
   can, the work is left to the optimiser's unmet-demand and unfinished-training penalties. The orders and rentals
   are then fixed, and placement is solved for them.
@@ -243,6 +244,15 @@ class _Fleet:
         self.spend_usd[order_quarter] += count * self.catalog.at[sku, "price_usd"]
         self._add(site, sku, self.in_service(sku, order_quarter), float(count))
 
+    def state(self) -> tuple:
+        """What buying changes, copied: `restore` takes the fleet back to it."""
+        return ({k: v.copy() for k, v in self.nodes.items()}, {k: v.copy() for k, v in self.busy.items()},
+                {k: v.copy() for k, v in self.site_kw.items()}, {k: v.copy() for k, v in self.site_racks.items()},
+                self.spend_usd.copy(), dict(self.orders))
+
+    def restore(self, state: tuple) -> None:
+        self.nodes, self.busy, self.site_kw, self.site_racks, self.spend_usd, self.orders = state
+
     def can_rent(self, site, sku, quarter: int) -> bool:
         return (quarter, site, sku) in self.valid_rentals
 
@@ -338,8 +348,8 @@ def _take(fleet: _Fleet, site, sku, quarter: int, rate: float, min_nodes: float,
 
 
 def _place_run(fleet: _Fleet, options: pd.DataFrame) -> None:
-    """One training run: the first pool with room over its window, else a purchase in service at its start, else
-    rentals; else it is left to the optimiser's unfinished-training penalty."""
+    """One training run: the first pool with room over its window, else purchases in one pool (`_buy_for_run`),
+    else rentals; else it is left to the optimiser's unfinished-training penalty."""
     pools = options.groupby(["site", "sku"], sort=False)
     for (site, sku), rows in pools:
         window = rows["quarter"].to_numpy()
@@ -349,16 +359,9 @@ def _place_run(fleet: _Fleet, options: pd.DataFrame) -> None:
             _run_on(fleet, site, sku, window, work, float(rows["min_nodes"].iloc[0]))
             return
     for (site, sku), rows in pools:
-        if not rows["owned"].iloc[0]:
-            continue
-        window = rows["quarter"].to_numpy()
-        work, min_nodes = float(rows["node_hours"].iloc[0]) / HOURS_PER_QUARTER, float(rows["min_nodes"].iloc[0])
-        order_quarter = int(window[0]) - int(fleet.catalog.at[sku, "lead_quarters"])
-        room = fleet.room_to_buy(site, sku, order_quarter)
-        count = _nodes_for_run(fleet, site, sku, order_quarter, window, work, min_nodes, room)
-        if count is not None:
-            fleet.buy(site, sku, order_quarter, count)
-            _run_on(fleet, site, sku, window, work, min_nodes)
+        if rows["owned"].iloc[0] and _buy_for_run(fleet, site, sku, rows["quarter"].to_numpy(),
+                                                  float(rows["node_hours"].iloc[0]) / HOURS_PER_QUARTER,
+                                                  float(rows["min_nodes"].iloc[0])):
             return
     for (site, sku), rows in pools:
         window = rows["quarter"].to_numpy()
@@ -378,22 +381,48 @@ def _place_run(fleet: _Fleet, options: pd.DataFrame) -> None:
         return
 
 
+def _buy_for_run(fleet: _Fleet, site, sku, window: np.ndarray, work: float, min_nodes: float) -> bool:
+    """Orders in one pool, just in time: in service for the run's first quarter and, where power, racks or budget
+    cap that order, more for its later quarters, until the run fits; then the run is put there. False, with
+    nothing bought, when the pool's orders can never hold it."""
+    saved = fleet.state()
+    lead = int(fleet.catalog.at[sku, "lead_quarters"])
+    for quarter in window.astype(int):
+        order_quarter = quarter - lead
+        room = fleet.room_to_buy(site, sku, order_quarter)
+        if room <= 0:
+            continue
+        count, enough = _nodes_for_run(fleet, site, sku, order_quarter, window, work, min_nodes, room)
+        if count:
+            fleet.buy(site, sku, order_quarter, count)
+        if enough:
+            _run_on(fleet, site, sku, window, work, min_nodes)
+            return True
+    fleet.restore(saved)
+    return False
+
+
 def _nodes_for_run(fleet: _Fleet, site, sku, order_quarter: int, window: np.ndarray, work: float,
-                   min_nodes: float, room: int) -> int | None:
-    """Fewest nodes an order in `order_quarter` must add for the run to fit the pool over its window."""
-    if room <= 0:
-        return None
-    in_service = np.intersect1d(fleet.in_service(sku, order_quarter), window)
-    if not len(in_service) or in_service[0] != window[0]:
-        return None  # not in service by the run's start: the purchase does not arrive in time
+                   min_nodes: float, room: int) -> tuple[int, bool]:
+    """Fewest nodes (at most `room`) an order in `order_quarter` must add for the run to fit the pool over its
+    window, and whether that many fit it (else: `room`, False). The run's room grows with the count: bisection."""
     nodes, busy = fleet._pool(site, sku)
-    added = np.isin(window, in_service)
-    for count in range(max(math.ceil(min_nodes - nodes[window].max() - ROOM_EPS), 1), room + 1):
+    added = np.isin(window, fleet.in_service(sku, order_quarter))
+
+    def fits(count: int) -> bool:
         after = nodes[window] + count * added
-        free = np.where(after >= min_nodes - ROOM_EPS, np.maximum((1.0 - fleet.headroom) * after - busy[window], 0), 0)
-        if free.sum() >= work - ROOM_EPS:
-            return count
-    return None
+        room_left = np.maximum((1.0 - fleet.headroom) * after - busy[window], 0.0)
+        return np.where(after >= min_nodes - ROOM_EPS, room_left, 0.0).sum() >= work - ROOM_EPS
+
+    if not added.any():
+        return 0, False  # not in service in the run's window at all
+    if not fits(room):
+        return room, False
+    low, high = 0, room  # fits(high) holds; find the least such count
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if fits(middle) else (middle, high)
+    return high, True
 
 
 def _run_on(fleet: _Fleet, site, sku, window: np.ndarray, work: float, min_nodes: float) -> None:
