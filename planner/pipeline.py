@@ -142,7 +142,7 @@ def complete_run(built: BuiltPlan, result: SolveResult) -> PlanRun:
                    build_seconds=built.build_seconds, duals=duals, built=built)
 
 
-def plan_document(run: PlanRun) -> dict:
+def plan_document(run: PlanRun, stochastic: dict | None = None) -> dict:
     """The PLAN.json document (models/plan_schema.py): status, solver, objective, and every table as records.
 
     Assembled through the schema, so a field left out, misnamed or of the wrong type is an error here, before
@@ -181,6 +181,7 @@ def plan_document(run: PlanRun) -> dict:
         "duals": run.duals,
         "why": order_uses(tables["purchases"], tables["placement"], tables["fleet"],
                           life_quarters(scenario.catalog), scenario.horizon),
+        **({"stochastic": stochastic} if stochastic is not None else {}),
     })
 
 

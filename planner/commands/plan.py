@@ -24,7 +24,16 @@ from reports.atomic import check_writable, write_json_atomic
 @click.option("--no-risk", is_flag=True, help="Skip the default Monte-Carlo evaluation behind the workbook's "
                                               "Risk and Sensitivity sheets.")
 @click.option("--quiet", is_flag=True, help="No progress line on stderr while solving.")
-def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv_dir, no_risk, quiet) -> None:
+@click.option("--stochastic", "futures", type=click.IntRange(min=1), default=None,
+              help="Two-stage plan: purchases that minimise mean TCO (+ λ·CVaR) over N sampled futures.")
+@click.option("--seed", type=click.IntRange(min=0), default=None,
+              help="With --stochastic: the sampler's seed (default: the scenario's risk.seed).")
+@click.option("--cvar-weight", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="With --stochastic: λ, the weight of CVaR_α in the objective.")
+@click.option("--cvar-alpha", type=click.FloatRange(min=0, max=1, max_open=True), default=0.95, show_default=True,
+              help="With --stochastic: α of CVaR.")
+def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv_dir, no_risk, quiet, futures, seed,
+            cvar_weight, cvar_alpha) -> None:
     """Decide orders, rentals and placement per quarter at the lowest discounted total cost.
 
     The plan is verified on an independent, solver-free path before anything is written. With -o, a default
@@ -36,16 +45,36 @@ def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv
             check_writable(path)
     if csv_dir:
         check_writable(csv_dir, directory=True)
-    with SolveProgress(quiet=quiet) as progress:
-        run = run_plan(loaded, backend=solver, time_limit_s=time_limit, gap=gap, strict=strict, progress=progress)
-    document = plan_document(run)
+    if futures is None and (seed is not None or cvar_weight or cvar_alpha != 0.95):
+        raise click.UsageError("--seed, --cvar-weight and --cvar-alpha go with --stochastic N")
+    if futures is not None and strict:
+        raise click.UsageError("--stochastic prices every shortfall; it does not combine with --strict")
+    stochastic = None
+    if futures is not None:
+        from planner.stochastic import run_stochastic_plan, stderr_say
+
+        with SolveProgress(quiet=quiet) as progress:
+            stochastic = run_stochastic_plan(loaded, futures, seed=seed, cvar_weight=cvar_weight,
+                                             cvar_alpha=cvar_alpha, backend=solver, time_limit_s=time_limit,
+                                             gap=gap, progress=progress, say=stderr_say(quiet))
+        document = stochastic.document
+    else:
+        with SolveProgress(quiet=quiet) as progress:
+            run = run_plan(loaded, backend=solver, time_limit_s=time_limit, gap=gap, strict=strict,
+                           progress=progress)
+        document = plan_document(run)
     verify_document(loaded, document)
     risk = None
     if xlsx_path and not no_risk:
         from models.risk import evaluate_plan, use_all_cpu_cores
 
         use_all_cpu_cores()
-        risk = evaluate_plan(loaded, document)
+        if stochastic is not None:
+            from planner.stochastic import out_of_sample
+
+            risk = out_of_sample(loaded, stochastic)
+        else:
+            risk = evaluate_plan(loaded, document)
     # Everything is computed before the first file is written: a failure leaves no partial set of outputs.
     if json_path:
         write_json_atomic(json_path, document)
@@ -66,7 +95,18 @@ def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv
                f"{len(document['unmet'])} quarter-workloads with unmet demand")
     for warning in document["warnings"]:
         click.echo(f"warning: {warning['message']}")
-    if risk is not None:
+    if stochastic is not None:
+        figures = document["stochastic"]
+        click.echo(f"stochastic ({figures['samples']:,} futures, seed {figures['seed']}): expected TCO "
+                   f"${figures['expected_tco_usd']:,.0f} vs the deterministic plan's "
+                   f"${figures['deterministic_expected_tco_usd']:,.0f} (VSS ${figures['vss_usd']:,.0f}), "
+                   f"CVaR{figures['cvar_alpha']:.0%} ${figures['cvar_usd']:,.0f}")
+    if risk is not None and "comparison" in risk:
+        for name, row in risk["comparison"]["plans"].items():
+            click.echo(f"out of sample ({risk['samples']:,} futures, seed {risk['seed']}), {name} plan: "
+                       f"E[TCO] ${row['mean_usd']:,.0f}, P95 ${row['p95_usd']:,.0f}, "
+                       f"CVaR95 ${row['cvar95_usd']:,.0f}, shortfall probability {row['shortfall_probability']:.1%}")
+    elif risk is not None:
         tco = risk["tco_usd"]
         click.echo(f"risk ({risk['samples']:,} futures): TCO mean ${tco['mean']:,.0f}, P50 ${tco['p50']:,.0f}, "
                    f"P95 ${tco['p95']:,.0f}, CVaR95 ${tco['cvar95']:,.0f}")

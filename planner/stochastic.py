@@ -1,0 +1,143 @@
+"""`planner plan --stochastic N`: the deterministic plan, the two-stage solve on N futures, the forecast re-solve
+with the purchases fixed, and the in-sample figures (models/stochastic.py holds the mathematics)."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from models.errors import InputError, Problem
+from models.risk_devices import precision
+from models.risk_inputs import build_risk_inputs
+from models.risk_settings import risk_settings
+from models.stochastic import (HELD_FAMILIES, build_two_stage, cvar, draw_futures, first_stage_values, hold_columns,
+                               recourse_costs, solve_two_stage)
+from planner.pipeline import PlanRun, build_plan, plan_document, solve_plan
+
+MIN_TWO_STAGE_S = 5.0  # the branch and bound gets at least this long, whatever is left of the time limit
+
+
+@dataclass
+class StochasticRun:
+    run: PlanRun  # the stochastic plan: its purchases fixed, the rest re-solved on the forecast
+    document: dict  # its PLAN.json, with `stochastic`
+    deterministic: PlanRun
+    deterministic_document: dict
+    costs_usd: np.ndarray  # [future] this plan's TCO in each future (recourse optimal)
+    deterministic_costs_usd: np.ndarray
+
+
+def run_stochastic_plan(scenario, samples: int, seed: int | None = None, cvar_weight: float = 0.0,
+                        cvar_alpha: float = 0.95, backend: str | None = None, time_limit_s: float | None = None,
+                        gap: float | None = None, progress=None, say=None) -> StochasticRun:
+    """Deterministic plan → N futures → extensive form (training pools held at the deterministic choice) →
+    purchases → forecast re-solve with the purchases fixed → both plans' TCO over the same futures."""
+    say = say or (lambda text: None)
+    settings = risk_settings(scenario, samples=samples, seed=seed)
+    time_limit_s = scenario.solver.time_limit_s if time_limit_s is None else time_limit_s
+    gap = scenario.solver.gap if gap is None else gap
+    started = time.perf_counter()
+    built = build_plan(scenario)
+    model = built.model
+    if "unmet" not in model.lp.variables:
+        raise InputError(Problem(scenario.path.name, "--stochastic needs inference demand to sample"))
+    deterministic = solve_plan(built, backend=backend, time_limit_s=time_limit_s, gap=gap)
+    deterministic_document = plan_document(deterministic)
+    say(f"deterministic plan: objective ${deterministic_document['objective_usd']:,.0f} "
+        f"({time.perf_counter() - started:.1f} s)")
+
+    inputs = build_risk_inputs(scenario, deterministic_document, settings)
+    with precision(True):
+        futures = draw_futures(inputs, settings.seed, settings.samples, settings.failure_rate)
+    x_det = deterministic.result.x
+    det_nodes = _nodes(model, x_det)
+    two_stage = build_two_stage(model, built.classes, inputs, futures, det_nodes, cvar_weight, cvar_alpha)
+    hold_columns(two_stage, model, HELD_FAMILIES, x_det)
+    say(f"extensive form: {settings.samples:,} futures, {two_stage.num_vars:,} variables "
+        f"({int(two_stage.integer.sum()):,} integer), {two_stage.num_rows:,} rows, "
+        f"{two_stage.lp_matrix.nnz:,} non-zeros")
+    _, hint = recourse_costs(two_stage, x_det, time_limit_s)  # complete, η and u_n included
+    remaining_s = max(time_limit_s - (time.perf_counter() - started), MIN_TWO_STAGE_S)
+    result = solve_two_stage(two_stage, hint, remaining_s, gap, progress=progress)
+    if not result.has_solution:
+        result = dataclasses.replace(result, x=hint)
+    first = first_stage_values(two_stage, result.x, model.lp.num_vars)
+
+    orders = np.zeros(model.lp.num_vars, dtype=bool)
+    orders[model.lp.variables["orders"].positions] = True
+    fixed_model = dataclasses.replace(model, lp=model.lp.with_fixed(orders, first, relax=np.zeros_like(orders)))
+    stochastic = solve_plan(dataclasses.replace(built, model=fixed_model), backend=backend,
+                            time_limit_s=time_limit_s, gap=gap)
+    say(f"stochastic purchases re-solved on the forecast: objective ${stochastic.result.objective:,.0f}")
+
+    # Both plans as written, over the same futures, each with its own nodes' failed fractions.
+    costs = _plan_costs(model, built, inputs, futures, stochastic.result.x, time_limit_s)
+    det_costs = _plan_costs(model, built, inputs, futures, x_det, time_limit_s)
+    figures = {"samples": settings.samples, "seed": settings.seed, "cvar_weight": float(cvar_weight),
+               "cvar_alpha": float(cvar_alpha), "expected_tco_usd": float(costs.mean()),
+               "cvar_usd": cvar(costs, cvar_alpha), "deterministic_expected_tco_usd": float(det_costs.mean()),
+               "vss_usd": float(det_costs.mean() - costs.mean())}
+    document = plan_document(stochastic, stochastic=figures)
+    return StochasticRun(run=stochastic, document=document, deterministic=deterministic,
+                         deterministic_document=deterministic_document, costs_usd=costs,
+                         deterministic_costs_usd=det_costs)
+
+
+def _nodes(model, x):
+    return model.lp.evaluate(model.nodes, x).reorder_levels(["quarter", "site", "sku"])
+
+
+def _plan_costs(model, built, inputs, futures, x, time_limit_s: float) -> np.ndarray:
+    two_stage = build_two_stage(model, built.classes, inputs, futures, _nodes(model, x))
+    costs, _ = recourse_costs(two_stage, x, time_limit_s)
+    return costs
+
+
+def stderr_say(quiet: bool):
+    """A line of progress on stderr, or nothing under --quiet."""
+    def say(text: str) -> None:
+        if not quiet:
+            sys.stderr.write(f"stochastic: {text}\n")
+            sys.stderr.flush()
+    return say
+
+
+OUT_OF_SAMPLE_SEED_OFFSET = 1  # fresh futures: the seed after the one the plan was solved on
+
+
+def out_of_sample(scenario, stochastic: StochasticRun, samples: int | None = None) -> dict:
+    """`planner evaluate` of the stochastic plan (its RISK document, for the Risk sheet) with the deterministic plan
+    evaluated on the same fresh futures beside it, under `comparison`."""
+    from models.risk import evaluate_plan
+
+    seed = stochastic.document["stochastic"]["seed"] + OUT_OF_SAMPLE_SEED_OFFSET
+    risk = evaluate_plan(scenario, stochastic.document, samples=samples, seed=seed)
+    other = evaluate_plan(scenario, stochastic.deterministic_document, samples=samples, seed=seed)
+    return {**risk, "comparison": comparison(stochastic.document, stochastic.deterministic_document, risk, other)}
+
+
+def comparison(plan: dict, deterministic: dict, risk: dict, deterministic_risk: dict) -> dict:
+    """Both plans side by side on the same futures, and the purchases where they differ."""
+    def row(document: dict, result: dict) -> dict:
+        by_quarter = result["shortfall_by_quarter"]
+        return {"objective_usd": document["objective_usd"], "mean_usd": result["tco_usd"]["mean"],
+                "p95_usd": result["tco_usd"]["p95"], "cvar95_usd": result["tco_usd"]["cvar95"],
+                "shortfall_probability": max((r["probability"] for r in by_quarter), default=0.0)}
+
+    def nodes(document: dict) -> dict:
+        out: dict = {}
+        for p in document["purchases"]:
+            key = (p["quarter"], p["site"], p["sku"])
+            out[key] = out.get(key, 0.0) + p["nodes"]
+        return out
+
+    mine, theirs = nodes(plan), nodes(deterministic)
+    differ = [{"quarter": q, "site": s, "sku": k, "deterministic_nodes": theirs.get((q, s, k), 0.0),
+               "stochastic_nodes": mine.get((q, s, k), 0.0)}
+              for q, s, k in sorted(set(mine) | set(theirs)) if mine.get((q, s, k), 0.0) != theirs.get((q, s, k), 0.0)]
+    return {"plans": {"deterministic": row(deterministic, deterministic_risk), "stochastic": row(plan, risk)},
+            "in_sample": plan["stochastic"], "purchases_differ": differ}
