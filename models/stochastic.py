@@ -47,6 +47,7 @@ import scipy.sparse as sp
 from models.formulation import PlanModel
 from models.lp import LinearProgram
 from models.risk_costs import demand_factor, electricity_factor, failed_fraction, on_demand_usd_per_unit
+from models.risk_devices import precision
 from models.risk_inputs import RiskInputs
 from models.risk_sampling import draw_grid_noise, grid_shapes, key_words
 from models.solve import OPTIMAL, HighsSession, SolveResult
@@ -85,12 +86,14 @@ def draw_futures(inputs: RiskInputs, seed: int, samples: int, failure_rate: floa
     a = inputs.arrays
     workloads, quarters = a.demand_tokens_per_s.shape
     shapes = grid_shapes(workloads, quarters, len(inputs.sites), len(inputs.skus))
-    noise = draw_grid_noise(key_words(seed), np.arange(samples, dtype=np.uint32), shapes, np.float64)
-    factor = demand_factor(a.uncertainty, noise["demand_z"], noise["common_z"])
-    electricity = electricity_factor(a.uncertainty.electricity_sigma, noise["electricity_z"])
+    with precision(True):
+        noise = draw_grid_noise(key_words(seed), np.arange(samples, dtype=np.uint32), shapes, np.float64)
+        factor = demand_factor(a.uncertainty, noise["demand_z"], noise["common_z"])
+        electricity = electricity_factor(a.uncertainty.electricity_sigma, noise["electricity_z"])
+        failure_z = np.asarray(noise["failure_z"], dtype=float)
     return Futures(demand_factor=np.moveaxis(np.asarray(factor, dtype=float), -1, 0),
                    electricity_factor=np.moveaxis(np.asarray(electricity, dtype=float), -1, 0),
-                   failure_z=np.moveaxis(np.asarray(noise["failure_z"], dtype=float), -1, 0),
+                   failure_z=np.moveaxis(failure_z, -1, 0),
                    failure_rate=float(failure_rate), workloads=list(inputs.workloads), sites=list(inputs.sites),
                    skus=list(inputs.skus))
 
@@ -211,7 +214,8 @@ def failure_fractions(futures: Futures, pools: pd.MultiIndex, nodes: pd.Series, 
     quarter = pools.get_level_values("quarter").to_numpy(dtype=int)
     present = nodes.reindex(pools).fillna(0.0).to_numpy()
     z = futures.failure_z[:, site, sku, quarter]
-    down = np.asarray(failed_fraction(futures.failure_rate, present[None, :], z), dtype=float)
+    with precision(True):
+        down = np.asarray(failed_fraction(futures.failure_rate, present[None, :], z), dtype=float)
     owned = pools.get_level_values("site").isin(owned_sites)
     return np.minimum(np.where(owned[None, :], down, 0.0), MAX_FAILED_FRACTION)
 
@@ -342,7 +346,8 @@ def build_two_stage(model: PlanModel, classes, inputs: RiskInputs, futures: Futu
 def _on_demand_usd(model: PlanModel, classes, inputs: RiskInputs) -> np.ndarray:
     """Discounted $ per unit of shortfall rented on demand, per (quarter, class) of the unmet columns (evaluate's
     rule 4; a class's members share their cloud options, so the first member's price is the class's)."""
-    per_unit = np.asarray(on_demand_usd_per_unit(inputs.params, inputs.arrays), dtype=float)  # [workload, quarter]
+    with precision(True):
+        per_unit = np.asarray(on_demand_usd_per_unit(inputs.params, inputs.arrays), dtype=float)  # [workload, quarter]
     index = model.lp.variables["unmet"].index
     workload = pd.Index(inputs.workloads).get_indexer(index.get_level_values("workload"))
     quarter = index.get_level_values("quarter").to_numpy(dtype=int)
@@ -401,3 +406,20 @@ def solve_two_stage(two_stage: TwoStage, hint: np.ndarray, time_limit_s: float, 
                     progress=None) -> SolveResult:
     """The extensive form by HiGHS's branch and bound, starting from `hint` (a complete solution of it)."""
     return HighsSession(two_stage).solve(time_limit_s, gap, hint=hint, progress=progress)
+
+
+def rentals_on_demand(model: PlanModel, x: np.ndarray, headroom: float) -> np.ndarray:
+    """`x` with every rental cut to what the training runs placed on it need, busy ÷ (1 − headroom)
+    node-equivalents: the rest of a plan's rentals is re-decided in each future (rented on demand, as the
+    recourse does), so a plan is not charged for cloud nodes it rented for the forecast's inference."""
+    lp = model.lp
+    if "rentals" not in lp.variables:
+        return x
+    x = x.copy()
+    training = model.sets.placements["kind"].to_numpy() == "training"
+    keys = model.sets.placements.loc[training, ["quarter", "site", "sku"]]
+    busy = pd.Series(x[lp.variables["busy"].positions[training]], index=pd.MultiIndex.from_frame(keys))
+    need = busy.groupby(level=["quarter", "site", "sku"]).sum() / (1.0 - headroom)
+    rentals = lp.variables["rentals"]
+    x[rentals.positions] = need.reindex(rentals.index).fillna(0.0).to_numpy()
+    return x

@@ -11,11 +11,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from models.errors import InputError, Problem
-from models.risk_devices import precision
 from models.risk_inputs import build_risk_inputs
 from models.risk_settings import risk_settings
-from models.stochastic import (HELD_FAMILIES, build_two_stage, cvar, draw_futures, first_stage_values, hold_columns,
-                               recourse_costs, solve_two_stage)
+from models.stochastic import (HELD_FAMILIES, Futures, build_two_stage, cvar, draw_futures, first_stage_values, hold_columns,
+                               recourse_costs, rentals_on_demand, solve_two_stage)
 from planner.pipeline import PlanRun, build_plan, plan_document, solve_plan
 
 MIN_TWO_STAGE_S = 5.0  # the branch and bound gets at least this long, whatever is left of the time limit
@@ -33,9 +32,11 @@ class StochasticRun:
 
 def run_stochastic_plan(scenario, samples: int, seed: int | None = None, cvar_weight: float = 0.0,
                         cvar_alpha: float = 0.95, backend: str | None = None, time_limit_s: float | None = None,
-                        gap: float | None = None, progress=None, say=None) -> StochasticRun:
+                        gap: float | None = None, progress=None, say=None,
+                        futures: Futures | None = None) -> StochasticRun:
     """Deterministic plan → N futures → extensive form (training pools held at the deterministic choice) →
-    purchases → forecast re-solve with the purchases fixed → both plans' TCO over the same futures."""
+    purchases → forecast re-solve with the purchases fixed → both plans' TCO over the same futures.
+    `futures` replaces the sampled ones (a test's hand-made futures)."""
     say = say or (lambda text: None)
     settings = risk_settings(scenario, samples=samples, seed=seed)
     time_limit_s = scenario.solver.time_limit_s if time_limit_s is None else time_limit_s
@@ -51,13 +52,13 @@ def run_stochastic_plan(scenario, samples: int, seed: int | None = None, cvar_we
         f"({time.perf_counter() - started:.1f} s)")
 
     inputs = build_risk_inputs(scenario, deterministic_document, settings)
-    with precision(True):
+    if futures is None:
         futures = draw_futures(inputs, settings.seed, settings.samples, settings.failure_rate)
     x_det = deterministic.result.x
     det_nodes = _nodes(model, x_det)
     two_stage = build_two_stage(model, built.classes, inputs, futures, det_nodes, cvar_weight, cvar_alpha)
     hold_columns(two_stage, model, HELD_FAMILIES, x_det)
-    say(f"extensive form: {settings.samples:,} futures, {two_stage.num_vars:,} variables "
+    say(f"extensive form: {futures.count:,} futures, {two_stage.num_vars:,} variables "
         f"({int(two_stage.integer.sum()):,} integer), {two_stage.num_rows:,} rows, "
         f"{two_stage.lp_matrix.nnz:,} non-zeros")
     _, hint = recourse_costs(two_stage, x_det, time_limit_s)  # complete, η and u_n included
@@ -77,7 +78,7 @@ def run_stochastic_plan(scenario, samples: int, seed: int | None = None, cvar_we
     # Both plans as written, over the same futures, each with its own nodes' failed fractions.
     costs = _plan_costs(model, built, inputs, futures, stochastic.result.x, time_limit_s)
     det_costs = _plan_costs(model, built, inputs, futures, x_det, time_limit_s)
-    figures = {"samples": settings.samples, "seed": settings.seed, "cvar_weight": float(cvar_weight),
+    figures = {"samples": futures.count, "seed": settings.seed, "cvar_weight": float(cvar_weight),
                "cvar_alpha": float(cvar_alpha), "expected_tco_usd": float(costs.mean()),
                "cvar_usd": cvar(costs, cvar_alpha), "deterministic_expected_tco_usd": float(det_costs.mean()),
                "vss_usd": float(det_costs.mean() - costs.mean())}
@@ -92,6 +93,9 @@ def _nodes(model, x):
 
 
 def _plan_costs(model, built, inputs, futures, x, time_limit_s: float) -> np.ndarray:
+    """The written plan's TCO in each future: its purchases and training held, rentals beyond training's
+    re-decided on demand (models/stochastic.py `rentals_on_demand`), failed fractions at its own nodes."""
+    x = rentals_on_demand(model, x, built.solved.headroom)
     two_stage = build_two_stage(model, built.classes, inputs, futures, _nodes(model, x))
     costs, _ = recourse_costs(two_stage, x, time_limit_s)
     return costs
