@@ -46,7 +46,8 @@ import scipy.sparse as sp
 
 from models.formulation import PlanModel
 from models.lp import LinearProgram
-from models.risk_costs import demand_factor, electricity_factor, failed_fraction, on_demand_usd_per_unit
+from models.risk_costs import (SHORTFALL_TOLERANCE_FRACTION, SHORTFALL_TOLERANCE_UNITS, demand_factor, electricity_factor,
+                               failed_fraction, on_demand_usd_per_unit)
 from models.risk_devices import precision
 from models.risk_inputs import RiskInputs
 from models.risk_sampling import draw_grid_noise, grid_shapes, key_words
@@ -62,6 +63,9 @@ DROPPED_VARIABLES = ("replica_active",)
 # A pool entirely out of service keeps this sliver: 1 / (1 − δ) stays finite (evaluate then gives it no capacity).
 MAX_FAILED_FRACTION = 1.0 - 1e-9
 DEFAULT_CVAR_ALPHA = 0.95  # CVaR95, the tail measure RISK.json reports
+# Futures per recourse LP when a fixed plan is evaluated: they decouple, and HiGHS solves 100 futures of the example
+# (~180,000 columns) in well under a second, where one LP over 4,000 would need gigabytes.
+RECOURSE_CHUNK_FUTURES = 100
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,12 @@ class Futures:
     @property
     def count(self) -> int:
         return self.demand_factor.shape[0]
+
+    def take(self, start: int, stop: int) -> "Futures":
+        """Futures start … stop−1."""
+        return Futures(demand_factor=self.demand_factor[start:stop],
+                       electricity_factor=self.electricity_factor[start:stop], failure_z=self.failure_z[start:stop],
+                       failure_rate=self.failure_rate, workloads=self.workloads, sites=self.sites, skus=self.skus)
 
 
 def draw_futures(inputs: RiskInputs, seed: int, samples: int, failure_rate: float) -> Futures:
@@ -119,6 +129,9 @@ class TwoStage:
     futures: int
     cvar_weight: float
     cvar_alpha: float
+    busy_count: int  # recourse columns of a future: busy_count placement columns, then one shortfall per row
+    shortfall_quarter: np.ndarray  # [shortfall column]: its quarter
+    shortfall_demand: np.ndarray  # [future, shortfall column]: the demand it belongs to (tokens/s)
 
     @property
     def first(self) -> int:
@@ -142,6 +155,18 @@ class TwoStage:
 
     def matrix(self) -> sp.csr_matrix:
         return self.lp_matrix
+
+    def shortfall_by_quarter(self, x: np.ndarray) -> np.ndarray:
+        """[future, quarter]: whether some service is short beyond evaluate's tolerance (models/risk_costs.py)
+        in that quarter, at the extensive form's solution x."""
+        start = self.first + 1
+        recourse = x[start:start + self.futures * self.recourse_width].reshape(self.futures, self.recourse_width)
+        shortfall = recourse[:, self.busy_count:]
+        threshold = np.maximum(SHORTFALL_TOLERANCE_FRACTION * self.shortfall_demand, SHORTFALL_TOLERANCE_UNITS)
+        quarters = int(self.shortfall_quarter.max()) + 1 if len(self.shortfall_quarter) else 1
+        short = np.zeros((self.futures, quarters), dtype=bool)
+        np.logical_or.at(short.T, self.shortfall_quarter, (shortfall > threshold).T)
+        return short
 
     def future_costs(self, x: np.ndarray) -> np.ndarray:
         """cost_n of every future at the extensive form's solution x."""
@@ -313,6 +338,8 @@ def build_two_stage(model: PlanModel, classes, inputs: RiskInputs, futures: Futu
     row_lower = [lp.row_lower[split.first_rows], np.tile(lp.row_lower[split.capacity_rows], n)]
     row_upper = [lp.row_upper[split.first_rows], np.tile(lp.row_upper[split.capacity_rows], n)]
     demand = future_demand(model, classes, futures, inputs)
+    unmet_index = lp.variables["unmet"].index
+    shortfall_demand = demand[:, lp.constraints["demand"].index.get_indexer(unmet_index)]
     row_lower.append(demand.ravel())
     row_upper.append(demand.ravel())
     if cvar:  # g_n x + c_n (y_n, z_n) − η − u_n ≤ −k_n
@@ -340,7 +367,10 @@ def build_two_stage(model: PlanModel, classes, inputs: RiskInputs, futures: Futu
     return TwoStage(lp_matrix=extensive, cost=cost, offset=float(constant.mean()), lower=lower, upper=upper,
                     integer=integer, row_lower=np.concatenate(row_lower), row_upper=np.concatenate(row_upper),
                     first_columns=split.first, first_cost=first_cost, recourse_cost=recourse_cost,
-                    constant=constant, recourse_width=nr, futures=n, cvar_weight=cvar_weight, cvar_alpha=cvar_alpha)
+                    constant=constant, recourse_width=nr, futures=n, cvar_weight=cvar_weight, cvar_alpha=cvar_alpha,
+                    busy_count=split.busy_count,
+                    shortfall_quarter=unmet_index.get_level_values("quarter").to_numpy(dtype=int),
+                    shortfall_demand=shortfall_demand)
 
 
 def _on_demand_usd(model: PlanModel, classes, inputs: RiskInputs) -> np.ndarray:
@@ -423,3 +453,35 @@ def rentals_on_demand(model: PlanModel, x: np.ndarray, headroom: float) -> np.nd
     rentals = lp.variables["rentals"]
     x[rentals.positions] = need.reindex(rentals.index).fillna(0.0).to_numpy()
     return x
+
+
+def first_stage_from_plan(model: PlanModel, plan: dict, horizon, headroom: float) -> np.ndarray:
+    """A PLAN.json's first stage as a vector over the deterministic program's columns: orders from `purchases`,
+    training node-equivalents from `placement`, each run's pool and active quarters where it works, its
+    unfinished fraction, and rentals as `rentals_on_demand` holds them. Recourse columns stay 0."""
+    lp = model.lp
+    x = np.zeros(lp.num_vars)
+
+    def put(name: str, keys: pd.MultiIndex | pd.Index, values) -> None:
+        if name not in lp.variables or not len(keys):
+            return
+        at = lp.variables[name].index.get_indexer(keys)
+        known = at >= 0
+        np.add.at(x, lp.variables[name].positions[at[known]], np.asarray(values, dtype=float)[known])
+
+    purchases = pd.DataFrame(plan["purchases"], columns=["quarter", "site", "sku", "nodes"])
+    put("orders", pd.MultiIndex.from_arrays([[horizon.relative(q) for q in purchases["quarter"]],
+                                             purchases["site"], purchases["sku"]]), purchases["nodes"])
+    placement = pd.DataFrame(plan["placement"], columns=["quarter", "workload", "site", "sku", "node_equivalents"])
+    runs = model.sets.training_pools["workload"].unique()
+    training = placement[placement["workload"].isin(runs)]
+    keys = pd.MultiIndex.from_arrays([[horizon.relative(q) for q in training["quarter"]], training["workload"],
+                                      training["site"], training["sku"]])
+    put("busy", keys, training["node_equivalents"])
+    working = training["node_equivalents"].to_numpy() > 0
+    put("training_active", keys[working], np.ones(int(working.sum())))
+    pools = training.loc[working, ["workload", "site", "sku"]].drop_duplicates()
+    put("pool", pd.MultiIndex.from_frame(pools), np.ones(len(pools)))
+    unfinished = pd.DataFrame(plan["unfinished"], columns=["workload", "fraction_left"])
+    put("left", pd.Index(unfinished["workload"]), unfinished["fraction_left"])
+    return rentals_on_demand(model, x, headroom)

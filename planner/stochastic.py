@@ -13,8 +13,8 @@ import numpy as np
 from models.errors import InputError, Problem
 from models.risk_inputs import build_risk_inputs
 from models.risk_settings import risk_settings
-from models.stochastic import (HELD_FAMILIES, Futures, build_two_stage, cvar, draw_futures, first_stage_values, hold_columns,
-                               recourse_costs, rentals_on_demand, solve_two_stage)
+from models.stochastic import (HELD_FAMILIES, RECOURSE_CHUNK_FUTURES, Futures, build_two_stage, cvar, draw_futures, first_stage_values, hold_columns,
+                               first_stage_from_plan, recourse_costs, solve_two_stage)
 from planner.pipeline import PlanRun, build_plan, plan_document, solve_plan
 
 MIN_TWO_STAGE_S = 5.0  # the branch and bound gets at least this long, whatever is left of the time limit
@@ -75,9 +75,10 @@ def run_stochastic_plan(scenario, samples: int, seed: int | None = None, cvar_we
                             time_limit_s=time_limit_s, gap=gap)
     say(f"stochastic purchases re-solved on the forecast: objective ${stochastic.result.objective:,.0f}")
 
-    # Both plans as written, over the same futures, each with its own nodes' failed fractions.
-    costs = _plan_costs(model, built, inputs, futures, stochastic.result.x, time_limit_s)
-    det_costs = _plan_costs(model, built, inputs, futures, x_det, time_limit_s)
+    # Both plans as written, over the same futures, by evaluate's optimal allocation (one notion of recourse).
+    document = plan_document(stochastic)
+    costs = optimal_recourse(built, inputs, futures, document, time_limit_s)["costs_usd"]
+    det_costs = optimal_recourse(built, inputs, futures, deterministic_document, time_limit_s)["costs_usd"]
     figures = {"samples": futures.count, "seed": settings.seed, "cvar_weight": float(cvar_weight),
                "cvar_alpha": float(cvar_alpha), "expected_tco_usd": float(costs.mean()),
                "cvar_usd": cvar(costs, cvar_alpha), "deterministic_expected_tco_usd": float(det_costs.mean()),
@@ -92,13 +93,39 @@ def _nodes(model, x):
     return model.lp.evaluate(model.nodes, x).reorder_levels(["quarter", "site", "sku"])
 
 
-def _plan_costs(model, built, inputs, futures, x, time_limit_s: float) -> np.ndarray:
-    """The written plan's TCO in each future: its purchases and training held, rentals beyond training's
-    re-decided on demand (models/stochastic.py `rentals_on_demand`), failed fractions at its own nodes."""
-    x = rentals_on_demand(model, x, built.solved.headroom)
-    two_stage = build_two_stage(model, built.classes, inputs, futures, _nodes(model, x))
-    costs, _ = recourse_costs(two_stage, x, time_limit_s)
-    return costs
+def optimal_recourse(built, inputs, futures: Futures, plan: dict, time_limit_s: float) -> dict:
+    """A PLAN.json's TCO in each future with the recourse solved optimally (`evaluate --allocation optimal`):
+    its purchases and training held, rentals beyond training's re-decided on demand, failed fractions at its own
+    nodes. Returns costs_usd [future] and the worst quarter's shortfall probability."""
+    model = built.model
+    x = first_stage_from_plan(model, plan, built.scenario.horizon, built.solved.headroom)
+    nodes = _nodes(model, x)
+    costs, short = [], []
+    for start in range(0, futures.count, RECOURSE_CHUNK_FUTURES):  # futures decouple: one LP per chunk
+        chunk = futures.take(start, start + RECOURSE_CHUNK_FUTURES)
+        two_stage = build_two_stage(model, built.classes, inputs, chunk, nodes)
+        chunk_costs, solution = recourse_costs(two_stage, x, time_limit_s)
+        costs.append(chunk_costs)
+        short.append(two_stage.shortfall_by_quarter(solution))
+    return {"costs_usd": np.concatenate(costs),
+            "shortfall_probability": float(np.concatenate(short).mean(axis=0).max())}
+
+
+def evaluate_optimal(scenario, plan: dict, samples: int | None = None, seed: int | None = None) -> dict:
+    """`planner evaluate --allocation optimal`: the plan's TCO over evaluate's futures with the recourse LP of
+    models/stochastic.py in each (delivery slips are not carried; README, Stochastic planning)."""
+    settings = risk_settings(scenario, samples=samples, seed=seed)
+    built = build_plan(scenario)
+    inputs = build_risk_inputs(scenario, plan, settings)
+    futures = draw_futures(inputs, settings.seed, settings.samples, settings.failure_rate)
+    out = optimal_recourse(built, inputs, futures, plan, scenario.solver.time_limit_s)
+    costs = out["costs_usd"]
+    p5, p50, p95, p99 = (float(v) for v in np.percentile(costs, [5, 50, 95, 99]))
+    return {"samples": settings.samples, "seed": settings.seed, "allocation": "optimal", "dtype": "float64",
+            "plan_objective_usd": plan.get("objective_usd"),
+            "tco_usd": {"mean": float(costs.mean()), "p5": p5, "p50": p50, "p95": p95, "p99": p99,
+                        "cvar95": cvar(costs, 0.95), "std": float(costs.std(ddof=1)) if len(costs) > 1 else 0.0},
+            "shortfall_probability_worst_quarter": out["shortfall_probability"]}
 
 
 def stderr_say(quiet: bool):
@@ -121,11 +148,16 @@ def out_of_sample(scenario, stochastic: StochasticRun, samples: int | None = Non
     seed = stochastic.document["stochastic"]["seed"] + OUT_OF_SAMPLE_SEED_OFFSET
     risk = evaluate_plan(scenario, stochastic.document, samples=samples, seed=seed)
     other = evaluate_plan(scenario, stochastic.deterministic_document, samples=samples, seed=seed)
-    return {**risk, "comparison": comparison(stochastic.document, stochastic.deterministic_document, risk, other)}
+    optimal = {name: evaluate_optimal(scenario, document, samples=samples, seed=seed)
+               for name, document in (("stochastic", stochastic.document),
+                                      ("deterministic", stochastic.deterministic_document))}
+    return {**risk, "comparison": comparison(stochastic.document, stochastic.deterministic_document, risk, other,
+                                             optimal)}
 
 
-def comparison(plan: dict, deterministic: dict, risk: dict, deterministic_risk: dict) -> dict:
-    """Both plans side by side on the same futures, and the purchases where they differ."""
+def comparison(plan: dict, deterministic: dict, risk: dict, deterministic_risk: dict, optimal: dict) -> dict:
+    """Both plans side by side on the same futures (evaluate's plan-first allocation, and the optimal recourse),
+    and the purchases where they differ."""
     def row(document: dict, result: dict) -> dict:
         by_quarter = result["shortfall_by_quarter"]
         return {"objective_usd": document["objective_usd"], "mean_usd": result["tco_usd"]["mean"],
@@ -143,5 +175,11 @@ def comparison(plan: dict, deterministic: dict, risk: dict, deterministic_risk: 
     differ = [{"quarter": q, "site": s, "sku": k, "deterministic_nodes": theirs.get((q, s, k), 0.0),
                "stochastic_nodes": mine.get((q, s, k), 0.0)}
               for q, s, k in sorted(set(mine) | set(theirs)) if mine.get((q, s, k), 0.0) != theirs.get((q, s, k), 0.0)]
+    def optimal_row(result: dict) -> dict:
+        return {"mean_usd": result["tco_usd"]["mean"], "p95_usd": result["tco_usd"]["p95"],
+                "cvar95_usd": result["tco_usd"]["cvar95"],
+                "shortfall_probability": result["shortfall_probability_worst_quarter"]}
+
     return {"plans": {"deterministic": row(deterministic, deterministic_risk), "stochastic": row(plan, risk)},
+            "optimal_recourse": {name: optimal_row(result) for name, result in optimal.items()},
             "in_sample": plan["stochastic"], "purchases_differ": differ}

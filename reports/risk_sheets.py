@@ -56,13 +56,10 @@ def _comparison_table(ws, risk: dict) -> None:
     put(ws, 5, c + 3, "Change").font = BOLD
     plans = comparison["plans"]
     row = 6
-    for key, label, style in COMPARISON_ROWS:
-        put(ws, row, c, label)
-        put(ws, row, c + 1, plans["deterministic"][key], style)
-        put(ws, row, c + 2, plans["stochastic"][key], style)
-        if style == USD and plans["deterministic"][key]:
-            put(ws, row, c + 3, plans["stochastic"][key] / plans["deterministic"][key] - 1.0, PERCENT)
-        row += 1
+    row = _side_by_side(ws, row, c, plans, COMPARISON_ROWS)
+    if comparison.get("optimal_recourse"):
+        put(ws, row, c, "Same futures, recourse solved optimally (evaluate --allocation optimal)").font = BOLD
+        row = _side_by_side(ws, row + 1, c, comparison["optimal_recourse"], COMPARISON_ROWS[1:])
     inside = comparison["in_sample"]
     put(ws, row + 1, c, f"In sample ({inside['samples']:,} futures, seed {inside['seed']}, recourse solved "
                         f"optimally)").font = BOLD
@@ -78,6 +75,18 @@ def _comparison_table(ws, risk: dict) -> None:
     for i, order in enumerate(comparison["purchases_differ"]):
         for column, key in enumerate(("quarter", "site", "sku", "deterministic_nodes", "stochastic_nodes")):
             put(ws, row + 2 + i, c + column, order[key])
+
+
+def _side_by_side(ws, row: int, c: int, plans: dict, rows) -> int:
+    """One row per statistic: deterministic, stochastic, relative change; returns the next free row."""
+    for key, label, style in rows:
+        put(ws, row, c, label)
+        put(ws, row, c + 1, plans["deterministic"][key], style)
+        put(ws, row, c + 2, plans["stochastic"][key], style)
+        if style == USD and plans["deterministic"][key]:
+            put(ws, row, c + 3, plans["stochastic"][key] / plans["deterministic"][key] - 1.0, PERCENT)
+        row += 1
+    return row
 
 
 def _header(ws, row: int, names: list[str]) -> None:

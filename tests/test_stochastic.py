@@ -113,3 +113,21 @@ def test_stochastic_options_need_stochastic(tmp_path):
     result = CliRunner().invoke(main, ["plan", str(_scenario(tmp_path)), "--cvar-weight", "1"])
     assert result.exit_code == 2
     assert "--seed, --cvar-weight and --cvar-alpha go with --stochastic N" in result.output
+
+
+def test_evaluate_optimal_reproduces_the_in_sample_expected_tco(tmp_path):
+    """One notion of recourse: `evaluate --allocation optimal` on the very futures the plan was solved on (same
+    seed and count, the default `risk:` distributions) gives its in-sample expected TCO to 1e-6."""
+    path = _scenario(tmp_path)
+    plan_path, risk_path = tmp_path / "plan.json", tmp_path / "risk.json"
+    runner = CliRunner()
+    planned = runner.invoke(main, ["plan", str(path), "--stochastic", "6", "--seed", "3", "--solver", "highs",
+                                   "--json", str(plan_path), "--quiet"])
+    assert planned.exit_code == 0, planned.output
+    evaluated = runner.invoke(main, ["evaluate", str(path), "--plan", str(plan_path), "--allocation", "optimal",
+                                     "--samples", "6", "--seed", "3", "--json", str(risk_path)])
+    assert evaluated.exit_code == 0, evaluated.output
+    figures = json.loads(plan_path.read_text())["stochastic"]
+    risk = json.loads(risk_path.read_text())
+    assert risk["tco_usd"]["mean"] == pytest.approx(figures["expected_tco_usd"], rel=1e-6)
+    assert risk["tco_usd"]["cvar95"] == pytest.approx(figures["cvar_usd"], rel=1e-6)

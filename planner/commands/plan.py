@@ -102,10 +102,12 @@ def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv
                    f"${figures['deterministic_expected_tco_usd']:,.0f} (VSS ${figures['vss_usd']:,.0f}), "
                    f"CVaR{figures['cvar_alpha']:.0%} ${figures['cvar_usd']:,.0f}")
     if risk is not None and "comparison" in risk:
-        for name, row in risk["comparison"]["plans"].items():
-            click.echo(f"out of sample ({risk['samples']:,} futures, seed {risk['seed']}), {name} plan: "
-                       f"E[TCO] ${row['mean_usd']:,.0f}, P95 ${row['p95_usd']:,.0f}, "
-                       f"CVaR95 ${row['cvar95_usd']:,.0f}, shortfall probability {row['shortfall_probability']:.1%}")
+        for allocation, key in (("plan-first", "plans"), ("optimal", "optimal_recourse")):
+            for name, row in risk["comparison"][key].items():
+                click.echo(f"out of sample ({risk['samples']:,} futures, seed {risk['seed']}, {allocation}), {name} "
+                           f"plan: E[TCO] ${row['mean_usd']:,.0f}, P95 ${row['p95_usd']:,.0f}, CVaR95 "
+                           f"${row['cvar95_usd']:,.0f}, worst-quarter shortfall probability "
+                           f"{row['shortfall_probability']:.1%}")
     elif risk is not None:
         tco = risk["tco_usd"]
         click.echo(f"risk ({risk['samples']:,} futures): TCO mean ${tco['mean']:,.0f}, P50 ${tco['p50']:,.0f}, "
