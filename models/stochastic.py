@@ -129,6 +129,7 @@ class TwoStage:
     futures: int
     cvar_weight: float
     cvar_alpha: float
+    first_rows: int  # rows 0 … first_rows−1 hold the first stage alone
     busy_count: int  # recourse columns of a future: busy_count placement columns, then one shortfall per row
     shortfall_quarter: np.ndarray  # [shortfall column]: its quarter
     shortfall_demand: np.ndarray  # [future, shortfall column]: the demand it belongs to (tokens/s)
@@ -368,7 +369,7 @@ def build_two_stage(model: PlanModel, classes, inputs: RiskInputs, futures: Futu
                     integer=integer, row_lower=np.concatenate(row_lower), row_upper=np.concatenate(row_upper),
                     first_columns=split.first, first_cost=first_cost, recourse_cost=recourse_cost,
                     constant=constant, recourse_width=nr, futures=n, cvar_weight=cvar_weight, cvar_alpha=cvar_alpha,
-                    busy_count=split.busy_count,
+                    first_rows=len(split.first_rows), busy_count=split.busy_count,
                     shortfall_quarter=unmet_index.get_level_values("quarter").to_numpy(dtype=int),
                     shortfall_demand=shortfall_demand)
 
@@ -396,12 +397,17 @@ def cvar(costs: np.ndarray, alpha: float = DEFAULT_CVAR_ALPHA) -> float:
 
 
 def fixed(two_stage: TwoStage, first_values: np.ndarray) -> TwoStage:
-    """The same program with the first stage pinned to `first_values` (the deterministic program's columns)."""
+    """The same program with the first stage pinned to `first_values` (the deterministic program's columns) and
+    its first-stage rows dropped: they hold constants then, and a plan read back from PLAN.json may meet them only
+    to its printed precision."""
     lower, upper = two_stage.lower.copy(), two_stage.upper.copy()
     values = first_values[two_stage.first_columns]
     lower[:two_stage.first], upper[:two_stage.first] = values, values
+    row_lower, row_upper = two_stage.row_lower.copy(), two_stage.row_upper.copy()
+    row_lower[:two_stage.first_rows], row_upper[:two_stage.first_rows] = -np.inf, np.inf
     integer = np.zeros_like(two_stage.integer)
-    return TwoStage(**{**two_stage.__dict__, "lower": lower, "upper": upper, "integer": integer})
+    return TwoStage(**{**two_stage.__dict__, "lower": lower, "upper": upper, "integer": integer,
+                       "row_lower": row_lower, "row_upper": row_upper})
 
 
 def first_stage_values(two_stage: TwoStage, x: np.ndarray, num_vars: int) -> np.ndarray:
@@ -466,8 +472,9 @@ def first_stage_from_plan(model: PlanModel, plan: dict, horizon, headroom: float
         if name not in lp.variables or not len(keys):
             return
         at = lp.variables[name].index.get_indexer(keys)
-        known = at >= 0
-        np.add.at(x, lp.variables[name].positions[at[known]], np.asarray(values, dtype=float)[known])
+        if (at < 0).any():  # a verified plan names only decisions the program has: never drop one silently
+            raise ValueError(f"the plan's {name} {list(keys[at < 0])[:3]} are not decisions of this scenario")
+        np.add.at(x, lp.variables[name].positions[at], np.asarray(values, dtype=float))
 
     purchases = pd.DataFrame(plan["purchases"], columns=["quarter", "site", "sku", "nodes"])
     put("orders", pd.MultiIndex.from_arrays([[horizon.relative(q) for q in purchases["quarter"]],
@@ -483,5 +490,5 @@ def first_stage_from_plan(model: PlanModel, plan: dict, horizon, headroom: float
     pools = training.loc[working, ["workload", "site", "sku"]].drop_duplicates()
     put("pool", pd.MultiIndex.from_frame(pools), np.ones(len(pools)))
     unfinished = pd.DataFrame(plan["unfinished"], columns=["workload", "fraction_left"])
-    put("left", pd.Index(unfinished["workload"]), unfinished["fraction_left"])
+    put("left", pd.MultiIndex.from_arrays([unfinished["workload"]], names=["workload"]), unfinished["fraction_left"])
     return rentals_on_demand(model, x, headroom)
