@@ -52,6 +52,7 @@ from models.risk_devices import precision
 from models.risk_inputs import RiskInputs
 from models.risk_sampling import draw_grid_noise, grid_shapes, key_words
 from models.solve import OPTIMAL, HighsSession, SolveResult
+from models.warm_start import round_node_counts
 
 # Held at the deterministic plan's choice while the first stage is optimised: which pool each training run uses
 # and in which quarters. Training carries no uncertainty in the sampler, and these binaries are what makes the
@@ -396,6 +397,12 @@ def cvar(costs: np.ndarray, alpha: float = DEFAULT_CVAR_ALPHA) -> float:
     return float(values.min())
 
 
+def fixed_keeping_rows(two_stage: TwoStage, first_values: np.ndarray) -> TwoStage:
+    """The program with the first stage pinned and its first-stage rows kept (a candidate must satisfy them)."""
+    pinned = fixed(two_stage, first_values)
+    return TwoStage(**{**pinned.__dict__, "row_lower": two_stage.row_lower, "row_upper": two_stage.row_upper})
+
+
 def fixed(two_stage: TwoStage, first_values: np.ndarray) -> TwoStage:
     """The same program with the first stage pinned to `first_values` (the deterministic program's columns) and
     its first-stage rows dropped: they hold constants then, and a plan read back from PLAN.json may meet them only
@@ -436,6 +443,22 @@ def recourse_costs(two_stage: TwoStage, x: np.ndarray, time_limit_s: float) -> t
         raise RuntimeError(f"the recourse LP ended {result.status}: a fixed first stage always has a recourse "
                            f"(every shortfall may go unmet), so this is a bug")
     return two_stage.future_costs(result.x), result.x
+
+
+def rounded_relaxation(two_stage: TwoStage, model: PlanModel, time_limit_s: float) -> np.ndarray | None:
+    """A complete solution of the extensive form in seconds: its LP relaxation, node counts rounded as the
+    deterministic warm start rounds them (models/warm_start.py: cumulative orders up, then back down one node at a
+    time where a power, rack or budget row is exceeded; rentals up), and the recourse LP for those counts."""
+    relaxed = HighsSession(two_stage, relax=True).solve(time_limit_s)
+    if not relaxed.has_solution:
+        return None
+    x = round_node_counts(model, first_stage_values(two_stage, relaxed.x, model.lp.num_vars))
+    held = np.zeros(model.lp.num_vars)
+    held[two_stage.first_columns] = two_stage.lower[:two_stage.first]
+    pinned = two_stage.lower[:two_stage.first] == two_stage.upper[:two_stage.first]
+    x[two_stage.first_columns[pinned]] = held[two_stage.first_columns[pinned]]  # the held training choice
+    result = HighsSession(fixed_keeping_rows(two_stage, x), relax=True).solve(time_limit_s)
+    return result.x if result.status == OPTIMAL else None
 
 
 def solve_two_stage(two_stage: TwoStage, hint: np.ndarray, time_limit_s: float, gap: float,

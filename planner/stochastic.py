@@ -14,10 +14,10 @@ from models.errors import InputError, Problem
 from models.risk_inputs import build_risk_inputs
 from models.risk_settings import risk_settings
 from models.stochastic import (HELD_FAMILIES, RECOURSE_CHUNK_FUTURES, Futures, build_two_stage, cvar, draw_futures, first_stage_values, hold_columns,
-                               first_stage_from_plan, recourse_costs, solve_two_stage)
+                               first_stage_from_plan, recourse_costs, rounded_relaxation,
+                               solve_two_stage)
 from planner.pipeline import PlanRun, build_plan, plan_document, solve_plan
 
-MIN_TWO_STAGE_S = 5.0  # the branch and bound gets at least this long, whatever is left of the time limit
 
 
 @dataclass
@@ -35,7 +35,8 @@ def run_stochastic_plan(scenario, samples: int, seed: int | None = None, cvar_we
                         gap: float | None = None, progress=None, say=None,
                         futures: Futures | None = None) -> StochasticRun:
     """Deterministic plan → N futures → extensive form (training pools held at the deterministic choice) →
-    purchases → forecast re-solve with the purchases fixed → both plans' TCO over the same futures.
+    purchases → forecast re-solve with the purchases fixed → both plans' TCO over the same futures. Each of the
+    three solves (deterministic, extensive form, re-solve) gets `time_limit_s`.
     `futures` replaces the sampled ones (a test's hand-made futures)."""
     say = say or (lambda text: None)
     settings = risk_settings(scenario, samples=samples, seed=seed)
@@ -61,12 +62,19 @@ def run_stochastic_plan(scenario, samples: int, seed: int | None = None, cvar_we
     say(f"extensive form: {futures.count:,} futures, {two_stage.num_vars:,} variables "
         f"({int(two_stage.integer.sum()):,} integer), {two_stage.num_rows:,} rows, "
         f"{two_stage.lp_matrix.nnz:,} non-zeros")
+    # Two complete incumbents: the deterministic plan's first stage, and the rounded relaxation; the better one
+    # starts the branch and bound, which keeps it if it finds nothing better in time.
     _, hint = recourse_costs(two_stage, x_det, time_limit_s)  # complete, η and u_n included
-    remaining_s = max(time_limit_s - (time.perf_counter() - started), MIN_TWO_STAGE_S)
-    result = solve_two_stage(two_stage, hint, remaining_s, gap, progress=progress)
-    if not result.has_solution:
-        result = dataclasses.replace(result, x=hint)
-    first = first_stage_values(two_stage, result.x, model.lp.num_vars)
+    cost = two_stage.objective_coefficients()
+    say(f"deterministic plan's purchases on the futures: ${cost @ hint + two_stage.offset:,.0f}")
+    rounded = rounded_relaxation(two_stage, model, time_limit_s)
+    if rounded is not None:
+        say(f"rounded relaxation: ${cost @ rounded + two_stage.offset:,.0f}")
+        if cost @ rounded < cost @ hint:
+            hint = rounded
+    result = solve_two_stage(two_stage, hint, time_limit_s, gap, progress=progress)
+    x_two_stage = result.x if result.has_solution and cost @ result.x <= cost @ hint else hint
+    first = first_stage_values(two_stage, x_two_stage, model.lp.num_vars)
 
     orders = np.zeros(model.lp.num_vars, dtype=bool)
     orders[model.lp.variables["orders"].positions] = True
