@@ -18,10 +18,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from models.risk import evaluate_plan  # noqa: E402
-from planner.resources import example_scenario_path  # noqa: E402
-from planner.scenario import load_scenario  # noqa: E402
-from planner.stochastic import out_of_sample, run_stochastic_plan  # noqa: E402
+from models.risk import evaluate_plan
+from planner.resources import example_scenario_path
+from planner.scenario import load_scenario
+from planner.stochastic import out_of_sample, run_stochastic_plan
 
 
 def main() -> None:
@@ -49,7 +49,8 @@ def main() -> None:
               f"{figures['expected_tco_usd'] / m:.1f} | {figures['vss_usd'] / m:.1f} | {det['mean_usd'] / m:.1f} / "
               f"{sto['mean_usd'] / m:.1f} | {sto['mean_usd'] / det['mean_usd'] - 1:+.1%} | {det['p95_usd'] / m:.1f} / "
               f"{sto['p95_usd'] / m:.1f} | {det['cvar95_usd'] / m:.1f} / {sto['cvar95_usd'] / m:.1f} | "
-              f"{odet['mean_usd'] / m:.1f} / {osto['mean_usd'] / m:.1f} | {osto['mean_usd'] / odet['mean_usd'] - 1:+.1%} "
+              f"{odet['mean_usd'] / m:.1f} / {osto['mean_usd'] / m:.1f} | "
+              f"{osto['mean_usd'] / odet['mean_usd'] - 1:+.1%} "
               f"| {same['tco_usd']['mean'] / m:.1f} |", flush=True)
 
 if __name__ == "__main__":

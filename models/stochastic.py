@@ -39,15 +39,24 @@ in-sample expected TCO of a plan, the deterministic plan's, and the value of the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
 from models.formulation import PlanModel
 from models.lp import LinearProgram
-from models.risk_costs import (SHORTFALL_TOLERANCE_FRACTION, SHORTFALL_TOLERANCE_UNITS, demand_factor, electricity_factor,
-                               failed_fraction, on_demand_usd_per_unit)
+from models.risk_costs import (
+    SHORTFALL_TOLERANCE_FRACTION,
+    SHORTFALL_TOLERANCE_UNITS,
+    demand_factor,
+    electricity_factor,
+    failed_fraction,
+    on_demand_usd_per_unit,
+)
 from models.risk_devices import precision
 from models.risk_inputs import RiskInputs
 from models.risk_sampling import draw_grid_noise, grid_shapes, key_words
@@ -85,7 +94,7 @@ class Futures:
     def count(self) -> int:
         return self.demand_factor.shape[0]
 
-    def take(self, start: int, stop: int) -> "Futures":
+    def take(self, start: int, stop: int) -> Futures:
         """Futures start … stop−1."""
         return Futures(demand_factor=self.demand_factor[start:stop],
                        electricity_factor=self.electricity_factor[start:stop], failure_z=self.failure_z[start:stop],
@@ -98,15 +107,21 @@ def draw_futures(inputs: RiskInputs, seed: int, samples: int, failure_rate: floa
     workloads, quarters = a.demand_tokens_per_s.shape
     shapes = grid_shapes(workloads, quarters, len(inputs.sites), len(inputs.skus))
     with precision(True):
-        noise = draw_grid_noise(key_words(seed), np.arange(samples, dtype=np.uint32), shapes, np.float64)
-        factor = demand_factor(a.uncertainty, noise["demand_z"], noise["common_z"])
-        electricity = electricity_factor(a.uncertainty.electricity_sigma, noise["electricity_z"])
-        failure_z = np.asarray(noise["failure_z"], dtype=float)
-    return Futures(demand_factor=np.moveaxis(np.asarray(factor, dtype=float), -1, 0),
-                   electricity_factor=np.moveaxis(np.asarray(electricity, dtype=float), -1, 0),
+        factor, electricity, failure_z = (np.asarray(value, dtype=float) for value in _futures_arrays(
+            key_words(seed), np.arange(samples, dtype=np.uint32), a.uncertainty, tuple(shapes.items())))
+    return Futures(demand_factor=np.moveaxis(factor, -1, 0), electricity_factor=np.moveaxis(electricity, -1, 0),
                    failure_z=np.moveaxis(failure_z, -1, 0),
                    failure_rate=float(failure_rate), workloads=list(inputs.workloads), sites=list(inputs.sites),
                    skus=list(inputs.skus))
+
+
+@partial(jax.jit, static_argnames=("shapes",))
+def _futures_arrays(key, indices, uncertainty, shapes):
+    """(demand factor, electricity factor, failure z), samples last: one compiled function (drawn op by op, the
+    generator's ~100 small operations each compiled on their own, ~15 s)."""
+    noise = draw_grid_noise(key, indices, dict(shapes), jnp.float64)
+    return (demand_factor(uncertainty, noise["demand_z"], noise["common_z"]),
+            electricity_factor(uncertainty.electricity_sigma, noise["electricity_z"]), noise["failure_z"])
 
 
 @dataclass
@@ -242,7 +257,7 @@ def failure_fractions(futures: Futures, pools: pd.MultiIndex, nodes: pd.Series, 
     present = nodes.reindex(pools).fillna(0.0).to_numpy()
     z = futures.failure_z[:, site, sku, quarter]
     with precision(True):
-        down = np.asarray(failed_fraction(futures.failure_rate, present[None, :], z), dtype=float)
+        down = np.asarray(jax.jit(failed_fraction)(futures.failure_rate, present[None, :], z), dtype=float)
     owned = pools.get_level_values("site").isin(owned_sites)
     return np.minimum(np.where(owned[None, :], down, 0.0), MAX_FAILED_FRACTION)
 
@@ -379,7 +394,8 @@ def _on_demand_usd(model: PlanModel, classes, inputs: RiskInputs) -> np.ndarray:
     """Discounted $ per unit of shortfall rented on demand, per (quarter, class) of the unmet columns (evaluate's
     rule 4; a class's members share their cloud options, so the first member's price is the class's)."""
     with precision(True):
-        per_unit = np.asarray(on_demand_usd_per_unit(inputs.params, inputs.arrays), dtype=float)  # [workload, quarter]
+        per_unit = np.asarray(jax.jit(on_demand_usd_per_unit)(inputs.params, inputs.arrays),
+                              dtype=float)  # [workload, quarter]
     index = model.lp.variables["unmet"].index
     workload = pd.Index(inputs.workloads).get_indexer(index.get_level_values("workload"))
     quarter = index.get_level_values("quarter").to_numpy(dtype=int)

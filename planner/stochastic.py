@@ -13,11 +13,21 @@ import numpy as np
 from models.errors import InputError, Problem
 from models.risk_inputs import build_risk_inputs
 from models.risk_settings import risk_settings
-from models.stochastic import (HELD_FAMILIES, RECOURSE_CHUNK_FUTURES, Futures, build_two_stage, cvar, draw_futures, first_stage_values, hold_columns,
-                               first_stage_from_plan, recourse_costs, rounded_relaxation,
-                               solve_two_stage)
+from models.stochastic import (
+    HELD_FAMILIES,
+    RECOURSE_CHUNK_FUTURES,
+    Futures,
+    build_two_stage,
+    cvar,
+    draw_futures,
+    first_stage_from_plan,
+    first_stage_values,
+    hold_columns,
+    recourse_costs,
+    rounded_relaxation,
+    solve_two_stage,
+)
 from planner.pipeline import PlanRun, build_plan, plan_document, solve_plan
-
 
 
 @dataclass

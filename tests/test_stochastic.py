@@ -28,12 +28,12 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from scenario_files import CLOUD, OWNED_FREE_ENERGY, inference, sku, write_scenario
 
 from models.stochastic import Futures, cvar
 from planner.cli import main
 from planner.scenario import load_scenario
 from planner.stochastic import run_stochastic_plan
-from scenario_files import CLOUD, OWNED_FREE_ENERGY, inference, sku, write_scenario
 
 NODE = sku(price_usd=240_000, rent_usd_per_gpu_hour=1, lead_quarters=1)
 ZERO_VARIANCE = {"demand_sigma": 0.0, "demand_common_sigma": 0.0, "failure_rate": 0.0, "slip_probability": 0.0,
@@ -56,10 +56,9 @@ def _bought(document: dict) -> float:
     return sum(p["nodes"] for p in document["purchases"])
 
 
-@pytest.mark.parametrize("backend", ["highs"])
-def test_two_futures_buy_versus_rent_as_worked_by_hand(tmp_path, backend):
+def test_two_futures_buy_versus_rent_as_worked_by_hand(tmp_path):
     scenario = load_scenario(_scenario(tmp_path))
-    run = run_stochastic_plan(scenario, 2, backend=backend, futures=_two_futures())
+    run = run_stochastic_plan(scenario, 2, backend="highs", futures=_two_futures())
     figures = run.document["stochastic"]
     assert [(p["quarter"], p["site"], p["nodes"]) for p in run.document["purchases"]] == [("2027Q1", "A", 5.0)]
     assert _bought(run.deterministic_document) == 10.0
