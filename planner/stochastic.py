@@ -167,8 +167,8 @@ def out_of_sample(scenario, stochastic: StochasticRun, samples: int | None = Non
     risk = evaluate_plan(scenario, stochastic.document, samples=samples, seed=seed)
     other = evaluate_plan(scenario, stochastic.deterministic_document, samples=samples, seed=seed)
     optimal = {name: evaluate_optimal(scenario, document, samples=samples, seed=seed)
-               for name, document in (("stochastic", stochastic.document),
-                                      ("deterministic", stochastic.deterministic_document))}
+               for name, document in (("deterministic", stochastic.deterministic_document),
+                                      ("stochastic", stochastic.document))}
     return {**risk, "comparison": comparison(stochastic.document, stochastic.deterministic_document, risk, other,
                                              optimal)}
 

@@ -130,3 +130,28 @@ def test_evaluate_optimal_reproduces_the_in_sample_expected_tco(tmp_path):
     risk = json.loads(risk_path.read_text())
     assert risk["tco_usd"]["mean"] == pytest.approx(figures["expected_tco_usd"], rel=1e-6)
     assert risk["tco_usd"]["cvar95"] == pytest.approx(figures["cvar_usd"], rel=1e-6)
+
+
+def test_risk_sheet_shows_both_plans_and_the_purchases_that_differ(tmp_path):
+    """The workbook's Risk sheet (reports/risk_sheets.py) from `out_of_sample`: both plans' figures on the same fresh
+    futures, and the one purchase that differs in the worked case (10 nodes deterministic, 5 stochastic)."""
+    from openpyxl import Workbook
+
+    from planner.stochastic import out_of_sample
+    from reports.risk_sheets import COMPARISON_COLUMN, add_risk_sheets
+
+    scenario = load_scenario(_scenario(tmp_path))
+    run = run_stochastic_plan(scenario, 2, backend="highs", futures=_two_futures())
+    risk = out_of_sample(scenario, run, samples=16)
+    workbook = Workbook()
+    add_risk_sheets(workbook, risk)
+    sheet = workbook["Risk"]
+    cells = {(row, column): sheet.cell(row, column).value for row in range(1, 40)
+             for column in range(COMPARISON_COLUMN, COMPARISON_COLUMN + 5)}
+    c = COMPARISON_COLUMN
+    assert cells[(5, c + 1)] == "Deterministic" and cells[(5, c + 2)] == "Stochastic"
+    assert cells[(7, c)] == "E[TCO]"
+    assert cells[(7, c + 1)] == risk["comparison"]["plans"]["deterministic"]["mean_usd"]
+    assert cells[(7, c + 2)] == risk["tco_usd"]["mean"]  # one value: the stochastic plan's RISK document
+    differ = [row for (row, column), value in cells.items() if column == c and value == "2027Q1"]
+    assert [cells[(differ[0], c + k)] for k in range(5)] == ["2027Q1", "A", "a", 10.0, 5.0]
