@@ -531,3 +531,16 @@ def first_stage_from_plan(model: PlanModel, plan: dict, horizon, headroom: float
     unfinished = pd.DataFrame(plan["unfinished"], columns=["workload", "fraction_left"])
     put("left", pd.MultiIndex.from_arrays([unfinished["workload"]], names=["workload"]), unfinished["fraction_left"])
     return rentals_on_demand(model, x, headroom)
+
+
+def first_stage_held(model: PlanModel) -> np.ndarray:
+    """Mask of the columns the forecast re-solve keeps from the two-stage solution: orders, and the training runs'
+    pools, active quarters, node-equivalents and unfinished fractions (the plan written then carries exactly the
+    first stage its in-sample figures price; rentals and inference placement follow the forecast)."""
+    lp = model.lp
+    mask = np.zeros(lp.num_vars, dtype=bool)
+    for name in ("orders", "left") + HELD_FAMILIES:
+        if name in lp.variables:
+            mask[lp.variables[name].positions] = True
+    mask[lp.variables["busy"].positions[model.sets.placements["kind"].to_numpy() == "training"]] = True
+    return mask

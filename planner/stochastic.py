@@ -21,6 +21,7 @@ from models.stochastic import (
     cvar,
     draw_futures,
     first_stage_from_plan,
+    first_stage_held,
     first_stage_values,
     hold_columns,
     recourse_costs,
@@ -86,9 +87,10 @@ def run_stochastic_plan(scenario, samples: int, seed: int | None = None, cvar_we
     x_two_stage = result.x if result.has_solution and cost @ result.x <= cost @ hint else hint
     first = first_stage_values(two_stage, x_two_stage, model.lp.num_vars)
 
-    orders = np.zeros(model.lp.num_vars, dtype=bool)
-    orders[model.lp.variables["orders"].positions] = True
-    fixed_model = dataclasses.replace(model, lp=model.lp.with_fixed(orders, first, relax=np.zeros_like(orders)))
+    say(f"two-stage solution: ${cost @ x_two_stage + two_stage.offset:,.0f} ({result.status}, "
+        f"{result.seconds:.1f} s)")
+    held = first_stage_held(model)  # purchases and training as the two stages chose them
+    fixed_model = dataclasses.replace(model, lp=model.lp.with_fixed(held, first, relax=np.zeros_like(held)))
     stochastic = solve_plan(dataclasses.replace(built, model=fixed_model), backend=backend,
                             time_limit_s=time_limit_s, gap=gap)
     say(f"stochastic purchases re-solved on the forecast: objective ${stochastic.result.objective:,.0f}")
