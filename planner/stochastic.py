@@ -79,7 +79,9 @@ def run_stochastic_plan(scenario, samples: int, seed: int | None = None, cvar_we
     cost = two_stage.objective_coefficients()
     say(f"deterministic plan's purchases on the futures: ${cost @ hint + two_stage.offset:,.0f}")
     rounded = rounded_relaxation(two_stage, model, time_limit_s)
-    if rounded is not None:
+    if rounded is None:
+        say("rounded relaxation: no feasible rounding (the held training pools need their minimum nodes)")
+    else:
         say(f"rounded relaxation: ${cost @ rounded + two_stage.offset:,.0f}")
         if cost @ rounded < cost @ hint:
             hint = rounded
