@@ -115,7 +115,7 @@ def _nodes(model, x):
     return model.lp.evaluate(model.nodes, x).reorder_levels(["quarter", "site", "sku"])
 
 
-def optimal_recourse(built, inputs, futures: Futures, plan: dict, time_limit_s: float) -> dict:
+def optimal_recourse(built, inputs, futures: Futures, plan: dict, time_limit_s: float, progress=None) -> dict:
     """A PLAN.json's TCO in each future with the recourse solved optimally (`evaluate --allocation optimal`):
     its purchases and training held, rentals beyond training's re-decided on demand, failed fractions at its own
     nodes. Returns costs_usd [future] and the worst quarter's shortfall probability."""
@@ -129,18 +129,22 @@ def optimal_recourse(built, inputs, futures: Futures, plan: dict, time_limit_s: 
         chunk_costs, solution = recourse_costs(two_stage, x, time_limit_s)
         costs.append(chunk_costs)
         short.append(two_stage.shortfall_by_quarter(solution))
+        if progress is not None:
+            progress(chunk.count)
     return {"costs_usd": np.concatenate(costs),
             "shortfall_probability": float(np.concatenate(short).mean(axis=0).max())}
 
 
-def evaluate_optimal(scenario, plan: dict, samples: int | None = None, seed: int | None = None) -> dict:
+def evaluate_optimal(scenario, plan: dict, samples: int | None = None, seed: int | None = None,
+                     progress=None) -> dict:
     """`planner evaluate --allocation optimal`: the plan's TCO over evaluate's futures with the recourse LP of
-    models/stochastic.py in each (delivery slips are not carried; README, Stochastic planning)."""
+    models/stochastic.py in each (delivery slips are not carried; README, Stochastic planning). `progress(n)` is
+    called as each chunk of n futures is priced."""
     settings = risk_settings(scenario, samples=samples, seed=seed)
     built = build_plan(scenario)
     inputs = build_risk_inputs(scenario, plan, settings)
     futures = draw_futures(inputs, settings.seed, settings.samples, settings.failure_rate)
-    out = optimal_recourse(built, inputs, futures, plan, scenario.solver.time_limit_s)
+    out = optimal_recourse(built, inputs, futures, plan, scenario.solver.time_limit_s, progress)
     costs = out["costs_usd"]
     p5, p50, p95, p99 = (float(v) for v in np.percentile(costs, [5, 50, 95, 99]))
     return {"samples": settings.samples, "seed": settings.seed, "allocation": "optimal", "dtype": "float64",

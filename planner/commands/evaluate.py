@@ -80,9 +80,12 @@ def command(scenario, plan_path, samples, seed, device, float64, deterministic, 
         click.echo(f"warning: {problem}", err=True)
     _check_plan_holds(loaded, plan, plan_path)
     if allocation == OPTIMAL:
+        from models.risk_settings import risk_settings
         from planner.stochastic import evaluate_optimal
 
-        risk = evaluate_optimal(loaded, plan, samples=samples, seed=seed)
+        total = risk_settings(loaded, samples=samples).samples
+        with _progress_bar(progress if progress is not None else sys.stderr.isatty(), total) as update:
+            risk = evaluate_optimal(loaded, plan, samples=samples, seed=seed, progress=update)
         if json_path:
             write_json_atomic(json_path, risk)
         tco = risk["tco_usd"]
