@@ -33,7 +33,7 @@ from planner.pipeline import PlanRun, build_plan, plan_document, solve_plan
 
 @dataclass
 class StochasticRun:
-    run: PlanRun  # the stochastic plan: its purchases fixed, the rest re-solved on the forecast
+    run: PlanRun  # the stochastic plan: purchases and training fixed, rentals and placement re-solved on the forecast
     document: dict  # its PLAN.json, with `stochastic`
     deterministic: PlanRun
     deterministic_document: dict
@@ -46,7 +46,7 @@ def run_stochastic_plan(scenario, samples: int, seed: int | None = None, cvar_we
                         gap: float | None = None, progress=None, say=None,
                         futures: Futures | None = None) -> StochasticRun:
     """Deterministic plan → N futures → extensive form (training pools held at the deterministic choice) →
-    purchases → forecast re-solve with the purchases fixed → both plans' TCO over the same futures. Each of the
+    purchases and training → forecast re-solve with those fixed → both plans' TCO over the same futures. Each of the
     three solves (deterministic, extensive form, re-solve) gets `time_limit_s`.
     `futures` replaces the sampled ones (a test's hand-made futures)."""
     say = say or (lambda text: None)
@@ -80,7 +80,7 @@ def run_stochastic_plan(scenario, samples: int, seed: int | None = None, cvar_we
     say(f"deterministic plan's purchases on the futures: ${cost @ hint + two_stage.offset:,.0f}")
     rounded = rounded_relaxation(two_stage, model, time_limit_s)
     if rounded is None:
-        say("rounded relaxation: no feasible rounding (the held training pools need their minimum nodes)")
+        say("rounded relaxation: no feasible rounding")
     else:
         say(f"rounded relaxation: ${cost @ rounded + two_stage.offset:,.0f}")
         if cost @ rounded < cost @ hint:
