@@ -27,11 +27,12 @@ The model (sample average approximation over N futures n, each of probability 1/
        CVaR_α = min_η η + 1/((1 − α) N) Σ_n u_n,   u_n ≥ cost_n − η,  u_n ≥ 0.
 
 Not carried: delivery slips (an order late by one quarter would make a future's capacity depend on which orders
-slipped, and a training pool could then fall below its load, which evaluate ignores); the plan's own rentals are
-first-stage while evaluate's surprises are rented on demand, as here.
+slipped, and a training pool could then fall below its load, which evaluate ignores). When a written plan is priced,
+its rentals beyond what its training needs are re-decided in each future (rented on demand, `rentals_on_demand`);
+evaluate's plan-first rule pays them in every future instead.
 
 The extensive form stacks N copies of the recourse block next to the first-stage block with vectorised sparse
-assembly (one COO triple per block family, offsets by broadcasting). `evaluate_first_stage` solves the recourse of
+assembly (one COO triple per block family, offsets by broadcasting). `recourse_costs` solves the recourse of
 every future for a fixed first stage (the same program with x pinned): the one notion of recourse behind the
 in-sample expected TCO of a plan, the deterministic plan's, and the value of the stochastic solution (VSS).
 """
@@ -404,13 +405,13 @@ def _on_demand_usd(model: PlanModel, classes, inputs: RiskInputs) -> np.ndarray:
 
 
 def cvar(costs: np.ndarray, alpha: float = DEFAULT_CVAR_ALPHA) -> float:
-    """CVaR_α of equally likely costs: min_η η + E[(cost − η)+] / (1 − α) (Rockafellar–Uryasev), exact for a
-    discrete distribution (η = the α-quantile, VaR)."""
-    costs = np.sort(np.asarray(costs, dtype=float))
-    n = len(costs)
-    candidates = costs
-    values = candidates + np.maximum(costs[None, :] - candidates[:, None], 0.0).sum(axis=1) / ((1.0 - alpha) * n)
-    return float(values.min())
+    """CVaR_α of equally likely costs, exactly the minimum of Rockafellar–Uryasev's η + E[(cost − η)+] / (1 − α):
+    the mean of the worst (1 − α) N costs, the last one counted by its fraction."""
+    worst = np.sort(np.asarray(costs, dtype=float))[::-1]
+    tail = (1.0 - alpha) * len(worst)
+    whole = min(int(np.floor(tail)), len(worst))
+    partial_cost = worst[whole] * (tail - whole) if whole < len(worst) else 0.0
+    return float((worst[:whole].sum() + partial_cost) / tail)
 
 
 def fixed_keeping_rows(two_stage: TwoStage, first_values: np.ndarray) -> TwoStage:
