@@ -405,8 +405,8 @@ def _on_demand_usd(model: PlanModel, classes, inputs: RiskInputs) -> np.ndarray:
 
 
 def cvar(costs: np.ndarray, alpha: float = DEFAULT_CVAR_ALPHA) -> float:
-    """CVaR_α of equally likely costs, exactly the minimum of Rockafellar–Uryasev's η + E[(cost − η)+] / (1 − α):
-    the mean of the worst (1 − α) N costs, the last one counted by its fraction."""
+    """CVaR_α of equally likely costs, exactly the minimum of Rockafellar–Uryasev's
+    η + E[(cost − η)+] / (1 − α): the mean of the worst (1 − α) N costs, the last one counted by its fraction."""
     worst = np.sort(np.asarray(costs, dtype=float))[::-1]
     tail = (1.0 - alpha) * len(worst)
     whole = min(int(np.floor(tail)), len(worst))

@@ -159,5 +159,6 @@ def test_risk_sheet_shows_both_plans_and_the_purchases_that_differ(tmp_path):
 
 def test_cvar_counts_a_fraction_of_the_last_tail_cost():
     """Four equally likely costs 1, 2, 3, 4 at α = 0.7: the tail is 0.3 × 4 = 1.2 futures: all of 4 and 0.2 of 3,
-    (4 + 0.2 · 3) / 1.2 = 3.8333…; the Rockafellar–Uryasev minimum, at η = VaR = 3, is 3 + (4 − 3) / 1.2, the same."""
+    (4 + 0.2 · 3) / 1.2 = 3.8333…; the Rockafellar–Uryasev minimum, at η = VaR = 3, is 3 + (4 − 3) / 1.2, the
+    same."""
     assert cvar(np.array([2.0, 4.0, 1.0, 3.0]), 0.7) == pytest.approx(4.6 / 1.2)
