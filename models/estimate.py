@@ -16,7 +16,7 @@ from models.unit_costs import TOKENS_PER_INFERENCE_UNIT, node_hour_costs
 from models.units import SECONDS_PER_HOUR
 
 ESTIMATE_COLUMNS = ["workload", "sku", "eligible", "reason", "min_nodes", "node_hours", "gpu_hours",
-                    "tokens_per_s_per_node", "kwh_per_unit", "usd_per_unit", "site", "cheapest"]
+                    "tokens_per_s_per_node", "ttft_s", "kwh_per_unit", "usd_per_unit", "site", "cheapest"]
 
 
 def estimate_workloads(scenario) -> pd.DataFrame:

@@ -3,21 +3,33 @@
 Pure numpy/pandas, no I/O. One public entry point, :func:`estimate_performance`, evaluates every
 workload x SKU pair at once (a cross-product frame, no per-pair Python loop).
 
-The model, numbered as in the README (section "Performance model"):
+The model, numbered as in the README (section "Performance model"). N = total parameters (memory),
+N_a = parameters active per token (compute; N_a = N for a dense model, fewer for a mixture of experts):
 
 1. Peak rate of a node for a precision: ``peak_flops_per_node = gpus_per_node * tflops * 1e12`` with
-   ``tflops = bf16_tflops`` for bf16 and ``fp8_tflops`` for fp8/int8/int4; a card without FP8
-   (``fp8_tflops`` NaN) runs quantised workloads as weight-only quantisation at the bf16 rate.
-2. Training: ``tokens_per_s_per_node = peak_flops_per_node * mfu / (6 * N)`` (6 N D FLOPs,
-   Kaplan et al. 2020); ``node_hours = D / tokens_per_s_per_node / 3600``.
-   Memory: ``TRAINING_BYTES_PER_PARAM * N`` must fit in ``USABLE_HBM_FRACTION`` of the replica's HBM.
-3. Inference: a replica spans ``min_nodes`` nodes (fewest whose usable HBM holds the weights plus the
-   KV cache of one sequence). Decode step time at batch ``b`` is the roofline
-   ``max(b * 2N / (F * ACHIEVED_FLOPS_FRACTION), (W + b * K) / (B * ACHIEVED_BANDWIDTH_FRACTION))``
-   (F, B = replica peak FLOP/s and bytes/s; W = weight bytes; K = KV bytes of one sequence).
-   ``b`` is the largest batch that fits the KV memory left after the weights, the batch cap and the
-   per-user SLO (``1 / step_time >= min_tokens_per_s_per_user``).
-   ``tokens_per_s_per_node = b / step_time / min_nodes``.
+   ``tflops = bf16_tflops`` for bf16, ``fp8_tflops`` for fp8/int8/int4 and ``fp4_tflops`` for fp4. A card
+   without the precision's rate runs it as weight-only quantisation at the next rate it has
+   (fp4 -> fp8 -> bf16).
+2. Training: ``tokens_per_s_per_node = peak_flops_per_node * mfu / (6 * N_a)`` (6 N D FLOPs,
+   Kaplan et al. 2020); ``node_hours = D / tokens_per_s_per_node / 3600``. ``mfu`` is the workload's, else
+   ``models.efficiency.training_mfu`` (a fitted function of the accelerator and N_a).
+   Memory: ``TRAINING_BYTES_PER_PARAM * N`` must fit in ``USABLE_HBM_FRACTION`` of the run's HBM.
+3. Inference: a replica spans the fewest groups of ``min(gpus_per_node, TENSOR_PARALLEL_GROUP_GPUS)`` GPUs
+   whose usable HBM holds the weights ``W`` (N at the precision's bytes) plus the KV cache of one sequence
+   ``K``; ``min_nodes`` is the nodes those GPUs span. With F, B the replica's peak FLOP/s and bytes/s, a
+   decode step at batch ``b`` takes the roofline
+   ``t(b) = max(b * 2 N_a / (F * eta_F), (min(W, b * W_a) + b * K) / (B * eta_B))``
+   (W_a = the active parameters' bytes: a batch reads at most the experts its tokens touch).
+   Each request also costs the replica ``t_pf = 2 N_a P / (F * eta_F)`` of prefill, spread over its O decode
+   steps: ``tau(b) = t(b) + b * t_pf / O``. P and O are the workload's ``prompt_tokens`` and ``output_tokens``;
+   the simple form (``context_tokens`` only) takes P / O = SIMPLE_FORM_PROMPT_TOKENS_PER_OUTPUT_TOKEN. eta_F
+   (models.efficiency, per accelerator generation and precision) is fitted through this very function on
+   MLPerf rows with their own P and O (models.calibration), so prefill and decode share it. ``b`` is the
+   largest batch that fits the KV memory left after the weights, the batch cap and the per-user SLO
+   (``1 / tau(b) >= min_tokens_per_s_per_user``).
+   ``tokens_per_s_per_node = b / tau(b) * gpus_per_node / replica_gpus`` (output tokens, as MLPerf counts).
+   Time to first token (P given):
+   ``ttft_s = max(2 N_a P / (F * eta_F), (min(W, P * W_a) + P * K / ctx) / (B * eta_B))``.
 4. Measured throughput overrides replace step 2/3's estimate; an override of 0 makes the pair ineligible.
 """
 
@@ -26,6 +38,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from models.efficiency import (ACHIEVED_BANDWIDTH_FRACTION, achieved_flops_fraction, catalog_accelerator_labels,
+                               training_mfu)
 from models.units import BYTES_PER_GB, BYTES_PER_TB, FLOPS_PER_TFLOPS, SECONDS_PER_HOUR
 
 # --- What the inputs' `_b` columns count (billions) -----------------------------------------------
@@ -38,28 +52,22 @@ TOKENS_PER_B = 1e9
 USABLE_HBM_FRACTION = 0.90
 
 # --- Training -------------------------------------------------------------------------------------
-# Training FLOPs per parameter per token: forward 2 + backward 4 (Kaplan et al. 2020,
+# Training FLOPs per active parameter per token: forward 2 + backward 4 (Kaplan et al. 2020,
 # "Scaling Laws for Neural Language Models", C = 6 N D). Attention FLOPs are not counted, so they
-# are absorbed by the MFU defaults below, which are calibrated against the same 6 N D.
+# are absorbed by the MFU defaults below, which are calibrated against the same 6 N D. For a mixture of
+# experts N is the active parameters (DeepSeek-V3 technical report, arXiv 2412.19437, counts 37B of 671B).
 TRAINING_FLOPS_PER_PARAM_PER_TOKEN = 6.0
 
 # Mixed-precision Adam model state: bf16 weights 2 + bf16 grads 2 + fp32 master weights 4 + Adam
 # first moment 4 + second moment 4 = 16 B/param (Rajbhandari et al. 2020, ZeRO, Section 3.1:
-# "2Ψ + 2Ψ + KΨ" with K = 12). Activations are assumed recomputed (activation checkpointing) and
-# are not counted. Used for every precision: FP8 training keeps the same master/optimizer state.
+# "2Ψ + 2Ψ + KΨ" with K = 12), over every (total) parameter: each expert has its own state. Activations
+# are assumed recomputed (activation checkpointing) and are not counted. Used for every precision: FP8/FP4
+# training keeps the same master/optimizer state.
 TRAINING_BYTES_PER_PARAM = 16.0
 
-# Effective MFU = 6 N D / (published GPU-hours * 3600 * dense peak): it includes restarts, evaluation
-# and downtime, which is what a capacity plan must provision for. Calibrated on training_runs.csv:
-#   A100: Llama 2 7B/13B/70B model card GPU-hours imply 0.406 / 0.377 / 0.435 -> 0.40 (errors <= 9%).
-#   H100: Llama 3 70B 0.276, Llama 3.1 70B 0.253, Llama 3.1 405B 0.345 (the paper's per-stage MFU is
-#         38-43% before downtime) -> 0.30, the value that minimises the largest error over the >= 70B
-#         runs. Llama 3/3.1 8B imply only 0.16/0.14: small models on large clusters need `mfu` set.
-# H200 has H100's compute (same GH100 die) and gets H100's value.
-TRAINING_MFU_BY_ACCELERATOR = {"A100": 0.40, "H100": 0.30, "H200": 0.30}
-# Any accelerator not matched above (B200, MI300X, L40S, ...): no public run in the reference data,
-# so H100's effective MFU is assumed. Unvalidated.
-DEFAULT_TRAINING_MFU = 0.30
+# Effective MFU default (6 N_a D / (GPU-hours x 3600 x dense peak), restarts and downtime included): a
+# function of the accelerator and the model's active size, fitted on training_runs.csv (models/efficiency.py,
+# README section "Calibration"). A workload's own `mfu` replaces it.
 
 # A training run may use as many nodes as the plan gives it; this cap only rejects models whose
 # optimizer state alone would need an implausible cluster. 4096 nodes = 32,768 GPUs, twice the largest
@@ -67,70 +75,117 @@ DEFAULT_TRAINING_MFU = 0.30
 MAX_NODES_PER_TRAINING_RUN = 4096
 
 # --- Inference ------------------------------------------------------------------------------------
-# Weight bytes per parameter for each serving precision.
-WEIGHT_BYTES_PER_PARAM = {"bf16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5}
+# Weight bytes per parameter for each serving precision (the formats' definitions). FP4 (NVFP4, MXFP4) is
+# 4 bits a value; its block scales (one 8-bit scale per 16 or 32 values, +3-6 %) are not counted.
+WEIGHT_BYTES_PER_PARAM = {"bf16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5, "fp4": 0.5}
 # KV-cache bytes per stored value: 16-bit for bf16 serving, 8-bit (FP8/INT8 KV cache, as TensorRT-LLM
-# and vLLM offer) for every quantised precision, including int4 weight-only.
-KV_CACHE_BYTES_PER_VALUE = {"bf16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 1.0}
-# FLOPs per generated token in decode: one multiply-add per parameter.
+# and vLLM offer) for every quantised precision, including int4 weight-only and fp4 (FP4 results on
+# Blackwell keep an FP8 KV cache: TensorRT-LLM's NVFP4 recipes quantise weights and activations, KV in FP8).
+KV_CACHE_BYTES_PER_VALUE = {"bf16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 1.0, "fp4": 1.0}
+# Which catalog rate each precision runs at, best first; a card lacking one falls back to the next
+# (weight-only quantisation: weights stored at the precision, matrix products at the slower rate).
+# INT8/INT4 use the FP8 rate: for the catalog's GPUs dense INT8 TOPS equal FP8 TFLOPS.
+RATE_COLUMNS_BY_PRECISION = {"bf16": ("bf16_tflops",), "fp8": ("fp8_tflops", "bf16_tflops"),
+                             "int8": ("fp8_tflops", "bf16_tflops"), "int4": ("fp8_tflops", "bf16_tflops"),
+                             "fp4": ("fp4_tflops", "fp8_tflops", "bf16_tflops")}
+# FLOPs per token in decode and prefill: one multiply-add per active parameter.
 DECODE_FLOPS_PER_PARAM_PER_TOKEN = 2.0
+PREFILL_FLOPS_PER_PARAM_PER_TOKEN = 2.0
 
-# KV heuristic from Llama-style GQA shapes: bytes/token = 2 (K and V) * layers * kv_heads * head_dim
-# * bytes. Llama 3 8B / 70B / 3.1 405B all use 8 KV heads of dimension 128 (Llama Team 2024,
+# KV heuristic from Llama-style GQA shapes: values/token = 2 (K and V) * layers * kv_heads * head_dim.
+# Llama 3 8B / 70B / 3.1 405B all use 8 KV heads of dimension 128 (Llama Team 2024,
 # "The Llama 3 Herd of Models", Table 3; Llama 2 70B has the same 80 x 8 x 128 shape). Their layer
 # counts 32 / 80 / 126 are fitted by least squares in log-log: layers = 16.1 * params_b ** 0.352
 # (8B -> 33.5, 70B -> 71.9, 405B -> 132.8, i.e. within 11%). Models with full multi-head attention
-# (e.g. Llama 2 7B, 32 KV heads) have a ~4x larger cache than this predicts.
+# (e.g. Llama 2 7B, 32 KV heads) have a ~4x larger cache than this predicts. A mixture of experts takes
+# the fit at its *active* parameters (the attention stack is part of every token's path): Mixtral 8x7B
+# 12.9B active -> 39 layers (true 32), Llama 4 Maverick 17B -> 43 (48); at 46.7B total it would be 62.
+# The workload's `layers`, `kv_heads`, `head_dim` or `kv_values_per_token` replace the heuristic.
 KV_HEADS_LLAMA_GQA = 8
 KV_HEAD_DIM_LLAMA = 128
 KV_LAYERS_COEF = 16.1
 KV_LAYERS_EXPONENT = 0.352
+KV_TENSORS_PER_LAYER = 2.0  # K and V
 
-# Achieved fraction of peak dense FLOP/s in serving, calibrated on the eight MLPerf Inference
-# Llama-2-70B results in inference_benchmarks.csv (8x H100 v4.0/v4.1/v5.0 and 8x MI300X v4.1, Offline
-# and Server, FP8). The model is compute-bound for all of them, so each implies
-# tokens_per_s * 2N / peak: from 0.141 (MI300X Server) to 0.277 (H100 v5.0 Offline). 0.187 is the value
-# that minimises the largest relative error (+-33%). It charges prefill to decode tokens at MLPerf's
-# input/output mix (inputs up to 1024 tokens, ~290 output tokens per sample).
-ACHIEVED_FLOPS_FRACTION = 0.187
-# Achieved fraction of peak HBM bandwidth in memory-bound decode ("model bandwidth utilisation").
-# Not identifiable from MLPerf (compute-bound there); 0.70 sits in the 60-85% range quoted for vLLM /
-# TensorRT-LLM decode (open-source-ai.tech glossary, "model bandwidth utilization"). Assumption.
-ACHIEVED_BANDWIDTH_FRACTION = 0.70
+# Achieved fractions of peak FLOP/s (eta_F) and HBM bandwidth (eta_B): models/efficiency.py, eta_F fitted on
+# the MLPerf rows of inference_benchmarks.csv through estimate_performance itself (README section
+# "Calibration"), with prefill counted at each row's own prompt/output lengths.
+# The simple form (context_tokens, no prompt_tokens/output_tokens) has no prompt length: it charges each
+# generated token the prefill of one prompt token, P / O = 1, about MLPerf Llama-2-70B's mix (about 300 prompt
+# and 294.45 output tokens per sample, inference_benchmarks.csv notes). Give prompt_tokens and output_tokens
+# to size a long-prompt service.
+SIMPLE_FORM_PROMPT_TOKENS_PER_OUTPUT_TOKEN = 1.0
 # Largest decode batch per GPU of a replica: vLLM's default `max_num_seqs=256` per engine, counted per
 # GPU because a node may run one engine per GPU when the model fits.
 MAX_BATCH_PER_GPU = 256
-# Serving replicas larger than 8 nodes (64 GPUs) are not considered: Meta serves Llama 3.1 405B BF16 on
-# 2 nodes with pipeline parallelism (Llama 3 Herd, Section 6); beyond 8 nodes pipeline bubbles and
-# cross-node latency make interactive serving impractical.
+# A serving replica is tensor-parallel over groups of at most 8 GPUs: the NVLink domain of an HGX board, where
+# every 8-GPU calibration row of inference_benchmarks.csv was measured (assumption: it keeps a GB200 GPU comparable
+# to a B200 GPU, with its own peaks and memory). A rack-scale node (72 GPUs in one NVLink domain, GB200/GB300
+# NVL72) therefore holds several replicas of whole groups - 9 of 8 GPUs for a model that fits 8 - and a model
+# that needs more groups spans more of the domain. For nodes of <= 8 GPUs the group is the node.
+# Wide expert parallelism across a whole NVL72 (how DeepSeek-R1 is served there) is not modelled: it
+# reads each expert once for 72 GPUs instead of 9 times; a measured `throughput` row captures it.
+TENSOR_PARALLEL_GROUP_GPUS = 8
+# Serving replicas larger than 8 nodes are not considered: Meta serves Llama 3.1 405B BF16 on 2 nodes
+# with pipeline parallelism (Llama 3 Herd, Section 6); beyond 8 nodes pipeline bubbles and cross-node
+# latency make interactive serving impractical. A rack-scale node counts as one node (one NVLink domain).
 MAX_NODES_PER_INFERENCE_REPLICA = 8
 # Mean KV-cache length used when an inference workload leaves context_tokens empty.
 DEFAULT_CONTEXT_TOKENS = 2048.0
 
 OUTPUT_COLUMNS = [
     "eligible", "reason", "min_nodes", "tokens_per_s_per_node", "node_hours", "gpu_hours",
-    "kwh_per_node_hour", "mfu",
+    "kwh_per_node_hour", "mfu", "ttft_s",
 ]
+
+
+def kv_values_per_token(params_b, layers=np.nan, kv_heads=np.nan, head_dim=np.nan,
+                        kv_values=np.nan) -> np.ndarray:
+    """KV-cache values one token adds: `kv_values` where given, else 2 * layers * kv_heads * head_dim with
+    each factor given or from the Llama GQA heuristic (layers = KV_LAYERS_COEF * params_b ** KV_LAYERS_EXPONENT,
+    params_b being the active parameters of a mixture of experts)."""
+    params_b = np.asarray(params_b, dtype=float)
+    shape = np.broadcast(params_b, layers, kv_heads, head_dim, kv_values).shape
+
+    def given_or(value, default) -> np.ndarray:
+        value = np.broadcast_to(np.asarray(value, dtype=float), shape)
+        return np.where(np.isnan(value), default, value)
+
+    heuristic_layers = KV_LAYERS_COEF * np.power(params_b, KV_LAYERS_EXPONENT)
+    shaped = (KV_TENSORS_PER_LAYER * given_or(layers, heuristic_layers) * given_or(kv_heads, KV_HEADS_LLAMA_GQA)
+              * given_or(head_dim, KV_HEAD_DIM_LLAMA))
+    return given_or(kv_values, shaped)
 
 
 def kv_bytes_per_token(params_b: np.ndarray | float, kv_bytes_per_value: np.ndarray | float) -> np.ndarray:
     """KV-cache bytes one token adds, from the Llama GQA shape heuristic (see KV_LAYERS_COEF)."""
-    layers = KV_LAYERS_COEF * np.power(np.asarray(params_b, dtype=float), KV_LAYERS_EXPONENT)
-    return 2.0 * layers * KV_HEADS_LLAMA_GQA * KV_HEAD_DIM_LLAMA * np.asarray(kv_bytes_per_value, dtype=float)
+    return kv_values_per_token(params_b) * np.asarray(kv_bytes_per_value, dtype=float)
 
 
-def default_training_mfu(catalog: pd.DataFrame) -> pd.Series:
-    """Per-SKU default MFU, matched on the accelerator name (then the SKU) against TRAINING_MFU_BY_ACCELERATOR."""
-    label = catalog.get("accelerator", pd.Series("", index=catalog.index)).fillna("").astype(str)
-    label = (label + " " + catalog.index.astype(str)).str.upper()
-    conditions = [label.str.contains(key.upper(), regex=False).to_numpy() for key in TRAINING_MFU_BY_ACCELERATOR]
-    mfu = np.select(conditions, list(TRAINING_MFU_BY_ACCELERATOR.values()), default=DEFAULT_TRAINING_MFU)
-    return pd.Series(mfu, index=catalog.index, name="mfu")
+def peak_tflops(catalog: pd.DataFrame, precision: np.ndarray) -> np.ndarray:
+    """Per-GPU dense TFLOPS each row of `catalog` (aligned with `precision`) runs its precision at: the first
+    rate of RATE_COLUMNS_BY_PRECISION the card has (weight-only quantisation below its own rate)."""
+    tflops = np.full(len(catalog), np.nan)
+    for name, columns in RATE_COLUMNS_BY_PRECISION.items():
+        rate = np.full(len(catalog), np.nan)
+        for column in reversed(columns):  # the best rate the card has wins
+            if column in catalog:
+                value = catalog[column].to_numpy(dtype=float)
+                rate = np.where(np.isnan(value), rate, value)
+        tflops = np.where(precision == name, rate, tflops)
+    return tflops
 
 
 def _fmt(values: np.ndarray, pattern: str) -> np.ndarray:
     """Format a float array element-wise (printf style) for reason strings."""
     return np.char.mod(pattern, np.asarray(values, dtype=float))
+
+
+def _optional(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """An optional numeric column as floats, NaN where empty or where the frame lacks the column."""
+    if column not in frame:
+        return np.full(len(frame), np.nan)
+    return pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
 
 
 def _empty_result() -> pd.DataFrame:
@@ -141,11 +196,13 @@ def _empty_result() -> pd.DataFrame:
     }).set_axis(index)
 
 
-def estimate_performance(catalog: pd.DataFrame, workloads: pd.DataFrame, throughput: pd.DataFrame) -> pd.DataFrame:
+def estimate_performance(catalog: pd.DataFrame, workloads: pd.DataFrame, throughput: pd.DataFrame, *,
+                         flops_fractions: dict[tuple[str, str], float] | None = None) -> pd.DataFrame:
     """Nodes, throughput and energy for every workload x SKU pair, so the optimiser only sees feasible pairs.
 
     Returns a frame indexed by (workload, sku) with the columns in OUTPUT_COLUMNS; see the module
     docstring for the model and the README (section "Performance model") for the constants' sources.
+    `flops_fractions` replaces the fitted eta_F table of models.efficiency (models.calibration fits it this way).
     """
     if len(catalog) == 0 or len(workloads) == 0:
         return _empty_result()
@@ -156,56 +213,96 @@ def estimate_performance(catalog: pd.DataFrame, workloads: pd.DataFrame, through
 
     is_training = (w["kind"] == "training").to_numpy()
     precision = w["precision"].astype(str).to_numpy()
-    params = w["params_b"].to_numpy(dtype=float) * PARAMS_PER_B
+    params_b = w["params_b"].to_numpy(dtype=float)
+    active_b = _optional(w, "active_params_b")
+    active_b = np.where(np.isnan(active_b), params_b, active_b)  # empty = dense
+    params = params_b * PARAMS_PER_B  # every parameter: memory
+    active = active_b * PARAMS_PER_B  # parameters each token uses: compute
     gpus_per_node = c["gpus_per_node"].to_numpy(dtype=float)
-    hbm_bytes_per_node = gpus_per_node * c["hbm_gb"].to_numpy(dtype=float) * BYTES_PER_GB
-    usable_bytes_per_node = USABLE_HBM_FRACTION * hbm_bytes_per_node
-    bw_bytes_per_s_per_node = gpus_per_node * c["hbm_tbps"].to_numpy(dtype=float) * BYTES_PER_TB
+    hbm_bytes_per_gpu = c["hbm_gb"].to_numpy(dtype=float) * BYTES_PER_GB
+    usable_bytes_per_node = USABLE_HBM_FRACTION * gpus_per_node * hbm_bytes_per_gpu
+    bw_bytes_per_s_per_gpu = c["hbm_tbps"].to_numpy(dtype=float) * BYTES_PER_TB
 
-    # (1) Peak FLOP/s at the workload precision; weight-only quantisation where FP8 is missing.
-    bf16_tflops = c["bf16_tflops"].to_numpy(dtype=float)
-    fp8_tflops = c["fp8_tflops"].to_numpy(dtype=float)
-    wants_low_precision = precision != "bf16"
-    tflops = np.where(wants_low_precision & ~np.isnan(fp8_tflops), fp8_tflops, bf16_tflops)
-    peak_flops_per_node = gpus_per_node * tflops * FLOPS_PER_TFLOPS
+    # (1) Peak FLOP/s at the workload precision; weight-only quantisation where the card lacks its rate.
+    flops_per_gpu = peak_tflops(c, precision) * FLOPS_PER_TFLOPS
+    peak_flops_per_node = gpus_per_node * flops_per_gpu
 
-    # (2) Training.
-    mfu_default = default_training_mfu(catalog).reindex(index.get_level_values("sku")).to_numpy()
-    mfu_given = w["mfu"].to_numpy(dtype=float) if "mfu" in w else np.full(len(index), np.nan)
+    # (2) Training: compute on the active parameters, model state on all of them.
+    accelerator_label = catalog_accelerator_labels(catalog).reindex(index.get_level_values("sku")).to_numpy()
+    mfu_default = training_mfu(accelerator_label, active_b)
+    mfu_given = _optional(w, "mfu")
     mfu = np.where(np.isnan(mfu_given), mfu_default, mfu_given)
     train_bytes = TRAINING_BYTES_PER_PARAM * params
     train_min_nodes = np.ceil(train_bytes / usable_bytes_per_node)
-    train_tokens_per_s_per_node = peak_flops_per_node * mfu / (TRAINING_FLOPS_PER_PARAM_PER_TOKEN * params)
+    train_tokens_per_s_per_node = peak_flops_per_node * mfu / (TRAINING_FLOPS_PER_PARAM_PER_TOKEN * active)
 
     # (3) Inference roofline.
-    weight_bytes = pd.Series(precision).map(WEIGHT_BYTES_PER_PARAM).to_numpy(dtype=float) * params
+    weight_bytes_per_param = pd.Series(precision).map(WEIGHT_BYTES_PER_PARAM).to_numpy(dtype=float)
+    weight_bytes = weight_bytes_per_param * params
+    active_weight_bytes = weight_bytes_per_param * active
     kv_value_bytes = pd.Series(precision).map(KV_CACHE_BYTES_PER_VALUE).to_numpy(dtype=float)
-    context = w["context_tokens"].to_numpy(dtype=float)
-    context = np.where(np.isnan(context), DEFAULT_CONTEXT_TOKENS, context)
-    kv_bytes_per_seq = kv_bytes_per_token(w["params_b"].to_numpy(dtype=float), kv_value_bytes) * context
+    kv_bytes_token = kv_value_bytes * kv_values_per_token(
+        active_b, _optional(w, "layers"), _optional(w, "kv_heads"), _optional(w, "head_dim"),
+        _optional(w, "kv_values_per_token"))
+    prompt = _optional(w, "prompt_tokens")
+    output = _optional(w, "output_tokens")
+    phases = ~np.isnan(prompt) & ~np.isnan(output)  # the request's own prompt and output lengths
+    context = _optional(w, "context_tokens")
+    context = np.where(phases, prompt + output, np.where(np.isnan(context), DEFAULT_CONTEXT_TOKENS, context))
+    kv_bytes_per_seq = kv_bytes_token * context
     infer_bytes = weight_bytes + kv_bytes_per_seq
-    infer_min_nodes = np.ceil(infer_bytes / usable_bytes_per_node)
 
-    replica_nodes = np.maximum(infer_min_nodes, 1.0)
-    flops_eff = replica_nodes * peak_flops_per_node * ACHIEVED_FLOPS_FRACTION
-    bw_eff = replica_nodes * bw_bytes_per_s_per_node * ACHIEVED_BANDWIDTH_FRACTION
-    flops_per_token = DECODE_FLOPS_PER_PARAM_PER_TOKEN * params
-    slo = w["min_tokens_per_s_per_user"].to_numpy(dtype=float)
+    group_gpus = np.minimum(gpus_per_node, TENSOR_PARALLEL_GROUP_GPUS)
+    group_usable_bytes = USABLE_HBM_FRACTION * group_gpus * hbm_bytes_per_gpu
+    replica_gpus = group_gpus * np.maximum(np.ceil(infer_bytes / group_usable_bytes), 1.0)
+    infer_min_nodes = np.ceil(replica_gpus / gpus_per_node)
+
+    # Efficiency multipliers (models.efficiency): one FLOP/s fraction for prefill and decode, as fitted.
+    eta_flops = (achieved_flops_fraction(accelerator_label, precision) if flops_fractions is None
+                 else achieved_flops_fraction(accelerator_label, precision, fractions=flops_fractions))
+    eta_bandwidth = ACHIEVED_BANDWIDTH_FRACTION
+
+    replica_flops = replica_gpus * flops_per_gpu
+    replica_bw = replica_gpus * bw_bytes_per_s_per_gpu
+    flops_eff = replica_flops * eta_flops
+    bw_eff = replica_bw * eta_bandwidth
+    flops_per_token = DECODE_FLOPS_PER_PARAM_PER_TOKEN * active
+    prefill_flops = PREFILL_FLOPS_PER_PARAM_PER_TOKEN * active * np.nan_to_num(prompt)
+    prefill_compute_s = prefill_flops / flops_eff
+    # Prefill seconds per output token of one request; the simple form charges SIMPLE_FORM_... prompt tokens.
+    prompt_per_output = np.where(phases, prompt / np.where(phases, output, 1.0),
+                                 SIMPLE_FORM_PROMPT_TOKENS_PER_OUTPUT_TOKEN)
+    prefill_s_per_output = prompt_per_output * PREFILL_FLOPS_PER_PARAM_PER_TOKEN * active / flops_eff
+    slo = _optional(w, "min_tokens_per_s_per_user")
     with np.errstate(divide="ignore", invalid="ignore"):
-        batch_kv = np.floor((replica_nodes * usable_bytes_per_node - weight_bytes) / kv_bytes_per_seq)
-        batch_cap = MAX_BATCH_PER_GPU * gpus_per_node * replica_nodes
-        step_budget_s = np.where(np.isnan(slo), np.inf, 1.0 / slo)
-        batch_slo = np.floor(np.minimum(step_budget_s * flops_eff / flops_per_token,
-                                        (step_budget_s * bw_eff - weight_bytes) / kv_bytes_per_seq))
+        ttft_s = np.where(phases, np.maximum(
+            prefill_compute_s,
+            (np.minimum(weight_bytes, prompt * active_weight_bytes) + prompt * kv_bytes_token) / bw_eff), np.nan)
+        batch_kv = np.floor((replica_gpus * USABLE_HBM_FRACTION * hbm_bytes_per_gpu - weight_bytes)
+                            / kv_bytes_per_seq)
+        batch_cap = MAX_BATCH_PER_GPU * replica_gpus
+        # tau(b) <= 1/SLO, term by term: compute, and the memory term at its full-weights or per-token branch.
+        budget_s = np.where(np.isnan(slo), np.inf, 1.0 / slo)
+        per_token_compute_s = flops_per_token / flops_eff + prefill_s_per_output
+        per_token_kv_s = kv_bytes_per_seq / bw_eff + prefill_s_per_output
+        batch_slo = np.floor(np.minimum(
+            budget_s / per_token_compute_s,
+            np.maximum((budget_s - weight_bytes / bw_eff) / per_token_kv_s,
+                       budget_s / (active_weight_bytes / bw_eff + per_token_kv_s))))
         batch = np.minimum(np.minimum(batch_kv, batch_cap), batch_slo)
 
-        def step_s(b: np.ndarray) -> np.ndarray:
-            return np.maximum(b * flops_per_token / flops_eff, (weight_bytes + b * kv_bytes_per_seq) / bw_eff)
+        def tau_s(b: np.ndarray) -> np.ndarray:
+            """Replica seconds per decode step of b sequences, their share of prefill included."""
+            step = np.maximum(b * flops_per_token / flops_eff,
+                              (np.minimum(weight_bytes, b * active_weight_bytes) + b * kv_bytes_per_seq) / bw_eff)
+            return step + b * prefill_s_per_output
 
-        best_user_tokens_per_s = 1.0 / step_s(np.ones_like(batch))
+        best_user_tokens_per_s = 1.0 / tau_s(np.ones_like(batch))
         slo_unreachable = ~is_training & ~np.isnan(slo) & (batch < 1.0)
+        max_ttft = _optional(w, "max_ttft_s")
+        ttft_unreachable = ~is_training & ~np.isnan(max_ttft) & (ttft_s > max_ttft)
         batch = np.maximum(batch, 1.0)
-        infer_tokens_per_s_per_node = batch / step_s(batch) / replica_nodes
+        infer_tokens_per_s_per_node = batch / tau_s(batch) * gpus_per_node / replica_gpus
 
     # (4) Assemble, then apply measured overrides.
     min_nodes = np.where(is_training, train_min_nodes, infer_min_nodes)
@@ -227,11 +324,15 @@ def estimate_performance(catalog: pd.DataFrame, workloads: pd.DataFrame, through
                   + np.where(is_training, "-node training run limit", "-node replica limit")).to_numpy(dtype=object)
     reason_slo = ("per-user SLO " + pd.Series(_fmt(slo, "%g")) + " tokens/s unreachable: best "
                   + pd.Series(_fmt(best_user_tokens_per_s, "%.1f")) + " tokens/s at batch 1").to_numpy(dtype=object)
+    reason_ttft = ("TTFT SLO " + pd.Series(_fmt(max_ttft, "%g")) + " s unreachable: prefill of "
+                   + pd.Series(_fmt(prompt, "%.0f")) + " prompt tokens takes "
+                   + pd.Series(_fmt(ttft_s, "%.3g")) + " s on a " + pd.Series(_fmt(replica_gpus, "%.0f"))
+                   + "-GPU replica").to_numpy(dtype=object)
 
     # A positive measurement proves the pair runs, so it wins over the modelled fit and SLO checks.
     reason = np.select(
-        [override_zero, has_override, too_big, slo_unreachable],
-        ["throughput override is 0", "", reason_fit, reason_slo],
+        [override_zero, has_override, too_big, slo_unreachable, ttft_unreachable],
+        ["throughput override is 0", "", reason_fit, reason_slo, reason_ttft],
         default="",
     ).astype(object)
     eligible = reason == ""
@@ -241,7 +342,7 @@ def estimate_performance(catalog: pd.DataFrame, workloads: pd.DataFrame, through
         node_hours = np.where(is_training & (tokens_per_s_per_node > 0),
                               tokens_total / tokens_per_s_per_node / SECONDS_PER_HOUR, np.nan)
         # The MFU used; for a measured override, the MFU it implies.
-        mfu_used = np.where(has_override, tokens_per_s_per_node * TRAINING_FLOPS_PER_PARAM_PER_TOKEN * params
+        mfu_used = np.where(has_override, tokens_per_s_per_node * TRAINING_FLOPS_PER_PARAM_PER_TOKEN * active
                             / peak_flops_per_node, mfu)
     mfu_out = np.where(is_training, mfu_used, np.nan)
 
@@ -254,6 +355,7 @@ def estimate_performance(catalog: pd.DataFrame, workloads: pd.DataFrame, through
         "gpu_hours": node_hours * gpus_per_node,
         "kwh_per_node_hour": c["node_kw"].to_numpy(dtype=float) * 1.0,
         "mfu": mfu_out,
+        "ttft_s": np.where(is_training, np.nan, ttft_s),
     }, index=index)
 
 

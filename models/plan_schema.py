@@ -167,7 +167,12 @@ PLAN_FIELDS: tuple[Field, ...] = (
     Field("cost_lines_usd", LIST, "", "the $ cost lines that add up to total_usd, in order", required=False),
     Field("inputs", OBJECT, "", "what was solved", members=(
         Field("scenario_path", TEXT, "", "the scenario file"),
-        Field("sha256", OBJECT, "", "SHA-256 of every input file, by role"))),
+        Field("sha256", OBJECT, "", "SHA-256 of every input file, by role (`base 1`, `base 2`…: the scenario files "
+              "it extends)"),
+        Field("chain", LIST, "", "[{path, sha256}] of every scenario file read, the root base first, the scenario "
+              "last", required=False),
+        Field("overrides", LIST, "", "[{key, value, source}] of every override applied, in order; source is the "
+              "file whose `overrides:` gives it, or --set", required=False))),
     Field("purchases", RECORDS, "", "orders", members=_columns("quarter", "site", "sku", "nodes", "in_service",
                                                                  "capex_usd", "charged_in_horizon_usd",
                                                                  "book_value_end_usd")),

@@ -6,8 +6,8 @@ construction:
 
 1. **Catalog.** The shipped catalog (passed in), extended with vendor/contract variants of its SKUs, round-robin,
    up to K rows: same chip (so the same performance), price ×U(0.85, 1.15), lead time ±1 quarter (≥ 0), node_kw
-   ×U(0.92, 1.08), rent ×U(0.90, 1.10) where rentable; named `<base>-v2`, `-v3`… Below K = 6 the catalog is
-   cut to K base SKUs, the *anchor* first.
+   ×U(0.92, 1.08), rent ×U(0.90, 1.10) where rentable; named `<base>-v2`, `-v3`… Below K = the base catalog's
+   size (11 shipped) the catalog is cut to K base SKUs, the *anchor* first, then the newest.
 2. **Anchor SKU.** The base SKU with lead 0, a rental price and the highest BF16 peak (H100 in the shipped
    catalog): every workload can run on it, at any site, from the first quarter. It sizes everything: training
    token counts, demand, power caps, and the per-user SLOs are capped to what it reaches.
@@ -133,7 +133,7 @@ def synthesize_scenario(base_catalog: pd.DataFrame, workloads: int, quarters: in
     demand = demand_nodes * anchor_rate[:, None]
     need_nodes = _anchor_nodes_per_quarter(work, demand_nodes, quarters)
     fleet = _fleet(rng, need_nodes[:, 0].sum(), site_frame, typed_catalog,
-                   float(typed_catalog.at[anchor, "bf16_tflops"]))
+                   float(typed_catalog.at[anchor, "bf16_tflops"] * typed_catalog.at[anchor, "gpus_per_node"]))
     sites = _sites(rng, site_frame, work, need_nodes, typed_catalog, anchor, fleet)
 
     name = f"synthetic-w{workloads}-q{quarters}-s{owned_sites}-k{skus}-seed{seed}"
@@ -379,8 +379,9 @@ def _significant(values: np.ndarray, digits: int) -> np.ndarray:
 # --- fleet ------------------------------------------------------------------------------------------------------
 
 def _fleet(rng, first_quarter_nodes: float, site_frame: pd.DataFrame, catalog: pd.DataFrame,
-           anchor_tflops: float) -> pd.DataFrame:
-    """Rows (site, sku, nodes, installed relative to the start) of base SKUs ordered before the start."""
+           anchor_node_tflops: float) -> pd.DataFrame:
+    """Rows (site, sku, nodes, installed relative to the start) of base SKUs ordered before the start, counted in
+    anchor nodes by whole-node BF16 peak (a 72-GPU rack is 72 GPUs' worth, not one 8-GPU node's)."""
     owned = site_frame[site_frame["kind"] == "owned"]["site"].to_numpy()
     older = catalog[(catalog["available_from"] < 0) & ~catalog.index.str.contains(r"-v\d+$")]
     total = rng.uniform(*FLEET_SHARE) * first_quarter_nodes
@@ -393,7 +394,8 @@ def _fleet(rng, first_quarter_nodes: float, site_frame: pd.DataFrame, catalog: p
     age = rng.integers(FLEET_AGE_QUARTERS[0], FLEET_AGE_QUARTERS[1] + 1, n)
     share = rng.dirichlet(np.ones(n))
     installed = np.maximum(-age, older.loc[sku, "available_from"].to_numpy())
-    anchor_equivalents = older.loc[sku, "bf16_tflops"].to_numpy() / anchor_tflops
+    node_tflops = (older["bf16_tflops"] * older["gpus_per_node"]).loc[sku].to_numpy(dtype=float)
+    anchor_equivalents = node_tflops / anchor_node_tflops
     nodes = np.round(share * total / anchor_equivalents).astype(int)
     fleet = pd.DataFrame({"site": site, "sku": sku, "nodes": nodes, "installed": installed})
     fleet = fleet[fleet["nodes"] > 0]

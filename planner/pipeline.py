@@ -174,7 +174,7 @@ def plan_document(run: PlanRun, stochastic: dict | None = None) -> dict:
         "horizon": {"start": scenario.quarters[0], "quarters": scenario.quarters},
         "capex_mode": scenario.finance.capex_mode,
         "cost_lines_usd": list(USD_LINES),
-        "inputs": {"scenario_path": str(scenario.path), "sha256": scenario.input_hashes()},
+        "inputs": scenario.inputs_record(),
         **{name: _records(results[name][table_columns(name)]) for name in RESULT_TABLES},
         "totals": totals,
         "warnings": plan_warnings(scenario, tables["unfinished"], tables["unmet"], tables["fleet"], run.duals),

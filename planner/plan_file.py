@@ -41,6 +41,16 @@ def load_plan(path: str | Path) -> dict:
     return plan
 
 
+def recorded_set_overrides(plan: dict) -> dict[str, object]:
+    """The overrides the plan's scenario was loaded with from the command line (`--set`; the scenario files'
+    own are in the files), so the plan's scenario can be loaded again as it was solved."""
+    from planner.inheritance import SET_SOURCE
+
+    records = plan["inputs"].get("overrides") or []
+    return {record["key"]: record["value"] for record in records
+            if isinstance(record, dict) and record.get("source") == SET_SOURCE and "key" in record}
+
+
 def changed_inputs(plan: dict, scenario) -> list[Problem]:
     """One problem per input whose SHA-256 differs from the plan's record (or that appeared or vanished)."""
     recorded = plan["inputs"]["sha256"]

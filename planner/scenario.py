@@ -6,20 +6,18 @@
 
 from __future__ import annotations
 
-import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 
 import pandas as pd
-import yaml
 
 from models.errors import InputError, Problem
 from models.quarters import QUARTERS_PER_YEAR, Horizon, parse_quarter
 from planner import schema as S
 from planner.resources import shipped_catalog_path
-from planner.tables import (MAX_YAML_BYTES, check_input_file, decode_text, printable, read_table,
-                            sha256_of)
+from planner.tables import printable, sha256_of
 
 # Default penalty for one unit (tokens/s) of inference demand left unserved for one quarter. Chosen far above
 # the cost of serving it (an 8-GPU H100 node costs ~$0.1M a quarter all-in and serves >= 1,000 tokens/s of
@@ -33,7 +31,7 @@ DEFAULT_TIME_LIMIT_S = 60.0
 DEFAULT_GAP = 0.005  # 0.5 %: the example's acceptance target
 
 TOP_LEVEL_KEYS = ("name", "start", "quarters", "catalog", "sites", "fleet", "workloads", "demand",
-                  "throughput", "finance", "planning", "solver", "risk")
+                  "throughput", "finance", "planning", "solver", "risk", "extends", "overrides")
 FINANCE_KEYS = ("discount_rate", "capex_mode", "budget_usd_per_quarter", "carbon_usd_per_t",
                 "unmet_usd_per_unit", "unfinished_training_usd")
 PLANNING_KEYS = ("headroom",)
@@ -50,8 +48,6 @@ MAX_DISCOUNT_RATE = 10.0  # 1,000 % a year
 MAX_USD = 1e15  # any money amount: ~10x world GDP
 MAX_CARBON_USD_PER_T = 1e6
 MAX_TIME_LIMIT_S = 1e6  # ~12 days
-MAX_YAML_DEPTH = 50  # nesting levels; the example has 2
-MAX_YAML_NODES = 10_000  # after alias expansion; the example has ~40 (bounds "billion laughs" alias bombs)
 
 
 @dataclass(frozen=True)
@@ -90,6 +86,8 @@ class Scenario:
     risk: dict = field(default_factory=dict)
     input_files: dict[str, Path] = field(default_factory=dict)  # role -> resolved path
     warnings: tuple[str, ...] = ()
+    chain: tuple[Path, ...] = ()  # the scenario files read, the root base first, this scenario's file last
+    overrides: tuple = ()  # every planner.inheritance.Override applied, in order (files' own, then --set)
 
     @property
     def quarters(self) -> list[str]:
@@ -99,21 +97,43 @@ class Scenario:
         """SHA-256 of every input file, so a review can prove it reran on the same inputs."""
         return {role: sha256_of(path) for role, path in self.input_files.items()}
 
+    def inputs_record(self) -> dict:
+        """PLAN.json's `inputs`: the scenario file, every input's SHA-256 by role, the chain of scenario files it
+        extends (the root base first) and every override applied, in order, so the plan can be reproduced."""
+        return {"scenario_path": str(self.path), "sha256": self.input_hashes(),
+                "chain": [{"path": str(path), "sha256": sha256_of(path)} for path in self.chain],
+                "overrides": [override.record() for override in self.overrides]}
+
     def allowed_sites(self, workload: str) -> tuple[str, ...]:
         listed = self.workloads.at[workload, "sites"]
         return tuple(listed) if listed else tuple(self.sites.index)
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Load and fully validate a scenario; raise InputError listing every problem."""
+def parse_override_value(text: str, label: str = "--set"):
+    """A command-line override's value, read as the same text in a scenario file would be (`0.10` -> 0.1)."""
+    from planner.inheritance import parse_override_value as parse
+
+    return parse(text, label)
+
+
+def load_scenario(path: str | Path, overrides: Mapping[str, object] | None = None) -> Scenario:
+    """Load and fully validate a scenario; raise InputError listing every problem.
+
+    `path` may extend a base scenario and override its keys and cells (planner/inheritance.py); `overrides` are
+    more dotted-key overrides applied after the file's own (values as YAML reads them: see
+    `parse_override_value`), named `--set KEY` in messages."""
+    from planner.inheritance import TableSource, attribute, edit_table, resolve
     from planner.validate import check_fleet_fits, check_references, check_risk_section, check_runnable
 
     path = Path(path)
-    label = path.name
-    config = _read_yaml(path)
-    problems: list[Problem] = []
+    resolution = resolve(path, overrides)
+    label = resolution.label
+    config = resolution.config
+    problems: list[Problem] = list(resolution.problems)
     warnings: list[str] = []
-    _check_keys(config, TOP_LEVEL_KEYS, label, "", problems, warnings)
+    cells: dict[tuple[str, int, str], str] = {}  # (table label, row, column) -> the override that set the cell
+    for file_label, keys in _keys_by_file(config, resolution).items():  # an unknown key named in its own file
+        _check_keys(keys, TOP_LEVEL_KEYS, file_label, "", problems, warnings)
 
     name = config.get("name")
     if isinstance(name, (dict, list)):
@@ -131,38 +151,46 @@ def load_scenario(path: str | Path) -> Scenario:
     solver = _parse_solver(sections["solver"], label, problems, warnings)
     problems.extend(check_risk_section(SimpleNamespace(path=path, risk=sections["risk"])))
 
-    base = path.resolve().parent
     specs = {
-        "catalog": (config.get("catalog"), S.CATALOG, True),
-        "sites": (config.get("sites"), S.SITES, True),
-        "fleet": (config.get("fleet"), S.FLEET, False),
-        "workloads": (config.get("workloads"), S.WORKLOADS, True),
-        "demand": (config.get("demand"), S.DEMAND, False),
-        "throughput": (config.get("throughput"), S.THROUGHPUT, False),
+        "catalog": (S.CATALOG, True),
+        "sites": (S.SITES, True),
+        "fleet": (S.FLEET, False),
+        "workloads": (S.WORKLOADS, True),
+        "demand": (S.DEMAND, False),
+        "throughput": (S.THROUGHPUT, False),
     }
     tables: dict[str, pd.DataFrame] = {}
     raws = {}
     input_files = {"scenario": path.resolve()}
-    for role, (spec, table_schema, required) in specs.items():
-        if spec is None and role == "catalog":
-            spec = str(shipped_catalog_path())
-        if spec is not None and (not isinstance(spec, str) or not spec.strip()):
-            got = f"a {_yaml_kind(spec)}" if isinstance(spec, (dict, list)) else repr(spec)
+    input_files.update({f"base {i}": base for i, (base, _) in enumerate(resolution.chain[-2::-1], start=1)})
+    for role, (table_schema, required) in specs.items():
+        source = config.get(role)
+        if source is None and role == "catalog":
+            shipped = str(shipped_catalog_path())
+            source = TableSource(shipped, path.absolute().parent, shipped, label)
+        if source is not None and not isinstance(source, TableSource):
+            got = f"a {_yaml_kind(source)}" if isinstance(source, (dict, list)) else repr(source)
             problems.append(Problem(label, f"'{role}' must be a table file name (CSV or XLSX), got {got}",
                                     column=role))
-            spec = None
+            source = None
             required = False
-        if spec is None:
+        if source is None:
             if required:
                 problems.append(Problem(label, f"key '{role}' is required (a table file)", column=role))
+            problems.extend(override.problem(f"the scenario has no {role} table to override")
+                            for override in resolution.table_overrides[role])
             tables[role] = pd.DataFrame({c: pd.Series(dtype=object) for c in table_schema.names})
             continue
         try:
-            raw = read_table(str(spec), base)
+            raw = source.read()
         except InputError as error:
             problems.extend(error.problems)
             tables[role] = pd.DataFrame({c: pd.Series(dtype=object) for c in table_schema.names})
             continue
+        edit = edit_table(role, raw, resolution.table_overrides[role])  # before parsing: validated like a file
+        problems.extend(edit.problems)
+        cells.update({(raw.label, row, column): by for (row, column), by in edit.cells.items()})
+        raw = edit.raw
         parsed = S.parse_table(raw, table_schema, horizon if horizon else Horizon(0, 0))
         problems.extend(parsed.problems)
         warnings.extend(parsed.warnings)
@@ -171,10 +199,10 @@ def load_scenario(path: str | Path) -> Scenario:
 
     # Cross-table references are checked even when single cells were wrong, so one `validate` shows both;
     # only the checks that need fully typed tables (runnable, fleet fits) wait for a clean parse.
-    if horizon is not None and all(role in raws or not required for role, (_, _, required) in specs.items()):
+    if horizon is not None and all(role in raws or not required for role, (_, required) in specs.items()):
         problems.extend(check_references(tables, raws, horizon))
     if problems:
-        raise InputError(problems)
+        raise InputError(attribute(problems, resolution, cells))
 
     scenario = Scenario(
         name=name, path=path.resolve(), horizon=horizon,
@@ -186,113 +214,27 @@ def load_scenario(path: str | Path) -> Scenario:
         throughput=_typed_throughput(tables["throughput"]),
         finance=finance, headroom=headroom, solver=solver, risk=dict(sections["risk"]),
         input_files=input_files, warnings=tuple(warnings),
+        chain=tuple(base for base, _ in resolution.chain), overrides=tuple(resolution.overrides),
     )
     problems.extend(check_runnable(scenario, raws))
     problems.extend(check_fleet_fits(scenario, raws))
     if problems:
-        raise InputError(problems)
+        raise InputError(attribute(problems, resolution, cells))
     return scenario
 
 
-# --- YAML and scalar keys ---------------------------------------------------------------------------
-
-class _ScenarioLoader(yaml.SafeLoader):
-    """Safe YAML with two fixes for hand-edited files: YAML 1.2 floats (`1.0e12`, `4e7`, which PyYAML's YAML 1.1
-    rules read as text) and duplicate keys recorded (with their line) instead of silently keeping the last."""
-
-    def __init__(self, stream, label: str):
-        super().__init__(stream)
-        self.label = label
-        self.duplicates: list[tuple[str, int, int]] = []  # (key, line, first line)
-
-    def compose_node(self, parent, index):
-        """Refuse deep nesting early (a scenario is 3 levels deep; 5,000 brackets took 3 s to fail)."""
-        self.depth = getattr(self, "depth", 0) + 1
-        try:
-            if self.depth > MAX_YAML_DEPTH:
-                raise InputError(Problem(self.label, f"the YAML is nested more than {MAX_YAML_DEPTH} levels deep",
-                                         row=self.peek_event().start_mark.line + 1))
-            return super().compose_node(parent, index)
-        finally:
-            self.depth -= 1
-
-    def construct_mapping(self, node, deep=False):
-        if isinstance(node, yaml.MappingNode):
-            seen: dict = {}
-            for key_node, _ in node.value:
-                if isinstance(key_node, yaml.ScalarNode):
-                    key = (key_node.tag, key_node.value)
-                    line = key_node.start_mark.line + 1
-                    if key in seen:
-                        self.duplicates.append((key_node.value, line, seen[key]))
-                    else:
-                        seen[key] = line
-        return super().construct_mapping(node, deep=deep)
+def _keys_by_file(config: dict, resolution) -> dict[str, dict]:
+    by_file: dict[str, dict] = {}
+    for key, value in config.items():
+        origin = resolution.origin(str(key))
+        by_file.setdefault(origin if isinstance(origin, str) else resolution.label, {})[key] = value
+    return by_file
 
 
-_YAML12_FLOAT = re.compile(r"""^(?:[-+]?(?:\.[0-9]+|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?
-    |[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$""", re.X)
-_ScenarioLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:float"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
-# Added after the int resolver for each first character, so `4` stays an int and `4e7` becomes a float.
-_ScenarioLoader.add_implicit_resolver("tag:yaml.org,2002:float", _YAML12_FLOAT, list("-+0123456789."))
-
-
-def _expanded_nodes(root) -> int:
-    """How many nodes the document has once every alias is expanded (memoised per node, so a
-    "billion laughs" bomb is measured in microseconds instead of being built)."""
-    sizes: dict[int, int] = {}
-    order, stack = [], [root]
-    while stack:  # iterative post-order: a deeply nested document does not hit the recursion limit
-        node = stack.pop()
-        if id(node) in sizes:
-            continue
-        sizes[id(node)] = 0
-        order.append(node)
-        children = ([n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode)
-                    else node.value if isinstance(node, yaml.SequenceNode) else [])
-        stack.extend(child for child in children if id(child) not in sizes)
-    for node in reversed(order):
-        children = ([n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode)
-                    else node.value if isinstance(node, yaml.SequenceNode) else [])
-        sizes[id(node)] = min(1 + sum(sizes[id(child)] for child in children), MAX_YAML_NODES + 1)
-    return sizes[id(root)]
-
+# --- scalar keys ---------------------------------------------------------------------------
 
 def _yaml_kind(value) -> str:
     return {dict: "mapping", list: "list", str: "string"}.get(type(value), type(value).__name__)
-
-
-def _read_yaml(path: Path) -> dict:
-    label = path.name
-    check_input_file(path.absolute(), label, MAX_YAML_BYTES, noun="scenario file")
-    text = decode_text(path.read_bytes(), label)
-    loader = None
-    try:
-        loader = _ScenarioLoader(text, label)  # the reader refuses control characters already here
-        node = loader.get_single_node()
-        if node is not None and _expanded_nodes(node) > MAX_YAML_NODES:
-            raise InputError(Problem(label, f"the YAML expands to more than {MAX_YAML_NODES:,} values (aliases "
-                                            "repeated inside aliases?); a scenario needs a few dozen"))
-        config = loader.construct_document(node) if node is not None else None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        row = mark.line + 1 if mark is not None else None
-        raise InputError(Problem(label, f"not valid YAML: {getattr(exc, 'problem', None) or exc}", row=row)) \
-            from None
-    except RecursionError:
-        raise InputError(Problem(label, "not valid YAML: nested too deeply")) from None
-    finally:
-        if loader is not None:
-            loader.dispose()
-    if loader.duplicates:
-        raise InputError([Problem(label, f"duplicate key '{key}' (first given on line {first}); a key may be "
-                                         "given once", row=line, column=key)
-                          for key, line, first in loader.duplicates])
-    if not isinstance(config, dict):
-        raise InputError(Problem(label, "a scenario must be a YAML mapping of keys to values"))
-    return config
 
 
 def _check_keys(mapping: dict, allowed: tuple[str, ...], label: str, prefix: str,

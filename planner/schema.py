@@ -51,6 +51,11 @@ MAX_PARAMS_B = 1e6  # 10^15 parameters
 MAX_TOKENS_B = 1e9  # 10^18 training tokens
 MAX_CONTEXT_TOKENS = 1e8
 MAX_TOKENS_PER_S = 1e12  # demand, throughput and per-user SLOs
+MAX_LAYERS = 1e4  # DeepSeek-V3: 61, Llama 3.1 405B: 126
+MAX_KV_HEADS = 1e4  # GQA models: 8; full multi-head attention: up to 128
+MAX_HEAD_DIM = 1e5  # 128 in most models
+MAX_KV_VALUES_PER_TOKEN = 1e9  # Llama 3.1 405B: 2 x 126 x 8 x 128 = 258,048; DeepSeek-V3 MLA: 61 x 576 = 35,136
+MAX_TTFT_S = 86_400  # a day: beyond any interactive or batch time-to-first-token target
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,7 @@ CATALOG = TableSchema("catalog", key=("sku",), columns=(
     Column("gpus_per_node", "int", check=POSITIVE, high=MAX_GPUS_PER_NODE),
     Column("bf16_tflops", "float", check=POSITIVE, high=MAX_TFLOPS_PER_GPU),
     Column("fp8_tflops", "float", required=False, check=POSITIVE, high=MAX_TFLOPS_PER_GPU),
+    Column("fp4_tflops", "float", required=False, check=POSITIVE, in_header=False, high=MAX_TFLOPS_PER_GPU),
     Column("hbm_gb", "float", check=POSITIVE, high=MAX_HBM_GB_PER_GPU),
     Column("hbm_tbps", "float", check=POSITIVE, high=MAX_HBM_TBPS_PER_GPU),
     Column("node_kw", "float", check=POSITIVE, high=MAX_NODE_KW),
@@ -117,7 +123,7 @@ WORKLOADS = TableSchema("workloads", key=("workload",), columns=(
     Column("workload", "str"),
     Column("kind", "choice", choices=("training", "inference")),
     Column("params_b", "float", check=POSITIVE, high=MAX_PARAMS_B),
-    Column("precision", "choice", choices=("bf16", "fp8", "int8", "int4")),
+    Column("precision", "choice", choices=("bf16", "fp8", "int8", "int4", "fp4")),
     Column("tokens_b", "float", required=False, check=POSITIVE, high=MAX_TOKENS_B),
     Column("start", "quarter", required=False),
     Column("deadline", "quarter", required=False),
@@ -126,6 +132,17 @@ WORKLOADS = TableSchema("workloads", key=("workload",), columns=(
            high=MAX_TOKENS_PER_S),
     Column("sites", "list", required=False, in_header=False),
     Column("mfu", "float", required=False, check=MFU_RANGE, in_header=False),
+    # Mixture of experts and attention shape (README, "Performance model"); empty = dense / the Llama heuristic.
+    Column("active_params_b", "float", required=False, check=POSITIVE, in_header=False, high=MAX_PARAMS_B),
+    Column("layers", "int", required=False, check=POSITIVE, in_header=False, high=MAX_LAYERS),
+    Column("kv_heads", "int", required=False, check=POSITIVE, in_header=False, high=MAX_KV_HEADS),
+    Column("head_dim", "int", required=False, check=POSITIVE, in_header=False, high=MAX_HEAD_DIM),
+    Column("kv_values_per_token", "float", required=False, check=POSITIVE, in_header=False,
+           high=MAX_KV_VALUES_PER_TOKEN),
+    # Per request (means), prefill apart from decode; and the time-to-first-token SLO.
+    Column("prompt_tokens", "float", required=False, check=POSITIVE, in_header=False, high=MAX_CONTEXT_TOKENS),
+    Column("output_tokens", "float", required=False, check=POSITIVE, in_header=False, high=MAX_CONTEXT_TOKENS),
+    Column("max_ttft_s", "float", required=False, check=POSITIVE, in_header=False, high=MAX_TTFT_S),
 ))
 
 DEMAND = TableSchema("demand", key=("workload", "quarter"), allow_empty=True, columns=(

@@ -61,8 +61,11 @@ def check_references(tables: dict[str, pd.DataFrame], raws: dict[str, RawTable],
             if not pd.isna(row["start"]) and not pd.isna(row["deadline"]) and row["deadline"] < row["start"]:
                 add("workloads", idx, "deadline", f"deadline {horizon.label(int(row['deadline']))} is before "
                                                   f"start {horizon.label(int(row['start']))}")
-        elif row["kind"] == "inference" and pd.isna(row["context_tokens"]):
-            add("workloads", idx, "context_tokens", "an inference service needs context_tokens")
+        elif row["kind"] == "inference":
+            for column, message in _request_problems(row):
+                add("workloads", idx, column, message)
+        for column, message in _architecture_problems(row):
+            add("workloads", idx, column, message)
         for site in row["sites"] or ():
             if site not in site_kind:
                 add("workloads", idx, "sites", f"unknown site '{site}'")
@@ -82,6 +85,45 @@ def check_references(tables: dict[str, pd.DataFrame], raws: dict[str, RawTable],
             add("throughput", idx, "workload", f"unknown workload '{row['workload']}'")
         if row["sku"] is not None and row["sku"] not in skus:
             add("throughput", idx, "sku", f"unknown sku '{row['sku']}'")
+    return problems
+
+
+def _request_problems(row: pd.Series) -> list[tuple[str, str]]:
+    """An inference service's KV length: context_tokens, or prompt_tokens + output_tokens (both), not both forms;
+    a TTFT SLO needs the prompt."""
+    given = {column: not pd.isna(row.get(column, np.nan))
+             for column in ("context_tokens", "prompt_tokens", "output_tokens", "max_ttft_s")}
+    problems = []
+    if given["prompt_tokens"] != given["output_tokens"]:
+        have, missing = (("prompt_tokens", "output_tokens") if given["prompt_tokens"]
+                         else ("output_tokens", "prompt_tokens"))
+        problems.append((missing, f"{missing} is needed with {have} (mean tokens per request: both or neither)"))
+    phases = given["prompt_tokens"] and given["output_tokens"]
+    if phases and given["context_tokens"]:
+        problems.append(("context_tokens", ("give context_tokens or prompt_tokens and output_tokens, not both "
+                                            "(the KV length is then prompt + output)")))
+    if not given["context_tokens"] and not given["prompt_tokens"] and not given["output_tokens"]:
+        problems.append(("context_tokens", "an inference service needs context_tokens"))
+    if given["max_ttft_s"] and not given["prompt_tokens"]:
+        problems.append(("max_ttft_s", "a time-to-first-token SLO needs prompt_tokens and output_tokens"))
+    return problems
+
+
+def _architecture_problems(row: pd.Series) -> list[tuple[str, str]]:
+    """Active parameters within the total; a KV size given either as values per token or as its shape."""
+    problems = []
+    active, total = row.get("active_params_b", np.nan), row["params_b"]
+    if not pd.isna(active) and not pd.isna(total) and active > total:
+        problems.append(("active_params_b", (f"active_params_b {active:g} exceeds params_b {total:g} "
+                                             "(active parameters are a subset of all parameters)")))
+    shape = [c for c in ("layers", "kv_heads", "head_dim") if not pd.isna(row.get(c, np.nan))]
+    if shape and not pd.isna(row.get("kv_values_per_token", np.nan)):
+        problems.append(("kv_values_per_token", "give kv_values_per_token or the attention shape ("
+                                                + ", ".join(shape) + "), not both"))
+    if row["kind"] == "training":
+        for column in ("prompt_tokens", "output_tokens", "max_ttft_s"):
+            if not pd.isna(row.get(column, np.nan)):
+                problems.append((column, f"{column} applies to inference services only"))
     return problems
 
 

@@ -90,8 +90,9 @@ def test_estimate_json_hand_worked(tmp_path):
     assert chat["usd_per_unit"] == pytest.approx(0.253678, rel=1e-5)
     assert chat["kwh_per_unit"] == pytest.approx(2.77778, rel=1e-5)
     assert chat["cheapest"] is True and rows[("chat", "b")]["cheapest"] is False
+    assert chat["ttft_s"] is None  # no prompt_tokens: prefill is folded into decode, no time to first token
     assert set(chat) == {"workload", "sku", "eligible", "reason", "min_nodes", "node_hours", "gpu_hours",
-                         "tokens_per_s_per_node", "kwh_per_unit", "usd_per_unit", "cheapest"}
+                         "tokens_per_s_per_node", "ttft_s", "kwh_per_unit", "usd_per_unit", "cheapest"}
 
 
 def test_catalog_ratios_hand_worked(tmp_path):
@@ -131,7 +132,7 @@ def test_installed_console_script_finds_shipped_data(tmp_path):
     check = subprocess.run([str(script), "validate", str(copy / "examples" / "example" / "scenario.yaml")],
                            cwd=tmp_path, capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
-    assert "example: valid: 6 SKUs" in check.stdout
+    assert "example: valid: 11 SKUs" in check.stdout
 
 
 def test_evaluate_in_a_fresh_process_uses_every_core(tmp_path):

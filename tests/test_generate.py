@@ -53,7 +53,7 @@ def test_generated_scenarios_validate(tmp_path, workloads, quarters, owned_sites
 
 
 def test_content_is_what_the_issue_asks_for(tmp_path):
-    """W=100, K=16 from the 6-SKU shipped catalog: 10 training runs, 90 services; 10 variants of the base SKUs,
+    """W=100, K=16 from the 11-SKU shipped catalog: 10 training runs, 90 services; 16 - 11 = 5 variants of the base,
     each the same chip at a price within ±15 %, lead within ±1 quarter, node power within ±8 %; windows of 1-4
     quarters; growing demand; pins to 1-2 existing sites; a fleet installed before the start."""
     generate(tmp_path / "s", 100, 16, 6, 16, 7)
@@ -63,7 +63,7 @@ def test_content_is_what_the_issue_asks_for(tmp_path):
     assert kinds["training"] == 10 and kinds["inference"] == 90
 
     variants = catalog[catalog.index.str.contains(r"-v\d+$")]
-    assert len(variants) == 10
+    assert len(variants) == 16 - 11
     base = catalog.loc[variants.index.str.replace(r"-v\d+$", "", regex=True)]
     pd.testing.assert_frame_equal(variants[CHIP_COLUMNS].reset_index(drop=True),
                                   base[CHIP_COLUMNS].reset_index(drop=True))
@@ -117,9 +117,10 @@ def test_owned_power_caps_leave_room_beyond_the_forecast(tmp_path):
 
 
 def test_same_seed_same_files_other_seed_other_files(tmp_path):
-    generate(tmp_path / "a", 20, 8, 3, 10, 5)
-    generate(tmp_path / "b", 20, 8, 3, 10, 5)
-    generate(tmp_path / "c", 20, 8, 3, 10, 6)
+    # K = 14 > the 11 shipped SKUs, so the catalog has seeded variants (at K <= 11 it is the shipped one, cut).
+    generate(tmp_path / "a", 20, 8, 3, 14, 5)
+    generate(tmp_path / "b", 20, 8, 3, 14, 5)
+    generate(tmp_path / "c", 20, 8, 3, 14, 6)
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == FILES
     for name in FILES:
         if name != "scenario.yaml":
@@ -146,8 +147,8 @@ def test_plan_of_a_small_scenario_passes_verify(tmp_path):
     ("--quarters", "two", "Invalid value for '--quarters': 'two' is not a valid integer range."),
     ("--cloud-sites", "-2", "Invalid value for '--cloud-sites': -2 is not in the range x>=0."),
     ("--start", "2027Q5", "Invalid value for '--start': '2027Q5' is not a quarter like 2027Q1"),
-    ("--start", "2024Q4", "Invalid value for '--start': 2024Q4 is before 2025Q1, when the shipped catalog's "
-                          "newest SKU can first be ordered; choose 2025Q1 or later"),
+    ("--start", "2025Q4", "Invalid value for '--start': 2025Q4 is before 2026Q1, when the shipped catalog's "
+                          "newest SKU can first be ordered; choose 2026Q1 or later"),
 ])
 def test_bad_options_exit_2_and_write_nothing(tmp_path, option, value, message):
     args = {"--workloads": "3", "--quarters": "2", "--owned-sites": "1", "--skus": "2", "--seed": "0", option: value}

@@ -1,12 +1,11 @@
-"""Tests for models/performance.py: tiny hand-worked cases, then the defaults against published runs.
+"""Tests for models/performance.py: tiny hand-worked cases.
 
 Hand-worked cases patch the KV heuristic and the achieved-efficiency fractions to round numbers so each
-docstring's arithmetic is exact; the calibrated defaults are tested separately against public results.
+docstring's arithmetic is exact; the calibrated defaults are tested against published runs in
+tests/test_calibration.py.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -42,10 +41,12 @@ def train(**kw) -> dict:
 @pytest.fixture
 def round_constants(monkeypatch):
     """KV = 131,072 B/token at bf16 (2 x 32 layers x 8 heads x 128 x 2 B, Llama 3 8B's exact shape);
-    achieved FLOPS and bandwidth fractions 0.5; usable HBM 0.9; batch cap 256 per GPU."""
+    achieved FLOPS and bandwidth fractions 0.5 with no prefill charged to decode; usable HBM 0.9;
+    batch cap 256 per GPU."""
     monkeypatch.setattr(perf, "KV_LAYERS_COEF", 32.0)
     monkeypatch.setattr(perf, "KV_LAYERS_EXPONENT", 0.0)
-    monkeypatch.setattr(perf, "ACHIEVED_FLOPS_FRACTION", 0.5)
+    monkeypatch.setattr(perf, "achieved_flops_fraction", lambda labels, precision: np.full(len(labels), 0.5))
+    monkeypatch.setattr(perf, "SIMPLE_FORM_PROMPT_TOKENS_PER_OUTPUT_TOKEN", 0.0)
     monkeypatch.setattr(perf, "ACHIEVED_BANDWIDTH_FRACTION", 0.5)
     monkeypatch.setattr(perf, "USABLE_HBM_FRACTION", 0.9)
     monkeypatch.setattr(perf, "MAX_BATCH_PER_GPU", 256)
@@ -89,12 +90,16 @@ def test_training_node_hours_tiny():
     assert row["mfu"] == 0.5
 
 
-def test_training_default_mfu_is_per_accelerator():
-    """No workload mfu -> A100 0.40, H100 0.30, anything unmatched DEFAULT_TRAINING_MFU (0.30)."""
+def test_training_default_mfu_is_per_accelerator_and_size():
+    """No workload mfu -> models.efficiency.training_mfu: at 70B the accelerator's level (A100 0.47680266,
+    H100 0.26210724, unmatched accelerators H100's); an 8B run on H100 0.26210724 x (8/70)^0.11477889 = 0.204341."""
     catalog = make_catalog(a100={"accelerator": "NVIDIA A100 SXM 80GB"}, h100={"accelerator": "NVIDIA H100 SXM 80GB"},
                            other={"accelerator": "AMD Instinct MI300X"})
-    result = estimate_performance(catalog, make_workloads(run=train(params_b=1.0, tokens_b=1.0)), NO_OVERRIDES)
-    assert result.loc["run", "mfu"].to_dict() == {"a100": 0.40, "h100": 0.30, "other": perf.DEFAULT_TRAINING_MFU}
+    workloads = make_workloads(big=train(params_b=70.0, tokens_b=1.0), small=train(params_b=8.0, tokens_b=1.0))
+    result = estimate_performance(catalog, workloads, NO_OVERRIDES)
+    assert result.loc["big", "mfu"].to_dict() == pytest.approx({"a100": 0.47680266, "h100": 0.26210724,
+                                                                "other": 0.26210724})
+    assert result.loc[("small", "h100"), "mfu"] == pytest.approx(0.204341, abs=1e-6)
 
 
 def test_training_min_nodes_from_optimizer_state():
@@ -257,133 +262,3 @@ def test_tighter_slo_never_raises_throughput_and_is_met(params_b, context, slo, 
         assert tight["tokens_per_s_per_node"] <= loose["tokens_per_s_per_node"] * (1 + 1e-9)
     if tight["eligible"]:
         assert loose["eligible"]
-
-
-# ------------------------------------------------------------- defaults against published results
-
-# Rows copied from tests/reference/training_runs.csv (model cards / papers; URLs per row).
-# Usable = dense models on accelerators the catalog has. Excluded: DeepSeek-V3 (MoE, 37B active of 671B,
-# H800), PaLM 540B (TPU v4, not in accelerators.csv), GPT-3 175B (V100; GPU-hours are an estimate).
-LLAMA2_CARD = "https://github.com/meta-llama/llama/blob/main/MODEL_CARD.md"
-LLAMA3_CARD = "https://github.com/meta-llama/llama3/blob/main/MODEL_CARD.md"
-LLAMA31_CARD = "https://github.com/meta-llama/llama-models/blob/main/models/llama3_1/MODEL_CARD.md"
-PUBLISHED_TRAINING_RUNS = [
-    # model, params_b, tokens_b, accelerator, published gpu_hours, source
-    ("Llama 2 7B", 7, 2000, "A100", 184_320, LLAMA2_CARD),
-    ("Llama 2 13B", 13, 2000, "A100", 368_640, LLAMA2_CARD),
-    ("Llama 2 70B", 70, 2000, "A100", 1_720_320, LLAMA2_CARD),
-    ("Llama 3 8B", 8, 15000, "H100", 1_300_000, LLAMA3_CARD),
-    ("Llama 3 70B", 70, 15000, "H100", 6_400_000, LLAMA3_CARD),
-    ("Llama 3.1 8B", 8, 15000, "H100", 1_460_000, LLAMA31_CARD),
-    ("Llama 3.1 70B", 70, 15000, "H100", 7_000_000, LLAMA31_CARD),
-    ("Llama 3.1 405B", 405, 15600, "H100", 30_840_000, LLAMA31_CARD + " ; https://arxiv.org/abs/2407.21783"),
-]
-# 8-GPU nodes from tests/reference/accelerators.csv (dense peaks) and systems.csv (DGX max kW).
-REFERENCE_NODES = {
-    "A100": {"accelerator": "NVIDIA A100 SXM 80GB", "gpus_per_node": 8, "bf16_tflops": 312.0, "fp8_tflops": np.nan,
-             "hbm_gb": 80.0, "hbm_tbps": 2.039, "node_kw": 6.5},
-    "H100": {"accelerator": "NVIDIA H100 SXM 80GB", "gpus_per_node": 8, "bf16_tflops": 989.5, "fp8_tflops": 1979.0,
-             "hbm_gb": 80.0, "hbm_tbps": 3.35, "node_kw": 10.2},
-    "MI300X": {"accelerator": "AMD Instinct MI300X", "gpus_per_node": 8, "bf16_tflops": 1307.4,
-               "fp8_tflops": 2614.9, "hbm_gb": 192.0, "hbm_tbps": 5.3, "node_kw": 9.0},
-}
-MLPERF_URL = ("https://github.com/mlcommons/inference_results_{round}/blob/main/closed/{system}/{bench}/{scenario}"
-              "/performance/run_1/mlperf_log_summary.txt")
-H100_SYSTEM = "NVIDIA/results/DGX-H100_H100-SXM-80GBx8_TRT"
-MI300X_SYSTEM = "AMD/results/8xMI300X_2xEPYC-9374F"
-# MLPerf Inference datacenter closed, Llama-2-70B, 8 accelerators (tests/reference/inference_benchmarks.csv);
-# the source of each row is MLPERF_URL filled with its round, system, benchmark and scenario.
-# No H200 Llama-2-70B row exists in the reference data (H200 rows are Mixtral, an MoE the model does not cover).
-PUBLISHED_MLPERF_LLAMA2_70B = [
-    # round, accelerator, scenario, system tokens/s, benchmark, system
-    ("v4.0", "H100", "Offline", 21805.8, "llama2-70b-99.9", H100_SYSTEM),
-    ("v4.0", "H100", "Server", 20556.4, "llama2-70b-99.9", H100_SYSTEM),
-    ("v4.1", "H100", "Offline", 24524.9, "llama2-70b-99.9", H100_SYSTEM),
-    ("v4.1", "H100", "Server", 21605.79, "llama2-70b-99.9", H100_SYSTEM),
-    ("v5.0", "H100", "Offline", 31306.8, "llama2-70b-99", H100_SYSTEM),
-    ("v5.0", "H100", "Server", 31106.28, "llama2-70b-99.9", H100_SYSTEM),
-    ("v4.1", "MI300X", "Offline", 23514.8, "llama2-70b-99", MI300X_SYSTEM),
-    ("v4.1", "MI300X", "Server", 21028.23, "llama2-70b-99", MI300X_SYSTEM),
-]
-# MLPerf Llama-2-70B inputs are capped at 1024 tokens and outputs average ~290 tokens
-# (tokens_per_s / samples_per_s in inference_benchmarks.csv), so the mean KV length over decode is at
-# most 1024 + 290 / 2. Server's TPOT limit of 200 ms is a 5 tokens/s per-user SLO.
-MLPERF_CONTEXT_TOKENS = 1024 + 145
-MLPERF_SERVER_SLO_TOKENS_PER_S = 1 / 0.200
-
-TRAINING_BOUND_ALL = 0.55  # every usable run
-TRAINING_BOUND_LARGE = 0.20  # runs of >= 70B parameters, what capacity plans are dominated by
-INFERENCE_BOUND = 0.40
-
-
-def _reference_catalog() -> pd.DataFrame:
-    return pd.DataFrame.from_dict(REFERENCE_NODES, orient="index").rename_axis("sku")
-
-
-def training_error_table() -> pd.DataFrame:
-    workloads = pd.DataFrame(
-        [{"workload": m, "kind": "training", "params_b": n, "precision": "bf16", "tokens_b": d,
-          "context_tokens": np.nan, "min_tokens_per_s_per_user": np.nan, "mfu": np.nan}
-         for m, n, d, _, _, _ in PUBLISHED_TRAINING_RUNS]).set_index("workload")
-    result = estimate_performance(_reference_catalog(), workloads, NO_OVERRIDES)
-    rows = []
-    for model, n, _, acc, published, _ in PUBLISHED_TRAINING_RUNS:
-        model_gpu_hours = result.loc[(model, acc), "gpu_hours"]
-        rows.append({"run": model, "params_b": n, "accelerator": acc, "published_gpu_hours": published,
-                     "model_gpu_hours": model_gpu_hours, "mfu": result.loc[(model, acc), "mfu"],
-                     "error": model_gpu_hours / published - 1})
-    return pd.DataFrame(rows).set_index("run")
-
-
-def inference_error_table() -> pd.DataFrame:
-    workloads = make_workloads(
-        Offline={"params_b": 70.0, "precision": "fp8", "context_tokens": MLPERF_CONTEXT_TOKENS},
-        Server={"params_b": 70.0, "precision": "fp8", "context_tokens": MLPERF_CONTEXT_TOKENS,
-                "min_tokens_per_s_per_user": MLPERF_SERVER_SLO_TOKENS_PER_S})
-    result = estimate_performance(_reference_catalog(), workloads, NO_OVERRIDES)
-    rows = []
-    for rnd, acc, scenario, measured, bench, _ in PUBLISHED_MLPERF_LLAMA2_70B:
-        modelled = result.loc[(scenario, acc), "tokens_per_s_per_node"]
-        rows.append({"result": f"MLPerf {rnd} {bench} {scenario} 8x{acc}", "published_tokens_per_s": measured,
-                     "model_tokens_per_s": modelled, "error": modelled / measured - 1})
-    return pd.DataFrame(rows).set_index("result")
-
-
-def test_default_mfu_reproduces_published_training_gpu_hours():
-    """Model GPU-hours = 6 N D / (peak x default MFU) vs the model cards: >= 70B within +-20%, all within +-55%.
-    The 8B Llama 3 runs used only ~15% effective MFU (small model, huge cluster): set `mfu` for such runs."""
-    table = training_error_table()
-    print("\n" + table.to_string(float_format=lambda x: f"{x:,.3f}"))
-    assert (table["error"].abs() <= TRAINING_BOUND_ALL).all()
-    assert (table.loc[table["params_b"] >= 70, "error"].abs() <= TRAINING_BOUND_LARGE).all()
-    assert (table.loc[table["accelerator"] == "A100", "error"].abs() <= 0.10).all()
-
-
-def test_roofline_reproduces_mlperf_llama2_70b_within_bound():
-    """Defaults (ACHIEVED_FLOPS_FRACTION = 0.187, calibrated on these rows) vs MLPerf: all within +-40%."""
-    table = inference_error_table()
-    print("\n" + table.to_string(float_format=lambda x: f"{x:,.3f}"))
-    assert (table["error"].abs() <= INFERENCE_BOUND).all()
-
-
-def test_achieved_flops_fraction_is_the_minimax_calibration():
-    """Each MLPerf row implies fraction_i = tokens/s x 2N / node FP8 peak (the model is compute-bound there);
-    the fraction minimising the largest relative error is 2 / (1/min + 1/max) = 0.1866, rounded to 0.187."""
-    peak = {acc: node["gpus_per_node"] * node["fp8_tflops"] * 1e12 for acc, node in REFERENCE_NODES.items()}
-    implied = np.array([tps * 2 * 70e9 / peak[acc] for _, acc, _, tps, _, _ in PUBLISHED_MLPERF_LLAMA2_70B])
-    assert perf.ACHIEVED_FLOPS_FRACTION == pytest.approx(2 / (1 / implied.min() + 1 / implied.max()), abs=5e-4)
-
-
-def test_reference_rows_match_reference_csvs():
-    """The literal rows above agree with tests/reference (copied from the project's reference data, sources per
-    row and conventions in its README)."""
-    reference = Path(__file__).resolve().parent / "reference"
-    runs = pd.read_csv(reference / "training_runs.csv").set_index("model")
-    for model, n, d, _, gpu_hours, _ in PUBLISHED_TRAINING_RUNS:
-        assert runs.loc[model, "gpu_hours"] == gpu_hours and runs.loc[model, "params_b"] == n
-        assert runs.loc[model, "tokens_b"] == d
-    bench = pd.read_csv(reference / "inference_benchmarks.csv")
-    for rnd, _, scenario, tps, name, system in PUBLISHED_MLPERF_LLAMA2_70B:
-        url = MLPERF_URL.format(round=rnd, system=system, bench=name, scenario=scenario)
-        match = bench[(bench["source_url"] == url) & np.isclose(bench["tokens_per_s"], tps)]
-        assert len(match) == 1, url

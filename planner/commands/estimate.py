@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import click
 import pandas as pd
@@ -12,7 +13,7 @@ from models.estimate import estimate_workloads
 from planner.scenario import load_scenario
 
 JSON_FIELDS = ["workload", "sku", "eligible", "reason", "min_nodes", "node_hours", "gpu_hours",
-               "tokens_per_s_per_node", "kwh_per_unit", "usd_per_unit", "cheapest"]
+               "tokens_per_s_per_node", "ttft_s", "kwh_per_unit", "usd_per_unit", "cheapest"]
 
 
 def _json_value(value):
@@ -29,7 +30,7 @@ def estimate_rows(table: pd.DataFrame, kinds: pd.Series) -> list[dict]:
         row = {name: _json_value(record[name]) for name in JSON_FIELDS}
         row["reason"] = row["reason"] or None
         if kinds[record["workload"]] == "training":
-            row["tokens_per_s_per_node"] = None
+            row["tokens_per_s_per_node"] = row["ttft_s"] = None
         else:
             row["node_hours"] = row["gpu_hours"] = None
         if not row["eligible"]:
@@ -45,7 +46,8 @@ def estimate_rows(table: pd.DataFrame, kinds: pd.Series) -> list[dict]:
 @click.argument("scenario", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 def command(scenario: str, as_json: bool) -> None:
-    """Per workload and SKU: eligibility, minimum nodes, node-hours or tokens/s per node, kWh and $ per unit.
+    """Per workload and SKU: eligibility, minimum nodes, node-hours or tokens/s per node, time to first token
+    (inference with prompt_tokens), kWh and $ per unit.
 
     A unit is the whole run for training and one million served tokens for inference, priced at the
     cheapest allowed site; `*` marks each workload's cheapest SKU.
@@ -56,7 +58,7 @@ def command(scenario: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({"scenario": loaded.name, "rows": rows}, indent=2))
         return
-    header = (f"{'workload':<24} {'sku':<16} {'min':>4} {'node-hours':>12} {'tok/s/node':>11} "
+    header = (f"{'workload':<24} {'sku':<16} {'min':>4} {'node-hours':>12} {'tok/s/node':>11} {'TTFT s':>8} "
               f"{'kWh/unit':>12} {'$/unit':>14}  site / reason")
     click.echo(header)
     click.echo("-" * len(header))
@@ -64,8 +66,9 @@ def command(scenario: str, as_json: bool) -> None:
         mark = "*" if row["cheapest"] else " "
 
         def fmt(value, spec):
-            return format(value, spec) if value is not None else "-"
+            return format(value, spec) if value is not None else format("-", re.match(r"[<>^]?\d*", spec).group())
         tail = (site if isinstance(site, str) else "") if row["eligible"] else f"not eligible: {row['reason']}"
         click.echo(f"{row['workload']:<24} {row['sku']:<15}{mark} {fmt(row['min_nodes'], '>4')} "
                    f"{fmt(row['node_hours'], '>12,.0f')} {fmt(row['tokens_per_s_per_node'], '>11,.0f')} "
+                   f"{fmt(row['ttft_s'], '>8.3f')} "
                    f"{fmt(row['kwh_per_unit'], '>12,.1f')} {fmt(row['usd_per_unit'], '>14,.2f')}  {tail}")

@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from models.errors import InputError, Problem
-from planner.plan_file import changed_inputs, load_plan, read_json_object
+from planner.plan_file import changed_inputs, load_plan, read_json_object, recorded_set_overrides
 from planner.scenario import load_scenario
 
 RERUN_HINT = "; rerun `planner plan` on the current inputs, or pass --allow-changed-inputs"
@@ -61,7 +61,7 @@ def command(plan_path, xlsx_path, csv_dir, risk_path, allow_changed_inputs) -> N
     scenario_path = Path(plan["inputs"]["scenario_path"])
     if not scenario_path.is_absolute():  # relative paths are taken from the plan's own folder
         scenario_path = Path(plan_path).parent / scenario_path
-    scenario = load_scenario(scenario_path)
+    scenario = load_scenario(scenario_path, recorded_set_overrides(plan))
     changed = changed_inputs(plan, scenario)
     if changed and not allow_changed_inputs:
         raise InputError([Problem(p.file, p.message + RERUN_HINT) for p in changed])
