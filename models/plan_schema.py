@@ -205,6 +205,17 @@ PLAN_FIELDS: tuple[Field, ...] = (
                                                                  f"{_DUAL_ROWS}", required=False))),
     Field("why", RECORDS, "", "what each order's pool serves", required=False,
           members=_columns("quarter", "site", "sku", "nodes", "in_service", "serves")),
+    Field("baselines", RECORDS, "discounted $", "procurement without the optimiser, priced alike (README, "
+          "Baselines): name (greedy, single-sku, just-in-time); status (a plan's status, or failed); objective_usd "
+          "(its discounted TCO, null if failed); saving_usd (its objective_usd − this plan's); saving_pct "
+          "(saving_usd / its objective_usd); detail (what it bought, or why it failed). Empty in a baseline's own "
+          "plan and under --no-baselines", required=False, members=(
+              Field("name", TEXT, "", "greedy, single-sku or just-in-time"),
+              Field("status", TEXT, "", "the baseline plan's status, or failed"),
+              Field("objective_usd", NUMBER_OR_NULL, "discounted $", "the baseline's discounted TCO"),
+              Field("saving_usd", NUMBER_OR_NULL, "discounted $", "baseline objective − this plan's objective"),
+              Field("saving_pct", NUMBER_OR_NULL, "fraction", "saving_usd / the baseline's objective"),
+              Field("detail", TEXT, "", "what the baseline bought, or why it failed"))),
     Field("stochastic", OBJECT, "discounted $", "only from `plan --stochastic N`: the two-stage solve on N sampled "
                                                 "futures (README, Stochastic planning)", required=False, members=(
               Field("samples", NUMBER, "futures", "futures solved on (evaluate's sampler, futures 0 … N−1)"),

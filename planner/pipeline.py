@@ -86,6 +86,26 @@ def solve_plan(built: BuiltPlan, backend: str | None = None, time_limit_s: float
     backend = backend or scenario.solver.backend
     time_limit_s = scenario.solver.time_limit_s if time_limit_s is None else time_limit_s
     gap = scenario.solver.gap if gap is None else gap
+    result = solve_program(built, backend, time_limit_s, gap, progress=progress, warm=warm)
+    if not result.has_solution:
+        tried = (f"{backend} on {model.lp.num_vars:,} variables and {model.lp.num_rows:,} constraints, "
+                 f"time limit {time_limit_s:g} s, gap {gap:g}")
+        if result.status == NO_SOLUTION:
+            raise SolverError(f"no plan found in time ({tried}); raise --time-limit or loosen --gap")
+        hint = " under --strict (no unmet demand, every run finished)" if built.strict else ""
+        reasons = diagnose_infeasibility(scenario, build_sets(scenario, built.performance), backend=backend,
+                                         time_limit_s=time_limit_s, strict=built.strict)
+        because = "".join(f"\n  - {reason}" for reason in reasons) or "\n  (the diagnosis found no single cause)"
+        raise SolverError(f"no plan exists{hint}; the smallest set of conflicting requirements:{because}\n"
+                          f"tried: {tried}")
+    return complete_run(built, result)
+
+
+def solve_program(built: BuiltPlan, backend: str, time_limit_s: float, gap: float, progress: Callable | None = None,
+                  warm: bool = True) -> SolveResult:
+    """The solve itself (warm start, then the backend from it; the better plan and bound kept), without the
+    diagnosis of a failure: `solve_plan` for a plan, models restricted by bounds for the baselines."""
+    model = built.model
     started = time.perf_counter()
     start = None
     if backend == HEURISTIC or (warm and backend in WARM_STARTED and model.lp.integer.any()):
@@ -99,19 +119,7 @@ def solve_plan(built: BuiltPlan, backend: str | None = None, time_limit_s: float
         result = solve(model.lp, backend=backend, time_limit_s=remaining_s, gap=gap,
                        hint=start.x if start is not None else None, progress=progress)
         result = _keep_the_better(result, start)
-    result = dataclasses.replace(result, seconds=time.perf_counter() - started)
-    if not result.has_solution:
-        tried = (f"{backend} on {model.lp.num_vars:,} variables and {model.lp.num_rows:,} constraints, "
-                 f"time limit {time_limit_s:g} s, gap {gap:g}")
-        if result.status == NO_SOLUTION:
-            raise SolverError(f"no plan found in time ({tried}); raise --time-limit or loosen --gap")
-        hint = " under --strict (no unmet demand, every run finished)" if built.strict else ""
-        reasons = diagnose_infeasibility(scenario, build_sets(scenario, built.performance), backend=backend,
-                                         time_limit_s=time_limit_s, strict=built.strict)
-        because = "".join(f"\n  - {reason}" for reason in reasons) or "\n  (the diagnosis found no single cause)"
-        raise SolverError(f"no plan exists{hint}; the smallest set of conflicting requirements:{because}\n"
-                          f"tried: {tried}")
-    return complete_run(built, result)
+    return dataclasses.replace(result, seconds=time.perf_counter() - started)
 
 
 def _keep_the_better(result: SolveResult, start: WarmStart | None) -> SolveResult:
@@ -142,8 +150,10 @@ def complete_run(built: BuiltPlan, result: SolveResult) -> PlanRun:
                    build_seconds=built.build_seconds, duals=duals, built=built)
 
 
-def plan_document(run: PlanRun, stochastic: dict | None = None) -> dict:
-    """The PLAN.json document (models/plan_schema.py): status, solver, objective, and every table as records.
+def plan_document(run: PlanRun, baselines: list[dict] | None = None, stochastic: dict | None = None) -> dict:
+    """The PLAN.json document (models/plan_schema.py): status, solver, objective, and every table as records;
+    `baselines` as planner/baselines.py `compare_with_baselines` gives them (none: an empty list); `stochastic`
+    the figures of `plan --stochastic` (planner/stochastic.py; none: the field is left out).
 
     Assembled through the schema, so a field left out, misnamed or of the wrong type is an error here, before
     anything is written, rather than a reader's surprise later."""
@@ -181,6 +191,7 @@ def plan_document(run: PlanRun, stochastic: dict | None = None) -> dict:
         "duals": run.duals,
         "why": order_uses(tables["purchases"], tables["placement"], tables["fleet"],
                           life_quarters(scenario.catalog), scenario.horizon),
+        "baselines": baselines or [],
         **({"stochastic": stochastic} if stochastic is not None else {}),
     })
 

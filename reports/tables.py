@@ -425,11 +425,28 @@ def warnings_table(plan: dict, scenario) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=WARNING_COLUMNS)
 
 
+BASELINE_COLUMNS = ["plan", "status", "objective_usd", "saving_usd", "saving_pct", "detail"]
+OPTIMISED_PLAN = "this plan"  # the first row of the baselines table: what each baseline is compared with
+
+
+def baselines_table(plan: dict) -> pd.DataFrame:
+    """This plan, then each baseline of PLAN.json's `baselines` (README, Baselines): objective and this plan's
+    saving against it (none in a baseline's own plan, or under --no-baselines)."""
+    baselines = plan.get("baselines") or []
+    if not baselines:
+        return pd.DataFrame(columns=BASELINE_COLUMNS)
+    rows = [{"plan": OPTIMISED_PLAN, "status": plan["status"], "objective_usd": plan["objective_usd"],
+             "saving_usd": None, "saving_pct": None, "detail": plan["solver"]}]
+    rows += [{"plan": row["name"], **{c: row.get(c) for c in BASELINE_COLUMNS[1:]}} for row in baselines]
+    return pd.DataFrame(rows, columns=BASELINE_COLUMNS)
+
+
 def build_tables(plan: dict, scenario) -> dict[str, pd.DataFrame]:
     """Every table the workbook and the CSV writer show, keyed by a file-name-safe name, in sheet order."""
     tables = {
         "summary": summary_table(plan, scenario),
         "warnings": warnings_table(plan, scenario),
+        "baselines": baselines_table(plan),
         "purchases": purchases_table(plan, scenario),
         "rentals": rentals_table(plan, scenario),
         "fleet": fleet_table(plan, scenario),

@@ -621,8 +621,9 @@ def _summary_sheet(w: _Writer, plan: dict, tables: dict[str, pd.DataFrame], cost
     quarters = list(plan["horizon"]["quarters"])
     gpus, power_wide = tables["gpus_by_sku"], _power_wide(tables["site_power"], quarters)
     penalties = bool((tables["costs"]["penalty_usd"].abs() > 0).any())
+    baselines = tables["baselines"]
     n_charts = 1 + penalties + (len(gpus) > 0 and len(gpus.columns) > 1) + (len(power_wide.columns) - 1) // len(
-        POWER_SERIES)
+        POWER_SERIES) + (not baselines.empty)
     charts_end_row = 1 + math.ceil(n_charts / 2) * CHART_ROWS  # the chart grid sits right of the headline ...
     row = 1
     w.text(ws, row, 1, f"Capacity plan: {plan['scenario']}", TITLE_FONT)
@@ -691,6 +692,9 @@ def _summary_sheet(w: _Writer, plan: dict, tables: dict[str, pd.DataFrame], cost
     row = w.total_row(end_block, ["gpus"], "sku") + 2
 
     row = max(row, charts_end_row + 1)  # ... and the wide chart data below both, never under a chart
+    baseline_block = None
+    if not baselines.empty:
+        row, baseline_block = _baselines_section(w, ws, baselines, npv["objective"], row)
     w.text(ws, row, 1, "GPUs in service by SKU (chart data)", SECTION_FONT)
     row += 1
     gpu_block = w.table(ws, gpus, row, "tblGpusBySku", formats={c: COUNT for c in gpus.columns if c != "quarter"},
@@ -704,7 +708,31 @@ def _summary_sheet(w: _Writer, plan: dict, tables: dict[str, pd.DataFrame], cost
                           excel_table=False)
 
     _summary_charts(ws, costs.block, gpu_block, power_block, len(gpus.columns), len(power_wide.columns), penalties,
-                    SUMMARY_CHART_COLUMN)
+                    SUMMARY_CHART_COLUMN, baseline_block)
+
+
+def _baselines_section(w: _Writer, ws: Worksheet, baselines: pd.DataFrame, objective_formula: str,
+                       row: int) -> tuple[int, Block]:
+    """This plan beside each baseline (README, Baselines): this plan's objective is the Costs sheet's NPV, and
+    the savings are live formulas against it; returns the next free row and the table's block."""
+    w.text(ws, row, 1, "Baselines: procurement without the optimiser, priced alike (saving = baseline − this plan)",
+           SECTION_FONT)
+
+    def saving(block: Block, r: int) -> str:
+        if r == block.first_row or pd.isna(baselines["objective_usd"].iloc[r - block.first_row]):
+            return '=""'
+        return f"={block.cell('objective_usd', r)}-{block.cell('objective_usd', block.first_row)}"
+
+    def saving_pct(block: Block, r: int) -> str:
+        if r == block.first_row or pd.isna(baselines["objective_usd"].iloc[r - block.first_row]):
+            return '=""'
+        return f"=IFERROR({block.cell('saving_usd', r)}/{block.cell('objective_usd', r)},\"\")"
+
+    block = w.table(ws, baselines, row + 1, "tblBaselines", excel_table=False,
+                    formulas={"saving_usd": saving, "saving_pct": saving_pct},
+                    formats={"objective_usd": USD, "saving_usd": USD, "saving_pct": PERCENT})
+    w.formula(ws, block.first_row, _col(block, "objective_usd"), objective_formula, USD, FORMULA_WIDTH_HINT)
+    return block.last_row + 2, block
 
 
 SUMMARY_CHART_COLUMN = 4  # charts from column D: right of the labels (A), values (B) and a gap (C)
@@ -758,9 +786,9 @@ def _problems(w: _Writer, ws: Worksheet, warnings: pd.DataFrame, row: int, last_
 
 
 def _summary_charts(ws: Worksheet, costs: Block, gpus: Block, power: Block, gpu_columns: int,
-                    power_columns: int, penalties: bool, first_column: int) -> None:
+                    power_columns: int, penalties: bool, first_column: int, baselines: Block | None = None) -> None:
     """Spend, shortfall penalties (when there are any: never stacked on spend), GPUs and one power-vs-cap chart
-    per owned site, in a two-wide grid right of the chart data."""
+    per owned site, in a two-wide grid right of the chart data; then this plan against the baselines."""
     charts = [_spend_chart(costs)]
     if penalties:
         charts.append(_penalty_chart(costs))
@@ -771,6 +799,8 @@ def _summary_charts(ws: Worksheet, costs: Block, gpus: Block, power: Block, gpu_
         per_site = len(POWER_SERIES)
         charts += [_power_chart(ws, power, 2 + offset, headers[offset].removesuffix(f" {POWER_SERIES[0][1]}"))
                    for offset in range(0, len(headers), per_site)]
+    if baselines is not None:
+        charts.append(_baselines_chart(ws, baselines))
     for index, chart in enumerate(charts):
         row, column = divmod(index, 2)
         chart.width, chart.height = CHART_WIDTH_CM, CHART_HEIGHT_CM
@@ -803,6 +833,22 @@ def _cost_lines_chart(costs: Block, lines: tuple[str, ...], title: str) -> BarCh
         chart.series[-1].tx = SeriesLabel(v=SPEND_LABELS[component])
     chart.set_categories(Reference(costs.sheet, min_col=1, min_row=costs.first_row,
                                    max_row=costs.first_row + n_quarters - 1))
+    return chart
+
+
+def _baselines_chart(ws: Worksheet, baselines: Block) -> BarChart:
+    """Discounted TCO of this plan and of each baseline, side by side."""
+    chart = BarChart()
+    chart.type = "col"
+    chart.title = "Discounted TCO: this plan vs baselines"
+    chart.y_axis.title, chart.x_axis.title = "USD (NPV)", "plan"
+    chart.y_axis.number_format = '"$"#,##0'
+    column = _col(baselines, "objective_usd")
+    chart.add_data(Reference(ws, min_col=column, min_row=baselines.first_row, max_row=baselines.last_row),
+                   titles_from_data=False)
+    chart.series[-1].tx = SeriesLabel(v="discounted TCO")
+    chart.set_categories(Reference(ws, min_col=_col(baselines, "plan"), min_row=baselines.first_row,
+                                   max_row=baselines.last_row))
     return chart
 
 

@@ -14,6 +14,7 @@ import openpyxl
 import pytest
 import yaml
 
+from planner.baselines import compare_with_baselines, options_for
 from planner.pipeline import plan_document, run_plan
 from planner.scenario import load_scenario
 from reports.cells import FORMULA_LEADS, neutral_text
@@ -87,8 +88,11 @@ def hostile_outputs(tmp_path_factory) -> Path:
 
     root = tmp_path_factory.mktemp("hostile")
     scenario = load_scenario(hostile_scenario(root / "in"))
-    plan = plan_document(run_plan(scenario, backend="scip", time_limit_s=30, gap=1e-9))
+    run = run_plan(scenario, backend="scip", time_limit_s=30, gap=1e-9)
+    # With its baselines: single-sku's detail names the hostile SKU on the Summary sheet and in baselines.csv.
+    plan = plan_document(run, compare_with_baselines(run, options_for(run.built, "scip", 30, 1e-9)))
     assert plan["rentals"] and plan["unmet"], "the scenario should rent and leave demand unmet"
+    assert HOSTILE_SKU in plan["baselines"][1]["detail"]
     risk = evaluate_plan(scenario, plan, samples=64, seed=0)
     write_workbook(root / "plan.xlsx", plan, scenario, risk=risk)
     write_csv_tables(root / "csv", plan, scenario)

@@ -105,7 +105,7 @@ def test_optional_fields_may_be_absent_and_unknown_ones_are_tolerated():
 def test_the_writer_cannot_leave_out_or_invent_a_field():
     complete = {**hand_written_plan(), "bound_usd": None, "gap": None, "solve_seconds": 1.0, "build_seconds": 1.0,
                 "tool_version": "0", "capex_mode": "cash", "cost_lines_usd": ["capex_usd"],
-                "duals": {"method": "m", "lp_objective_usd": None}, "why": [],
+                "duals": {"method": "m", "lp_objective_usd": None}, "why": [], "baselines": [],
                 "discounted_spend_usd": 40_000.0, "discounted_penalty_usd": 0.0, "warnings": []}
     assert list(S.assemble(complete)) == [field.name for field in S.PLAN_FIELDS
                                           if field.name not in S.WRITTEN_WHEN_SET]

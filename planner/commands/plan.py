@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import click
 
-from planner.pipeline import plan_document, run_plan, verify_document
+from models.baselines import BASELINES, SINGLE_SKU
+from planner.baselines import baseline_run, compare_with_baselines, options_for
+from planner.pipeline import build_plan, plan_document, run_plan, verify_document
 from planner.progress import SolveProgress
 from planner.scenario import SOLVER_BACKENDS, load_scenario
 from reports.atomic import check_writable, write_json_atomic
@@ -24,6 +26,11 @@ from reports.atomic import check_writable, write_json_atomic
 @click.option("--no-risk", is_flag=True, help="Skip the default Monte-Carlo evaluation behind the workbook's "
                                               "Risk and Sensitivity sheets.")
 @click.option("--quiet", is_flag=True, help="No progress line on stderr while solving.")
+@click.option("--baseline", type=click.Choice(BASELINES), default=None,
+              help="Write this baseline's own plan instead of the optimum (README, Baselines).")
+@click.option("--sku", default=None, help="With --baseline single-sku: the one SKU to buy and rent "
+                                          "(default: the cheapest such plan over all SKUs).")
+@click.option("--no-baselines", is_flag=True, help="Skip pricing the baselines the optimal plan is compared with.")
 @click.option("--stochastic", "futures", type=click.IntRange(min=1), default=None,
               help="Two-stage plan: purchases that minimise mean TCO (+ λ·CVaR) over N sampled futures.")
 @click.option("--seed", type=click.IntRange(min=0), default=None,
@@ -32,14 +39,21 @@ from reports.atomic import check_writable, write_json_atomic
               help="With --stochastic: λ, the weight of CVaR_α in the objective.")
 @click.option("--cvar-alpha", type=click.FloatRange(min=0, max=1, max_open=True), default=0.95, show_default=True,
               help="With --stochastic: α of CVaR.")
-def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv_dir, no_risk, quiet, futures, seed,
-            cvar_weight, cvar_alpha) -> None:
+def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv_dir, no_risk, quiet, baseline, sku,
+            no_baselines, futures, seed, cvar_weight, cvar_alpha) -> None:
     """Decide orders, rentals and placement per quarter at the lowest discounted total cost.
 
     The plan is verified on an independent, solver-free path before anything is written. With -o, a default
     risk evaluation (the scenario's risk: settings, 4,000 samples unless set) adds the Risk and Sensitivity sheets.
+    Unless --no-baselines, the plan is compared with how procurement is done without the optimiser (greedy,
+    single-sku, just-in-time), each priced alike; --baseline NAME writes that baseline's own plan instead.
     """
+    if sku is not None and baseline != SINGLE_SKU:
+        raise click.UsageError("--sku goes with --baseline single-sku")
     loaded = load_scenario(scenario)
+    if sku is not None and sku not in loaded.catalog.index:
+        raise click.BadParameter(f"{sku!r} is not in the catalog ({', '.join(loaded.catalog.index)})",
+                                 param_hint="--sku")
     for path in (json_path, xlsx_path):
         if path:
             check_writable(path)
@@ -47,8 +61,9 @@ def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv
         check_writable(csv_dir, directory=True)
     if futures is None and (seed is not None or cvar_weight or cvar_alpha != 0.95):
         raise click.UsageError("--seed, --cvar-weight and --cvar-alpha go with --stochastic N")
-    if futures is not None and strict:
-        raise click.UsageError("--stochastic prices every shortfall; it does not combine with --strict")
+    if futures is not None and (strict or baseline is not None):
+        raise click.UsageError("--stochastic prices every shortfall and writes its own plan: it does not combine "
+                               "with --strict or --baseline")
     stochastic = None
     if futures is not None:
         from planner.stochastic import run_stochastic_plan, stderr_say
@@ -58,11 +73,21 @@ def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv
                                              cvar_alpha=cvar_alpha, backend=solver, time_limit_s=time_limit,
                                              gap=gap, progress=progress, say=stderr_say(quiet))
         document = stochastic.document
+    elif baseline is not None:
+        built = build_plan(loaded, strict=strict)
+        options = options_for(built, solver, time_limit, gap, beside_a_plan=False)
+        document = plan_document(baseline_run(built, baseline, options, sku=sku))
     else:
         with SolveProgress(quiet=quiet) as progress:
             run = run_plan(loaded, backend=solver, time_limit_s=time_limit, gap=gap, strict=strict,
                            progress=progress)
-        document = plan_document(run)
+        baselines = []
+        if not no_baselines:
+            if progress.live:  # a terminal: say why it takes longer (a log gets the summary line alone)
+                click.echo("pricing the baselines (greedy, single-sku, just-in-time; --no-baselines skips them)",
+                           err=True)
+            baselines = compare_with_baselines(run, options_for(run.built, solver, time_limit, gap))
+        document = plan_document(run, baselines)
     verify_document(loaded, document)
     risk = None
     if xlsx_path and not no_risk:
@@ -93,6 +118,8 @@ def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv
                f"(objective ${document['objective_usd']:,.2f}); "
                f"{len(document['purchases'])} orders, {len(document['rentals'])} rentals, "
                f"{len(document['unmet'])} quarter-workloads with unmet demand")
+    if document["baselines"]:
+        click.echo("saving against " + "; ".join(baseline_text(row) for row in document["baselines"]))
     for warning in document["warnings"]:
         click.echo(f"warning: {warning['message']}")
     if stochastic is not None:
@@ -112,3 +139,12 @@ def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv
         tco = risk["tco_usd"]
         click.echo(f"risk ({risk['samples']:,} futures): TCO mean ${tco['mean']:,.0f}, P50 ${tco['p50']:,.0f}, "
                    f"P95 ${tco['p95']:,.0f}, CVaR95 ${tco['cvar95']:,.0f}")
+
+
+def baseline_text(row: dict) -> str:
+    """One baseline in the console line: its objective and the optimal plan's saving, or why it failed."""
+    if row["objective_usd"] is None:
+        return f"{row['name']}: failed ({row['detail']})"
+    saving = row["saving_usd"]  # negative where the baseline beat this plan (a time-limited or heuristic one)
+    return (f"{row['name']} (${row['objective_usd']:,.0f}): {'-' if saving < 0 else ''}${abs(saving):,.0f} "
+            f"({row['saving_pct']:.1%})")

@@ -1,0 +1,178 @@
+"""Baselines as complete plans: each rule of models/baselines.py solved, priced and verified like the optimum.
+
+`baseline_run` gives one baseline's own plan (a PlanRun, so `plan_document` writes it and `planner verify` and
+`planner report` read it like any plan; its solver reads `baseline:NAME`). `compare_with_baselines` prices every
+baseline for PLAN.json's `baselines` field; a baseline that fails says so in its status, the plan goes on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+
+from models.baselines import (GREEDY, JUST_IN_TIME, SINGLE_SKU, greedy_procurement, only_sku, past_fixed,
+                              procurement_of, procurement_skus, sku_lower_bounds, truncated_scenario, with_procurement)
+from models.errors import SolverError
+from models.sets import build_sets
+from models.solve import NO_SOLUTION, SolveResult
+from planner.pipeline import MIN_SOLVE_S, BuiltPlan, PlanRun, build_plan, complete_run, solve_program
+
+# Each baseline solve is time-limited so that pricing three baselines beside the plan stays a fraction of the
+# plan's own time (measured on the shipped example: README "Baselines"); the scenario's limit applies if lower.
+BASELINE_TIME_LIMIT_S = 10.0
+# A baseline made of many solves (one per SKU, one per quarter) shares this budget: once spent, each further solve
+# gets MIN_SOLVE_S after its warm start (a plan still, maybe not the rule's best one: its status says so).
+BASELINE_BUDGET_S = 30.0
+SOLVER_PREFIX = "baseline:"
+
+
+@dataclasses.dataclass(frozen=True)
+class BaselineOptions:
+    backend: str
+    time_limit_s: float  # per solve
+    gap: float
+    budget_s: float = math.inf  # all the solves of one baseline together
+
+
+class _Clock:
+    """Time left of one baseline's budget, as a time limit for its next solve."""
+
+    def __init__(self, options: BaselineOptions):
+        self.options, self.started = options, time.perf_counter()
+
+    def limit_s(self) -> float:
+        left = self.options.budget_s - (time.perf_counter() - self.started)
+        return max(min(self.options.time_limit_s, left), MIN_SOLVE_S)
+
+
+def options_for(built: BuiltPlan, backend: str | None = None, time_limit_s: float | None = None,
+                gap: float | None = None, beside_a_plan: bool = True) -> BaselineOptions:
+    """The plan's backend, time limit and gap; `beside_a_plan` (priced for PLAN.json's `baselines`, not asked for
+    on its own) limits each solve to BASELINE_TIME_LIMIT_S and the baseline to BASELINE_BUDGET_S."""
+    solver = built.scenario.solver
+    limit = solver.time_limit_s if time_limit_s is None else time_limit_s
+    gap = solver.gap if gap is None else gap
+    if beside_a_plan:
+        return BaselineOptions(backend or solver.backend, min(BASELINE_TIME_LIMIT_S, limit), gap, BASELINE_BUDGET_S)
+    return BaselineOptions(backend or solver.backend, limit, gap)
+
+
+def baseline_run(built: BuiltPlan, name: str, options: BaselineOptions, sku: str | None = None) -> PlanRun:
+    """Baseline `name`'s complete plan; SolverError when the rule leaves no feasible plan (e.g. runs that must
+    finish cannot). `sku` forces single-sku's SKU."""
+    started = time.perf_counter()
+    clock = _Clock(options)
+    if name == GREEDY:
+        restricted, result = _greedy(built, clock)
+        label = GREEDY
+    elif name == SINGLE_SKU:
+        restricted, result, chosen = _single_sku(built, clock, sku)
+        label = f"{SINGLE_SKU}:{chosen}"
+    elif name == JUST_IN_TIME:
+        restricted, result = _just_in_time(built, clock)
+        label = JUST_IN_TIME
+    else:
+        raise ValueError(f"unknown baseline {name!r}")
+    result = dataclasses.replace(result, backend=SOLVER_PREFIX + label, seconds=time.perf_counter() - started)
+    return complete_run(restricted, result)
+
+
+def compare_with_baselines(optimal: PlanRun, options: BaselineOptions,
+                           names=(GREEDY, SINGLE_SKU, JUST_IN_TIME)) -> list[dict]:
+    """PLAN.json's `baselines`: each baseline's objective and the optimal plan's saving against it."""
+    objective_usd = _objective_usd(optimal)
+    rows = []
+    for name in names:
+        try:
+            run = baseline_run(optimal.built, name, options)
+        except (SolverError, ValueError) as error:  # no plan under the rule, or a rule's decision the program lacks
+            rows.append({"name": name, "status": "failed", "objective_usd": None, "saving_usd": None,
+                         "saving_pct": None, "detail": str(error)})
+            continue
+        objective = _objective_usd(run)
+        saving = objective - objective_usd
+        rows.append({"name": name, "status": run.result.status, "objective_usd": objective, "saving_usd": saving,
+                     "saving_pct": saving / objective if objective else None,
+                     "detail": _detail(run)})
+    return rows
+
+
+def _objective_usd(run: PlanRun) -> float:
+    """The plan's objective as PLAN.json states it (Σ costs.discounted_usd, pipeline.plan_document)."""
+    return float(run.tables["costs"]["discounted_usd"].sum())
+
+
+def _detail(run: PlanRun) -> str:
+    tables = run.tables
+    what = run.result.backend.removeprefix(SOLVER_PREFIX)
+    sku = f"buys and rents only {what.split(':', 1)[1]}; " if ":" in what else ""
+    unmet = f", unmet demand in {len(tables['unmet'])} quarter-workloads" if len(tables["unmet"]) else ""
+    unfinished = f", {len(tables['unfinished'])} runs unfinished" if len(tables["unfinished"]) else ""
+    return f"{sku}{len(tables['purchases'])} orders, {len(tables['rentals'])} rentals{unmet}{unfinished}"
+
+
+def _restricted(built: BuiltPlan, lp) -> BuiltPlan:
+    return dataclasses.replace(built, model=dataclasses.replace(built.model, lp=lp))
+
+
+def _solved(built: BuiltPlan, clock: _Clock, what: str) -> SolveResult:
+    """Solve a restricted program: the backend alone first (measured on the shipped example, twice as fast as from
+    the warm start on these smaller programs, to the same plans within the gap); from the warm start (a plan
+    whatever happens) only where that found none in time."""
+    backend, gap = clock.options.backend, clock.options.gap
+    limit_s = clock.limit_s()
+    result = solve_program(built, backend, limit_s, gap, warm=False)
+    if result.status == NO_SOLUTION:
+        limit_s = clock.limit_s()
+        result = solve_program(built, backend, limit_s, gap, warm=True)
+    if not result.has_solution:
+        why = "no plan found in time" if result.status == NO_SOLUTION else "no feasible plan"
+        raise SolverError(f"{what}: {why} ({backend}, time limit {limit_s:g} s)")
+    return result
+
+
+def _greedy(built: BuiltPlan, clock: _Clock) -> tuple[BuiltPlan, SolveResult]:
+    """The rule's orders and rentals (sized per service, not per merged class), fixed; placement solved."""
+    sets = build_sets(built.scenario, built.performance)
+    orders, rentals = greedy_procurement(built.scenario, sets, built.model.cost_parameters)
+    restricted = _restricted(built, with_procurement(built.model.lp, orders, rentals))
+    return restricted, _solved(restricted, clock, "greedy")
+
+
+def _single_sku(built: BuiltPlan, clock: _Clock, sku: str | None) -> tuple[BuiltPlan, SolveResult, str]:
+    """One solve per SKU (or the forced one), the cheapest kept."""
+    lp = built.model.lp
+    candidates = [sku] if sku is not None else procurement_skus(lp)
+    bounds = sku_lower_bounds(lp, candidates, clock.limit_s()) if len(candidates) > 1 else {}
+    candidates.sort(key=lambda c: bounds.get(c) if bounds.get(c) is not None else -math.inf)  # likeliest first
+    best = None
+    failures = []
+    for candidate in candidates:
+        bound = bounds.get(candidate)
+        if bound is not None and best is not None and bound >= best[1].objective:
+            continue  # its relaxation already costs more than the best plan found: no plan of it is cheaper
+        restricted = _restricted(built, only_sku(lp, candidate))
+        try:
+            result = _solved(restricted, clock, f"single-sku {candidate}")
+        except SolverError as error:
+            failures.append(str(error))
+            continue
+        if best is None or result.objective < best[1].objective:
+            best = (restricted, result, candidate)
+    if best is None:
+        raise SolverError("single-sku: no SKU alone gives a plan" + "".join(f"\n  - {f}" for f in failures))
+    return best
+
+
+def _just_in_time(built: BuiltPlan, clock: _Clock) -> tuple[BuiltPlan, SolveResult]:
+    """Quarter by quarter on the truncated scenario, the past frozen; then every decision fixed over the horizon."""
+    scenario = built.scenario
+    orders, rentals = procurement_of(built.model.lp, built.model.lp.lower)  # nothing decided yet
+    for quarter in range(scenario.horizon.quarters):
+        step = build_plan(truncated_scenario(scenario, quarter), strict=built.strict)
+        step = _restricted(step, past_fixed(step.model.lp, orders, rentals, quarter))
+        label = f"just-in-time, quarter {scenario.horizon.label(quarter)} with the past frozen"
+        orders, rentals = procurement_of(step.model.lp, _solved(step, clock, label).x)
+    restricted = _restricted(built, with_procurement(built.model.lp, orders, rentals))
+    return restricted, _solved(restricted, clock, "just-in-time over the whole horizon")
