@@ -216,7 +216,21 @@ PLAN_FIELDS: tuple[Field, ...] = (
               Field("saving_usd", NUMBER_OR_NULL, "discounted $", "baseline objective − this plan's objective"),
               Field("saving_pct", NUMBER_OR_NULL, "fraction", "saving_usd / the baseline's objective"),
               Field("detail", TEXT, "", "what the baseline bought, or why it failed"))),
+    Field("stochastic", OBJECT, "discounted $", "only from `plan --stochastic N`: the two-stage solve on N sampled "
+                                                "futures (README, Stochastic planning)", required=False, members=(
+              Field("samples", NUMBER, "futures", "futures solved on (evaluate's sampler, futures 0 … N−1)"),
+              Field("seed", NUMBER, "", "the sampler's seed"),
+              Field("cvar_weight", NUMBER, "", "λ in mean + λ · CVaR_α"),
+              Field("cvar_alpha", NUMBER, "fraction", "α of CVaR"),
+              Field("expected_tco_usd", NUMBER, "discounted $", "this plan's mean TCO over the futures, recourse "
+                                                                "solved optimally in each"),
+              Field("cvar_usd", NUMBER, "discounted $", "CVaR_α of this plan's TCO over the futures"),
+              Field("deterministic_expected_tco_usd", NUMBER, "discounted $",
+                    "the deterministic plan's mean TCO over the same futures, same recourse"),
+              Field("vss_usd", NUMBER, "discounted $", "value of the stochastic solution = "
+                                                       "deterministic_expected_tco_usd − expected_tco_usd"))),
 )
+WRITTEN_WHEN_SET = ("stochastic",)  # optional fields only some plans carry; every other field is always written
 FIELDS = {f.name: f for f in PLAN_FIELDS}
 
 
@@ -343,7 +357,7 @@ def check_plan_document(plan: object) -> list[str]:
 def assemble(values: dict) -> dict:
     """The document in schema order, for the writer: ValueError naming any field missing, undeclared or mistyped
     (a bug in the writer, caught before anything is written)."""
-    missing = [f.name for f in PLAN_FIELDS if f.name not in values]
+    missing = [f.name for f in PLAN_FIELDS if f.name not in values and f.name not in WRITTEN_WHEN_SET]
     undeclared = [name for name in values if name not in FIELDS]
     document = {f.name: values[f.name] for f in PLAN_FIELDS if f.name in values}
     problems = check_plan_document(document)

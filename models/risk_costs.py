@@ -84,6 +84,27 @@ def sum_first(x, weights=None):
     return (weights @ x.reshape(x.shape[0], -1)).reshape(x.shape[1:])
 
 
+def failed_fraction(rate, present, failure_z):
+    """Rule 1b: the fraction of `present` owned nodes out of service, f + sqrt(f (1 − f) / n) · z in [0, 1]."""
+    spread = _safe_sqrt(rate * (1.0 - rate) / jnp.maximum(present, 1.0))
+    return jnp.clip(rate + spread * failure_z, 0.0, 1.0)
+
+
+def demand_factor(u, demand_z, common_z):
+    """Rule 2's mean-one lognormal multiplier of the forecast, [workload, quarter, sample] from demand_z
+    [workload, quarter, sample] and common_z [sample]; `u` holds the `risk:` sigmas (UncertaintyArrays)."""
+    quarter = jnp.arange(demand_z.shape[1], dtype=demand_z.dtype)
+    widening = jnp.sqrt(1.0 + u.sigma_growth_per_quarter * quarter)
+    own_sd, common_sd = u.demand_sigma * widening, u.demand_common_sigma * widening
+    return jnp.exp(own_sd[:, None] * demand_z + common_sd[:, None] * common_z
+                   - (0.5 * (own_sd ** 2 + common_sd ** 2))[:, None])
+
+
+def electricity_factor(sigma, electricity_z):
+    """Rule 5's mean-one lognormal multiplier of the electricity price, [site, sample]."""
+    return jnp.exp(sigma * electricity_z - 0.5 * sigma ** 2)
+
+
 def _capacity(params: RiskParams, a: RiskArrays, noise: Noise) -> tuple:
     """Rule 1: (nodes present, inference capacity, training load), each [pool, quarter, sample]."""
     pools = a.pools
@@ -94,9 +115,7 @@ def _capacity(params: RiskParams, a: RiskArrays, noise: Noise) -> tuple:
     to_cell = (jnp.arange(n_pools * n_quarters)[:, None] == cell[None, :]).astype(slipped.dtype)
     missing = (to_cell @ slipped).reshape(n_pools, n_quarters, batch)
     present = jnp.maximum(pools.nodes[:, :, None] - missing, 0.0)
-    rate = params.failure_rate
-    spread = _safe_sqrt(rate * (1.0 - rate) / jnp.maximum(present, 1.0))
-    down = jnp.clip(rate + spread * noise.failure_z, 0.0, 1.0) * pools.owned[:, None, None]
+    down = failed_fraction(params.failure_rate, present, noise.failure_z) * pools.owned[:, None, None]
     training = (pools.training_node_equivalents / params.mfu_scale)[:, :, None]
     capacity = jnp.maximum((1.0 - a.headroom) * present * (1.0 - down) - training, 0.0)
     return present, capacity, training
@@ -104,16 +123,10 @@ def _capacity(params: RiskParams, a: RiskArrays, noise: Noise) -> tuple:
 
 def _demand(params: RiskParams, a: RiskArrays, noise: Noise):
     """Rule 2: demand [workload, quarter, sample] in tokens/s."""
-    quarter = jnp.arange(a.discount.shape[0], dtype=a.discount.dtype)
     forecast = a.demand_tokens_per_s
     first = forecast[:, :1]
     forecast = jnp.maximum(first + params.demand_growth * (forecast - first), 0.0)
-    u = a.uncertainty
-    widening = jnp.sqrt(1.0 + u.sigma_growth_per_quarter * quarter)
-    own_sd, common_sd = u.demand_sigma * widening, u.demand_common_sigma * widening
-    log_factor = (own_sd[:, None] * noise.demand_z + common_sd[:, None] * noise.common_z
-                  - (0.5 * (own_sd ** 2 + common_sd ** 2))[:, None])
-    return forecast[:, :, None] * jnp.exp(log_factor)
+    return forecast[:, :, None] * demand_factor(a.uncertainty, noise.demand_z, noise.common_z)
 
 
 def _on_demand_usd_per_unit(params: RiskParams, a: RiskArrays, ratios: dict):
@@ -130,6 +143,11 @@ def _on_demand_usd_per_unit(params: RiskParams, a: RiskArrays, ratios: dict):
     open_now = quarter[None, None, :] >= o.available_from_quarter[:, :, None]
     return jnp.min(jnp.where(open_now, usd_per_node / o.tokens_per_s_per_node[:, :, None], a.unmet_usd_per_unit),
                    axis=1)
+
+
+def on_demand_usd_per_unit(params: RiskParams, a: RiskArrays):
+    """Rule 4 at the given inputs: $ per tokens/s per quarter of the cheapest cloud option, [workload, quarter]."""
+    return _on_demand_usd_per_unit(params, a, _ratios(params, a))
 
 
 def _ratios(params: RiskParams, a: RiskArrays) -> dict:
@@ -165,9 +183,8 @@ def batch_outcome(params: RiskParams, a: RiskArrays, noise: Noise) -> Outcome:
     # 5. Energy and carbon of the nodes present and busy; ownership, rent (unit costs × their input's ratio).
     pue = ratios["pue"][s][:, None, None]
     kwh = pue * (pools.kwh_per_idle_node[:, :, None] * present + pools.kwh_per_busy_node[:, :, None] * busy)
-    electricity_sd = a.uncertainty.electricity_sigma
-    usd_per_kwh = params.usd_per_kwh[:, None] * jnp.exp(electricity_sd * noise.electricity_z
-                                                        - 0.5 * electricity_sd ** 2)  # [S, B]
+    usd_per_kwh = params.usd_per_kwh[:, None] * electricity_factor(a.uncertainty.electricity_sigma,
+                                                                   noise.electricity_z)  # [S, B]
     price = ratios["price"]
     owned_nodes = pools.nodes * pools.owned[:, None]
     by_quarter = {  # [Q] (fixed) or [Q, B]

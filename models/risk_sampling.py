@@ -3,6 +3,11 @@
 Number j of sample i is drawn from Threefry-2x32 (jax.random's generator) at key(seed) and counter (i, j), so a
 sample's future does not depend on the batch size, the device or the number of devices, and every evaluation
 (the mean, the gradient, the tornado) sees the same futures. Samples lie on the last axis of every array.
+
+The numbers are laid out on the scenario's own grids, never on the plan's: failures on every (site, SKU,
+quarter), slips on every (order quarter, site, SKU) an order could have. So sample i is the same future for every
+plan of a scenario (common random numbers): two plans are compared on identical futures, and the two-stage
+stochastic model (models/stochastic.py) is solved on exactly the futures `planner evaluate` then draws.
 """
 
 from __future__ import annotations
@@ -39,10 +44,18 @@ jax.tree_util.register_dataclass(Noise, data_fields=[f.name for f in dataclasses
 UNIFORM_NOISE = ("slip_u",)
 
 
+def grid_shapes(workloads: int, quarters: int, sites: int, skus: int) -> dict[str, tuple[int, ...]]:
+    """Per-sample shape of each noise array on the scenario's grids, in drawing order: demand [workload,
+    quarter] (inference workloads, at least one), common [], failures [site, sku, quarter], electricity [site],
+    slips [order quarter, site, sku]."""
+    return {"demand_z": (workloads, quarters), "common_z": (), "failure_z": (sites, skus, quarters),
+            "electricity_z": (sites,), "slip_u": (quarters, sites, skus)}
+
+
 def noise_shapes(a: RiskArrays) -> dict[str, tuple[int, ...]]:
-    """Per-sample shape of each noise array, in drawing order."""
-    return {"demand_z": tuple(a.demand_tokens_per_s.shape), "common_z": (), "failure_z": tuple(a.pools.nodes.shape),
-            "electricity_z": tuple(a.unit_costs.pue.shape), "slip_u": tuple(a.orders.slip_nodes.shape)}
+    """The grids of `grid_shapes` for the scenario behind `a`."""
+    workloads, quarters = a.demand_tokens_per_s.shape
+    return grid_shapes(workloads, quarters, a.unit_costs.pue.shape[0], a.unit_costs.price_usd.shape[0])
 
 
 def _threefry2x32(k0, k1, x0, x1):
@@ -61,7 +74,18 @@ def _threefry2x32(k0, k1, x0, x1):
 
 
 def draw_noise(key, indices, a: RiskArrays, dtype) -> Noise:
-    """The random numbers of the given sample indices, samples on the last axis.
+    """The random numbers of the given sample indices for the plan behind `a`, samples on the last axis: the
+    scenario's grids (`draw_grid_noise`) read at the plan's pools (failures) and orders (slips)."""
+    grid = draw_grid_noise(key, indices, noise_shapes(a), dtype)
+    order_site = a.pools.site[a.orders.pool]
+    return Noise(demand_z=grid["demand_z"], common_z=grid["common_z"],
+                 failure_z=grid["failure_z"][a.pools.site, a.pools.sku],
+                 electricity_z=grid["electricity_z"],
+                 slip_u=grid["slip_u"][a.orders.order_quarter, order_site, a.orders.sku])
+
+
+def draw_grid_noise(key, indices, shapes: dict[str, tuple[int, ...]], dtype) -> dict:
+    """The random numbers of the given sample indices on the grids of `grid_shapes`, samples on the last axis.
 
     Number j of sample i comes from Threefry(key, counter (i, j)) alone, so a sample's future depends only on the
     seed and its index: not on the batch size, the device or how many devices share a batch. float32 takes 23
@@ -71,7 +95,7 @@ def draw_noise(key, indices, a: RiskArrays, dtype) -> Noise:
     """
     real = jnp.dtype(dtype)
     noise, offset = {}, 0
-    for name, shape in noise_shapes(a).items():
+    for name, shape in shapes.items():
         size = int(np.prod(shape))
         counter = (offset + jnp.arange(size, dtype=jnp.uint32)).reshape(shape + (1,))
         sample = indices.astype(jnp.uint32).reshape((1,) * len(shape) + (-1,))
@@ -88,7 +112,7 @@ def draw_noise(key, indices, a: RiskArrays, dtype) -> Noise:
         else:  # 2·unit − 1 + tiny is exact: u in [−1 + tiny, 1 − tiny]
             noise[name] = (np.sqrt(2.0) * jax.lax.erf_inv(2.0 * unit - 1.0 + tiny)).astype(real)
         offset += size
-    return Noise(**noise)
+    return noise
 
 
 def key_words(seed: int) -> np.ndarray:

@@ -94,7 +94,7 @@ def _plan_for_pools(model: PlanModel, session: HighsSession, relaxed_x: np.ndarr
             return None
         x = guided.x.copy()
         x[mask] = values[mask]
-    x = _round_node_counts(model, x)
+    x = round_node_counts(model, x)
     x = _switch_on_active(model, x)
     session.fix(lp.integer, x)
     final = session.solve(time_limit_s)
@@ -154,7 +154,7 @@ def as_result(start: WarmStart, gap: float = 0.0, backend: str = "heuristic") ->
     return SolveResult(status, backend, start.x, start.objective, start.relaxation_bound, start.seconds)
 
 
-def _round_node_counts(model: PlanModel, x: np.ndarray) -> np.ndarray:
+def round_node_counts(model: PlanModel, x: np.ndarray) -> np.ndarray:
     """Rentals up; orders so that the nodes ordered *so far* at each pool are the relaxation's, rounded up
     (rounding each order up alone would buy a node for every 0.1 ordered); then, while a power, rack or
     budget row is exceeded, take back the order rounded up the most among those in that row.

@@ -150,9 +150,10 @@ def complete_run(built: BuiltPlan, result: SolveResult) -> PlanRun:
                    build_seconds=built.build_seconds, duals=duals, built=built)
 
 
-def plan_document(run: PlanRun, baselines: list[dict] | None = None) -> dict:
+def plan_document(run: PlanRun, baselines: list[dict] | None = None, stochastic: dict | None = None) -> dict:
     """The PLAN.json document (models/plan_schema.py): status, solver, objective, and every table as records;
-    `baselines` as planner/baselines.py `compare_with_baselines` gives them (none: an empty list).
+    `baselines` as planner/baselines.py `compare_with_baselines` gives them (none: an empty list); `stochastic`
+    the figures of `plan --stochastic` (planner/stochastic.py; none: the field is left out).
 
     Assembled through the schema, so a field left out, misnamed or of the wrong type is an error here, before
     anything is written, rather than a reader's surprise later."""
@@ -191,6 +192,7 @@ def plan_document(run: PlanRun, baselines: list[dict] | None = None) -> dict:
         "why": order_uses(tables["purchases"], tables["placement"], tables["fleet"],
                           life_quarters(scenario.catalog), scenario.horizon),
         "baselines": baselines or [],
+        **({"stochastic": stochastic} if stochastic is not None else {}),
     })
 
 

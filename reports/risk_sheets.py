@@ -37,6 +37,58 @@ def add_risk_sheets(workbook, risk: dict) -> None:
         ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
 
 
+COMPARISON_ROWS = (("objective_usd", "Objective on the forecast", USD), ("mean_usd", "E[TCO]", USD),
+                   ("p95_usd", "P95", USD), ("cvar95_usd", "CVaR95", USD),
+                   ("shortfall_probability", "Shortfall probability (worst quarter)", PERCENT))
+COMPARISON_COLUMN = 6  # the comparison sits right of the percentiles (column F on)
+
+
+def _comparison_table(ws, risk: dict) -> None:
+    """`plan --stochastic`: the deterministic and the stochastic plan on the same fresh futures, the in-sample
+    figures, and the purchases that differ."""
+    c = COMPARISON_COLUMN
+    comparison = risk["comparison"]
+    put(ws, 4, c, f"Deterministic vs stochastic plan, out of sample ({risk['samples']:,} futures, seed "
+                  f"{risk['seed']})").font = BOLD
+    put(ws, 5, c, "Statistic").font = BOLD
+    put(ws, 5, c + 1, "Deterministic").font = BOLD
+    put(ws, 5, c + 2, "Stochastic").font = BOLD
+    put(ws, 5, c + 3, "Change").font = BOLD
+    plans = comparison["plans"]
+    row = 6
+    row = _side_by_side(ws, row, c, plans, COMPARISON_ROWS)
+    if comparison.get("optimal_recourse"):
+        put(ws, row, c, "Same futures, recourse solved optimally (evaluate --allocation optimal)").font = BOLD
+        row = _side_by_side(ws, row + 1, c, comparison["optimal_recourse"], COMPARISON_ROWS[1:])
+    inside = comparison["in_sample"]
+    put(ws, row + 1, c, f"In sample ({inside['samples']:,} futures, seed {inside['seed']}, recourse solved "
+                        f"optimally)").font = BOLD
+    for offset, (label, value) in enumerate((("E[TCO], deterministic plan", inside["deterministic_expected_tco_usd"]),
+                                             ("E[TCO], stochastic plan", inside["expected_tco_usd"]),
+                                             ("VSS", inside["vss_usd"]))):
+        put(ws, row + 2 + offset, c, label)
+        put(ws, row + 2 + offset, c + 1, value, USD)
+    row += 6
+    put(ws, row, c, "Purchases that differ").font = BOLD
+    for column, name in enumerate(("Quarter", "Site", "SKU", "Deterministic nodes", "Stochastic nodes")):
+        put(ws, row + 1, c + column, name).font = BOLD
+    for i, order in enumerate(comparison["purchases_differ"]):
+        for column, key in enumerate(("quarter", "site", "sku", "deterministic_nodes", "stochastic_nodes")):
+            put(ws, row + 2 + i, c + column, order[key])
+
+
+def _side_by_side(ws, row: int, c: int, plans: dict, rows) -> int:
+    """One row per statistic: deterministic, stochastic, relative change; returns the next free row."""
+    for key, label, style in rows:
+        put(ws, row, c, label)
+        put(ws, row, c + 1, plans["deterministic"][key], style)
+        put(ws, row, c + 2, plans["stochastic"][key], style)
+        if style == USD and plans["deterministic"][key]:
+            put(ws, row, c + 3, plans["stochastic"][key] / plans["deterministic"][key] - 1.0, PERCENT)
+        row += 1
+    return row
+
+
 def _header(ws, row: int, names: list[str]) -> None:
     for column, name in enumerate(names, start=1):
         put(ws, row, column, name).font = BOLD
@@ -62,6 +114,8 @@ def _risk_sheet(ws, risk: dict) -> None:
         put(ws, row, 2, risk["plan_objective_usd"], USD)
         row += 1
     row = _decomposition_table(ws, risk, row + 1)
+    if risk.get("comparison"):
+        _comparison_table(ws, risk)
 
     # Histogram: bin midpoints and counts, then a column chart over them.
     hist_top = row + 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from planner.scenario import load_scenario
 from reports.atomic import write_json_atomic
 
 TOP_SENSITIVITIES_SHOWN = 5
+OPTIMAL = "optimal"  # evaluate's third allocation: the recourse LP of models/stochastic.py
 
 
 def _check_plan_holds(scenario, plan: dict, plan_path) -> None:
@@ -58,12 +60,18 @@ def _progress_bar(show: bool, length: int):
               help="Write the plan's workbook with the Risk and Sensitivity sheets here.")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar on stderr (default: when stderr is a terminal).")
+@click.option("--allocation", type=click.Choice(["plan-first", "cheapest-first", OPTIMAL]), default=None,
+              help="How each future's demand meets the plan's capacity (default: risk.allocation, else plan-first); "
+                   "optimal solves the recourse LP of `plan --stochastic` in each future (TCO and shortfall only).")
 def command(scenario, plan_path, samples, seed, device, float64, deterministic, json_path, xlsx_path,
-            progress) -> None:
+            progress, allocation) -> None:
     """Sample futures around a plan (demand, failures, delivery slips, electricity prices): TCO distribution,
     shortfall probabilities and the sensitivity of expected TCO to every input."""
     from models.risk import evaluate_plan, evaluation_work, resolve_device, use_all_cpu_cores
 
+    if allocation == OPTIMAL and (xlsx_path or deterministic or device != "cpu"):
+        raise click.UsageError("--allocation optimal gives the TCO distribution only: no -o, --deterministic or "
+                               "--device gpu")
     use_all_cpu_cores()  # before JAX starts its backend: one CPU device per core
     resolve_device(device)  # fail fast, before loading anything
     loaded = load_scenario(scenario)
@@ -71,6 +79,23 @@ def command(scenario, plan_path, samples, seed, device, float64, deterministic, 
     for problem in changed_inputs(plan, loaded):
         click.echo(f"warning: {problem}", err=True)
     _check_plan_holds(loaded, plan, plan_path)
+    if allocation == OPTIMAL:
+        from models.risk_settings import risk_settings
+        from planner.stochastic import evaluate_optimal
+
+        total = risk_settings(loaded, samples=samples).samples
+        with _progress_bar(progress if progress is not None else sys.stderr.isatty(), total) as update:
+            risk = evaluate_optimal(loaded, plan, samples=samples, seed=seed, progress=update)
+        if json_path:
+            write_json_atomic(json_path, risk)
+        tco = risk["tco_usd"]
+        click.echo(f"{loaded.name}: {risk['samples']:,} futures (optimal recourse, float64)")
+        click.echo(f"  TCO mean ${tco['mean']:,.2f}  P5 ${tco['p5']:,.0f}  P50 ${tco['p50']:,.0f}  "
+                   f"P95 ${tco['p95']:,.0f}  P99 ${tco['p99']:,.0f}  CVaR95 ${tco['cvar95']:,.0f}")
+        click.echo(f"  highest shortfall probability: {risk['shortfall_probability_worst_quarter']:.1%}")
+        return
+    if allocation is not None:
+        loaded = dataclasses.replace(loaded, risk={**loaded.risk, "allocation": allocation})
     show = progress if progress is not None else sys.stderr.isatty()
     with _progress_bar(show, evaluation_work(loaded, samples, deterministic)) as update:
         risk = evaluate_plan(loaded, plan, samples=samples, seed=seed, device=device, float64=float64,

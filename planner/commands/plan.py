@@ -31,8 +31,16 @@ from reports.atomic import check_writable, write_json_atomic
 @click.option("--sku", default=None, help="With --baseline single-sku: the one SKU to buy and rent "
                                           "(default: the cheapest such plan over all SKUs).")
 @click.option("--no-baselines", is_flag=True, help="Skip pricing the baselines the optimal plan is compared with.")
+@click.option("--stochastic", "futures", type=click.IntRange(min=1), default=None,
+              help="Two-stage plan: purchases that minimise mean TCO (+ λ·CVaR) over N sampled futures.")
+@click.option("--seed", type=click.IntRange(min=0), default=None,
+              help="With --stochastic: the sampler's seed (default: the scenario's risk.seed).")
+@click.option("--cvar-weight", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="With --stochastic: λ, the weight of CVaR_α in the objective.")
+@click.option("--cvar-alpha", type=click.FloatRange(min=0, max=1, max_open=True), default=0.95, show_default=True,
+              help="With --stochastic: α of CVaR.")
 def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv_dir, no_risk, quiet, baseline, sku,
-            no_baselines) -> None:
+            no_baselines, futures, seed, cvar_weight, cvar_alpha) -> None:
     """Decide orders, rentals and placement per quarter at the lowest discounted total cost.
 
     The plan is verified on an independent, solver-free path before anything is written. With -o, a default
@@ -51,7 +59,21 @@ def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv
             check_writable(path)
     if csv_dir:
         check_writable(csv_dir, directory=True)
-    if baseline is not None:
+    if futures is None and (seed is not None or cvar_weight or cvar_alpha != 0.95):
+        raise click.UsageError("--seed, --cvar-weight and --cvar-alpha go with --stochastic N")
+    if futures is not None and (strict or baseline is not None):
+        raise click.UsageError("--stochastic prices every shortfall and writes its own plan: it does not combine "
+                               "with --strict or --baseline")
+    stochastic = None
+    if futures is not None:
+        from planner.stochastic import run_stochastic_plan, stderr_say
+
+        with SolveProgress(quiet=quiet) as progress:
+            stochastic = run_stochastic_plan(loaded, futures, seed=seed, cvar_weight=cvar_weight,
+                                             cvar_alpha=cvar_alpha, backend=solver, time_limit_s=time_limit,
+                                             gap=gap, progress=progress, say=stderr_say(quiet))
+        document = stochastic.document
+    elif baseline is not None:
         built = build_plan(loaded, strict=strict)
         options = options_for(built, solver, time_limit, gap, beside_a_plan=False)
         document = plan_document(baseline_run(built, baseline, options, sku=sku))
@@ -72,7 +94,12 @@ def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv
         from models.risk import evaluate_plan, use_all_cpu_cores
 
         use_all_cpu_cores()
-        risk = evaluate_plan(loaded, document)
+        if stochastic is not None:
+            from planner.stochastic import out_of_sample
+
+            risk = out_of_sample(loaded, stochastic)
+        else:
+            risk = evaluate_plan(loaded, document)
     # Everything is computed before the first file is written: a failure leaves no partial set of outputs.
     if json_path:
         write_json_atomic(json_path, document)
@@ -95,7 +122,20 @@ def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv
         click.echo("saving against " + "; ".join(baseline_text(row) for row in document["baselines"]))
     for warning in document["warnings"]:
         click.echo(f"warning: {warning['message']}")
-    if risk is not None:
+    if stochastic is not None:
+        figures = document["stochastic"]
+        click.echo(f"stochastic ({figures['samples']:,} futures, seed {figures['seed']}): expected TCO "
+                   f"${figures['expected_tco_usd']:,.0f} vs the deterministic plan's "
+                   f"${figures['deterministic_expected_tco_usd']:,.0f} (VSS ${figures['vss_usd']:,.0f}), "
+                   f"CVaR{figures['cvar_alpha']:.0%} ${figures['cvar_usd']:,.0f}")
+    if risk is not None and "comparison" in risk:
+        for allocation, key in (("plan-first", "plans"), ("optimal", "optimal_recourse")):
+            for name, row in risk["comparison"][key].items():
+                click.echo(f"out of sample ({risk['samples']:,} futures, seed {risk['seed']}, {allocation}), {name} "
+                           f"plan: E[TCO] ${row['mean_usd']:,.0f}, P95 ${row['p95_usd']:,.0f}, CVaR95 "
+                           f"${row['cvar95_usd']:,.0f}, worst-quarter shortfall probability "
+                           f"{row['shortfall_probability']:.1%}")
+    elif risk is not None:
         tco = risk["tco_usd"]
         click.echo(f"risk ({risk['samples']:,} futures): TCO mean ${tco['mean']:,.0f}, P50 ${tco['p50']:,.0f}, "
                    f"P95 ${tco['p95']:,.0f}, CVaR95 ${tco['cvar95']:,.0f}")

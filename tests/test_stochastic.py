@@ -1,0 +1,164 @@
+"""Two-stage stochastic planning (models/stochastic.py, planner/stochastic.py, `plan --stochastic N`).
+
+The hand-worked case: one service, one SKU bought at owned site A (lead time 1 quarter) or rented on demand in the
+cloud, two quarters 2027Q1–Q2, no discounting, free energy, no carbon, headroom 0, failures off.
+
+- The node: price $240,000 over a 5-year life = $240,000 / 20 = $12,000 depreciation per quarter in service, no
+  maintenance. Ordered in 2027Q1, it is in service in 2027Q2 only (an order in 2027Q2 would arrive after the
+  horizon, so there is none): buying b nodes costs $12,000 · b.
+- Renting on demand: $1 per GPU-hour × 8 GPUs × 2,190 h = $17,520 per node-quarter (billed per node-equivalent,
+  as evaluate's rule 4); the unmet penalty ($1 M per tokens/s) is never cheaper.
+- The service serves 100 tokens/s per node (a measured throughput). Demand: 0 in 2027Q1; forecast 1,000 tokens/s
+  in 2027Q2 = 10 nodes. Two equally likely futures: ×0.5 and ×1.5, i.e. 5 or 15 nodes in 2027Q2.
+
+Cost of future D (nodes) after buying b: 12,000 b + 17,520 · max(D − b, 0).
+Mean cost f(b) = 12,000 b + 8,760 (max(5 − b, 0) + max(15 − b, 0)): slope 12,000 − 17,520 < 0 below 5,
+12,000 − 8,760 = +3,240 between 5 and 15, +12,000 above: the stochastic plan buys **5 nodes**, f(5) = 60,000 +
+8,760 · 10 = **$147,600**. The deterministic plan buys for the forecast, 10 nodes (12,000 < 17,520 per node),
+f(10) = 120,000 + 8,760 · 5 = **$163,800**; VSS = **$16,200**.
+CVaR at α = 0.5 of two equally likely futures is the dearer future's cost, 12,000 b + 17,520 (15 − b) for b ≤ 15
+(slope −5,520). With mean + λ · CVaR the slope between 5 and 15 is 3,240 − 5,520 λ: λ = 1 buys **15 nodes**
+(mean f(15) = $180,000, CVaR = $180,000); a larger λ never buys less.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from scenario_files import CLOUD, OWNED_FREE_ENERGY, inference, sku, write_scenario
+
+from models.stochastic import Futures, cvar
+from planner.cli import main
+from planner.scenario import load_scenario
+from planner.stochastic import run_stochastic_plan
+
+NODE = sku(price_usd=240_000, rent_usd_per_gpu_hour=1, lead_quarters=1)
+ZERO_VARIANCE = {"demand_sigma": 0.0, "demand_common_sigma": 0.0, "failure_rate": 0.0, "slip_probability": 0.0,
+                 "electricity_sigma": 0.0}
+
+
+def _scenario(tmp_path, risk: dict | None = None):
+    return write_scenario(tmp_path, catalog=[NODE], sites=[OWNED_FREE_ENERGY, CLOUD], workloads=[inference("chat")],
+                          demand=[("chat", "2027Q1", 0), ("chat", "2027Q2", 1000)],
+                          throughput=[("chat", "a", 100)], quarters=2, **({"risk": risk} if risk else {}))
+
+
+def _two_futures(high: float = 1.5, low: float = 0.5) -> Futures:
+    factor = np.array([[[1.0, low]], [[1.0, high]]])  # [future, workload, quarter]
+    return Futures(demand_factor=factor, electricity_factor=np.ones((2, 2)), failure_z=np.zeros((2, 2, 1, 2)),
+                   failure_rate=0.0, workloads=["chat"], sites=["A", "cloud"], skus=["a"])
+
+
+def _bought(document: dict) -> float:
+    return sum(p["nodes"] for p in document["purchases"])
+
+
+def test_two_futures_buy_versus_rent_as_worked_by_hand(tmp_path):
+    scenario = load_scenario(_scenario(tmp_path))
+    run = run_stochastic_plan(scenario, 2, backend="highs", futures=_two_futures())
+    figures = run.document["stochastic"]
+    assert [(p["quarter"], p["site"], p["nodes"]) for p in run.document["purchases"]] == [("2027Q1", "A", 5.0)]
+    assert _bought(run.deterministic_document) == 10.0
+    assert figures["expected_tco_usd"] == pytest.approx(147_600.0, rel=1e-9)
+    assert figures["deterministic_expected_tco_usd"] == pytest.approx(163_800.0, rel=1e-9)
+    assert figures["vss_usd"] == pytest.approx(16_200.0, rel=1e-9)
+    assert sorted(run.costs_usd) == pytest.approx([60_000.0, 60_000.0 + 17_520.0 * 10], rel=1e-9)
+    # The forecast re-solve with the 5 nodes fixed rents what the forecast needs beyond them: 5 whole nodes.
+    assert run.document["objective_usd"] == pytest.approx(60_000.0 + 5 * 17_520.0, rel=1e-9)
+
+
+def test_a_larger_cvar_weight_never_buys_less(tmp_path):
+    scenario = load_scenario(_scenario(tmp_path))
+    bought = []
+    for weight in (0.0, 0.5, 1.0, 3.0):
+        run = run_stochastic_plan(scenario, 2, cvar_weight=weight, cvar_alpha=0.5, backend="highs",
+                                  futures=_two_futures())
+        bought.append(_bought(run.document))
+        if weight == 1.0:  # the worked case: 15 nodes, both futures cost $180,000
+            assert run.document["stochastic"]["cvar_usd"] == pytest.approx(180_000.0, rel=1e-9)
+            assert run.document["stochastic"]["expected_tco_usd"] == pytest.approx(180_000.0, rel=1e-9)
+    assert bought == sorted(bought)
+    assert (bought[0], bought[2]) == (5.0, 15.0)
+
+
+def test_cvar_of_equally_likely_costs():
+    """CVaR95 of 1 … 100: the mean of the worst 5 = (96 + … + 100) / 5 = 98; CVaR_0.5 of two costs = the larger."""
+    assert cvar(np.arange(1.0, 101.0), 0.95) == pytest.approx(98.0)
+    assert cvar(np.array([3.0, 7.0]), 0.5) == pytest.approx(7.0)
+
+
+def test_zero_variance_gives_the_deterministic_plan_and_a_verified_plan_json(tmp_path):
+    path = _scenario(tmp_path, risk=ZERO_VARIANCE)
+    out = tmp_path / "plan.json"
+    result = CliRunner().invoke(main, ["plan", str(path), "--stochastic", "3", "--seed", "4", "--solver", "highs",
+                                       "--json", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(out.read_text())
+    figures = document["stochastic"]
+    assert (figures["samples"], figures["seed"], figures["cvar_weight"]) == (3, 4, 0.0)
+    assert _bought(document) == 10.0  # the deterministic plan's purchase
+    assert figures["vss_usd"] == pytest.approx(0.0, abs=1e-6)
+    assert figures["expected_tco_usd"] == pytest.approx(120_000.0, rel=1e-9)  # 10 nodes, demand met
+    assert figures["expected_tco_usd"] == pytest.approx(document["objective_usd"], rel=1e-9)
+    assert "VSS $0" in result.output
+    verified = CliRunner().invoke(main, ["verify", str(path), str(out)])
+    assert verified.exit_code == 0, verified.output
+
+
+def test_stochastic_options_need_stochastic(tmp_path):
+    result = CliRunner().invoke(main, ["plan", str(_scenario(tmp_path)), "--cvar-weight", "1"])
+    assert result.exit_code == 2
+    assert "--seed, --cvar-weight and --cvar-alpha go with --stochastic N" in result.output
+
+
+def test_evaluate_optimal_reproduces_the_in_sample_expected_tco(tmp_path):
+    """One notion of recourse: `evaluate --allocation optimal` on the very futures the plan was solved on (same
+    seed and count, the default `risk:` distributions) gives its in-sample expected TCO to 1e-6."""
+    path = _scenario(tmp_path)
+    plan_path, risk_path = tmp_path / "plan.json", tmp_path / "risk.json"
+    runner = CliRunner()
+    planned = runner.invoke(main, ["plan", str(path), "--stochastic", "6", "--seed", "3", "--solver", "highs",
+                                   "--json", str(plan_path), "--quiet"])
+    assert planned.exit_code == 0, planned.output
+    evaluated = runner.invoke(main, ["evaluate", str(path), "--plan", str(plan_path), "--allocation", "optimal",
+                                     "--samples", "6", "--seed", "3", "--json", str(risk_path)])
+    assert evaluated.exit_code == 0, evaluated.output
+    figures = json.loads(plan_path.read_text())["stochastic"]
+    risk = json.loads(risk_path.read_text())
+    assert risk["tco_usd"]["mean"] == pytest.approx(figures["expected_tco_usd"], rel=1e-6)
+    assert risk["tco_usd"]["cvar95"] == pytest.approx(figures["cvar_usd"], rel=1e-6)
+
+
+def test_risk_sheet_shows_both_plans_and_the_purchases_that_differ(tmp_path):
+    """The workbook's Risk sheet (reports/risk_sheets.py) from `out_of_sample`: both plans' figures on the same fresh
+    futures, and the one purchase that differs in the worked case (10 nodes deterministic, 5 stochastic)."""
+    from openpyxl import Workbook
+
+    from planner.stochastic import out_of_sample
+    from reports.risk_sheets import COMPARISON_COLUMN, add_risk_sheets
+
+    scenario = load_scenario(_scenario(tmp_path))
+    run = run_stochastic_plan(scenario, 2, backend="highs", futures=_two_futures())
+    risk = out_of_sample(scenario, run, samples=16)
+    workbook = Workbook()
+    add_risk_sheets(workbook, risk)
+    sheet = workbook["Risk"]
+    cells = {(row, column): sheet.cell(row, column).value for row in range(1, 40)
+             for column in range(COMPARISON_COLUMN, COMPARISON_COLUMN + 5)}
+    c = COMPARISON_COLUMN
+    assert cells[(5, c + 1)] == "Deterministic" and cells[(5, c + 2)] == "Stochastic"
+    assert cells[(7, c)] == "E[TCO]"
+    assert cells[(7, c + 1)] == risk["comparison"]["plans"]["deterministic"]["mean_usd"]
+    assert cells[(7, c + 2)] == risk["tco_usd"]["mean"]  # one value: the stochastic plan's RISK document
+    differ = [row for (row, column), value in cells.items() if column == c and value == "2027Q1"]
+    assert [cells[(differ[0], c + k)] for k in range(5)] == ["2027Q1", "A", "a", 10.0, 5.0]
+
+
+def test_cvar_counts_a_fraction_of_the_last_tail_cost():
+    """Four equally likely costs 1, 2, 3, 4 at α = 0.7: the tail is 0.3 × 4 = 1.2 futures: all of 4 and 0.2 of 3,
+    (4 + 0.2 · 3) / 1.2 = 3.8333…; the Rockafellar–Uryasev minimum, at η = VaR = 3, is 3 + (4 − 3) / 1.2, the
+    same."""
+    assert cvar(np.array([2.0, 4.0, 1.0, 3.0]), 0.7) == pytest.approx(4.6 / 1.2)
