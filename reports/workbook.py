@@ -29,6 +29,9 @@ from reports.atomic import write_atomic
 from reports.cells import FORMULA_LEADS  # the one rule for text that looks like a formula (OWASP)
 
 USD = '"$"#,##0.00'
+# Millions of dollars, for money in the Summary's chart-grid columns (fixed at CHART_COLUMN_WIDTH, too narrow for
+# "$75,487,937.67"): shown as "$75.49M", while the cell keeps the exact dollars for formulas and the formula bar.
+USD_MILLIONS = '"$"#,##0.00,,"M";-"$"#,##0.00,,"M"'
 KWH = '#,##0" kWh"'
 MWH = '#,##0.0" MWh"'
 KW = '#,##0.0'
@@ -730,8 +733,9 @@ def _baselines_section(w: _Writer, ws: Worksheet, baselines: pd.DataFrame, objec
 
     block = w.table(ws, baselines, row + 1, "tblBaselines", excel_table=False,
                     formulas={"saving_usd": saving, "saving_pct": saving_pct},
-                    formats={"objective_usd": USD, "saving_usd": USD, "saving_pct": PERCENT})
-    w.formula(ws, block.first_row, _col(block, "objective_usd"), objective_formula, USD, FORMULA_WIDTH_HINT)
+                    formats={"objective_usd": USD_MILLIONS, "saving_usd": USD_MILLIONS, "saving_pct": PERCENT})
+    w.formula(ws, block.first_row, _col(block, "objective_usd"), objective_formula, USD_MILLIONS,
+              FORMULA_WIDTH_HINT)
     return block.last_row + 2, block
 
 
