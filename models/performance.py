@@ -27,7 +27,8 @@ N_a = parameters active per token (compute; N_a = N for a dense model, fewer for
    MLPerf rows with their own P and O (models.calibration), so prefill and decode share it. ``b`` is the
    largest batch that fits the KV memory left after the weights, the batch cap and the per-user SLO
    (``1 / tau(b) >= min_tokens_per_s_per_user``).
-   ``tokens_per_s_per_node = b / tau(b) * gpus_per_node / replica_gpus`` (output tokens, as MLPerf counts).
+   ``tokens_per_s_per_node = b / tau(b) * floor(gpus_per_node / replica_gpus)`` whole replicas when one fits a
+   node, else ``b / tau(b) / min_nodes`` (output tokens, as MLPerf counts).
    Time to first token (P given):
    ``ttft_s = max(2 N_a P / (F * eta_F), (min(W, P * W_a) + P * K / ctx) / (B * eta_B))``.
 4. Measured throughput overrides replace step 2/3's estimate; an override of 0 makes the pair ineligible.
@@ -70,9 +71,11 @@ TRAINING_BYTES_PER_PARAM = 16.0
 # README section "Calibration"). A workload's own `mfu` replaces it.
 
 # A training run may use as many nodes as the plan gives it; this cap only rejects models whose
-# optimizer state alone would need an implausible cluster. 4096 nodes = 32,768 GPUs, twice the largest
-# published run (Llama 3.1 405B: 16,384 H100s, training_runs.csv).
+# optimizer state alone would need an implausible cluster: 32,768 GPUs, twice the largest published run
+# (Llama 3.1 405B: 16,384 H100s, training_runs.csv), and at most 4,096 nodes (32,768 GPUs on 8-GPU nodes), so
+# 455 NVL72 racks.
 MAX_NODES_PER_TRAINING_RUN = 4096
+MAX_GPUS_PER_TRAINING_RUN = 32_768
 
 # --- Inference ------------------------------------------------------------------------------------
 # Weight bytes per parameter for each serving precision (the formats' definitions). FP4 (NVFP4, MXFP4) is
@@ -126,10 +129,12 @@ MAX_BATCH_PER_GPU = 256
 # Wide expert parallelism across a whole NVL72 (how DeepSeek-R1 is served there) is not modelled: it
 # reads each expert once for 72 GPUs instead of 9 times; a measured `throughput` row captures it.
 TENSOR_PARALLEL_GROUP_GPUS = 8
-# Serving replicas larger than 8 nodes are not considered: Meta serves Llama 3.1 405B BF16 on 2 nodes
-# with pipeline parallelism (Llama 3 Herd, Section 6); beyond 8 nodes pipeline bubbles and cross-node
-# latency make interactive serving impractical. A rack-scale node counts as one node (one NVLink domain).
+# Serving replicas larger than 8 nodes or 64 GPUs (8 nodes of 8) are not considered: Meta serves Llama 3.1 405B
+# BF16 on 2 nodes with pipeline parallelism (Llama 3 Herd, Section 6); beyond 8 nodes pipeline bubbles and
+# cross-node latency make interactive serving impractical. The GPU cap gives at least 1 node, so a rack-scale node
+# (72 GPUs, one NVLink domain) may hold a replica of up to 72 GPUs but never span two; nodes of <= 8 GPUs keep 8.
 MAX_NODES_PER_INFERENCE_REPLICA = 8
+MAX_GPUS_PER_INFERENCE_REPLICA = 64
 # Mean KV-cache length used when an inference workload leaves context_tokens empty.
 DEFAULT_CONTEXT_TOKENS = 2048.0
 
@@ -256,6 +261,10 @@ def estimate_performance(catalog: pd.DataFrame, workloads: pd.DataFrame, through
     group_usable_bytes = USABLE_HBM_FRACTION * group_gpus * hbm_bytes_per_gpu
     replica_gpus = group_gpus * np.maximum(np.ceil(infer_bytes / group_usable_bytes), 1.0)
     infer_min_nodes = np.ceil(replica_gpus / gpus_per_node)
+    # Whole replicas only: a 72-GPU node holds 4 replicas of 16 GPUs (the other 8 GPUs idle), one of 40; a
+    # replica spanning nodes counts 1 / min_nodes per node.
+    replicas_per_node = np.where(replica_gpus <= gpus_per_node, np.floor(gpus_per_node / replica_gpus),
+                                 1.0 / infer_min_nodes)
 
     # Efficiency multipliers (models.efficiency): one FLOP/s fraction for prefill and decode, as fitted.
     eta_flops = (achieved_flops_fraction(accelerator_label, precision) if flops_fractions is None
@@ -302,12 +311,16 @@ def estimate_performance(catalog: pd.DataFrame, workloads: pd.DataFrame, through
         max_ttft = _optional(w, "max_ttft_s")
         ttft_unreachable = ~is_training & ~np.isnan(max_ttft) & (ttft_s > max_ttft)
         batch = np.maximum(batch, 1.0)
-        infer_tokens_per_s_per_node = batch / tau_s(batch) * gpus_per_node / replica_gpus
+        infer_tokens_per_s_per_node = batch / tau_s(batch) * replicas_per_node
 
     # (4) Assemble, then apply measured overrides.
     min_nodes = np.where(is_training, train_min_nodes, infer_min_nodes)
     tokens_per_s_per_node = np.where(is_training, train_tokens_per_s_per_node, infer_tokens_per_s_per_node)
-    node_limit = np.where(is_training, MAX_NODES_PER_TRAINING_RUN, MAX_NODES_PER_INFERENCE_REPLICA)
+    # Each cap: its node count, or as many whole nodes as its GPU count gives (at least 1), whichever is fewer.
+    node_limit = np.minimum(
+        np.where(is_training, MAX_NODES_PER_TRAINING_RUN, MAX_NODES_PER_INFERENCE_REPLICA),
+        np.maximum(np.floor(np.where(is_training, MAX_GPUS_PER_TRAINING_RUN, MAX_GPUS_PER_INFERENCE_REPLICA)
+                            / gpus_per_node), 1.0))
     too_big = min_nodes > node_limit
 
     override = _override_series(throughput, index).to_numpy(dtype=float)

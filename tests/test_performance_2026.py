@@ -225,19 +225,44 @@ def test_longer_prompts_never_help(params_b, active_share, prompt, output, slo, 
 def nvl72_rate_tokens_per_s_per_node() -> float:
     """tests/cases/nvl72/README.md: a 16-GPU replica of 2,413 sequences, memory-bound, plus the simple form's
     prefill of one prompt token per output token at eta_F (GB200 has no MLPerf rows: Hopper's FP8 fraction),
-    x 72 / 16 per node."""
+    x floor(72 / 16) = 4 whole replicas per node."""
     eta_flops = eff.ACHIEVED_FLOPS_FRACTION_BY_GENERATION_PRECISION[("hopper", "fp8")]
     step_s = (2e12 + 2413 * 35_136 * 2 * 4000) / (16 * 8e12 * perf.ACHIEVED_BANDWIDTH_FRACTION)
     prefill_s = 2413 * perf.SIMPLE_FORM_PROMPT_TOKENS_PER_OUTPUT_TOKEN * 2 * 32e9 / (16 * 2500e12 * eta_flops)
-    return 2413 / (step_s + prefill_s) * 72 / 16
+    return 2413 / (step_s + prefill_s) * 4
+
+
+def test_rack_scale_node_counts_whole_replicas_and_caps_are_in_gpus(round_constants):
+    """100 GB, 1,000 TFLOPS GPUs with 1,000 TB/s (compute-bound), context 1,000: K = 1,000 x 131,072 B = 131.072 MB;
+    an 8-GPU group holds 0.9 x 8 x 100 = 720 GB. Compute-bound, a replica of g GPUs makes g x 1e15 x 0.5 / (2 N)
+    tokens/s at any batch.
+    - 500B bf16: W + K = 1,000.13 GB -> 2 groups, 16 GPUs -> 16 x 5e14 / 1e12 = 8,000 tokens/s a replica. A 72-GPU
+      node holds floor(72 / 16) = 4 whole replicas: 32,000 tokens/s (not 72 / 16 x 8,000 = 36,000).
+    - 1,700B bf16: W + K = 3,400.13 GB -> 5 groups, 40 GPUs -> 40 x 5e14 / 3.4e12 = 5,882.35 tokens/s; one whole
+      replica per 72-GPU node (not 1.8). On 8-GPU nodes the same replica spans 5 nodes: 5,882.35 / 5 = 1,176.47.
+    - 3,300B bf16: W + K = 6,600.13 GB -> 10 groups, 80 GPUs -> 2 NVL72 nodes; the 64-GPU replica cap is
+      max(floor(64 / 72), 1) = 1 node there, so the pair is ineligible (on 8-GPU nodes: 64 / 8 = 8 nodes, 10 > 8).
+    - Training 185,000B: 16 x 185e12 B / (0.9 x 72 x 100e9) = 456.8 -> 457 NVL72 nodes > floor(32,768 / 72) = 455."""
+    fast = {"hbm_gb": 100.0, "bf16_tflops": 1000.0, "hbm_tbps": 1000.0}
+    catalog = make_catalog(nvl={"gpus_per_node": 72, **fast}, x8={"gpus_per_node": 8, **fast})
+    workloads = make_workloads(r16={"params_b": 500.0}, r40={"params_b": 1700.0}, r80={"params_b": 3300.0},
+                               big=train(params_b=185_000.0, tokens_b=1.0))
+    result = estimate_performance(catalog, workloads, NO_OVERRIDES)
+    assert result.loc[("r16", "nvl"), "tokens_per_s_per_node"] == pytest.approx(32_000.0)
+    assert result.loc[("r40", "nvl"), "tokens_per_s_per_node"] == pytest.approx(40 * 5e14 / 3.4e12)
+    assert result.loc[("r40", "x8"), "tokens_per_s_per_node"] == pytest.approx(40 * 5e14 / 3.4e12 / 5)
+    assert result.loc[("r40", "nvl"), "min_nodes"] == 1 and result.loc[("r40", "x8"), "min_nodes"] == 5
+    assert result.loc[("r80", "nvl"), "reason"].endswith("2 nodes exceed the 1-node replica limit")
+    assert result.loc[("r80", "x8"), "reason"].endswith("10 nodes exceed the 8-node replica limit")
+    assert result.loc[("big", "nvl"), "reason"].endswith("457 nodes exceed the 455-node training run limit")
 
 
 def test_nvl72_node_is_sized_and_placed_by_plan(tmp_path):
-    """tests/cases/nvl72/README.md: a 1T-parameter MoE needs a 16-GPU replica, one NVL72 node holds 4.5 of them
-    (278,031 tokens/s per node); 800,000 tokens/s need 2.8774 node-equivalents -> 3 racks, all `dc` has, 432 kW of
-    its 500; objective $1,272,041.87. The twin with 2 racks leaves 800,000 - 2 x 278,031 tokens/s unmet."""
+    """tests/cases/nvl72/README.md: a 1T-parameter MoE needs a 16-GPU replica, one NVL72 node holds 4 whole ones
+    (247,138.28 tokens/s per node); 700,000 tokens/s need 2.832422 node-equivalents -> 3 racks, all `dc` has, 432 kW
+    of its 500; objective $1,270,453.90. The twin with 2 racks leaves 700,000 - 2 x 247,138.28 tokens/s unmet."""
     rate = nvl72_rate_tokens_per_s_per_node()
-    assert rate == pytest.approx(278_031, abs=1)
+    assert rate == pytest.approx(247_138.28, abs=0.01)
     code, output = invoke("estimate", NVL72_CASE / "scenario.yaml", "--json")
     (row,) = json.loads(output)["rows"]
     assert code == 0 and row["min_nodes"] == 1 and row["tokens_per_s_per_node"] == pytest.approx(rate)
@@ -248,9 +273,9 @@ def test_nvl72_node_is_sized_and_placed_by_plan(tmp_path):
     plan = json.loads((tmp_path / "plan.json").read_text())
     assert [(p["quarter"], p["site"], p["sku"], p["nodes"]) for p in plan["purchases"]] == [
         ("2027Q1", "dc", "gb200-nvl72", 3)]
-    assert plan["objective_usd"] == pytest.approx(1_272_041.87, abs=0.01)
+    assert plan["objective_usd"] == pytest.approx(1_270_453.90, abs=0.01)
     for placed in plan["placement"]:
-        assert placed["node_equivalents"] == pytest.approx(800_000 / rate)
+        assert placed["node_equivalents"] == pytest.approx(700_000 / rate)
 
     shutil.copytree(NVL72_CASE, tmp_path / "twin")
     (tmp_path / "twin" / "sites.csv").write_text("site,kind,power_mw,pue,usd_per_kwh,gco2_per_kwh,racks\n"
@@ -260,7 +285,7 @@ def test_nvl72_node_is_sized_and_placed_by_plan(tmp_path):
     assert code == 0, output
     twin = json.loads((tmp_path / "twin.json").read_text())
     assert sum(p["nodes"] for p in twin["purchases"]) == 2
-    assert [u["units"] for u in twin["unmet"]] == pytest.approx([800_000 - 2 * rate] * 2, rel=1e-6)
+    assert [u["units"] for u in twin["unmet"]] == pytest.approx([700_000 - 2 * rate] * 2, rel=1e-6)
 
 
 # ----------------------------------------------------------------------------------------------- validation
