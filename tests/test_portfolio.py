@@ -378,3 +378,12 @@ def test_compare_with_no_scenario_loading_exits_2_and_writes_nothing(tmp_path):
     assert "a.yaml" in result.stderr and "missing.yaml" in result.stderr
     assert not out.exists() and not book.exists()
 
+
+
+def test_readme_limits_table_states_the_portfolio_and_stochastic_limits():
+    from models.stochastic_limits import MAX_STOCHASTIC_FUTURES
+
+    section = (ROOT / "README.md").read_text().split("## Exit codes, limits and guarantees")[1]
+    rows = {line.split("|")[1].strip(): line for line in section.splitlines() if line.startswith("| `")}
+    assert f"| {portfolio.MAX_SWEEP_POINTS:,}, checked" in rows["`sweep --set`"]
+    assert f"| {MAX_STOCHASTIC_FUTURES:,}: " in rows["`plan --stochastic`"]
