@@ -49,6 +49,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from models.formulation import PlanModel
+from models.stochastic_limits import DEFAULT_CVAR_ALPHA
 from models.lp import LinearProgram
 from models.risk_costs import (
     SHORTFALL_TOLERANCE_FRACTION,
@@ -73,7 +74,6 @@ DROPPED_FAMILIES = ("replica_active", "replica_min_nodes")  # inference replica 
 DROPPED_VARIABLES = ("replica_active",)
 # A pool entirely out of service keeps this sliver: 1 / (1 − δ) stays finite (evaluate then gives it no capacity).
 MAX_FAILED_FRACTION = 1.0 - 1e-9
-DEFAULT_CVAR_ALPHA = 0.95  # CVaR95, the tail measure RISK.json reports
 # Futures per recourse LP when a fixed plan is evaluated: they decouple, and HiGHS solves 100 futures of the example
 # (~180,000 columns) in well under a second, where one LP over 4,000 would need gigabytes.
 RECOURSE_CHUNK_FUTURES = 100

@@ -13,6 +13,8 @@ Override keys (README, "Scenario inheritance and overrides"):
     catalog | sites | fleet | workloads | demand | throughput     the table file (relative to who names it)
     TABLE.ROW_KEY.COLUMN                              one cell; ROW_KEY is the row's key, its parts joined by '/'
     demand.scale | demand.WORKLOAD.scale              every tokens_per_s (of one workload) times the value
+    demand.growth | demand.WORKLOAD.growth            each workload's growth over the horizon's first quarter times
+                                                      the value (the risk model's demand_growth γ)
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from models.errors import InputError, Problem
+from models.quarters import parse_quarter
 from models.risk_settings import RISK_KEYS
 from planner import schema as S
 from planner.scenario import FINANCE_KEYS, PLANNING_KEYS, SOLVER_KEYS, TABLE_KEYS
@@ -40,6 +43,10 @@ SECTION_FIELDS = {"finance": FINANCE_KEYS, "planning": PLANNING_KEYS, "solver": 
 TABLE_SCHEMAS = {"catalog": S.CATALOG, "sites": S.SITES, "fleet": S.FLEET, "workloads": S.WORKLOADS,
                  "demand": S.DEMAND, "throughput": S.THROUGHPUT}
 SCALE = "scale"
+# TABLE.growth: d_q -> d_0 + γ (d_q − d_0) per workload, d_0 its demand in the horizon's first quarter (0 without a
+# row there): the risk model's demand_growth γ (models/risk_costs.py, rule 2), so a sweep and `evaluate` agree.
+GROWTH = "growth"
+GROWTH_QUARTER_COLUMN = {"demand": "quarter"}
 SCALED_COLUMNS = {"demand": "tokens_per_s"}  # TABLE.scale multiplies this column (TABLE.ROW.scale: rows of ROW)
 SCALE_ROWS_BY = {"demand": "workload"}  # the column whose value ROW names in TABLE.ROW.scale
 ROW_KEY_SEPARATOR = "/"  # joins the parts of a compound row key: fleet.texas/h100-80gb-x8/2025Q1.nodes
@@ -311,8 +318,9 @@ class TableEdit:
     changes: list[str] = field(default_factory=list)  # `catalog b200-x8 lead_quarters: 2 -> 3`, in order
 
 
-def edit_table(role: str, raw: RawTable, overrides: list[Override]) -> TableEdit:
-    """`raw` with `overrides` (all of table `role`) applied to its text cells, in order."""
+def edit_table(role: str, raw: RawTable, overrides: list[Override], start: object = None) -> TableEdit:
+    """`raw` with `overrides` (all of table `role`) applied to its text cells, in order; `start` (the scenario's
+    first quarter, as written) anchors TABLE.growth."""
     edit = TableEdit(raw=raw)
     if not overrides:
         return edit
@@ -320,8 +328,8 @@ def edit_table(role: str, raw: RawTable, overrides: list[Override]) -> TableEdit
     schema = TABLE_SCHEMAS[role]
     for override in overrides:
         parts = override.key.split(".")
-        if parts[-1] == SCALE and role in SCALED_COLUMNS and len(parts) >= 2:
-            _scale(edit, frame, role, override, ".".join(parts[1:-1]))
+        if parts[-1] in (SCALE, GROWTH) and role in SCALED_COLUMNS and len(parts) >= 2:
+            _scale(edit, frame, role, override, ".".join(parts[1:-1]), growth=parts[-1] == GROWTH, start=start)
         elif len(parts) < 3 or not parts[-1]:
             edit.problems.append(override.problem(f"an override of a {role} cell is {_cell_form(role)}"))
         else:
@@ -333,7 +341,8 @@ def edit_table(role: str, raw: RawTable, overrides: list[Override]) -> TableEdit
 def _cell_form(role: str) -> str:
     key = ROW_KEY_SEPARATOR.join(part.upper() for part in TABLE_SCHEMAS[role].key)
     scaled = (f", or {role}.{SCALE} / {role}.{SCALE_ROWS_BY[role].upper()}.{SCALE} (a factor on every "
-              f"{SCALED_COLUMNS[role]})" if role in SCALED_COLUMNS else "")
+              f"{SCALED_COLUMNS[role]}) or {role}.{GROWTH} (a factor on its growth)" if role in SCALED_COLUMNS
+              else "")
     return f"{role}.{key}.COLUMN{scaled}"
 
 
@@ -380,16 +389,20 @@ def _set_cell(edit: TableEdit, frame: pd.DataFrame, role: str, schema: S.TableSc
     frame.loc[rows, column] = text
 
 
-def _scale(edit: TableEdit, frame: pd.DataFrame, role: str, override: Override, rows_of: str) -> None:
-    """Every parsable value of the scaled column (of the rows whose SCALE_ROWS_BY is `rows_of`) times the factor.
-    Cells that are not numbers are left for validation to report, as in a file."""
+def _scale(edit: TableEdit, frame: pd.DataFrame, role: str, override: Override, rows_of: str,
+           growth: bool = False, start: object = None) -> None:
+    """Every parsable value of the scaled column (of the rows whose SCALE_ROWS_BY is `rows_of`) times the factor;
+    with `growth` (TABLE.growth), each workload's growth over its value in quarter `start` times the factor.
+    Cells that are not numbers are left for validation to report, as in a file (so is a negative result)."""
     factor, column, by = override.value, SCALED_COLUMNS[role], SCALE_ROWS_BY[role]
     if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not math.isfinite(factor) \
             or factor < 0:
         edit.problems.append(override.problem(f"'{override.key}' is a factor: it must be a finite number >= 0, "
                                               f"got {factor!r}"))
         return
-    if column not in frame.columns or (rows_of and by not in frame.columns):
+    quarter_column = GROWTH_QUARTER_COLUMN[role]
+    if column not in frame.columns or by not in frame.columns and (rows_of or growth) \
+            or growth and quarter_column not in frame.columns:
         return  # the missing column is reported by validation, as for the file alone
     rows = np.ones(len(frame), dtype=bool) if not rows_of else (frame[by] == rows_of).to_numpy()
     if rows_of and not rows.any():
@@ -401,11 +414,41 @@ def _scale(edit: TableEdit, frame: pd.DataFrame, role: str, override: Override, 
     # would give; `repr` writes the shortest text that reads back as the same float.
     values = pd.to_numeric(frame[column].where(rows, ""), errors="coerce").to_numpy(dtype=float)
     scaled = rows & np.isfinite(values)
-    frame.loc[scaled, column] = [repr(float(value) * factor) for value in values[scaled]]
+    if not growth:
+        new_values = values * factor
+    else:
+        first = _first_quarter_values(frame, by, quarter_column, values, scaled, start)
+        if first is None:
+            return  # a bad `start` is reported by the scenario's own checks
+        new_values = first + factor * (values - first)
+    frame.loc[scaled, column] = [repr(float(value)) for value in new_values[scaled]]
     for index in frame.index[scaled]:
         edit.cells[(edit.raw.row_number(index), column)] = override.label
     who = f"{role} {rows_of}" if rows_of else role
-    edit.changes.append(f"{who}: every {column} x {factor:g} ({int(scaled.sum()):,} rows)")
+    what = f"every {column} x {factor:g}" if not growth else f"growth of {column} over {start} x {factor:g}"
+    edit.changes.append(f"{who}: {what} ({int(scaled.sum()):,} rows)")
+
+
+def _first_quarter_values(frame: pd.DataFrame, by: str, quarter_column: str, values: np.ndarray,
+                          scaled: np.ndarray, start: object) -> np.ndarray | None:
+    """Per row, its workload's value in quarter `start` (0 where the workload has no row there), or None when
+    `start` is not a quarter."""
+    try:
+        start_quarter = parse_quarter(str(start))
+    except ValueError:
+        return None
+    quarters = frame[quarter_column].astype(str).str.strip()
+    at_start = scaled & (quarters.map(_quarter_or_none) == start_quarter).to_numpy()
+    first_by_workload = pd.Series(values[at_start], index=frame[by].to_numpy()[at_start])
+    first_by_workload = first_by_workload[~first_by_workload.index.duplicated()]  # duplicates: validation's to report
+    return frame[by].map(first_by_workload).fillna(0.0).to_numpy(dtype=float)
+
+
+def _quarter_or_none(text: str) -> int | None:
+    try:
+        return parse_quarter(text)
+    except ValueError:
+        return None
 
 
 def _cell_text(value) -> str:
@@ -469,7 +512,7 @@ def changes(resolution: Resolution) -> list[str]:
             raw = table(step.key)
             if raw is None:
                 continue
-            edit = edit_table(step.key, raw, [step.override])
+            edit = edit_table(step.key, raw, [step.override], resolution.config.get("start"))
             current[step.key] = edit.raw
             found.extend(f"{step.by}: {change}" for change in edit.changes)
         elif step.key in TABLE_KEYS:

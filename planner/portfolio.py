@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import logging
+import math
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -33,6 +34,10 @@ CONNECT_TIMEOUT_S = 30  # how long to wait for an existing scheduler before repo
 # second sweep, or anything else on 8787, never makes it warn.
 RANDOM_PORT = ":0"
 DASK_LOGGERS = ("distributed", "dask", "bokeh", "tornado")  # Dask's chatter: warnings only, on stderr
+# The most grid points one sweep may have, checked on the product of the value counts before the grid is built:
+# each point is a full MILP solve and a row of the workbook, so 10,000 is already far more than a review reads,
+# and a slip such as 100 values on each of 3 keys (a million points) is refused before any memory or time is spent.
+MAX_SWEEP_POINTS = 10_000
 
 
 @dataclass(frozen=True)
@@ -95,13 +100,23 @@ def parse_settings(texts: Sequence[str]) -> list[tuple[str, list]]:
             problems.append(Problem("--set", f"key '{key}' is given twice; list all its values in one --set"))
         else:
             try:
-                settings.append((key, [parse_override_value(item, label=f"--set {key}") for item in items]))
+                values = [parse_override_value(item, label=f"--set {key}") for item in items]
             except InputError as error:
                 problems.extend(error.problems)
+                continue
+            # YAML reads .inf, .nan and 1e400 as floats, which no scenario value can be and JSON cannot hold
+            problems.extend(Problem(f"--set {key}", f"{item!r} is not a finite number")
+                            for item, value in zip(items, values)
+                            if isinstance(value, float) and not math.isfinite(value))
+            settings.append((key, values))
     if problems:
         raise InputError(problems)
     if not settings:
         raise InputError(Problem("--set", "give at least one --set KEY=V1,V2,…"))
+    points = math.prod(len(values) for _, values in settings)
+    if points > MAX_SWEEP_POINTS:
+        raise InputError(Problem("--set", f"the grid has {points:,} points (the product of the value counts); "
+                                          f"at most {MAX_SWEEP_POINTS:,} are solved in one sweep"))
     return settings
 
 
@@ -114,8 +129,17 @@ def grid_points(settings: list[tuple[str, list]]) -> list[dict]:
 def sweep_jobs(base: str | Path, settings: list[tuple[str, list]]) -> list[Job]:
     """One job per grid point, each validated here. A point whose value is bad is reported without solving;
     when every point fails to load (a broken base file, an unknown key) that is an input error of the command."""
-    jobs = [load_job(base, overrides=point, settings=point) for point in grid_points(settings)]
-    if all(job.scenario is None for job in jobs):
+    return _some_loaded([load_job(base, overrides=point, settings=point) for point in grid_points(settings)])
+
+
+def compare_jobs(paths: Sequence[str | Path]) -> list[Job]:
+    """One job per scenario file, each validated here; as for a sweep, when no scenario loads that is an input
+    error of the command (exit 2, nothing solved or written), reporting every scenario's problems."""
+    return _some_loaded([load_job(path) for path in paths])
+
+
+def _some_loaded(jobs: list[Job]) -> list[Job]:
+    if jobs and all(job.scenario is None for job in jobs):
         raise InputError(list(dict.fromkeys(problem for job in jobs for problem in job.problems)))
     return jobs
 

@@ -187,7 +187,8 @@ def load_scenario(path: str | Path, overrides: Mapping[str, object] | None = Non
             problems.extend(error.problems)
             tables[role] = pd.DataFrame({c: pd.Series(dtype=object) for c in table_schema.names})
             continue
-        edit = edit_table(role, raw, resolution.table_overrides[role])  # before parsing: validated like a file
+        # before parsing: validated like a file
+        edit = edit_table(role, raw, resolution.table_overrides[role], config.get("start"))
         problems.extend(edit.problems)
         cells.update({(raw.label, row, column): by for (row, column), by in edit.cells.items()})
         raw = edit.raw

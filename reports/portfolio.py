@@ -177,8 +177,13 @@ def _print_setup(workbook: Workbook) -> None:
         ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
 
 
+# Portfolio charts are drawn half as large again as the plan workbook's: they carry one bar or line per scenario or
+# grid point and a legend below, more categories than a plan chart shows in the same space.
+PORTFOLIO_CHART_SCALE = 1.5
+
+
 def _place_chart(ws: Worksheet, chart, anchor: str) -> None:
-    chart.width, chart.height = CHART_WIDTH_CM * 1.5, CHART_HEIGHT_CM * 1.5
+    chart.width, chart.height = CHART_WIDTH_CM * PORTFOLIO_CHART_SCALE, CHART_HEIGHT_CM * PORTFOLIO_CHART_SCALE
     chart.legend.position = "b"
     chart.x_axis.delete = chart.y_axis.delete = False
     ws.add_chart(chart, anchor)

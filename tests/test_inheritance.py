@@ -141,6 +141,34 @@ def test_demand_scale_of_one_workload_and_a_later_cell(tmp_path):
     assert scenario.demand["tokens_per_s"].tolist() == [3000.0, 4000.0]
 
 
+def test_demand_growth_scales_each_workloads_growth_over_the_first_quarter():
+    """`demand.growth: 1.3` on the shipped example (start 2027Q1), d_q -> d_0 + 1.3 (d_q − d_0), d_0 the
+    workload's demand in 2027Q1, as the risk model's demand_growth. By hand: chat-8b 500,000, 650,000, 800,000,
+    1,000,000 -> 500,000, 500,000 + 1.3 × 150,000 = 695,000, 500,000 + 1.3 × 300,000 = 890,000,
+    500,000 + 1.3 × 500,000 = 1,150,000. agent-405b has no 2027Q1 row (it starts 2027Q3), so d_0 = 0 and its
+    rows are × 1.3: 2027Q3 10,000 -> 13,000."""
+    grown = load_scenario(EXAMPLE, {"demand.growth": 1.3}).demand.set_index(["workload", "quarter"])
+    grown = grown["tokens_per_s"]
+    assert grown.loc["chat-8b"].iloc[:4].tolist() == pytest.approx([500_000, 695_000, 890_000, 1_150_000],
+                                                                   rel=1e-12)
+    assert grown.loc[("agent-405b", 2)] == pytest.approx(13_000, rel=1e-12)
+    same = load_scenario(EXAMPLE, {"demand.chat-8b.growth": 1.0}).demand
+    assert same["tokens_per_s"].tolist() == load_scenario(EXAMPLE).demand["tokens_per_s"].tolist()
+
+
+def test_demand_growth_of_one_workload_that_turns_negative_is_an_input_error():
+    """Worked example, chat 1,500 (2027Q1) then 500 by a cell override: `demand.chat.growth: 3` gives
+    1,500 + 3 × (500 − 1,500) = −1,500 in 2027Q2, refused by the demand table's own check, naming the override;
+    growth 0.5 gives 1,500 + 0.5 × (−1,000) = 1,000."""
+    path = WORKED_EXAMPLE / "scenario.yaml"
+    cell = {"demand.chat/2027Q2.tokens_per_s": 500}
+    assert load_scenario(path, {**cell, "demand.chat.growth": 0.5}).demand["tokens_per_s"].tolist() == [1500, 1000]
+    with pytest.raises(InputError) as raised:
+        load_scenario(path, {**cell, "demand.chat.growth": 3})
+    assert any("tokens_per_s" in str(p) and "demand.chat.growth" in str(p) for p in raised.value.problems), \
+        [str(p) for p in raised.value.problems]
+
+
 # --- every override form --------------------------------------------------------------------------------
 
 def test_section_and_top_level_overrides(tmp_path):

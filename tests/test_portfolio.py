@@ -40,6 +40,8 @@ from click.testing import CliRunner
 from scenario_files import OWNED_FREE_ENERGY, sku, training, write_scenario
 from test_workbook import soffice_convert
 
+from models.errors import InputError
+from planner import portfolio
 from planner.cli import main
 from planner.pipeline import plan_document, run_plan
 from planner.portfolio import (
@@ -337,3 +339,51 @@ def test_the_shipped_what_if_scenarios_load():
     assert high.catalog.at["gb200-nvl72", "lead_quarters"] == 4
     orderable = h100.catalog.index[h100.catalog["available_from"] < h100.horizon.quarters]
     assert list(orderable) == ["h100-80gb-x8"]
+
+
+@pytest.mark.parametrize("text", [".inf", ".nan", "1e400", "-.Inf"])
+def test_a_non_finite_set_value_is_an_input_error(text):
+    """YAML reads these as floats no scenario value can be and JSON cannot hold: refused with the user's text."""
+    with pytest.raises(InputError) as raised:
+        parse_settings([f"demand.scale=1.0,{text}"])
+    (problem,) = raised.value.problems
+    assert problem.file == "--set demand.scale" and repr(text) in problem.message
+
+
+def test_sweep_with_an_infinite_value_exits_2_writing_nothing(training_base, tmp_path):
+    out = tmp_path / "sw.json"
+    result = invoke("sweep", training_base, "--set", "demand.scale=1.0,.inf", "--json", out, "--quiet")
+    assert result.exit_code == 2, result.output
+    assert "--set demand.scale" in result.stderr and "'.inf' is not a finite number" in result.stderr
+    assert not out.exists()
+
+
+def test_a_sweep_grid_over_the_limit_is_refused_before_it_is_built(monkeypatch):
+    """3 keys × 30 values = 27,000 points > MAX_SWEEP_POINTS (10,000): refused from the counts alone."""
+    values = ",".join(str(i) for i in range(1, 31))
+    monkeypatch.setattr(portfolio, "grid_points", lambda settings: pytest.fail("the grid was built"))
+    with pytest.raises(InputError, match="27,000 points"):
+        parse_settings([f"demand.scale={values}", f"finance.discount_rate={values}", f"solver.gap={values}"])
+    assert len(parse_settings([f"demand.scale={values}", f"solver.gap={values}"])) == 2  # 900 points: fine
+
+
+def test_compare_with_no_scenario_loading_exits_2_and_writes_nothing(tmp_path):
+    """Like sweep: when every scenario fails to load (here a cyclic `extends:` and a missing file), that is an
+    input error of the command, every problem reported, no workbook or JSON."""
+    (tmp_path / "a.yaml").write_text("extends: b.yaml\n")
+    (tmp_path / "b.yaml").write_text("extends: a.yaml\n")
+    out, book = tmp_path / "compare.json", tmp_path / "compare.xlsx"
+    result = invoke("compare", tmp_path / "a.yaml", tmp_path / "missing.yaml", "--json", out, "-o", book)
+    assert result.exit_code == 2, result.output
+    assert "a.yaml" in result.stderr and "missing.yaml" in result.stderr
+    assert not out.exists() and not book.exists()
+
+
+
+def test_readme_limits_table_states_the_portfolio_and_stochastic_limits():
+    from models.stochastic_limits import MAX_STOCHASTIC_FUTURES
+
+    section = (ROOT / "README.md").read_text().split("## Exit codes, limits and guarantees")[1]
+    rows = {line.split("|")[1].strip(): line for line in section.splitlines() if line.startswith("| `")}
+    assert f"| {portfolio.MAX_SWEEP_POINTS:,}, checked" in rows["`sweep --set`"]
+    assert f"| {MAX_STOCHASTIC_FUTURES:,}: " in rows["`plan --stochastic`"]

@@ -31,6 +31,7 @@ from click.testing import CliRunner
 from scenario_files import CLOUD, OWNED_FREE_ENERGY, inference, sku, write_scenario
 
 from models.stochastic import Futures, cvar
+from models.stochastic_limits import MAX_STOCHASTIC_FUTURES
 from planner.cli import main
 from planner.scenario import load_scenario
 from planner.stochastic import run_stochastic_plan
@@ -112,6 +113,13 @@ def test_stochastic_options_need_stochastic(tmp_path):
     result = CliRunner().invoke(main, ["plan", str(_scenario(tmp_path)), "--cvar-weight", "1"])
     assert result.exit_code == 2
     assert "--seed, --cvar-weight and --cvar-alpha go with --stochastic N" in result.output
+
+
+def test_stochastic_option_caps_the_futures(tmp_path):
+    """The extensive form is one LP over all N futures: N above MAX_STOCHASTIC_FUTURES is refused by the option."""
+    result = CliRunner().invoke(main, ["plan", str(_scenario(tmp_path)), "--stochastic",
+                                       str(MAX_STOCHASTIC_FUTURES + 1)])
+    assert result.exit_code == 2 and f"1<=x<={MAX_STOCHASTIC_FUTURES}" in result.output
 
 
 def test_evaluate_optimal_reproduces_the_in_sample_expected_tco(tmp_path):

@@ -11,7 +11,7 @@ from planner.commands.portfolio_common import (
     result_line,
     solve_with_progress,
 )
-from planner.portfolio import compare_document, load_job
+from planner.portfolio import compare_document, compare_jobs
 from reports.atomic import check_writable, write_json_atomic
 
 
@@ -26,13 +26,14 @@ def command(scenarios, xlsx_path, json_path, workers, scheduler, solver, time_li
     The workbook's Summary shows every scenario's headline totals side by side with the difference against the
     first as live formulas, and a chart of discounted TCO by scenario and cost line; then orders by SKU x quarter,
     unmet demand and unfinished training per scenario. A scenario that fails (bad input, infeasible) is reported
-    with its message and the others still solve; the exit code is then 1.
+    with its message and the others still solve; the exit code is then 1. When no scenario loads, that is an
+    input error: exit 2, nothing solved or written.
     """
     check_cluster_options(workers, scheduler)
     for path in (json_path, xlsx_path):
         if path:
             check_writable(path)
-    jobs = [load_job(path) for path in scenarios]
+    jobs = compare_jobs(scenarios)
     outcomes = solve_with_progress(jobs, lambda job: job.name, workers, scheduler, solver, time_limit, gap, quiet)
     document = compare_document(outcomes)
     if json_path:

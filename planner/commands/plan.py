@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from models.baselines import BASELINES, SINGLE_SKU
+from models.stochastic_limits import DEFAULT_CVAR_ALPHA, MAX_STOCHASTIC_FUTURES
 from planner.baselines import baseline_run, compare_with_baselines, options_for
 from planner.pipeline import build_plan, plan_document, run_plan, verify_document
 from planner.progress import SolveProgress
@@ -31,14 +32,14 @@ from reports.atomic import check_writable, write_json_atomic
 @click.option("--sku", default=None, help="With --baseline single-sku: the one SKU to buy and rent "
                                           "(default: the cheapest such plan over all SKUs).")
 @click.option("--no-baselines", is_flag=True, help="Skip pricing the baselines the optimal plan is compared with.")
-@click.option("--stochastic", "futures", type=click.IntRange(min=1), default=None,
+@click.option("--stochastic", "futures", type=click.IntRange(min=1, max=MAX_STOCHASTIC_FUTURES), default=None,
               help="Two-stage plan: purchases that minimise mean TCO (+ λ·CVaR) over N sampled futures.")
 @click.option("--seed", type=click.IntRange(min=0), default=None,
               help="With --stochastic: the sampler's seed (default: the scenario's risk.seed).")
 @click.option("--cvar-weight", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="With --stochastic: λ, the weight of CVaR_α in the objective.")
-@click.option("--cvar-alpha", type=click.FloatRange(min=0, max=1, max_open=True), default=0.95, show_default=True,
-              help="With --stochastic: α of CVaR.")
+@click.option("--cvar-alpha", type=click.FloatRange(min=0, max=1, max_open=True), default=DEFAULT_CVAR_ALPHA,
+              show_default=True, help="With --stochastic: α of CVaR.")
 def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv_dir, no_risk, quiet, baseline, sku,
             no_baselines, futures, seed, cvar_weight, cvar_alpha) -> None:
     """Decide orders, rentals and placement per quarter at the lowest discounted total cost.
@@ -59,7 +60,7 @@ def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv
             check_writable(path)
     if csv_dir:
         check_writable(csv_dir, directory=True)
-    if futures is None and (seed is not None or cvar_weight or cvar_alpha != 0.95):
+    if futures is None and (seed is not None or cvar_weight or cvar_alpha != DEFAULT_CVAR_ALPHA):
         raise click.UsageError("--seed, --cvar-weight and --cvar-alpha go with --stochastic N")
     if futures is not None and (strict or baseline is not None):
         raise click.UsageError("--stochastic prices every shortfall and writes its own plan: it does not combine "
