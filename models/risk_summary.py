@@ -12,6 +12,7 @@ import numpy as np
 
 from models.risk_costs import COST_LINES, PENALTY_LINES, SHORTFALL_TOLERANCE_FRACTION, SHORTFALL_TOLERANCE_UNITS
 from models.risk_inputs import RiskInputs
+from models.stochastic_limits import DEFAULT_CVAR_ALPHA
 from models.risk_settings import RiskSettings
 
 HISTOGRAM_BINS = 30
@@ -89,13 +90,29 @@ def _sensitivity_rows(inputs: RiskInputs, sens: dict, base_usd: float) -> list[d
     return rows
 
 
+def cvar(costs: np.ndarray, alpha: float = DEFAULT_CVAR_ALPHA) -> float:
+    """CVaR_α of equally likely costs, exactly the minimum of Rockafellar–Uryasev's
+    η + E[(cost − η)+] / (1 − α): the mean of the worst (1 − α) N costs, the last one counted by its fraction.
+    The one definition: RISK.json's `cvar95`, `evaluate --allocation optimal` and the stochastic objective."""
+    worst = np.sort(np.asarray(costs, dtype=float))[::-1]
+    tail = (1.0 - alpha) * len(worst)
+    whole = min(int(np.floor(tail)), len(worst))
+    partial_cost = worst[whole] * (tail - whole) if whole < len(worst) else 0.0
+    return float((worst[:whole].sum() + partial_cost) / tail)
+
+
+def tco_statistics(tco: np.ndarray) -> dict:
+    """RISK.json's `tco_usd`: mean, P5/P50/P95/P99, CVaR95 and the sample standard deviation of the futures' TCO."""
+    p5, p50, p95, p99 = (float(v) for v in np.percentile(tco, [5, 50, 95, 99]))
+    return {"mean": float(np.mean(tco)), "p5": p5, "p50": p50, "p95": p95, "p99": p99,
+            "cvar95": cvar(tco, DEFAULT_CVAR_ALPHA), "std": float(np.std(tco, ddof=1)) if len(tco) > 1 else 0.0}
+
+
 def summarise(inputs: RiskInputs, settings: RiskSettings, run: dict, sens: dict, device: str,
               float64: bool, deterministic: bool) -> dict:
     """The RISK.json document (see README, Risk)."""
     tco = run["tco_usd"]
     n = len(tco)
-    p5, p50, p95, p99 = (float(v) for v in np.percentile(tco, [5, 50, 95, 99]))
-    tail = tco[tco >= p95]
     lo, hi = float(tco.min()), float(tco.max())
     if hi <= lo:
         hi = lo + max(abs(lo) * 1e-9, 1.0)
@@ -109,8 +126,7 @@ def summarise(inputs: RiskInputs, settings: RiskSettings, run: dict, sens: dict,
         "deterministic": deterministic,
         "settings": {key: getattr(settings, key) for key in settings.__dataclass_fields__},
         "plan_objective_usd": inputs.objective_usd,
-        "tco_usd": {"mean": mean, "p5": p5, "p50": p50, "p95": p95, "p99": p99,
-                    "cvar95": float(tail.mean()), "std": float(tco.std(ddof=1)) if n > 1 else 0.0},
+        "tco_usd": tco_statistics(tco),
         "expected_tco_usd": _decomposition({name: float(sums["line_usd"][i]) / n for i, name in enumerate(COST_LINES)}),
         "plan_tco_usd": _decomposition(inputs.plan_line_usd) if inputs.plan_line_usd is not None else None,
         "histogram": {"bin_edges_usd": [float(e) for e in edges], "counts": [int(c) for c in counts]},

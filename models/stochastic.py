@@ -62,6 +62,7 @@ from models.risk_costs import (
 from models.risk_devices import precision
 from models.risk_inputs import RiskInputs
 from models.risk_sampling import draw_grid_noise, grid_shapes, key_words
+from models.risk_summary import cvar  # noqa: F401  (the one CVaR; models.stochastic.cvar kept for callers)
 from models.solve import OPTIMAL, HighsSession, SolveResult
 from models.warm_start import round_node_counts
 
@@ -402,16 +403,6 @@ def _on_demand_usd(model: PlanModel, classes, inputs: RiskInputs) -> np.ndarray:
     quarter = index.get_level_values("quarter").to_numpy(dtype=int)
     discount = model.cost_parameters.discount_factor.reindex(quarter).to_numpy()
     return per_unit[workload, quarter] * discount
-
-
-def cvar(costs: np.ndarray, alpha: float = DEFAULT_CVAR_ALPHA) -> float:
-    """CVaR_α of equally likely costs, exactly the minimum of Rockafellar–Uryasev's
-    η + E[(cost − η)+] / (1 − α): the mean of the worst (1 − α) N costs, the last one counted by its fraction."""
-    worst = np.sort(np.asarray(costs, dtype=float))[::-1]
-    tail = (1.0 - alpha) * len(worst)
-    whole = min(int(np.floor(tail)), len(worst))
-    partial_cost = worst[whole] * (tail - whole) if whole < len(worst) else 0.0
-    return float((worst[:whole].sum() + partial_cost) / tail)
 
 
 def fixed_keeping_rows(two_stage: TwoStage, first_values: np.ndarray) -> TwoStage:

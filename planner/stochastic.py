@@ -13,6 +13,7 @@ import numpy as np
 from models.errors import InputError, Problem
 from models.risk_inputs import build_risk_inputs
 from models.risk_settings import risk_settings
+from models.risk_summary import tco_statistics
 from models.stochastic import (
     HELD_FAMILIES,
     RECOURSE_CHUNK_FUTURES,
@@ -28,6 +29,7 @@ from models.stochastic import (
     rounded_relaxation,
     solve_two_stage,
 )
+from models.stochastic_limits import DEFAULT_CVAR_ALPHA
 from planner.pipeline import PlanRun, build_plan, plan_document, solve_plan
 
 
@@ -42,7 +44,8 @@ class StochasticRun:
 
 
 def run_stochastic_plan(scenario, samples: int, seed: int | None = None, cvar_weight: float = 0.0,
-                        cvar_alpha: float = 0.95, backend: str | None = None, time_limit_s: float | None = None,
+                        cvar_alpha: float = DEFAULT_CVAR_ALPHA, backend: str | None = None,
+                        time_limit_s: float | None = None,
                         gap: float | None = None, progress=None, say=None,
                         futures: Futures | None = None) -> StochasticRun:
     """Deterministic plan → N futures → extensive form (training pools held at the deterministic choice) →
@@ -146,11 +149,9 @@ def evaluate_optimal(scenario, plan: dict, samples: int | None = None, seed: int
     futures = draw_futures(inputs, settings.seed, settings.samples, settings.failure_rate)
     out = optimal_recourse(built, inputs, futures, plan, scenario.solver.time_limit_s, progress)
     costs = out["costs_usd"]
-    p5, p50, p95, p99 = (float(v) for v in np.percentile(costs, [5, 50, 95, 99]))
     return {"samples": settings.samples, "seed": settings.seed, "allocation": "optimal", "dtype": "float64",
             "plan_objective_usd": plan.get("objective_usd"),
-            "tco_usd": {"mean": float(costs.mean()), "p5": p5, "p50": p50, "p95": p95, "p99": p99,
-                        "cvar95": cvar(costs, 0.95), "std": float(costs.std(ddof=1)) if len(costs) > 1 else 0.0},
+            "tco_usd": tco_statistics(costs),
             "shortfall_probability_worst_quarter": out["shortfall_probability"]}
 
 
