@@ -40,6 +40,7 @@ import pandas as pd
 
 from models.cost_parameters import CostParameters
 from models.lp import LinearProgram
+from models.money import facility_kw, in_service_quarter, order_quarter_for
 from models.quarters import HOURS_PER_QUARTER, Horizon
 from models.sets import PlanningSets, life_quarters
 from models.solve import INFEASIBLE, OPTIMAL, HighsSession
@@ -206,7 +207,7 @@ class _Fleet:
             self.site_racks[site][quarters] += count / self.catalog.at[sku, "nodes_per_rack"]
 
     def _facility_kw(self, site, sku) -> float:
-        return float(self.catalog.at[sku, "node_kw"] * self.sites.at[site, "pue"])
+        return float(facility_kw(self.catalog.at[sku, "node_kw"], self.sites.at[site, "pue"]))
 
     def free(self, site, sku, min_nodes: float) -> np.ndarray:
         """Node-equivalents still free per quarter, where the pool holds the job's minimum nodes (else 0)."""
@@ -218,7 +219,7 @@ class _Fleet:
         self._pool(site, sku)[1][quarter] += node_equivalents
 
     def in_service(self, sku, order_quarter: int) -> np.ndarray:
-        first = order_quarter + int(self.catalog.at[sku, "lead_quarters"])
+        first = in_service_quarter(order_quarter, int(self.catalog.at[sku, "lead_quarters"]))
         return np.arange(first, min(first + int(self.life.at[sku]), self.n))
 
     def room_to_buy(self, site, sku, order_quarter: int) -> int:
@@ -319,7 +320,7 @@ def _serve(fleet: _Fleet, options: pd.DataFrame, quarter: int, demand: float) ->
     owned, cloud = pools[pools["owned"]], pools[~pools["owned"]]
     for site, sku, rate, min_nodes in owned[["site", "sku", "tokens_per_s_per_node", "min_nodes"]].itertuples(
             index=False):
-        order_quarter = quarter - int(fleet.catalog.at[sku, "lead_quarters"])
+        order_quarter = order_quarter_for(quarter, int(fleet.catalog.at[sku, "lead_quarters"]))
         room = fleet.room_to_buy(site, sku, order_quarter)
         wanted = fleet.nodes_needed(site, sku, quarter, need / rate, min_nodes)
         count = min(wanted, room)
@@ -388,7 +389,7 @@ def _buy_for_run(fleet: _Fleet, site, sku, window: np.ndarray, work: float, min_
     saved = fleet.state()
     lead = int(fleet.catalog.at[sku, "lead_quarters"])
     for quarter in window.astype(int):
-        order_quarter = quarter - lead
+        order_quarter = order_quarter_for(quarter, lead)
         room = fleet.room_to_buy(site, sku, order_quarter)
         if room <= 0:
             continue

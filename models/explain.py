@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from models.formulation import PlanModel
+from models.money import facility_kw
 from models.quarters import Horizon
 from models.solve import solve
 from models.units import KW_PER_MW
@@ -162,13 +163,13 @@ def _full_caps(scenario, fleet: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=["cap", "site", "q", "value", "per"])
     sku = catalog.loc[rows["sku"]]
     used = pd.DataFrame({"site": rows["site"].to_numpy(), "q": [horizon.relative(q) for q in rows["quarter"]],
-                         "kw": rows["nodes"].to_numpy() * sku["node_kw"].to_numpy()
-                         * owned.loc[rows["site"], "pue"].to_numpy(),
+                         "kw": facility_kw(sku["node_kw"].to_numpy(), owned.loc[rows["site"], "pue"].to_numpy(),
+                                           nodes=rows["nodes"].to_numpy()),
                          "racks": rows["nodes"].to_numpy() / sku["nodes_per_rack"].to_numpy()})
     used = used.groupby(["site", "q"], as_index=False).sum()
     site = owned.loc[used["site"]]
     power_full = site["power_mw"].to_numpy() * KW_PER_MW - used["kw"].to_numpy() \
-        < catalog["node_kw"].min() * site["pue"].to_numpy() - 1e-9
+        < facility_kw(catalog["node_kw"].min(), site["pue"].to_numpy()) - 1e-9
     racks_full = site["racks"].to_numpy() - used["racks"].to_numpy() < 1.0 / catalog["nodes_per_rack"].max() - 1e-9
     full = [used[power_full].assign(cap="power cap"), used[racks_full].assign(cap="racks")]
     frame = pd.concat(full, ignore_index=True).assign(value=np.nan, per="full")

@@ -11,6 +11,7 @@ import pandas as pd
 
 from models.cost_parameters import USD_LINES
 from models.formulation import PlanModel
+from models.money import facility_kw, in_service_quarter
 from models.plan_schema import table_columns
 from models.quarters import Horizon
 
@@ -26,7 +27,8 @@ def extract_tables(model: PlanModel, scenario, x: np.ndarray) -> dict[str, pd.Da
 
     orders = lp.value("orders", x)
     purchases = orders[orders > 0.5].rename("nodes").reset_index()
-    purchases["in_service"] = purchases["order_quarter"] + catalog.loc[purchases["sku"], "lead_quarters"].to_numpy()
+    purchases["in_service"] = in_service_quarter(purchases["order_quarter"],
+                                                 catalog.loc[purchases["sku"], "lead_quarters"].to_numpy())
     purchases["capex_usd"] = purchases["nodes"] * prices.capex_usd_per_node_ordered.loc[purchases["sku"]].to_numpy()
     purchases = purchases.rename(columns={"order_quarter": "quarter"})
     tables["purchases"] = _label(purchases, horizon, ("quarter", "in_service"))[
@@ -42,7 +44,7 @@ def extract_tables(model: PlanModel, scenario, x: np.ndarray) -> dict[str, pd.Da
     it_kw = lp.evaluate(model.it_kw, x).rename("it_kw")
     fleet = pd.concat([nodes, it_kw.reindex(nodes.index)], axis=1).reset_index()
     fleet = fleet[fleet["nodes"] > 0.5]
-    fleet["facility_kw"] = fleet["it_kw"] * scenario.sites.loc[fleet["site"], "pue"].to_numpy()
+    fleet["facility_kw"] = facility_kw(fleet["it_kw"], scenario.sites.loc[fleet["site"], "pue"].to_numpy())
     fleet = fleet.sort_values(["quarter", "site", "sku"])
     tables["fleet"] = _label(fleet, horizon, ("quarter",))[["quarter", "site", "sku", "nodes", "it_kw",
                                                               "facility_kw"]]

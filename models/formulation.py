@@ -16,6 +16,7 @@ import pandas as pd
 
 from models.cost_parameters import COST_LINES, USD_LINES, CostParameters, build_cost_parameters
 from models.lp import Expr, LinearProgram, Variables
+from models.money import facility_kw
 from models.quarters import HOURS_PER_QUARTER
 from models.sets import PlanningSets, site_node_capacity
 from models.units import KW_PER_MW
@@ -184,9 +185,8 @@ def add_replica_constraints(lp: LinearProgram, busy: Variables, nodes: Expr, set
 def add_power_constraints(lp: LinearProgram, nodes: Expr, scenario, elastic: bool = False) -> None:
     """Σ_k node_kw[k] · pue[s] · nodes[t,s,k] ≤ power_mw[s] · 1,000   ∀ t, owned s (all nodes at full load)."""
     sites = scenario.sites[scenario.sites["kind"] == "owned"]
-    full_kw = _at_sites(nodes, sites.index) * scenario.catalog["node_kw"]
-    facility_kw = (full_kw * sites["pue"]).sum("sku")
-    lp.add_constraints("power", facility_kw, "<=", sites["power_mw"] * KW_PER_MW, elastic=elastic)
+    full_load_kw = facility_kw(scenario.catalog["node_kw"], sites["pue"], nodes=_at_sites(nodes, sites.index))
+    lp.add_constraints("power", full_load_kw.sum("sku"), "<=", sites["power_mw"] * KW_PER_MW, elastic=elastic)
 
 
 def add_rack_constraints(lp: LinearProgram, nodes: Expr, scenario, elastic: bool = False) -> None:

@@ -28,7 +28,8 @@ The model (one call of `batch_outcome` prices a batch of futures), numbered as i
    unfinished training as in the plan. Every per-unit cost comes from models/cost_parameters.py (the conventions
    are written there once), scaled by the ratio of its sensitivity input (price, rent, PUE) to its nominal value.
 6. TCO = Σ_lines Σ_q (1 + r)^(−q/4) · cost_line_q: the optimiser's cost lines plus `on_demand_usd` (rent and
-   carbon paid for the shortfall rented on demand), `COST_LINES`. It is exactly the optimiser's objective when
+   carbon paid for the shortfall rented on demand), `SAMPLED_LINES_USD` (models/cost_parameters.py). It is exactly
+   the optimiser's objective when
    every uncertainty is off and the plan's placement is what rule 3 picks.
 """
 
@@ -40,15 +41,12 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
-from models.cost_parameters import PENALTY_LINES_USD, SPEND_LINES_USD
+from models.cost_parameters import PENALTY_LINES_USD, SAMPLED_LINES_USD
 from models.risk_allocation import allocate
 from models.risk_inputs import RiskArrays, RiskParams
 from models.risk_sampling import Noise
 
-# The plan's $ cost lines (models/cost_parameters.py) plus what is paid, rent and carbon, for shortfall rented on
-# demand: spend first, then the penalties for work not done.
 PENALTY_LINES = PENALTY_LINES_USD
-COST_LINES = SPEND_LINES_USD + ("on_demand_usd",) + PENALTY_LINES
 # A (quarter, workload) counts as short when more than this fraction of its demand is left unserved; float32
 # round-off of a fully served demand stays far below it.
 SHORTFALL_TOLERANCE_FRACTION = 1e-5
@@ -60,7 +58,7 @@ SHORTFALL_TOLERANCE_UNITS = 1e-3
 class Outcome:
     """A batch of priced futures (samples last)."""
 
-    line_usd: jnp.ndarray  # [line, sample]: discounted $ of each of COST_LINES
+    line_usd: jnp.ndarray  # [line, sample]: discounted $ of each of SAMPLED_LINES_USD
     tco_usd: jnp.ndarray  # [sample]: Σ line_usd
     demand_tokens_per_s: jnp.ndarray  # [workload, quarter, sample]
     shortfall_tokens_per_s: jnp.ndarray  # demand the plan's fleet did not serve = on_demand + unmet
@@ -203,7 +201,8 @@ def batch_outcome(params: RiskParams, a: RiskArrays, noise: Noise) -> Outcome:
 
     # 6. Discounted lines and their total.
     batch = shortfall.shape[-1]
-    line_usd = jnp.stack([jnp.broadcast_to(a.discount @ by_quarter[name], (batch,)) for name in COST_LINES])
+    line_usd = jnp.stack([jnp.broadcast_to(a.discount @ by_quarter[name], (batch,))
+                          for name in SAMPLED_LINES_USD])
     return Outcome(line_usd=line_usd, tco_usd=sum_first(line_usd), demand_tokens_per_s=demand,
                    shortfall_tokens_per_s=shortfall, on_demand_tokens_per_s=on_demand, unmet_tokens_per_s=unmet)
 

@@ -22,6 +22,7 @@ import pandas as pd
 
 from models.errors import InputError, Problem
 from models.cost_parameters import build_cost_parameters
+from models.money import charged_usd_per_kwh
 from models.performance import estimate_performance
 from models.plan_schema import columns_of
 from models.risk_settings import RiskSettings
@@ -273,7 +274,7 @@ def build_risk_inputs(scenario, plan: dict, settings: RiskSettings) -> RiskInput
         capex_usd_per_node_ordered=costs.capex_usd_per_node_ordered.reindex(sku_list).to_numpy(),
         price_usd=catalog["price_usd"].to_numpy(dtype=float), rent_usd_per_gpu_hour=np.nan_to_num(rent, nan=1.0),
         pue=sites["pue"].to_numpy(dtype=float))
-    params = RiskParams(usd_per_kwh=_charged_usd_per_kwh(costs, site_list),
+    params = RiskParams(usd_per_kwh=charged_usd_per_kwh(sites).reindex(site_list).to_numpy(dtype=float),
                         price_usd=catalog["price_usd"].to_numpy(dtype=float),
                         pue=sites["pue"].to_numpy(dtype=float), rent_usd_per_gpu_hour=np.nan_to_num(rent, nan=0.0),
                         carbon_usd_per_t=np.array(costs.carbon_usd_per_t), demand_growth=np.array(1.0),
@@ -375,15 +376,6 @@ def _by_site_sku(series: pd.Series, sites: np.ndarray, skus: np.ndarray, site_li
                                       np.broadcast_to(site_labels, shape).ravel(),
                                       np.broadcast_to(sku_labels, shape).ravel()])
     return series.reindex(keys).fillna(0.0).to_numpy(dtype=float).reshape(shape)
-
-
-def _charged_usd_per_kwh(costs, site_list: list[str]) -> np.ndarray:
-    """By site: the $ per kWh cost_parameters charges (the site's price where owned, 0 in a cloud where energy is
-    in the rent), read back as energy $ ÷ kWh of the first quarter."""
-    first = costs.kwh_per_idle_node.index.get_level_values("quarter") == 0
-    kwh = (costs.kwh_per_idle_node + costs.kwh_per_busy_node)[first].groupby(level="site").sum()
-    usd = (costs.energy_usd_per_idle_node + costs.energy_usd_per_busy_node)[first].groupby(level="site").sum()
-    return (usd / kwh.where(kwh > 0)).reindex(site_list).fillna(0.0).to_numpy(dtype=float)
 
 
 def _with_pool_costs(pools: PoolArrays, costs, site_list, sku_list, n_quarters: int) -> PoolArrays:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.risk_costs import COST_LINES, PENALTY_LINES, SHORTFALL_TOLERANCE_FRACTION, SHORTFALL_TOLERANCE_UNITS
+from models.cost_parameters import SAMPLED_LINES_USD
+from models.risk_costs import PENALTY_LINES, SHORTFALL_TOLERANCE_FRACTION, SHORTFALL_TOLERANCE_UNITS
 from models.risk_inputs import RiskInputs
 from models.stochastic_limits import DEFAULT_CVAR_ALPHA
 from models.risk_settings import RiskSettings
@@ -48,7 +49,7 @@ DEFINITIONS = {
 
 def _decomposition(lines: dict[str, float]) -> dict:
     """Discounted $ per cost line, and the split total = spend + on-demand rent + penalties."""
-    lines = {name: lines.get(name, 0.0) for name in COST_LINES}
+    lines = {name: lines.get(name, 0.0) for name in SAMPLED_LINES_USD}
     penalty = sum(lines[name] for name in PENALTY_LINES)
     on_demand = lines["on_demand_usd"]
     spend = sum(value for name, value in lines.items() if name not in PENALTY_LINES and name != "on_demand_usd")
@@ -127,7 +128,8 @@ def summarise(inputs: RiskInputs, settings: RiskSettings, run: dict, sens: dict,
         "settings": {key: getattr(settings, key) for key in settings.__dataclass_fields__},
         "plan_objective_usd": inputs.objective_usd,
         "tco_usd": tco_statistics(tco),
-        "expected_tco_usd": _decomposition({name: float(sums["line_usd"][i]) / n for i, name in enumerate(COST_LINES)}),
+        "expected_tco_usd": _decomposition({name: float(sums["line_usd"][i]) / n
+                                            for i, name in enumerate(SAMPLED_LINES_USD)}),
         "plan_tco_usd": _decomposition(inputs.plan_line_usd) if inputs.plan_line_usd is not None else None,
         "histogram": {"bin_edges_usd": [float(e) for e in edges], "counts": [int(c) for c in counts]},
         "shortfall_probability": by_pair,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from models.money import facility_kw, in_service_quarter, in_service_window, life_quarters
 from models.quarters import QUARTERS_PER_YEAR
 from models.units import KW_PER_MW
 
@@ -25,9 +26,6 @@ def discount_factors(discount_rate: float, quarters: int) -> pd.Series:
     return pd.Series((1.0 + discount_rate) ** (-index.to_numpy() / QUARTERS_PER_YEAR), index=index)
 
 
-def life_quarters(catalog: pd.DataFrame) -> pd.Series:
-    """Quarters a node stays in service: life_years × 4, rounded to whole quarters."""
-    return (catalog["life_years"] * QUARTERS_PER_YEAR).round().astype(int)
 
 
 @dataclass(frozen=True)
@@ -54,7 +52,7 @@ def build_sets(scenario, performance: pd.DataFrame) -> PlanningSets:
     life = life_quarters(catalog)
 
     orders = _order_keys(catalog, sites.loc[owned], n)
-    vintages = _vintages(catalog, life, n)
+    vintages = _vintages(catalog, n)
     fleet = fleet_in_service(scenario.fleet, life, n)
     rentable = catalog.index[catalog["rent_usd_per_gpu_hour"].notna()]
     rentals = pd.MultiIndex.from_product([quarters, cloud, rentable], names=["quarter", "site", "sku"]) \
@@ -79,7 +77,8 @@ def site_node_capacity(sites: pd.DataFrame, catalog: pd.DataFrame, keys: pd.Data
     site = sites.loc[keys["site"]]
     sku = catalog.loc[keys["sku"]]
     by_power = np.floor(site["power_mw"].to_numpy(dtype=float) * KW_PER_MW
-                        / (sku["node_kw"].to_numpy() * site["pue"].to_numpy(dtype=float)) + CAPACITY_ROUNDING)
+                        / facility_kw(sku["node_kw"].to_numpy(), site["pue"].to_numpy(dtype=float))
+                        + CAPACITY_ROUNDING)
     by_racks = np.floor(site["racks"].to_numpy(dtype=float) * sku["nodes_per_rack"].to_numpy() + CAPACITY_ROUNDING)
     owned = site["kind"].to_numpy() == "owned"
     return np.where(owned, np.minimum(by_power, by_racks), np.inf)
@@ -89,7 +88,7 @@ def _order_keys(catalog: pd.DataFrame, owned_sites: pd.DataFrame, n: int) -> pd.
     grid = pd.MultiIndex.from_product([pd.RangeIndex(n, name="order_quarter"), owned_sites.index,
                                        catalog.index], names=["order_quarter", "site", "sku"]).to_frame(index=False)
     sku = catalog.loc[grid["sku"]]
-    in_service = grid["order_quarter"].to_numpy() + sku["lead_quarters"].to_numpy()
+    in_service = in_service_quarter(grid["order_quarter"].to_numpy(), sku["lead_quarters"].to_numpy())
     valid = (grid["order_quarter"].to_numpy() >= sku["available_from"].to_numpy()) & (in_service < n)
     # The tightest bound we know for free: the nodes that fit the site's power cap and racks.
     grid["max_nodes"] = site_node_capacity(owned_sites, catalog, grid)
@@ -97,12 +96,11 @@ def _order_keys(catalog: pd.DataFrame, owned_sites: pd.DataFrame, n: int) -> pd.
     return grid[valid].reset_index(drop=True)
 
 
-def _vintages(catalog: pd.DataFrame, life: pd.Series, n: int) -> pd.DataFrame:
+def _vintages(catalog: pd.DataFrame, n: int) -> pd.DataFrame:
     grid = pd.MultiIndex.from_product([catalog.index, pd.RangeIndex(n, name="order_quarter"),
                                        pd.RangeIndex(n, name="quarter")]).to_frame(index=False)
-    first = grid["order_quarter"].to_numpy() + catalog.loc[grid["sku"], "lead_quarters"].to_numpy()
-    live = (grid["quarter"].to_numpy() >= first) & (grid["quarter"].to_numpy()
-                                                   < first + life.loc[grid["sku"]].to_numpy())
+    first, retired = in_service_window(catalog, grid["order_quarter"].to_numpy(), grid["sku"])
+    live = (grid["quarter"].to_numpy() >= first) & (grid["quarter"].to_numpy() < retired)
     return grid[live].reset_index(drop=True)
 
 
@@ -134,8 +132,8 @@ def _placement_keys(scenario, performance, orders, fleet, rentals, quarters) -> 
     in_window = (grid["quarter"].to_numpy() >= start) & (grid["quarter"].to_numpy() <= deadline)
 
     # Hardware obtainable at (site, sku) in that quarter: an owned order already in service, the fleet, or a rental.
-    first_owned = orders.assign(first=orders["order_quarter"] + scenario.catalog.loc[orders["sku"],
-                                "lead_quarters"].to_numpy()).groupby(["site", "sku"])["first"].min()
+    first_owned = orders.assign(first=in_service_quarter(orders["order_quarter"], scenario.catalog.loc[
+        orders["sku"], "lead_quarters"].to_numpy())).groupby(["site", "sku"])["first"].min()
     first_fleet = fleet.reset_index().groupby(["site", "sku"])["quarter"].min() if len(fleet) else None
     first_rental = rentals.groupby(["site", "sku"])["quarter"].min()
     first = pd.concat([s for s in (first_owned, first_fleet, first_rental) if s is not None]) \

@@ -17,13 +17,13 @@ from models.errors import SolverError
 from models.explain import order_uses, plan_warnings, shadow_prices
 from models.extract import extract_tables
 from models.formulation import USD_LINES, PlanModel, build_plan_model
+from models.money import purchase_book_values
 from models.performance import estimate_performance
 from models.plan_schema import RESULT_TABLES, TOTALS_FIELDS, assemble, table_columns
 from models.sets import build_sets, life_quarters
 from models.solve import FEASIBLE, INFEASIBLE, NO_SOLUTION, OPTIMAL, SolveResult, solve
 from models.warm_start import WarmStart, as_result, warm_start
 from planner import __version__
-from reports.tables import purchase_book_values
 
 HEURISTIC = "heuristic"  # the rounded LP relaxation alone, no branch-and-bound
 WARM_STARTED = ("scip", "highs")  # backends that take a complete solution as their first incumbent
@@ -161,7 +161,8 @@ def plan_document(run: PlanRun, baselines: list[dict] | None = None, stochastic:
     costs = tables["costs"]
     totals = {field.name: float(costs[field.name].sum()) for field in TOTALS_FIELDS}
     objective = totals["discounted_usd"]
-    book = purchase_book_values(tables["purchases"], scenario, run.model.cost_parameters)
+    book = purchase_book_values(tables["purchases"], scenario.catalog, horizon=scenario.horizon,
+                                prices=run.model.cost_parameters)
     results = dict(tables, purchases=tables["purchases"].join(book[["charged_in_horizon_usd", "book_value_end_usd"]]))
     spend_by_quarter = costs[list(SPEND_LINES_USD)].sum(axis=1)
     penalty_by_quarter = costs[list(PENALTY_LINES_USD)].sum(axis=1)

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from models.errors import InputError, Problem
+from models.money import facility_kw, in_service_quarter
 from models.performance import estimate_performance
 from models.quarters import Horizon
 from models.units import KW_PER_MW
@@ -166,12 +167,13 @@ def _hosted_workloads(scenario, performance: pd.DataFrame) -> set:
     kind = workloads.loc[pairs["workload"]]
     last_quarter = np.where(kind["kind"].to_numpy() == "training",
                             kind["deadline"].to_numpy(dtype=float, na_value=np.nan), scenario.horizon.quarters - 1)
-    earliest = np.maximum(sku["available_from"].to_numpy(dtype=float), 0) + sku["lead_quarters"].to_numpy(dtype=float)
+    earliest = in_service_quarter(np.maximum(sku["available_from"].to_numpy(dtype=float), 0),
+                                  sku["lead_quarters"].to_numpy(dtype=float))
     fleet_pairs = pd.MultiIndex.from_frame(scenario.fleet[["site", "sku"]]) if len(scenario.fleet) else None
     has_fleet = (pd.MultiIndex.from_frame(pairs[["site", "sku"]]).isin(fleet_pairs) if fleet_pairs is not None
                  else np.zeros(len(pairs), dtype=bool))
     min_nodes = pairs["min_nodes"].to_numpy(dtype=float)
-    full_kw = min_nodes * sku["node_kw"].to_numpy(dtype=float) * site["pue"].to_numpy(dtype=float)
+    full_kw = facility_kw(sku["node_kw"].to_numpy(dtype=float), site["pue"].to_numpy(dtype=float), nodes=min_nodes)
     owned_ok = (((earliest <= last_quarter) | has_fleet)
                 & (full_kw <= site["power_mw"].to_numpy(dtype=float) * KW_PER_MW)
                 & (min_nodes / sku["nodes_per_rack"].to_numpy(dtype=float) <= site["racks"].to_numpy(dtype=float)))
@@ -193,9 +195,9 @@ def _why_site_cannot_host(scenario, workload: str, site: str, eligible: pd.DataF
                 return ""
             reasons.append(f"{sku} not rentable")
             continue
-        earliest = max(int(sku_row["available_from"]), 0) + int(sku_row["lead_quarters"])
+        earliest = in_service_quarter(max(int(sku_row["available_from"]), 0), int(sku_row["lead_quarters"]))
         has_fleet = ((scenario.fleet["site"] == site) & (scenario.fleet["sku"] == sku)).any()
-        full_kw = min_nodes * sku_row["node_kw"] * info["pue"]
+        full_kw = facility_kw(sku_row["node_kw"], info["pue"], nodes=min_nodes)
         if earliest > last_quarter and not has_fleet:
             reasons.append(f"{sku} cannot be in service by {scenario.horizon.label(last_quarter)}")
         elif full_kw > info["power_mw"] * KW_PER_MW:
@@ -250,7 +252,7 @@ def check_fleet_fits(scenario, raws: dict[str, RawTable]) -> list[Problem]:
     grid = grid[live.to_numpy()]
     sku = scenario.catalog.reindex(grid["sku"])
     site = scenario.sites.reindex(grid["site"])
-    grid = grid.assign(kw=grid["nodes"].to_numpy() * sku["node_kw"].to_numpy() * site["pue"].to_numpy(),
+    grid = grid.assign(kw=facility_kw(sku["node_kw"].to_numpy(), site["pue"].to_numpy(), nodes=grid["nodes"].to_numpy()),
                        racks=grid["nodes"].to_numpy() / sku["nodes_per_rack"].to_numpy())
     used = grid.groupby(["site", "quarter"])[["kw", "racks"]].sum().reset_index()
     problems = []

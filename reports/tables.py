@@ -11,10 +11,12 @@ from __future__ import annotations
 import pandas as pd
 
 from models.cost_parameters import PENALTY_LINES_USD, SPEND_LINES_USD, USD_LINES, build_cost_parameters
+from models.money import (carbon_t, charged_usd_per_kwh, facility_kw, facility_kwh_per_quarter, life_quarters,
+                          purchase_book_values)
 from models.plan_schema import RESULT_TABLES, table_columns
 from models.quarters import HOURS_PER_QUARTER, QUARTERS_PER_YEAR
-from models.sets import fleet_in_service, life_quarters
-from models.units import GRAMS_PER_TONNE, KW_PER_MW
+from models.sets import fleet_in_service
+from models.units import KW_PER_MW
 
 # The PLAN.json tables the reports read, with their columns as models/plan_schema.py declares them.
 PLAN_RECORD_FIELDS: dict[str, tuple[str, ...]] = {name: tuple(table_columns(name)) for name in RESULT_TABLES}
@@ -48,34 +50,10 @@ def _gpus_per_node(scenario) -> pd.Series:
     return scenario.catalog["gpus_per_node"].astype(float).rename_axis("sku")
 
 
-def purchase_book_values(purchases: pd.DataFrame, scenario, prices=None) -> pd.DataFrame:
-    """Per order (rows of PLAN.json `purchases`): what the objective charges for it inside the horizon, and the
-    book value left at the end.
-
-    Depreciation mode charges price / (life_years × 4) per node for every quarter in service (from `in_service`
-    for life_years × 4 quarters, rounded) up to the horizon's end; cash mode charges the whole price in the order
-    quarter. book_value_end_usd = capex_usd − charged_in_horizon_usd: in depreciation mode, the part of the price
-    later quarters will carry; in cash mode, nothing. `prices`: the scenario's models/cost_parameters.py prices
-    (built here when not given).
-    """
-    prices = build_cost_parameters(scenario) if prices is None else prices
-    catalog, horizon = scenario.catalog, scenario.horizon
-    sku = purchases["sku"]
-    per_node_quarter = sku.map(prices.depreciation_usd_per_node_quarter).astype(float)
-    in_service = pd.Series([horizon.relative(q) for q in purchases["in_service"]], index=purchases.index,
-                           dtype=float)
-    retired = in_service + sku.map(life_quarters(catalog)).astype(float)
-    quarters = (retired.clip(upper=horizon.quarters) - in_service.clip(lower=0)).clip(lower=0)
-    depreciation = purchases["nodes"] * per_node_quarter
-    charged = depreciation * quarters if prices.charges_depreciation else purchases["capex_usd"]
-    return pd.DataFrame({"depreciation_usd_per_quarter": depreciation, "quarters_charged": quarters,
-                         "charged_in_horizon_usd": charged.astype(float),
-                         "book_value_end_usd": (purchases["capex_usd"] - charged).astype(float)})
-
-
 def purchases_table(plan: dict, scenario) -> pd.DataFrame:
-    book = purchase_book_values(_frame(plan, "purchases"), scenario)  # recomputed: older plans lack the columns
-    frame = _frame(plan, "purchases").drop(columns=list(book.columns), errors="ignore").join(book)
+    purchases = _frame(plan, "purchases")  # book values recomputed: older plans lack the columns
+    book = purchase_book_values(purchases, scenario.catalog, scenario.horizon, build_cost_parameters(scenario))
+    frame = purchases.drop(columns=list(book.columns), errors="ignore").join(book)
     frame = frame.rename(columns={"quarter": "order_quarter", "in_service": "in_service_quarter"})
     frame["gpus"] = frame["nodes"] * frame["sku"].map(_gpus_per_node(scenario))
     frame["unit_price_usd"] = (frame["capex_usd"] / frame["nodes"].where(frame["nodes"] != 0)).astype(float)
@@ -97,7 +75,7 @@ def _full_load_facility_kw(frame: pd.DataFrame, scenario) -> pd.Series:
     """node_kw × nodes × pue: the facility power the nodes would draw all busy, the power cap's own measure."""
     node_kw = frame["sku"].map(scenario.catalog["node_kw"].astype(float))
     pue = frame["site"].map(scenario.sites["pue"].astype(float))
-    return frame["nodes"] * node_kw * pue
+    return facility_kw(node_kw, pue, nodes=frame["nodes"])
 
 
 def fleet_table(plan: dict, scenario) -> pd.DataFrame:
@@ -137,19 +115,19 @@ def _fleet_costs(frame: pd.DataFrame, scenario) -> pd.DataFrame:
     """Each fleet row's share of the quarter's cost lines, by the README's conventions: energy (paid at owned
     sites), carbon (everywhere), and for owned nodes depreciation (depreciation mode) and maintenance; rent is on
     the Rentals table. existing_depreciation_usd is the part charged for the already-owned fleet (sunk)."""
-    units = unit_costs_tables(scenario)
+    prices = build_cost_parameters(scenario)
+    units = unit_costs_tables(scenario, prices)
     sku, site = units["sku"], units["site"]
     owned = (frame["site_kind"] == OWNED).to_numpy()
-    depreciation_mode = scenario.finance.capex_mode == "depreciation"
     existing = existing_fleet_nodes(scenario).reindex(
         pd.MultiIndex.from_frame(frame[["quarter", "site", "sku"]].astype(object))).fillna(0.0).to_numpy()
-    kwh = frame["it_kw"] * frame["site"].map(site["pue"]) * HOURS_PER_QUARTER
-    dep = frame["sku"].map(sku["depreciation_usd_per_node_quarter"]).where(owned & depreciation_mode, 0.0)
+    kwh = facility_kwh_per_quarter(facility_kw(frame["it_kw"], frame["site"].map(site["pue"])))
+    dep = frame["sku"].map(sku["depreciation_usd_per_node_quarter"]).where(owned & prices.charges_depreciation, 0.0)
     return pd.DataFrame({
         "existing_nodes": existing,
         "energy_kwh": kwh,
-        "energy_usd": (kwh * frame["site"].map(site["usd_per_kwh"]).fillna(0.0)).where(owned, 0.0),
-        "carbon_t": kwh * frame["site"].map(site["gco2_per_kwh"]) / GRAMS_PER_TONNE,
+        "energy_usd": kwh * frame["site"].map(charged_usd_per_kwh(scenario.sites)),
+        "carbon_t": carbon_t(kwh, frame["site"].map(site["gco2_per_kwh"])),
         "depreciation_usd": frame["nodes"] * dep,
         "existing_depreciation_usd": existing * dep,
         "maintenance_usd": (frame["nodes"] * frame["sku"].map(sku["maintenance_usd_per_node_quarter"]))
@@ -157,12 +135,13 @@ def _fleet_costs(frame: pd.DataFrame, scenario) -> pd.DataFrame:
     }, index=frame.index)
 
 
-def unit_costs_tables(scenario) -> dict[str, pd.DataFrame]:
+def unit_costs_tables(scenario, prices=None) -> dict[str, pd.DataFrame]:
     """The unit costs every cost line multiplies (models/cost_parameters.py): finance parameters, per SKU (price,
     and depreciation, maintenance and rent per node-quarter) and per site (PUE, electricity price, carbon
-    intensity, power cap). The per node-quarter figures are rent of any cloud site (the same everywhere)."""
+    intensity, power cap). The per node-quarter figures are rent of any cloud site (the same everywhere).
+    `prices`: the scenario's CostParameters, built here when not given."""
     finance, catalog, sites = scenario.finance, scenario.catalog, scenario.sites
-    prices = build_cost_parameters(scenario)
+    prices = build_cost_parameters(scenario) if prices is None else prices
     parameters = pd.DataFrame([
         ("capex_mode", prices.capex_mode, "depreciation or cash"),
         ("discount_rate", finance.discount_rate, "per year"),

@@ -24,7 +24,8 @@ from planner.cli import main
 from planner.pipeline import plan_document, run_plan
 from planner.scenario import load_scenario
 from models.quarters import Horizon, parse_quarter
-from reports.tables import PENALTY_LINES, SPEND_LINES, purchase_book_values
+from models.money import purchase_book_values
+from reports.tables import PENALTY_LINES, SPEND_LINES
 from test_workbook import FORMULA_LOOKALIKES, mixed_scenario, plans, soffice_convert  # noqa: F401  (fixture reused)
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "data" / "examples" / "example" / "scenario.yaml"
@@ -140,15 +141,15 @@ def test_book_value_with_lead_time_retirement_and_cash_mode():
     orders = pd.DataFrame({"quarter": ["2027Q2", "2027Q2", "2027Q4"], "sku": ["s"] * 3, "nodes": [3.0, 1.0, 2.0],
                            "in_service": ["2027Q2", "2027Q4", "2028Q2"], "capex_usd": [24_000.0, 8_000.0, 16_000.0]})
     horizon = Horizon(parse_quarter("2027Q1"), 4)
-    scenario = SimpleNamespace(catalog=catalog, horizon=horizon)
     per_node_quarter = pd.Series({"s": 4_000.0})  # what models/cost_parameters.py gives: 8,000 / (0.5 × 4)
     prices = SimpleNamespace(depreciation_usd_per_node_quarter=per_node_quarter, charges_depreciation=True)
-    book = purchase_book_values(orders, scenario, prices)
+    book = purchase_book_values(orders, catalog, horizon, prices)
     assert book["quarters_charged"].tolist() == [2, 1, 0]
     assert book["charged_in_horizon_usd"].tolist() == [24_000.0, 4_000.0, 0.0]
     assert book["book_value_end_usd"].tolist() == [0.0, 4_000.0, 16_000.0]
-    cash = purchase_book_values(orders, scenario, SimpleNamespace(depreciation_usd_per_node_quarter=per_node_quarter,
-                                                                  charges_depreciation=False))
+    cash = purchase_book_values(orders, catalog, horizon,
+                                SimpleNamespace(depreciation_usd_per_node_quarter=per_node_quarter,
+                                                charges_depreciation=False))
     assert cash["charged_in_horizon_usd"].tolist() == [24_000.0, 8_000.0, 16_000.0]
     assert cash["book_value_end_usd"].tolist() == [0.0, 0.0, 0.0]
 

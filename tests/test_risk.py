@@ -20,7 +20,7 @@ from openpyxl import Workbook, load_workbook
 from bench.numpy_reference import reference_outcome
 from models.errors import InputError
 from models.risk import evaluate_plan, evaluate_samples, sample_noise, sensitivities, simulate
-from models.risk_costs import COST_LINES
+from models.cost_parameters import SAMPLED_LINES_USD
 from models.risk_inputs import build_risk_inputs
 from models.risk_settings import RiskSettings, risk_settings
 from planner.cli import main
@@ -67,7 +67,7 @@ def check_reproduces_plan(scenario, plan, float64: bool) -> None:
     inputs, run = deterministic_run(scenario, plan, float64)
     rel = RELATIVE[float64]
     assert float(run["tco_usd"][0]) == pytest.approx(plan["objective_usd"], rel=rel)
-    lines = dict(zip(COST_LINES, run["sums"]["line_usd"]))
+    lines = dict(zip(SAMPLED_LINES_USD, run["sums"]["line_usd"]))
     for name, plan_usd in inputs.plan_line_usd.items():
         assert lines[name] == pytest.approx(plan_usd, rel=rel, abs=rel * plan["objective_usd"]), name
     assert lines["on_demand_usd"] == 0.0
@@ -350,7 +350,7 @@ def test_demand_beyond_the_plan_is_rented_on_demand_as_worked_by_hand(worked):
     noise = sample_noise(inputs, seed=0, indices=np.arange(1), float64=True)
     params = dataclasses.replace(inputs.params, demand_growth=np.array(2.0))
     out = evaluate_samples(inputs, noise, params=params, float64=True)
-    lines = dict(zip(COST_LINES, out["line_usd"][0]))
+    lines = dict(zip(SAMPLED_LINES_USD, out["line_usd"][0]))
     q2 = 1.08 ** -0.25
     assert out["shortfall_tokens_per_s"][0, 0].tolist() == pytest.approx([0.0, 500.0], abs=1e-9)
     assert out["on_demand_tokens_per_s"][0, 0].tolist() == pytest.approx([0.0, 500.0], abs=1e-9)
