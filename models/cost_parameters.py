@@ -24,7 +24,8 @@ import pandas as pd
 
 from models.money import (  # noqa: F401 (re-exported: the conventions are reached through this module too)
     OWNED_SITE, carbon_t, charged_usd_per_kwh, facility_kw, facility_kwh_per_quarter, in_service_quarter,
-    in_service_window, kwh_per_it_kw_quarter, life_quarters, order_quarter_for, purchase_book_values, tco2_per_kwh)
+    in_service_window, kwh_per_it_kw_quarter, life_hours, life_quarters, order_quarter_for, purchase_book_values,
+    tco2_per_kwh)
 from models.quarters import HOURS_PER_QUARTER, QUARTERS_PER_YEAR
 from models.sets import discount_factors
 

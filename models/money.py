@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from models.quarters import HOURS_PER_QUARTER, QUARTERS_PER_YEAR
-from models.units import GRAMS_PER_TONNE
+from models.units import GRAMS_PER_TONNE, HOURS_PER_YEAR
 
 OWNED_SITE = "owned"  # sites.csv kind that pays its own electricity (a cloud site's is in the rent)
 
@@ -38,6 +38,12 @@ def life_quarters(catalog: pd.DataFrame) -> pd.Series:
 
     A 5-year life is 20 quarters; 4.9 years is 19.6, in service for 20; 4.8 years is 19.2, for 19."""
     return (catalog["life_years"] * QUARTERS_PER_YEAR).round().astype(int)
+
+
+def life_hours(catalog: pd.DataFrame) -> pd.Series:
+    """By sku: the hours a node's price is spread over, life_years × 8,760 h, unrounded like depreciation's
+    divisor (a 5-year life: 43,800 h)."""
+    return catalog["life_years"] * HOURS_PER_YEAR
 
 
 def in_service_quarter(order_quarter, lead_quarters):

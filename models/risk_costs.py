@@ -134,10 +134,10 @@ def _on_demand_usd_per_unit(params: RiskParams, a: RiskArrays, ratios: dict):
     o = a.options
     quarter = jnp.arange(a.discount.shape[0])
     rent = (o.rent_usd_per_node_quarter * ratios["rent"][o.sku])[:, :, None]  # [W, M, 1]
-    pue = ratios["pue"][o.site][:, :, None]
+    pue_ratio = ratios["pue"][o.site][:, :, None]  # the sampled PUE over the one the tCO2 were computed at
     carbon_usd_per_t = params.carbon_usd_per_t
-    usd_per_node = ((rent + pue * o.carbon_t_per_idle_node * carbon_usd_per_t) / (1.0 - a.headroom)
-                    + pue * o.carbon_t_per_busy_node * carbon_usd_per_t)  # [W, M, Q]
+    usd_per_node = ((rent + pue_ratio * o.carbon_t_per_idle_node * carbon_usd_per_t) / (1.0 - a.headroom)
+                    + pue_ratio * o.carbon_t_per_busy_node * carbon_usd_per_t)  # [W, M, Q]
     open_now = quarter[None, None, :] >= o.available_from_quarter[:, :, None]
     return jnp.min(jnp.where(open_now, usd_per_node / o.tokens_per_s_per_node[:, :, None], a.unmet_usd_per_unit),
                    axis=1)
@@ -179,8 +179,8 @@ def batch_outcome(params: RiskParams, a: RiskArrays, noise: Noise) -> Outcome:
     unmet = planned + jnp.where(rented, 0.0, excess)
 
     # 5. Energy and carbon of the nodes present and busy; ownership, rent (unit costs × their input's ratio).
-    pue = ratios["pue"][s][:, None, None]
-    kwh = pue * (pools.kwh_per_idle_node[:, :, None] * present + pools.kwh_per_busy_node[:, :, None] * busy)
+    pue_ratio = ratios["pue"][s][:, None, None]  # the plan's kWh were computed at the base PUE
+    kwh = pue_ratio * (pools.kwh_per_idle_node[:, :, None] * present + pools.kwh_per_busy_node[:, :, None] * busy)
     usd_per_kwh = params.usd_per_kwh[:, None] * electricity_factor(a.uncertainty.electricity_sigma,
                                                                    noise.electricity_z)  # [S, B]
     price = ratios["price"]

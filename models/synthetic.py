@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from models.performance import TOKENS_PER_B, estimate_performance
+from models.money import facility_kw
 from models.quarters import HOURS_PER_QUARTER, format_quarter, parse_quarter
 from models.units import KW_PER_MW, SECONDS_PER_HOUR
 
@@ -240,11 +241,11 @@ def _sites(rng, site_frame: pd.DataFrame, work: pd.DataFrame, need_nodes: np.nda
     weights[np.flatnonzero(~pinned & training), home[~pinned & training]] = 1.0
     at_site = weights.T @ need_nodes
     kw_per_node = float(catalog.at[anchor, "node_kw"])
-    facility_kw = at_site.max(axis=1) * kw_per_node * pue[:n_owned]
-    largest_kw = work["anchor_min_nodes"].max() * kw_per_node * pue[:n_owned] * MIN_CAP_FACTOR
-    fleet_kw = (fleet.assign(kw=fleet["nodes"] * catalog.reindex(fleet["sku"])["node_kw"].to_numpy())
-                .groupby("site")["kw"].sum().reindex(owned).fillna(0.0).to_numpy() * pue[:n_owned])
-    cap_kw = np.maximum(facility_kw * cap_factor[:n_owned], largest_kw) + fleet_kw
+    busiest_kw = facility_kw(kw_per_node, pue[:n_owned], nodes=at_site.max(axis=1))
+    largest_kw = facility_kw(kw_per_node, pue[:n_owned], nodes=work["anchor_min_nodes"].max()) * MIN_CAP_FACTOR
+    fleet_kw = facility_kw(fleet.assign(kw=fleet["nodes"] * catalog.reindex(fleet["sku"])["node_kw"].to_numpy())
+                           .groupby("site")["kw"].sum().reindex(owned).fillna(0.0).to_numpy(), pue[:n_owned])
+    cap_kw = np.maximum(busiest_kw * cap_factor[:n_owned], largest_kw) + fleet_kw
     least_kw_per_rack = float((catalog["node_kw"] * catalog["nodes_per_rack"]).min())
     racks = np.ceil(cap_kw / pue[:n_owned] / least_kw_per_rack * rack_slack[:n_owned])
 

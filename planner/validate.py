@@ -252,7 +252,8 @@ def check_fleet_fits(scenario, raws: dict[str, RawTable]) -> list[Problem]:
     grid = grid[live.to_numpy()]
     sku = scenario.catalog.reindex(grid["sku"])
     site = scenario.sites.reindex(grid["site"])
-    grid = grid.assign(kw=facility_kw(sku["node_kw"].to_numpy(), site["pue"].to_numpy(), nodes=grid["nodes"].to_numpy()),
+    grid = grid.assign(kw=facility_kw(sku["node_kw"].to_numpy(), site["pue"].to_numpy(),
+                                      nodes=grid["nodes"].to_numpy()),
                        racks=grid["nodes"].to_numpy() / sku["nodes_per_rack"].to_numpy())
     used = grid.groupby(["site", "quarter"])[["kw", "racks"]].sum().reset_index()
     problems = []
