@@ -28,6 +28,8 @@ QUARTER = "quarter"
 NUMBER = "number"
 NUMBER_OR_NULL = "number or null"
 OBJECT = "object"
+OBJECT_OR_NULL = "object or null"
+BOOLEAN = "boolean"
 LIST = "list"
 RECORDS = "records"
 _MISSING = object()  # a record without the column
@@ -274,12 +276,17 @@ def _kind_problem(value, field: Field) -> str | None:
             return None
         except ValueError:
             return f"must be a quarter like 2027Q1, got {value!r}"
-    if field.kind == OBJECT and isinstance(value, dict):
+    if field.kind in (OBJECT, OBJECT_OR_NULL) and isinstance(value, dict):
+        return None
+    if field.kind == OBJECT_OR_NULL and value is None:
+        return None
+    if field.kind == BOOLEAN and isinstance(value, (bool, np.bool_)):
         return None
     if field.kind in (LIST, RECORDS) and isinstance(value, list):
         return None
     expected = {NUMBER: "a finite number", NUMBER_OR_NULL: "a finite number or null", TEXT: "text",
-                QUARTER: "a quarter like 2027Q1", OBJECT: "an object", LIST: "a list",
+                QUARTER: "a quarter like 2027Q1", OBJECT: "an object", OBJECT_OR_NULL: "an object or null",
+                BOOLEAN: "true or false", LIST: "a list",
                 RECORDS: "a list of objects"}[field.kind]
     return f"must be {expected}, got {value!r}" if not isinstance(value, (dict, list)) else \
         f"must be {expected}, got a {type(value).__name__}"
@@ -290,7 +297,7 @@ def _check(value, field: Field, path: str, problems: list[str]) -> None:
     if problem:
         problems.append(f"'{path}' {problem}")
         return
-    if field.kind == OBJECT and field.members:
+    if field.kind in (OBJECT, OBJECT_OR_NULL) and field.members and value is not None:
         missing = [m.name for m in field.members if m.required and m.name not in value]
         if missing:
             problems.append(f"'{path}' lacks {', '.join(missing)}")
@@ -344,13 +351,19 @@ def check_plan_document(plan: object) -> list[str]:
     Required fields must be present; every declared field that is present must have its type. Undeclared keys
     are allowed, so a newer plan's extra field does not make an older reader refuse it.
     """
-    if not isinstance(plan, dict):
-        return [f"expected a JSON object, got {type(plan).__name__}"]
-    missing = [f.name for f in PLAN_FIELDS if f.required and f.name not in plan]
+    return check_fields(plan, PLAN_FIELDS)
+
+
+def check_fields(document: object, fields: tuple[Field, ...]) -> list[str]:
+    """Every way `document` departs from the declared `fields` (PLAN.json's, RISK.json's: models/risk_schema.py),
+    each naming the field: required fields present, every declared field present of its type."""
+    if not isinstance(document, dict):
+        return [f"expected a JSON object, got {type(document).__name__}"]
+    missing = [f.name for f in fields if f.required and f.name not in document]
     problems = [f"missing field(s) {', '.join(missing)}"] if missing else []
-    for field in PLAN_FIELDS:
-        if field.name in plan:
-            _check(plan[field.name], field, field.name, problems)
+    for field in fields:
+        if field.name in document:
+            _check(document[field.name], field, field.name, problems)
     return problems
 
 

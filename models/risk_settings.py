@@ -43,8 +43,9 @@ DEFAULT_SENSITIVITY_SAMPLES = 1000
 ALLOCATION_RULES = ("plan-first", "cheapest-first")
 DEFAULT_ALLOCATION = "plan-first"
 
-RISK_KEYS = ("samples", "seed", "sensitivity_samples", "allocation", "demand_sigma", "demand_common_sigma",
-             "sigma_growth_per_quarter", "failure_rate", "slip_probability", "electricity_sigma")
+# The keys of a scenario's `risk:` section (RISK.json's own fields are models/risk_schema.py's).
+RISK_SETTING_KEYS = ("samples", "seed", "sensitivity_samples", "allocation", "demand_sigma", "demand_common_sigma",
+                     "sigma_growth_per_quarter", "failure_rate", "slip_probability", "electricity_sigma")
 
 
 @dataclass(frozen=True)
@@ -77,9 +78,9 @@ def risk_settings(scenario, samples: int | None = None, seed: int | None = None,
         raise InputError(Problem(label, "'risk' must be a mapping of keys to values", column="risk"))
     problems: list[Problem] = []
     for key in raw:
-        if key not in RISK_KEYS:
-            problems.append(Problem(label, f"unknown key 'risk.{key}': expected one of {', '.join(RISK_KEYS)}",
-                                    column=f"risk.{key}"))
+        if key not in RISK_SETTING_KEYS:
+            problems.append(Problem(label, f"unknown key 'risk.{key}': expected one of "
+                                           f"{', '.join(RISK_SETTING_KEYS)}", column=f"risk.{key}"))
     values = {}
     if raw.get("allocation") is not None:
         if raw["allocation"] in ALLOCATION_RULES:

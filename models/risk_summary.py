@@ -13,6 +13,7 @@ import numpy as np
 from models.cost_parameters import SAMPLED_LINES_USD
 from models.risk_costs import PENALTY_LINES, SHORTFALL_TOLERANCE_FRACTION, SHORTFALL_TOLERANCE_UNITS
 from models.risk_inputs import RiskInputs
+from models.risk_schema import assemble_risk
 from models.stochastic_limits import DEFAULT_CVAR_ALPHA
 from models.risk_settings import RiskSettings
 
@@ -111,7 +112,7 @@ def tco_statistics(tco: np.ndarray) -> dict:
 
 def summarise(inputs: RiskInputs, settings: RiskSettings, run: dict, sens: dict, device: str,
               float64: bool, deterministic: bool) -> dict:
-    """The RISK.json document (see README, Risk)."""
+    """The RISK.json document (models/risk_schema.py RISK_FIELDS; README, Risk), checked against its schema."""
     tco = run["tco_usd"]
     n = len(tco)
     lo, hi = float(tco.min()), float(tco.max())
@@ -122,7 +123,7 @@ def summarise(inputs: RiskInputs, settings: RiskSettings, run: dict, sens: dict,
     mean = float(tco.mean())
     by_pair, by_quarter, by_workload = _shortfall_rows(inputs, sums, n)
     real_workloads = max(len(inputs.workloads), 1)
-    return {
+    return assemble_risk({
         "samples": n, "seed": settings.seed, "device": device, "dtype": "float64" if float64 else "float32",
         "deterministic": deterministic,
         "settings": {key: getattr(settings, key) for key in settings.__dataclass_fields__},
@@ -149,4 +150,4 @@ def summarise(inputs: RiskInputs, settings: RiskSettings, run: dict, sens: dict,
             "workload_quarter_samples_per_second": round(n * real_workloads * len(inputs.quarters)
                                                          / run["seconds"], 1) if run["seconds"] > 0 else None,
         },
-    }
+    })

@@ -30,7 +30,7 @@ import pandas as pd
 
 from models.errors import InputError, Problem
 from models.quarters import parse_quarter
-from models.risk_settings import RISK_KEYS
+from models.risk_settings import RISK_SETTING_KEYS
 from planner import schema as S
 from planner.scenario import FINANCE_KEYS, PLANNING_KEYS, SOLVER_KEYS, TABLE_KEYS
 from planner.scenario_yaml import load_yaml_text, read_scenario_yaml
@@ -39,7 +39,7 @@ from planner.tables import RawTable, printable, read_table, split_sheet
 EXTENDS, OVERRIDES = "extends", "overrides"
 SET_SOURCE = "--set"  # how messages and PLAN.json name an override given by the caller (the command line)
 SCALAR_KEYS = ("name", "start", "quarters")
-SECTION_FIELDS = {"finance": FINANCE_KEYS, "planning": PLANNING_KEYS, "solver": SOLVER_KEYS, "risk": RISK_KEYS}
+SECTION_FIELDS = {"finance": FINANCE_KEYS, "planning": PLANNING_KEYS, "solver": SOLVER_KEYS, "risk": RISK_SETTING_KEYS}
 TABLE_SCHEMAS = {"catalog": S.CATALOG, "sites": S.SITES, "fleet": S.FLEET, "workloads": S.WORKLOADS,
                  "demand": S.DEMAND, "throughput": S.THROUGHPUT}
 SCALE = "scale"

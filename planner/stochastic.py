@@ -13,6 +13,7 @@ import numpy as np
 from models.errors import InputError, Problem
 from models.risk_inputs import build_risk_inputs
 from models.risk_settings import risk_settings
+from models.risk_schema import OPTIMAL, assemble_risk
 from models.risk_summary import tco_statistics
 from models.stochastic import (
     HELD_FAMILIES,
@@ -149,10 +150,10 @@ def evaluate_optimal(scenario, plan: dict, samples: int | None = None, seed: int
     futures = draw_futures(inputs, settings.seed, settings.samples, settings.failure_rate)
     out = optimal_recourse(built, inputs, futures, plan, scenario.solver.time_limit_s, progress)
     costs = out["costs_usd"]
-    return {"samples": settings.samples, "seed": settings.seed, "allocation": "optimal", "dtype": "float64",
-            "plan_objective_usd": plan.get("objective_usd"),
-            "tco_usd": tco_statistics(costs),
-            "shortfall_probability_worst_quarter": out["shortfall_probability"]}
+    return assemble_risk({"samples": settings.samples, "seed": settings.seed, "allocation": OPTIMAL,
+                          "dtype": "float64", "plan_objective_usd": plan.get("objective_usd"),
+                          "tco_usd": tco_statistics(costs),
+                          "shortfall_probability_worst_quarter": out["shortfall_probability"]}, OPTIMAL)
 
 
 def stderr_say(quiet: bool):
@@ -178,8 +179,8 @@ def out_of_sample(scenario, stochastic: StochasticRun, samples: int | None = Non
     optimal = {name: evaluate_optimal(scenario, document, samples=samples, seed=seed)
                for name, document in (("deterministic", stochastic.deterministic_document),
                                       ("stochastic", stochastic.document))}
-    return {**risk, "comparison": comparison(stochastic.document, stochastic.deterministic_document, risk, other,
-                                             optimal)}
+    return assemble_risk({**risk, "comparison": comparison(stochastic.document, stochastic.deterministic_document,
+                                                           risk, other, optimal)})
 
 
 def comparison(plan: dict, deterministic: dict, risk: dict, deterministic_risk: dict, optimal: dict) -> dict:

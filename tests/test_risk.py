@@ -21,6 +21,7 @@ from bench.numpy_reference import reference_outcome
 from models.errors import InputError
 from models.risk import evaluate_plan, evaluate_samples, sample_noise, sensitivities, simulate
 from models.cost_parameters import SAMPLED_LINES_USD
+from models.risk_schema import RISK_FIELDS, RISK_KEYS, check_risk_document
 from models.risk_inputs import build_risk_inputs
 from models.risk_settings import RiskSettings, risk_settings
 from planner.cli import main
@@ -243,8 +244,6 @@ def test_risk_section_is_validated(tmp_path):
 
 # --- command line and workbook sheets -----------------------------------------------------------------
 
-RISK_KEYS = {"samples", "seed", "device", "dtype", "tco_usd", "expected_tco_usd", "plan_tco_usd", "histogram",
-             "shortfall_probability", "definitions", "sensitivity_basis", "sensitivities", "timing"}
 
 
 def test_cli_writes_risk_json_and_sheets(worked, tmp_path):
@@ -256,7 +255,8 @@ def test_cli_writes_risk_json_and_sheets(worked, tmp_path):
                                        "--seed", "5", "--json", str(risk_path)])
     assert result.exit_code == 0, result.output
     risk = json.loads(risk_path.read_text())
-    assert RISK_KEYS <= set(risk)
+    assert check_risk_document(risk) == [] and set(RISK_KEYS) <= set(risk)
+    assert list(risk) == [field.name for field in RISK_FIELDS if field.name != "comparison"]  # every field written
     assert (risk["samples"], risk["seed"], risk["device"], risk["dtype"]) == (300, 5, "cpu", "float32")
     assert set(risk["tco_usd"]) >= {"mean", "p5", "p50", "p95", "p99", "cvar95"}
     tco = risk["tco_usd"]

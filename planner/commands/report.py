@@ -12,13 +12,11 @@ from pathlib import Path
 import click
 
 from models.errors import InputError, Problem
+from models.risk_schema import RISK_KEYS  # what the Risk and Sensitivity sheets read
 from planner.plan_file import changed_inputs, load_plan, read_json_object, recorded_set_overrides
 from planner.scenario import load_scenario
 
 RERUN_HINT = "; rerun `planner plan` on the current inputs, or pass --allow-changed-inputs"
-# What the Risk and Sensitivity sheets read from a RISK.json (reports/risk_sheets.py).
-RISK_KEYS = ("samples", "seed", "dtype", "device", "tco_usd", "histogram", "shortfall_probability",
-             "sensitivities")
 NO_RISK_NOTE = ("note: the workbook has no Risk and Sensitivity sheets: PLAN.json does not hold risk results; "
                 "pass --risk RISK.json (written by `planner evaluate SCENARIO --plan PLAN.json --json RISK.json`) "
                 "to include them")
