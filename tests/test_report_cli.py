@@ -129,7 +129,7 @@ def test_report_without_risk_says_why_the_sheets_are_absent(saved_plan, tmp_path
 
 @pytest.mark.parametrize("content, message", [
     ("{not json", "not valid JSON"), ("[1]", "expected a JSON object"),
-    ('{"samples": 1}', "missing key(s) seed, dtype"), ("other plan", "evaluated a different plan")])
+    ('{"samples": 1}', "missing key(s) seed, device, dtype"), ("other plan", "evaluated a different plan")])
 def test_bad_risk_file_exits_2_and_writes_nothing(risk_document, tmp_path, content, message):
     plan_path, _, risk_path = risk_document
     bad = tmp_path / "risk.json"
