@@ -26,8 +26,6 @@ def discount_factors(discount_rate: float, quarters: int) -> pd.Series:
     return pd.Series((1.0 + discount_rate) ** (-index.to_numpy() / QUARTERS_PER_YEAR), index=index)
 
 
-
-
 @dataclass(frozen=True)
 class PlanningSets:
     quarters: pd.Index  # 0 … n−1, name "quarter"

@@ -25,13 +25,18 @@ so they keep their LP fingerprint only: the LP is what the money conventions fee
 `example-h100-only` solves in 2.5 s but its baselines take 12-28 s (time-limited solves, so not even
 reproducible under load): its plan is fingerprinted without them, `baselines` empty.
 
-When a change is MEANT to change behaviour (a new cost convention, a changed shipped example or catalog, a new
-PLAN.json field, a new constraint), regenerate and commit the new goldens in the same commit, saying why:
+When a change is MEANT to change behaviour (a new cost convention or cost parameter such as cooling, contracts or
+fabric, a changed shipped example or catalog under data/, a changed test case under tests/cases/, a new PLAN.json or
+RISK.json field, a new constraint, a new solver default), regenerate and commit the new goldens in the same commit,
+saying why:
 
     .venv/bin/python tests/golden/regenerate.py            # all scenarios
     .venv/bin/python tests/golden/regenerate.py nvl72      # one
 
-and read `git diff tests/golden/` to check that only the parts you meant to change moved.
+and read `git diff tests/golden/` to check that only the parts you meant to change moved (the parts are named:
+`lp.parts.constraints:power`, `plan.costs`, `tables.fleet`, ...). History: the money refactor of issue 20 moved
+`tables.fleet` alone, by design (a fleet row's carbon_t became kWh × (g/kWh / 10^6), the cost lines' own order:
+at most 1 ulp).
 """
 
 from __future__ import annotations
