@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from models.errors import InputError, Problem
+from models.errors import Problem
 from models.performance import estimate_performance
 from models.quarters import Horizon
 from models.units import KW_PER_MW
@@ -206,32 +206,6 @@ def _why_site_cannot_host(scenario, workload: str, site: str, eligible: pd.DataF
         else:
             return ""
     return f"site {site}: " + ", ".join(reasons)
-
-
-# Upper bounds of the `risk:` numbers (models/risk_inputs.py checks the lower ones): the evaluator holds
-# samples x quarters x pools floats, so 10^12 samples would exhaust memory long before giving an answer.
-MAX_RISK_SAMPLES = 10_000_000
-MAX_RISK_SIGMA = 10.0  # a log-normal sigma of 10 spreads a forecast over 10^±4 already
-RISK_UPPER_BOUNDS = {"samples": MAX_RISK_SAMPLES, "sensitivity_samples": MAX_RISK_SAMPLES,
-                     "seed": 2**63 - 1, "demand_sigma": MAX_RISK_SIGMA, "demand_common_sigma": MAX_RISK_SIGMA,
-                     "sigma_growth_per_quarter": MAX_RISK_SIGMA, "electricity_sigma": MAX_RISK_SIGMA}
-
-
-def check_risk_section(scenario) -> list[Problem]:
-    """The `risk:` distributions are checked with everything else, so no command starts on a bad one."""
-    from models.risk_settings import risk_settings
-
-    try:
-        risk_settings(scenario)
-    except InputError as error:
-        return error.problems
-    label = scenario.path.name
-    problems = []
-    for key, high in RISK_UPPER_BOUNDS.items():
-        value = scenario.risk.get(key)
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > high:
-            problems.append(Problem(label, f"'risk.{key}' must be <= {high:,}, got {value:,g}", column=f"risk.{key}"))
-    return problems
 
 
 def check_fleet_fits(scenario, raws: dict[str, RawTable]) -> list[Problem]:

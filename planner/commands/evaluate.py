@@ -95,7 +95,7 @@ def command(scenario, plan_path, samples, seed, device, float64, deterministic, 
         click.echo(f"  highest shortfall probability: {risk['shortfall_probability_worst_quarter']:.1%}")
         return
     if allocation is not None:
-        loaded = dataclasses.replace(loaded, risk={**loaded.risk, "allocation": allocation})
+        loaded = dataclasses.replace(loaded, risk=dataclasses.replace(loaded.risk, allocation=allocation))
     show = progress if progress is not None else sys.stderr.isatty()
     with _progress_bar(show, evaluation_work(loaded, samples, deterministic)) as update:
         risk = evaluate_plan(loaded, plan, samples=samples, seed=seed, device=device, float64=float64,
