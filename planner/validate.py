@@ -14,6 +14,7 @@ import pandas as pd
 from models.errors import Problem
 from models.performance import estimate_performance
 from models.quarters import Horizon
+from models.scenario import Scenario
 from models.units import KW_PER_MW
 from planner.tables import RawTable
 
@@ -127,7 +128,7 @@ def _architecture_problems(row: pd.Series) -> list[tuple[str, str]]:
     return problems
 
 
-def check_runnable(scenario, raws: dict[str, RawTable]) -> list[Problem]:
+def check_runnable(scenario: Scenario, raws: dict[str, RawTable]) -> list[Problem]:
     """Every workload needs an eligible SKU (memory, SLO) on some allowed site that can host it."""
     performance = estimate_performance(scenario.catalog, scenario.workloads, scenario.throughput)
     raw = raws["workloads"]
@@ -151,7 +152,7 @@ def check_runnable(scenario, raws: dict[str, RawTable]) -> list[Problem]:
     return problems
 
 
-def _hosted_workloads(scenario, performance: pd.DataFrame) -> set:
+def _hosted_workloads(scenario: Scenario, performance: pd.DataFrame) -> set:
     """Workloads some eligible SKU can run for at some allowed site: the rules of _why_site_cannot_host, for
     every (workload, site, SKU) at once (at 1,000 workloads the per-site loop alone took 8–16 s)."""
     eligible = performance[performance["eligible"]].reset_index()[["workload", "sku", "min_nodes"]]
@@ -180,7 +181,7 @@ def _hosted_workloads(scenario, performance: pd.DataFrame) -> set:
     return set(pairs.loc[ok, "workload"])
 
 
-def _why_site_cannot_host(scenario, workload: str, site: str, eligible: pd.DataFrame) -> str:
+def _why_site_cannot_host(scenario: Scenario, workload: str, site: str, eligible: pd.DataFrame) -> str:
     """'' if some eligible SKU can be placed at `site` within the horizon, else the reason in words."""
     info = scenario.sites.loc[site]
     w = scenario.workloads.loc[workload]
@@ -208,7 +209,7 @@ def _why_site_cannot_host(scenario, workload: str, site: str, eligible: pd.DataF
     return f"site {site}: " + ", ".join(reasons)
 
 
-def check_fleet_fits(scenario, raws: dict[str, RawTable]) -> list[Problem]:
+def check_fleet_fits(scenario: Scenario, raws: dict[str, RawTable]) -> list[Problem]:
     """The existing fleet alone must fit each owned site's power cap (full load × PUE) and racks in every quarter
     it is in service; otherwise no plan exists and the cause is the fleet table, not a workload."""
     from models.sets import life_quarters
