@@ -133,7 +133,8 @@ def check_runnable(scenario: Scenario, raws: dict[str, RawTable]) -> list[Proble
     performance = estimate_performance(scenario.catalog, scenario.workloads, scenario.throughput)
     raw = raws["workloads"]
     row_of = {name: raw.row_number(idx) for idx, name in raw.frame["workload"].items()}
-    hosted = _hosted_workloads(scenario, performance)
+    hosting = _hosting(scenario, performance)
+    hosted = set(hosting.loc[hosting["ok"], "workload"])
     problems: list[Problem] = []
     for workload, group in performance.groupby(level="workload", sort=False):
         if workload in hosted:  # the common case, decided for every workload at once
@@ -144,24 +145,28 @@ def check_runnable(scenario: Scenario, raws: dict[str, RawTable]) -> list[Proble
             problems.append(Problem(raw.label, f"no SKU can run '{workload}' ({reasons})",
                                     row=row_of.get(workload), column="workload"))
             continue
-        why_not = [_why_site_cannot_host(scenario, workload, site, eligible)
+        w = scenario.workloads.loc[workload]
+        last_quarter = int(w["deadline"]) if w["kind"] == "training" else scenario.horizon.quarters - 1
+        pairs = hosting[hosting["workload"] == workload]
+        why_not = [_why_site_cannot_host(pairs[pairs["site"] == site], site, scenario.horizon.label(last_quarter))
                    for site in scenario.allowed_sites(workload)]
-        if all(why_not):
-            problems.append(Problem(raw.label, f"no allowed site can host '{workload}' ("
-                                    + "; ".join(why_not) + ")", row=row_of.get(workload), column="sites"))
+        problems.append(Problem(raw.label, f"no allowed site can host '{workload}' ("
+                                + "; ".join(why_not) + ")", row=row_of.get(workload), column="sites"))
     return problems
 
 
-def _hosted_workloads(scenario: Scenario, performance: pd.DataFrame) -> set:
-    """Workloads some eligible SKU can run for at some allowed site: the rules of _why_site_cannot_host, for
-    every (workload, site, SKU) at once (at 1,000 workloads the per-site loop alone took 8–16 s)."""
+def _hosting(scenario: Scenario, performance: pd.DataFrame) -> pd.DataFrame:
+    """The hosting rules, once, for every (workload, allowed site, eligible SKU) at once (at 1,000 workloads a
+    per-site loop took 8–16 s): a cloud site hosts a SKU it rents; an owned site one that can be in service by the
+    workload's last quarter (or is in its fleet) and whose minimum nodes fit its power cap at full load and its
+    racks. One row per pair, in the eligible SKUs' order, with `ok` and each rule's figures."""
     eligible = performance[performance["eligible"]].reset_index()[["workload", "sku", "min_nodes"]]
     workloads = scenario.workloads
     allowed = pd.DataFrame({"workload": workloads.index,
                             "site": [scenario.allowed_sites(w) for w in workloads.index]}).explode("site")
     pairs = eligible.merge(allowed, on="workload")
     if pairs.empty:
-        return set()
+        return pairs.assign(ok=np.zeros(0, dtype=bool))
     site = scenario.sites.loc[pairs["site"]]
     sku = scenario.catalog.loc[pairs["sku"]]
     kind = workloads.loc[pairs["workload"]]
@@ -173,39 +178,32 @@ def _hosted_workloads(scenario: Scenario, performance: pd.DataFrame) -> set:
                  else np.zeros(len(pairs), dtype=bool))
     min_nodes = pairs["min_nodes"].to_numpy(dtype=float)
     full_kw = min_nodes * sku["node_kw"].to_numpy(dtype=float) * site["pue"].to_numpy(dtype=float)
-    owned_ok = (((earliest <= last_quarter) | has_fleet)
-                & (full_kw <= site["power_mw"].to_numpy(dtype=float) * KW_PER_MW)
-                & (min_nodes / sku["nodes_per_rack"].to_numpy(dtype=float) <= site["racks"].to_numpy(dtype=float)))
-    cloud_ok = sku["rent_usd_per_gpu_hour"].notna().to_numpy()
-    ok = np.where(site["kind"].to_numpy() == "cloud", cloud_ok, owned_ok)
-    return set(pairs.loc[ok, "workload"])
+    cap_kw = site["power_mw"].to_numpy(dtype=float) * KW_PER_MW
+    racks_needed = min_nodes / sku["nodes_per_rack"].to_numpy(dtype=float)
+    racks = site["racks"].to_numpy(dtype=float)
+    in_time = (earliest <= last_quarter) | has_fleet
+    power_ok = full_kw <= cap_kw
+    owned_ok = in_time & power_ok & (racks_needed <= racks)
+    cloud = site["kind"].to_numpy() == "cloud"
+    rentable = sku["rent_usd_per_gpu_hour"].notna().to_numpy()
+    return pairs.assign(cloud=cloud, rentable=rentable, in_time=in_time, power_ok=power_ok, full_kw=full_kw,
+                        cap_kw=cap_kw, racks_needed=racks_needed, racks=racks,
+                        ok=np.where(cloud, rentable, owned_ok))
 
 
-def _why_site_cannot_host(scenario: Scenario, workload: str, site: str, eligible: pd.DataFrame) -> str:
-    """'' if some eligible SKU can be placed at `site` within the horizon, else the reason in words."""
-    info = scenario.sites.loc[site]
-    w = scenario.workloads.loc[workload]
-    last_quarter = int(w["deadline"]) if w["kind"] == "training" else scenario.horizon.quarters - 1
+def _why_site_cannot_host(pairs: pd.DataFrame, site: str, last_quarter: str) -> str:
+    """Why no eligible SKU can be placed at `site` by quarter `last_quarter`, in words, from `_hosting`'s rows of
+    one workload at that site (none of them ok): the first rule each SKU breaks."""
     reasons = []
-    for sku, min_nodes in eligible["min_nodes"].droplevel("workload").items():
-        sku_row = scenario.catalog.loc[sku]
-        if info["kind"] == "cloud":
-            if not math.isnan(sku_row["rent_usd_per_gpu_hour"]):
-                return ""
-            reasons.append(f"{sku} not rentable")
-            continue
-        earliest = max(int(sku_row["available_from"]), 0) + int(sku_row["lead_quarters"])
-        has_fleet = ((scenario.fleet["site"] == site) & (scenario.fleet["sku"] == sku)).any()
-        full_kw = min_nodes * sku_row["node_kw"] * info["pue"]
-        if earliest > last_quarter and not has_fleet:
-            reasons.append(f"{sku} cannot be in service by {scenario.horizon.label(last_quarter)}")
-        elif full_kw > info["power_mw"] * KW_PER_MW:
-            reasons.append(f"{sku} needs {full_kw:,.0f} kW at full load, cap {info['power_mw'] * KW_PER_MW:,.0f} kW")
-        elif min_nodes / sku_row["nodes_per_rack"] > info["racks"]:
-            reasons.append(f"{sku} needs {min_nodes / sku_row['nodes_per_rack']:g} racks, site has "
-                           f"{info['racks']:g}")
+    for pair in pairs.itertuples():
+        if pair.cloud:
+            reasons.append(f"{pair.sku} not rentable")
+        elif not pair.in_time:
+            reasons.append(f"{pair.sku} cannot be in service by {last_quarter}")
+        elif not pair.power_ok:
+            reasons.append(f"{pair.sku} needs {pair.full_kw:,.0f} kW at full load, cap {pair.cap_kw:,.0f} kW")
         else:
-            return ""
+            reasons.append(f"{pair.sku} needs {pair.racks_needed:g} racks, site has {pair.racks:g}")
     return f"site {site}: " + ", ".join(reasons)
 
 
