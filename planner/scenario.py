@@ -52,7 +52,7 @@ MAX_TIME_LIMIT_S = 1e6  # ~12 days
 def load_scenario(path: str | Path, overrides: Mapping[str, object] | None = None) -> Scenario:
     """Load and fully validate a scenario; raise InputError listing every problem.
 
-    `path` may extend a base scenario and override its keys and cells (planner/inheritance.py); `overrides` are
+    `path` may extend a base scenario and override its keys and cells (planner/inheritance/); `overrides` are
     more dotted-key overrides applied after the file's own (values as YAML reads them: see
     `parse_override_value`), named `--set KEY` in messages."""
     path = Path(path)
