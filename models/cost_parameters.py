@@ -27,6 +27,7 @@ from models.money import (  # noqa: F401 (re-exported: the conventions are reach
     in_service_window, kwh_per_it_kw_quarter, life_hours, life_quarters, order_quarter_for, purchase_book_values,
     tco2_per_kwh)
 from models.quarters import HOURS_PER_QUARTER, QUARTERS_PER_YEAR
+from models.scenario import Scenario
 from models.sets import discount_factors
 
 # The $ lines a quarter's total_usd adds up. Spend is what the plan pays; penalties price what it leaves undone
@@ -114,7 +115,7 @@ class CostParameters:
         return self.energy_usd_per_busy_node + self.carbon_t_per_busy_node * self.carbon_usd_per_t
 
 
-def build_cost_parameters(scenario) -> CostParameters:
+def build_cost_parameters(scenario: Scenario) -> CostParameters:
     """The scenario's catalog, sites and finance as per-unit prices over its horizon (see CostParameters)."""
     catalog, sites, finance = scenario.catalog, scenario.sites, scenario.finance
     catalog = catalog.rename_axis("sku")
