@@ -14,7 +14,7 @@ from openpyxl.chart.series import SeriesLabel
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
-from reports.workbook import put
+from reports.workbook_cells import put
 
 USD = '"$"#,##0'
 USD_CENTS = '"$"#,##0.00'
