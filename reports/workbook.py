@@ -56,7 +56,7 @@ from reports.workbook_finance import (
     unit_costs_sheet,
     unmet_sheet,
 )
-from reports.workbook_summary import fix_summary_widths, orders_sheet, summary_sheet
+from reports.workbook_summary import finish_summary, orders_sheet, summary_sheet
 from reports.workbook_why import assumptions_sheet, why_sheet
 
 
@@ -79,12 +79,12 @@ def build_workbook(plan: dict, scenario, risk: dict | None = None) -> Workbook:
         "unfinished": unfinished_sheet(w, tables["unfinished_training"], units),
     }
     costs = costs_sheet(w, tables["costs"], blocks, units)
-    orders_sheet(w, plan, blocks["purchases"], blocks["fleet"], costs)
+    orders_sheet(w, plan, tables["purchases"], blocks["purchases"], blocks["fleet"], costs)
     why_sheet(w, tables, plan)
     assumptions_sheet(w, tables)
-    summary_sheet(w, plan, tables, costs, blocks)
-    w.widths.apply(workbook)
-    fix_summary_widths(summary_ws)
+    layout = summary_sheet(w, plan, tables, costs, blocks)
+    w.finish()
+    finish_summary(summary_ws, layout)
     if risk is not None:
         add_risk_sheets(workbook, risk)
     set_print_areas(workbook)

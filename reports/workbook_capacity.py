@@ -6,11 +6,10 @@ table the Summary charts.
 from __future__ import annotations
 
 import pandas as pd
-from openpyxl.styles import Font
 
 from models.units import GRAMS_PER_TONNE
 from reports import tables as T
-from reports.workbook_cells import SHEET_FLEET, Block, Writer, new_sheet, put
+from reports.workbook_cells import SHEET_FLEET, Block, Writer, new_sheet
 from reports.workbook_finance import UnitCosts
 
 
@@ -42,10 +41,10 @@ def fleet_sheet(w: Writer, frame: pd.DataFrame, units: UnitCosts) -> Block:
     block = w.table(ws, frame, 1, "tblFleet", formulas=formulas)
     w.total_row(block, ["energy_kwh", "energy_usd", "carbon_t", "depreciation_usd", "existing_depreciation_usd",
                         "maintenance_usd"], "quarter")
-    put(ws, block.last_row + 3, 1, "existing_nodes: the already-owned fleet (sunk; its depreciation is "
+    w.note(ws, max(block.last_row, block.first_row) + 3, "existing_nodes: the already-owned fleet (sunk; its depreciation is "
         "existing_depreciation_usd). headroom_pct is at full load (Σ node_kw × nodes × pue, the power cap's own "
-        "measure); it_kw and facility_kw are at the plan's utilisation (what the energy bill pays for)."
-        ).font = Font(italic=True)
+        "measure); it_kw and facility_kw are at the plan's utilisation (what the energy bill pays for). gpus = nodes × the SKU's "
+        "gpus_per_node.", len(block.letters))
     return block
 
 

@@ -9,14 +9,17 @@ from the inputs (workload, site and SKU names...) cannot become a formula. The s
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 import pandas as pd
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.drawing.spreadsheet_drawing import AnchorMarker, TwoCellAnchor
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import column_index_from_string, get_column_letter, quote_sheetname
 from openpyxl.utils.cell import coordinate_from_string
+from openpyxl.worksheet.pagebreak import Break
 from openpyxl.worksheet.table import Table, TableStyleInfo
 from openpyxl.worksheet.worksheet import Worksheet
 
@@ -44,21 +47,50 @@ TITLE_FONT = Font(bold=True, size=14)
 SECTION_FONT = Font(bold=True, size=12)
 TOTAL_FILL = PatternFill("solid", fgColor="DDEBF7")
 TABLE_STYLE = "TableStyleMedium2"
-CHART_WIDTH_CM = 16.0
-CHART_HEIGHT_CM = 8.0
-CHART_ROWS = 18  # rows one chart covers at the default row height (0.53 cm), with a gap
+CHART_WIDTH_CM = 13.5  # two side by side fill an A4 landscape page's printable width (27.7 cm)
+CHART_HEIGHT_CM = 7.5
+CHART_ROWS = 16  # rows one chart covers at the default row height (0.53 cm), with a gap
 CHART_COLUMNS = 8  # columns one chart covers, with a gap ...
 CHART_COLUMN_WIDTH = 11.0  # ... at this width (characters; ~2.1 cm), set explicitly so every viewer agrees
-SPEND_LABELS = {"capex_usd": "capex", "depreciation_usd": "depreciation", "rent_usd": "rent",
-                "energy_usd": "energy", "maintenance_usd": "maintenance", "carbon_usd": "carbon",
-                "unmet_usd": "unmet demand", "unfinished_training_usd": "unfinished training"}
+# Page geometry (A4 landscape, the margins `print_setup` sets, in cm) and how cells measure on it: Excel and
+# LibreOffice draw a column of width w characters as 7w + 5 pixels at 96 dpi, a default row as 15 pt.
+PAGE_WIDTH_CM, PAGE_HEIGHT_CM = 29.7, 21.0
+MARGIN_SIDE_IN, MARGIN_TOP_IN = 0.4, 0.5
+HEADER_FOOTER_CM = 0.0  # LibreOffice prints an .xlsx without header or footer areas (34 default rows a page)
+# LibreOffice headless (the PDF this project checks) draws a column wider than Excel does, as the default font is
+# substituted: 20 columns of width 11 printed one page wide give 69 default rows a page against 34 unscaled, so
+# 2.81 cm a column, ~0.26 cm per character (measured here with libreoffice-calc-nogui, as CI installs it).
+PRINTED_CM_PER_CHARACTER = 0.26
+CM_PER_INCH = 2.54
+POINTS_PER_INCH, PIXELS_PER_INCH = 72.0, 96.0
+EMU_PER_CM = 360_000  # drawing units (English Metric Units)
+DEFAULT_COLUMN_WIDTH = 8.43  # characters, a column no one sized
+DEFAULT_ROW_HEIGHT_PT = 15.0
+TITLE_ROW_HEIGHT_PT, SECTION_ROW_HEIGHT_PT = 21.0, 18.0  # rows of 14 pt and 12 pt text
+PAGE_SAFETY = 0.95  # fill at most this share of a page's height when keeping a chart whole (our estimate of
+# LibreOffice's column widths and row heights is close, not exact)
+NOTE_CHARS_PER_WIDTH_UNIT = 1.0  # italic notes: about one character per unit of column width, rounded down
+
+
+class _LineLabels(dict):
+    """Cost line → its short label in charts and tables; a line not named here (one added to
+    models/cost_parameters.py later) is labelled from its name: `fabric_usd` → "fabric"."""
+
+    def __missing__(self, line: str) -> str:
+        return line.removesuffix("_usd").replace("_", " ")
+
+
+SPEND_LABELS = _LineLabels({"capex_usd": "capex", "depreciation_usd": "depreciation", "rent_usd": "rent",
+                            "energy_usd": "energy", "maintenance_usd": "maintenance", "carbon_usd": "carbon",
+                            "unmet_usd": "unmet demand", "unfinished_training_usd": "unfinished training"})
 
 SHEET_SUMMARY, SHEET_PURCHASES, SHEET_RENTALS = "Summary", "Purchases", "Rentals"
 SHEET_FLEET, SHEET_PLACEMENT, SHEET_UNMET = "Fleet", "Placement", "Unmet"
 SHEET_UNFINISHED, SHEET_COSTS, SHEET_ASSUMPTIONS = "Unfinished training", "Costs", "Assumptions"
 SHEET_WHY, SHEET_ORDERS, SHEET_UNIT_COSTS = "Why", "Orders", "Unit costs"
+SHEET_CHART_DATA = "Chart data"
 SHEETS = (SHEET_SUMMARY, SHEET_ORDERS, SHEET_PURCHASES, SHEET_RENTALS, SHEET_FLEET, SHEET_PLACEMENT, SHEET_UNMET,
-          SHEET_UNFINISHED, SHEET_COSTS, SHEET_UNIT_COSTS, SHEET_WHY, SHEET_ASSUMPTIONS)
+          SHEET_UNFINISHED, SHEET_COSTS, SHEET_UNIT_COSTS, SHEET_WHY, SHEET_CHART_DATA, SHEET_ASSUMPTIONS)
 RISK_SHEETS = ("Risk", "Sensitivity")  # written by reports/risk_sheets.py, placed before Assumptions
 
 COLUMN_FORMATS = {
@@ -156,9 +188,13 @@ class Widths:
         if value is None:
             return
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            # the digits plus whatever the format adds ("$", " kWh", " t"), with room for a bold total
-            literal = (number_format or "").replace('"', "").replace("#", "").replace("0", "").replace(",", "")
-            text = f"{value:,.2f}" + literal.replace(".", "")
+            # the digits plus whatever the format adds ("$", " kWh", " t"), with room for a bold total; a format's
+            # positive section only, its trailing commas scaling by thousands ('#,##0.00,,"M"' shows millions)
+            positive = (number_format or "").split(";")[0]
+            digits = re.sub(r'"[^"]*"', "", positive)
+            scale = 1000 ** (len(digits) - len(digits.rstrip(",")))
+            literal = positive.replace('"', "").replace("#", "").replace("0", "").replace(",", "")
+            text = f"{value / scale:,.2f}" + literal.replace(".", "")
             pad = 4
         else:
             text, pad = str(value), 2
@@ -178,6 +214,31 @@ class Writer:
         self.workbook = workbook
         self.widths = Widths()
         self.table_names: set[str] = set()
+        self.notes: list[tuple[Worksheet, int, str, int, Font | None]] = []
+        self.wrapped_headers: list[tuple[Worksheet, int, int, list[str]]] = []
+        self.wrapped_cells: list[tuple[Worksheet, int, str, int]] = []
+
+    def note(self, ws: Worksheet, row: int, text: str, last_column: int, font: Font | None = None) -> None:
+        """A wrapped note across columns A..last_column (italic unless `font`), sized once the widths are known
+        (`finish`)."""
+        self.notes.append((ws, row, text, last_column, font))
+
+    def finish(self) -> None:
+        """Fit every column to its widest text, then size the notes' rows to their wrapped lines."""
+        self.widths.apply(self.workbook)
+        for ws, row, text, last_column, font in self.notes:
+            put_note(ws, row, text, last_column, font=font)
+        for ws, row, left, names in self.wrapped_headers:
+            lines = max(wrapped_lines(name, (ws.column_dimensions[get_column_letter(left + i)].width
+                                             or DEFAULT_COLUMN_WIDTH) - 1) for i, name in enumerate(names))
+            ws.row_dimensions[row].height = DEFAULT_ROW_HEIGHT_PT * max(1, lines)
+        for ws, row, text, width in self.wrapped_cells:
+            height = DEFAULT_ROW_HEIGHT_PT * wrapped_lines(text, width)
+            ws.row_dimensions[row].height = max(ws.row_dimensions[row].height or 0, height)
+            for cell in ws[row]:  # the row's other cells line up with the wrapped text's first line
+                if cell.value is not None:
+                    cell.alignment = Alignment(horizontal=cell.alignment.horizontal,
+                                               wrap_text=cell.alignment.wrap_text, vertical="top")
 
     def text(self, ws, row, column, value, font=None, number_format=None):
         cell = put(ws, row, column, value, number_format)
@@ -185,6 +246,9 @@ class Writer:
             cell.font = font
         if font is not TITLE_FONT and font is not SECTION_FONT:  # titles overflow into the empty cells beside
             self.widths.see(ws, column, value, number_format)
+        else:  # a larger font's row, sized as viewers draw it, so the page breaks are computed on true heights
+            height = TITLE_ROW_HEIGHT_PT if font is TITLE_FONT else SECTION_ROW_HEIGHT_PT
+            ws.row_dimensions[row].height = max(ws.row_dimensions[row].height or 0, height)
         return cell
 
     def formula(self, ws, row, column, formula, number_format=None, width_hint=None):
@@ -193,17 +257,26 @@ class Writer:
         return cell
 
     def table(self, ws: Worksheet, frame: pd.DataFrame, top: int, name: str, formulas: dict | None = None,
-              formats: dict | None = None, left: int = 1, excel_table: bool = True) -> Block:
-        """Write `frame` with a bold header at row `top`; `formulas[column](block, row)` gives live cells."""
-        formulas, formats = formulas or {}, formats or {}
+              formats: dict | None = None, left: int = 1, excel_table: bool = True,
+              wrap_header: bool = False, wrap: dict[str, int] | None = None) -> Block:
+        """Write `frame` with a bold header at row `top`; `formulas[column](block, row)` gives live cells.
+        `wrap`: columns whose text wraps at the given width (characters), their rows made tall enough.
+        `wrap_header`: long headers wrap onto several lines (and do not widen their column), for wide tables of
+        narrow numbers such as chart data."""
+        formulas, formats, wrap = formulas or {}, formats or {}, wrap or {}
         columns = list(frame.columns)
         numeric = frame.select_dtypes("number")
         block = Block(ws, top, top + 1, top + len(frame),
                       {c: get_column_letter(left + i) for i, c in enumerate(columns)},
                       {str(c): float(numeric[c].abs().sum()) for c in numeric.columns})
         for i, column in enumerate(columns):
-            cell = self.text(ws, top, left + i, str(column), HEADER_FONT)
-            cell.alignment = Alignment(horizontal="center")
+            if wrap_header:
+                cell = put(ws, top, left + i, str(column))
+                cell.font = HEADER_FONT
+                cell.alignment = Alignment(horizontal="center", vertical="bottom", wrap_text=True)
+            else:
+                cell = self.text(ws, top, left + i, str(column), HEADER_FONT)
+                cell.alignment = Alignment(horizontal="center")
         fmts = [formats.get(c, column_format(str(c))) for c in columns]
         for r, values in enumerate(frame.itertuples(index=False, name=None), start=block.first_row):
             for i, (column, value) in enumerate(zip(columns, values)):
@@ -211,9 +284,17 @@ class Writer:
                     hint = value if value is not None else (FORMULA_WIDTH_HINT if fmts[i] == USD else None)
                     self.formula(ws, r, left + i, formulas[column](block, r), fmts[i], hint)
                 else:
+                    if column in wrap and isinstance(value, str):
+                        cell = put(ws, r, left + i, value)
+                        cell.alignment = Alignment(wrap_text=True, vertical="top")
+                        self.widths.see(ws, left + i, value[:wrap[column]])
+                        self.wrapped_cells.append((ws, r, value, wrap[column]))
+                        continue
                     cell = self.text(ws, r, left + i, value, number_format=fmts[i])
                     if isinstance(value, str) and len(value) > MAX_COLUMN_WIDTH:  # long free text wraps
                         cell.alignment = Alignment(wrap_text=True, vertical="top")
+        if wrap_header:
+            self.wrapped_headers.append((ws, top, left, [str(c) for c in columns]))
         if frame.empty:
             self.text(ws, block.first_row, left, "(none)", Font(italic=True))
         elif excel_table:
@@ -263,20 +344,115 @@ def print_setup(ws: Worksheet, repeat_header: bool = False) -> None:
     ws.sheet_properties.pageSetUpPr.fitToPage = True
     ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
     ws.print_options.gridLines = False
-    ws.page_margins.left = ws.page_margins.right = 0.4
-    ws.page_margins.top = ws.page_margins.bottom = 0.5
+    ws.page_margins.left = ws.page_margins.right = MARGIN_SIDE_IN
+    ws.page_margins.top = ws.page_margins.bottom = MARGIN_TOP_IN
     if repeat_header:
         ws.print_title_rows = "1:1"
 
 
-def set_print_areas(workbook: Workbook) -> None:
-    """Print exactly the used cells (and, on the Summary, the chart grid beside them)."""
-    for ws in workbook.worksheets:
-        last_column = ws.max_column
-        last_row = ws.max_row
-        for chart in ws._charts:  # anchored by a cell name ("I1") until the workbook is saved
-            letters, row = coordinate_from_string(chart.anchor)
-            last_column = max(last_column, column_index_from_string(letters) + CHART_COLUMNS - 1)
-            last_row = max(last_row, row + CHART_ROWS - 1)
-        ws.print_area = f"A1:{get_column_letter(last_column)}{last_row}"
+def column_width_cm(ws: Worksheet, column: int, printed: bool = False) -> float:
+    """A column's width on screen in Excel (7 px per character + 5 px at 96 dpi; the narrower measure, so a
+    chart placed by it never overlaps its neighbour) or, `printed`, on LibreOffice's PDF page."""
+    width = ws.column_dimensions[get_column_letter(column)].width or DEFAULT_COLUMN_WIDTH
+    if printed:
+        return width * PRINTED_CM_PER_CHARACTER
+    return (7 * width + 5) / PIXELS_PER_INCH * CM_PER_INCH
 
+
+def row_height_cm(ws: Worksheet, row: int) -> float:
+    height = ws.row_dimensions[row].height if row in ws.row_dimensions else None
+    return (height or DEFAULT_ROW_HEIGHT_PT) / POINTS_PER_INCH * CM_PER_INCH
+
+
+def chart_extent(ws: Worksheet, chart) -> tuple[int, int, int]:
+    """(top row, last column, last row) a chart covers: a two-cell anchor's own cells, or from a one-cell anchor
+    ("I1", as openpyxl keeps it until saved) and the chart's size in cm."""
+    anchor = chart.anchor
+    if isinstance(anchor, TwoCellAnchor):  # markers count from 0
+        return anchor._from.row + 1, anchor.to.col + (1 if anchor.to.colOff else 0), anchor.to.row + 1
+    letters, top = coordinate_from_string(anchor)
+    column = column_index_from_string(letters)
+    covered = column_width_cm(ws, column)
+    while covered < chart.width:
+        column += 1
+        covered += column_width_cm(ws, column)
+    row, covered = top, row_height_cm(ws, top)
+    while covered < chart.height:
+        row += 1
+        covered += row_height_cm(ws, row)
+    return top, column, row
+
+
+def cell_anchor(first_column: int, top_row: int, last_column: int, last_row: int,
+                left_gap_cm: float = 0.0) -> TwoCellAnchor:
+    """A chart stretched over columns first..last and rows top..last (1-based, inclusive): its size follows the
+    cells in every viewer, so charts side by side never overlap, whatever width a viewer draws a column."""
+    anchor = TwoCellAnchor()
+    anchor._from = AnchorMarker(col=first_column - 1, colOff=int(left_gap_cm * EMU_PER_CM), row=top_row - 1)
+    anchor.to = AnchorMarker(col=last_column, row=last_row)
+    return anchor
+
+
+def wrapped_lines(text: str, width_chars: float) -> int:
+    """Lines `text` takes when wrapped at spaces into lines of `width_chars` characters (a longer word alone)."""
+    lines, used = 1, 0
+    for word in text.split():
+        if used and used + 1 + len(word) > width_chars:
+            lines, used = lines + 1, 0
+        used += (1 if used else 0) + len(word)
+        while used > width_chars >= 1:
+            lines, used = lines + 1, used - int(width_chars)
+    return lines
+
+
+def put_note(ws: Worksheet, row: int, text: str, last_column: int, first_column: int = 1,
+             font: Font | None = None) -> None:
+    """A note (a paragraph of text) merged across columns first..last and wrapped, its row tall enough for every
+    line: it never runs past the table's right edge, so it is never cut at the printed page's edge. Call it once
+    the column widths are final."""
+    cell = put(ws, row, first_column, text)
+    cell.font = font or Font(italic=True)
+    cell.alignment = Alignment(wrap_text=True, vertical="top")
+    last_column = max(last_column, first_column)
+    if last_column > first_column:
+        ws.merge_cells(start_row=row, start_column=first_column, end_row=row, end_column=last_column)
+    width = sum((ws.column_dimensions[get_column_letter(c)].width or DEFAULT_COLUMN_WIDTH)
+                for c in range(first_column, last_column + 1))
+    lines = wrapped_lines(text, width * NOTE_CHARS_PER_WIDTH_UNIT)
+    ws.row_dimensions[row].height = DEFAULT_ROW_HEIGHT_PT * lines
+
+
+def set_print_areas(workbook: Workbook) -> None:
+    """Print exactly the used cells and every chart whole: the print area reaches each chart's far corner, and a
+    page break goes above a chart that would otherwise be cut at a page's bottom."""
+    for ws in workbook.worksheets:
+        last_column, last_row = ws.max_column, ws.max_row
+        extents = [chart_extent(ws, chart) for chart in ws._charts]
+        for _, column, row in extents:
+            last_column, last_row = max(last_column, column), max(last_row, row)
+        ws.print_area = f"A1:{get_column_letter(last_column)}{last_row}"
+        _keep_charts_whole(ws, extents, last_column, last_row)
+
+
+def _keep_charts_whole(ws: Worksheet, extents: list[tuple[int, int, int]], last_column: int, last_row: int) -> None:
+    """Walk the rows as the printer lays them out (scaled to fit the page width) and break the page above each
+    chart that would straddle the bottom of one (unless the chart is taller than a page)."""
+    if not extents:
+        return
+    content_cm = sum(column_width_cm(ws, c, printed=True) for c in range(1, last_column + 1))
+    printable_w = PAGE_WIDTH_CM - 2 * MARGIN_SIDE_IN * CM_PER_INCH
+    printable_h = PAGE_HEIGHT_CM - 2 * MARGIN_TOP_IN * CM_PER_INCH - HEADER_FOOTER_CM
+    page_cm = PAGE_SAFETY * printable_h / min(1.0, printable_w / content_cm)  # in unscaled cm
+    tops: dict[int, float] = {}
+    for top, _, bottom in extents:
+        height = sum(row_height_cm(ws, r) for r in range(top, bottom + 1))
+        tops[top] = max(tops.get(top, 0.0), height)
+    page_top = y = 0.0
+    for row in range(1, last_row + 1):
+        if row in tops and y > page_top and y - page_top + tops[row] > page_cm >= tops[row]:
+            ws.row_breaks.append(Break(id=row - 1))
+            page_top = y
+        height = row_height_cm(ws, row)
+        if y + height - page_top > page_cm:
+            page_top = y
+        y += height

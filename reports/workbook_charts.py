@@ -1,42 +1,84 @@
 """The Summary's native charts (openpyxl): spend and shortfall penalties by quarter (stacked by cost line),
-GPUs in service by SKU, facility power against the cap per owned site, and this plan against the baselines."""
+GPUs in service by SKU, facility power against the cap per owned site, and this plan against the baselines; and
+the Chart data sheet they draw from."""
 
 from __future__ import annotations
 
+import pandas as pd
 from openpyxl.chart import BarChart, LineChart, Reference
 from openpyxl.chart.series import SeriesLabel
-from openpyxl.utils import get_column_letter
+from openpyxl.chart.text import RichText, Text
+from openpyxl.chart.title import Title
+from openpyxl.drawing.text import (
+    CharacterProperties,
+    Paragraph,
+    ParagraphProperties,
+    RegularTextRun,
+    RichTextProperties,
+)
 from openpyxl.worksheet.worksheet import Worksheet
 
 from reports import tables as T
 from reports.workbook_capacity import POWER_SERIES
-from reports.workbook_cells import CHART_COLUMNS, CHART_HEIGHT_CM, CHART_ROWS, CHART_WIDTH_CM, SPEND_LABELS, Block, col
+from reports.workbook_cells import (
+    CHART_HEIGHT_CM,
+    CHART_WIDTH_CM,
+    COUNT,
+    KW,
+    SECTION_FONT,
+    SHEET_CHART_DATA,
+    SPEND_LABELS,
+    TITLE_FONT,
+    Block,
+    Writer,
+    col,
+    new_sheet,
+)
+
+CHART_TITLE_PT = 11
 
 
-def summary_charts(ws: Worksheet, costs: Block, gpus: Block, power: Block, gpu_columns: int,
-                    power_columns: int, penalties: bool, first_column: int, baselines: Block | None = None) -> None:
+def chart_data_sheet(w: Writer, gpus: pd.DataFrame, power_wide: pd.DataFrame) -> tuple[Block, Block]:
+    """The Summary charts' data on a sheet of its own (wide tables of narrow numbers, their headers wrapped), so
+    the Summary stays one readable page wide: GPUs in service by SKU, and facility kW per owned site."""
+    ws = new_sheet(w.workbook, SHEET_CHART_DATA, freeze=None)
+    w.text(ws, 1, 1, "Chart data: what the Summary's charts draw", TITLE_FONT)
+    w.text(ws, 3, 1, "GPUs in service by SKU", SECTION_FONT)
+    gpu_block = w.table(ws, gpus, 4, "tblGpusBySku", formats={c: COUNT for c in gpus.columns if c != "quarter"},
+                        excel_table=False, wrap_header=True)
+    row = max(gpu_block.last_row, gpu_block.first_row) + 2
+    w.text(ws, row, 1, "Facility power at owned sites, kW", SECTION_FONT)
+    w.note(ws, row + 1, "Per site: at full load (what the cap limits: Σ node_kw × nodes × pue), at the plan's "
+                        "utilisation (what is paid for), and the cap.", len(power_wide.columns))
+    power_block = w.table(ws, power_wide, row + 2, "tblSitePower", formats={c: KW for c in power_wide.columns},
+                          excel_table=False, wrap_header=True)
+    return gpu_block, power_block
+
+
+def summary_charts(costs: Block, gpus: Block, power: Block, penalties: bool,
+                   baselines: Block | None = None) -> list:
     """Spend, shortfall penalties (when there are any: never stacked on spend), GPUs and one power-vs-cap chart
-    per owned site, in a two-wide grid right of the chart data; then this plan against the baselines."""
+    per owned site, then this plan against the baselines; sized, not yet placed (the Summary places them)."""
     charts = [_spend_chart(costs)]
     if penalties:
         charts.append(_penalty_chart(costs))
-    if gpus.rows > 0 and gpu_columns > 1:
-        charts.append(_gpu_chart(ws, gpus, gpu_columns))
+    if gpus.rows > 0 and len(gpus.letters) > 1:
+        charts.append(_gpu_chart(gpus.sheet, gpus, len(gpus.letters)))
     if power.rows > 0:
-        headers = [ws.cell(row=power.header_row, column=c).value for c in range(2, power_columns + 1)]
+        headers = [power.sheet.cell(row=power.header_row, column=c).value for c in range(2, len(power.letters) + 1)]
         per_site = len(POWER_SERIES)
-        charts += [_power_chart(ws, power, 2 + offset, headers[offset].removesuffix(f" {POWER_SERIES[0][1]}"))
+        charts += [_power_chart(power.sheet, power, 2 + offset, headers[offset].removesuffix(f" {POWER_SERIES[0][1]}"))
                    for offset in range(0, len(headers), per_site)]
     if baselines is not None:
-        charts.append(_baselines_chart(ws, baselines))
-    for index, chart in enumerate(charts):
-        row, column = divmod(index, 2)
+        charts.append(_baselines_chart(baselines.sheet, baselines))
+    for chart in charts:
         chart.width, chart.height = CHART_WIDTH_CM, CHART_HEIGHT_CM
+        chart.x_axis.txPr = _rotated_labels()  # quarter labels slanted, never run together
+        chart.title = _title("".join(run.t for p in chart.title.tx.rich.p for run in p.r or []))
         chart.legend.position = "b"
         chart.x_axis.delete = chart.y_axis.delete = False
         chart.y_axis.scaling.min = 0  # costs, GPUs and kW are never negative (solver noise is ~1e-8)
-        anchor = f"{get_column_letter(first_column + column * CHART_COLUMNS)}{1 + row * CHART_ROWS}"
-        ws.add_chart(chart, anchor)
+    return charts
 
 
 def _spend_chart(costs: Block) -> BarChart:
@@ -109,3 +151,17 @@ def _power_chart(ws: Worksheet, power: Block, column: int, site: str) -> LineCha
     chart.series[2].graphicalProperties.line.solidFill = "C00000"
     return chart
 
+
+
+def _title(text: str) -> Title:
+    """A chart title in bold CHART_TITLE_PT points (the default 14 pt takes a third of a small chart)."""
+    properties = CharacterProperties(sz=int(CHART_TITLE_PT * 100), b=True)
+    rich = RichText(p=[Paragraph(pPr=ParagraphProperties(defRPr=properties),
+                                 r=[RegularTextRun(rPr=properties, t=text)])])
+    return Title(tx=Text(rich=rich), overlay=False)
+
+
+def _rotated_labels() -> RichText:
+    """Axis tick labels turned 45° (rotation in 60,000ths of a degree), at 8 pt."""
+    return RichText(bodyPr=RichTextProperties(rot=-2_700_000, vert="horz"),
+                    p=[Paragraph(pPr=ParagraphProperties(defRPr=CharacterProperties(sz=800)), endParaRPr=None)])

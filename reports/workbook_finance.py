@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pandas as pd
-from openpyxl.styles import Font
 from openpyxl.utils import quote_sheetname
 
 from reports import tables as T
@@ -23,13 +22,13 @@ from reports.workbook_cells import (
     SHEET_UNFINISHED,
     SHEET_UNIT_COSTS,
     SHEET_UNMET,
+    SPEND_LABELS,
     TITLE_FONT,
     USD,
     Block,
     Writer,
     col,
     new_sheet,
-    put,
 )
 
 
@@ -101,6 +100,14 @@ class CostsLayout:
     npv_rows: dict[str, int]  # "spend", "penalty", "objective" -> row of that NPV
 
 
+# Where each cost line's formula takes its rows from (the Costs sheet's note); a line without an entry here (one
+# added to models/cost_parameters.py later) still gets its column, holding PLAN.json's values.
+LINE_SOURCES = {"capex_usd": "(cash mode) from Purchases by order quarter", "depreciation_usd": "from Fleet",
+                "rent_usd": "from Rentals", "energy_usd": "from Fleet", "maintenance_usd": "from Fleet",
+                "carbon_usd": "from Fleet's tonnes × the carbon price", "unmet_usd": "from Unmet",
+                "unfinished_training_usd": "from Unfinished training by deadline"}
+
+
 def costs_sheet(w: Writer, frame: pd.DataFrame, blocks: dict[str, Block], units: UnitCosts) -> CostsLayout:
     """One row per quarter; every cost line a SUMIFS over the sheet whose rows make it up."""
     ws = new_sheet(w.workbook, SHEET_COSTS)
@@ -149,15 +156,15 @@ def costs_sheet(w: Writer, frame: pd.DataFrame, blocks: dict[str, Block], units:
                         f"=SUMPRODUCT({block.range(column)},{block.range('discount_factor')})", USD)
         npv.font = HEADER_FONT
         npv_rows[key] = row
-    notes = ("Each cost line sums its sheet: capex (cash mode) from Purchases by order quarter; depreciation, "
-             "energy, maintenance and carbon from Fleet; rent from Rentals; unmet demand from Unmet; unfinished "
-             "training from Unfinished training by deadline. Unit costs live on the Unit costs sheet.",
-             "spend_usd = capex..carbon (what the fleet costs); penalty_usd = unmet demand + unfinished training "
-             "(what leaving work undone is assumed to cost); total_usd = spend_usd + penalty_usd; "
-             "discounted_usd = total_usd × discount_factor, discount_factor = (1 + discount_rate)^(−quarter "
-             "index / 4).")
+    sources = "; ".join(f"{SPEND_LABELS[line]} {LINE_SOURCES.get(line, 'as PLAN.json gives it (a value)')}"
+                        for line in T.SPEND_LINES + T.PENALTY_LINES)
+    notes = (f"Each cost line sums its sheet: {sources}. Unit costs live on the Unit costs sheet.",
+             f"spend_usd = {' + '.join(SPEND_LABELS[line] for line in T.SPEND_LINES)} (what the fleet costs); "
+             f"penalty_usd = {' + '.join(SPEND_LABELS[line] for line in T.PENALTY_LINES)} (what leaving work "
+             "undone is assumed to cost); total_usd = spend_usd + penalty_usd; discounted_usd = total_usd × "
+             "discount_factor, discount_factor = (1 + discount_rate)^(−quarter index / 4).")
     for offset, text in enumerate(notes):
-        put(ws, npv_rows["objective"] + 1 + offset, 1, text).font = Font(italic=True)
+        w.note(ws, npv_rows["objective"] + 2 + offset, text, len(block.letters))
     return CostsLayout(block, total_row, npv_rows["objective"], npv_column, npv_rows)
 
 
@@ -179,11 +186,12 @@ def purchases_sheet(w: Writer, frame: pd.DataFrame, units: UnitCosts) -> Block:
         "book_value_end_usd": f("{capex_usd}-{charged_in_horizon_usd}"),
     }
     block = w.table(ws, frame, 1, "tblPurchases", formulas=formulas)
-    w.total_row(block, ["nodes", "gpus", "capex_usd", "charged_in_horizon_usd", "book_value_end_usd"],
-                "order_quarter")
-    put(ws, block.last_row + 3, 1, "quarters_charged: quarters in service inside the horizon. charged_in_horizon_usd: "
+    # no node total: a node is one catalog row (8 GPUs, or a 72-GPU rack), so only GPUs add up across SKUs
+    w.total_row(block, ["gpus", "capex_usd", "charged_in_horizon_usd", "book_value_end_usd"], "order_quarter")
+    w.note(ws, max(block.last_row, block.first_row) + 3, "quarters_charged: quarters in service inside the horizon. charged_in_horizon_usd: "
         "what the plan's cost lines charge for the order (depreciation mode: depreciation × quarters_charged; cash "
-        "mode: the price). book_value_end_usd = capex_usd − charged_in_horizon_usd.").font = Font(italic=True)
+        "mode: the price). book_value_end_usd = capex_usd − charged_in_horizon_usd. nodes: catalog rows of the SKU "
+        "(gpus = nodes × gpus_per_node); the Total adds GPUs only.", len(block.letters))
     return block
 
 
@@ -192,7 +200,7 @@ def rentals_sheet(w: Writer, frame: pd.DataFrame, units: UnitCosts) -> Block:
     block = w.table(ws, frame, 1, "tblRentals", formulas={
         "rent_usd_per_node": lambda b, r: "=" + units.of_sku("rent_usd_per_node_quarter", f"{b.letters['sku']}{r}"),
         "rent_usd": lambda b, r: f"={b.letters['nodes']}{r}*{b.letters['rent_usd_per_node']}{r}"})
-    w.total_row(block, ["nodes", "gpus", "rent_usd"], "quarter")
+    w.total_row(block, ["gpus", "rent_usd"], "quarter")  # GPUs add up across SKUs, nodes do not
     return block
 
 
@@ -255,8 +263,8 @@ def cash_pnl_tables(w: Writer, ws, top: int, quarters: list[str], purchases: Blo
 
     year_block = w.table(ws, by_year, top, "tblCashPnlByYear", formulas={c: yearly(c) for c in money})
     w.total_row(year_block, money, "year")
-    put(ws, year_block.last_row + 3, 1, "Cash: the purchase price in the quarter the order is placed (how budgets "
+    w.note(ws, year_block.last_row + 3, "Cash: the purchase price in the quarter the order is placed (how budgets "
         "count it). P&L: depreciation charged per quarter (depreciation mode; zero in cash mode), split into new "
-        "orders (this plan's decisions) and the existing fleet (sunk). Book value left at the end is on Purchases."
-        ).font = Font(italic=True)
+        "orders (this plan's decisions) and the existing fleet (sunk). Book value left at the end is on Purchases.",
+        len(quarter_block.letters))
     return year_block.last_row + 3

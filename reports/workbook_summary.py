@@ -4,30 +4,30 @@ charts and their data) and the Orders sheet (the executive table, then cash besi
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import pandas as pd
-from openpyxl.styles import Alignment, Font
-from openpyxl.utils import get_column_letter, quote_sheetname
+from openpyxl.styles import Font
+from openpyxl.utils import quote_sheetname
 from openpyxl.worksheet.worksheet import Worksheet
 
 from models.units import KWH_PER_MWH
 from reports import tables as T
 from reports.workbook_capacity import POWER_SERIES, site_power_wide
 from reports.workbook_cells import (
-    CHART_COLUMN_WIDTH,
-    CHART_COLUMNS,
     CHART_ROWS,
     COUNT,
     FORMULA_WIDTH_HINT,
     HEADER_FONT,
-    KW,
     MWH,
     PERCENT,
     SECTION_FONT,
     SHEET_COSTS,
     SHEET_ORDERS,
     SHEET_PURCHASES,
+    SHEET_RENTALS,
     SHEET_SUMMARY,
+    SPEND_LABELS,
     TITLE_FONT,
     TOKENS,
     TONNES,
@@ -35,28 +35,49 @@ from reports.workbook_cells import (
     USD_MILLIONS,
     Block,
     Writer,
+    cell_anchor,
     col,
     new_sheet,
-    put,
 )
-from reports.workbook_charts import summary_charts
+from reports.workbook_charts import chart_data_sheet, summary_charts
 from reports.workbook_finance import CostsLayout, cash_pnl_tables
+
+SUMMARY_TABLE_COLUMNS = 6  # the order list's width (quarter, site, sku, nodes, gpus, capex): notes wrap inside it
+SUMMARY_LABEL_WIDTH = 44
+BASELINE_DETAIL_WIDTH = 24  # characters; a baseline's detail wraps inside it
+SUMMARY_COLUMN_WIDTH = 22  # characters: B..F no wider (a longer fact overflows into the empty cell beside it)
+MIN_CHART_COLUMN_WIDTH = 12  # characters: B..F no narrower, so the charts over them keep their size
+CHART_GAP_CM = 0.5  # between the two charts of a row
+# The headline's row for each cost line: its label where the line's short label is not enough, and the rows that
+# go with it. A line named in neither (added to models/cost_parameters.py later) gets a row of its own all the same.
+HEADLINE_LABELS = {"capex_usd": "Capex charged (cash mode)", "energy_usd": "Energy cost", "carbon_usd": "Carbon cost",
+                   "unmet_usd": "Unmet demand cost", "unfinished_training_usd": "Unfinished training cost"}
+
+
+@dataclass
+class SummaryLayout:
+    """The Summary's charts, placed once the column widths are final (`finish_summary`), from `charts_row`."""
+
+    charts: list
+    charts_row: int
 
 
 def summary_sheet(w: Writer, plan: dict, tables: dict[str, pd.DataFrame], costs: CostsLayout,
-                   blocks: dict[str, Block]) -> None:
+                  blocks: dict[str, Block]) -> SummaryLayout:
+    """What to buy first (the order list, then rentals, each with GPUs beside nodes), then the problems, the facts,
+    the headline totals (live formulas on the Costs sheet), GPUs in service at the end, the charts in a two-wide
+    grid and, below them, the baselines and the charts' data."""
     ws = w.workbook[SHEET_SUMMARY]
     summary = tables["summary"].set_index("metric")["value"]
     quarters = list(plan["horizon"]["quarters"])
     gpus, power_wide = tables["gpus_by_sku"], site_power_wide(tables["site_power"], quarters)
     penalties = bool((tables["costs"]["penalty_usd"].abs() > 0).any())
     baselines = tables["baselines"]
-    n_charts = 1 + penalties + (len(gpus) > 0 and len(gpus.columns) > 1) + (len(power_wide.columns) - 1) // len(
-        POWER_SERIES) + (not baselines.empty)
-    charts_end_row = 1 + math.ceil(n_charts / 2) * CHART_ROWS  # the chart grid sits right of the headline ...
-    row = 1
-    w.text(ws, row, 1, f"Capacity plan: {plan['scenario']}", TITLE_FONT)
-    row = _problems(w, ws, tables["warnings"], 3, SUMMARY_CHART_COLUMN - 1) + 1
+    w.text(ws, 1, 1, f"Capacity plan: {plan['scenario']}", TITLE_FONT)
+    gpus_per_node = tables["unit_costs_sku"].set_index("sku")["gpus_per_node"]
+    row = _order_list(w, ws, tables["purchases"], blocks["purchases"], gpus_per_node, 3)
+    row = _rental_list(w, ws, tables["rentals"], blocks["rentals"], row)
+    row = _problems(w, ws, tables["warnings"], row, SUMMARY_TABLE_COLUMNS) + 1
     gap = plan.get("gap")
     facts = [("Scenario", plan["scenario"], None), ("Horizon", summary["horizon"], None),
              ("Solver status", plan["status"], None), ("Solver", plan["solver"], None),
@@ -71,73 +92,125 @@ def summary_sheet(w: Writer, plan: dict, tables: dict[str, pd.DataFrame], costs:
     row += 1
     w.text(ws, row, 1, "Headline totals (live formulas on the Costs sheet)", SECTION_FONT)
     row += 1
-    cb, total_row = costs.block, costs.total_row
-    unmet, placement, fleet, purchases = (blocks[k] for k in ("unmet", "placement", "fleet", "purchases"))
-    npv = {key: f"={quote_sheetname(SHEET_COSTS)}!${costs.npv_column}${row}" for key, row in costs.npv_rows.items()}
-    headline = [
-        ("Discounted spend (NPV)", npv["spend"], USD),
-        ("Discounted shortfall penalties (NPV)", npv["penalty"], USD),
-        ("Objective: spend + penalties (NPV)", npv["objective"], USD),
-        ("Undiscounted spend", f"={cb.cell('spend_usd', total_row, sheet=True)}", USD),
-        ("Undiscounted shortfall penalties", f"={cb.cell('penalty_usd', total_row, sheet=True)}", USD),
-        ("Undiscounted total", f"={cb.cell('total_usd', total_row, sheet=True)}", USD),
-        ("Capex charged (cash mode)", f"={cb.cell('capex_usd', total_row, sheet=True)}", USD),
-        ("Purchases ordered (price × nodes)", f"=SUM({purchases.range('capex_usd', sheet=True)})", USD),
-        ("Depreciation", f"={cb.cell('depreciation_usd', total_row, sheet=True)}", USD),
-        ("  of which the existing fleet (sunk)", f"=SUM({fleet.range('existing_depreciation_usd', sheet=True)})",
-         USD),
-        ("  of which new orders (this plan's decisions)",
-         f"={cb.cell('depreciation_usd', total_row, sheet=True)}"
-         f"-SUM({fleet.range('existing_depreciation_usd', sheet=True)})", USD),
-        ("Book value of new orders left at the end", f"=SUM({purchases.range('book_value_end_usd', sheet=True)})",
-         USD),
-        ("Rent", f"={cb.cell('rent_usd', total_row, sheet=True)}", USD),
-        ("Energy", f"={cb.cell('energy_kwh', total_row, sheet=True)}/{KWH_PER_MWH:g}", MWH),
-        ("Energy cost", f"={cb.cell('energy_usd', total_row, sheet=True)}", USD),
-        ("Maintenance", f"={cb.cell('maintenance_usd', total_row, sheet=True)}", USD),
-        ("Carbon", f"={cb.cell('carbon_t', total_row, sheet=True)}", TONNES),
-        ("Carbon cost", f"={cb.cell('carbon_usd', total_row, sheet=True)}", USD),
-        ("Unmet demand (tokens/s × quarters)", f"=SUM({unmet.range('unmet_tokens_per_s', sheet=True)})",
-         TOKENS),
-        ("Unmet demand cost", f"={cb.cell('unmet_usd', total_row, sheet=True)}", USD),
-        ("Unfinished training cost", f"={cb.cell('unfinished_training_usd', total_row, sheet=True)}", USD),
-        ("Average utilisation of owned nodes",
-         f"=IFERROR(SUMIFS({placement.range('node_equivalents', sheet=True)},"
-         f"{placement.range('site_kind', sheet=True)},\"{T.OWNED}\")/"
-         f"SUMIFS({fleet.range('nodes', sheet=True)},{fleet.range('site_kind', sheet=True)},\"{T.OWNED}\"),0)",
-         PERCENT),
-    ]
-    for label, formula, fmt in headline:
+    npv = {key: f"={quote_sheetname(SHEET_COSTS)}!${costs.npv_column}${r}" for key, r in costs.npv_rows.items()}
+    for label, formula, fmt in _headline(costs, blocks, npv):
         w.text(ws, row, 1, label, HEADER_FONT)
         w.formula(ws, row, 2, formula, fmt, FORMULA_WIDTH_HINT)
         row += 1
 
     row += 1
-    w.text(ws, row, 1, f"GPUs in service at the end ({quarters[-1] if quarters else 'n/a'})", SECTION_FONT)
+    w.text(ws, row, 1, f"In service at the end ({quarters[-1] if quarters else 'n/a'}), by SKU", SECTION_FONT)
     row += 1
-    last = gpus.drop(columns="quarter").iloc[-1] if len(gpus) else pd.Series(dtype=float)
-    end_frame = pd.DataFrame({"sku": list(last.index), "gpus": list(last.to_numpy())})
+    fleet = tables["fleet"]
+    at_end = fleet[fleet["quarter"] == quarters[-1]] if quarters else fleet.iloc[:0]
+    skus = [c for c in gpus.columns if c != "quarter"]
+    end_frame = (at_end.groupby("sku")[["nodes", "gpus"]].sum().reindex(skus, fill_value=0)
+                 .rename_axis("sku").reset_index())
     end_block = w.table(ws, end_frame, row, "tblGpusAtEnd", excel_table=False)
     row = w.total_row(end_block, ["gpus"], "sku") + 2
 
-    row = max(row, charts_end_row + 1)  # ... and the wide chart data below both, never under a chart
+    n_charts = 1 + penalties + (len(gpus) > 0 and len(gpus.columns) > 1) + (len(power_wide.columns) - 1) // len(
+        POWER_SERIES) + (not baselines.empty)
+    charts_row = row
+    row = charts_row + math.ceil(n_charts / 2) * CHART_ROWS + 1  # the baselines below the grid, never under it
     baseline_block = None
     if not baselines.empty:
         row, baseline_block = _baselines_section(w, ws, baselines, npv["objective"], row)
-    w.text(ws, row, 1, "GPUs in service by SKU (chart data)", SECTION_FONT)
-    row += 1
-    gpu_block = w.table(ws, gpus, row, "tblGpusBySku", formats={c: COUNT for c in gpus.columns if c != "quarter"},
-                        excel_table=False)
-    row = max(gpu_block.last_row, gpu_block.first_row) + 2
+    gpu_block, power_block = chart_data_sheet(w, gpus, power_wide)
+    charts = summary_charts(costs.block, gpu_block, power_block, penalties, baseline_block)
+    return SummaryLayout(charts, charts_row)
 
-    w.text(ws, row, 1, "Facility power at owned sites, kW: at full load (what the cap limits) and at the plan's "
-                       "utilisation (what is paid for) (chart data)", SECTION_FONT)
-    row += 1
-    power_block = w.table(ws, power_wide, row, "tblSitePower", formats={c: KW for c in power_wide.columns},
-                          excel_table=False)
 
-    summary_charts(ws, costs.block, gpu_block, power_block, len(gpus.columns), len(power_wide.columns), penalties,
-                    SUMMARY_CHART_COLUMN, baseline_block)
+def _order_list(w: Writer, ws: Worksheet, purchases: pd.DataFrame, purchases_block: Block,
+                gpus_per_node: pd.Series, row: int) -> int:
+    """What to buy: one row per order (quarter, site, SKU, nodes, GPUs, capex as a live formula on Purchases),
+    the GPUs and capex in total, then nodes per SKU (nodes add up within a SKU only: a node of one SKU is 8 GPUs,
+    of another a 72-GPU rack). Returns the next free row."""
+    orders = purchases[["order_quarter", "site", "sku", "nodes", "gpus", "capex_usd"]].rename(
+        columns={"order_quarter": "quarter"})
+    total_gpus = int(orders["gpus"].sum()) if len(orders) else 0
+    w.text(ws, row, 1, f"What to buy: {_count(len(orders), 'order')}, {total_gpus:,} GPUs", SECTION_FONT)
+    sheet = quote_sheetname(SHEET_PURCHASES)
+
+    def capex(b: Block, r: int) -> str:
+        return f"={sheet}!{purchases_block.cell('capex_usd', purchases_block.first_row + r - b.first_row)}"
+
+    block = w.table(ws, orders, row + 1, "tblSummaryOrders", excel_table=False, formulas={"capex_usd": capex})
+    row = w.total_row(block, ["gpus", "capex_usd"], "quarter") + 2
+    if orders.empty:
+        return row
+    w.text(ws, row, 1, "Ordered, by SKU", SECTION_FONT)
+    skus = list(dict.fromkeys(orders["sku"]))
+    sums = orders.groupby("sku", sort=False)[["nodes", "gpus", "capex_usd"]].sum()  # the formulas' values, to size
+    by_sku = pd.DataFrame({"sku": skus, "nodes": sums["nodes"].to_numpy(),
+                           "gpus_per_node": gpus_per_node.reindex(skus).to_numpy(), "gpus": sums["gpus"].to_numpy(),
+                           "capex_usd": sums["capex_usd"].to_numpy()})
+
+    def sumifs(column: str):
+        return lambda b, r: (f"=SUMIFS({block.range(column)},{block.range('sku')},"
+                             f"{b.letters['sku']}{r})")
+
+    sku_block = w.table(ws, by_sku.astype(object), row + 1, "tblSummaryOrdersBySku", excel_table=False,
+                        formulas={c: sumifs(c) for c in ("nodes", "gpus", "capex_usd")},
+                        formats={"nodes": COUNT, "gpus_per_node": COUNT, "gpus": COUNT, "capex_usd": USD})
+    return w.total_row(sku_block, ["gpus", "capex_usd"], "sku") + 2
+
+
+def _rental_list(w: Writer, ws: Worksheet, rentals: pd.DataFrame, rentals_block: Block, row: int) -> int:
+    """Rentals: quarter, site, SKU, nodes, GPUs, rent (a live formula on Rentals); the GPUs and rent in total."""
+    frame = rentals[["quarter", "site", "sku", "nodes", "gpus", "rent_usd"]]
+    w.text(ws, row, 1, f"Rentals: {_count(len(frame), 'rental')} (quarter × site × SKU)", SECTION_FONT)
+    sheet = quote_sheetname(SHEET_RENTALS)
+
+    def rent(b: Block, r: int) -> str:
+        return f"={sheet}!{rentals_block.cell('rent_usd', rentals_block.first_row + r - b.first_row)}"
+
+    block = w.table(ws, frame, row + 1, "tblSummaryRentals", excel_table=False, formulas={"rent_usd": rent})
+    return w.total_row(block, ["gpus", "rent_usd"], "quarter") + 2
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
+def _headline(costs: CostsLayout, blocks: dict[str, Block], npv: dict[str, str]) -> list[tuple[str, str, str]]:
+    """(label, formula, format) of each headline total: the NPVs and undiscounted totals, then one row per cost
+    line in `models/cost_parameters.py` order with the quantities and splits that explain it, then utilisation."""
+    cb, total_row = costs.block, costs.total_row
+    unmet, placement, fleet, purchases = (blocks[k] for k in ("unmet", "placement", "fleet", "purchases"))
+
+    def total(column: str) -> str:
+        return f"={cb.cell(column, total_row, sheet=True)}"
+
+    existing = f"SUM({fleet.range('existing_depreciation_usd', sheet=True)})"
+    before = {"energy_usd": [("Energy", f"{total('energy_kwh')}/{KWH_PER_MWH:g}", MWH)],
+              "carbon_usd": [("Carbon", total("carbon_t"), TONNES)],
+              "unmet_usd": [("Unmet demand (tokens/s × quarters)",
+                             f"=SUM({unmet.range('unmet_tokens_per_s', sheet=True)})", TOKENS)]}
+    after = {"capex_usd": [("Purchases ordered (price × nodes)", f"=SUM({purchases.range('capex_usd', sheet=True)})",
+                            USD)],
+             "depreciation_usd": [("  of which the existing fleet (sunk)", f"={existing}", USD),
+                                  ("  of which new orders (this plan's decisions)",
+                                   f"{total('depreciation_usd')}-{existing}", USD),
+                                  ("Book value of new orders left at the end",
+                                   f"=SUM({purchases.range('book_value_end_usd', sheet=True)})", USD)]}
+    rows = [("Discounted spend (NPV)", npv["spend"], USD),
+            ("Discounted shortfall penalties (NPV)", npv["penalty"], USD),
+            ("Objective: spend + penalties (NPV)", npv["objective"], USD),
+            ("Undiscounted spend", total("spend_usd"), USD),
+            ("Undiscounted shortfall penalties", total("penalty_usd"), USD),
+            ("Undiscounted total", total("total_usd"), USD)]
+    for line in (*T.SPEND_LINES, *T.PENALTY_LINES):
+        rows += before.get(line, [])
+        rows.append((HEADLINE_LABELS.get(line, SPEND_LABELS[line].capitalize()), total(line), USD))
+        rows += after.get(line, [])
+    owned = f'"{T.OWNED}"'
+    rows.append(("Average utilisation of owned nodes",
+                 f"=IFERROR(SUMIFS({placement.range('node_equivalents', sheet=True)},"
+                 f"{placement.range('site_kind', sheet=True)},{owned})/"
+                 f"SUMIFS({fleet.range('nodes', sheet=True)},{fleet.range('site_kind', sheet=True)},{owned}),0)",
+                 PERCENT))
+    return rows
 
 
 def _baselines_section(w: Writer, ws: Worksheet, baselines: pd.DataFrame, objective_formula: str,
@@ -157,7 +230,7 @@ def _baselines_section(w: Writer, ws: Worksheet, baselines: pd.DataFrame, object
             return '=""'
         return f"=IFERROR({block.cell('saving_usd', r)}/{block.cell('objective_usd', r)},\"\")"
 
-    block = w.table(ws, baselines, row + 1, "tblBaselines", excel_table=False,
+    block = w.table(ws, baselines, row + 1, "tblBaselines", excel_table=False, wrap={"detail": BASELINE_DETAIL_WIDTH},
                     formulas={"saving_usd": saving, "saving_pct": saving_pct},
                     formats={"objective_usd": USD_MILLIONS, "saving_usd": USD_MILLIONS, "saving_pct": PERCENT})
     w.formula(ws, block.first_row, col(block, "objective_usd"), objective_formula, USD_MILLIONS,
@@ -165,54 +238,50 @@ def _baselines_section(w: Writer, ws: Worksheet, baselines: pd.DataFrame, object
     return block.last_row + 2, block
 
 
-SUMMARY_CHART_COLUMN = 4  # charts from column D: right of the labels (A), values (B) and a gap (C)
-SUMMARY_LABEL_WIDTH = 44
-CHARS_PER_WIDTH_UNIT = 1.1  # a wrapped line holds about this many characters per unit of column width
-
-
-def fix_summary_widths(ws: Worksheet) -> None:
-    """Labels in A, values in B, then the chart grid at a fixed width (a chart's size is in cm, its anchor in
-    cells: columns of another width would make charts overlap or leave gaps)."""
-    ws.column_dimensions["A"].width = SUMMARY_LABEL_WIDTH
-    ws.column_dimensions["B"].width = max(ws.column_dimensions["B"].width or 0, 20)
-    ws.column_dimensions["C"].width = CHART_COLUMN_WIDTH
-    for offset in range(2 * CHART_COLUMNS):
-        ws.column_dimensions[get_column_letter(SUMMARY_CHART_COLUMN + offset)].width = CHART_COLUMN_WIDTH
-
+def finish_summary(ws: Worksheet, layout: SummaryLayout) -> None:
+    """Once the widths are fitted: the columns capped so the sheet prints one readable page wide, then the charts
+    two to a row, the left one over columns A..B, the right one over C..F (stretched over their cells, so they
+    meet without overlapping in any viewer)."""
+    ws.column_dimensions["A"].width = min(max(ws.column_dimensions["A"].width or 0, 12), SUMMARY_LABEL_WIDTH)
+    for letter in "BCDEF":
+        fitted = ws.column_dimensions[letter].width or MIN_CHART_COLUMN_WIDTH
+        ws.column_dimensions[letter].width = max(MIN_CHART_COLUMN_WIDTH, min(fitted, SUMMARY_COLUMN_WIDTH))
+    for index, chart in enumerate(layout.charts):
+        row, right = divmod(index, 2)
+        top = layout.charts_row + row * CHART_ROWS
+        first, last = (3, SUMMARY_TABLE_COLUMNS) if right else (1, 2)
+        ws.add_chart(chart, cell_anchor(first, top, last, top + CHART_ROWS - 2, CHART_GAP_CM if right else 0.0))
 
 
 def _problems(w: Writer, ws: Worksheet, warnings: pd.DataFrame, row: int, last_column: int) -> int:
-    """The plan's warnings at the top of the Summary, each wrapped across columns A..last_column; returns the row
-    after the last one."""
-    red = Font(bold=True, color="C00000")
+    """The plan's warnings, each wrapped across columns A..last_column; returns the row after the last one."""
     if warnings.empty:
         w.text(ws, row, 1, "No shortfall: every training run finishes by its deadline and all demand is served.",
                SECTION_FONT)
         return row + 1
     w.text(ws, row, 1, f"Problems in this plan ({len(warnings)}): work left undone", Font(bold=True, size=12,
                                                                                           color="C00000"))
-    width = SUMMARY_LABEL_WIDTH + CHART_COLUMN_WIDTH * max(last_column - 1, 0)
     for message in warnings["message"]:
         row += 1
-        cell = put(ws, row, 1, message)
-        cell.font, cell.alignment = red, Alignment(wrap_text=True, vertical="top")
-        if last_column > 1:
-            ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=last_column)
-        ws.row_dimensions[row].height = 15 * math.ceil(len(message) / (width * CHARS_PER_WIDTH_UNIT))
+        w.note(ws, row, message, last_column, Font(bold=True, color="C00000"))
     return row + 1
 
 
-
-def orders_sheet(w: Writer, plan: dict, purchases: Block, fleet: Block, costs: CostsLayout) -> None:
-    """The executive table (what to buy, where, when, delivered when, cash by year), then the cash view (capex
-    committed by order quarter and year) beside the P&L view (depreciation charged, new orders vs the sunk fleet)."""
+def orders_sheet(w: Writer, plan: dict, table: pd.DataFrame, purchases: Block, fleet: Block,
+                 costs: CostsLayout) -> None:
+    """The executive table (what to buy, when ordered and delivered, where, nodes and GPUs, capex, book value,
+    cash by year; every cell a formula on Purchases), then the cash view (capex committed by order quarter and
+    year) beside the P&L view (depreciation charged, new orders vs the sunk fleet). `table` is the Purchases
+    table, whose values size the columns."""
     ws = new_sheet(w.workbook, SHEET_ORDERS)
     quarters = list(plan["horizon"]["quarters"])
     years = list(dict.fromkeys(q[:4] for q in quarters))
-    n = purchases.rows
-    frame = pd.DataFrame({"order_quarter": [None] * n, "sku": None, "site": None, "nodes": None,
-                          "delivered_quarter": None, "capex_usd": None, "book_value_end_usd": None,
-                          **{f"cash_{year}_usd": None for year in years}})
+    sources = {"order_quarter": "order_quarter", "delivered_quarter": "in_service_quarter", "site": "site",
+               "sku": "sku", "nodes": "nodes", "gpus": "gpus", "capex_usd": "capex_usd",
+               "book_value_end_usd": "book_value_end_usd"}
+    frame = pd.DataFrame({column: table[source].to_numpy() for column, source in sources.items()})
+    for year in years:  # a year's cash is at most the capex: size its column by that
+        frame[f"cash_{year}_usd"] = frame["capex_usd"]
 
     def same_row(column):
         sheet = quote_sheetname(SHEET_PURCHASES)
@@ -221,15 +290,24 @@ def orders_sheet(w: Writer, plan: dict, purchases: Block, fleet: Block, costs: C
     def cash_in(year):
         return lambda b, r: f'=IF(LEFT({b.letters["order_quarter"]}{r},4)="{year}",{b.letters["capex_usd"]}{r},0)'
 
-    formulas = {"order_quarter": same_row("order_quarter"), "sku": same_row("sku"), "site": same_row("site"),
-                "nodes": same_row("nodes"), "delivered_quarter": same_row("in_service_quarter"),
-                "capex_usd": same_row("capex_usd"), "book_value_end_usd": same_row("book_value_end_usd"),
-                **{f"cash_{year}_usd": cash_in(year) for year in years}}
-    widths = {"order_quarter": "2027Q1", "sku": "x" * 14, "site": "x" * 10, "nodes": 1e4, "delivered_quarter": "2027Q1"}
-    block = w.table(ws, frame.astype(object), 1, "tblOrders", formulas=formulas)
-    for column, hint in widths.items():
-        w.widths.see(ws, col(block, column), hint)
-    w.total_row(block, ["nodes", "capex_usd", "book_value_end_usd", *(f"cash_{y}_usd" for y in years)],
+    formulas = {column: same_row(source) for column, source in sources.items()}
+    formulas.update({f"cash_{year}_usd": cash_in(year) for year in years})
+    block = w.table(ws, frame.astype(object), 1, "tblOrders", formulas=formulas,
+                    formats={"nodes": COUNT, "gpus": COUNT})
+    # GPUs add up across SKUs; nodes only within one (8 GPUs or a 72-GPU rack): their totals are by SKU below
+    w.total_row(block, ["gpus", "capex_usd", "book_value_end_usd", *(f"cash_{y}_usd" for y in years)],
                 "order_quarter")
+    top = max(block.last_row, block.first_row) + 3
+    w.text(ws, top, 1, "Ordered, by SKU", SECTION_FONT)
+    skus = list(dict.fromkeys(table["sku"]))
+    sums = table.groupby("sku", sort=False)[["nodes", "gpus", "capex_usd"]].sum()  # the formulas' values, to size
+    by_sku = pd.DataFrame({"sku": skus, **{c: sums[c].to_numpy() for c in ("nodes", "gpus", "capex_usd")}})
 
-    cash_pnl_tables(w, ws, max(block.last_row, block.first_row) + 4, quarters, purchases, fleet, costs)
+    def sumifs(column: str):
+        return lambda b, r: f"=SUMIFS({block.range(column)},{block.range('sku')},{b.letters['sku']}{r})"
+
+    sku_block = w.table(ws, by_sku.astype(object), top + 1, "tblOrdersBySku",
+                        formulas={c: sumifs(c) for c in ("nodes", "gpus", "capex_usd")},
+                        formats={"nodes": COUNT, "gpus": COUNT, "capex_usd": USD})
+    w.total_row(sku_block, ["gpus", "capex_usd"], "sku")
+    cash_pnl_tables(w, ws, max(sku_block.last_row, sku_block.first_row) + 5, quarters, purchases, fleet, costs)
