@@ -43,9 +43,9 @@ COMPARISON_ROWS = (("objective_usd", "Objective on the forecast", USD), ("mean_u
 COMPARISON_COLUMN = 6  # the comparison sits right of the percentiles (column F on)
 
 
-def _comparison_table(ws, risk: dict) -> None:
+def _comparison_table(ws, risk: dict) -> int:
     """`plan --stochastic`: the deterministic and the stochastic plan on the same fresh futures, the in-sample
-    figures, and the purchases that differ."""
+    figures, and the purchases that differ; returns the last row written."""
     c = COMPARISON_COLUMN
     comparison = risk["comparison"]
     put(ws, 4, c, f"Deterministic vs stochastic plan, out of sample ({risk['samples']:,} futures, seed "
@@ -75,6 +75,7 @@ def _comparison_table(ws, risk: dict) -> None:
     for i, order in enumerate(comparison["purchases_differ"]):
         for column, key in enumerate(("quarter", "site", "sku", "deterministic_nodes", "stochastic_nodes")):
             put(ws, row + 2 + i, c + column, order[key])
+    return row + 1 + len(comparison["purchases_differ"])
 
 
 def _side_by_side(ws, row: int, c: int, plans: dict, rows) -> int:
@@ -114,8 +115,9 @@ def _risk_sheet(ws, risk: dict) -> None:
         put(ws, row, 2, risk["plan_objective_usd"], USD)
         row += 1
     row = _decomposition_table(ws, risk, row + 1)
+    chart_row = 4
     if risk.get("comparison"):
-        _comparison_table(ws, risk)
+        chart_row = _comparison_table(ws, risk) + 2  # the histogram below the comparison, never over it
 
     # Histogram: bin midpoints and counts, then a column chart over them.
     hist_top = row + 2
@@ -138,7 +140,7 @@ def _risk_sheet(ws, risk: dict) -> None:
     chart.add_data(Reference(ws, min_col=3, min_row=hist_top, max_row=last), titles_from_data=True)
     chart.set_categories(Reference(ws, min_col=1, min_row=hist_top + 1, max_row=last))
     chart.width, chart.height = 18, 9
-    ws.add_chart(chart, "E4")
+    ws.add_chart(chart, f"E{chart_row}")
 
     # Shortfall: by quarter, then every (quarter, workload) with any chance of falling short.
     top = max(last + 3, 24)

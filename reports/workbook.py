@@ -43,6 +43,7 @@ from reports.workbook_cells import (  # noqa: F401  (re-exported: the workbook's
     USD_MILLIONS,
     Block,
     Writer,
+    chart_extent,
     print_setup,
     put,
     put_formula,

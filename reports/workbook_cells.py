@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.drawing.spreadsheet_drawing import AnchorMarker, TwoCellAnchor
+from openpyxl.drawing.spreadsheet_drawing import AnchorMarker, OneCellAnchor, TwoCellAnchor
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import column_index_from_string, get_column_letter, quote_sheetname
 from openpyxl.utils.cell import coordinate_from_string
@@ -43,6 +43,8 @@ MAX_COLUMN_WIDTH = 60  # characters; long free text (catalog sources, paths) is 
 MIN_COLUMN_WIDTH = 8
 FORMULA_WIDTH_HINT = 1e9  # formula cells have no value to measure: size their column for $1,000,000,000.00
 HEADER_FONT = Font(bold=True)
+CENTRED = Alignment(horizontal="center")
+QUARTER_COLUMNS = ("in_service", "installed", "start", "deadline")  # quarter labels under other names
 TITLE_FONT = Font(bold=True, size=14)
 SECTION_FONT = Font(bold=True, size=12)
 TOTAL_FILL = PatternFill("solid", fgColor="DDEBF7")
@@ -278,11 +280,14 @@ class Writer:
                 cell = self.text(ws, top, left + i, str(column), HEADER_FONT)
                 cell.alignment = Alignment(horizontal="center")
         fmts = [formats.get(c, column_format(str(c))) for c in columns]
+        centred = [is_quarter_column(str(c)) for c in columns]
         for r, values in enumerate(frame.itertuples(index=False, name=None), start=block.first_row):
             for i, (column, value) in enumerate(zip(columns, values)):
                 if column in formulas:
                     hint = value if value is not None else (FORMULA_WIDTH_HINT if fmts[i] == USD else None)
-                    self.formula(ws, r, left + i, formulas[column](block, r), fmts[i], hint)
+                    cell = self.formula(ws, r, left + i, formulas[column](block, r), fmts[i], hint)
+                    if centred[i]:
+                        cell.alignment = CENTRED
                 else:
                     if column in wrap and isinstance(value, str):
                         cell = put(ws, r, left + i, value)
@@ -291,6 +296,8 @@ class Writer:
                         self.wrapped_cells.append((ws, r, value, wrap[column]))
                         continue
                     cell = self.text(ws, r, left + i, value, number_format=fmts[i])
+                    if centred[i]:
+                        cell.alignment = CENTRED
                     if isinstance(value, str) and len(value) > MAX_COLUMN_WIDTH:  # long free text wraps
                         cell.alignment = Alignment(wrap_text=True, vertical="top")
         if wrap_header:
@@ -322,6 +329,12 @@ class Writer:
                                 column_format(column), block.sums.get(column))
             cell.font, cell.fill = HEADER_FONT, TOTAL_FILL
         return row
+
+
+def is_quarter_column(name: str) -> bool:
+    """A column of quarter labels ("2027Q3"): centred, so it never runs into a right-aligned count beside it."""
+    return (name == "quarter" or name.endswith("_quarter") and "_per_" not in name  # not a rate per quarter
+            or name in QUARTER_COLUMNS)
 
 
 def col(block: Block, column: str) -> int:
@@ -370,14 +383,18 @@ def chart_extent(ws: Worksheet, chart) -> tuple[int, int, int]:
     anchor = chart.anchor
     if isinstance(anchor, TwoCellAnchor):  # markers count from 0
         return anchor._from.row + 1, anchor.to.col + (1 if anchor.to.colOff else 0), anchor.to.row + 1
-    letters, top = coordinate_from_string(anchor)
-    column = column_index_from_string(letters)
+    if isinstance(anchor, OneCellAnchor):  # as a saved workbook reads back: a marker and a size in EMU
+        column, top = anchor._from.col + 1, anchor._from.row + 1
+        width_cm, height_cm = anchor.ext.width / EMU_PER_CM, anchor.ext.height / EMU_PER_CM
+    else:
+        letters, top = coordinate_from_string(anchor)
+        column, width_cm, height_cm = column_index_from_string(letters), chart.width, chart.height
     covered = column_width_cm(ws, column)
-    while covered < chart.width:
+    while covered < width_cm:
         column += 1
         covered += column_width_cm(ws, column)
     row, covered = top, row_height_cm(ws, top)
-    while covered < chart.height:
+    while covered < height_cm:
         row += 1
         covered += row_height_cm(ws, row)
     return top, column, row

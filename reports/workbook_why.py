@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from reports.workbook_cells import (
+    DECIMAL,
     HEADER_FONT,
     SECTION_FONT,
     SHEET_ASSUMPTIONS,
@@ -19,7 +20,11 @@ from reports.workbook_cells import (
 def why_sheet(w: Writer, tables: dict[str, pd.DataFrame], plan: dict) -> None:
     """Why each order is made (the workloads its pool serves) and what one more unit of each cap is worth."""
     ws = new_sheet(w.workbook, SHEET_WHY)
-    orders = w.table(ws, tables["why_orders"], 1, "tblWhyOrders")
+    frame = tables["why_orders"].copy()
+    if "nodes" in frame.columns and "sku" in frame.columns:  # GPUs beside nodes (a node may be 8 GPUs or 72)
+        gpus_per_node = tables["unit_costs_sku"].set_index("sku")["gpus_per_node"]
+        frame.insert(frame.columns.get_loc("nodes") + 1, "gpus", frame["nodes"] * frame["sku"].map(gpus_per_node))
+    orders = w.table(ws, frame, 1, "tblWhyOrders", formats={"node_equivalent_quarters": DECIMAL})
     top = orders.last_row + 3
     method = (plan.get("duals") or {}).get("method", "")
     w.text(ws, top, 1, f"Shadow prices ({method})", HEADER_FONT)
