@@ -18,7 +18,7 @@ from openpyxl import Workbook
 from reports import tables as T
 from reports.atomic import write_atomic
 from reports.risk_sheets import add_risk_sheets
-from reports.workbook_capacity import fleet_sheet, simple_sheet
+from reports.workbook_capacity import fleet_sheet, placement_sheet
 from reports.workbook_cells import (  # noqa: F401  (re-exported: the workbook's public names)
     CHART_HEIGHT_CM,
     CHART_WIDTH_CM,
@@ -75,7 +75,7 @@ def build_workbook(plan: dict, scenario, risk: dict | None = None) -> Workbook:
         "purchases": purchases_sheet(w, tables["purchases"], units),
         "rentals": rentals_sheet(w, tables["rentals"], units),
         "fleet": fleet_sheet(w, tables["fleet"], units),
-        "placement": simple_sheet(w, SHEET_PLACEMENT, tables["placement"], "tblPlacement"),
+        "placement": placement_sheet(w, tables),
         "unmet": unmet_sheet(w, tables["unmet"], units),
         "unfinished": unfinished_sheet(w, tables["unfinished_training"], units),
     }

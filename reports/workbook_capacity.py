@@ -9,7 +9,7 @@ import pandas as pd
 
 from models.units import GRAMS_PER_TONNE
 from reports import tables as T
-from reports.workbook_cells import SHEET_FLEET, Block, Writer, new_sheet
+from reports.workbook_cells import SHEET_FLEET, SHEET_PLACEMENT, Block, Writer, new_sheet
 from reports.workbook_finance import UnitCosts
 
 
@@ -47,6 +47,15 @@ def fleet_sheet(w: Writer, frame: pd.DataFrame, units: UnitCosts) -> Block:
         "gpus_per_node.", len(block.letters))
     return block
 
+
+
+def placement_sheet(w: Writer, tables: dict[str, pd.DataFrame]) -> Block:
+    """Which pool serves each workload each quarter; the pool's size in nodes and, beside it, in GPUs."""
+    frame = tables["placement"].copy()
+    gpus_per_node = tables["unit_costs_sku"].set_index("sku")["gpus_per_node"]
+    frame.insert(frame.columns.get_loc("pool_nodes") + 1, "pool_gpus",
+                 frame["pool_nodes"] * frame["sku"].map(gpus_per_node))
+    return simple_sheet(w, SHEET_PLACEMENT, frame, "tblPlacement")
 
 
 def simple_sheet(w: Writer, title: str, frame: pd.DataFrame, name: str, totals: list[str] | None = None,

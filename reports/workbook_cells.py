@@ -96,7 +96,7 @@ SHEETS = (SHEET_SUMMARY, SHEET_ORDERS, SHEET_PURCHASES, SHEET_RENTALS, SHEET_FLE
 RISK_SHEETS = ("Risk", "Sensitivity")  # written by reports/risk_sheets.py, placed before Assumptions
 
 COLUMN_FORMATS = {
-    "nodes": COUNT, "gpus": COUNT, "pool_nodes": COUNT, "node_equivalents": DECIMAL,
+    "nodes": COUNT, "gpus": COUNT, "pool_nodes": COUNT, "pool_gpus": COUNT, "node_equivalents": DECIMAL,
     "energy_kwh": KWH, "carbon_t": TONNES, "discount_factor": FACTOR,
     "tokens_per_s": TOKENS, "demand_tokens_per_s": TOKENS, "unmet_tokens_per_s": TOKENS,
     "utilisation": PERCENT, "headroom_pct": PERCENT, "fraction_left": PERCENT, "existing_nodes": COUNT,
