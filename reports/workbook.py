@@ -15,6 +15,7 @@ from pathlib import Path
 
 from openpyxl import Workbook
 
+from models.scenario import Scenario
 from reports import tables as T
 from reports.atomic import write_atomic
 from reports.risk_sheets import add_risk_sheets
@@ -61,7 +62,7 @@ from reports.workbook_summary import finish_summary, orders_sheet, summary_sheet
 from reports.workbook_why import assumptions_sheet, why_sheet
 
 
-def build_workbook(plan: dict, scenario, risk: dict | None = None) -> Workbook:
+def build_workbook(plan: dict, scenario: Scenario, risk: dict | None = None) -> Workbook:
     """The workbook in memory (nothing written): the sheets in `SHEETS` order, the risk sheets (if given) just
     before Assumptions, which prints last."""
     tables = T.build_tables(plan, scenario)
@@ -95,7 +96,7 @@ def build_workbook(plan: dict, scenario, risk: dict | None = None) -> Workbook:
     return workbook
 
 
-def write_workbook(path: str | Path, plan: dict, scenario, risk: dict | None = None) -> Path:
+def write_workbook(path: str | Path, plan: dict, scenario: Scenario, risk: dict | None = None) -> Path:
     """Write the plan's workbook to `path` atomically (a failure leaves any previous file untouched)."""
     workbook = build_workbook(plan, scenario, risk)
     return write_atomic(path, lambda tmp: workbook.save(tmp))
