@@ -125,8 +125,14 @@ def load_scenario(path: str | Path, overrides: Mapping[str, object] | None = Non
     from planner.inheritance import TableSource, attribute, edit_table, resolve
     from planner.validate import check_fleet_fits, check_references, check_risk_section, check_runnable
 
+    from planner.scenario_yaml import with_key_lines
+
     path = Path(path)
-    resolution = resolve(path, overrides)
+    folder = path.absolute().parent
+    try:
+        resolution = resolve(path, overrides)
+    except InputError as error:
+        raise InputError(with_key_lines(error.problems, folder)) from None
     label = resolution.label
     config = resolution.config
     problems: list[Problem] = list(resolution.problems)
@@ -161,6 +167,7 @@ def load_scenario(path: str | Path, overrides: Mapping[str, object] | None = Non
     }
     tables: dict[str, pd.DataFrame] = {}
     raws = {}
+    headers_complete = True  # a missing key column would make every row's reference fail: reported once instead
     input_files = {"scenario": path.resolve()}
     input_files.update({f"base {i}": base for i, (base, _) in enumerate(resolution.chain[-2::-1], start=1)})
     for role, (table_schema, required) in specs.items():
@@ -184,7 +191,11 @@ def load_scenario(path: str | Path, overrides: Mapping[str, object] | None = Non
         try:
             raw = source.read()
         except InputError as error:
-            problems.extend(error.problems)
+            # A file that cannot be read at all is reported at the key that names it (attributed below to the
+            # file or override that set the key): `scenario.yaml, line 7, key demand: ../demand.csv: file not found`.
+            problems.extend(Problem(label, f"{problem.file}: {problem.message}", column=role)
+                            if problem.row is None and problem.column is None else problem
+                            for problem in error.problems)
             tables[role] = pd.DataFrame({c: pd.Series(dtype=object) for c in table_schema.names})
             continue
         # before parsing: validated like a file
@@ -197,13 +208,15 @@ def load_scenario(path: str | Path, overrides: Mapping[str, object] | None = Non
         warnings.extend(parsed.warnings)
         tables[role], raws[role] = parsed.frame, raw
         input_files[role] = raw.path
+        headers_complete &= parsed.header_complete
 
     # Cross-table references are checked even when single cells were wrong, so one `validate` shows both;
     # only the checks that need fully typed tables (runnable, fleet fits) wait for a clean parse.
-    if horizon is not None and all(role in raws or not required for role, (_, required) in specs.items()):
+    if horizon is not None and headers_complete and all(role in raws or not required
+                                                        for role, (_, required) in specs.items()):
         problems.extend(check_references(tables, raws, horizon))
     if problems:
-        raise InputError(attribute(problems, resolution, cells))
+        raise InputError(with_key_lines(attribute(problems, resolution, cells), folder))
 
     scenario = Scenario(
         name=name, path=path.resolve(), horizon=horizon,
@@ -220,7 +233,7 @@ def load_scenario(path: str | Path, overrides: Mapping[str, object] | None = Non
     problems.extend(check_runnable(scenario, raws))
     problems.extend(check_fleet_fits(scenario, raws))
     if problems:
-        raise InputError(attribute(problems, resolution, cells))
+        raise InputError(with_key_lines(attribute(problems, resolution, cells), folder))
     return scenario
 
 
