@@ -10,7 +10,9 @@ from planner.baselines import baseline_run, compare_with_baselines, options_for
 from planner.pipeline import build_plan, plan_document, run_plan, verify_document
 from planner.progress import SolveProgress
 from planner.scenario import SOLVER_BACKENDS, load_scenario
+from planner.commands.explain import gpus_per_node
 from reports.atomic import check_writable, write_json_atomic
+from reports.console import explain_order, find_order, plan_tables
 
 
 @click.command("plan")
@@ -40,8 +42,11 @@ from reports.atomic import check_writable, write_json_atomic
               help="With --stochastic: λ, the weight of CVaR_α in the objective.")
 @click.option("--cvar-alpha", type=click.FloatRange(min=0, max=1, max_open=True), default=DEFAULT_CVAR_ALPHA,
               show_default=True, help="With --stochastic: α of CVaR.")
+@click.option("--explain", "explain", metavar="ORDER", default=None,
+              help="Also say why this order is made: its number in the order table or QUARTER/SITE/SKU "
+                   "(as `planner explain PLAN.json ORDER` does for a saved plan).")
 def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv_dir, no_risk, quiet, baseline, sku,
-            no_baselines, futures, seed, cvar_weight, cvar_alpha) -> None:
+            no_baselines, futures, seed, cvar_weight, cvar_alpha, explain) -> None:
     """Decide orders, rentals and placement per quarter at the lowest discounted total cost.
 
     The plan is verified on an independent, solver-free path before anything is written. With -o, a default
@@ -90,6 +95,12 @@ def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv
             baselines = compare_with_baselines(run, options_for(run.built, solver, time_limit, gap))
         document = plan_document(run, baselines)
     verify_document(loaded, document)
+    explained = None
+    if explain is not None:
+        try:
+            explained = find_order(document, explain)
+        except ValueError as error:  # before anything is written
+            raise click.BadParameter(str(error), param_hint="--explain") from None
     risk = None
     if xlsx_path and not no_risk:
         from models.risk import evaluate_plan, use_all_cpu_cores
@@ -121,8 +132,12 @@ def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv
                f"{len(document['unmet'])} quarter-workloads with unmet demand")
     if document["baselines"]:
         click.echo("saving against " + "; ".join(baseline_text(row) for row in document["baselines"]))
-    for warning in document["warnings"]:
-        click.echo(f"warning: {warning['message']}")
+    gpus = gpus_per_node(loaded)
+    for line in plan_tables(document, gpus):
+        click.echo(line)
+    if explained is not None:
+        for line in explain_order(document, explained, gpus):
+            click.echo(line)
     if stochastic is not None:
         figures = document["stochastic"]
         click.echo(f"stochastic ({figures['samples']:,} futures, seed {figures['seed']}): expected TCO "
