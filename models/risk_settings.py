@@ -42,6 +42,20 @@ DEFAULT_SENSITIVITY_SAMPLES = 1000
 #   cheapest-first: only the second pass; a pure dispatch rule that ignores the plan's placement.
 ALLOCATION_RULES = ("plan-first", "cheapest-first")
 DEFAULT_ALLOCATION = "plan-first"
+# `planner evaluate`'s own default: each future's inference re-placed by the recourse LP of models/stochastic.py
+# (what a planner would do when demand moves); the rules above are fast greedy dispatches, kept as options (on the
+# example they price E[TCO] 2.3x the LP's: shortfall a better placement would have served goes to the penalty).
+OPTIMAL_ALLOCATION = "optimal"
+ALLOCATION_LABELS = {
+    OPTIMAL_ALLOCATION: "optimal recourse (an LP per future re-places inference on the plan's capacity)",
+    "plan-first": "plan-first greedy dispatch (the plan's placement first, then the cheapest free capacity)",
+    "cheapest-first": "cheapest-first greedy dispatch (the plan's placement ignored)",
+}
+
+
+def allocation_label(allocation: str) -> str:
+    """What an allocation rule means, in words, for the console, RISK.json and the Risk sheet."""
+    return ALLOCATION_LABELS.get(allocation, allocation)
 
 RISK_KEYS = ("samples", "seed", "sensitivity_samples", "allocation", "demand_sigma", "demand_common_sigma",
              "sigma_growth_per_quarter", "failure_rate", "slip_probability", "electricity_sigma")

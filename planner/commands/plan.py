@@ -111,7 +111,11 @@ def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv
 
             risk = out_of_sample(loaded, stochastic)
         else:
+            from models.risk_settings import allocation_label, risk_settings
+
             risk = evaluate_plan(loaded, document)
+            rule = risk_settings(loaded).allocation
+            risk = {**risk, "allocation": rule, "allocation_label": allocation_label(rule)}
     # Everything is computed before the first file is written: a failure leaves no partial set of outputs.
     if json_path:
         write_json_atomic(json_path, document)
@@ -153,8 +157,9 @@ def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv
                            f"{row['shortfall_probability']:.1%}")
     elif risk is not None:
         tco = risk["tco_usd"]
-        click.echo(f"risk ({risk['samples']:,} futures): TCO mean ${tco['mean']:,.0f}, P50 ${tco['p50']:,.0f}, "
-                   f"P95 ${tco['p95']:,.0f}, CVaR95 ${tco['cvar95']:,.0f}")
+        click.echo(f"risk ({risk['samples']:,} futures, {risk['allocation']} allocation: the Risk sheet's; "
+                   f"`planner evaluate` defaults to the optimal recourse): TCO mean ${tco['mean']:,.0f}, "
+                   f"P50 ${tco['p50']:,.0f}, P95 ${tco['p95']:,.0f}, CVaR95 ${tco['cvar95']:,.0f}")
 
 
 def baseline_text(row: dict) -> str:
