@@ -163,3 +163,20 @@ def test_compare_prints_and_writes_the_deltas_of_a_tiny_compare(tmp_path):
     lines = result.output.splitlines()
     assert "bigger against worked-example: TCO -25,972 $" in lines
     assert section(lines, "bigger against")[1] == ["h", "A", "2", "3", "+1", "16", "24", "+8"]
+
+
+def test_sweep_prints_and_writes_the_same_deltas(tmp_path):
+    """The same hand-worked pair as a sweep over sites.A.power_mw = 0.025, 0.05: point 2 against point 1 is
+    −$25,971.80 and h at A 2 → 3 nodes (+8 GPUs), printed and in sweep.json's `against_first`."""
+    out = tmp_path / "sweep.json"
+    result = CliRunner().invoke(main, ["sweep", str(WORKED_EXAMPLE / "scenario.yaml"), "--set",
+                                       "sites.A.power_mw=0.025,0.05", "--json", str(out), "--workers", "1",
+                                       "--quiet", "--solver", "highs", "--gap", "0"])
+    assert result.exit_code == 0, result.output
+    points = json.loads(out.read_text())["points"]
+    assert points[1]["against_first"]["tco_delta_usd"] == pytest.approx(-25_971.80, abs=0.01)
+    assert [(d["sku"], d["site"], d["delta_nodes"], d["delta_gpus"]) for d in points[1]["against_first"][
+        "order_deltas"]] == [("h", "A", 1.0, 8.0)]
+    lines = result.output.splitlines()
+    assert "sites.A.power_mw=0.05 against sites.A.power_mw=0.025: TCO -25,972 $" in lines
+    assert section(lines, "sites.A.power_mw=0.05 against")[1] == ["h", "A", "2", "3", "+1", "16", "24", "+8"]
