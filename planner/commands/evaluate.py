@@ -12,7 +12,7 @@ import click
 from models.errors import InputError, Problem
 from models.risk_settings import allocation_label
 from planner.plan_file import changed_inputs, load_plan
-from planner.scenario import load_scenario
+from planner.scenario import Scenario, load_scenario
 from reports.atomic import write_json_atomic
 
 TOP_SENSITIVITIES_SHOWN = 5
@@ -24,7 +24,7 @@ OPTIMAL = "optimal"  # the default allocation: the recourse LP of models/stochas
 DEFAULT_OPTIMAL_SAMPLES = 1000
 
 
-def _check_plan_holds(scenario, plan: dict, plan_path) -> None:
+def _check_plan_holds(scenario: Scenario, plan: dict, plan_path) -> None:
     """Price only plans that hold for this scenario: a fractional order or a quarter outside the horizon would
     give risk figures for a plan nobody can carry out."""
     from models.verify import PlanFormatError, verify_plan
@@ -95,7 +95,7 @@ def command(scenario, plan_path, samples, seed, device, float64, deterministic, 
         from models.risk_settings import risk_settings
         from planner.stochastic import evaluate_optimal
 
-        if samples is None and "samples" not in (loaded.risk or {}):
+        if samples is None and "samples" not in loaded.risk.given:
             samples = DEFAULT_OPTIMAL_SAMPLES
         total = risk_settings(loaded, samples=samples).samples
         with _progress_bar(progress if progress is not None else sys.stderr.isatty(), total) as update:
@@ -110,7 +110,7 @@ def command(scenario, plan_path, samples, seed, device, float64, deterministic, 
         _echo_split(risk["expected_tco_usd"])
         click.echo(f"  highest shortfall probability: {risk['shortfall_probability_worst_quarter']:.1%}")
         return
-    loaded = dataclasses.replace(loaded, risk={**loaded.risk, "allocation": allocation})
+    loaded = dataclasses.replace(loaded, risk=dataclasses.replace(loaded.risk, allocation=allocation))
     show = progress if progress is not None else sys.stderr.isatty()
     with _progress_bar(show, evaluation_work(loaded, samples, deterministic)) as update:
         risk = evaluate_plan(loaded, plan, samples=samples, seed=seed, device=device, float64=float64,
@@ -130,9 +130,8 @@ def default_allocation(scenario, needs_rules: bool) -> str:
     sheets, --deterministic, --device gpu) needs the JAX evaluator: then its default rule."""
     from models.risk_settings import DEFAULT_ALLOCATION
 
-    chosen = (scenario.risk or {}).get("allocation") if isinstance(scenario.risk, dict) else None
-    if chosen is not None:
-        return chosen
+    if "allocation" in scenario.risk.given:
+        return scenario.risk.allocation
     return DEFAULT_ALLOCATION if needs_rules else OPTIMAL
 
 
