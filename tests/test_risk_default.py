@@ -81,3 +81,16 @@ def test_the_greedy_rules_stay_options_and_are_labelled(tmp_path):
     chosen = runner.invoke(main, ["evaluate", str(path), "--plan", str(plan_path), "--samples", "50",
                                   "--allocation", "cheapest-first"])
     assert chosen.exit_code == 0 and "allocation: cheapest-first: " in chosen.output
+
+
+def test_a_scenarios_own_allocation_is_kept(tmp_path):
+    """A scenario whose `risk:` names an allocation gets it without --allocation (RiskSettings.given)."""
+    path = _scenario(tmp_path, risk={"allocation": "cheapest-first"})
+    plan_path = tmp_path / "plan.json"
+    runner = CliRunner()
+    assert runner.invoke(main, ["plan", str(path), "--json", str(plan_path), "--quiet", "--no-baselines",
+                                "--solver", "highs"]).exit_code == 0
+    result = runner.invoke(main, ["evaluate", str(path), "--plan", str(plan_path), "--samples", "20"])
+    assert result.exit_code == 0, result.output
+    assert "allocation: cheapest-first: " in result.output
+    assert load_scenario(path).risk.given == frozenset({"allocation"})
