@@ -126,7 +126,7 @@ def summarise(inputs: RiskInputs, settings: RiskSettings, run: dict, sens: dict,
     return assemble_risk({
         "samples": n, "seed": settings.seed, "device": device, "dtype": "float64" if float64 else "float32",
         "deterministic": deterministic,
-        "settings": {key: getattr(settings, key) for key in settings.__dataclass_fields__},
+        "settings": {key: getattr(settings, key) for key in settings.__dataclass_fields__ if key != "given"},
         "plan_objective_usd": inputs.objective_usd,
         "tco_usd": tco_statistics(tco),
         "expected_tco_usd": _decomposition({name: float(sums["line_usd"][i]) / n

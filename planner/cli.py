@@ -86,7 +86,7 @@ def main() -> None:
     """
 
 
-COMMANDS = ("validate", "estimate", "catalog", "plan", "report", "verify", "evaluate", "generate", "compare", "sweep")
+COMMANDS = ("validate", "estimate", "catalog", "plan", "explain", "report", "verify", "evaluate", "generate", "compare", "sweep")
 BROKEN_EXIT_CODE = 1  # the install is broken, not the input (2)
 
 

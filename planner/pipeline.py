@@ -120,7 +120,12 @@ def solve_program(built: BuiltPlan, backend: str, time_limit_s: float, gap: floa
         result = solve(model.lp, backend=backend, time_limit_s=remaining_s, gap=gap,
                        hint=start.x if start is not None else None, progress=progress)
         result = _keep_the_better(result, start)
-    return dataclasses.replace(result, seconds=time.perf_counter() - started)
+    result = dataclasses.replace(result, seconds=time.perf_counter() - started)
+    if progress is not None and result.has_solution:
+        # The last word is the result's own plan and bound: a solver that reports only as it starts (SCIP after
+        # the warm start) would otherwise leave the progress summary on a stale gap.
+        progress(result.seconds, result.objective, result.bound)
+    return result
 
 
 def _keep_the_better(result: SolveResult, start: WarmStart | None) -> SolveResult:

@@ -32,6 +32,7 @@ from models.scenario import (  # noqa: F401 (the domain type and its closed sets
 from planner import schema as S
 from planner.inheritance import TableSource, attribute, edit_table, parse_override_value, resolve  # noqa: F401
 from planner.resources import shipped_catalog_path
+from planner.scenario_yaml import with_key_lines
 from planner.tables import printable, sha256_of
 from planner.validate import check_fleet_fits, check_references, check_runnable
 
@@ -56,7 +57,11 @@ def load_scenario(path: str | Path, overrides: Mapping[str, object] | None = Non
     more dotted-key overrides applied after the file's own (values as YAML reads them: see
     `parse_override_value`), named `--set KEY` in messages."""
     path = Path(path)
-    resolution = resolve(path, overrides)
+    folder = path.absolute().parent
+    try:
+        resolution = resolve(path, overrides)
+    except InputError as error:
+        raise InputError(with_key_lines(error.problems, folder)) from None
     label = resolution.label
     config = resolution.config
     problems: list[Problem] = list(resolution.problems)
@@ -91,6 +96,7 @@ def load_scenario(path: str | Path, overrides: Mapping[str, object] | None = Non
     }
     tables: dict[str, pd.DataFrame] = {}
     raws = {}
+    headers_complete = True  # a missing key column would make every row's reference fail: reported once instead
     input_files = {"scenario": path.resolve()}
     input_files.update({f"base {i}": base for i, (base, _) in enumerate(resolution.chain[-2::-1], start=1)})
     for role, (table_schema, required) in specs.items():
@@ -114,7 +120,11 @@ def load_scenario(path: str | Path, overrides: Mapping[str, object] | None = Non
         try:
             raw = source.read()
         except InputError as error:
-            problems.extend(error.problems)
+            # A file that cannot be read at all is reported at the key that names it (attributed below to the
+            # file or override that set the key): `scenario.yaml, line 7, key demand: ../demand.csv: file not found`.
+            problems.extend(Problem(label, f"{problem.file}: {problem.message}", column=role)
+                            if problem.row is None and problem.column is None else problem
+                            for problem in error.problems)
             tables[role] = pd.DataFrame({c: pd.Series(dtype=object) for c in table_schema.names})
             continue
         # before parsing: validated like a file
@@ -127,13 +137,15 @@ def load_scenario(path: str | Path, overrides: Mapping[str, object] | None = Non
         warnings.extend(parsed.warnings)
         tables[role], raws[role] = parsed.frame, raw
         input_files[role] = raw.path
+        headers_complete &= parsed.header_complete
 
     # Cross-table references are checked even when single cells were wrong, so one `validate` shows both;
     # only the checks that need fully typed tables (runnable, fleet fits) wait for a clean parse.
-    if horizon is not None and all(role in raws or not required for role, (_, required) in specs.items()):
+    if horizon is not None and headers_complete and all(role in raws or not required
+                                                        for role, (_, required) in specs.items()):
         problems.extend(check_references(tables, raws, horizon))
     if problems:
-        raise InputError(attribute(problems, resolution, cells))
+        raise InputError(with_key_lines(attribute(problems, resolution, cells), folder))
 
     chain = [base for base, _ in resolution.chain]
     scenario = Scenario(
@@ -152,7 +164,7 @@ def load_scenario(path: str | Path, overrides: Mapping[str, object] | None = Non
     problems.extend(check_runnable(scenario, raws))
     problems.extend(check_fleet_fits(scenario, raws))
     if problems:
-        raise InputError(attribute(problems, resolution, cells))
+        raise InputError(with_key_lines(attribute(problems, resolution, cells), folder))
     return scenario
 
 

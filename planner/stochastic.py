@@ -12,7 +12,7 @@ import numpy as np
 
 from models.errors import InputError, Problem
 from models.risk_inputs import build_risk_inputs
-from models.risk_settings import risk_settings
+from models.risk_settings import allocation_label, risk_settings
 from models.risk_schema import OPTIMAL, assemble_risk
 from models.risk_summary import tco_statistics
 from models.scenario import Scenario
@@ -127,16 +127,18 @@ def optimal_recourse(built, inputs, futures: Futures, plan: dict, time_limit_s: 
     model = built.model
     x = first_stage_from_plan(model, plan, built.scenario.horizon, built.solved.headroom)
     nodes = _nodes(model, x)
-    costs, short = [], []
+    costs, short, splits = [], [], []
     for start in range(0, futures.count, RECOURSE_CHUNK_FUTURES):  # futures decouple: one LP per chunk
         chunk = futures.take(start, start + RECOURSE_CHUNK_FUTURES)
         two_stage = build_two_stage(model, built.classes, inputs, chunk, nodes)
         chunk_costs, solution = recourse_costs(two_stage, x, time_limit_s)
         costs.append(chunk_costs)
+        splits.append(two_stage.future_cost_split(solution))
         short.append(two_stage.shortfall_by_quarter(solution))
         if progress is not None:
             progress(chunk.count)
     return {"costs_usd": np.concatenate(costs),
+            "split_usd": {key: np.concatenate([split[key] for split in splits]) for key in splits[0]},
             "shortfall_probability": float(np.concatenate(short).mean(axis=0).max())}
 
 
@@ -151,9 +153,12 @@ def evaluate_optimal(scenario: Scenario, plan: dict, samples: int | None = None,
     futures = draw_futures(inputs, settings.seed, settings.samples, settings.failure_rate)
     out = optimal_recourse(built, inputs, futures, plan, scenario.solver.time_limit_s, progress)
     costs = out["costs_usd"]
+    split = {key: float(values.mean()) for key, values in out["split_usd"].items()}
     return assemble_risk({"samples": settings.samples, "seed": settings.seed, "allocation": OPTIMAL,
-                          "dtype": "float64", "plan_objective_usd": plan.get("objective_usd"),
-                          "tco_usd": tco_statistics(costs),
+                          "allocation_label": allocation_label(OPTIMAL), "dtype": "float64",
+                          "plan_objective_usd": plan.get("objective_usd"), "tco_usd": tco_statistics(costs),
+                          # E[TCO] split as evaluate's rule-based allocations split it (spend, rented, penalties)
+                          "expected_tco_usd": {"total_usd": float(costs.mean()), **split},
                           "shortfall_probability_worst_quarter": out["shortfall_probability"]}, OPTIMAL)
 
 

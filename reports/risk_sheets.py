@@ -103,7 +103,8 @@ def _widths(ws, widths: list[int]) -> None:
 def _risk_sheet(ws, risk: dict) -> None:
     put(ws, 1, 1, "Discounted TCO over sampled futures").font = TITLE_FONT
     about = (f"{risk['samples']:,} samples, seed {risk['seed']}, {risk['dtype']} on {risk['device']}"
-             + (" (deterministic: every uncertainty off)" if risk.get("deterministic") else ""))
+             + (" (deterministic: every uncertainty off)" if risk.get("deterministic") else "")
+             + f"; allocation: {risk.get('allocation_label') or risk['settings']['allocation']}")
     _header(ws, 4, ["Statistic", "TCO (USD)"])
     row = 5
     for key, label in TCO_ROWS:

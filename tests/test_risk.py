@@ -252,7 +252,7 @@ def test_cli_writes_risk_json_and_sheets(worked, tmp_path):
     plan_path.write_text(json.dumps(plan))
     risk_path = tmp_path / "risk.json"
     result = CliRunner().invoke(main, ["evaluate", str(scenario.path), "--plan", str(plan_path), "--samples", "300",
-                                       "--seed", "5", "--json", str(risk_path)])
+                                       "--seed", "5", "--json", str(risk_path), "--allocation", "plan-first"])
     assert result.exit_code == 0, result.output
     risk = json.loads(risk_path.read_text())
     assert check_risk_document(risk) == [] and set(RISK_KEYS) <= set(risk)

@@ -253,7 +253,7 @@ def test_bad_risk_section_is_reported_by_validate(scenario):
     scenario.write_text(yaml.safe_dump(config))
     code, output = run(scenario)
     assert code == 2
-    assert "column risk.samples" in output and "column risk.allocation" in output
+    assert "key risk.samples" in output and "key risk.allocation" in output
 
 
 def test_fleet_over_the_power_cap_is_named(scenario):

@@ -10,7 +10,9 @@ from planner.baselines import baseline_run, compare_with_baselines, options_for
 from planner.pipeline import build_plan, plan_document, run_plan, verify_document
 from planner.progress import SolveProgress
 from planner.scenario import SOLVER_BACKENDS, load_scenario
+from planner.commands.explain import gpus_per_node
 from reports.atomic import check_writable, write_json_atomic
+from reports.console import explain_order, find_order, plan_tables
 
 
 @click.command("plan")
@@ -40,8 +42,11 @@ from reports.atomic import check_writable, write_json_atomic
               help="With --stochastic: λ, the weight of CVaR_α in the objective.")
 @click.option("--cvar-alpha", type=click.FloatRange(min=0, max=1, max_open=True), default=DEFAULT_CVAR_ALPHA,
               show_default=True, help="With --stochastic: α of CVaR.")
+@click.option("--explain", "explain", metavar="ORDER", default=None,
+              help="Also say why this order is made: its number in the order table or QUARTER/SITE/SKU "
+                   "(as `planner explain PLAN.json ORDER` does for a saved plan).")
 def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv_dir, no_risk, quiet, baseline, sku,
-            no_baselines, futures, seed, cvar_weight, cvar_alpha) -> None:
+            no_baselines, futures, seed, cvar_weight, cvar_alpha, explain) -> None:
     """Decide orders, rentals and placement per quarter at the lowest discounted total cost.
 
     The plan is verified on an independent, solver-free path before anything is written. With -o, a default
@@ -90,6 +95,12 @@ def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv
             baselines = compare_with_baselines(run, options_for(run.built, solver, time_limit, gap))
         document = plan_document(run, baselines)
     verify_document(loaded, document)
+    explained = None
+    if explain is not None:
+        try:
+            explained = find_order(document, explain)
+        except ValueError as error:  # before anything is written
+            raise click.BadParameter(str(error), param_hint="--explain") from None
     risk = None
     if xlsx_path and not no_risk:
         from models.risk import evaluate_plan, use_all_cpu_cores
@@ -100,7 +111,11 @@ def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv
 
             risk = out_of_sample(loaded, stochastic)
         else:
+            from models.risk_settings import allocation_label, risk_settings
+
             risk = evaluate_plan(loaded, document)
+            rule = risk_settings(loaded).allocation
+            risk = {**risk, "allocation": rule, "allocation_label": allocation_label(rule)}
     # Everything is computed before the first file is written: a failure leaves no partial set of outputs.
     if json_path:
         write_json_atomic(json_path, document)
@@ -121,8 +136,12 @@ def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv
                f"{len(document['unmet'])} quarter-workloads with unmet demand")
     if document["baselines"]:
         click.echo("saving against " + "; ".join(baseline_text(row) for row in document["baselines"]))
-    for warning in document["warnings"]:
-        click.echo(f"warning: {warning['message']}")
+    gpus = gpus_per_node(loaded)
+    for line in plan_tables(document, gpus):
+        click.echo(line)
+    if explained is not None:
+        for line in explain_order(document, explained, gpus):
+            click.echo(line)
     if stochastic is not None:
         figures = document["stochastic"]
         click.echo(f"stochastic ({figures['samples']:,} futures, seed {figures['seed']}): expected TCO "
@@ -138,8 +157,9 @@ def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv
                            f"{row['shortfall_probability']:.1%}")
     elif risk is not None:
         tco = risk["tco_usd"]
-        click.echo(f"risk ({risk['samples']:,} futures): TCO mean ${tco['mean']:,.0f}, P50 ${tco['p50']:,.0f}, "
-                   f"P95 ${tco['p95']:,.0f}, CVaR95 ${tco['cvar95']:,.0f}")
+        click.echo(f"risk ({risk['samples']:,} futures, {risk['allocation']} allocation: the Risk sheet's; "
+                   f"`planner evaluate` defaults to the optimal recourse): TCO mean ${tco['mean']:,.0f}, "
+                   f"P50 ${tco['p50']:,.0f}, P95 ${tco['p95']:,.0f}, CVaR95 ${tco['cvar95']:,.0f}")
 
 
 def baseline_text(row: dict) -> str:
