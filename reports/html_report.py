@@ -615,6 +615,9 @@ window.chartErrors = [];
   }
   window.addEventListener("error", function (event) { note(event.message || "script error"); });
   window.addEventListener("unhandledrejection", function (event) { note(event.reason); });
+  document.addEventListener("securitypolicyviolation", function (event) {
+    note("blocked by the page's security policy: " + event.violatedDirective);
+  });
   var original = console.error;
   console.error = function () {
     note(Array.prototype.map.call(arguments, String).join(" "));
