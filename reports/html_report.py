@@ -88,7 +88,7 @@ def render_html(plan: dict, scenario, risk: dict | None = None) -> str:
     body = "\n".join([
         f"<h1>Plan: {_text(plan['scenario'])}</h1>",
         _status_line(plan),
-        _headline(plan, purchases, rentals),
+        _headline(plan, purchases, rentals, risk),
         _warnings(plan, scenario),
         _baselines(plan),
         "<h2>Orders</h2>",
@@ -167,9 +167,24 @@ def _records(frame: pd.DataFrame) -> list[dict]:
     return json.loads(frame.to_json(orient="records"))
 
 
-def _quarter_axis(quarters: list[str], title: str = "quarter") -> dict:
+QUARTER_LABEL_PX = 64  # room an upright label like 2027Q1 needs; narrower bands get slanted labels
+
+
+def _quarter_axis(quarters: list[str], title: str = "quarter", width_px: int = CHART_WIDTH_PX) -> dict:
+    upright = len(quarters) * QUARTER_LABEL_PX <= width_px
     return {"field": "quarter", "type": "ordinal", "sort": quarters, "scale": {"domain": quarters},
-            "title": title, "axis": {"labelAngle": 0}}
+            "title": title, "axis": {"labelAngle": 0 if upright else -45}}
+
+
+def _sku_color(skus: list[str], title: str) -> dict:
+    """The SKU colour scale, one domain for every chart so a SKU keeps its colour across the page."""
+    return {"field": "sku", "type": "nominal", "title": title, "scale": {"domain": skus}}
+
+
+def sku_domain(plan: dict) -> list[str]:
+    """Every SKU the plan has in service or orders, sorted: the shared colour domain."""
+    names = {row["sku"] for table in ("fleet", "purchases", "rentals") for row in plan.get(table) or []}
+    return sorted(names)
 
 
 def _series_color() -> dict:
@@ -177,8 +192,12 @@ def _series_color() -> dict:
     return {"field": "series", "type": "nominal", "title": None, "scale": {"range": ["#111"]}}
 
 
+# d3's SI prefix writes a billion as G; a finance reader expects B.
+USD_LABEL_EXPR = "replace(format(datum.value, '$~s'), 'G', 'B')"
+
+
 def _usd_axis(title: str) -> dict:
-    return {"title": title, "axis": {"format": "$~s"}}
+    return {"title": title, "axis": {"labelExpr": USD_LABEL_EXPR}}
 
 
 def orders_chart_rows(plan: dict, scenario) -> pd.DataFrame:
@@ -205,10 +224,10 @@ def _orders_spec(plan: dict, scenario, quarters: list[str]) -> dict | None:
             "width": FACET_WIDTH_PX, "height": CHART_HEIGHT_PX,
             "mark": {"type": "bar", "tooltip": True},
             "encoding": {
-                "x": _quarter_axis(quarters, "order quarter"),
+                "x": _quarter_axis(quarters, "order quarter", FACET_WIDTH_PX),
                 "y": {"field": "value", "type": "quantitative", "aggregate": "sum", "title": "ordered (GPUs or nodes)",
                       "stack": "zero"},
-                "color": {"field": "sku", "type": "nominal", "title": "SKU"},
+                "color": _sku_color(sku_domain(plan), "SKU"),
                 "tooltip": [{"field": "quarter", "title": "order quarter"}, {"field": "site"}, {"field": "sku"},
                             {"field": "measure", "title": "count"},
                             {"field": "value", "aggregate": "sum", "title": "ordered", "format": ",.0f"},
@@ -242,7 +261,7 @@ def _capacity_spec(plan: dict, scenario, quarters: list[str]) -> dict | None:
              "mark": {"type": "bar", "tooltip": True},
              "encoding": {"x": x, "y": {"field": "gpus", "type": "quantitative", "aggregate": "sum",
                                         "title": "GPUs"},
-                          "color": {"field": "sku", "type": "nominal", "title": "GPUs in service, by SKU"},
+                          "color": _sku_color(sku_domain(plan), "GPUs in service, by SKU"),
                           "tooltip": [{"field": "quarter"}, {"field": "sku"},
                                       {"field": "gpus", "aggregate": "sum", "title": "GPUs in service",
                                        "format": ",.0f"}]}},
@@ -325,7 +344,7 @@ def _power_spec(plan: dict, scenario, quarters: list[str]) -> dict | None:
             "width": FACET_WIDTH_PX, "height": CHART_HEIGHT_PX,
             "mark": {"type": "line", "point": True, "tooltip": True},
             "encoding": {
-                "x": _quarter_axis(quarters),
+                "x": _quarter_axis(quarters, width_px=FACET_WIDTH_PX),
                 "y": {"field": "kw", "type": "quantitative", "title": "facility kW", "axis": {"format": ",~s"}},
                 "color": {"field": "measure", "type": "nominal", "title": None,
                           "scale": {"domain": measures, "range": ["#f58518", "#4c78a8", "#e45756"]}},
@@ -449,7 +468,7 @@ def _risk_shortfall_spec(risk: dict, quarters: list[str]) -> dict | None:
                                       {"field": "expected_shortfall_tokens_per_s", "title": "expected tokens/s",
                                        "format": ",.0f"},
                                       {"field": "probability", "title": "P(shortfall)", "format": ".1%"}]}},
-            {"mark": {"type": "line", "point": True, "color": "#111", "tooltip": True},
+            {"mark": {"type": "line", "point": {"color": "#111"}, "color": "#111", "tooltip": True},
              "encoding": {"x": x, "y": {"field": "probability", "type": "quantitative",
                                         "title": "probability of a shortfall (line)",
                                         "scale": {"domain": [0, 1]}, "axis": {"format": ".0%"}},
@@ -539,16 +558,41 @@ def headline_figures(plan: dict, purchases: pd.DataFrame, rentals: pd.DataFrame)
         ("orders", f"{len(purchases):,}", f"{count(purchases['nodes'].sum())} nodes, "
                                           f"{count(purchases['gpus'].sum())} GPUs, capex "
                                           f"{usd(purchases['capex_usd'].sum())}"),
-        ("rentals", f"{len(rentals):,}", f"{count(rentals['nodes'].sum())} node-quarters, rent "
+        ("rentals", f"{len(rentals):,}", f"{count(rentals['nodes'].sum())} node-quarter"
+                                         f"{'' if rentals['nodes'].sum() == 1 else 's'}, rent "
                                          f"{usd(rentals['rent_usd'].sum())}"),
     ]
 
 
-def _headline(plan: dict, purchases: pd.DataFrame, rentals: pd.DataFrame) -> str:
+def risk_figures(risk: dict) -> list[tuple[str, str, str]]:
+    """(label, value, note) of the risk cards: the sampled TCO's mean, P95 and CVaR95, and the mean's split."""
+    tco, split = risk.get("tco_usd") or {}, risk.get("expected_tco_usd") or {}
+    settings = risk.get("settings") or {}
+    allocation = settings.get("allocation") or risk.get("allocation")
+    basis = f"{risk.get('samples', '?')} futures, seed {risk.get('seed', '?')}" + \
+        (f", allocation {allocation}" if allocation else "")
+    cards = [("E[TCO] over sampled futures", usd(tco.get("mean")), basis),
+             ("P95 TCO", usd(tco.get("p95")), f"P5 {usd(tco.get('p5'))}, P50 {usd(tco.get('p50'))}")]
+    if _finite(tco.get("cvar95")):
+        cards.append(("CVaR95 TCO", usd(tco["cvar95"]), "mean of the dearest 5 % of futures"))
+    if split:
+        cards.append(("E[TCO] split", usd(split.get("total_usd")),
+                      f"spend {usd(split.get('spend_usd'))}, on-demand rent {usd(split.get('on_demand_usd'))}, "
+                      f"penalties {usd(split.get('penalty_usd'))}"))
+    return cards
+
+
+def _cards(figures: list[tuple[str, str, str]], section_id: str) -> str:
     cards = "".join(f'<div class="card"><div class="label">{_text(label)}</div><div class="value">{_text(value)}'
-                    f'</div><div class="note">{_text(note)}</div></div>'
-                    for label, value, note in headline_figures(plan, purchases, rentals))
-    return f'<section class="cards" id="headline">{cards}</section>'
+                    f'</div><div class="note">{_text(note)}</div></div>' for label, value, note in figures)
+    return f'<section class="cards" id="{section_id}">{cards}</section>'
+
+
+def _headline(plan: dict, purchases: pd.DataFrame, rentals: pd.DataFrame, risk: dict | None) -> str:
+    page = _cards(headline_figures(plan, purchases, rentals), "headline")
+    if risk is not None:
+        page += "<h2>Risk in figures</h2>" + _cards(risk_figures(risk), "risk-headline")
+    return page
 
 
 def _warnings(plan: dict, scenario) -> str:
@@ -653,7 +697,7 @@ STYLE = """
 body { font-family: system-ui, sans-serif; margin: 24px 32px; color: #1b1b1b; max-width: 1200px; }
 h1 { font-size: 24px; margin-bottom: 4px; } h2 { font-size: 18px; margin-top: 28px; }
 .status { color: #555; margin-top: 0; }
-.cards { display: grid; grid-template-columns: repeat(3, 1fr); gap: 12px; }
+.cards { display: grid; grid-template-columns: repeat(3, 1fr); gap: 12px; margin-bottom: 12px; }
 .card { border: 1px solid #ddd; border-radius: 6px; padding: 10px 14px; }
 .card .label { color: #555; font-size: 13px; } .card .value { font-size: 22px; font-weight: 600; }
 .card .note { color: #666; font-size: 12px; }
