@@ -473,3 +473,27 @@ def test_screenshot_is_a_full_page_image(hostile, tmp_path):
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
     assert (width, height) == (1400, 3000)
+
+
+def test_plan_writes_the_page_beside_plan_json(tmp_path):
+    """`planner plan SCENARIO --html OUT.html` writes the same page `planner report --html` would: the same orders,
+    and (with --no-risk) the note that there are no risk results."""
+    scenario = worked_example(tmp_path / "inputs")
+    out, plan_path = tmp_path / "plan.html", tmp_path / "plan.json"
+    result = CliRunner().invoke(main, ["plan", str(scenario), "--json", str(plan_path), "--html", str(out),
+                                       "--no-risk", "--no-baselines", "--quiet"])
+    assert result.exit_code == 0, result.output
+    page = read_page(out.read_text(encoding="utf-8"))
+    plan = json.loads(plan_path.read_text())
+    assert order_rows(page) == sorted((o["quarter"], o["in_service"], o["site"], o["sku"], float(o["nodes"]),
+                                       8.0 * o["nodes"], float(o["capex_usd"])) for o in plan["purchases"])
+    assert "No risk results" in " ".join(page.text)
+
+
+def test_plan_refuses_an_unwritable_page_before_solving(tmp_path):
+    scenario = worked_example(tmp_path / "inputs")
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = CliRunner().invoke(main, ["plan", str(scenario), "--html", str(blocker / "plan.html"), "--no-risk"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert not (tmp_path / "file").is_dir()
