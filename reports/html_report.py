@@ -23,9 +23,10 @@ from pathlib import Path
 import pandas as pd
 
 from models.cost_parameters import PENALTY_LINES_USD, USD_LINES
+from models.plan_schema import columns_of
 from reports.atomic import write_atomic
-from reports.tables import (placement_table, plan_warnings, purchases_table, rentals_table, site_power_table,
-                            spend_and_penalties, unit_costs_tables, unmet_table, costs_table, fleet_table)
+from reports.tables import (costs_table, fleet_table, placement_table, plan_warnings, purchases_table, rentals_table,
+                            site_power_table, spend_and_penalties, unit_costs_tables, unmet_table)
 
 VENDOR = Path(__file__).resolve().parent / "vendor"
 # Loaded in this order: vega-lite needs vega, vega-embed needs both.
@@ -164,7 +165,7 @@ EMPTY_NOTES = {
 
 def _records(frame: pd.DataFrame) -> list[dict]:
     """JSON-ready rows: numpy scalars as Python numbers, NaN as null."""
-    return json.loads(frame.to_json(orient="records"))
+    return json.loads(frame.to_json(orient="records", double_precision=15))
 
 
 QUARTER_LABEL_PX = 64  # room an upright label like 2027Q1 needs; narrower bands get slanted labels
@@ -183,7 +184,8 @@ def _sku_color(skus: list[str], title: str) -> dict:
 
 def sku_domain(plan: dict) -> list[str]:
     """Every SKU the plan has in service or orders, sorted: the shared colour domain."""
-    names = {row["sku"] for table in ("fleet", "purchases", "rentals") for row in plan.get(table) or []}
+    names = {row[column] for table in ("fleet", "purchases", "rentals") for column in columns_of(table, "sku")
+             for row in plan.get(table) or []}
     return sorted(names)
 
 
@@ -705,7 +707,8 @@ table { border-collapse: collapse; font-size: 13px; }
 th, td { border-bottom: 1px solid #e3e3e3; padding: 4px 10px; text-align: left; vertical-align: top; }
 th { background: #f5f5f5; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tfoot td { font-weight: 600; border-top: 2px solid #bbb; }
-.note { color: #666; } .caption { color: #444; font-size: 13px; margin-top: -6px; } .no-risk { border-left: 4px solid #f58518; padding: 6px 12px; background: #fff8ef; }
+.note { color: #666; } .caption { color: #444; font-size: 13px; margin-top: -6px; }
+.no-risk { border-left: 4px solid #f58518; padding: 6px 12px; background: #fff8ef; }
 .warnings li { margin-bottom: 4px; }
 .chart { min-height: 120px; }
 .vega-bind { margin: 4px 0 8px 0; font-size: 13px; }
