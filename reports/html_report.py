@@ -194,6 +194,8 @@ def _series_color() -> dict:
     return {"field": "series", "type": "nominal", "title": None, "scale": {"range": ["#111"]}}
 
 
+# d3's SI prefix: 2M for 2,000,000 (and 0 for zero, not 0M).
+SI_LABEL_EXPR = "datum.value == 0 ? '0' : format(datum.value, '~s')"
 # d3's SI prefix writes a billion as G; a finance reader expects B.
 USD_LABEL_EXPR = "replace(format(datum.value, '$~s'), 'G', 'B')"
 
@@ -308,7 +310,7 @@ def _demand_spec(plan: dict, scenario, quarters: list[str]) -> dict | None:
             {"data": {"values": _records(status)},
              "mark": {"type": "bar", "tooltip": True},
              "encoding": {"x": x, "y": {"field": "tokens_per_s", "type": "quantitative", "title": "tokens/s",
-                                        "axis": {"format": "~s"}},
+                                        "axis": {"labelExpr": SI_LABEL_EXPR}},
                           "color": {"field": "status", "type": "nominal", "title": "inference",
                                     "scale": {"domain": ["served", "unmet"], "range": ["#4c78a8", "#e45756"]}},
                           "tooltip": [{"field": "quarter"}, {"field": "status"},
@@ -347,7 +349,7 @@ def _power_spec(plan: dict, scenario, quarters: list[str]) -> dict | None:
             "mark": {"type": "line", "point": True, "tooltip": True},
             "encoding": {
                 "x": _quarter_axis(quarters, width_px=FACET_WIDTH_PX),
-                "y": {"field": "kw", "type": "quantitative", "title": "facility kW", "axis": {"format": ",~s"}},
+                "y": {"field": "kw", "type": "quantitative", "title": "facility kW", "axis": {"format": ",.0f"}},
                 "color": {"field": "measure", "type": "nominal", "title": None,
                           "scale": {"domain": measures, "range": ["#f58518", "#4c78a8", "#e45756"]}},
                 "strokeDash": {"field": "measure", "type": "nominal", "title": None,
@@ -465,7 +467,7 @@ def _risk_shortfall_spec(risk: dict, quarters: list[str]) -> dict | None:
         "layer": [
             {"mark": {"type": "bar", "color": "#e45756", "opacity": 0.7, "tooltip": True},
              "encoding": {"x": x, "y": {"field": "expected_shortfall_tokens_per_s", "type": "quantitative",
-                                        "title": "expected shortfall, tokens/s (bars)", "axis": {"format": "~s"}},
+                                        "title": "expected shortfall, tokens/s (bars)", "axis": {"labelExpr": SI_LABEL_EXPR}},
                           "tooltip": [{"field": "quarter"},
                                       {"field": "expected_shortfall_tokens_per_s", "title": "expected tokens/s",
                                        "format": ",.0f"},

@@ -497,3 +497,38 @@ def test_plan_refuses_an_unwritable_page_before_solving(tmp_path):
     result = CliRunner().invoke(main, ["plan", str(scenario), "--html", str(blocker / "plan.html"), "--no-risk"])
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert not (tmp_path / "file").is_dir()
+
+
+@pytest.fixture(scope="module")
+def rent_only(tmp_path_factory):
+    """A cloud site only: 1,000 tokens/s for one quarter are served by renting 1 node ($1/GPU-h × 8 × 2,190 h =
+    $17,520), so the plan orders nothing and has no power cap to chart."""
+    from scenario_files import CLOUD, inference, write_scenario
+
+    folder = tmp_path_factory.mktemp("rent-only")
+    path = write_scenario(folder / "inputs", catalog=[sku(rent_usd_per_gpu_hour=1.0)], sites=[CLOUD],
+                          workloads=[inference("chat")], demand=[("chat", "2027Q1", 1000)],
+                          throughput=[("chat", "a", 1000)], quarters=1)
+    plan, _ = solved(path)
+    assert not plan["purchases"] and plan["rentals"]
+    plan_path = write_json_atomic(folder / "plan.json", plan)
+    out = folder / "plan.html"
+    result = CliRunner().invoke(main, ["report", str(plan_path), "--html", str(out)])
+    assert result.exit_code == 0, result.output
+    return plan, read_page(out.read_text(encoding="utf-8")), out
+
+
+def test_a_plan_without_orders_or_owned_sites_says_so_instead_of_charting(rent_only):
+    plan, page, _ = rent_only
+    text = " ".join(page.text)
+    assert "No orders: the plan buys nothing." in text and "No orders to chart" in text
+    assert "No owned site: no power cap to chart." in text
+    assert set(page.charts) == {"capacity", "demand", "costs"}
+    rent = {row["line"]: row["usd"] for row in layer_values(chart_specs(page)["costs"], 0)}
+    assert rent == pytest.approx({"rent": 17_520.0}) and plan["totals"]["rent_usd"] == pytest.approx(17_520.0)
+
+
+@needs_chromium
+def test_every_chart_renders_in_chromium_without_orders(rent_only, tmp_path):
+    _, _, out = rent_only
+    assert_every_chart_drawn(out, tmp_path, {"capacity", "demand", "costs"})
