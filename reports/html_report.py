@@ -404,6 +404,8 @@ def _costs_spec(plan: dict, scenario, quarters: list[str]) -> dict | None:
 # Percentile bands of the TCO distribution, outermost first: (low key, high key, label, opacity).
 TCO_BANDS = (("p5", "p95", "P5–P95: 90 % of futures", "#9ecae9"), ("p95", "p99", "P95–P99: the tail", "#f2b447"))
 TCO_MARKERS = (("p50", "P50"), ("mean", "mean"), ("p95", "P95"), ("p99", "P99"))
+FORECAST_MARKER = "this plan's forecast (PLAN.json objective)"
+MARKER_COLORS = {"P50": "#7b3294", "mean": "#d62728", "P95": "#ff7f0e", "P99": "#8c564b", FORECAST_MARKER: "#111111"}
 
 
 def _risk_tco_spec(plan: dict, risk: dict) -> dict | None:
@@ -416,14 +418,15 @@ def _risk_tco_spec(plan: dict, risk: dict) -> dict | None:
     bands = [{"band": label, "low_usd": tco[low], "high_usd": tco[high]}
              for low, high, label, _ in TCO_BANDS if _finite(tco.get(low)) and _finite(tco.get(high))]
     markers = [{"marker": label, "usd": tco[key]} for key, label in TCO_MARKERS if _finite(tco.get(key))]
-    markers.append({"marker": "this plan's forecast (PLAN.json objective)", "usd": plan["objective_usd"]})
+    markers.append({"marker": FORECAST_MARKER, "usd": plan["objective_usd"]})
     x_title = f"discounted TCO of one future ({risk.get('samples', len(counts))} futures)"
     return {
         "width": CHART_WIDTH_PX, "height": CHART_HEIGHT_PX,
         "layer": [
             {"data": {"values": bands},
              "mark": {"type": "rect", "opacity": 0.45, "tooltip": True},
-             "encoding": {"x": {"field": "low_usd", "type": "quantitative", **_usd_axis(x_title)},
+             "encoding": {"x": {"field": "low_usd", "type": "quantitative", "scale": {"zero": False},
+                                **_usd_axis(x_title)},
                           "x2": {"field": "high_usd"},
                           "color": {"field": "band", "type": "nominal", "title": "percentile band",
                                     "scale": {"domain": [b[2] for b in TCO_BANDS],
@@ -442,7 +445,8 @@ def _risk_tco_spec(plan: dict, risk: dict) -> dict | None:
              "mark": {"type": "rule", "strokeWidth": 2, "tooltip": True},
              "encoding": {"x": {"field": "usd", "type": "quantitative"},
                           "color": {"field": "marker", "type": "nominal", "title": "marker",
-                                    "scale": {"scheme": "dark2"}},
+                                    "scale": {"domain": [m["marker"] for m in markers],
+                                              "range": [MARKER_COLORS[m["marker"]] for m in markers]}},
                           "tooltip": [{"field": "marker"}, {"field": "usd", "title": "$", "format": "$,.0f"}]}},
         ],
         "resolve": {"scale": {"color": "independent"}, "legend": {"color": "independent"}},
