@@ -54,7 +54,8 @@ CAPTIONS = {
     "power": "Facility power at each owned site: at full load (what the cap limits), at the plan's utilisation "
              "(what the energy bill pays for), and the cap.",
     "costs": "PLAN.json's $ cost lines per quarter, undiscounted, stacked (lines that are zero all horizon long are "
-             "left out); the line is each quarter's discounted total, whose sum is the discounted TCO.",
+             "left out; click a legend entry to pick one out, shift-click for more); the line is each quarter's "
+             "discounted total, whose sum is the discounted TCO.",
     "risk_tco": "Histogram of the discounted TCO over RISK.json's sampled futures, with its percentile bands and "
                 "markers; PLAN.json's objective is the forecast future.",
     "risk_shortfall": "Per quarter: the probability that the plan's fleet leaves demand unserved (line, right "
@@ -382,9 +383,11 @@ def _costs_spec(plan: dict, scenario, quarters: list[str]) -> dict | None:
         "width": CHART_WIDTH_PX, "height": CHART_HEIGHT_PX,
         "layer": [
             {"data": {"values": _records(rows)},
+             "params": [{"name": "picked_line", "select": {"type": "point", "fields": ["line"]}, "bind": "legend"}],
              "mark": {"type": "bar", "tooltip": True},
              "encoding": {"x": x, "y": {"field": "usd", "type": "quantitative", "aggregate": "sum",
                                         **_usd_axis("$ per quarter (undiscounted)")},
+                          "opacity": {"condition": {"param": "picked_line", "value": 1}, "value": 0.2},
                           "color": {"field": "line", "type": "nominal", "title": "cost line", "sort": order},
                           "order": {"field": "line", "sort": "ascending"},
                           "tooltip": [{"field": "quarter"}, {"field": "line", "title": "cost line"},
