@@ -24,6 +24,7 @@ import pandas as pd
 
 from models.cost_parameters import PENALTY_LINES_USD, USD_LINES
 from models.plan_schema import columns_of
+from models.scenario import Scenario
 from reports.atomic import write_atomic
 from reports.tables import (costs_table, fleet_table, placement_table, plan_warnings, purchases_table, rentals_table,
                             site_power_table, spend_and_penalties, unit_costs_tables, unmet_table)
@@ -77,13 +78,13 @@ _SCRIPT_SAFE = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026", 0
                 0x2029: "\\u2029"}
 
 
-def write_html_report(path: str | Path, plan: dict, scenario, risk: dict | None = None) -> Path:
+def write_html_report(path: str | Path, plan: dict, scenario: Scenario, risk: dict | None = None) -> Path:
     """Write the page atomically (reports/atomic.py); the whole page is built before anything is written."""
     page = render_html(plan, scenario, risk)
     return write_atomic(path, lambda tmp: tmp.write_text(page, encoding="utf-8"))
 
 
-def render_html(plan: dict, scenario, risk: dict | None = None) -> str:
+def render_html(plan: dict, scenario: Scenario, risk: dict | None = None) -> str:
     """The report page as one string of HTML."""
     specs = chart_specs(plan, scenario, risk)
     purchases, rentals = purchases_table(plan, scenario), rentals_table(plan, scenario)
@@ -128,7 +129,7 @@ def render_html(plan: dict, scenario, risk: dict | None = None) -> str:
 
 # --- the charts' Vega-Lite specifications ---------------------------------------------------------------------
 
-def chart_specs(plan: dict, scenario, risk: dict | None = None) -> dict[str, dict]:
+def chart_specs(plan: dict, scenario: Scenario, risk: dict | None = None) -> dict[str, dict]:
     """Chart id -> Vega-Lite spec with its data inline; a chart with nothing to draw is left out (its section
     says why)."""
     quarters = list(plan["horizon"]["quarters"])
@@ -205,7 +206,7 @@ def _usd_axis(title: str) -> dict:
     return {"title": title, "axis": {"labelExpr": USD_LABEL_EXPR}}
 
 
-def orders_chart_rows(plan: dict, scenario) -> pd.DataFrame:
+def orders_chart_rows(plan: dict, scenario: Scenario) -> pd.DataFrame:
     """One row per order and count measure: (quarter, site, sku, measure, value), value in GPUs or nodes."""
     purchases = purchases_table(plan, scenario).rename(columns={"order_quarter": "quarter", "gpus": "GPUs"})
     rows = purchases.melt(id_vars=["quarter", "site", "sku", "capex_usd"], value_vars=list(COUNT_MEASURES),
@@ -213,7 +214,7 @@ def orders_chart_rows(plan: dict, scenario) -> pd.DataFrame:
     return rows[["quarter", "site", "sku", "measure", "value", "capex_usd"]]
 
 
-def _orders_spec(plan: dict, scenario, quarters: list[str]) -> dict | None:
+def _orders_spec(plan: dict, scenario: Scenario, quarters: list[str]) -> dict | None:
     rows = orders_chart_rows(plan, scenario)
     if rows.empty:
         return None
@@ -242,7 +243,7 @@ def _orders_spec(plan: dict, scenario, quarters: list[str]) -> dict | None:
     }
 
 
-def capacity_chart_rows(plan: dict, scenario) -> tuple[pd.DataFrame, pd.DataFrame]:
+def capacity_chart_rows(plan: dict, scenario: Scenario) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(GPUs in service per quarter and SKU, from the fleet: existing nodes, orders in service and rentals;
     GPU-equivalents busy per quarter, from the placement: node-equivalents × GPUs per node of their SKU)."""
     fleet = fleet_table(plan, scenario)
@@ -254,7 +255,7 @@ def capacity_chart_rows(plan: dict, scenario) -> tuple[pd.DataFrame, pd.DataFram
     return in_service, busy
 
 
-def _capacity_spec(plan: dict, scenario, quarters: list[str]) -> dict | None:
+def _capacity_spec(plan: dict, scenario: Scenario, quarters: list[str]) -> dict | None:
     in_service, busy = capacity_chart_rows(plan, scenario)
     if in_service.empty:
         return None
@@ -281,7 +282,7 @@ def _capacity_spec(plan: dict, scenario, quarters: list[str]) -> dict | None:
     }
 
 
-def demand_chart_rows(plan: dict, scenario, quarters: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def demand_chart_rows(plan: dict, scenario: Scenario, quarters: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(tokens/s per quarter and status, served from the inference placement and unmet from PLAN.json `unmet`;
     the scenario's inference demand per quarter)."""
     placement = placement_table(plan, scenario)
@@ -300,7 +301,7 @@ def demand_chart_rows(plan: dict, scenario, quarters: list[str]) -> tuple[pd.Dat
     return status, demand
 
 
-def _demand_spec(plan: dict, scenario, quarters: list[str]) -> dict | None:
+def _demand_spec(plan: dict, scenario: Scenario, quarters: list[str]) -> dict | None:
     status, demand = demand_chart_rows(plan, scenario, quarters)
     if not (demand["tokens_per_s"] > 0).any() and not (status["tokens_per_s"] > 0).any():
         return None
@@ -327,7 +328,7 @@ def _demand_spec(plan: dict, scenario, quarters: list[str]) -> dict | None:
     }
 
 
-def power_chart_rows(plan: dict, scenario) -> pd.DataFrame:
+def power_chart_rows(plan: dict, scenario: Scenario) -> pd.DataFrame:
     """(site, quarter, measure, kw): facility kW at full load and at the plan's utilisation, and the cap."""
     power = site_power_table(plan, scenario)
     rows = power.melt(id_vars=["site", "quarter"], value_vars=list(POWER_MEASURES), var_name="measure",
@@ -336,7 +337,7 @@ def power_chart_rows(plan: dict, scenario) -> pd.DataFrame:
     return rows
 
 
-def _power_spec(plan: dict, scenario, quarters: list[str]) -> dict | None:
+def _power_spec(plan: dict, scenario: Scenario, quarters: list[str]) -> dict | None:
     rows = power_chart_rows(plan, scenario)
     if rows.empty:
         return None
@@ -362,7 +363,7 @@ def _power_spec(plan: dict, scenario, quarters: list[str]) -> dict | None:
     }
 
 
-def cost_chart_rows(plan: dict, scenario) -> tuple[pd.DataFrame, pd.DataFrame]:
+def cost_chart_rows(plan: dict, scenario: Scenario) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(quarter, line, kind, usd) for every $ cost line that is not zero all horizon long (undiscounted, as PLAN.json
     `costs`), and (quarter, discounted_usd) per quarter."""
     costs = costs_table(plan, scenario)
@@ -373,7 +374,7 @@ def cost_chart_rows(plan: dict, scenario) -> tuple[pd.DataFrame, pd.DataFrame]:
     return rows.reset_index(drop=True), costs[["quarter", "discounted_usd"]]
 
 
-def _costs_spec(plan: dict, scenario, quarters: list[str]) -> dict | None:
+def _costs_spec(plan: dict, scenario: Scenario, quarters: list[str]) -> dict | None:
     rows, discounted = cost_chart_rows(plan, scenario)
     if rows.empty:
         return None
@@ -474,7 +475,8 @@ def _risk_shortfall_spec(risk: dict, quarters: list[str]) -> dict | None:
         "layer": [
             {"mark": {"type": "bar", "color": "#e45756", "opacity": 0.7, "tooltip": True},
              "encoding": {"x": x, "y": {"field": "expected_shortfall_tokens_per_s", "type": "quantitative",
-                                        "title": "expected shortfall, tokens/s (bars)", "axis": {"labelExpr": SI_LABEL_EXPR}},
+                                        "title": "expected shortfall, tokens/s (bars)",
+                                        "axis": {"labelExpr": SI_LABEL_EXPR}},
                           "tooltip": [{"field": "quarter"},
                                       {"field": "expected_shortfall_tokens_per_s", "title": "expected tokens/s",
                                        "format": ",.0f"},
@@ -606,7 +608,7 @@ def _headline(plan: dict, purchases: pd.DataFrame, rentals: pd.DataFrame, risk: 
     return page
 
 
-def _warnings(plan: dict, scenario) -> str:
+def _warnings(plan: dict, scenario: Scenario) -> str:
     warnings = plan_warnings(plan, scenario)
     if not warnings:
         return ""
