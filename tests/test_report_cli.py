@@ -93,7 +93,7 @@ def test_nothing_to_write_is_a_usage_error(saved_plan):
     plan_path, _, _ = saved_plan
     result = report(plan_path)
     assert result.exit_code == 2
-    assert "give -o OUT.xlsx and/or --csv DIR" in result.output
+    assert "give -o OUT.xlsx, --csv DIR and/or --html OUT.html" in result.output
 
 
 @pytest.fixture(scope="module")

@@ -26,6 +26,8 @@ from reports.console import explain_order, find_order, plan_tables
 @click.option("--gap", type=click.FloatRange(min=0), default=None, help="Relative optimality gap to stop at.")
 @click.option("--strict", is_flag=True, help="Forbid unmet demand and unfinished runs; report infeasibility.")
 @click.option("--csv", "csv_dir", type=click.Path(file_okay=False), help="Also write the report tables as CSV here.")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False),
+              help="Also write a self-contained HTML report with interactive charts here (docs/html-report.md).")
 @click.option("--no-risk", is_flag=True, help="Skip the default Monte-Carlo evaluation behind the workbook's "
                                               "Risk and Sensitivity sheets.")
 @click.option("--quiet", is_flag=True, help="No progress line on stderr while solving.")
@@ -45,12 +47,13 @@ from reports.console import explain_order, find_order, plan_tables
 @click.option("--explain", "explain", metavar="ORDER", default=None,
               help="Also say why this order is made: its number in the order table or QUARTER/SITE/SKU "
                    "(as `planner explain PLAN.json ORDER` does for a saved plan).")
-def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv_dir, no_risk, quiet, baseline, sku,
-            no_baselines, futures, seed, cvar_weight, cvar_alpha, explain) -> None:
+def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv_dir, html_path, no_risk, quiet,
+            baseline, sku, no_baselines, futures, seed, cvar_weight, cvar_alpha, explain) -> None:
     """Decide orders, rentals and placement per quarter at the lowest discounted total cost.
 
     The plan is verified on an independent, solver-free path before anything is written. With -o, a default
-    risk evaluation (the scenario's risk: settings, 4,000 samples unless set) adds the Risk and Sensitivity sheets.
+    risk evaluation (the scenario's risk: settings, 4,000 samples unless set) adds the Risk and Sensitivity sheets
+    (and, with --html, the page's risk charts).
     Unless --no-baselines, the plan is compared with how procurement is done without the optimiser (greedy,
     single-sku, just-in-time), each priced alike; --baseline NAME writes that baseline's own plan instead.
     """
@@ -60,7 +63,7 @@ def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv
     if sku is not None and sku not in loaded.catalog.index:
         raise click.BadParameter(f"{sku!r} is not in the catalog ({', '.join(loaded.catalog.index)})",
                                  param_hint="--sku")
-    for path in (json_path, xlsx_path):
+    for path in (json_path, xlsx_path, html_path):
         if path:
             check_writable(path)
     if csv_dir:
@@ -102,7 +105,7 @@ def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv
         except ValueError as error:  # before anything is written
             raise click.BadParameter(str(error), param_hint="--explain") from None
     risk = None
-    if xlsx_path and not no_risk:
+    if (xlsx_path or html_path) and not no_risk:
         from models.risk import evaluate_plan, use_all_cpu_cores
 
         use_all_cpu_cores()
@@ -127,6 +130,10 @@ def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv
         from reports.csv_writer import write_csv_tables
 
         write_csv_tables(csv_dir, document, loaded)
+    if html_path:
+        from reports.html_report import write_html_report
+
+        write_html_report(html_path, document, loaded, risk=risk)
     gap_text = f"{document['gap']:.3%}" if document["gap"] is not None else "n/a"
     click.echo(f"{loaded.name}: {document['status']} ({document['solver']}, gap {gap_text}, "
                f"{document['solve_seconds']:.1f} s): discounted spend ${document['discounted_spend_usd']:,.2f} + "
