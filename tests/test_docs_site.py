@@ -123,3 +123,33 @@ def test_the_readme_is_short_and_links_into_the_manual():
     assert len([link for link in relative if link.startswith("docs/")]) >= 8, relative
     for link in relative:
         assert (ROOT / link).exists(), link
+
+
+def test_the_inputs_page_lists_every_column_of_the_schema():
+    """docs/inputs.md's table of tables names, in its code spans, every column planner/schema.py parses: a column
+    added to a table without a word in the manual fails here."""
+    from planner import schema as S
+
+    text = (ROOT / "docs" / "inputs.md").read_text(encoding="utf-8")
+    for table in (S.CATALOG, S.SITES, S.FLEET, S.WORKLOADS, S.DEMAND, S.THROUGHPUT):
+        row = next((line for line in text.splitlines() if re.match(rf"\| {table.name}( \(optional\))? \|", line)),
+                   None)
+        assert row, f"docs/inputs.md has no row for the {table.name} table"
+        documented = set(re.findall(r"\w+", " ".join(re.findall(r"`([^`]*)`", row))))
+        missing = [column.name for column in table.columns if column.name not in documented]
+        assert not missing, f"docs/inputs.md, {table.name}: no mention of {missing}"
+
+
+def test_the_readme_tour_uses_commands_and_options_that_exist():
+    """Every `$ planner COMMAND …` line of the README's tour names a command of the group and only options that
+    command has, so the tour cannot silently rot when an option is renamed."""
+    lines = [line[2:].split() for line in README.read_text(encoding="utf-8").splitlines()
+             if line.startswith("$ planner ")]
+    assert len(lines) >= 6
+    for words in lines:
+        command = cli.commands.get(words[1])
+        assert command is not None, words
+        known = {flag for param in command.params if isinstance(param, click.Option)
+                 for flag in (*param.opts, *param.secondary_opts)}
+        used = {word.split("=")[0] for word in words[2:] if word.startswith("-")}
+        assert used <= known, (words[1], sorted(used - known))
