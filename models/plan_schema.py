@@ -2,9 +2,9 @@
 
 The writer (planner/pipeline.py `plan_document`) assembles the document through `assemble` and `table_columns`,
 so it cannot leave out or invent a field; every reader (planner/plan_file.py, models/verify.py, reports/tables.py,
-models/risk_inputs.py) checks or selects fields through this module; and the README's PLAN.json table is
-`markdown_table()`, which tests/test_plan_schema.py compares with the README. Only names and types are shared:
-the verifier still recomputes every figure from the scenario on its own.
+models/risk_inputs.py) checks or selects fields through this module; and the manual's PLAN.json table
+(docs/outputs.md) is `markdown_table()`, which tests/test_plan_schema.py compares with that page. Only names and
+types are shared: the verifier still recomputes every figure from the scenario on its own.
 
 A column name means one thing in every table (`nodes` is whole nodes wherever it appears), which is why the
 columns are declared once below and the tables list them.
@@ -194,7 +194,7 @@ PLAN_FIELDS: tuple[Field, ...] = (
     Field("warnings", RECORDS, "", "every run left (partly) undone and every service with unmet demand, dearest "
                                    "first", required=False,
           members=_columns("kind", "workload", "quarters", "amount", "unit", "cost_usd", "cause", "message")),
-    Field("duals", OBJECT, "discounted $", "shadow prices from the LP around the plan (README, Shadow prices)",
+    Field("duals", OBJECT, "discounted $", "shadow prices from the LP around the plan (manual, Shadow prices)",
           required=False, members=(
               Field("method", TEXT, "", "how they were computed, or why they are unavailable"),
               Field("lp_objective_usd", NUMBER_OR_NULL, "discounted $", "objective of the LP around the plan"),
@@ -207,7 +207,7 @@ PLAN_FIELDS: tuple[Field, ...] = (
                                                                  f"{_DUAL_ROWS}", required=False))),
     Field("why", RECORDS, "", "what each order's pool serves", required=False,
           members=_columns("quarter", "site", "sku", "nodes", "in_service", "serves")),
-    Field("baselines", RECORDS, "discounted $", "procurement without the optimiser, priced alike (README, "
+    Field("baselines", RECORDS, "discounted $", "procurement without the optimiser, priced alike (manual, "
           "Baselines): name (greedy, single-sku, just-in-time); status (a plan's status, or failed); objective_usd "
           "(its discounted TCO, null if failed); saving_usd (its objective_usd − this plan's); saving_pct "
           "(saving_usd / its objective_usd); detail (what it bought, or why it failed). Empty in a baseline's own "
@@ -219,7 +219,7 @@ PLAN_FIELDS: tuple[Field, ...] = (
               Field("saving_pct", NUMBER_OR_NULL, "fraction", "saving_usd / the baseline's objective"),
               Field("detail", TEXT, "", "what the baseline bought, or why it failed"))),
     Field("stochastic", OBJECT, "discounted $", "only from `plan --stochastic N`: the two-stage solve on N sampled "
-                                                "futures (README, Stochastic planning)", required=False, members=(
+                                                "futures (manual, Stochastic planning)", required=False, members=(
               Field("samples", NUMBER, "futures", "futures solved on (evaluate's sampler, futures 0 … N−1)"),
               Field("seed", NUMBER, "", "the sampler's seed"),
               Field("cvar_weight", NUMBER, "", "λ in mean + λ · CVaR_α"),
@@ -383,7 +383,7 @@ def assemble(values: dict) -> dict:
     return document
 
 
-# --- the README table ---------------------------------------------------------------------------------------
+# --- the manual's table --------------------------------------------------------------------------------------
 
 def _key(field: Field) -> str:
     if field.kind == RECORDS:
@@ -394,7 +394,7 @@ def _key(field: Field) -> str:
 
 
 def markdown_table() -> str:
-    """The README's PLAN.json tables: the top-level fields, then every record column once."""
+    """The manual's PLAN.json tables (docs/outputs.md): the top-level fields, then every record column once."""
     def row(key: str, field: Field) -> str:
         optional = "" if field.required else " (optional when read)"
         return f"| {key} | {field.kind}{optional} | {field.unit} | {field.description} |"

@@ -15,7 +15,7 @@ The model (sample average approximation over N futures n, each of probability 1/
 3. Recourse of future n: inference node-equivalents y_n[t,c,s,k] ≥ 0 on every eligible pool (the placement
    columns of the deterministic model, per service class) and shortfall z_n[t,c] ∈ [0, demand_n[t,c]]:
        Σ_{s,k} rate[c,k] · y_n[t,c,s,k] + z_n[t,c] = demand_n[t,c] = Σ_{w∈c} φ_n[w,t] · forecast[w,t]
-       Σ_c y_n[t,c,s,k] / (1 − δ_n[t,s,k]) + training[t,s,k](x) ≤ (1 − headroom) · nodes[t,s,k](x)
+       Σ_c y_n[t,c,s,k] / (1 − δ_n[t,s,k]) + training(x)[t,s,k] ≤ (1 − headroom) · nodes(x)[t,s,k]
    i.e. a failed fraction δ takes that share of every busy node-equivalent's node (training and inference alike).
    A shortfall unit costs min(on-demand $, unmet penalty) as in evaluate's rule 4 (rent ÷ (1 − headroom) + carbon
    at the cheapest cloud option the service may use, per node-equivalent). Replica sizes (minimum nodes per

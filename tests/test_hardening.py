@@ -475,13 +475,14 @@ def test_failed_command_leaves_no_folder_and_no_file(tmp_path, monkeypatch):
     assert not (tmp_path / "new").exists()
 
 
-def test_readme_bounds_table_is_the_schema():
-    """Every column bound in planner/schema.py is the one the README's "Sane bounds" table documents."""
+def test_the_manual_bounds_table_is_the_schema():
+    """Every column bound in planner/schema.py is the one the manual's "Sane bounds" table (docs/limits.md)
+    documents, and the file limits are planner/tables.py's."""
     from planner import schema as S
     from planner import tables
 
-    readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("## Exit codes, limits and guarantees"):]
+    page = (ROOT / "docs" / "limits.md").read_text(encoding="utf-8")
+    section = page[page.index("## Input files"):]  # the file limits, then the sane bounds
     for table in (S.CATALOG, S.SITES, S.FLEET, S.WORKLOADS, S.DEMAND, S.THROUGHPUT):
         for column in table.columns:
             if column.high is not None:
