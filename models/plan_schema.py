@@ -229,8 +229,17 @@ PLAN_FIELDS: tuple[Field, ...] = (
                     "the deterministic plan's mean TCO over the same futures, same recourse"),
               Field("vss_usd", NUMBER, "discounted $", "value of the stochastic solution = "
                                                        "deterministic_expected_tco_usd − expected_tco_usd"))),
+    Field("replan", OBJECT, "", "only from `planner replan`: what was kept from the saved plan (docs/review.md)",
+          required=False, members=(
+              Field("as_of", QUARTER, "quarter", "decisions before this quarter were frozen at the saved plan's"),
+              Field("from_plan", TEXT, "", "the saved PLAN.json re-planned from"),
+              Field("frozen_orders", NUMBER, "orders", "the saved plan's orders placed before as_of, kept"),
+              Field("frozen_nodes", NUMBER, "nodes", "their nodes"),
+              Field("sunk_usd", NUMBER, "discounted $", "discounted cost of the quarters before as_of"),
+              Field("remaining_usd", NUMBER, "discounted $", "discounted cost from as_of on; sunk_usd + "
+                                                             "remaining_usd = objective_usd"))),
 )
-WRITTEN_WHEN_SET = ("stochastic",)  # optional fields only some plans carry; every other field is always written
+WRITTEN_WHEN_SET = ("stochastic", "replan")  # optional fields only some plans carry; every other field is always written
 FIELDS = {f.name: f for f in PLAN_FIELDS}
 
 
