@@ -19,6 +19,7 @@ from models.alternatives import (
     within_slack,
 )
 from models.errors import InputError, Problem
+from models.scenario import Scenario
 from models.solve import FEASIBLE, solve
 from planner.pipeline import build_plan, complete_run, plan_document, solve_plan, verify_document
 
@@ -35,7 +36,7 @@ def _used(series: pd.Series) -> set[str]:
     return set(series.index[series > USED_GPU_QUARTERS])
 
 
-def run_alternatives(scenario, slack: float, count: int, direction: str, avoid: tuple[str, ...] = (),
+def run_alternatives(scenario: Scenario, slack: float, count: int, direction: str, avoid: tuple[str, ...] = (),
                      backend: str | None = None, time_limit_s: float | None = None, gap: float | None = None,
                      progress=None, say=None) -> list[Alternative]:
     """The optimum and `count` alternatives within `slack` of its discounted TCO (module docstring)."""

@@ -14,6 +14,7 @@ from models.plan_diff import PlanDiff, diff_plans
 from models.plan_schema import assemble
 from models.replan import committed_part, frozen_columns, sunk_and_remaining_usd, with_rentals
 from models.stochastic import first_stage_from_plan
+from models.scenario import Scenario
 from planner.pipeline import build_plan, plan_document, solve_plan
 
 
@@ -24,7 +25,7 @@ class Replan:
     frozen_columns: int
 
 
-def run_replan(scenario, plan: dict, plan_path: str | Path, as_of: str, backend: str | None = None,
+def run_replan(scenario: Scenario, plan: dict, plan_path: str | Path, as_of: str, backend: str | None = None,
                time_limit_s: float | None = None, gap: float | None = None, progress=None) -> Replan:
     name = Path(plan_path).name
     quarters = scenario.quarters
