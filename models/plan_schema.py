@@ -230,9 +230,37 @@ PLAN_FIELDS: tuple[Field, ...] = (
               Field("deterministic_expected_tco_usd", NUMBER, "discounted $",
                     "the deterministic plan's mean TCO over the same futures, same recourse"),
               Field("vss_usd", NUMBER, "discounted $", "value of the stochastic solution = "
-                                                       "deterministic_expected_tco_usd − expected_tco_usd"))),
+                                                       "deterministic_expected_tco_usd − expected_tco_usd"),
+              Field("validation_samples", NUMBER, "futures", "unseen futures both plans were priced on",
+                    required=False),
+              Field("validation_seed", NUMBER, "", "their seed (seed + 2)", required=False),
+              Field("validation_expected_tco_usd", NUMBER, "discounted $", "the two-stage plan's mean TCO on them",
+                    required=False),
+              Field("validation_deterministic_expected_tco_usd", NUMBER, "discounted $",
+                    "the deterministic plan's mean TCO on them", required=False),
+              Field("validation_difference_usd", NUMBER, "discounted $", "mean + λ·CVaR_α on them, two-stage "
+                                                                         "minus deterministic (the mean when λ = 0)",
+                    required=False),
+              Field("validation_difference_ci95_usd", NUMBER, "discounted $", "half-width of the 95 % interval of the "
+                                                                              "paired mean difference", required=False),
+              Field("in_sample_optimism_usd", NUMBER, "discounted $", "validation_expected_tco_usd − "
+                                                                      "expected_tco_usd (SAA's optimism)",
+                    required=False),
+              Field("in_sample_optimism_ci95_usd", NUMBER, "discounted $", "half-width of its 95 % interval",
+                    required=False),
+              Field("chosen", TEXT, "", "the plan written: stochastic, or deterministic when the two-stage plan "
+                                        "is dearer on the unseen futures", required=False))),
+    Field("replan", OBJECT, "", "only from `planner replan`: what was kept from the saved plan (docs/review.md)",
+          required=False, members=(
+              Field("as_of", QUARTER, "quarter", "decisions before this quarter were frozen at the saved plan's"),
+              Field("from_plan", TEXT, "", "the saved PLAN.json re-planned from"),
+              Field("frozen_orders", NUMBER, "orders", "the saved plan's orders placed before as_of, kept"),
+              Field("frozen_nodes", NUMBER, "nodes", "their nodes"),
+              Field("sunk_usd", NUMBER, "discounted $", "discounted cost of the quarters before as_of"),
+              Field("remaining_usd", NUMBER, "discounted $", "discounted cost from as_of on; sunk_usd + "
+                                                             "remaining_usd = objective_usd"))),
 )
-WRITTEN_WHEN_SET = ("stochastic",)  # optional fields only some plans carry; every other field is always written
+WRITTEN_WHEN_SET = ("stochastic", "replan")  # optional fields only some plans carry; every other field is always written
 FIELDS = {f.name: f for f in PLAN_FIELDS}
 
 

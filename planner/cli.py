@@ -86,7 +86,8 @@ def main() -> None:
     """
 
 
-COMMANDS = ("validate", "estimate", "catalog", "plan", "explain", "report", "verify", "evaluate", "generate", "compare", "sweep")
+COMMANDS = ("validate", "estimate", "catalog", "plan", "explain", "report", "verify", "evaluate", "generate", "compare",
+            "sweep", "diff", "replan", "alternatives")
 BROKEN_EXIT_CODE = 1  # the install is broken, not the input (2)
 
 

@@ -49,11 +49,13 @@ def run_stochastic_plan(scenario: Scenario, samples: int, seed: int | None = Non
                         cvar_alpha: float = DEFAULT_CVAR_ALPHA, backend: str | None = None,
                         time_limit_s: float | None = None,
                         gap: float | None = None, progress=None, say=None,
-                        futures: Futures | None = None) -> StochasticRun:
+                        futures: Futures | None = None,
+                        validation_futures: Futures | None = None) -> StochasticRun:
     """Deterministic plan → N futures → extensive form (training pools held at the deterministic choice) →
     purchases and training → forecast re-solve with those fixed → both plans' TCO over the same futures. Each of the
     three solves (deterministic, extensive form, re-solve) gets `time_limit_s`.
-    `futures` replaces the sampled ones (a test's hand-made futures)."""
+    `futures` replaces the sampled ones (a test's hand-made futures), `validation_futures` the unseen ones the
+    returned plan is chosen on (default: as many futures of seed + VALIDATION_SEED_OFFSET)."""
     say = say or (lambda text: None)
     settings = risk_settings(scenario, samples=samples, seed=seed)
     time_limit_s = scenario.solver.time_limit_s if time_limit_s is None else time_limit_s
@@ -110,10 +112,63 @@ def run_stochastic_plan(scenario: Scenario, samples: int, seed: int | None = Non
                "cvar_alpha": float(cvar_alpha), "expected_tco_usd": float(costs.mean()),
                "cvar_usd": cvar(costs, cvar_alpha), "deterministic_expected_tco_usd": float(det_costs.mean()),
                "vss_usd": float(det_costs.mean() - costs.mean())}
+
+    # The SAA plan is optimal on the futures it saw; whether it holds is asked of futures it did not see.
+    if validation_futures is None:
+        validation_futures = draw_futures(inputs, settings.seed + VALIDATION_SEED_OFFSET, futures.count,
+                                          settings.failure_rate)
+    held_out = optimal_recourse(built, inputs, validation_futures, document, time_limit_s)["costs_usd"]
+    det_held_out = optimal_recourse(built, inputs, validation_futures, deterministic_document,
+                                    time_limit_s)["costs_usd"]
+    check = validation_figures(costs, held_out, det_held_out, cvar_weight, cvar_alpha)
+    figures.update(check, validation_seed=settings.seed + VALIDATION_SEED_OFFSET)
+    say(f"validation on {validation_futures.count:,} unseen futures: E[TCO] stochastic "
+        f"${check['validation_expected_tco_usd']:,.0f} vs deterministic "
+        f"${check['validation_deterministic_expected_tco_usd']:,.0f} (difference "
+        f"{check['validation_difference_usd']:+,.0f} $ ± {check['validation_difference_ci95_usd']:,.0f} $, 95 %); "
+        f"in-sample optimism {check['in_sample_optimism_usd']:+,.0f} $ ± {check['in_sample_optimism_ci95_usd']:,.0f} $")
+    if check["chosen"] == "deterministic":
+        say("the two-stage plan loses to the deterministic plan on the unseen futures: returning the deterministic "
+            "plan (more futures, --stochastic N, may change that)")
+        stochastic, costs = deterministic, det_costs
     document = plan_document(stochastic, stochastic=figures)
     return StochasticRun(run=stochastic, document=document, deterministic=deterministic,
                          deterministic_document=deterministic_document, costs_usd=costs,
                          deterministic_costs_usd=det_costs)
+
+
+VALIDATION_SEED_OFFSET = 2  # the selection's unseen futures: not the in-sample seed, nor out_of_sample's (+1)
+Z_95 = 1.959963984540054  # two-sided 95 % normal quantile, for the confidence half-widths
+
+
+def _mean_and_ci95(values: np.ndarray) -> tuple[float, float]:
+    """Sample mean and the half-width of its normal 95 % confidence interval (0 with fewer than two values)."""
+    values = np.asarray(values, dtype=float)
+    if values.size < 2:
+        return float(values.mean()), 0.0
+    return float(values.mean()), float(Z_95 * values.std(ddof=1) / np.sqrt(values.size))
+
+
+def validation_figures(in_sample_usd: np.ndarray, held_out_usd: np.ndarray,
+                       deterministic_held_out_usd: np.ndarray, cvar_weight: float = 0.0,
+                       cvar_alpha: float = DEFAULT_CVAR_ALPHA) -> dict:
+    """Both plans on the same unseen futures, judged by the objective the two stages minimised, mean + λ·CVaR_α
+    (the mean when λ = 0): its difference (stochastic − deterministic), the 95 % interval of the paired mean
+    difference, the SAA optimism (held-out mean − in-sample mean, independent samples), and which plan is returned:
+    the stochastic one unless it is dearer on the unseen futures."""
+    def objective(costs: np.ndarray) -> float:
+        return float(np.mean(costs)) + (cvar_weight * cvar(costs, cvar_alpha) if cvar_weight else 0.0)
+
+    _, difference_ci = _mean_and_ci95(held_out_usd - deterministic_held_out_usd)
+    difference = objective(held_out_usd) - objective(deterministic_held_out_usd)
+    held_mean, held_ci = _mean_and_ci95(held_out_usd)
+    in_mean, in_ci = _mean_and_ci95(in_sample_usd)
+    return {"validation_samples": int(held_out_usd.size), "validation_expected_tco_usd": held_mean,
+            "validation_deterministic_expected_tco_usd": float(np.mean(deterministic_held_out_usd)),
+            "validation_difference_usd": difference, "validation_difference_ci95_usd": difference_ci,
+            "in_sample_optimism_usd": held_mean - in_mean,
+            "in_sample_optimism_ci95_usd": float(np.hypot(held_ci, in_ci)),
+            "chosen": "deterministic" if difference > 0 else "stochastic"}
 
 
 def _nodes(model, x):

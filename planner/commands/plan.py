@@ -155,6 +155,12 @@ def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv
                    f"${figures['expected_tco_usd']:,.0f} vs the deterministic plan's "
                    f"${figures['deterministic_expected_tco_usd']:,.0f} (VSS ${figures['vss_usd']:,.0f}), "
                    f"CVaR{figures['cvar_alpha']:.0%} ${figures['cvar_usd']:,.0f}")
+        if "chosen" in figures:
+            click.echo(f"validation ({figures['validation_samples']:,} unseen futures, seed "
+                       f"{figures['validation_seed']}): two-stage − deterministic "
+                       f"{_signed_usd(figures['validation_difference_usd'])} (± ${figures['validation_difference_ci95_usd']:,.0f}"
+                       f", 95 %); in-sample optimism {_signed_usd(figures['in_sample_optimism_usd'])}; wrote the "
+                       f"{figures['chosen']} plan")
     if risk is not None and "comparison" in risk:
         for allocation, key in (("plan-first", "plans"), ("optimal", "optimal_recourse")):
             for name, row in risk["comparison"][key].items():
@@ -167,6 +173,10 @@ def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv
         click.echo(f"risk ({risk['samples']:,} futures, {risk['allocation']} allocation: the Risk sheet's; "
                    f"`planner evaluate` defaults to the optimal recourse): TCO mean ${tco['mean']:,.0f}, "
                    f"P50 ${tco['p50']:,.0f}, P95 ${tco['p95']:,.0f}, CVaR95 ${tco['cvar95']:,.0f}")
+
+
+def _signed_usd(value: float) -> str:
+    return f"{'−' if value < 0 else '+'}${abs(value):,.0f}"
 
 
 def baseline_text(row: dict) -> str:
