@@ -90,7 +90,7 @@ def _register() -> None:
 
     for module in (validate, estimate, catalog):
         main.add_command(module.command)
-    for name in ("plan", "report", "verify", "evaluate", "generate", "compare", "sweep"):
+    for name in ("plan", "report", "verify", "evaluate", "generate", "compare", "sweep", "calibrate"):
         try:
             module = __import__(f"planner.commands.{name}", fromlist=["command"])
         except ModuleNotFoundError:
