@@ -15,6 +15,7 @@ import pandas as pd
 
 from models.errors import InputError, Problem
 from models.performance import estimate_performance
+from models.scenario import Scenario
 from models.telemetry_fit import fit_power, fit_throughput
 from planner.schema import FRACTION_OPEN_CLOSED, NON_NEGATIVE, Column, TableSchema, parse_table
 from planner.tables import read_table
@@ -36,7 +37,7 @@ TELEMETRY = TableSchema("telemetry", columns=(
 ))
 
 
-def read_telemetry(path: str | Path, scenario) -> pd.DataFrame:
+def read_telemetry(path: str | Path, scenario: Scenario) -> pd.DataFrame:
     """The export as a typed frame, every problem (format, range, unknown workload/SKU/precision) at once."""
     path = Path(path)
     raw = read_table(path.name, path.parent.absolute(), label=path.name)
@@ -65,13 +66,13 @@ def read_telemetry(path: str | Path, scenario) -> pd.DataFrame:
     return frame
 
 
-def model_predictions(scenario) -> pd.Series:
+def model_predictions(scenario: Scenario) -> pd.Series:
     """The performance model's tokens/s per node for every (workload, sku), without any throughput override."""
     performance = estimate_performance(scenario.catalog, scenario.workloads, scenario.throughput.iloc[0:0])
     return performance["tokens_per_s_per_node"]
 
 
-def calibrate(path: str | Path, scenario) -> tuple[pd.DataFrame, pd.DataFrame]:
+def calibrate(path: str | Path, scenario: Scenario) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(throughput fit, power fit) of a telemetry export against the scenario's model."""
     scrapes = read_telemetry(path, scenario)
     return fit_throughput(scrapes, model_predictions(scenario)), fit_power(scrapes)
