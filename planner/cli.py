@@ -87,7 +87,7 @@ def main() -> None:
 
 
 COMMANDS = ("validate", "estimate", "catalog", "plan", "explain", "report", "verify", "evaluate", "generate", "compare",
-            "sweep", "diff", "replan", "alternatives")
+            "sweep", "diff", "replan", "alternatives", "calibrate")
 BROKEN_EXIT_CODE = 1  # the install is broken, not the input (2)
 
 
