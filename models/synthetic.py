@@ -36,8 +36,9 @@ the default (issue 23). They compose (each touches its own ranges), and the defa
 - `rack-scale`: long lead times and rack-scale SKUs: every SKU but the anchor waits 1–2 quarters more, the
   variants are drawn from rack-scale SKUs only (≥ RACK_SCALE_GPUS GPUs a node, e.g. GB200 NVL72) at volume
   prices, so the plan's integers are 72-GPU racks;
-- `old-fleet`: an existing fleet of 80–120 % of the first quarter's need, installed 8–19 quarters before the start,
-  so most of it retires inside a horizon of a few years (a 5-year life is 20 quarters).
+- `old-fleet`: an existing fleet of 80–120 % of the first quarter's need, of SKUs that shipped 8 quarters or more
+  before the start, installed 8–19 quarters before it, so most of it retires inside a horizon of a few years (a
+  5-year life is 20 quarters).
 
 A seed fixes every draw; the same arguments give identical frames.
 """
@@ -462,7 +463,12 @@ def _fleet(rng, first_quarter_nodes: float, site_frame: pd.DataFrame, catalog: p
     """Rows (site, sku, nodes, installed relative to the start) of base SKUs ordered before the start, counted in
     anchor nodes by whole-node BF16 peak (a 72-GPU rack is 72 GPUs' worth, not one 8-GPU node's)."""
     owned = site_frame[site_frame["kind"] == "owned"]["site"].to_numpy()
-    older = catalog[(catalog["available_from"] < 0) & ~catalog.index.str.contains(r"-v\d+$")]
+    base = ~catalog.index.str.contains(r"-v\d+$")
+    # SKUs that could have been installed as long ago as the youngest age drawn (the default's 1 quarter: any SKU
+    # available before the start); none such: any base SKU available before the start.
+    older = catalog[(catalog["available_from"] <= -structure.fleet_age_quarters[0]) & base]
+    if older.empty:
+        older = catalog[(catalog["available_from"] < 0) & base]
     total = rng.uniform(*structure.fleet_share) * first_quarter_nodes
     rows_per_site = rng.integers(1, 4, len(owned))
     site = np.repeat(owned, rows_per_site)
