@@ -41,6 +41,7 @@ import pandas as pd
 from models.cost_parameters import CostParameters
 from models.lp import LinearProgram
 from models.quarters import HOURS_PER_QUARTER, Horizon
+from models.scenario import Scenario
 from models.sets import PlanningSets, life_quarters
 from models.solve import INFEASIBLE, OPTIMAL, HighsSession
 from models.unit_costs import node_hour_costs
@@ -134,7 +135,7 @@ def procurement_of(lp: LinearProgram, x: np.ndarray) -> tuple[pd.Series, pd.Seri
 
 # --- just-in-time -----------------------------------------------------------------------------------------
 
-def truncated_scenario(scenario, last: int):
+def truncated_scenario(scenario: Scenario, last: int):
     """The scenario as seen in quarter `last` with no lookahead: quarters 0 … last, demand up to `last`, the
     training runs started by then, each due by min(deadline, last) the share of its work its window has had so
     far: (min(deadline, last) − start + 1) / (deadline − start + 1)."""
@@ -174,7 +175,7 @@ def past_fixed(lp: LinearProgram, orders: pd.Series, rentals: pd.Series, quarter
 class _Fleet:
     """What the greedy rule has bought and rented so far, and what it uses, quarter by quarter."""
 
-    def __init__(self, scenario, sets: PlanningSets):
+    def __init__(self, scenario: Scenario, sets: PlanningSets):
         self.n = len(sets.quarters)
         self.headroom = scenario.headroom
         self.catalog, self.sites = scenario.catalog, scenario.sites
@@ -268,7 +269,7 @@ class _Fleet:
         return max(math.ceil(max(for_work, min_nodes - nodes[quarter]) - ROOM_EPS), 1)
 
 
-def greedy_procurement(scenario, sets: PlanningSets, prices: CostParameters) -> tuple[pd.Series, pd.Series]:
+def greedy_procurement(scenario: Scenario, sets: PlanningSets, prices: CostParameters) -> tuple[pd.Series, pd.Series]:
     """The greedy rule's orders (by order_quarter, site, sku) and rentals (by quarter, site, sku): see the module
     docstring. `sets` are the user's services' (not merged into classes), so each service is sized on its own."""
     fleet = _Fleet(scenario, sets)

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from models.quarters import HOURS_PER_QUARTER, QUARTERS_PER_YEAR
+from models.scenario import Scenario
 from models.sets import discount_factors
 from models.units import GRAMS_PER_TONNE
 
@@ -103,7 +104,7 @@ class CostParameters:
         return self.energy_usd_per_busy_node + self.carbon_t_per_busy_node * self.carbon_usd_per_t
 
 
-def build_cost_parameters(scenario) -> CostParameters:
+def build_cost_parameters(scenario: Scenario) -> CostParameters:
     """The scenario's catalog, sites and finance as per-unit prices over its horizon (see CostParameters)."""
     catalog, sites, finance = scenario.catalog, scenario.sites, scenario.finance
     catalog = catalog.rename_axis("sku")

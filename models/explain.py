@@ -14,6 +14,7 @@ import pandas as pd
 
 from models.formulation import PlanModel
 from models.quarters import Horizon
+from models.scenario import Scenario
 from models.solve import solve
 from models.units import KW_PER_MW
 
@@ -95,7 +96,7 @@ CAP_FAMILIES = (("power_usd_per_mw", "power cap", "usd_per_mw", "per MW"),
                 ("budget_usd_per_usd", "purchase budget", "usd_per_usd", "per $ of budget"))
 
 
-def plan_warnings(scenario, unfinished: pd.DataFrame, unmet: pd.DataFrame, fleet: pd.DataFrame,
+def plan_warnings(scenario: Scenario, unfinished: pd.DataFrame, unmet: pd.DataFrame, fleet: pd.DataFrame,
                   duals: dict) -> list[dict]:
     """One warning per unfinished training run and per service with unmet demand, dearest first.
 
@@ -152,7 +153,7 @@ def _binding_caps(duals: dict, horizon: Horizon) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["cap", "site", "q", "value", "per"])
 
 
-def _full_caps(scenario, fleet: pd.DataFrame) -> pd.DataFrame:
+def _full_caps(scenario: Scenario, fleet: pd.DataFrame) -> pd.DataFrame:
     """(cap, site, q) where an owned site has no room for one more node of any SKU: its power at full load
     (Σ node_kw × nodes × pue, the cap's own definition) or its racks."""
     sites, catalog, horizon = scenario.sites, scenario.catalog, scenario.horizon

@@ -13,13 +13,14 @@ from models.cost_parameters import USD_LINES
 from models.formulation import PlanModel
 from models.plan_schema import table_columns
 from models.quarters import Horizon
+from models.scenario import Scenario
 
 NEGLIGIBLE = 1e-9  # node-equivalents / tokens/s below this are solver noise, not decisions
 
 COST_COLUMNS = table_columns("costs")  # PLAN.json's costs table (models/plan_schema.py)
 
 
-def extract_tables(model: PlanModel, scenario, x: np.ndarray) -> dict[str, pd.DataFrame]:
+def extract_tables(model: PlanModel, scenario: Scenario, x: np.ndarray) -> dict[str, pd.DataFrame]:
     lp, sets, horizon = model.lp, model.sets, scenario.horizon
     catalog, prices = scenario.catalog, model.cost_parameters
     tables: dict[str, pd.DataFrame] = {}

@@ -17,6 +17,7 @@ import pandas as pd
 from models.cost_parameters import COST_LINES, USD_LINES, CostParameters, build_cost_parameters
 from models.lp import Expr, LinearProgram, Variables
 from models.quarters import HOURS_PER_QUARTER
+from models.scenario import Scenario
 from models.sets import PlanningSets, site_node_capacity
 from models.units import KW_PER_MW
 
@@ -35,7 +36,7 @@ class PlanModel:
     cost_parameters: CostParameters  # the per-unit prices the costs were built from
 
 
-def build_plan_model(scenario, sets: PlanningSets, strict: bool = False, elastic_caps: bool = False,
+def build_plan_model(scenario: Scenario, sets: PlanningSets, strict: bool = False, elastic_caps: bool = False,
                      elastic_requirements: bool = False) -> PlanModel:
     """The MILP. For infeasibility diagnosis (diagnose.py), `elastic_caps` lets power, racks and budget be
     exceeded through slack variables and `elastic_requirements` lets demand and training go undone."""
@@ -67,7 +68,7 @@ def build_plan_model(scenario, sets: PlanningSets, strict: bool = False, elastic
                      strict=strict, cost_parameters=prices)
 
 
-def busy_upper_bounds(sets: PlanningSets, scenario, physical: bool = True) -> np.ndarray:
+def busy_upper_bounds(sets: PlanningSets, scenario: Scenario, physical: bool = True) -> np.ndarray:
     """Finite bounds every backend can use (CP-SAT needs them): serving more than the quarter's demand, or
     running more node-equivalents than the whole run in one quarter, is never useful. With `physical`, also no
     more than an owned site can ever hold of that SKU (its power cap and racks, less headroom): the tighter the
@@ -181,7 +182,7 @@ def add_replica_constraints(lp: LinearProgram, busy: Variables, nodes: Expr, set
     lp.add_constraints("replica_min_nodes", pool_nodes - replica.expr().mul(size), ">=", 0.0)
 
 
-def add_power_constraints(lp: LinearProgram, nodes: Expr, scenario, elastic: bool = False) -> None:
+def add_power_constraints(lp: LinearProgram, nodes: Expr, scenario: Scenario, elastic: bool = False) -> None:
     """Σ_k node_kw[k] · pue[s] · nodes[t,s,k] ≤ power_mw[s] · 1,000   ∀ t, owned s (all nodes at full load)."""
     sites = scenario.sites[scenario.sites["kind"] == "owned"]
     full_kw = _at_sites(nodes, sites.index) * scenario.catalog["node_kw"]
@@ -189,14 +190,14 @@ def add_power_constraints(lp: LinearProgram, nodes: Expr, scenario, elastic: boo
     lp.add_constraints("power", facility_kw, "<=", sites["power_mw"] * KW_PER_MW, elastic=elastic)
 
 
-def add_rack_constraints(lp: LinearProgram, nodes: Expr, scenario, elastic: bool = False) -> None:
+def add_rack_constraints(lp: LinearProgram, nodes: Expr, scenario: Scenario, elastic: bool = False) -> None:
     """Σ_k nodes[t,s,k] / nodes_per_rack[k] ≤ racks[s]   ∀ t, owned s."""
     sites = scenario.sites[scenario.sites["kind"] == "owned"]
     racks_used = _at_sites(nodes, sites.index) * (1.0 / scenario.catalog["nodes_per_rack"])
     lp.add_constraints("racks", racks_used.sum("sku"), "<=", sites["racks"], elastic=elastic)
 
 
-def add_budget_constraints(lp: LinearProgram, orders: Variables, scenario, elastic: bool = False) -> None:
+def add_budget_constraints(lp: LinearProgram, orders: Variables, scenario: Scenario, elastic: bool = False) -> None:
     """Σ_{s,k} price_usd[k] · orders[t,s,k] ≤ budget_usd_per_quarter   ∀ t (purchases, whatever the capex mode)."""
     budget = scenario.finance.budget_usd_per_quarter
     if budget is None or not len(orders.index):
@@ -210,7 +211,7 @@ def it_power_kw(nodes: Expr, busy_nodes: Expr, prices: CostParameters) -> Expr:
     return nodes * prices.it_kw_per_idle_node + busy_nodes * prices.it_kw_per_busy_node
 
 
-def cost_lines(prices: CostParameters, scenario, sets: PlanningSets, orders: Variables, rentals: Variables,
+def cost_lines(prices: CostParameters, scenario: Scenario, sets: PlanningSets, orders: Variables, rentals: Variables,
                owned_nodes: Expr, nodes: Expr, busy_nodes: Expr, unmet: Variables | None,
                left: Variables | None) -> dict[str, Expr]:
     """Every cost line by quarter (undiscounted), in COST_LINES order: decisions × the per-unit prices.
@@ -259,7 +260,7 @@ def _idle_plus_busy(nodes: Expr, busy_nodes: Expr, per_idle_node: pd.Series, per
     return (nodes * per_idle_node + busy_nodes * per_busy_node).sum("site", "sku")
 
 
-def _unfinished_cost(prices: CostParameters, scenario, left: Variables | None, sets: PlanningSets) -> Expr:
+def _unfinished_cost(prices: CostParameters, scenario: Scenario, left: Variables | None, sets: PlanningSets) -> Expr:
     """unfinished_training_usd · left[w], charged in the run's deadline quarter."""
     if left is None or prices.unfinished_training_usd is None:
         return _zero_by_quarter(sets)

@@ -25,6 +25,7 @@ from models.cost_parameters import build_cost_parameters
 from models.performance import estimate_performance
 from models.plan_schema import columns_of
 from models.risk_settings import RiskSettings
+from models.scenario import Scenario
 
 # Stands for "no cap" on a pair in the second allocation pass (node-equivalents; finite so float32 and
 # reverse-mode AD never meet inf × 0).
@@ -215,7 +216,7 @@ def _positions(index: pd.Index, frame: pd.DataFrame, columns: list[str]) -> np.n
     return index.get_indexer(keys)
 
 
-def build_risk_inputs(scenario, plan: dict, settings: RiskSettings) -> RiskInputs:
+def build_risk_inputs(scenario: Scenario, plan: dict, settings: RiskSettings) -> RiskInputs:
     """The labelled arrays for the evaluator; raises InputError (file PLAN.json) when the plan does not fit
     the scenario."""
     horizon = scenario.horizon
@@ -317,7 +318,7 @@ def _plan_lines(plan: dict) -> dict[str, float] | None:
     return {name: float((costs[name] * costs["discount_factor"]).sum()) for name in lines}
 
 
-def _pools(scenario, fleet: pd.DataFrame, placement: pd.DataFrame, site_owned: np.ndarray):
+def _pools(scenario: Scenario, fleet: pd.DataFrame, placement: pd.DataFrame, site_owned: np.ndarray):
     """(pool labels, their index, PoolArrays): nodes in service and training load per pool and quarter."""
     horizon, n_quarters = scenario.horizon, scenario.horizon.quarters
     pool_frame = fleet[["site", "sku"]].drop_duplicates().sort_values(["site", "sku"]).reset_index(drop=True)
@@ -440,8 +441,8 @@ def _allocation_order(pairs: dict, pools: PoolArrays, costs, site_list, sku_list
     return {key: np.concatenate([first[key], second[key]]) for key in second}
 
 
-def _pairs_and_options(scenario, workloads: list[str], pools: list[tuple[str, str]], performance: pd.DataFrame,
-                       n_quarters: int) -> tuple[dict, dict]:
+def _pairs_and_options(scenario: Scenario, workloads: list[str], pools: list[tuple[str, str]],
+                       performance: pd.DataFrame, n_quarters: int) -> tuple[dict, dict]:
     """(workload, pool) pairs that may serve demand, and the cloud (site, SKU) options to rent from."""
     sites, catalog = scenario.sites, scenario.catalog
     eligible = performance[performance["eligible"]].reset_index()[["workload", "sku", "tokens_per_s_per_node"]]

@@ -1,12 +1,13 @@
 """The `risk:` section of a scenario: the distributions of one evaluation, their defaults and their validation.
 
-The loader keeps the section raw; `risk_settings` checks it (every problem at once, named by key) and applies
-the command line's samples and seed over it.
+The loader checks the raw section once (`parse_risk_settings`: every problem at once, named by key) and keeps the
+settings on the scenario; `risk_settings` applies the command line's samples and seed over them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 import numpy as np
 
@@ -68,12 +69,20 @@ class RiskSettings:
                        slip_probability=0.0, electricity_sigma=0.0)
 
 
-def risk_settings(scenario, samples: int | None = None, seed: int | None = None,
-                  deterministic: bool = False) -> RiskSettings:
-    """Validate the scenario's raw `risk:` mapping; command-line samples/seed win over it."""
-    label = scenario.path.name if getattr(scenario, "path", None) else "scenario.yaml"
-    raw = scenario.risk if isinstance(scenario.risk, dict) else None
-    if raw is None:
+# Upper bounds of the `risk:` numbers (the lower ones are in `parse_risk_settings`'s rules): the evaluator holds
+# samples x quarters x pools floats, so 10^12 samples would exhaust memory long before giving an answer.
+MAX_RISK_SAMPLES = 10_000_000
+MAX_RISK_SIGMA = 10.0  # a log-normal sigma of 10 spreads a forecast over 10^±4 already
+RISK_UPPER_BOUNDS = {"samples": MAX_RISK_SAMPLES, "sensitivity_samples": MAX_RISK_SAMPLES,
+                     "seed": 2**63 - 1, "demand_sigma": MAX_RISK_SIGMA, "demand_common_sigma": MAX_RISK_SIGMA,
+                     "sigma_growth_per_quarter": MAX_RISK_SIGMA, "electricity_sigma": MAX_RISK_SIGMA}
+
+
+def parse_risk_settings(raw: object, label: str) -> RiskSettings:
+    """The scenario's raw `risk:` mapping (as YAML read it) as settings; InputError naming every bad key of file
+    `label`. Unknown keys, the allocation rule and the lower bounds are checked first; the upper bounds only
+    when those hold."""
+    if not isinstance(raw, dict):
         raise InputError(Problem(label, "'risk' must be a mapping of keys to values", column="risk"))
     problems: list[Problem] = []
     for key in raw:
@@ -111,7 +120,26 @@ def risk_settings(scenario, samples: int | None = None, seed: int | None = None,
         values[key] = int(value) if whole else float(value)
     if problems:
         raise InputError(problems)
-    settings = RiskSettings(**values)
+    for key, high in RISK_UPPER_BOUNDS.items():
+        value = raw.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > high:
+            problems.append(Problem(label, f"'risk.{key}' must be <= {high:,}, got {value:,g}", column=f"risk.{key}"))
+    if problems:
+        raise InputError(problems)
+    return RiskSettings(**values)
+
+
+class WithRiskSettings(Protocol):
+    """What `risk_settings` reads of a scenario (models/scenario.py `Scenario`, which imports this module)."""
+
+    @property
+    def risk(self) -> RiskSettings: ...
+
+
+def risk_settings(scenario: WithRiskSettings, samples: int | None = None, seed: int | None = None,
+                  deterministic: bool = False) -> RiskSettings:
+    """The scenario's `risk:` settings (validated when it was loaded); command-line samples/seed win over them."""
+    settings = scenario.risk
     if samples is not None:
         settings = replace(settings, samples=int(samples))
     if seed is not None:

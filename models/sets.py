@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from models.quarters import QUARTERS_PER_YEAR
+from models.scenario import Scenario
 from models.units import KW_PER_MW
 
 CAPACITY_ROUNDING = 1e-9  # a cap that holds exactly n nodes must not round down to n − 1
@@ -45,7 +46,7 @@ class PlanningSets:
     training_pools: pd.DataFrame  # workload, site, sku, node_hours, min_nodes
 
 
-def build_sets(scenario, performance: pd.DataFrame) -> PlanningSets:
+def build_sets(scenario: Scenario, performance: pd.DataFrame) -> PlanningSets:
     n = scenario.horizon.quarters
     quarters = pd.Index(np.arange(n), name="quarter")
     catalog, sites = scenario.catalog, scenario.sites
@@ -118,7 +119,7 @@ def fleet_in_service(fleet: pd.DataFrame, life: pd.Series, n: int) -> pd.Series:
     return grid[live].groupby(index_names)["nodes"].sum().astype(float)
 
 
-def _placement_keys(scenario, performance, orders, fleet, rentals, quarters) -> pd.DataFrame:
+def _placement_keys(scenario: Scenario, performance, orders, fleet, rentals, quarters) -> pd.DataFrame:
     """(quarter, workload, site, sku) where work may run: eligible SKU, allowed site, hardware obtainable."""
     eligible = performance[performance["eligible"]].reset_index()[
         ["workload", "sku", "tokens_per_s_per_node", "node_hours", "min_nodes"]]
@@ -146,7 +147,7 @@ def _placement_keys(scenario, performance, orders, fleet, rentals, quarters) -> 
     return grid.loc[in_window & obtainable, columns].reset_index(drop=True)
 
 
-def _demand(scenario, quarters: pd.Index) -> pd.Series:
+def _demand(scenario: Scenario, quarters: pd.Index) -> pd.Series:
     inference = scenario.workloads.index[scenario.workloads["kind"] == "inference"]
     index = pd.MultiIndex.from_product([quarters, inference], names=["quarter", "workload"])
     given = scenario.demand.groupby(["quarter", "workload"])["tokens_per_s"].sum()

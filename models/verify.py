@@ -26,6 +26,7 @@ from models.cost_parameters import COST_LINES, USD_LINES
 from models.performance import estimate_performance
 from models.plan_schema import RESULT_TABLES, check_plan_document, column_kinds
 from models.quarters import HOURS_PER_QUARTER, QUARTERS_PER_YEAR
+from models.scenario import Scenario
 from models.units import GRAMS_PER_TONNE, KW_PER_MW
 
 # Default tolerances: solvers report integer and primal feasibility to about 1e-6 (SCIP `numerics/feastol`,
@@ -137,7 +138,7 @@ def _scale(*values) -> np.ndarray:
     return np.nan_to_num(np.maximum.reduce(arrays) if len(arrays) > 1 else arrays[0], nan=0.0)
 
 
-def verify_plan(scenario, plan: dict, tolerance_usd: float = TOLERANCE_USD,
+def verify_plan(scenario: Scenario, plan: dict, tolerance_usd: float = TOLERANCE_USD,
                 relative_tolerance: float = RELATIVE_TOLERANCE, tolerance_nodes: float = TOLERANCE_NODES,
                 performance: pd.DataFrame | None = None) -> list[Violation]:
     """Every violation of the README's constraints and cost conventions in `plan` (empty: the plan holds)."""
@@ -145,7 +146,7 @@ def verify_plan(scenario, plan: dict, tolerance_usd: float = TOLERANCE_USD,
                            performance).violations)
 
 
-def check_plan(scenario, plan: dict, tolerance_usd: float = TOLERANCE_USD,
+def check_plan(scenario: Scenario, plan: dict, tolerance_usd: float = TOLERANCE_USD,
                relative_tolerance: float = RELATIVE_TOLERANCE, tolerance_nodes: float = TOLERANCE_NODES,
                performance: pd.DataFrame | None = None) -> Verification:
     """Recompute the plan from the scenario; raise PlanFormatError if `plan` is not a PLAN.json document."""
@@ -261,7 +262,7 @@ def _record_equal_money(ledger, constraint, frame, stated, recomputed, tol: Tole
 
 # --- header and references --------------------------------------------------------------------------------
 
-def _check_header(ledger: _Ledger, scenario, plan: dict) -> None:
+def _check_header(ledger: _Ledger, scenario: Scenario, plan: dict) -> None:
     labels = (plan.get("horizon") or {}).get("quarters") if isinstance(plan.get("horizon"), dict) else None
     ledger.checks += 1
     if labels is not None and list(labels) != list(scenario.horizon.labels):
@@ -274,7 +275,7 @@ def _check_header(ledger: _Ledger, scenario, plan: dict) -> None:
                                             f"'{scenario.finance.capex_mode}'", 1.0)
 
 
-def _drop_unknown(ledger: _Ledger, scenario, tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+def _drop_unknown(ledger: _Ledger, scenario: Scenario, tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """Flag and drop rows naming unknown sites/SKUs/workloads or quarters outside the horizon."""
     known = {"site": set(scenario.sites.index), "sku": set(scenario.catalog.index),
              "workload": set(scenario.workloads.index)}
@@ -303,7 +304,7 @@ def _drop_unknown(ledger: _Ledger, scenario, tables: dict[str, pd.DataFrame]) ->
 
 # --- orders and rentals -----------------------------------------------------------------------------------
 
-def _check_orders(ledger: _Ledger, scenario, purchases: pd.DataFrame, tol: Tolerances) -> None:
+def _check_orders(ledger: _Ledger, scenario: Scenario, purchases: pd.DataFrame, tol: Tolerances) -> None:
     catalog, sites, horizon = scenario.catalog, scenario.sites, scenario.horizon
     sku = catalog.reindex(purchases["sku"])
     kind = sites["kind"].reindex(purchases["site"]).to_numpy()
@@ -328,7 +329,7 @@ def _check_orders(ledger: _Ledger, scenario, purchases: pd.DataFrame, tol: Toler
                         nodes * sku["price_usd"].to_numpy(), tol, "capex_usd")
 
 
-def _check_rentals(ledger: _Ledger, scenario, rentals: pd.DataFrame, tol: Tolerances) -> None:
+def _check_rentals(ledger: _Ledger, scenario: Scenario, rentals: pd.DataFrame, tol: Tolerances) -> None:
     catalog, sites = scenario.catalog, scenario.sites
     sku = catalog.reindex(rentals["sku"])
     kind = sites["kind"].reindex(rentals["site"]).to_numpy()
@@ -356,7 +357,7 @@ def life_in_quarters(catalog: pd.DataFrame) -> pd.Series:
                      index=catalog.index)
 
 
-def _nodes_in_service(scenario, purchases: pd.DataFrame, rentals: pd.DataFrame,
+def _nodes_in_service(scenario: Scenario, purchases: pd.DataFrame, rentals: pd.DataFrame,
                       placement: pd.DataFrame) -> pd.DataFrame:
     """Every (quarter, site, sku) of the horizon with owned, rented, busy and total nodes."""
     n = scenario.horizon.quarters
@@ -394,7 +395,7 @@ def _nodes_in_service(scenario, purchases: pd.DataFrame, rentals: pd.DataFrame,
     return grid
 
 
-def _check_fleet_table(ledger: _Ledger, scenario, grid: pd.DataFrame, stated: pd.DataFrame,
+def _check_fleet_table(ledger: _Ledger, scenario: Scenario, grid: pd.DataFrame, stated: pd.DataFrame,
                        tol: Tolerances) -> None:
     keys = ["quarter", "site", "sku"]
     duplicated = stated.duplicated(keys, keep=False).to_numpy()
@@ -417,7 +418,7 @@ def _check_fleet_table(ledger: _Ledger, scenario, grid: pd.DataFrame, stated: pd
 
 # --- placement, capacity, demand --------------------------------------------------------------------------
 
-def _check_placement(ledger: _Ledger, scenario, performance: pd.DataFrame, placement: pd.DataFrame,
+def _check_placement(ledger: _Ledger, scenario: Scenario, performance: pd.DataFrame, placement: pd.DataFrame,
                      tol: Tolerances) -> pd.DataFrame:
     """Eligibility, allowed sites, windows, units; returns placement with the performance columns joined."""
     workloads, horizon = scenario.workloads, scenario.horizon
@@ -464,7 +465,7 @@ def _window_text(horizon, start: float, deadline: float) -> str:
     return f"{first}..{last}"
 
 
-def _check_capacity(ledger: _Ledger, scenario, grid: pd.DataFrame, tol: Tolerances) -> None:
+def _check_capacity(ledger: _Ledger, scenario: Scenario, grid: pd.DataFrame, tol: Tolerances) -> None:
     """Σ_w busy[t,w,s,k] ≤ (1 − headroom) · nodes[t,s,k]."""
     usable = (1.0 - scenario.headroom) * grid["nodes"].to_numpy()
     frame = grid.assign(_usable=usable)
@@ -474,7 +475,7 @@ def _check_capacity(ledger: _Ledger, scenario, grid: pd.DataFrame, tol: Toleranc
                                   f"over by {size:,.6g} node-equivalents")
 
 
-def _check_demand(ledger: _Ledger, scenario, placement: pd.DataFrame, unmet: pd.DataFrame,
+def _check_demand(ledger: _Ledger, scenario: Scenario, placement: pd.DataFrame, unmet: pd.DataFrame,
                   tol: Tolerances) -> None:
     """Σ_{s,k} tokens_per_s_per_node · busy + unmet = demand, for every quarter and inference workload."""
     workloads = scenario.workloads
@@ -512,7 +513,7 @@ def _check_min_nodes(ledger: _Ledger, placement: pd.DataFrame, grid: pd.DataFram
 
 # --- training ---------------------------------------------------------------------------------------------
 
-def _check_training(ledger: _Ledger, scenario, performance: pd.DataFrame, placement: pd.DataFrame,
+def _check_training(ledger: _Ledger, scenario: Scenario, performance: pd.DataFrame, placement: pd.DataFrame,
                     unfinished: pd.DataFrame, tol: Tolerances) -> None:
     workloads, finance = scenario.workloads, scenario.finance
     runs = workloads.index[workloads["kind"] == "training"]
@@ -576,7 +577,7 @@ def _run_node_hours(performance: pd.DataFrame, runs: pd.Index, pools: pd.DataFra
 
 # --- power, racks, budget ---------------------------------------------------------------------------------
 
-def _check_power_and_racks(ledger: _Ledger, scenario, grid: pd.DataFrame, tol: Tolerances) -> None:
+def _check_power_and_racks(ledger: _Ledger, scenario: Scenario, grid: pd.DataFrame, tol: Tolerances) -> None:
     """Σ_k node_kw · nodes · pue ≤ power_mw · 1,000 and Σ_k nodes / nodes_per_rack ≤ racks, owned sites."""
     sites = scenario.sites
     owned = sites.index[sites["kind"] == "owned"]
@@ -598,7 +599,7 @@ def _check_power_and_racks(ledger: _Ledger, scenario, grid: pd.DataFrame, tol: T
                                   f"(over by {size:,.4g} racks)")
 
 
-def _check_budget(ledger: _Ledger, scenario, purchases: pd.DataFrame, tol: Tolerances) -> None:
+def _check_budget(ledger: _Ledger, scenario: Scenario, purchases: pd.DataFrame, tol: Tolerances) -> None:
     """Σ_{s,k} price_usd · orders ≤ budget_usd_per_quarter, whatever the capex mode."""
     budget = scenario.finance.budget_usd_per_quarter
     if budget is None:
@@ -613,7 +614,7 @@ def _check_budget(ledger: _Ledger, scenario, purchases: pd.DataFrame, tol: Toler
 
 # --- costs ------------------------------------------------------------------------------------------------
 
-def recompute_costs(scenario, grid: pd.DataFrame, purchases: pd.DataFrame, unmet: pd.DataFrame,
+def recompute_costs(scenario: Scenario, grid: pd.DataFrame, purchases: pd.DataFrame, unmet: pd.DataFrame,
                     unfinished: pd.DataFrame) -> pd.DataFrame:
     """Every cost line by quarter (index 0 … n−1), from the README's conventions and the plan's decisions."""
     catalog, sites, finance = scenario.catalog, scenario.sites, scenario.finance

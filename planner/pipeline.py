@@ -19,6 +19,7 @@ from models.extract import extract_tables
 from models.formulation import USD_LINES, PlanModel, build_plan_model
 from models.performance import estimate_performance
 from models.plan_schema import RESULT_TABLES, TOTALS_FIELDS, assemble, table_columns
+from models.scenario import Scenario
 from models.sets import build_sets, life_quarters
 from models.solve import FEASIBLE, INFEASIBLE, NO_SOLUTION, OPTIMAL, SolveResult, solve
 from models.warm_start import WarmStart, as_result, warm_start
@@ -35,8 +36,8 @@ class BuiltPlan:
     """A scenario turned into a program: `solved` is the scenario the model was built from (interchangeable
     inference services merged into classes, models/aggregate.py), `scenario` the one the user gave."""
 
-    scenario: object
-    solved: object
+    scenario: Scenario
+    solved: Scenario
     performance: pd.DataFrame
     classes: ServiceClasses
     model: PlanModel
@@ -46,7 +47,7 @@ class BuiltPlan:
 
 @dataclass
 class PlanRun:
-    scenario: object
+    scenario: Scenario
     model: PlanModel
     result: SolveResult
     tables: dict[str, pd.DataFrame]
@@ -55,7 +56,7 @@ class PlanRun:
     built: BuiltPlan
 
 
-def build_plan(scenario, strict: bool = False, aggregate: bool = True) -> BuiltPlan:
+def build_plan(scenario: Scenario, strict: bool = False, aggregate: bool = True) -> BuiltPlan:
     """Estimate performance, merge interchangeable services (exact; `aggregate=False` keeps one per service),
     build the index sets and the MILP."""
     started = time.perf_counter()
@@ -67,8 +68,8 @@ def build_plan(scenario, strict: bool = False, aggregate: bool = True) -> BuiltP
                      strict=strict, build_seconds=time.perf_counter() - started)
 
 
-def run_plan(scenario, backend: str | None = None, time_limit_s: float | None = None, gap: float | None = None,
-             strict: bool = False, aggregate: bool = True, progress: Callable | None = None,
+def run_plan(scenario: Scenario, backend: str | None = None, time_limit_s: float | None = None,
+             gap: float | None = None, strict: bool = False, aggregate: bool = True, progress: Callable | None = None,
              warm: bool = True) -> PlanRun:
     return solve_plan(build_plan(scenario, strict=strict, aggregate=aggregate), backend=backend,
                       time_limit_s=time_limit_s, gap=gap, progress=progress, warm=warm)
@@ -206,7 +207,7 @@ def _exact_remainder(total: float, part: float) -> float:
     return rest
 
 
-def verify_document(scenario, document: dict) -> None:
+def verify_document(scenario: Scenario, document: dict) -> None:
     """Re-check the plan on the solver-free path before anything is written; a violation is our bug, exit 1."""
     from models.verify import verify_plan
 

@@ -2,7 +2,7 @@
 line, and the nesting depth, alias expansion and file size bounded, so a hostile file gives a message, not a hang.
 
 One reader for every YAML text the planner takes: each scenario file of an `extends:` chain
-(planner/inheritance.py) and each value given on the command line (`--set KEY=VALUE`).
+(planner/inheritance/) and each value given on the command line (`--set KEY=VALUE`).
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from models.errors import InputError, Problem
 from models.risk_inputs import build_risk_inputs
 from models.risk_settings import risk_settings
 from models.risk_summary import tco_statistics
+from models.scenario import Scenario
 from models.stochastic import (
     HELD_FAMILIES,
     RECOURSE_CHUNK_FUTURES,
@@ -43,7 +44,7 @@ class StochasticRun:
     deterministic_costs_usd: np.ndarray
 
 
-def run_stochastic_plan(scenario, samples: int, seed: int | None = None, cvar_weight: float = 0.0,
+def run_stochastic_plan(scenario: Scenario, samples: int, seed: int | None = None, cvar_weight: float = 0.0,
                         cvar_alpha: float = DEFAULT_CVAR_ALPHA, backend: str | None = None,
                         time_limit_s: float | None = None,
                         gap: float | None = None, progress=None, say=None,
@@ -138,7 +139,7 @@ def optimal_recourse(built, inputs, futures: Futures, plan: dict, time_limit_s: 
             "shortfall_probability": float(np.concatenate(short).mean(axis=0).max())}
 
 
-def evaluate_optimal(scenario, plan: dict, samples: int | None = None, seed: int | None = None,
+def evaluate_optimal(scenario: Scenario, plan: dict, samples: int | None = None, seed: int | None = None,
                      progress=None) -> dict:
     """`planner evaluate --allocation optimal`: the plan's TCO over evaluate's futures with the recourse LP of
     models/stochastic.py in each (delivery slips are not carried; README, Stochastic planning). `progress(n)` is
@@ -167,7 +168,7 @@ def stderr_say(quiet: bool):
 OUT_OF_SAMPLE_SEED_OFFSET = 1  # fresh futures: the seed after the one the plan was solved on
 
 
-def out_of_sample(scenario, stochastic: StochasticRun, samples: int | None = None) -> dict:
+def out_of_sample(scenario: Scenario, stochastic: StochasticRun, samples: int | None = None) -> dict:
     """`planner evaluate` of the stochastic plan (its RISK document, for the Risk sheet) with the deterministic plan
     evaluated on the same fresh futures beside it, under `comparison`."""
     from models.risk import evaluate_plan

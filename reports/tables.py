@@ -13,6 +13,7 @@ import pandas as pd
 from models.cost_parameters import PENALTY_LINES_USD, SPEND_LINES_USD, USD_LINES, build_cost_parameters
 from models.plan_schema import RESULT_TABLES, table_columns
 from models.quarters import HOURS_PER_QUARTER, QUARTERS_PER_YEAR
+from models.scenario import Scenario
 from models.sets import fleet_in_service, life_quarters
 from models.units import GRAMS_PER_TONNE, KW_PER_MW
 
@@ -37,18 +38,18 @@ def _frame(plan: dict, name: str) -> pd.DataFrame:
     return pd.DataFrame(plan.get(name) or [], columns=list(fields))
 
 
-def _site_info(scenario) -> pd.DataFrame:
+def _site_info(scenario: Scenario) -> pd.DataFrame:
     sites = scenario.sites
     return pd.DataFrame({"site_kind": sites["kind"].astype(object),
                          "site_cap_kw": sites["power_mw"].where(sites["kind"] == OWNED) * 1_000.0},
                         index=pd.Index(sites.index.astype(object), name="site"))
 
 
-def _gpus_per_node(scenario) -> pd.Series:
+def _gpus_per_node(scenario: Scenario) -> pd.Series:
     return scenario.catalog["gpus_per_node"].astype(float).rename_axis("sku")
 
 
-def purchase_book_values(purchases: pd.DataFrame, scenario, prices=None) -> pd.DataFrame:
+def purchase_book_values(purchases: pd.DataFrame, scenario: Scenario, prices=None) -> pd.DataFrame:
     """Per order (rows of PLAN.json `purchases`): what the objective charges for it inside the horizon, and the
     book value left at the end.
 
@@ -73,7 +74,7 @@ def purchase_book_values(purchases: pd.DataFrame, scenario, prices=None) -> pd.D
                          "book_value_end_usd": (purchases["capex_usd"] - charged).astype(float)})
 
 
-def purchases_table(plan: dict, scenario) -> pd.DataFrame:
+def purchases_table(plan: dict, scenario: Scenario) -> pd.DataFrame:
     book = purchase_book_values(_frame(plan, "purchases"), scenario)  # recomputed: older plans lack the columns
     frame = _frame(plan, "purchases").drop(columns=list(book.columns), errors="ignore").join(book)
     frame = frame.rename(columns={"quarter": "order_quarter", "in_service": "in_service_quarter"})
@@ -85,7 +86,7 @@ def purchases_table(plan: dict, scenario) -> pd.DataFrame:
                   "book_value_end_usd"]]
 
 
-def rentals_table(plan: dict, scenario) -> pd.DataFrame:
+def rentals_table(plan: dict, scenario: Scenario) -> pd.DataFrame:
     frame = _frame(plan, "rentals")
     frame["gpus"] = frame["nodes"] * frame["sku"].map(_gpus_per_node(scenario))
     frame["rent_usd_per_node"] = (frame["rent_usd"] / frame["nodes"].where(frame["nodes"] != 0)).astype(float)
@@ -93,14 +94,14 @@ def rentals_table(plan: dict, scenario) -> pd.DataFrame:
     return frame[["quarter", "site", "sku", "nodes", "gpus", "rent_usd_per_node", "rent_usd"]]
 
 
-def _full_load_facility_kw(frame: pd.DataFrame, scenario) -> pd.Series:
+def _full_load_facility_kw(frame: pd.DataFrame, scenario: Scenario) -> pd.Series:
     """node_kw × nodes × pue: the facility power the nodes would draw all busy, the power cap's own measure."""
     node_kw = frame["sku"].map(scenario.catalog["node_kw"].astype(float))
     pue = frame["site"].map(scenario.sites["pue"].astype(float))
     return frame["nodes"] * node_kw * pue
 
 
-def fleet_table(plan: dict, scenario) -> pd.DataFrame:
+def fleet_table(plan: dict, scenario: Scenario) -> pd.DataFrame:
     """Nodes in service per quarter × site × SKU, with the site's power cap and its headroom that quarter.
 
     Headroom is measured at full load, as the cap is (Σ node_kw × nodes × pue); it_kw and facility_kw are at the
@@ -124,7 +125,7 @@ FLEET_COST_COLUMNS = ("energy_kwh", "energy_usd", "carbon_t", "depreciation_usd"
                       "maintenance_usd")
 
 
-def existing_fleet_nodes(scenario) -> pd.Series:
+def existing_fleet_nodes(scenario: Scenario) -> pd.Series:
     """Nodes of the already-owned fleet in service, by (quarter label, site, sku): the sunk part of the fleet."""
     fleet = fleet_in_service(scenario.fleet, life_quarters(scenario.catalog), scenario.horizon.quarters)
     labels = [scenario.horizon.label(int(q)) for q in fleet.index.get_level_values("quarter")]
@@ -133,7 +134,7 @@ def existing_fleet_nodes(scenario) -> pd.Series:
          fleet.index.get_level_values("sku").astype(object)], names=["quarter", "site", "sku"]), dtype=float)
 
 
-def _fleet_costs(frame: pd.DataFrame, scenario) -> pd.DataFrame:
+def _fleet_costs(frame: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
     """Each fleet row's share of the quarter's cost lines, by the README's conventions: energy (paid at owned
     sites), carbon (everywhere), and for owned nodes depreciation (depreciation mode) and maintenance; rent is on
     the Rentals table. existing_depreciation_usd is the part charged for the already-owned fleet (sunk)."""
@@ -157,7 +158,7 @@ def _fleet_costs(frame: pd.DataFrame, scenario) -> pd.DataFrame:
     }, index=frame.index)
 
 
-def unit_costs_tables(scenario) -> dict[str, pd.DataFrame]:
+def unit_costs_tables(scenario: Scenario) -> dict[str, pd.DataFrame]:
     """The unit costs every cost line multiplies (models/cost_parameters.py): finance parameters, per SKU (price,
     and depreciation, maintenance and rent per node-quarter) and per site (PUE, electricity price, carbon
     intensity, power cap). The per node-quarter figures are rent of any cloud site (the same everywhere)."""
@@ -192,7 +193,7 @@ def unit_costs_tables(scenario) -> dict[str, pd.DataFrame]:
     return {"parameters": parameters, "sku": sku, "site": site}
 
 
-def placement_table(plan: dict, scenario) -> pd.DataFrame:
+def placement_table(plan: dict, scenario: Scenario) -> pd.DataFrame:
     """Which pool serves each workload each quarter, and what share of that pool's nodes it keeps busy."""
     frame = _frame(plan, "placement").join(_site_info(scenario)[["site_kind"]], on="site")
     kinds = scenario.workloads["kind"].astype(object)
@@ -206,7 +207,7 @@ def placement_table(plan: dict, scenario) -> pd.DataFrame:
                   "tokens_per_s", "pool_nodes", "utilisation"]]
 
 
-def unmet_table(plan: dict, scenario) -> pd.DataFrame:
+def unmet_table(plan: dict, scenario: Scenario) -> pd.DataFrame:
     frame = _frame(plan, "unmet").rename(columns={"units": "unmet_tokens_per_s"})
     demand = scenario.demand.assign(quarter=scenario.demand["quarter"].map(scenario.horizon.label))
     demand = demand.groupby(["workload", "quarter"])["tokens_per_s"].sum().rename("demand_tokens_per_s")
@@ -216,12 +217,12 @@ def unmet_table(plan: dict, scenario) -> pd.DataFrame:
     return frame[["quarter", "workload", "demand_tokens_per_s", "unmet_tokens_per_s", "unmet_usd"]]
 
 
-def unfinished_table(plan: dict, scenario) -> pd.DataFrame:
+def unfinished_table(plan: dict, scenario: Scenario) -> pd.DataFrame:
     frame = _frame(plan, "unfinished")
     return frame.rename(columns={"deadline": "deadline_quarter"}).reset_index(drop=True)
 
 
-def costs_table(plan: dict, scenario) -> pd.DataFrame:
+def costs_table(plan: dict, scenario: Scenario) -> pd.DataFrame:
     """The plan's cost lines per quarter, with spend and shortfall penalties subtotalled apart."""
     frame = _frame(plan, "costs")
     frame["spend_usd"] = frame[list(SPEND_LINES)].sum(axis=1)
@@ -229,7 +230,7 @@ def costs_table(plan: dict, scenario) -> pd.DataFrame:
     return frame[list(COSTS_SHEET_COLUMNS)].reset_index(drop=True)
 
 
-def gpus_by_sku_table(plan: dict, scenario) -> pd.DataFrame:
+def gpus_by_sku_table(plan: dict, scenario: Scenario) -> pd.DataFrame:
     """GPUs in service per quarter (rows) and SKU (columns), every planning quarter present."""
     fleet = fleet_table(plan, scenario)
     wide = fleet.pivot_table(index="quarter", columns="sku", values="gpus", aggfunc="sum", fill_value=0.0)
@@ -238,7 +239,7 @@ def gpus_by_sku_table(plan: dict, scenario) -> pd.DataFrame:
     return wide.rename_axis("quarter").reset_index()
 
 
-def site_power_table(plan: dict, scenario) -> pd.DataFrame:
+def site_power_table(plan: dict, scenario: Scenario) -> pd.DataFrame:
     """Facility kW at each owned site per quarter, at full load (what the cap limits) and at the plan's
     utilisation, against its cap (every quarter, zero when empty); headroom at full load."""
     info = _site_info(scenario)
@@ -254,7 +255,7 @@ def site_power_table(plan: dict, scenario) -> pd.DataFrame:
                   "headroom_pct"]]
 
 
-def owned_utilisation(plan: dict, scenario) -> float:
+def owned_utilisation(plan: dict, scenario: Scenario) -> float:
     """Busy node-equivalents ÷ owned nodes in service, summed over the horizon (0 with no owned nodes)."""
     placement, fleet = placement_table(plan, scenario), fleet_table(plan, scenario)
     owned_nodes = fleet.loc[fleet["site_kind"] == OWNED, "nodes"].sum()
@@ -277,7 +278,7 @@ def spend_and_penalties(plan: dict) -> dict[str, float]:
             "penalty_usd": totals.get("penalty_usd", computed["penalty_usd"])}
 
 
-def summary_table(plan: dict, scenario) -> pd.DataFrame:
+def summary_table(plan: dict, scenario: Scenario) -> pd.DataFrame:
     """Headline figures as (metric, value, unit) rows: what the Summary sheet shows, as plain values."""
     totals, horizon = plan["totals"], plan["horizon"]["quarters"]
     split = spend_and_penalties(plan)
@@ -310,7 +311,7 @@ def summary_table(plan: dict, scenario) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["metric", "value", "unit"])
 
 
-def gpus_in_service_at_end(plan: dict, scenario) -> pd.Series:
+def gpus_in_service_at_end(plan: dict, scenario: Scenario) -> pd.Series:
     wide = gpus_by_sku_table(plan, scenario)
     if wide.empty:
         return pd.Series(dtype=float)
@@ -319,7 +320,7 @@ def gpus_in_service_at_end(plan: dict, scenario) -> pd.Series:
 
 # --- assumptions: the inputs echoed, quarters shown as labels -----------------------------------------
 
-def parameters_table(plan: dict, scenario) -> pd.DataFrame:
+def parameters_table(plan: dict, scenario: Scenario) -> pd.DataFrame:
     finance, solver = scenario.finance, scenario.solver
     rows = [
         ("scenario.name", scenario.name), ("scenario.path", str(scenario.path)),
@@ -340,7 +341,7 @@ def parameters_table(plan: dict, scenario) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["parameter", "value"])
 
 
-def input_files_table(plan: dict, scenario) -> pd.DataFrame:
+def input_files_table(plan: dict, scenario: Scenario) -> pd.DataFrame:
     """SHA-256 of each input as recorded in the plan, beside the file's hash now."""
     recorded = dict(plan["inputs"]["sha256"])
     now = scenario.input_hashes()
@@ -359,7 +360,7 @@ def _labels(series: pd.Series, horizon) -> pd.Series:
     return series.map(lambda q: horizon.label(int(q)) if pd.notna(q) else None).astype(object)
 
 
-def input_tables(scenario) -> dict[str, pd.DataFrame]:
+def input_tables(scenario: Scenario) -> dict[str, pd.DataFrame]:
     """The scenario's input tables, keyed by role, with relative quarters turned back into labels."""
     horizon = scenario.horizon
     catalog = scenario.catalog.reset_index()
@@ -409,7 +410,7 @@ def shadow_prices_table(plan: dict) -> pd.DataFrame:
 WARNING_COLUMNS = ["kind", "workload", "quarters", "amount", "unit", "cost_usd", "cause", "message"]
 
 
-def plan_warnings(plan: dict, scenario) -> list[dict]:
+def plan_warnings(plan: dict, scenario: Scenario) -> list[dict]:
     """PLAN.json's warnings, or (for a plan saved before they were recorded) the same warnings computed from it."""
     if isinstance(plan.get("warnings"), list):
         return plan["warnings"]
@@ -419,7 +420,7 @@ def plan_warnings(plan: dict, scenario) -> list[dict]:
                    plan.get("duals") or {})
 
 
-def warnings_table(plan: dict, scenario) -> pd.DataFrame:
+def warnings_table(plan: dict, scenario: Scenario) -> pd.DataFrame:
     """One row per unfinished run or service with unmet demand: what is left undone, its penalty and why."""
     rows = [{**w, "quarters": ", ".join(map(str, w.get("quarters", [])))} for w in plan_warnings(plan, scenario)]
     return pd.DataFrame(rows, columns=WARNING_COLUMNS)
@@ -441,7 +442,7 @@ def baselines_table(plan: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=BASELINE_COLUMNS)
 
 
-def build_tables(plan: dict, scenario) -> dict[str, pd.DataFrame]:
+def build_tables(plan: dict, scenario: Scenario) -> dict[str, pd.DataFrame]:
     """Every table the workbook and the CSV writer show, keyed by a file-name-safe name, in sheet order."""
     tables = {
         "summary": summary_table(plan, scenario),

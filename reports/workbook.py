@@ -23,6 +23,7 @@ from openpyxl.utils.cell import coordinate_from_string
 from openpyxl.worksheet.table import Table, TableStyleInfo
 from openpyxl.worksheet.worksheet import Worksheet
 
+from models.scenario import Scenario
 from models.units import GRAMS_PER_TONNE, KWH_PER_MWH
 from reports import tables as T
 from reports.atomic import write_atomic
@@ -888,7 +889,7 @@ def _power_chart(ws: Worksheet, power: Block, column: int, site: str) -> LineCha
 
 # --- entry point --------------------------------------------------------------------------------------
 
-def build_workbook(plan: dict, scenario, risk: dict | None = None) -> Workbook:
+def build_workbook(plan: dict, scenario: Scenario, risk: dict | None = None) -> Workbook:
     """The workbook in memory (nothing written): the sheets in `SHEETS` order, the risk sheets (if given) just
     before Assumptions, which prints last."""
     tables = T.build_tables(plan, scenario)
@@ -924,7 +925,7 @@ def build_workbook(plan: dict, scenario, risk: dict | None = None) -> Workbook:
     return workbook
 
 
-def write_workbook(path: str | Path, plan: dict, scenario, risk: dict | None = None) -> Path:
+def write_workbook(path: str | Path, plan: dict, scenario: Scenario, risk: dict | None = None) -> Path:
     """Write the plan's workbook to `path` atomically (a failure leaves any previous file untouched)."""
     workbook = build_workbook(plan, scenario, risk)
     return write_atomic(path, lambda tmp: workbook.save(tmp))

@@ -18,6 +18,7 @@ from click.testing import CliRunner
 
 from models.errors import InputError
 from models.quarters import parse_quarter
+from models.risk_settings import RiskSettings
 from planner.cli import main
 from planner.inheritance import changes, resolve
 from planner.pipeline import plan_document, run_plan
@@ -182,7 +183,7 @@ def test_section_and_top_level_overrides(tmp_path):
     assert scenario.finance.carbon_usd_per_t == 50  # untouched keys of the section stay
     assert scenario.headroom == 0.2
     assert (scenario.solver.backend, scenario.solver.time_limit_s) == ("highs", 5)
-    assert scenario.risk == {"samples": 100}
+    assert scenario.risk == RiskSettings(samples=100)
     numpy_values = load_scenario(path, {"quarters": np.int64(3), "finance.discount_rate": np.float64(0.1)})
     assert numpy_values.horizon.quarters == 3 and numpy_values.finance.discount_rate == 0.1
     assert scenario.horizon.quarters == 3 and scenario.name == "what-if"

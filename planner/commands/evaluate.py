@@ -11,14 +11,14 @@ import click
 
 from models.errors import InputError, Problem
 from planner.plan_file import changed_inputs, load_plan
-from planner.scenario import load_scenario
+from planner.scenario import Scenario, load_scenario
 from reports.atomic import write_json_atomic
 
 TOP_SENSITIVITIES_SHOWN = 5
 OPTIMAL = "optimal"  # evaluate's third allocation: the recourse LP of models/stochastic.py
 
 
-def _check_plan_holds(scenario, plan: dict, plan_path) -> None:
+def _check_plan_holds(scenario: Scenario, plan: dict, plan_path) -> None:
     """Price only plans that hold for this scenario: a fractional order or a quarter outside the horizon would
     give risk figures for a plan nobody can carry out."""
     from models.verify import PlanFormatError, verify_plan
@@ -95,7 +95,7 @@ def command(scenario, plan_path, samples, seed, device, float64, deterministic, 
         click.echo(f"  highest shortfall probability: {risk['shortfall_probability_worst_quarter']:.1%}")
         return
     if allocation is not None:
-        loaded = dataclasses.replace(loaded, risk={**loaded.risk, "allocation": allocation})
+        loaded = dataclasses.replace(loaded, risk=dataclasses.replace(loaded.risk, allocation=allocation))
     show = progress if progress is not None else sys.stderr.isatty()
     with _progress_bar(show, evaluation_work(loaded, samples, deterministic)) as update:
         risk = evaluate_plan(loaded, plan, samples=samples, seed=seed, device=device, float64=float64,
