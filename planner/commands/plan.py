@@ -6,7 +6,7 @@ import click
 
 from models.baselines import BASELINES, SINGLE_SKU
 from models.stochastic_limits import DEFAULT_CVAR_ALPHA, MAX_STOCHASTIC_FUTURES
-from planner.baselines import baseline_run, compare_with_baselines, options_for
+from planner.baselines import baseline_run, best_of_plan_and_baselines, options_for
 from planner.pipeline import build_plan, plan_document, run_plan, verify_document
 from planner.progress import SolveProgress
 from planner.scenario import SOLVER_BACKENDS, load_scenario
@@ -55,7 +55,9 @@ def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv
     risk evaluation (the scenario's risk: settings, 4,000 samples unless set) adds the Risk and Sensitivity sheets
     (and, with --html, the page's risk charts).
     Unless --no-baselines, the plan is compared with how procurement is done without the optimiser (greedy,
-    single-sku, just-in-time), each priced alike; --baseline NAME writes that baseline's own plan instead.
+    single-sku, just-in-time), each priced alike; one cheaper than the solver's plan becomes the plan (its solver
+    reads e.g. scip+baseline:single-sku:H100, its status and gap against the solver's bound). --baseline NAME
+    writes that baseline's own plan instead.
     """
     if sku is not None and baseline != SINGLE_SKU:
         raise click.UsageError("--sku goes with --baseline single-sku")
@@ -95,7 +97,8 @@ def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv
             if progress.live:  # a terminal: say why it takes longer (a log gets the summary line alone)
                 click.echo("pricing the baselines (greedy, single-sku, just-in-time; --no-baselines skips them)",
                            err=True)
-            baselines = compare_with_baselines(run, options_for(run.built, solver, time_limit, gap))
+            # Any plan computed is a candidate: a baseline cheaper than the solver's incumbent becomes the plan.
+            run, baselines = best_of_plan_and_baselines(run, options_for(run.built, solver, time_limit, gap))
         document = plan_document(run, baselines)
     verify_document(loaded, document)
     explained = None
