@@ -57,6 +57,9 @@ RISK_FIELDS: tuple[Field, ...] = (
     Field("device", TEXT, "", "where the evaluator ran (cpu, gpu)"),
     _DTYPE,
     Field("deterministic", BOOLEAN, "", "every uncertainty off (evaluate --deterministic)", required=False),
+    Field("allocation", TEXT, "", "the rule-based allocation evaluated (plan-first or cheapest-first)",
+          required=False),
+    Field("allocation_label", TEXT, "", "the allocation in words", required=False),
     Field("settings", OBJECT, "", "the `risk:` settings evaluated with (models/risk_settings.py), command-line "
                                   "samples and seed applied", required=False),
     _PLAN_OBJECTIVE,
@@ -113,15 +116,20 @@ RISK_FIELDS: tuple[Field, ...] = (
         Field("in_sample", OBJECT, "", "PLAN.json's `stochastic` figures"),
         Field("purchases_differ", LIST, "", "[{quarter, site, sku, deterministic_nodes, stochastic_nodes}]"))),
 )
-WRITTEN_WHEN_SET = ("comparison",)
+# Optional fields only some writers set (the rest is always written): `comparison` by `plan --stochastic -o`; the
+# allocation's name and words by `planner evaluate` and `planner plan` (the console's label), not the evaluator.
+WRITTEN_WHEN_SET = ("comparison", "allocation", "allocation_label")
 
 OPTIMAL_RISK_FIELDS: tuple[Field, ...] = (
     _SAMPLES,
     _SEED,
     Field("allocation", TEXT, "", "optimal: the recourse LP of models/stochastic.py in each future"),
+    Field("allocation_label", TEXT, "", "the allocation in words", required=False),
     _DTYPE,
     _PLAN_OBJECTIVE,
     _TCO,
+    Field("expected_tco_usd", OBJECT, "discounted $", "E[TCO] split: total_usd, spend_usd, on_demand_usd, "
+                                                      "penalty_usd", required=False),
     Field("shortfall_probability_worst_quarter", NUMBER, "fraction", "the highest quarter's probability of a "
                                                                      "shortfall"),
 )

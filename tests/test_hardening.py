@@ -36,7 +36,9 @@ HOSTILE_NAMES = (*HOSTILE_WORKLOADS, HOSTILE_OWNED_SITE, HOSTILE_CLOUD_SITE, HOS
 WRITER_PATTERN = re.compile(r"\.to_csv\(|csv\.writer\(|create_sheet\(|\bWorkbook\(\)|\.to_excel\(")
 ENUMERATED_WRITERS = {"reports/workbook.py", "reports/risk_sheets.py", "reports/csv_writer.py",
                       "reports/portfolio.py",  # compare and sweep workbooks: exercised in tests/test_portfolio.py
-                      "reports/workbook_cells.py"}  # `new_sheet`, the plan workbook's sheets (write_workbook below)
+                      "reports/workbook_cells.py",  # `new_sheet`, the plan workbook's sheets (write_workbook below)
+                      # `planner diff -o` and `planner calibrate --throughput-out`: tests/test_hostile_names_review.py
+                      "reports/diff_workbook.py", "planner/telemetry.py"}
 # Writers that put no user text in a cell: `planner generate` writes scenario tables from its own constants and the
 # shipped catalog (its only text options, --start and the counts, are validated as a quarter and integers).
 WRITERS_OF_NO_INPUT_TEXT = {"planner/commands/generate.py"}

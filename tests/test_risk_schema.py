@@ -18,8 +18,10 @@ def _tco() -> dict:
 
 
 def _optimal() -> dict:
-    return {"samples": 4, "seed": 0, "allocation": "optimal", "dtype": "float64", "plan_objective_usd": 10.0,
-            "tco_usd": _tco(), "shortfall_probability_worst_quarter": 0.25}
+    return {"samples": 4, "seed": 0, "allocation": "optimal", "allocation_label": "optimal recourse",
+            "dtype": "float64", "plan_objective_usd": 10.0,
+            "tco_usd": _tco(), "expected_tco_usd": {"total_usd": 10.0, "spend_usd": 10.0},
+            "shortfall_probability_worst_quarter": 0.25}
 
 
 def test_the_page_is_the_schema():

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from models.errors import InputError, Problem
+from models.risk_schema import assemble_risk
 from models.risk_settings import allocation_label
 from planner.plan_file import changed_inputs, load_plan
 from planner.scenario import Scenario, load_scenario
@@ -115,7 +116,7 @@ def command(scenario, plan_path, samples, seed, device, float64, deterministic, 
     with _progress_bar(show, evaluation_work(loaded, samples, deterministic)) as update:
         risk = evaluate_plan(loaded, plan, samples=samples, seed=seed, device=device, float64=float64,
                              deterministic=deterministic, progress=update)
-    risk = {**risk, "allocation": allocation, "allocation_label": allocation_label(allocation)}
+    risk = assemble_risk({**risk, "allocation": allocation, "allocation_label": allocation_label(allocation)})
     if json_path:
         write_json_atomic(json_path, risk)
     if xlsx_path:

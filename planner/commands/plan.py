@@ -117,11 +117,12 @@ def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv
 
             risk = out_of_sample(loaded, stochastic)
         else:
+            from models.risk_schema import assemble_risk
             from models.risk_settings import allocation_label, risk_settings
 
             risk = evaluate_plan(loaded, document)
             rule = risk_settings(loaded).allocation
-            risk = {**risk, "allocation": rule, "allocation_label": allocation_label(rule)}
+            risk = assemble_risk({**risk, "allocation": rule, "allocation_label": allocation_label(rule)})
     # Everything is computed before the first file is written: a failure leaves no partial set of outputs.
     if json_path:
         write_json_atomic(json_path, document)
