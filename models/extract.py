@@ -73,8 +73,23 @@ def extract_tables(model: PlanModel, scenario, x: np.ndarray) -> dict[str, pd.Da
         left = pd.DataFrame(columns=["workload", "deadline", "fraction_left", "cost_usd"])
     tables["unfinished"] = left[["workload", "deadline", "fraction_left", "cost_usd"]]
 
+    if "facility_builds" in lp.variables:
+        tables["facility"] = facility_table(model, x, horizon)
     tables["costs"] = cost_table(model, x, horizon)
     return tables
+
+
+def facility_table(model: PlanModel, x: np.ndarray, horizon: Horizon) -> pd.DataFrame:
+    """PLAN.json's `facility`: each build-out decision (units of an option built in a quarter), when it enters
+    service, and the cash it costs (units × price_usd; charged as capex in cash mode, depreciated otherwise)."""
+    facility = model.facility_costs
+    builds = model.lp.value("facility_builds", x).round()
+    builds = builds[builds > 0.5].rename("facility_units").reset_index()
+    builds["site"] = facility.site.reindex(builds["option"]).to_numpy()
+    builds["in_service"] = builds["build_quarter"] + facility.lead_quarters.reindex(builds["option"]).to_numpy()
+    builds["capex_usd"] = builds["facility_units"] * facility.capex_usd_per_unit.reindex(builds["option"]).to_numpy()
+    builds = builds.rename(columns={"build_quarter": "quarter"}).sort_values(["quarter", "option"])
+    return _label(builds, horizon, ("quarter", "in_service"))[table_columns("facility")[:-1]]
 
 
 def cost_table(model: PlanModel, x: np.ndarray, horizon: Horizon) -> pd.DataFrame:

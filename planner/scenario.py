@@ -31,12 +31,12 @@ DEFAULT_TIME_LIMIT_S = 60.0
 DEFAULT_GAP = 0.005  # 0.5 %: the example's acceptance target
 
 TOP_LEVEL_KEYS = ("name", "start", "quarters", "catalog", "sites", "fleet", "workloads", "demand",
-                  "throughput", "finance", "planning", "solver", "risk", "extends", "overrides")
+                  "throughput", "facility_options", "finance", "planning", "solver", "risk", "extends", "overrides")
 FINANCE_KEYS = ("discount_rate", "capex_mode", "budget_usd_per_quarter", "carbon_usd_per_t",
                 "unmet_usd_per_unit", "unfinished_training_usd")
 PLANNING_KEYS = ("headroom",)
 SOLVER_KEYS = ("backend", "time_limit_s", "gap")
-TABLE_KEYS = ("catalog", "sites", "fleet", "workloads", "demand", "throughput")
+TABLE_KEYS = ("catalog", "sites", "fleet", "workloads", "demand", "throughput", "facility_options")
 SECTION_KEYS = ("finance", "planning", "solver", "risk")
 
 # Sane bounds for the scenario's own numbers (the tables' bounds are on their columns in schema.py; README,
@@ -88,6 +88,8 @@ class Scenario:
     warnings: tuple[str, ...] = ()
     chain: tuple[Path, ...] = ()  # the scenario files read, the root base first, this scenario's file last
     overrides: tuple = ()  # every planner.inheritance.Override applied, in order (files' own, then --set)
+    # Build-out options by option (docs/datacenter-2026.md); empty: no facility decisions.
+    facility_options: pd.DataFrame = field(default_factory=lambda: _typed_facility_options(None))
 
     @property
     def quarters(self) -> list[str]:
@@ -158,6 +160,7 @@ def load_scenario(path: str | Path, overrides: Mapping[str, object] | None = Non
         "workloads": (S.WORKLOADS, True),
         "demand": (S.DEMAND, False),
         "throughput": (S.THROUGHPUT, False),
+        "facility_options": (S.FACILITY_OPTIONS, False),
     }
     tables: dict[str, pd.DataFrame] = {}
     raws = {}
@@ -213,6 +216,7 @@ def load_scenario(path: str | Path, overrides: Mapping[str, object] | None = Non
         workloads=_typed_workloads(tables["workloads"]),
         demand=_typed_demand(tables["demand"]),
         throughput=_typed_throughput(tables["throughput"]),
+        facility_options=_typed_facility_options(tables["facility_options"]),
         finance=finance, headroom=headroom, solver=solver, risk=dict(sections["risk"]),
         input_files=input_files, warnings=tuple(warnings),
         chain=tuple(base for base, _ in resolution.chain), overrides=tuple(resolution.overrides),
@@ -377,3 +381,17 @@ def _typed_demand(frame: pd.DataFrame) -> pd.DataFrame:
 def _typed_throughput(frame: pd.DataFrame) -> pd.DataFrame:
     throughput = frame[["workload", "sku", "tokens_per_s_per_node"]].reset_index(drop=True)
     return throughput.astype({"workload": object, "sku": object, "tokens_per_s_per_node": float})
+
+
+def _typed_facility_options(frame: pd.DataFrame | None) -> pd.DataFrame:
+    """Options by `option`; empty racks / power_mw are 0 (the option adds none of it)."""
+    columns = [c.name for c in S.FACILITY_OPTIONS.columns]
+    if frame is None or frame.empty:
+        frame = pd.DataFrame({c: pd.Series(dtype=object if c in ("option", "site", "source") else float)
+                              for c in columns})
+    options = frame[columns].set_index("option")
+    for col in ("racks", "power_mw"):
+        options[col] = options[col].astype(float).fillna(0.0)
+    for col in ("lead_quarters", "available_from", "max_units"):
+        options[col] = options[col].astype(int)
+    return options

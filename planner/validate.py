@@ -14,6 +14,7 @@ import pandas as pd
 from models.errors import InputError, Problem
 from models.performance import estimate_performance
 from models.quarters import Horizon
+from models.sets import facility_headroom, rack_fit
 from models.units import KW_PER_MW
 from planner.tables import RawTable
 
@@ -80,11 +81,64 @@ def check_references(tables: dict[str, pd.DataFrame], raws: dict[str, RawTable],
             add("demand", idx, "quarter", f"{horizon.label(int(row['quarter']))} is outside the horizon "
                                           f"({horizon.labels[0]}..{horizon.labels[-1]})")
 
+    problems.extend(_facility_problems(tables, raws, site_kind))
+    problems.extend(_fleet_fit_problems(tables, raws))
+
     for idx, row in tables["throughput"].iterrows():
         if row["workload"] is not None and row["workload"] not in workload_kind:
             add("throughput", idx, "workload", f"unknown workload '{row['workload']}'")
         if row["sku"] is not None and row["sku"] not in skus:
             add("throughput", idx, "sku", f"unknown sku '{row['sku']}'")
+    return problems
+
+
+def _facility_problems(tables: dict[str, pd.DataFrame], raws: dict[str, RawTable],
+                       site_kind: dict) -> list[Problem]:
+    """Each build-out option names an owned site and adds something (racks or power_mw)."""
+    frame = tables.get("facility_options")
+    raw = raws.get("facility_options")
+    if frame is None or raw is None or frame.empty:
+        return []
+    problems = []
+    for idx, row in frame.iterrows():
+        where = {"row": raw.row_number(idx)}
+        if row["site"] is not None and row["site"] not in site_kind:
+            problems.append(Problem(raw.label, f"unknown site '{row['site']}'", column="site", **where))
+        elif site_kind.get(row["site"]) == "cloud":
+            problems.append(Problem(raw.label, f"site '{row['site']}' is a cloud site: a facility option builds "
+                                               "at an owned site", column="site", **where))
+        racks, power = row["racks"], row["power_mw"]
+        if (pd.isna(racks) or racks == 0) and (pd.isna(power) or power == 0):
+            problems.append(Problem(raw.label, "a facility option must add racks or power_mw (both are 0 or empty)",
+                                    column="racks", **where))
+    return problems
+
+
+def _fleet_fit_problems(tables: dict[str, pd.DataFrame], raws: dict[str, RawTable]) -> list[Problem]:
+    """Existing nodes stand only where their rack fits (cooling, rack density): docs/datacenter-2026.md."""
+    from models.sets import rack_fit
+
+    fleet, raw = tables["fleet"], raws.get("fleet")
+    sites = tables["sites"].dropna(subset=["site"]).drop_duplicates("site").set_index("site")
+    catalog = tables["catalog"].dropna(subset=["sku"]).drop_duplicates("sku").set_index("sku")
+    if fleet.empty or raw is None or catalog["node_kw"].isna().any() or catalog["nodes_per_rack"].isna().any():
+        return []
+    known = fleet["site"].isin(sites.index) & fleet["sku"].isin(catalog.index)
+    rows = fleet[known]
+    fits, _ = rack_fit(sites, catalog, rows["site"], rows["sku"])
+    problems = []
+    for (idx, row), ok in zip(rows.iterrows(), fits):
+        if ok:
+            continue
+        site, sku = sites.loc[row["site"]], catalog.loc[row["sku"]]
+        if sku.get("cooling_required") == "liquid" and site.get("cooling") not in ("liquid", None) \
+                and not pd.isna(site.get("cooling")):
+            why = f"{row['sku']} needs liquid cooling and site {row['site']} is {site['cooling']}-cooled"
+        else:
+            why = (f"a {row['sku']} node draws {sku['node_kw']:g} kW, above site {row['site']}'s "
+                   f"max_kw_per_rack {site['max_kw_per_rack']:g}")
+        problems.append(Problem(raw.label, f"the existing fleet cannot stand there: {why}",
+                                row=raw.row_number(idx), column="sku"))
     return problems
 
 
@@ -172,11 +226,14 @@ def _hosted_workloads(scenario, performance: pd.DataFrame) -> set:
                  else np.zeros(len(pairs), dtype=bool))
     min_nodes = pairs["min_nodes"].to_numpy(dtype=float)
     full_kw = min_nodes * sku["node_kw"].to_numpy(dtype=float) * site["pue"].to_numpy(dtype=float)
+    extra_kw, extra_racks = facility_headroom(scenario, site)
+    _, per_rack = rack_fit(scenario.sites, scenario.catalog, pairs["site"], pairs["sku"])
     owned_ok = (((earliest <= last_quarter) | has_fleet)
-                & (full_kw <= site["power_mw"].to_numpy(dtype=float) * KW_PER_MW)
-                & (min_nodes / sku["nodes_per_rack"].to_numpy(dtype=float) <= site["racks"].to_numpy(dtype=float)))
+                & (full_kw <= site["power_mw"].to_numpy(dtype=float) * KW_PER_MW + extra_kw)
+                & (min_nodes / np.maximum(per_rack, 1.0) <= site["racks"].to_numpy(dtype=float) + extra_racks))
     cloud_ok = sku["rent_usd_per_gpu_hour"].notna().to_numpy()
     ok = np.where(site["kind"].to_numpy() == "cloud", cloud_ok, owned_ok)
+    ok &= rack_fit(scenario.sites, scenario.catalog, pairs["site"], pairs["sku"])[0]
     return set(pairs.loc[ok, "workload"])
 
 
@@ -188,6 +245,9 @@ def _why_site_cannot_host(scenario, workload: str, site: str, eligible: pd.DataF
     reasons = []
     for sku, min_nodes in eligible["min_nodes"].droplevel("workload").items():
         sku_row = scenario.catalog.loc[sku]
+        if not rack_fit(scenario.sites, scenario.catalog, pd.Index([site]), pd.Index([sku]))[0][0]:
+            reasons.append(f"{sku}'s rack does not fit (cooling or max_kw_per_rack)")
+            continue
         if info["kind"] == "cloud":
             if not math.isnan(sku_row["rent_usd_per_gpu_hour"]):
                 return ""
