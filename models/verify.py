@@ -62,8 +62,8 @@ CONSTRAINTS = {
     "training_work": "training work done >= node-hours x (1 - fraction left)",
     "min_nodes": "work runs on a pool only when it holds min_nodes nodes (training, multi-node replicas)",
     "training_unfinished": "fraction left in [0, 1], 0 when runs must finish; its cost in the deadline quarter",
-    "power": "facility power at full load <= site power cap (+ what the plan's facility builds add)",
-    "racks": "racks used (at the site's rack density) <= racks at the site (+ what the plan's facility builds add)",
+    "power": "facility power at full load <= site power cap",  # + the MW the plan's facility builds add
+    "racks": "racks used <= racks at the site",  # at the site's rack density, + the racks its builds add
     "rack_fit": "nodes only where their rack fits: liquid-cooled SKUs in liquid-cooled halls, node_kw <= "
                 "max_kw_per_rack",
     "facility": "facility builds: known option at its site, whole units, not before available_from, in service = "
