@@ -237,3 +237,39 @@ def test_bad_facility_options(tmp_path):
     where, _ = problems_of(path)
     assert where == {("facility.csv", 2, "site"), ("facility.csv", 3, "site"), ("facility.csv", 4, "racks"),
                      ("facility.csv", 5, "racks"), ("facility.csv", 5, "price_usd")}
+
+
+# --- the shipped example: a 2026 fleet -------------------------------------------------------------------------
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "data" / "examples" / "example" / "scenario.yaml"
+
+
+def test_shipped_example_places_no_liquid_rack_in_an_air_hall():
+    """data/examples/example (docs/datacenter-2026.md): virginia and texas are air-cooled (25 and 30 kW a rack),
+    oregon is a liquid-cooled hall (140 kW a rack) with one 1 MW build-out option. Every node of the plan, bought,
+    rented or existing, stands where its rack fits: no GB200/GB300 NVL72 or MI355X outside oregon (and the cloud),
+    no node above its hall's density; the verifier agrees on its own. The liquid hall cannot hold all the compute
+    the plan wants at NVL72 prices, so the plan mixes SKUs, and the greedy rule (which ranks pools by $ per unit
+    of work and cannot build) pays more."""
+    from planner.baselines import BaselineOptions, baseline_run
+
+    scenario = load_scenario(EXAMPLE)
+    assert set(scenario.sites["cooling"].dropna()) == {"air", "liquid"}
+    assert len(scenario.facility_options) == 1
+    run = run_plan(scenario, time_limit_s=60)
+    plan = plan_document(run)
+    fleet = pd.DataFrame(plan["fleet"])
+    site, sku = scenario.sites.reindex(fleet["site"]), scenario.catalog.reindex(fleet["sku"])
+    liquid_only = (sku["cooling_required"] == "liquid").to_numpy()
+    in_air = (site["cooling"] == "air").to_numpy()
+    assert not (liquid_only & in_air).any(), fleet[liquid_only & in_air]
+    density = site["max_kw_per_rack"].to_numpy(dtype=float)
+    assert (np.isnan(density) | (sku["node_kw"].to_numpy() <= density)).all()
+    nvl72 = fleet[fleet["sku"].str.contains("nvl72")]
+    assert len(nvl72) and set(nvl72["site"]) == {"oregon"}
+    assert len({p["sku"] for p in plan["purchases"]}) >= 2  # a mix: NVL72 in the liquid hall, more in air halls
+    assert verify_plan(scenario, plan) == []
+
+    greedy = baseline_run(run.built, "greedy", BaselineOptions("scip", 30, 0.005))
+    greedy_usd = float(greedy.tables["costs"]["discounted_usd"].sum())
+    assert greedy_usd > plan["objective_usd"]
