@@ -48,7 +48,9 @@ from models.units import KW_PER_MW
 
 GREEDY, SINGLE_SKU, JUST_IN_TIME = "greedy", "single-sku", "just-in-time"
 BASELINES = (GREEDY, SINGLE_SKU, JUST_IN_TIME)
-PROCUREMENT = ("orders", "rentals")  # the variable families a baseline decides by its rule
+# The variable families a baseline decides by its rule; committed capacity (docs/datacenter-2026.md) is procurement
+# too: greedy and just-in-time sign none (they buy and rent on demand), single-sku may sign its one SKU's offers.
+PROCUREMENT = ("orders", "rentals", "contract_signings")
 ROOM_EPS = 1e-9  # node-equivalents, tokens/s and kW below this are rounding, not room or need
 
 
@@ -123,7 +125,7 @@ def with_procurement(lp: LinearProgram, orders: pd.Series, rentals: pd.Series,
 def procurement_of(lp: LinearProgram, x: np.ndarray) -> tuple[pd.Series, pd.Series]:
     """The orders and rentals of solution `x` (whole nodes, zeros dropped)."""
     decided = []
-    for name in PROCUREMENT:
+    for name in ("orders", "rentals"):
         if name in lp.variables:
             values = lp.value(name, x).round()
             decided.append(values[values > 0])

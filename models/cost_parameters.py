@@ -195,3 +195,36 @@ def build_facility_costs(options: pd.DataFrame) -> FacilityCosts:
         site=options["site"].rename("site"),
         lead_quarters=options["lead_quarters"].astype(int).rename("lead_quarters"),
     )
+
+
+@dataclass(frozen=True)
+class ContractCosts:
+    """Committed capacity (docs/datacenter-2026.md), by contract: a block is min_nodes nodes of the contract's SKU at
+    its cloud site, in service for term_quarters from sign quarter + lead_quarters, paid whether used or not:
+      usd_per_block_quarter   min_nodes × gpus_per_node × usd_per_gpu_hour × 2,190 h, into the rent_usd line
+      nodes_per_block         min_nodes
+      site, sku               where the nodes are and what they are
+    """
+
+    usd_per_block_quarter: pd.Series
+    nodes_per_block: pd.Series
+    site: pd.Series
+    sku: pd.Series
+    lead_quarters: pd.Series
+    term_quarters: pd.Series
+
+
+def build_contract_costs(contracts: pd.DataFrame, catalog: pd.DataFrame) -> ContractCosts:
+    """The scenario's `contracts` (by contract) as per-block prices (see ContractCosts)."""
+    contracts = contracts.rename_axis("contract")
+    gpus = catalog["gpus_per_node"].reindex(contracts["sku"]).to_numpy(dtype=float)
+    per_block = contracts["min_nodes"].astype(float) * gpus * contracts["usd_per_gpu_hour"].astype(float) \
+        * HOURS_PER_QUARTER
+    return ContractCosts(
+        usd_per_block_quarter=per_block.rename("usd_per_block_quarter"),
+        nodes_per_block=contracts["min_nodes"].astype(float).rename("nodes_per_block"),
+        site=contracts["site"].rename("site"),
+        sku=contracts["sku"].rename("sku"),
+        lead_quarters=contracts["lead_quarters"].astype(int).rename("lead_quarters"),
+        term_quarters=contracts["term_quarters"].astype(int).rename("term_quarters"),
+    )

@@ -75,8 +75,26 @@ def extract_tables(model: PlanModel, scenario, x: np.ndarray) -> dict[str, pd.Da
 
     if "facility_builds" in lp.variables:
         tables["facility"] = facility_table(model, x, horizon)
+    if "contract_signings" in lp.variables:
+        tables["contracts"] = contract_table(model, x, horizon)
     tables["costs"] = cost_table(model, x, horizon)
     return tables
+
+
+def contract_table(model: PlanModel, x: np.ndarray, horizon: Horizon) -> pd.DataFrame:
+    """PLAN.json's `contracts`: each signing of committed capacity, its nodes, term and what the term costs."""
+    contracts = model.contract_costs
+    signed = model.lp.value("contract_signings", x).round()
+    signed = signed[signed > 0.5].rename("contract_blocks").reset_index()
+    offer = signed["contract"]
+    signed["nodes"] = signed["contract_blocks"] * contracts.nodes_per_block.reindex(offer).to_numpy()
+    signed["in_service"] = signed["sign_quarter"] + contracts.lead_quarters.reindex(offer).to_numpy()
+    term = contracts.term_quarters.reindex(offer).to_numpy()
+    signed["term_end"] = signed["in_service"] + term - 1
+    signed["commitment_usd"] = signed["contract_blocks"] * contracts.usd_per_block_quarter.reindex(offer).to_numpy() \
+        * term
+    signed = signed.rename(columns={"sign_quarter": "quarter"}).sort_values(["quarter", "contract"])
+    return _label(signed, horizon, ("quarter", "in_service", "term_end"))[table_columns("contracts")]
 
 
 def facility_table(model: PlanModel, x: np.ndarray, horizon: Horizon) -> pd.DataFrame:

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from models.cost_parameters import (COST_LINES, USD_LINES, CostParameters, FacilityCosts, build_cost_parameters,
-                                    build_facility_costs)
+from models.cost_parameters import (COST_LINES, USD_LINES, ContractCosts, CostParameters, FacilityCosts,
+                                    build_contract_costs, build_cost_parameters, build_facility_costs)
 from models.lp import Expr, LinearProgram, Variables
 from models.quarters import HOURS_PER_QUARTER
-from models.sets import PlanningSets, density_applies, facility_options_of, rack_fit, site_node_capacity
+from models.sets import (PlanningSets, contracts_of, density_applies, facility_options_of, rack_fit,
+                         site_node_capacity)
 from models.units import KW_PER_MW
 
 
@@ -35,6 +36,7 @@ class PlanModel:
     strict: bool
     cost_parameters: CostParameters  # the per-unit prices the costs were built from
     facility_costs: FacilityCosts | None = None  # build-out options' prices (None: the scenario has none)
+    contract_costs: ContractCosts | None = None  # committed-capacity offers' prices (None: the scenario has none)
 
 
 def build_plan_model(scenario, sets: PlanningSets, strict: bool = False, elastic_caps: bool = False,
@@ -50,6 +52,11 @@ def build_plan_model(scenario, sets: PlanningSets, strict: bool = False, elastic
                             upper=busy_upper_bounds(sets, scenario, physical=not elastic_caps))
     owned_nodes = nodes_in_service(orders, sets)
     nodes = owned_nodes + rentals.expr()
+    contract_prices = build_contract_costs(contracts_of(scenario), scenario.catalog) \
+        if sets.contract_signings is not None else None
+    signings, contracted = add_contract_constraints(lp, sets, contract_prices)
+    if contracted is not None:
+        nodes = nodes + contracted
     busy_nodes = busy.expr().sum("workload")
 
     add_capacity_constraints(lp, busy_nodes, nodes, scenario.headroom)
@@ -68,9 +75,12 @@ def build_plan_model(scenario, sets: PlanningSets, strict: bool = False, elastic
     costs = cost_lines(prices, scenario, sets, orders, rentals, owned_nodes, nodes, busy_nodes, unmet, left)
     if builds is not None:
         add_facility_costs(costs, prices, facility, builds, built, sets)
+    if signings is not None:
+        add_contract_costs(costs, contract_prices, signings, sets)
     lp.minimize(discounted_total(costs, prices.discount_factor))
     return PlanModel(lp=lp, sets=sets, nodes=nodes, busy_nodes=busy_nodes, it_kw=it_kw, costs=costs,
-                     strict=strict, cost_parameters=prices, facility_costs=facility)
+                     strict=strict, cost_parameters=prices, facility_costs=facility,
+                     contract_costs=contract_prices)
 
 
 def busy_upper_bounds(sets: PlanningSets, scenario, physical: bool = True) -> np.ndarray:
@@ -203,6 +213,36 @@ def add_facility_constraints(lp: LinearProgram, sets: PlanningSets,
     lp.add_constraints("facility_units", builds.expr().sum("build_quarter"), "<=", most)
     built = builds.expr().join(sets.facility_vintages).sum("build_quarter")
     return builds, built
+
+
+def add_contract_constraints(lp: LinearProgram, sets: PlanningSets,
+                             contracts: ContractCosts | None) -> tuple[Variables | None, Expr | None]:
+    """Committed capacity (docs/datacenter-2026.md) beside on-demand rent:
+
+    signed[q,c] ∈ ℤ+ blocks, for available_from[c] ≤ q with the whole term inside the horizon;
+    Σ_q signed[q,c] ≤ max_blocks[c];
+    contracted[t,s,k] = Σ_{c at (s,k)} min_nodes[c] · Σ_{q: q+lead[c] ≤ t < q+lead[c]+term[c]} signed[q,c]
+    (nodes in service, returned; they join nodes[t,s,k], so work may run on them and they are paid whether busy
+    or not). (None, None) without contracts."""
+    if sets.contract_signings is None or contracts is None:
+        return None, None
+    keys = sets.contract_signings
+    signed = lp.add_variables("contract_signings",
+                              pd.MultiIndex.from_frame(keys[["sign_quarter", "contract", "site", "sku"]]),
+                              upper=keys["max_blocks"].to_numpy(), integer=True)
+    most = keys.drop_duplicates("contract").set_index("contract")["max_blocks"]
+    lp.add_constraints("contract_blocks", signed.expr().sum("sign_quarter", "site", "sku"), "<=", most)
+    in_term = signed.expr().join(sets.contract_terms).sum("sign_quarter")
+    contracted = (in_term * contracts.nodes_per_block).sum("contract")
+    return signed, contracted
+
+
+def add_contract_costs(costs: dict[str, Expr], contracts: ContractCosts, signed: Variables,
+                       sets: PlanningSets) -> None:
+    """rent_usd[t] += Σ_c usd_per_block_quarter[c] · (blocks of c in their term at t): paid whether used or not."""
+    in_term = signed.expr().join(sets.contract_terms).sum("sign_quarter")
+    paid = (in_term * contracts.usd_per_block_quarter).sum("contract", "site", "sku")
+    costs["rent_usd"] = _by_quarter(costs["rent_usd"] + paid, sets)
 
 
 def _added_by_facility(built: Expr | None, facility: FacilityCosts | None, per_unit: str) -> Expr | None:

@@ -110,6 +110,11 @@ option                  | text    |                  | a facility build-out opti
 facility_units          | number  | units            | whole units of the option built (each adds its racks and MW)
 reason                  | text    |                  | why the plan builds it: what the site holds, in racks and
                         |         |                  | kW, against its capacity without the build
+contract                | text    |                  | a committed-capacity offer of contracts
+contract_blocks         | number  | blocks           | whole blocks of the offer signed (each min_nodes nodes)
+term_end                | quarter | quarter          | the last quarter of the contract's term
+commitment_usd          | number  | $                | what the term costs, paid whether used or not: nodes ×
+                        |         |                  | gpus_per_node × usd_per_gpu_hour × 2,190 h × term_quarters
 """
 
 
@@ -224,6 +229,10 @@ PLAN_FIELDS: tuple[Field, ...] = (
           "build-out decision; capex_usd = facility_units × price_usd, charged like a node's price (capex in cash "
           "mode, depreciation over life_years otherwise)", required=False,
           members=_columns("quarter", "option", "site", "facility_units", "in_service", "capex_usd", "reason")),
+    Field("contracts", RECORDS, "", "only for a scenario with contracts (docs/datacenter-2026.md): each signing "
+          "of committed capacity; its quarters' payments are in costs.rent_usd", required=False,
+          members=_columns("quarter", "contract", "site", "sku", "contract_blocks", "nodes", "in_service",
+                           "term_end", "commitment_usd")),
     Field("stochastic", OBJECT, "discounted $", "only from `plan --stochastic N`: the two-stage solve on N sampled "
                                                 "futures (README, Stochastic planning)", required=False, members=(
               Field("samples", NUMBER, "futures", "futures solved on (evaluate's sampler, futures 0 … N−1)"),
@@ -238,10 +247,11 @@ PLAN_FIELDS: tuple[Field, ...] = (
               Field("vss_usd", NUMBER, "discounted $", "value of the stochastic solution = "
                                                        "deterministic_expected_tco_usd − expected_tco_usd"))),
 )
-WRITTEN_WHEN_SET = ("stochastic", "facility")  # optional fields only some plans carry; every other field is always written
+WRITTEN_WHEN_SET = ("stochastic", "facility", "contracts")  # optional fields only some plans carry; every other field is always written
 # Documented in docs/datacenter-2026.md (markdown_table(datacenter_2026=True)), not in the README's table.
-DATACENTER_2026_FIELDS = ("facility",)
-DATACENTER_2026_COLUMNS = ("option", "facility_units", "reason")
+DATACENTER_2026_FIELDS = ("facility", "contracts")
+DATACENTER_2026_COLUMNS = ("option", "facility_units", "reason", "contract", "contract_blocks", "term_end",
+                           "commitment_usd")
 FIELDS = {f.name: f for f in PLAN_FIELDS}
 
 

@@ -46,6 +46,8 @@ class PlanningSets:
     training_pools: pd.DataFrame  # workload, site, sku, node_hours, min_nodes
     facility_builds: pd.DataFrame | None = None  # build_quarter, option, site, max_units (None: no options)
     facility_vintages: pd.DataFrame | None = None  # option, build_quarter, quarter: built units in service
+    contract_signings: pd.DataFrame | None = None  # sign_quarter, contract, site, sku, max_blocks (None: none)
+    contract_terms: pd.DataFrame | None = None  # contract, sign_quarter, quarter: signed blocks in service
 
 
 def build_sets(scenario, performance: pd.DataFrame) -> PlanningSets:
@@ -66,7 +68,8 @@ def build_sets(scenario, performance: pd.DataFrame) -> PlanningSets:
 
     rentals = rentals[rack_fit(sites, catalog, rentals["site"], rentals["sku"])[0]]
     builds, built = facility_sets(scenario, n)
-    placements = _placement_keys(scenario, performance, orders, fleet, rentals, quarters)
+    signings, terms = contract_sets(scenario, n)
+    placements = _placement_keys(scenario, performance, orders, fleet, rentals, quarters, terms, signings)
     demand = _demand(scenario, quarters)
     training = placements[placements["kind"] == "training"]
     pools = training[["workload", "site", "sku", "node_hours", "min_nodes"]].drop_duplicates(
@@ -74,7 +77,41 @@ def build_sets(scenario, performance: pd.DataFrame) -> PlanningSets:
     return PlanningSets(quarters=quarters, discount=discount_factors(scenario.finance.discount_rate, n),
                         owned_sites=owned, cloud_sites=cloud, orders=orders, vintages=vintages, fleet=fleet,
                         rentals=rentals.reset_index(drop=True), placements=placements, demand=demand,
-                        training_pools=pools, facility_builds=builds, facility_vintages=built)
+                        training_pools=pools, facility_builds=builds, facility_vintages=built,
+                        contract_signings=signings, contract_terms=terms)
+
+
+def contracts_of(scenario) -> pd.DataFrame:
+    """The scenario's committed-capacity offers by contract (empty when it has none)."""
+    contracts = getattr(scenario, "contracts", None)
+    return contracts if contracts is not None else pd.DataFrame(
+        columns=["site", "sku", "term_quarters", "usd_per_gpu_hour", "min_nodes", "available_from",
+                 "lead_quarters", "max_blocks"], index=pd.Index([], name="contract"))
+
+
+def contract_sets(scenario, n: int) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """Signings (sign_quarter, contract, site, sku) whose whole term lies inside the horizon, not before
+    available_from, where the SKU's rack fits the site; and the terms (contract, sign_quarter, quarter) in service:
+    sign_quarter + lead ≤ quarter < sign_quarter + lead + term. (None, None) without contracts."""
+    contracts = contracts_of(scenario)
+    if contracts.empty:
+        return None, None
+    grid = pd.MultiIndex.from_product([pd.RangeIndex(n, name="sign_quarter"), contracts.index.rename("contract")]) \
+        .to_frame(index=False)
+    offer = contracts.loc[grid["contract"]]
+    start = grid["sign_quarter"].to_numpy() + offer["lead_quarters"].to_numpy()
+    valid = (grid["sign_quarter"].to_numpy() >= offer["available_from"].to_numpy()) \
+        & (start + offer["term_quarters"].to_numpy() <= n)
+    grid["site"] = offer["site"].to_numpy()
+    grid["sku"] = offer["sku"].to_numpy()
+    grid["max_blocks"] = offer["max_blocks"].to_numpy(dtype=float)
+    valid &= rack_fit(scenario.sites, scenario.catalog, grid["site"], grid["sku"])[0]
+    signings = grid[valid].reset_index(drop=True)
+    terms = signings[["contract", "sign_quarter"]].merge(pd.DataFrame({"quarter": np.arange(n)}), how="cross")
+    first = terms["sign_quarter"].to_numpy() + contracts.loc[terms["contract"], "lead_quarters"].to_numpy()
+    live = (terms["quarter"].to_numpy() >= first) & (terms["quarter"].to_numpy()
+                                                    < first + contracts.loc[terms["contract"], "term_quarters"].to_numpy())
+    return signings, terms[live].reset_index(drop=True)
 
 
 def cooling_columns(frame: pd.DataFrame, *names: str) -> list[pd.Series]:
@@ -209,7 +246,8 @@ def fleet_in_service(fleet: pd.DataFrame, life: pd.Series, n: int) -> pd.Series:
     return grid[live].groupby(index_names)["nodes"].sum().astype(float)
 
 
-def _placement_keys(scenario, performance, orders, fleet, rentals, quarters) -> pd.DataFrame:
+def _placement_keys(scenario, performance, orders, fleet, rentals, quarters, terms=None,
+                    signings=None) -> pd.DataFrame:
     """(quarter, workload, site, sku) where work may run: eligible SKU, allowed site, hardware obtainable."""
     eligible = performance[performance["eligible"]].reset_index()[
         ["workload", "sku", "tokens_per_s_per_node", "node_hours", "min_nodes"]]
@@ -229,7 +267,13 @@ def _placement_keys(scenario, performance, orders, fleet, rentals, quarters) -> 
                                 "lead_quarters"].to_numpy()).groupby(["site", "sku"])["first"].min()
     first_fleet = fleet.reset_index().groupby(["site", "sku"])["quarter"].min() if len(fleet) else None
     first_rental = rentals.groupby(["site", "sku"])["quarter"].min()
-    first = pd.concat([s for s in (first_owned, first_fleet, first_rental) if s is not None]) \
+    first_contract = None
+    if terms is not None and len(terms):
+        pools = signings.drop_duplicates("contract").set_index("contract")[["site", "sku"]]
+        first_contract = terms.assign(site=pools["site"].reindex(terms["contract"]).to_numpy(),
+                                      sku=pools["sku"].reindex(terms["contract"]).to_numpy()) \
+            .groupby(["site", "sku"])["quarter"].min()
+    first = pd.concat([s for s in (first_owned, first_fleet, first_rental, first_contract) if s is not None]) \
         .groupby(level=["site", "sku"]).min()
     pool_first = first.reindex(pd.MultiIndex.from_frame(grid[["site", "sku"]])).to_numpy()
     obtainable = grid["quarter"].to_numpy() >= np.nan_to_num(pool_first, nan=math.inf)

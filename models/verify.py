@@ -66,6 +66,9 @@ CONSTRAINTS = {
     "racks": "racks used <= racks at the site",  # at the site's rack density, + the racks its builds add
     "rack_fit": "nodes only where their rack fits: liquid-cooled SKUs in liquid-cooled halls, node_kw <= "
                 "max_kw_per_rack",
+    "contract": "contracts: known offer at its site and SKU, whole blocks, not before available_from, in service = "
+                "quarter + lead_quarters, the whole term inside the horizon, at most max_blocks in all, nodes = "
+                "blocks x min_nodes, commitment_usd = nodes x gpus_per_node x usd_per_gpu_hour x 2,190 h x term",
     "facility": "facility builds: known option at its site, whole units, not before available_from, in service = "
                 "quarter + lead_quarters inside the horizon, at most max_units in all, capex_usd = units x price_usd",
     "budget": "purchases per quarter <= budget",
@@ -164,7 +167,8 @@ def check_plan(scenario, plan: dict, tolerance_usd: float = TOLERANCE_USD,
     tables = _drop_unknown(ledger, scenario, tables)
     _check_orders(ledger, scenario, tables["purchases"], tol)
     _check_rentals(ledger, scenario, tables["rentals"], tol)
-    grid = _nodes_in_service(scenario, tables["purchases"], tables["rentals"], tables["placement"])
+    contracts = _check_contracts(ledger, scenario, _contract_records(plan, horizon), tol)
+    grid = _nodes_in_service(scenario, tables["purchases"], tables["rentals"], tables["placement"], contracts)
     _check_fleet_table(ledger, scenario, grid, tables["fleet"], tol)
     placement = _check_placement(ledger, scenario, performance, tables["placement"], tol)
     _check_capacity(ledger, scenario, grid, tol)
@@ -175,7 +179,8 @@ def check_plan(scenario, plan: dict, tolerance_usd: float = TOLERANCE_USD,
     _check_rack_fit(ledger, scenario, grid, tol)
     _check_power_and_racks(ledger, scenario, grid, tol, facility)
     _check_budget(ledger, scenario, tables["purchases"], tol)
-    costs = recompute_costs(scenario, grid, tables["purchases"], tables["unmet"], tables["unfinished"], facility)
+    costs = recompute_costs(scenario, grid, tables["purchases"], tables["unmet"], tables["unfinished"], facility,
+                            contracts)
     objective = _check_costs(ledger, costs, tables["costs"], plan, tol)
     labelled = costs.assign(quarter=horizon.labels)
     return Verification(violations=tuple(ledger.violations), checks=ledger.checks, costs=labelled,
@@ -362,8 +367,20 @@ def life_in_quarters(catalog: pd.DataFrame) -> pd.Series:
                      index=catalog.index)
 
 
+def _contract_terms(contracts: pd.DataFrame | None, n: int) -> pd.DataFrame:
+    """(quarter, site, sku, nodes, usd) of every signing's term quarters: from in_service to term_end."""
+    if contracts is None or contracts.empty:
+        return pd.DataFrame({"quarter": pd.Series(dtype=int), "site": pd.Series(dtype=object),
+                             "sku": pd.Series(dtype=object), "nodes": pd.Series(dtype=float),
+                             "usd": pd.Series(dtype=float)})
+    grid = contracts.drop(columns=["quarter"]).merge(pd.DataFrame({"quarter": np.arange(n)}), how="cross")
+    live = (grid["quarter"] >= grid["in_service"]) & (grid["quarter"] <= grid["term_end"])
+    grid = grid[live.to_numpy()].reset_index(drop=True)
+    return grid.assign(usd=grid["nodes"] * grid["_usd_per_node_quarter"])[["quarter", "site", "sku", "nodes", "usd"]]
+
+
 def _nodes_in_service(scenario, purchases: pd.DataFrame, rentals: pd.DataFrame,
-                      placement: pd.DataFrame) -> pd.DataFrame:
+                      placement: pd.DataFrame, contracts: pd.DataFrame | None = None) -> pd.DataFrame:
     """Every (quarter, site, sku) of the horizon with owned, rented, busy and total nodes."""
     n = scenario.horizon.quarters
     keys = ["quarter", "site", "sku"]
@@ -391,7 +408,9 @@ def _nodes_in_service(scenario, purchases: pd.DataFrame, rentals: pd.DataFrame,
     grid["fleet"] = existing.reindex(index, fill_value=0.0).to_numpy()
     grid["owned"] = grid["fleet"] + bought.reindex(index, fill_value=0.0).to_numpy()
     grid["rented"] = rented.reindex(index, fill_value=0.0).to_numpy()
-    grid["nodes"] = grid["owned"] + grid["rented"]
+    committed = _contract_terms(contracts, n).groupby(keys)["nodes"].sum()
+    grid["contracted"] = committed.reindex(index, fill_value=0.0).to_numpy()
+    grid["nodes"] = grid["owned"] + grid["rented"] + grid["contracted"]
     grid["busy"] = busy.reindex(index, fill_value=0.0).to_numpy()
     sku = scenario.catalog.reindex(grid["sku"])
     grid["it_kw"] = sku["node_kw"].to_numpy() * (sku["idle_frac"].to_numpy() * grid["nodes"].to_numpy()
@@ -614,11 +633,63 @@ def _check_rack_fit(ledger: _Ledger, scenario, grid: pd.DataFrame, tol: Toleranc
                                   f"(cooling or rack density)")
 
 
-def _facility_records(plan: dict, horizon) -> pd.DataFrame:
-    """PLAN.json's optional `facility` table, quarters relative to the start (empty without one)."""
-    columns = {"quarter": "quarter", "option": "text", "site": "text", "facility_units": "number",
-               "in_service": "quarter", "capex_usd": "number"}
-    records = plan.get("facility") or []
+def _contract_records(plan: dict, horizon) -> pd.DataFrame:
+    """PLAN.json's optional `contracts` table, quarters relative to the start (empty without one)."""
+    columns = {"quarter": "quarter", "contract": "text", "site": "text", "sku": "text", "contract_blocks": "number",
+               "nodes": "number", "in_service": "quarter", "term_end": "quarter", "commitment_usd": "number"}
+    return _optional_records(plan, "contracts", columns, horizon)
+
+
+def _check_contracts(ledger: _Ledger, scenario, signed: pd.DataFrame, tol: Tolerances) -> pd.DataFrame:
+    """The signings against the scenario's contracts; returns the valid ones with $ per node-quarter joined."""
+    offers = getattr(scenario, "contracts", None)
+    if offers is None:
+        offers = pd.DataFrame(columns=["site", "sku", "term_quarters", "usd_per_gpu_hour", "min_nodes",
+                                       "available_from", "lead_quarters", "max_blocks"])
+    n = scenario.horizon.quarters
+    known = signed["contract"].isin(offers.index).to_numpy()
+    ledger.record("contract", signed, (~known).astype(float), 0.0,
+                  lambda r, size: f"unknown contract '{r['contract']}'")
+    signed = signed[known].reset_index(drop=True)
+    offer = offers.reindex(signed["contract"])
+    mismatch = (offer["site"].to_numpy(dtype=object) != signed["site"].to_numpy(dtype=object)) \
+        | (offer["sku"].to_numpy(dtype=object) != signed["sku"].to_numpy(dtype=object))
+    ledger.record("contract", signed, mismatch.astype(float), 0.0,
+                  lambda r, size: f"contract '{r['contract']}' is for {offers.at[r['contract'], 'sku']} at "
+                                  f"'{offers.at[r['contract'], 'site']}', not {r['sku']} at '{r['site']}'")
+    blocks = signed["contract_blocks"].to_numpy(dtype=float)
+    ledger.record("contract", signed, np.maximum(np.abs(blocks - np.round(blocks)), -blocks), tol.node(blocks),
+                  lambda r, size: f"{r['contract_blocks']!r} blocks is not a whole, non-negative number")
+    ledger.record("contract", signed, offer["available_from"].to_numpy(dtype=float)
+                  - signed["quarter"].to_numpy(dtype=float), 0.0,
+                  lambda r, size: f"'{r['contract']}' signed {size:g} quarter(s) before its available_from")
+    start = signed["quarter"].to_numpy(dtype=float) + offer["lead_quarters"].to_numpy(dtype=float)
+    end = start + offer["term_quarters"].to_numpy(dtype=float) - 1
+    wrong = np.abs(signed["in_service"].to_numpy(dtype=float) - start) \
+        + np.abs(signed["term_end"].to_numpy(dtype=float) - end) + np.maximum(end - (n - 1), 0)
+    ledger.record("contract", signed, wrong, 0.0,
+                  lambda r, size: f"'{r['contract']}' term {scenario.horizon.label(int(r['in_service']))}.."
+                                  f"{scenario.horizon.label(int(r['term_end']))} is off its sign quarter + lead and "
+                                  f"term, or runs past the horizon, by {size:g} quarter(s)")
+    nodes = blocks * offer["min_nodes"].to_numpy(dtype=float)
+    ledger.record("contract", signed, np.abs(signed["nodes"].to_numpy(dtype=float) - nodes), tol.node(nodes),
+                  lambda r, size: f"{r['nodes']:g} nodes, but {r['contract_blocks']:g} blocks of min_nodes give "
+                                  f"{r['nodes'] - size:g}")
+    total = signed.groupby("contract")["contract_blocks"].sum()
+    frame = pd.DataFrame({"contract": total.index, "blocks": total.to_numpy(),
+                          "most": offers["max_blocks"].reindex(total.index).to_numpy(dtype=float)})
+    ledger.record("contract", frame, frame["blocks"].to_numpy() - frame["most"].to_numpy(), tol.nodes,
+                  lambda r, size: f"{r['blocks']:g} blocks of '{r['contract']}' signed, at most {r['most']:g}")
+    gpus = scenario.catalog["gpus_per_node"].reindex(signed["sku"]).to_numpy(dtype=float)
+    per_node_quarter = gpus * offer["usd_per_gpu_hour"].to_numpy(dtype=float) * HOURS_PER_QUARTER
+    _record_equal_money(ledger, "contract", signed, signed["commitment_usd"],
+                        nodes * per_node_quarter * offer["term_quarters"].to_numpy(dtype=float), tol,
+                        "commitment_usd")
+    return signed.assign(nodes=nodes, _usd_per_node_quarter=per_node_quarter)
+
+
+def _optional_records(plan: dict, name: str, columns: dict, horizon) -> pd.DataFrame:
+    records = plan.get(name) or []
     frame = pd.DataFrame.from_records(records, columns=list(columns)) if records else \
         pd.DataFrame({column: pd.Series(dtype=float if kind != "text" else object) for column, kind in columns.items()})
     problems = []
@@ -626,10 +697,17 @@ def _facility_records(plan: dict, horizon) -> pd.DataFrame:
         try:
             frame[column] = _typed_column(frame[column], kind, horizon) if len(frame) else frame[column]
         except ValueError as error:
-            problems.append(f"'facility.{column}': {error}")
+            problems.append(f"'{name}.{column}': {error}")
     if problems:
         raise PlanFormatError(problems)
     return frame
+
+
+def _facility_records(plan: dict, horizon) -> pd.DataFrame:
+    """PLAN.json's optional `facility` table, quarters relative to the start (empty without one)."""
+    columns = {"quarter": "quarter", "option": "text", "site": "text", "facility_units": "number",
+               "in_service": "quarter", "capex_usd": "number"}
+    return _optional_records(plan, "facility", columns, horizon)
 
 
 def _check_facility(ledger: _Ledger, scenario, facility: pd.DataFrame, tol: Tolerances) -> pd.DataFrame:
@@ -736,7 +814,8 @@ def _check_budget(ledger: _Ledger, scenario, purchases: pd.DataFrame, tol: Toler
 # --- costs ------------------------------------------------------------------------------------------------
 
 def recompute_costs(scenario, grid: pd.DataFrame, purchases: pd.DataFrame, unmet: pd.DataFrame,
-                    unfinished: pd.DataFrame, facility: pd.DataFrame | None = None) -> pd.DataFrame:
+                    unfinished: pd.DataFrame, facility: pd.DataFrame | None = None,
+                    contracts: pd.DataFrame | None = None) -> pd.DataFrame:
     """Every cost line by quarter (index 0 … n−1), from the README's conventions and the plan's decisions."""
     catalog, sites, finance = scenario.catalog, scenario.sites, scenario.finance
     n = scenario.horizon.quarters
@@ -765,6 +844,10 @@ def recompute_costs(scenario, grid: pd.DataFrame, purchases: pd.DataFrame, unmet
 
     costs = per_node.groupby("quarter").sum().reindex(quarters, fill_value=0.0)
     costs["capex_usd"] = capex.reindex(quarters, fill_value=0.0)
+    committed = _contract_terms(contracts, n)
+    if len(committed):  # committed capacity is rent, paid whether used or not (docs/datacenter-2026.md)
+        costs["rent_usd"] = costs["rent_usd"] + committed.groupby("quarter")["usd"].sum().reindex(quarters,
+                                                                                               fill_value=0.0)
     if facility is not None and len(facility):  # build-out priced like nodes (docs/datacenter-2026.md)
         if finance.capex_mode == "depreciation":
             built = _facility_in_service(facility, n)

@@ -167,7 +167,9 @@ def round_node_counts(model: PlanModel, x: np.ndarray) -> np.ndarray:
         positions = lp.variables["rentals"].positions
         x[positions] = np.ceil(x[positions] - ROUNDING_EPS)
     if "facility_builds" in lp.variables:
-        x = _round_facility_builds(lp, x)
+        x = _round_cumulative(lp, x, "facility_builds", "option", "build_quarter")
+    if "contract_signings" in lp.variables:  # more contracted nodes only loosen capacity rows
+        x = _round_cumulative(lp, x, "contract_signings", "contract", "sign_quarter")
     if "orders" not in lp.variables:
         return x
     block = lp.variables["orders"]
@@ -210,16 +212,16 @@ def round_node_counts(model: PlanModel, x: np.ndarray) -> np.ndarray:
         activity[by_column.indices[start:end]] -= by_column.data[start:end]
 
 
-def _round_facility_builds(lp, x: np.ndarray) -> np.ndarray:
-    """Build-out units so that each option's units built so far are the relaxation's rounded up, at most its
-    max_units (the bound of every build variable): more capacity only loosens the power and rack rows, and the
-    units row Σ_q builds ≤ max_units holds by construction."""
+def _round_cumulative(lp, x: np.ndarray, family: str, group: str, quarter: str) -> np.ndarray:
+    """Facility builds (or contract blocks) so that each option's (contract's) units so far are the relaxation's
+    rounded up, at most its max_units (max_blocks: the bound of every variable of the family): more capacity only
+    loosens the power, rack and capacity rows, and the row Σ_q units ≤ max holds by construction."""
     x = x.copy()
-    block = lp.variables["facility_builds"]
+    block = lp.variables[family]
     positions = block.positions
     labels = block.index.to_frame(index=False)
-    option = labels.groupby("option", sort=False).ngroup().to_numpy()
-    sequence = np.lexsort((labels["build_quarter"].to_numpy(), option))
+    option = labels.groupby(group, sort=False).ngroup().to_numpy()
+    sequence = np.lexsort((labels[quarter].to_numpy(), option))
     so_far = pd.Series(np.clip(x[positions], 0.0, None)[sequence]).groupby(option[sequence]).cumsum().to_numpy()
     rounded = np.minimum(np.ceil(so_far - ROUNDING_EPS), lp.upper[positions][sequence])
     rounded = pd.Series(rounded).groupby(option[sequence]).cummax().to_numpy()

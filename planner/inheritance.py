@@ -41,7 +41,8 @@ SET_SOURCE = "--set"  # how messages and PLAN.json name an override given by the
 SCALAR_KEYS = ("name", "start", "quarters")
 SECTION_FIELDS = {"finance": FINANCE_KEYS, "planning": PLANNING_KEYS, "solver": SOLVER_KEYS, "risk": RISK_KEYS}
 TABLE_SCHEMAS = {"catalog": S.CATALOG, "sites": S.SITES, "fleet": S.FLEET, "workloads": S.WORKLOADS,
-                 "demand": S.DEMAND, "throughput": S.THROUGHPUT, "facility_options": S.FACILITY_OPTIONS}
+                 "demand": S.DEMAND, "throughput": S.THROUGHPUT, "facility_options": S.FACILITY_OPTIONS,
+                 "contracts": S.CONTRACTS}
 SCALE = "scale"
 # TABLE.growth: d_q -> d_0 + γ (d_q − d_0) per workload, d_0 its demand in the horizon's first quarter (0 without a
 # row there): the risk model's demand_growth γ (models/risk_costs.py, rule 2), so a sweep and `evaluate` agree.

@@ -193,6 +193,7 @@ def plan_document(run: PlanRun, baselines: list[dict] | None = None, stochastic:
                           life_quarters(scenario.catalog), scenario.horizon),
         "baselines": baselines or [],
         **_facility_field(tables, scenario),
+        **({"contracts": _records(tables["contracts"])} if "contracts" in tables else {}),
         **({"stochastic": stochastic} if stochastic is not None else {}),
     })
 

@@ -31,12 +31,12 @@ DEFAULT_TIME_LIMIT_S = 60.0
 DEFAULT_GAP = 0.005  # 0.5 %: the example's acceptance target
 
 TOP_LEVEL_KEYS = ("name", "start", "quarters", "catalog", "sites", "fleet", "workloads", "demand",
-                  "throughput", "facility_options", "finance", "planning", "solver", "risk", "extends", "overrides")
+                  "throughput", "facility_options", "contracts", "finance", "planning", "solver", "risk", "extends", "overrides")
 FINANCE_KEYS = ("discount_rate", "capex_mode", "budget_usd_per_quarter", "carbon_usd_per_t",
                 "unmet_usd_per_unit", "unfinished_training_usd")
 PLANNING_KEYS = ("headroom",)
 SOLVER_KEYS = ("backend", "time_limit_s", "gap")
-TABLE_KEYS = ("catalog", "sites", "fleet", "workloads", "demand", "throughput", "facility_options")
+TABLE_KEYS = ("catalog", "sites", "fleet", "workloads", "demand", "throughput", "facility_options", "contracts")
 SECTION_KEYS = ("finance", "planning", "solver", "risk")
 
 # Sane bounds for the scenario's own numbers (the tables' bounds are on their columns in schema.py; README,
@@ -90,6 +90,8 @@ class Scenario:
     overrides: tuple = ()  # every planner.inheritance.Override applied, in order (files' own, then --set)
     # Build-out options by option (docs/datacenter-2026.md); empty: no facility decisions.
     facility_options: pd.DataFrame = field(default_factory=lambda: _typed_facility_options(None))
+    # Committed-capacity offers by contract (docs/datacenter-2026.md); empty: no contracts.
+    contracts: pd.DataFrame = field(default_factory=lambda: _typed_contracts(None))
 
     @property
     def quarters(self) -> list[str]:
@@ -161,6 +163,7 @@ def load_scenario(path: str | Path, overrides: Mapping[str, object] | None = Non
         "demand": (S.DEMAND, False),
         "throughput": (S.THROUGHPUT, False),
         "facility_options": (S.FACILITY_OPTIONS, False),
+        "contracts": (S.CONTRACTS, False),
     }
     tables: dict[str, pd.DataFrame] = {}
     raws = {}
@@ -217,6 +220,7 @@ def load_scenario(path: str | Path, overrides: Mapping[str, object] | None = Non
         demand=_typed_demand(tables["demand"]),
         throughput=_typed_throughput(tables["throughput"]),
         facility_options=_typed_facility_options(tables["facility_options"]),
+        contracts=_typed_contracts(tables["contracts"]),
         finance=finance, headroom=headroom, solver=solver, risk=dict(sections["risk"]),
         input_files=input_files, warnings=tuple(warnings),
         chain=tuple(base for base, _ in resolution.chain), overrides=tuple(resolution.overrides),
@@ -395,3 +399,17 @@ def _typed_facility_options(frame: pd.DataFrame | None) -> pd.DataFrame:
     for col in ("lead_quarters", "available_from", "max_units"):
         options[col] = options[col].astype(int)
     return options
+
+
+def _typed_contracts(frame: pd.DataFrame | None) -> pd.DataFrame:
+    """Offers by `contract`; empty lead_quarters is 0, empty max_blocks 1 (one block of min_nodes)."""
+    columns = [c.name for c in S.CONTRACTS.columns]
+    if frame is None or frame.empty:
+        frame = pd.DataFrame({c: pd.Series(dtype=object if c in ("contract", "site", "sku", "source") else float)
+                              for c in columns})
+    contracts = frame[columns].set_index("contract")
+    contracts["lead_quarters"] = contracts["lead_quarters"].astype(float).fillna(0.0)
+    contracts["max_blocks"] = contracts["max_blocks"].astype(float).fillna(1.0)
+    for col in ("term_quarters", "min_nodes", "available_from", "lead_quarters", "max_blocks"):
+        contracts[col] = contracts[col].astype(int)
+    return contracts

@@ -180,6 +180,22 @@ THROUGHPUT = TableSchema("throughput", key=("workload", "sku"), allow_empty=True
     Column("tokens_per_s_per_node", "float", check=NON_NEGATIVE, high=MAX_TOKENS_PER_S),
 ))
 
+# Committed capacity (docs/datacenter-2026.md): a block of min_nodes nodes of `sku` at cloud site `site`, signed in
+# a quarter, in service from lead_quarters later for term_quarters, paid at usd_per_gpu_hour whether used or not.
+MAX_TERM_QUARTERS = 400
+CONTRACTS = TableSchema("contracts", key=("contract",), allow_empty=True, columns=(
+    Column("contract", "str"),
+    Column("site", "str"),
+    Column("sku", "str"),
+    Column("term_quarters", "int", check=AT_LEAST_ONE, high=MAX_TERM_QUARTERS),
+    Column("usd_per_gpu_hour", "float", check=POSITIVE, high=MAX_RENT_USD_PER_GPU_HOUR),
+    Column("min_nodes", "int", check=POSITIVE, high=MAX_NODES),
+    Column("available_from", "quarter"),
+    Column("lead_quarters", "int", required=False, check=NON_NEGATIVE, high=MAX_LEAD_QUARTERS),
+    Column("max_blocks", "int", required=False, check=POSITIVE, in_header=False, high=MAX_NODES),
+    Column("source", "str", required=False, in_header=False),
+))
+
 _NON_FINITE_TEXT = {"nan", "inf", "-inf", "+inf", "infinity", "-infinity", "+infinity"}
 
 

@@ -82,6 +82,7 @@ def check_references(tables: dict[str, pd.DataFrame], raws: dict[str, RawTable],
                                           f"({horizon.labels[0]}..{horizon.labels[-1]})")
 
     problems.extend(_facility_problems(tables, raws, site_kind))
+    problems.extend(_contract_problems(tables, raws, site_kind, skus, horizon))
     problems.extend(_fleet_fit_problems(tables, raws))
 
     for idx, row in tables["throughput"].iterrows():
@@ -111,6 +112,32 @@ def _facility_problems(tables: dict[str, pd.DataFrame], raws: dict[str, RawTable
         if (pd.isna(racks) or racks == 0) and (pd.isna(power) or power == 0):
             problems.append(Problem(raw.label, "a facility option must add racks or power_mw (both are 0 or empty)",
                                     column="racks", **where))
+    return problems
+
+
+def _contract_problems(tables: dict[str, pd.DataFrame], raws: dict[str, RawTable], site_kind: dict, skus: set,
+                       horizon: Horizon) -> list[Problem]:
+    """Each committed-capacity offer names a cloud site and a known SKU, and its term fits the horizon at least once
+    (a signing is only planned when its whole term lies inside the horizon: docs/datacenter-2026.md)."""
+    frame, raw = tables.get("contracts"), raws.get("contracts")
+    if frame is None or raw is None or frame.empty:
+        return []
+    problems = []
+    for idx, row in frame.iterrows():
+        where = {"row": raw.row_number(idx)}
+        if row["site"] is not None and row["site"] not in site_kind:
+            problems.append(Problem(raw.label, f"unknown site '{row['site']}'", column="site", **where))
+        elif site_kind.get(row["site"]) == "owned":
+            problems.append(Problem(raw.label, f"site '{row['site']}' is an owned site: a contract is capacity at a "
+                                               "cloud site", column="site", **where))
+        if row["sku"] is not None and row["sku"] not in skus:
+            problems.append(Problem(raw.label, f"contract for unknown sku '{row['sku']}'", column="sku", **where))
+        start = max(row["available_from"], 0) + (0 if pd.isna(row["lead_quarters"]) else row["lead_quarters"])
+        if not pd.isna(start) and not pd.isna(row["term_quarters"]) and start + row["term_quarters"] > horizon.quarters:
+            problems.append(Problem(raw.label, f"a {row['term_quarters']:g}-quarter term from "
+                                               f"{horizon.label(int(start))} ends after the horizon "
+                                               f"({horizon.labels[-1]}): no signing could be planned",
+                                    column="term_quarters", **where))
     return problems
 
 

@@ -273,3 +273,67 @@ def test_shipped_example_places_no_liquid_rack_in_an_air_hall():
     greedy = baseline_run(run.built, "greedy", BaselineOptions("scip", 30, 0.005))
     greedy_usd = float(greedy.tables["costs"]["discounted_usd"].sum())
     assert greedy_usd > plan["objective_usd"]
+
+
+# --- contracts: committed capacity beside on-demand rent ----------------------------------------------------------
+
+COMMITTED_USD_PER_GPU_HOUR = 0.59  # $1.00 on demand less AWS's published 1-year committed-use discount of 41 %
+BLOCK_USD_PER_QUARTER = 8 * 8 * COMMITTED_USD_PER_GPU_HOUR * 2190  # 8 nodes × 8 GPUs × $0.59 × 2,190 h = $82,694.40
+
+
+def cloud_only(tmp_path: Path, demand_nodes: list[int], term_quarters: int = 4, quarters: int = 4) -> Path:
+    """A cloud site only; `a` rents at $1/GPU-h ($17,520 a node-quarter); demand in nodes' worth per quarter; a
+    1-year offer of blocks of 8 `a` nodes at $0.59/GPU-h, at most 2 blocks."""
+    labels = [f"2027Q{q + 1}" for q in range(quarters)]
+    path = write_scenario(tmp_path, catalog=[sku(rent_usd_per_gpu_hour=1.0)], sites=[CLOUD], workloads=[inference()],
+                          demand=[("chat", q, 1_000 * d) for q, d in zip(labels, demand_nodes)],
+                          throughput=[("chat", "a", 1_000)], quarters=quarters)
+    pd.DataFrame([dict(contract="cloud-a-1y", site="cloud", sku="a", term_quarters=term_quarters,
+                       usd_per_gpu_hour=COMMITTED_USD_PER_GPU_HOUR, min_nodes=8, available_from="2027Q1",
+                       lead_quarters=0, max_blocks=2)]).to_csv(path.parent / "contracts.csv", index=False)
+    config = yaml.safe_load(path.read_text())
+    config["contracts"] = "contracts.csv"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def test_committed_block_beats_on_demand_when_used(tmp_path):
+    """Ten nodes' worth of demand in each of 4 quarters. On demand: 10 × $17,520 × 4 = $700,800. One block (8
+    nodes, $82,694.40 a quarter) + 2 on demand ($35,040): $117,734.40 a quarter, $470,937.60 in all. Two blocks
+    (16 nodes, $165,388.80 a quarter) would pay for 6 idle nodes: dearer. So the optimum signs one block."""
+    path = cloud_only(tmp_path / "flat", [10, 10, 10, 10])
+    plan = solve(path)
+    [signed] = plan["contracts"]
+    assert (signed["quarter"], signed["contract_blocks"], signed["nodes"], signed["term_end"]) == \
+        ("2027Q1", 1.0, 8.0, "2027Q4")
+    assert signed["commitment_usd"] == pytest.approx(4 * BLOCK_USD_PER_QUARTER, abs=1e-6)
+    assert plan["objective_usd"] == pytest.approx(4 * (BLOCK_USD_PER_QUARTER + 2 * RENT_A_USD), abs=1e-6)
+    assert [r["nodes"] for r in plan["rentals"]] == [2, 2, 2, 2]
+    scenario = load_scenario(path)
+    assert verify_plan(scenario, plan) == []
+    # Independently checked: a wrong commitment, or the signing left out (its nodes are then not in service).
+    wrong = dict(plan, contracts=[dict(signed, commitment_usd=1.0)])
+    assert "contract" in {v.constraint for v in verify_plan(scenario, wrong)}
+    assert {"fleet", "capacity"} <= {v.constraint for v in verify_plan(scenario, dict(plan, contracts=[]))}
+
+
+def test_commitment_is_paid_whether_used_or_not(tmp_path):
+    """Demand of 10 nodes in the first two quarters and none after. A block is paid for its whole year:
+    4 × $82,694.40 + 2 quarters × 2 on demand × $17,520 = $400,857.60, dearer than all on demand, 20 node-quarters ×
+    $17,520 = $350,400. So the optimum signs nothing (the same offer that won with flat demand)."""
+    plan = solve(cloud_only(tmp_path, [10, 10, 0, 0]))
+    assert plan["contracts"] == []
+    assert plan["objective_usd"] == pytest.approx(20 * RENT_A_USD, abs=1e-6)
+
+
+def test_bad_contracts(tmp_path):
+    """A term that cannot fit the horizon, an owned site, an unknown SKU: input errors on the contract's row."""
+    path = cloud_only(tmp_path, [1, 1], term_quarters=4, quarters=2)
+    where, messages = problems_of(path)
+    assert where == {("contracts.csv", 2, "term_quarters")}
+    assert "ends after the horizon" in messages[0]
+    frame = pd.read_csv(path.parent / "contracts.csv")
+    frame.loc[0, ["site", "sku", "term_quarters"]] = ["nowhere", "zz", 1]
+    frame.to_csv(path.parent / "contracts.csv", index=False)
+    where, _ = problems_of(path)
+    assert where == {("contracts.csv", 2, "site"), ("contracts.csv", 2, "sku")}
