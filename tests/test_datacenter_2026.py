@@ -337,3 +337,13 @@ def test_bad_contracts(tmp_path):
     frame.to_csv(path.parent / "contracts.csv", index=False)
     where, _ = problems_of(path)
     assert where == {("contracts.csv", 2, "site"), ("contracts.csv", 2, "sku")}
+
+
+def test_docs_page_lists_the_new_plan_fields():
+    """docs/datacenter-2026.md carries PLAN.json's facility and contracts tables as models/plan_schema.py declares
+    them (the README's table leaves them out)."""
+    from models.plan_schema import markdown_table
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "datacenter-2026.md").read_text()
+    assert markdown_table(datacenter_2026=True) in page
+    assert "`facility[" not in markdown_table() and "`contracts[" not in markdown_table()
