@@ -247,7 +247,8 @@ PLAN_FIELDS: tuple[Field, ...] = (
               Field("vss_usd", NUMBER, "discounted $", "value of the stochastic solution = "
                                                        "deterministic_expected_tco_usd − expected_tco_usd"))),
 )
-WRITTEN_WHEN_SET = ("stochastic", "facility", "contracts")  # optional fields only some plans carry; every other field is always written
+# Optional fields only some plans carry; every other field is always written.
+WRITTEN_WHEN_SET = ("stochastic", "facility", "contracts")
 # Documented in docs/datacenter-2026.md (markdown_table(datacenter_2026=True)), not in the README's table.
 DATACENTER_2026_FIELDS = ("facility", "contracts")
 DATACENTER_2026_COLUMNS = ("option", "facility_units", "reason", "contract", "contract_blocks", "term_end",

@@ -109,8 +109,8 @@ def contract_sets(scenario, n: int) -> tuple[pd.DataFrame | None, pd.DataFrame |
     signings = grid[valid].reset_index(drop=True)
     terms = signings[["contract", "sign_quarter"]].merge(pd.DataFrame({"quarter": np.arange(n)}), how="cross")
     first = terms["sign_quarter"].to_numpy() + contracts.loc[terms["contract"], "lead_quarters"].to_numpy()
-    live = (terms["quarter"].to_numpy() >= first) & (terms["quarter"].to_numpy()
-                                                    < first + contracts.loc[terms["contract"], "term_quarters"].to_numpy())
+    term = contracts.loc[terms["contract"], "term_quarters"].to_numpy()
+    live = (terms["quarter"].to_numpy() >= first) & (terms["quarter"].to_numpy() < first + term)
     return signings, terms[live].reset_index(drop=True)
 
 

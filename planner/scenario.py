@@ -31,7 +31,8 @@ DEFAULT_TIME_LIMIT_S = 60.0
 DEFAULT_GAP = 0.005  # 0.5 %: the example's acceptance target
 
 TOP_LEVEL_KEYS = ("name", "start", "quarters", "catalog", "sites", "fleet", "workloads", "demand",
-                  "throughput", "facility_options", "contracts", "finance", "planning", "solver", "risk", "extends", "overrides")
+                  "throughput", "facility_options", "contracts", "finance", "planning", "solver", "risk", "extends",
+                  "overrides")
 FINANCE_KEYS = ("discount_rate", "capex_mode", "budget_usd_per_quarter", "carbon_usd_per_t",
                 "unmet_usd_per_unit", "unfinished_training_usd")
 PLANNING_KEYS = ("headroom",)

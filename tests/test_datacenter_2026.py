@@ -167,8 +167,8 @@ def test_build_out_beats_renting(tmp_path, adds):
 def test_build_out_in_cash_mode_and_late_options_are_not_worth_it(tmp_path):
     """Cash mode charges a node's whole $40,000 in its order quarter: over a one-quarter horizon renting it
     ($17,520) is cheaper, so the plan rents all ten nodes, 10 × $17,520 = $175,200, needs no rack at A and builds
-    nothing (a unit would only add its $8,000). And an option with lead 1 cannot be in service in a one-quarter horizon: no build variable, the
-    depreciation-mode plan is the $51,040 one without the option."""
+    nothing (a unit would only add its $8,000). And an option with lead 1 cannot be in service in a one-quarter
+    horizon: no build variable, the depreciation-mode plan is the $51,040 one without the option."""
     cash = scenario_with(tmp_path / "cash", racks=4, cloud=True, skus=(), finance={"capex_mode": "cash"})
     add_columns(cash, "sites", "max_kw_per_rack", {"A": 20})
     add_facility(cash, [dict(OPTION, racks=1, power_mw=0)])
