@@ -347,3 +347,30 @@ def test_docs_page_lists_the_new_plan_fields():
     page = (Path(__file__).resolve().parents[1] / "docs" / "datacenter-2026.md").read_text()
     assert markdown_table(datacenter_2026=True) in page
     assert "`facility[" not in markdown_table() and "`contracts[" not in markdown_table()
+
+
+# --- the risk evaluator prices builds and commitments like the optimiser ---------------------------------------
+
+@pytest.mark.parametrize("case", ["facility", "contract"])
+def test_deterministic_risk_tco_includes_builds_and_commitments(tmp_path, case):
+    """With no uncertainty the evaluator's TCO is the plan's objective: the $22,000 of the build-out case (its
+    $2,000 of facility depreciation included) and the $470,937.60 of the contract case (the block's committed rent
+    charged whether used or not, its 8 nodes not charged the on-demand rate again)."""
+    from models.risk import simulate
+    from models.risk_inputs import build_risk_inputs
+    from models.risk_settings import risk_settings
+
+    if case == "facility":
+        path = scenario_with(tmp_path, racks=4, cloud=True, skus=())
+        add_columns(path, "sites", "max_kw_per_rack", {"A": 20})
+        add_facility(path, [dict(OPTION, racks=1, power_mw=0)])
+        expected = 10 * A_DEPRECIATION_USD + 2_000.0
+    else:
+        path = cloud_only(tmp_path, [10, 10, 10, 10])
+        expected = 4 * (BLOCK_USD_PER_QUARTER + 2 * RENT_A_USD)
+    scenario = load_scenario(path)
+    plan = solve(path)
+    assert plan["objective_usd"] == pytest.approx(expected, abs=1e-6)
+    settings = risk_settings(scenario, deterministic=True)
+    run = simulate(build_risk_inputs(scenario, plan, settings), settings, float64=True)
+    assert float(run["tco_usd"][0]) == pytest.approx(expected, rel=1e-9)
