@@ -337,8 +337,10 @@ def check_fleet_fits(scenario, raws: dict[str, RawTable]) -> list[Problem]:
     grid = grid[live.to_numpy()]
     sku = scenario.catalog.reindex(grid["sku"])
     site = scenario.sites.reindex(grid["site"])
+    _, per_rack = rack_fit(scenario.sites, scenario.catalog, grid["site"], grid["sku"])  # at the hall's density
+    per_rack = np.where(per_rack >= 1, per_rack, sku["nodes_per_rack"].to_numpy())  # unfitting: its own problem
     grid = grid.assign(kw=grid["nodes"].to_numpy() * sku["node_kw"].to_numpy() * site["pue"].to_numpy(),
-                       racks=grid["nodes"].to_numpy() / sku["nodes_per_rack"].to_numpy())
+                       racks=grid["nodes"].to_numpy() / per_rack)
     used = grid.groupby(["site", "quarter"])[["kw", "racks"]].sum().reset_index()
     problems = []
     row_of = {name: raw.row_number(idx) for idx, name in raw.frame["site"].items()}

@@ -374,3 +374,16 @@ def test_deterministic_risk_tco_includes_builds_and_commitments(tmp_path, case):
     settings = risk_settings(scenario, deterministic=True)
     run = simulate(build_risk_inputs(scenario, plan, settings), settings, float64=True)
     assert float(run["tco_usd"][0]) == pytest.approx(expected, rel=1e-9)
+
+
+def test_fleet_that_overfills_racks_at_the_halls_density(tmp_path):
+    """12 existing `a` nodes in 4 racks: 3 racks at the catalog's 4 a rack, but at max_kw_per_rack 20 a rack holds 2
+    (⌊20 / 10⌋), so they fill 6 racks > 4: an input error on the fleet's row, not an infeasible program."""
+    path = write_scenario(tmp_path, catalog=[sku()], sites=[dict(OWNED_FREE_ENERGY, racks=4)],
+                          workloads=[inference()], demand=[("chat", "2027Q1", 1_000)],
+                          throughput=[("chat", "a", 1_000)], fleet=[("A", "a", 12, "2026Q4")])
+    load_scenario(path)  # fits without a density
+    add_columns(path, "sites", "max_kw_per_rack", {"A": 20})
+    where, messages = problems_of(path)
+    assert where == {("fleet.csv", 2, "nodes")}
+    assert "fills 6.00 racks" in messages[0]
