@@ -59,6 +59,8 @@ MAX_TTFT_S = 86_400  # a day: beyond any interactive or batch time-to-first-toke
 MAX_KW_PER_RACK = 1e4  # the densest 2026 racks: GB300 NVL72 ~135-140 kW; Rubin Ultra NVL576 plans ~600 kW
 MAX_FACILITY_UNITS = 1e6
 COOLING_TYPES = ("air", "liquid")  # docs/datacenter-2026.md: liquid = direct-to-chip liquid cooling
+# Bounds of the issue-21 columns, documented in docs/datacenter-2026.md's bounds table (not the README's).
+DATACENTER_2026_COLUMNS = (("sites", "max_kw_per_rack"),)
 
 
 @dataclass(frozen=True)

@@ -387,3 +387,15 @@ def test_fleet_that_overfills_racks_at_the_halls_density(tmp_path):
     where, messages = problems_of(path)
     assert where == {("fleet.csv", 2, "nodes")}
     assert "fills 6.00 racks" in messages[0]
+
+
+def test_docs_page_states_every_new_bound():
+    """Each bound of the new columns and tables (planner/schema.py) is the one docs/datacenter-2026.md states."""
+    from planner import schema as S
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "datacenter-2026.md").read_text()
+    columns = [(S.SITES, c) for c in S.SITES.columns if (S.SITES.name, c.name) in S.DATACENTER_2026_COLUMNS]
+    columns += [(t, c) for t in (S.FACILITY_OPTIONS, S.CONTRACTS) for c in t.columns]
+    for table, column in columns:
+        if column.high is not None:
+            assert f"| {table.name} | `{column.name}` | {S._plain(column.high)} |" in page, (table.name, column.name)

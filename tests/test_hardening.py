@@ -483,6 +483,8 @@ def test_readme_bounds_table_is_the_schema():
     section = readme[readme.index("## Exit codes, limits and guarantees"):]
     for table in (S.CATALOG, S.SITES, S.FLEET, S.WORKLOADS, S.DEMAND, S.THROUGHPUT):
         for column in table.columns:
+            if (table.name, column.name) in S.DATACENTER_2026_COLUMNS:  # docs/datacenter-2026.md has its bound
+                continue
             if column.high is not None:
                 row = next(line for line in section.splitlines()
                            if line.startswith(f"| {table.name} |") and f"`{column.name}`" in line)
