@@ -215,7 +215,7 @@ def test_example_is_valid(example):
     (lambda s: s.write_text(s.read_text() + "risk: lots\n"),
      "scenario.yaml, column risk: 'risk' must be a mapping of keys to values, got a string"),
     (lambda s: s.write_text(s.read_text() + "finance: {discount_rate: 0.1}\n"),
-     "scenario.yaml, row 18, column finance: duplicate key 'finance' (first given on line 9)"),
+     "scenario.yaml, row 20, column finance: duplicate key 'finance' (first given on line 11)"),  # the 2026 example
     (lambda s: s.write_text(s.read_text() + "demand: [a.csv]\n".replace("demand", "throughput")),
      "scenario.yaml, column throughput: 'throughput' must be a table file name (CSV or XLSX), got a list"),
     (lambda s: replace_in(s, "start: 2027Q1", "start: 9999Q1"),
