@@ -6,15 +6,16 @@ EXAMPLE := data/examples/example/scenario.yaml
 OUT := reports/out
 SOURCES := pyproject.toml $(shell find planner models reports data -type f \( -name '*.py' -o -name '*.csv' -o -name '*.yaml' \) -not -path 'reports/out/*')
 
-.PHONY: demo test install clean
+.PHONY: demo test docs install clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# A real (non-editable) install, redone whenever a source file changes.
+# A real (non-editable) install, redone whenever a source file changes; the docs extra too, since a test builds
+# the manual.
 $(VENV)/.installed: $(BIN)/activate $(SOURCES)
-	$(BIN)/python -m pip install --quiet '.[test]'
+	$(BIN)/python -m pip install --quiet '.[test,docs]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -31,5 +32,10 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest -q
 
+# The manual (mkdocs.yml, docs/) as a static site in site/; broken links fail the build. Open site/index.html.
+docs: $(VENV)/.installed
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+	@echo "wrote site/ (open site/index.html)"
+
 clean:
-	rm -rf $(VENV) build *.egg-info $(OUT)
+	rm -rf $(VENV) build *.egg-info $(OUT) site

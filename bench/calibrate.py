@@ -1,11 +1,11 @@
 """Fit the efficiency constants (models/efficiency.py) to the reference data and print in-sample and LOO errors.
 
 Prints the constants table and the estimate of every reference row (Markdown). `--constants` prints the
-constant definitions to paste into models/efficiency.py; `--readme README.md` rewrites the README's tables
-between the `calibration:begin` / `calibration:end` markers. Not a test: tests/test_calibration.py asserts
+constant definitions to paste into models/efficiency.py; `--page docs/performance-model.md` rewrites the manual's
+tables between the `calibration:begin` / `calibration:end` markers. Not a test: tests/test_calibration.py asserts
 the bounds and that efficiency.py holds this fit.
 
-    python bench/calibrate.py [--reference tests/reference] [--constants] [--readme README.md]
+    python bench/calibrate.py [--reference tests/reference] [--constants] [--page docs/performance-model.md]
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def replace_section(text: str, tables: str) -> str:
     head, found, rest = text.partition(BEGIN)
     _, found_end, tail = rest.partition(END)
     if not (found and found_end):
-        raise SystemExit(f"README has no {BEGIN} ... {END} section")
+        raise SystemExit(f"the page has no {BEGIN} ... {END} section")
     return f"{head}{BEGIN}\n{tables}{END}{tail}"
 
 
@@ -44,17 +44,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reference", type=Path, default=ROOT / "tests" / "reference")
     parser.add_argument("--constants", action="store_true", help="print efficiency.py's constant definitions")
-    parser.add_argument("--readme", type=Path, help="rewrite this README's calibration tables")
+    parser.add_argument("--page", "--readme", dest="page", type=Path,
+                        help="rewrite this page's calibration tables (docs/performance-model.md)")
     args = parser.parse_args()
     result = calibrate(*load_reference(args.reference))
     tables = markdown_tables(result)
     print(tables)
     if args.constants:
         print(constants_source(result))
-    if args.readme:
-        text = replace_section(args.readme.read_text(encoding="utf-8"), tables)
-        write_atomic(args.readme, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-        print(f"wrote {args.readme}", file=sys.stderr)
+    if args.page:
+        text = replace_section(args.page.read_text(encoding="utf-8"), tables)
+        write_atomic(args.page, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+        print(f"wrote {args.page}", file=sys.stderr)
 
 
 if __name__ == "__main__":

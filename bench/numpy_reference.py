@@ -10,13 +10,13 @@ from __future__ import annotations
 import numpy as np
 
 from models.risk_allocation import ALLOCATION_TOLERANCE_ULPS
-from models.risk_costs import COST_LINES
+from models.cost_parameters import SAMPLED_LINES_USD
 from models.risk_inputs import RiskArrays, RiskParams
 from models.risk_sampling import Noise
 
 
 def reference_outcome(params: RiskParams, a: RiskArrays, noise: Noise) -> dict[str, np.ndarray]:
-    """tco_usd [B], line_usd [B, line] (COST_LINES, discounted), and demand, shortfall, on-demand and unmet
+    """tco_usd [B], line_usd [B, line] (SAMPLED_LINES_USD, discounted), and demand, shortfall, on-demand and unmet
     tokens/s [B, W, Q] for B samples of noise (samples first)."""
     p = {name: np.asarray(getattr(params, name), dtype=np.float64) for name in params.__dataclass_fields__}
     samples = noise.demand_z.shape[0]
@@ -114,7 +114,7 @@ def reference_outcome(params: RiskParams, a: RiskArrays, noise: Noise) -> dict[s
         "unmet_usd": (penalty * unmet).sum(axis=1),
     }
     line_usd = np.stack([(np.broadcast_to(fixed[name][None], (samples, n_quarters)) if name in fixed
-                          else varying[name]) @ a.discount for name in COST_LINES], axis=1)
+                          else varying[name]) @ a.discount for name in SAMPLED_LINES_USD], axis=1)
     return {"line_usd": line_usd, "tco_usd": line_usd.sum(axis=1), "demand_tokens_per_s": demand,
             "shortfall_tokens_per_s": shortfall, "on_demand_tokens_per_s": on_demand, "unmet_tokens_per_s": unmet}
 

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from models.scenario import Scenario
+
 NO_SHARE = 0.0  # a member's share of a class quarter with no demand at all (nothing is placed then)
 
 
@@ -41,7 +43,7 @@ class ServiceClasses:
         return int(self.class_of.nunique())
 
 
-def find_service_classes(scenario, performance: pd.DataFrame, merge: bool = True) -> ServiceClasses:
+def find_service_classes(scenario: Scenario, performance: pd.DataFrame, merge: bool = True) -> ServiceClasses:
     """Group inference services by what the model can tell apart: eligible pools, rates and allowed sites
     (`merge=False`: every service a class of its own)."""
     workloads = scenario.workloads
@@ -68,7 +70,7 @@ def find_service_classes(scenario, performance: pd.DataFrame, merge: bool = True
     return ServiceClasses(class_of=class_of, share=share)
 
 
-def aggregate_scenario(scenario, performance: pd.DataFrame, classes: ServiceClasses):
+def aggregate_scenario(scenario: Scenario, performance: pd.DataFrame, classes: ServiceClasses):
     """The scenario and performance table the model is built from: one service per class, demand summed."""
     if not classes.merges_anything:
         return scenario, performance

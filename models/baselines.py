@@ -40,7 +40,9 @@ import pandas as pd
 
 from models.cost_parameters import CostParameters
 from models.lp import LinearProgram
+from models.money import facility_kw, in_service_quarter, order_quarter_for
 from models.quarters import HOURS_PER_QUARTER, Horizon
+from models.scenario import Scenario
 from models.sets import PlanningSets, life_quarters, rack_fit
 from models.solve import INFEASIBLE, OPTIMAL, HighsSession
 from models.unit_costs import node_hour_costs
@@ -136,7 +138,7 @@ def procurement_of(lp: LinearProgram, x: np.ndarray) -> tuple[pd.Series, pd.Seri
 
 # --- just-in-time -----------------------------------------------------------------------------------------
 
-def truncated_scenario(scenario, last: int):
+def truncated_scenario(scenario: Scenario, last: int):
     """The scenario as seen in quarter `last` with no lookahead: quarters 0 … last, demand up to `last`, the
     training runs started by then, each due by min(deadline, last) the share of its work its window has had so
     far: (min(deadline, last) − start + 1) / (deadline − start + 1)."""
@@ -176,7 +178,7 @@ def past_fixed(lp: LinearProgram, orders: pd.Series, rentals: pd.Series, quarter
 class _Fleet:
     """What the greedy rule has bought and rented so far, and what it uses, quarter by quarter."""
 
-    def __init__(self, scenario, sets: PlanningSets):
+    def __init__(self, scenario: Scenario, sets: PlanningSets):
         self.n = len(sets.quarters)
         self.headroom = scenario.headroom
         self.catalog, self.sites = scenario.catalog, scenario.sites
@@ -217,7 +219,7 @@ class _Fleet:
         return max(self._racks_per[(site, sku)], 1.0)  # an unfitting pair is never bought (no order variable)
 
     def _facility_kw(self, site, sku) -> float:
-        return float(self.catalog.at[sku, "node_kw"] * self.sites.at[site, "pue"])
+        return float(facility_kw(self.catalog.at[sku, "node_kw"], self.sites.at[site, "pue"]))
 
     def free(self, site, sku, min_nodes: float) -> np.ndarray:
         """Node-equivalents still free per quarter, where the pool holds the job's minimum nodes (else 0)."""
@@ -229,7 +231,7 @@ class _Fleet:
         self._pool(site, sku)[1][quarter] += node_equivalents
 
     def in_service(self, sku, order_quarter: int) -> np.ndarray:
-        first = order_quarter + int(self.catalog.at[sku, "lead_quarters"])
+        first = in_service_quarter(order_quarter, int(self.catalog.at[sku, "lead_quarters"]))
         return np.arange(first, min(first + int(self.life.at[sku]), self.n))
 
     def room_to_buy(self, site, sku, order_quarter: int) -> int:
@@ -279,7 +281,7 @@ class _Fleet:
         return max(math.ceil(max(for_work, min_nodes - nodes[quarter]) - ROOM_EPS), 1)
 
 
-def greedy_procurement(scenario, sets: PlanningSets, prices: CostParameters) -> tuple[pd.Series, pd.Series]:
+def greedy_procurement(scenario: Scenario, sets: PlanningSets, prices: CostParameters) -> tuple[pd.Series, pd.Series]:
     """The greedy rule's orders (by order_quarter, site, sku) and rentals (by quarter, site, sku): see the module
     docstring. `sets` are the user's services' (not merged into classes), so each service is sized on its own."""
     fleet = _Fleet(scenario, sets)
@@ -330,7 +332,7 @@ def _serve(fleet: _Fleet, options: pd.DataFrame, quarter: int, demand: float) ->
     owned, cloud = pools[pools["owned"]], pools[~pools["owned"]]
     for site, sku, rate, min_nodes in owned[["site", "sku", "tokens_per_s_per_node", "min_nodes"]].itertuples(
             index=False):
-        order_quarter = quarter - int(fleet.catalog.at[sku, "lead_quarters"])
+        order_quarter = order_quarter_for(quarter, int(fleet.catalog.at[sku, "lead_quarters"]))
         room = fleet.room_to_buy(site, sku, order_quarter)
         wanted = fleet.nodes_needed(site, sku, quarter, need / rate, min_nodes)
         count = min(wanted, room)
@@ -399,7 +401,7 @@ def _buy_for_run(fleet: _Fleet, site, sku, window: np.ndarray, work: float, min_
     saved = fleet.state()
     lead = int(fleet.catalog.at[sku, "lead_quarters"])
     for quarter in window.astype(int):
-        order_quarter = quarter - lead
+        order_quarter = order_quarter_for(quarter, lead)
         room = fleet.room_to_buy(site, sku, order_quarter)
         if room <= 0:
             continue

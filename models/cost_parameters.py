@@ -7,8 +7,12 @@ multiplies variables by these Series, `extract` and `estimate` price plans and n
 risk evaluator can vectorise them. Only `models/verify.py` keeps an independent recomputation from the raw
 scenario: that independence is its purpose.
 
-Cost-line names and their order are defined here too (`COST_LINES`), so PLAN.json, the workbook and the
-verifier's comparison all follow one list.
+Cost-line names and their order are defined here too (`COST_LINES`; a sampled future's `SAMPLED_LINES_USD`), so
+PLAN.json, RISK.json, the workbook and the verifier's comparison all follow one list.
+
+The elementary conventions these prices are made of (when a node is in service, facility kW, kWh per quarter,
+the electricity price charged, tCO2 per kWh, book values) are written once in `models/money.py`, re-exported
+here; `tests/test_money_owner.py` finds them written out nowhere else but in the verifier.
 """
 
 from __future__ import annotations
@@ -18,9 +22,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from models.money import (  # noqa: F401 (re-exported: the conventions are reached through this module too)
+    OWNED_SITE, carbon_t, charged_usd_per_kwh, facility_kw, facility_kwh_per_quarter, in_service_quarter,
+    in_service_window, kwh_per_it_kw_quarter, life_hours, life_quarters, order_quarter_for, purchase_book_values,
+    tco2_per_kwh)
 from models.quarters import HOURS_PER_QUARTER, QUARTERS_PER_YEAR
+from models.scenario import Scenario
 from models.sets import discount_factors
-from models.units import GRAMS_PER_TONNE
 
 # The $ lines a quarter's total_usd adds up. Spend is what the plan pays; penalties price what it leaves undone
 # (the finance view reports them apart).
@@ -30,6 +38,10 @@ USD_LINES = SPEND_LINES_USD + PENALTY_LINES_USD
 # Every cost line by quarter, in PLAN.json's `costs` order: the $ lines plus the quantities they are priced from.
 COST_LINES = ("capex_usd", "depreciation_usd", "rent_usd", "energy_kwh", "energy_usd", "maintenance_usd",
               "carbon_t", "carbon_usd", "unmet_usd", "unfinished_training_usd")
+# The $ lines of one sampled future (models/risk_costs.py, RISK.json): the spend lines, then rent and carbon paid
+# for shortfall rented on demand beyond the plan's rentals, then the penalties for work not done.
+ON_DEMAND_LINE_USD = "on_demand_usd"
+SAMPLED_LINES_USD = SPEND_LINES_USD + (ON_DEMAND_LINE_USD,) + PENALTY_LINES_USD
 
 CAPEX_MODE_DEPRECIATION = "depreciation"  # price spread over the service life, fleet included
 CAPEX_MODE_CASH = "cash"  # price charged in the order quarter
@@ -103,7 +115,7 @@ class CostParameters:
         return self.energy_usd_per_busy_node + self.carbon_t_per_busy_node * self.carbon_usd_per_t
 
 
-def build_cost_parameters(scenario) -> CostParameters:
+def build_cost_parameters(scenario: Scenario) -> CostParameters:
     """The scenario's catalog, sites and finance as per-unit prices over its horizon (see CostParameters)."""
     catalog, sites, finance = scenario.catalog, scenario.sites, scenario.finance
     catalog = catalog.rename_axis("sku")
@@ -111,7 +123,7 @@ def build_cost_parameters(scenario) -> CostParameters:
     price = catalog["price_usd"].astype(float)
 
     depreciation_quarters = (catalog["life_years"] * QUARTERS_PER_YEAR).rename("depreciation_quarters")
-    owned = sites["kind"] == "owned"
+    owned = sites["kind"] == OWNED_SITE
     rent_by_sku = (catalog["rent_usd_per_gpu_hour"] * catalog["gpus_per_node"] * HOURS_PER_QUARTER).dropna()
     rent_keys = pd.MultiIndex.from_product([sites.index[~owned], rent_by_sku.index], names=["site", "sku"])
     rent = pd.Series(rent_by_sku.reindex(rent_keys.get_level_values("sku")).to_numpy(), index=rent_keys)
@@ -121,9 +133,9 @@ def build_cost_parameters(scenario) -> CostParameters:
     quarters = pd.RangeIndex(scenario.horizon.quarters, name="quarter")
     grid = pd.MultiIndex.from_product([quarters, sites.index, catalog.index], names=["quarter", "site", "sku"])
     site_of, sku_of = grid.get_level_values("site"), grid.get_level_values("sku")
-    kwh_per_it_kw = (sites["pue"] * HOURS_PER_QUARTER).reindex(site_of).to_numpy()
-    usd_per_kwh = sites["usd_per_kwh"].where(owned, 0.0).fillna(0.0).reindex(site_of).to_numpy()
-    t_per_kwh = (sites["gco2_per_kwh"] / GRAMS_PER_TONNE).reindex(site_of).to_numpy()
+    kwh_per_it_kw = kwh_per_it_kw_quarter(sites["pue"]).reindex(site_of).to_numpy()
+    usd_per_kwh = charged_usd_per_kwh(sites).reindex(site_of).to_numpy()
+    t_per_kwh = tco2_per_kwh(sites["gco2_per_kwh"]).reindex(site_of).to_numpy()
 
     def labelled(values: np.ndarray, name: str) -> pd.Series:
         return pd.Series(values, index=grid, name=name)

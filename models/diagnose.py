@@ -14,6 +14,7 @@ import pandas as pd
 
 from models.formulation import PlanModel, build_plan_model
 from models.quarters import Horizon
+from models.scenario import Scenario
 from models.sets import PlanningSets
 from models.solve import solve
 from models.units import KW_PER_MW, USD_PER_MILLION_USD
@@ -24,7 +25,7 @@ COST_TIE_BREAK = 1e-12  # among equally small relaxations, prefer the cheaper pl
 SIGNIFICANT = 1e-6
 
 
-def diagnose_infeasibility(scenario, sets: PlanningSets, backend: str = "scip", time_limit_s: float = 60.0,
+def diagnose_infeasibility(scenario: Scenario, sets: PlanningSets, backend: str = "scip", time_limit_s: float = 60.0,
                            strict: bool = True) -> list[str]:
     """Sentences naming the conflicting requirements; empty if the diagnosis itself found nothing.
 
@@ -57,7 +58,7 @@ def _minimise_slack(model: PlanModel) -> None:
     lp.objective_offset *= COST_TIE_BREAK
 
 
-def _minimise_shortfall(model: PlanModel, scenario, sets: PlanningSets) -> None:
+def _minimise_shortfall(model: PlanModel, scenario: Scenario, sets: PlanningSets) -> None:
     """Unmet demand as a share of the quarter's demand, unfinished work as a share of the run: both 0 … 1."""
     lp = model.lp
     objective = np.zeros(lp.num_vars)
@@ -71,7 +72,7 @@ def _minimise_shortfall(model: PlanModel, scenario, sets: PlanningSets) -> None:
     lp.objective_offset = 0.0
 
 
-def _cap_messages(model: PlanModel, scenario, x: np.ndarray) -> list[str]:
+def _cap_messages(model: PlanModel, scenario: Scenario, x: np.ndarray) -> list[str]:
     lp, horizon, sites = model.lp, scenario.horizon, scenario.sites
     busy = lp.value("busy", x)
     messages = []
@@ -105,7 +106,7 @@ def _power(kw: float) -> str:
     return f"{kw / KW_PER_MW:,.1f} MW" if kw >= KW_PER_MW else f"{kw:,.1f} kW"
 
 
-def _users(busy: pd.Series, quarter: int, site: str, scenario, horizon: Horizon) -> str:
+def _users(busy: pd.Series, quarter: int, site: str, scenario: Scenario, horizon: Horizon) -> str:
     """' for X (deadline …; allowed sites …), Y' — the workloads the relaxed plan puts at that site then."""
     rows = busy[(busy.index.get_level_values("quarter") == quarter)
                 & (busy.index.get_level_values("site") == site) & (busy > SIGNIFICANT)]
@@ -123,7 +124,7 @@ def _users(busy: pd.Series, quarter: int, site: str, scenario, horizon: Horizon)
     return " for " + ", ".join(parts)
 
 
-def _requirement_messages(model: PlanModel, scenario, x: np.ndarray) -> list[str]:
+def _requirement_messages(model: PlanModel, scenario: Scenario, x: np.ndarray) -> list[str]:
     lp, horizon = model.lp, scenario.horizon
     messages = []
     if "unmet" in lp.variables:

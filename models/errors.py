@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+YAML_SUFFIXES = (".yaml", ".yml")  # a Problem in such a file names a line and a key, not a row and a column
+
+
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong with the input, located as a spreadsheet user would find it."""
@@ -19,11 +22,14 @@ class Problem:
     column: str | None = None
 
     def __str__(self) -> str:
+        """`demand.csv, row 4, column tokens_per_s: …` in a table; `scenario.yaml, line 7, key demand: …` in a
+        scenario file (YAML_SUFFIXES), where `row` holds the line of the key."""
+        yaml_file = self.file.lower().endswith(YAML_SUFFIXES)
         where = self.file
         if self.row is not None:
-            where += f", row {self.row}"
+            where += f", {'line' if yaml_file else 'row'} {self.row}"
         if self.column is not None:
-            where += f", column {self.column}"
+            where += f", {'key' if yaml_file else 'column'} {self.column}"
         return f"{where}: {self.message}"
 
 

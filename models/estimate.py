@@ -12,6 +12,7 @@ import pandas as pd
 
 from models.cost_parameters import build_cost_parameters
 from models.performance import estimate_performance
+from models.scenario import Scenario
 from models.unit_costs import TOKENS_PER_INFERENCE_UNIT, node_hour_costs
 from models.units import SECONDS_PER_HOUR
 
@@ -19,7 +20,7 @@ ESTIMATE_COLUMNS = ["workload", "sku", "eligible", "reason", "min_nodes", "node_
                     "tokens_per_s_per_node", "ttft_s", "kwh_per_unit", "usd_per_unit", "site", "cheapest"]
 
 
-def estimate_workloads(scenario) -> pd.DataFrame:
+def estimate_workloads(scenario: Scenario) -> pd.DataFrame:
     performance = estimate_performance(scenario.catalog, scenario.workloads, scenario.throughput)
     costs = node_hour_costs(build_cost_parameters(scenario), scenario.sites["kind"])
 

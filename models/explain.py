@@ -13,7 +13,9 @@ import numpy as np
 import pandas as pd
 
 from models.formulation import PlanModel
+from models.money import facility_kw
 from models.quarters import Horizon
+from models.scenario import Scenario
 from models.solve import solve
 from models.units import KW_PER_MW
 
@@ -95,7 +97,7 @@ CAP_FAMILIES = (("power_usd_per_mw", "power cap", "usd_per_mw", "per MW"),
                 ("budget_usd_per_usd", "purchase budget", "usd_per_usd", "per $ of budget"))
 
 
-def plan_warnings(scenario, unfinished: pd.DataFrame, unmet: pd.DataFrame, fleet: pd.DataFrame,
+def plan_warnings(scenario: Scenario, unfinished: pd.DataFrame, unmet: pd.DataFrame, fleet: pd.DataFrame,
                   duals: dict) -> list[dict]:
     """One warning per unfinished training run and per service with unmet demand, dearest first.
 
@@ -152,7 +154,7 @@ def _binding_caps(duals: dict, horizon: Horizon) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["cap", "site", "q", "value", "per"])
 
 
-def _full_caps(scenario, fleet: pd.DataFrame) -> pd.DataFrame:
+def _full_caps(scenario: Scenario, fleet: pd.DataFrame) -> pd.DataFrame:
     """(cap, site, q) where an owned site has no room for one more node of any SKU: its power at full load
     (Σ node_kw × nodes × pue, the cap's own definition) or its racks."""
     sites, catalog, horizon = scenario.sites, scenario.catalog, scenario.horizon
@@ -162,13 +164,13 @@ def _full_caps(scenario, fleet: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=["cap", "site", "q", "value", "per"])
     sku = catalog.loc[rows["sku"]]
     used = pd.DataFrame({"site": rows["site"].to_numpy(), "q": [horizon.relative(q) for q in rows["quarter"]],
-                         "kw": rows["nodes"].to_numpy() * sku["node_kw"].to_numpy()
-                         * owned.loc[rows["site"], "pue"].to_numpy(),
+                         "kw": facility_kw(sku["node_kw"].to_numpy(), owned.loc[rows["site"], "pue"].to_numpy(),
+                                           nodes=rows["nodes"].to_numpy()),
                          "racks": rows["nodes"].to_numpy() / sku["nodes_per_rack"].to_numpy()})
     used = used.groupby(["site", "q"], as_index=False).sum()
     site = owned.loc[used["site"]]
     power_full = site["power_mw"].to_numpy() * KW_PER_MW - used["kw"].to_numpy() \
-        < catalog["node_kw"].min() * site["pue"].to_numpy() - 1e-9
+        < facility_kw(catalog["node_kw"].min(), site["pue"].to_numpy()) - 1e-9
     racks_full = site["racks"].to_numpy() - used["racks"].to_numpy() < 1.0 / catalog["nodes_per_rack"].max() - 1e-9
     full = [used[power_full].assign(cap="power cap"), used[racks_full].assign(cap="racks")]
     frame = pd.concat(full, ignore_index=True).assign(value=np.nan, per="full")
@@ -228,7 +230,7 @@ def _money(usd: float, small: bool = False) -> str:
     return f"${usd:,.2f}" if small and abs(usd) < 100 else f"${usd:,.0f}"
 
 
-def facility_reasons(facility: pd.DataFrame, fleet: pd.DataFrame, scenario, horizon: Horizon) -> list[str]:
+def facility_reasons(facility: pd.DataFrame, fleet: pd.DataFrame, scenario: Scenario, horizon: Horizon) -> list[str]:
     """For each build-out decision (PLAN.json `facility`), why the plan makes it, in words: what its site holds in
     the build's first quarter in service (nodes by SKU, the racks they fill at the site's density and their kW at
     full load × PUE) against the site's racks and power cap without any build."""
@@ -241,8 +243,8 @@ def facility_reasons(facility: pd.DataFrame, fleet: pd.DataFrame, scenario, hori
         there = fleet[(fleet["site"] == site) & (fleet["quarter"] == when)]
         _, per_rack = rack_fit(sites, catalog, pd.Index([site] * len(there)), there["sku"])
         racks = float((there["nodes"].to_numpy() / per_rack).sum()) if len(there) else 0.0
-        kw = float((there["nodes"].to_numpy() * catalog["node_kw"].reindex(there["sku"]).to_numpy()).sum()
-                   * sites.at[site, "pue"])
+        it_kw = (there["nodes"].to_numpy() * catalog["node_kw"].reindex(there["sku"]).to_numpy()).sum()
+        kw = float(facility_kw(it_kw, sites.at[site, "pue"]))
         held = ", ".join(f"{n:g} {sku}" for sku, n in zip(there["sku"], there["nodes"])) or "no nodes"
         base_racks, base_kw = float(sites.at[site, "racks"]), float(sites.at[site, "power_mw"]) * KW_PER_MW
         short = [f"{racks:,.1f} racks of {base_racks:,.0f}" if racks > base_racks + 1e-9 else "",

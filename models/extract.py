@@ -11,22 +11,25 @@ import pandas as pd
 
 from models.cost_parameters import USD_LINES
 from models.formulation import PlanModel
+from models.money import facility_kw, in_service_quarter
 from models.plan_schema import table_columns
 from models.quarters import Horizon
+from models.scenario import Scenario
 
 NEGLIGIBLE = 1e-9  # node-equivalents / tokens/s below this are solver noise, not decisions
 
 COST_COLUMNS = table_columns("costs")  # PLAN.json's costs table (models/plan_schema.py)
 
 
-def extract_tables(model: PlanModel, scenario, x: np.ndarray) -> dict[str, pd.DataFrame]:
+def extract_tables(model: PlanModel, scenario: Scenario, x: np.ndarray) -> dict[str, pd.DataFrame]:
     lp, sets, horizon = model.lp, model.sets, scenario.horizon
     catalog, prices = scenario.catalog, model.cost_parameters
     tables: dict[str, pd.DataFrame] = {}
 
     orders = lp.value("orders", x)
     purchases = orders[orders > 0.5].rename("nodes").reset_index()
-    purchases["in_service"] = purchases["order_quarter"] + catalog.loc[purchases["sku"], "lead_quarters"].to_numpy()
+    purchases["in_service"] = in_service_quarter(purchases["order_quarter"],
+                                                 catalog.loc[purchases["sku"], "lead_quarters"].to_numpy())
     purchases["capex_usd"] = purchases["nodes"] * prices.capex_usd_per_node_ordered.loc[purchases["sku"]].to_numpy()
     purchases = purchases.rename(columns={"order_quarter": "quarter"})
     tables["purchases"] = _label(purchases, horizon, ("quarter", "in_service"))[
@@ -42,7 +45,7 @@ def extract_tables(model: PlanModel, scenario, x: np.ndarray) -> dict[str, pd.Da
     it_kw = lp.evaluate(model.it_kw, x).rename("it_kw")
     fleet = pd.concat([nodes, it_kw.reindex(nodes.index)], axis=1).reset_index()
     fleet = fleet[fleet["nodes"] > 0.5]
-    fleet["facility_kw"] = fleet["it_kw"] * scenario.sites.loc[fleet["site"], "pue"].to_numpy()
+    fleet["facility_kw"] = facility_kw(fleet["it_kw"], scenario.sites.loc[fleet["site"], "pue"].to_numpy())
     fleet = fleet.sort_values(["quarter", "site", "sku"])
     tables["fleet"] = _label(fleet, horizon, ("quarter",))[["quarter", "site", "sku", "nodes", "it_kw",
                                                               "facility_kw"]]
@@ -88,7 +91,7 @@ def contract_table(model: PlanModel, x: np.ndarray, horizon: Horizon) -> pd.Data
     signed = signed[signed > 0.5].rename("contract_blocks").reset_index()
     offer = signed["contract"]
     signed["nodes"] = signed["contract_blocks"] * contracts.nodes_per_block.reindex(offer).to_numpy()
-    signed["in_service"] = signed["sign_quarter"] + contracts.lead_quarters.reindex(offer).to_numpy()
+    signed["in_service"] = in_service_quarter(signed["sign_quarter"], contracts.lead_quarters.reindex(offer).to_numpy())
     term = contracts.term_quarters.reindex(offer).to_numpy()
     signed["term_end"] = signed["in_service"] + term - 1
     signed["commitment_usd"] = signed["contract_blocks"] * contracts.usd_per_block_quarter.reindex(offer).to_numpy() \
@@ -104,7 +107,8 @@ def facility_table(model: PlanModel, x: np.ndarray, horizon: Horizon) -> pd.Data
     builds = model.lp.value("facility_builds", x).round()
     builds = builds[builds > 0.5].rename("facility_units").reset_index()
     builds["site"] = facility.site.reindex(builds["option"]).to_numpy()
-    builds["in_service"] = builds["build_quarter"] + facility.lead_quarters.reindex(builds["option"]).to_numpy()
+    builds["in_service"] = in_service_quarter(builds["build_quarter"],
+                                              facility.lead_quarters.reindex(builds["option"]).to_numpy())
     builds["capex_usd"] = builds["facility_units"] * facility.capex_usd_per_unit.reindex(builds["option"]).to_numpy()
     builds = builds.rename(columns={"build_quarter": "quarter"}).sort_values(["quarter", "option"])
     return _label(builds, horizon, ("quarter", "in_service"))[table_columns("facility")[:-1]]

@@ -17,7 +17,9 @@ import pandas as pd
 from models.cost_parameters import (COST_LINES, USD_LINES, ContractCosts, CostParameters, FacilityCosts,
                                     build_contract_costs, build_cost_parameters, build_facility_costs)
 from models.lp import Expr, LinearProgram, Variables
+from models.money import facility_kw
 from models.quarters import HOURS_PER_QUARTER
+from models.scenario import Scenario
 from models.sets import (PlanningSets, contracts_of, density_applies, facility_options_of, rack_fit,
                          site_node_capacity)
 from models.units import KW_PER_MW
@@ -39,7 +41,7 @@ class PlanModel:
     contract_costs: ContractCosts | None = None  # committed-capacity offers' prices (None: the scenario has none)
 
 
-def build_plan_model(scenario, sets: PlanningSets, strict: bool = False, elastic_caps: bool = False,
+def build_plan_model(scenario: Scenario, sets: PlanningSets, strict: bool = False, elastic_caps: bool = False,
                      elastic_requirements: bool = False) -> PlanModel:
     """The MILP. For infeasibility diagnosis (diagnose.py), `elastic_caps` lets power, racks and budget be
     exceeded through slack variables and `elastic_requirements` lets demand and training go undone."""
@@ -83,7 +85,7 @@ def build_plan_model(scenario, sets: PlanningSets, strict: bool = False, elastic
                      contract_costs=contract_prices)
 
 
-def busy_upper_bounds(sets: PlanningSets, scenario, physical: bool = True) -> np.ndarray:
+def busy_upper_bounds(sets: PlanningSets, scenario: Scenario, physical: bool = True) -> np.ndarray:
     """Finite bounds every backend can use (CP-SAT needs them): serving more than the quarter's demand, or
     running more node-equivalents than the whole run in one quarter, is never useful. With `physical`, also no
     more than an owned site can ever hold of that SKU (its power cap and racks, less headroom): the tighter the
@@ -253,20 +255,20 @@ def _added_by_facility(built: Expr | None, facility: FacilityCosts | None, per_u
     return (built * getattr(facility, per_unit)).join(sites).sum("option")
 
 
-def add_power_constraints(lp: LinearProgram, nodes: Expr, scenario, elastic: bool = False,
+def add_power_constraints(lp: LinearProgram, nodes: Expr, scenario: Scenario, elastic: bool = False,
                           built: Expr | None = None, facility: FacilityCosts | None = None) -> None:
     """Σ_k node_kw[k] · pue[s] · nodes[t,s,k] ≤ power_mw[s] · 1,000 + Σ_{o at s} kw_per_unit[o] · built[t,o]
     ∀ t, owned s (all nodes at full load; the last term only with facility options)."""
     sites = scenario.sites[scenario.sites["kind"] == "owned"]
-    full_kw = _at_sites(nodes, sites.index) * scenario.catalog["node_kw"]
-    facility_kw = (full_kw * sites["pue"]).sum("sku")
+    full_load_kw = facility_kw(scenario.catalog["node_kw"], sites["pue"], nodes=_at_sites(nodes, sites.index))
+    used_kw = full_load_kw.sum("sku")
     added = _added_by_facility(built, facility, "kw_per_unit")
     if added is not None:
-        facility_kw = facility_kw - added
-    lp.add_constraints("power", facility_kw, "<=", sites["power_mw"] * KW_PER_MW, elastic=elastic)
+        used_kw = used_kw - added
+    lp.add_constraints("power", used_kw, "<=", sites["power_mw"] * KW_PER_MW, elastic=elastic)
 
 
-def add_rack_constraints(lp: LinearProgram, nodes: Expr, scenario, elastic: bool = False,
+def add_rack_constraints(lp: LinearProgram, nodes: Expr, scenario: Scenario, elastic: bool = False,
                          built: Expr | None = None, facility: FacilityCosts | None = None) -> None:
     """Σ_k nodes[t,s,k] / nodes_per_rack[s,k] ≤ racks[s] + Σ_{o at s} racks_per_unit[o] · built[t,o]   ∀ t, owned s.
 
@@ -305,7 +307,7 @@ def add_facility_costs(costs: dict[str, Expr], prices: CostParameters, facility:
         costs["capex_usd"] = _by_quarter(costs["capex_usd"] + line, sets)
 
 
-def add_budget_constraints(lp: LinearProgram, orders: Variables, scenario, elastic: bool = False) -> None:
+def add_budget_constraints(lp: LinearProgram, orders: Variables, scenario: Scenario, elastic: bool = False) -> None:
     """Σ_{s,k} price_usd[k] · orders[t,s,k] ≤ budget_usd_per_quarter   ∀ t (purchases, whatever the capex mode)."""
     budget = scenario.finance.budget_usd_per_quarter
     if budget is None or not len(orders.index):
@@ -319,7 +321,7 @@ def it_power_kw(nodes: Expr, busy_nodes: Expr, prices: CostParameters) -> Expr:
     return nodes * prices.it_kw_per_idle_node + busy_nodes * prices.it_kw_per_busy_node
 
 
-def cost_lines(prices: CostParameters, scenario, sets: PlanningSets, orders: Variables, rentals: Variables,
+def cost_lines(prices: CostParameters, scenario: Scenario, sets: PlanningSets, orders: Variables, rentals: Variables,
                owned_nodes: Expr, nodes: Expr, busy_nodes: Expr, unmet: Variables | None,
                left: Variables | None) -> dict[str, Expr]:
     """Every cost line by quarter (undiscounted), in COST_LINES order: decisions × the per-unit prices.
@@ -368,7 +370,7 @@ def _idle_plus_busy(nodes: Expr, busy_nodes: Expr, per_idle_node: pd.Series, per
     return (nodes * per_idle_node + busy_nodes * per_busy_node).sum("site", "sku")
 
 
-def _unfinished_cost(prices: CostParameters, scenario, left: Variables | None, sets: PlanningSets) -> Expr:
+def _unfinished_cost(prices: CostParameters, scenario: Scenario, left: Variables | None, sets: PlanningSets) -> Expr:
     """unfinished_training_usd · left[w], charged in the run's deadline quarter."""
     if left is None or prices.unfinished_training_usd is None:
         return _zero_by_quarter(sets)

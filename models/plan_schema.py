@@ -2,9 +2,9 @@
 
 The writer (planner/pipeline.py `plan_document`) assembles the document through `assemble` and `table_columns`,
 so it cannot leave out or invent a field; every reader (planner/plan_file.py, models/verify.py, reports/tables.py,
-models/risk_inputs.py) checks or selects fields through this module; and the README's PLAN.json table is
-`markdown_table()`, which tests/test_plan_schema.py compares with the README. Only names and types are shared:
-the verifier still recomputes every figure from the scenario on its own.
+models/risk_inputs.py) checks or selects fields through this module; and the manual's PLAN.json table
+(docs/outputs.md) is `markdown_table()`, which tests/test_plan_schema.py compares with that page. Only names and
+types are shared: the verifier still recomputes every figure from the scenario on its own.
 
 A column name means one thing in every table (`nodes` is whole nodes wherever it appears), which is why the
 columns are declared once below and the tables list them.
@@ -28,6 +28,8 @@ QUARTER = "quarter"
 NUMBER = "number"
 NUMBER_OR_NULL = "number or null"
 OBJECT = "object"
+OBJECT_OR_NULL = "object or null"
+BOOLEAN = "boolean"
 LIST = "list"
 RECORDS = "records"
 _MISSING = object()  # a record without the column
@@ -201,7 +203,7 @@ PLAN_FIELDS: tuple[Field, ...] = (
     Field("warnings", RECORDS, "", "every run left (partly) undone and every service with unmet demand, dearest "
                                    "first", required=False,
           members=_columns("kind", "workload", "quarters", "amount", "unit", "cost_usd", "cause", "message")),
-    Field("duals", OBJECT, "discounted $", "shadow prices from the LP around the plan (README, Shadow prices)",
+    Field("duals", OBJECT, "discounted $", "shadow prices from the LP around the plan (manual, Shadow prices)",
           required=False, members=(
               Field("method", TEXT, "", "how they were computed, or why they are unavailable"),
               Field("lp_objective_usd", NUMBER_OR_NULL, "discounted $", "objective of the LP around the plan"),
@@ -214,7 +216,7 @@ PLAN_FIELDS: tuple[Field, ...] = (
                                                                  f"{_DUAL_ROWS}", required=False))),
     Field("why", RECORDS, "", "what each order's pool serves", required=False,
           members=_columns("quarter", "site", "sku", "nodes", "in_service", "serves")),
-    Field("baselines", RECORDS, "discounted $", "procurement without the optimiser, priced alike (README, "
+    Field("baselines", RECORDS, "discounted $", "procurement without the optimiser, priced alike (manual, "
           "Baselines): name (greedy, single-sku, just-in-time); status (a plan's status, or failed); objective_usd "
           "(its discounted TCO, null if failed); saving_usd (its objective_usd − this plan's); saving_pct "
           "(saving_usd / its objective_usd); detail (what it bought, or why it failed). Empty in a baseline's own "
@@ -234,7 +236,7 @@ PLAN_FIELDS: tuple[Field, ...] = (
           members=_columns("quarter", "contract", "site", "sku", "contract_blocks", "nodes", "in_service",
                            "term_end", "commitment_usd")),
     Field("stochastic", OBJECT, "discounted $", "only from `plan --stochastic N`: the two-stage solve on N sampled "
-                                                "futures (README, Stochastic planning)", required=False, members=(
+                                                "futures (manual, Stochastic planning)", required=False, members=(
               Field("samples", NUMBER, "futures", "futures solved on (evaluate's sampler, futures 0 … N−1)"),
               Field("seed", NUMBER, "", "the sampler's seed"),
               Field("cvar_weight", NUMBER, "", "λ in mean + λ · CVaR_α"),
@@ -245,11 +247,39 @@ PLAN_FIELDS: tuple[Field, ...] = (
               Field("deterministic_expected_tco_usd", NUMBER, "discounted $",
                     "the deterministic plan's mean TCO over the same futures, same recourse"),
               Field("vss_usd", NUMBER, "discounted $", "value of the stochastic solution = "
-                                                       "deterministic_expected_tco_usd − expected_tco_usd"))),
+                                                       "deterministic_expected_tco_usd − expected_tco_usd"),
+              Field("validation_samples", NUMBER, "futures", "unseen futures both plans were priced on",
+                    required=False),
+              Field("validation_seed", NUMBER, "", "their seed (seed + 2)", required=False),
+              Field("validation_expected_tco_usd", NUMBER, "discounted $", "the two-stage plan's mean TCO on them",
+                    required=False),
+              Field("validation_deterministic_expected_tco_usd", NUMBER, "discounted $",
+                    "the deterministic plan's mean TCO on them", required=False),
+              Field("validation_difference_usd", NUMBER, "discounted $", "mean + λ·CVaR_α on them, two-stage "
+                                                                         "minus deterministic (the mean when λ = 0)",
+                    required=False),
+              Field("validation_difference_ci95_usd", NUMBER, "discounted $", "half-width of the 95 % interval of the "
+                                                                              "paired mean difference", required=False),
+              Field("in_sample_optimism_usd", NUMBER, "discounted $", "validation_expected_tco_usd − "
+                                                                      "expected_tco_usd (SAA's optimism)",
+                    required=False),
+              Field("in_sample_optimism_ci95_usd", NUMBER, "discounted $", "half-width of its 95 % interval",
+                    required=False),
+              Field("chosen", TEXT, "", "the plan written: stochastic, or deterministic when the two-stage plan "
+                                        "is dearer on the unseen futures", required=False))),
+    Field("replan", OBJECT, "", "only from `planner replan`: what was kept from the saved plan (docs/review.md)",
+          required=False, members=(
+              Field("as_of", QUARTER, "quarter", "decisions before this quarter were frozen at the saved plan's"),
+              Field("from_plan", TEXT, "", "the saved PLAN.json re-planned from"),
+              Field("frozen_orders", NUMBER, "orders", "the saved plan's orders placed before as_of, kept"),
+              Field("frozen_nodes", NUMBER, "nodes", "their nodes"),
+              Field("sunk_usd", NUMBER, "discounted $", "discounted cost of the quarters before as_of"),
+              Field("remaining_usd", NUMBER, "discounted $", "discounted cost from as_of on; sunk_usd + "
+                                                             "remaining_usd = objective_usd"))),
 )
 # Optional fields only some plans carry; every other field is always written.
-WRITTEN_WHEN_SET = ("stochastic", "facility", "contracts")
-# Documented in docs/datacenter-2026.md (markdown_table(datacenter_2026=True)), not in the README's table.
+WRITTEN_WHEN_SET = ("stochastic", "replan", "facility", "contracts")
+# Documented in docs/datacenter-2026.md (markdown_table(datacenter_2026=True)), not in docs/outputs.md's table.
 DATACENTER_2026_FIELDS = ("facility", "contracts")
 DATACENTER_2026_COLUMNS = ("option", "facility_units", "reason", "contract", "contract_blocks", "term_end",
                            "commitment_usd")
@@ -296,12 +326,17 @@ def _kind_problem(value, field: Field) -> str | None:
             return None
         except ValueError:
             return f"must be a quarter like 2027Q1, got {value!r}"
-    if field.kind == OBJECT and isinstance(value, dict):
+    if field.kind in (OBJECT, OBJECT_OR_NULL) and isinstance(value, dict):
+        return None
+    if field.kind == OBJECT_OR_NULL and value is None:
+        return None
+    if field.kind == BOOLEAN and isinstance(value, (bool, np.bool_)):
         return None
     if field.kind in (LIST, RECORDS) and isinstance(value, list):
         return None
     expected = {NUMBER: "a finite number", NUMBER_OR_NULL: "a finite number or null", TEXT: "text",
-                QUARTER: "a quarter like 2027Q1", OBJECT: "an object", LIST: "a list",
+                QUARTER: "a quarter like 2027Q1", OBJECT: "an object", OBJECT_OR_NULL: "an object or null",
+                BOOLEAN: "true or false", LIST: "a list",
                 RECORDS: "a list of objects"}[field.kind]
     return f"must be {expected}, got {value!r}" if not isinstance(value, (dict, list)) else \
         f"must be {expected}, got a {type(value).__name__}"
@@ -312,7 +347,7 @@ def _check(value, field: Field, path: str, problems: list[str]) -> None:
     if problem:
         problems.append(f"'{path}' {problem}")
         return
-    if field.kind == OBJECT and field.members:
+    if field.kind in (OBJECT, OBJECT_OR_NULL) and field.members and value is not None:
         missing = [m.name for m in field.members if m.required and m.name not in value]
         if missing:
             problems.append(f"'{path}' lacks {', '.join(missing)}")
@@ -366,13 +401,19 @@ def check_plan_document(plan: object) -> list[str]:
     Required fields must be present; every declared field that is present must have its type. Undeclared keys
     are allowed, so a newer plan's extra field does not make an older reader refuse it.
     """
-    if not isinstance(plan, dict):
-        return [f"expected a JSON object, got {type(plan).__name__}"]
-    missing = [f.name for f in PLAN_FIELDS if f.required and f.name not in plan]
+    return check_fields(plan, PLAN_FIELDS)
+
+
+def check_fields(document: object, fields: tuple[Field, ...]) -> list[str]:
+    """Every way `document` departs from the declared `fields` (PLAN.json's, RISK.json's: models/risk_schema.py),
+    each naming the field: required fields present, every declared field present of its type."""
+    if not isinstance(document, dict):
+        return [f"expected a JSON object, got {type(document).__name__}"]
+    missing = [f.name for f in fields if f.required and f.name not in document]
     problems = [f"missing field(s) {', '.join(missing)}"] if missing else []
-    for field in PLAN_FIELDS:
-        if field.name in plan:
-            _check(plan[field.name], field, field.name, problems)
+    for field in fields:
+        if field.name in document:
+            _check(document[field.name], field, field.name, problems)
     return problems
 
 
@@ -392,7 +433,7 @@ def assemble(values: dict) -> dict:
     return document
 
 
-# --- the README table ---------------------------------------------------------------------------------------
+# --- the manual's table --------------------------------------------------------------------------------------
 
 def _key(field: Field) -> str:
     if field.kind == RECORDS:
@@ -403,8 +444,9 @@ def _key(field: Field) -> str:
 
 
 def markdown_table(datacenter_2026: bool = False) -> str:
-    """The README's PLAN.json tables: the top-level fields, then every record column once. The fields and columns
-    of the 2026 datacenter inputs are documented in docs/datacenter-2026.md instead (`datacenter_2026=True`)."""
+    """The manual's PLAN.json tables (docs/outputs.md): the top-level fields, then every record column once. The
+    fields and columns of the 2026 datacenter inputs are documented in docs/datacenter-2026.md instead
+    (`datacenter_2026=True`)."""
     def row(key: str, field: Field) -> str:
         optional = "" if field.required else " (optional when read)"
         return f"| {key} | {field.kind}{optional} | {field.unit} | {field.description} |"

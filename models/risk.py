@@ -30,6 +30,7 @@ from models.risk_inputs import RiskInputs, RiskParams, build_risk_inputs
 from models.risk_sampling import Noise, batch_noise, key_words
 from models.risk_settings import RiskSettings, risk_settings
 from models.risk_summary import summarise
+from models.scenario import Scenario
 
 TORNADO_STEP = 0.10  # ±10 %
 
@@ -186,8 +187,8 @@ def sensitivities(inputs: RiskInputs, settings: RiskSettings, device="cpu", floa
             "tornado_seconds": clock["tornado"], "compile_seconds": clock["compile"]}
 
 
-def evaluate_plan(scenario, plan: dict, samples: int | None = None, seed: int | None = None, device: str = "cpu",
-                  float64: bool = False, deterministic: bool = False,
+def evaluate_plan(scenario: Scenario, plan: dict, samples: int | None = None, seed: int | None = None,
+                  device: str = "cpu", float64: bool = False, deterministic: bool = False,
                   progress: Callable[[int], None] | None = None) -> dict:
     """The RISK document of `plan` under `scenario`'s `risk:` distributions (see models/risk_costs.py).
 
@@ -204,7 +205,7 @@ def evaluate_plan(scenario, plan: dict, samples: int | None = None, seed: int | 
     return summarise(inputs, settings, run, sens, device, float64, deterministic)
 
 
-def evaluation_work(scenario, samples: int | None = None, deterministic: bool = False) -> int:
+def evaluation_work(scenario: Scenario, samples: int | None = None, deterministic: bool = False) -> int:
     """Samples `evaluate_plan` reports to `progress` in all (main run, gradient pass, tornado pass)."""
     settings = risk_settings(scenario, samples=samples, deterministic=deterministic)
     sensitivity = min(settings.samples, settings.sensitivity_samples)

@@ -28,7 +28,8 @@ The model (one call of `batch_outcome` prices a batch of futures), numbered as i
    unfinished training as in the plan. Every per-unit cost comes from models/cost_parameters.py (the conventions
    are written there once), scaled by the ratio of its sensitivity input (price, rent, PUE) to its nominal value.
 6. TCO = Σ_lines Σ_q (1 + r)^(−q/4) · cost_line_q: the optimiser's cost lines plus `on_demand_usd` (rent and
-   carbon paid for the shortfall rented on demand), `COST_LINES`. It is exactly the optimiser's objective when
+   carbon paid for the shortfall rented on demand), `SAMPLED_LINES_USD` (models/cost_parameters.py). It is exactly
+   the optimiser's objective when
    every uncertainty is off and the plan's placement is what rule 3 picks.
 """
 
@@ -40,15 +41,12 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
-from models.cost_parameters import PENALTY_LINES_USD, SPEND_LINES_USD
+from models.cost_parameters import PENALTY_LINES_USD, SAMPLED_LINES_USD
 from models.risk_allocation import allocate
 from models.risk_inputs import RiskArrays, RiskParams
 from models.risk_sampling import Noise
 
-# The plan's $ cost lines (models/cost_parameters.py) plus what is paid, rent and carbon, for shortfall rented on
-# demand: spend first, then the penalties for work not done.
 PENALTY_LINES = PENALTY_LINES_USD
-COST_LINES = SPEND_LINES_USD + ("on_demand_usd",) + PENALTY_LINES
 # A (quarter, workload) counts as short when more than this fraction of its demand is left unserved; float32
 # round-off of a fully served demand stays far below it.
 SHORTFALL_TOLERANCE_FRACTION = 1e-5
@@ -60,7 +58,7 @@ SHORTFALL_TOLERANCE_UNITS = 1e-3
 class Outcome:
     """A batch of priced futures (samples last)."""
 
-    line_usd: jnp.ndarray  # [line, sample]: discounted $ of each of COST_LINES
+    line_usd: jnp.ndarray  # [line, sample]: discounted $ of each of SAMPLED_LINES_USD
     tco_usd: jnp.ndarray  # [sample]: Σ line_usd
     demand_tokens_per_s: jnp.ndarray  # [workload, quarter, sample]
     shortfall_tokens_per_s: jnp.ndarray  # demand the plan's fleet did not serve = on_demand + unmet
@@ -136,10 +134,10 @@ def _on_demand_usd_per_unit(params: RiskParams, a: RiskArrays, ratios: dict):
     o = a.options
     quarter = jnp.arange(a.discount.shape[0])
     rent = (o.rent_usd_per_node_quarter * ratios["rent"][o.sku])[:, :, None]  # [W, M, 1]
-    pue = ratios["pue"][o.site][:, :, None]
+    pue_ratio = ratios["pue"][o.site][:, :, None]  # the sampled PUE over the one the tCO2 were computed at
     carbon_usd_per_t = params.carbon_usd_per_t
-    usd_per_node = ((rent + pue * o.carbon_t_per_idle_node * carbon_usd_per_t) / (1.0 - a.headroom)
-                    + pue * o.carbon_t_per_busy_node * carbon_usd_per_t)  # [W, M, Q]
+    usd_per_node = ((rent + pue_ratio * o.carbon_t_per_idle_node * carbon_usd_per_t) / (1.0 - a.headroom)
+                    + pue_ratio * o.carbon_t_per_busy_node * carbon_usd_per_t)  # [W, M, Q]
     open_now = quarter[None, None, :] >= o.available_from_quarter[:, :, None]
     return jnp.min(jnp.where(open_now, usd_per_node / o.tokens_per_s_per_node[:, :, None], a.unmet_usd_per_unit),
                    axis=1)
@@ -181,8 +179,8 @@ def batch_outcome(params: RiskParams, a: RiskArrays, noise: Noise) -> Outcome:
     unmet = planned + jnp.where(rented, 0.0, excess)
 
     # 5. Energy and carbon of the nodes present and busy; ownership, rent (unit costs × their input's ratio).
-    pue = ratios["pue"][s][:, None, None]
-    kwh = pue * (pools.kwh_per_idle_node[:, :, None] * present + pools.kwh_per_busy_node[:, :, None] * busy)
+    pue_ratio = ratios["pue"][s][:, None, None]  # the plan's kWh were computed at the base PUE
+    kwh = pue_ratio * (pools.kwh_per_idle_node[:, :, None] * present + pools.kwh_per_busy_node[:, :, None] * busy)
     usd_per_kwh = params.usd_per_kwh[:, None] * electricity_factor(a.uncertainty.electricity_sigma,
                                                                    noise.electricity_z)  # [S, B]
     price = ratios["price"]
@@ -205,7 +203,8 @@ def batch_outcome(params: RiskParams, a: RiskArrays, noise: Noise) -> Outcome:
 
     # 6. Discounted lines and their total.
     batch = shortfall.shape[-1]
-    line_usd = jnp.stack([jnp.broadcast_to(a.discount @ by_quarter[name], (batch,)) for name in COST_LINES])
+    line_usd = jnp.stack([jnp.broadcast_to(a.discount @ by_quarter[name], (batch,))
+                          for name in SAMPLED_LINES_USD])
     return Outcome(line_usd=line_usd, tco_usd=sum_first(line_usd), demand_tokens_per_s=demand,
                    shortfall_tokens_per_s=shortfall, on_demand_tokens_per_s=on_demand, unmet_tokens_per_s=unmet)
 

@@ -22,9 +22,11 @@ import pandas as pd
 
 from models.errors import InputError, Problem
 from models.cost_parameters import build_cost_parameters
+from models.money import charged_usd_per_kwh, life_quarters
 from models.performance import estimate_performance
 from models.plan_schema import columns_of
 from models.risk_settings import RiskSettings
+from models.scenario import Scenario
 
 # Stands for "no cap" on a pair in the second allocation pass (node-equivalents; finite so float32 and
 # reverse-mode AD never meet inf × 0).
@@ -221,7 +223,7 @@ def _positions(index: pd.Index, frame: pd.DataFrame, columns: list[str]) -> np.n
     return index.get_indexer(keys)
 
 
-def build_risk_inputs(scenario, plan: dict, settings: RiskSettings) -> RiskInputs:
+def build_risk_inputs(scenario: Scenario, plan: dict, settings: RiskSettings) -> RiskInputs:
     """The labelled arrays for the evaluator; raises InputError (file PLAN.json) when the plan does not fit
     the scenario."""
     horizon = scenario.horizon
@@ -281,7 +283,7 @@ def build_risk_inputs(scenario, plan: dict, settings: RiskSettings) -> RiskInput
         capex_usd_per_node_ordered=costs.capex_usd_per_node_ordered.reindex(sku_list).to_numpy(),
         price_usd=catalog["price_usd"].to_numpy(dtype=float), rent_usd_per_gpu_hour=np.nan_to_num(rent, nan=1.0),
         pue=sites["pue"].to_numpy(dtype=float))
-    params = RiskParams(usd_per_kwh=_charged_usd_per_kwh(costs, site_list),
+    params = RiskParams(usd_per_kwh=charged_usd_per_kwh(sites).reindex(site_list).to_numpy(dtype=float),
                         price_usd=catalog["price_usd"].to_numpy(dtype=float),
                         pue=sites["pue"].to_numpy(dtype=float), rent_usd_per_gpu_hour=np.nan_to_num(rent, nan=0.0),
                         carbon_usd_per_t=np.array(costs.carbon_usd_per_t), demand_growth=np.array(1.0),
@@ -326,7 +328,7 @@ def _plan_lines(plan: dict) -> dict[str, float] | None:
     return {name: float((costs[name] * costs["discount_factor"]).sum()) for name in lines}
 
 
-def _pools(scenario, fleet: pd.DataFrame, placement: pd.DataFrame, site_owned: np.ndarray):
+def _pools(scenario: Scenario, fleet: pd.DataFrame, placement: pd.DataFrame, site_owned: np.ndarray):
     """(pool labels, their index, PoolArrays): nodes in service and training load per pool and quarter."""
     horizon, n_quarters = scenario.horizon, scenario.horizon.quarters
     pool_frame = fleet[["site", "sku"]].drop_duplicates().sort_values(["site", "sku"]).reset_index(drop=True)
@@ -367,11 +369,10 @@ def _committed_nodes(plan: dict, pool_index: pd.MultiIndex, horizon, shape: tupl
     return committed
 
 
-def _fixed_charges(scenario, plan: dict, charges_depreciation: bool) -> dict[str, np.ndarray]:
+def _fixed_charges(scenario: Scenario, plan: dict, charges_depreciation: bool) -> dict[str, np.ndarray]:
     """By quarter, the charges of the plan's facility builds and contract signings, priced by
     models/cost_parameters.py (FacilityCosts, ContractCosts): they do not vary with a sampled future."""
     from models.cost_parameters import build_contract_costs, build_facility_costs
-    from models.quarters import QUARTERS_PER_YEAR
 
     horizon, n = scenario.horizon, scenario.horizon.quarters
     capex, depreciation, rent = np.zeros(n), np.zeros(n), np.zeros(n)
@@ -382,7 +383,7 @@ def _fixed_charges(scenario, plan: dict, charges_depreciation: bool) -> dict[str
             units, option = float(row["facility_units"]), row["option"]
             if charges_depreciation:
                 first = int(_quarter_numbers([row["in_service"]], horizon)[0])
-                life = int(round(float(scenario.facility_options.at[option, "life_years"]) * QUARTERS_PER_YEAR))
+                life = int(life_quarters(scenario.facility_options).at[option])  # round(life_years × 4)
                 depreciation[first:first + life] += units * facility.depreciation_usd_per_unit_quarter[option]
             else:
                 capex[int(_quarter_numbers([row["quarter"]], horizon)[0])] += units * facility.capex_usd_per_unit[option]
@@ -424,15 +425,6 @@ def _by_site_sku(series: pd.Series, sites: np.ndarray, skus: np.ndarray, site_li
                                       np.broadcast_to(site_labels, shape).ravel(),
                                       np.broadcast_to(sku_labels, shape).ravel()])
     return series.reindex(keys).fillna(0.0).to_numpy(dtype=float).reshape(shape)
-
-
-def _charged_usd_per_kwh(costs, site_list: list[str]) -> np.ndarray:
-    """By site: the $ per kWh cost_parameters charges (the site's price where owned, 0 in a cloud where energy is
-    in the rent), read back as energy $ ÷ kWh of the first quarter."""
-    first = costs.kwh_per_idle_node.index.get_level_values("quarter") == 0
-    kwh = (costs.kwh_per_idle_node + costs.kwh_per_busy_node)[first].groupby(level="site").sum()
-    usd = (costs.energy_usd_per_idle_node + costs.energy_usd_per_busy_node)[first].groupby(level="site").sum()
-    return (usd / kwh.where(kwh > 0)).reindex(site_list).fillna(0.0).to_numpy(dtype=float)
 
 
 def _with_pool_costs(pools: PoolArrays, costs, site_list, sku_list, n_quarters: int) -> PoolArrays:
@@ -489,8 +481,8 @@ def _allocation_order(pairs: dict, pools: PoolArrays, costs, site_list, sku_list
     return {key: np.concatenate([first[key], second[key]]) for key in second}
 
 
-def _pairs_and_options(scenario, workloads: list[str], pools: list[tuple[str, str]], performance: pd.DataFrame,
-                       n_quarters: int) -> tuple[dict, dict]:
+def _pairs_and_options(scenario: Scenario, workloads: list[str], pools: list[tuple[str, str]],
+                       performance: pd.DataFrame, n_quarters: int) -> tuple[dict, dict]:
     """(workload, pool) pairs that may serve demand, and the cloud (site, SKU) options to rent from."""
     sites, catalog = scenario.sites, scenario.catalog
     eligible = performance[performance["eligible"]].reset_index()[["workload", "sku", "tokens_per_s_per_node"]]

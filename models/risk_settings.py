@@ -1,12 +1,13 @@
 """The `risk:` section of a scenario: the distributions of one evaluation, their defaults and their validation.
 
-The loader keeps the section raw; `risk_settings` checks it (every problem at once, named by key) and applies
-the command line's samples and seed over it.
+The loader checks the raw section once (`parse_risk_settings`: every problem at once, named by key) and keeps the
+settings on the scenario; `risk_settings` applies the command line's samples and seed over them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 import numpy as np
 
@@ -42,9 +43,24 @@ DEFAULT_SENSITIVITY_SAMPLES = 1000
 #   cheapest-first: only the second pass; a pure dispatch rule that ignores the plan's placement.
 ALLOCATION_RULES = ("plan-first", "cheapest-first")
 DEFAULT_ALLOCATION = "plan-first"
+# `planner evaluate`'s own default: each future's inference re-placed by the recourse LP of models/stochastic.py
+# (what a planner would do when demand moves); the rules above are fast greedy dispatches, kept as options (on the
+# example they price E[TCO] 2.3x the LP's: shortfall a better placement would have served goes to the penalty).
+OPTIMAL_ALLOCATION = "optimal"
+ALLOCATION_LABELS = {
+    OPTIMAL_ALLOCATION: "optimal recourse (an LP per future re-places inference on the plan's capacity)",
+    "plan-first": "plan-first greedy dispatch (the plan's placement first, then the cheapest free capacity)",
+    "cheapest-first": "cheapest-first greedy dispatch (the plan's placement ignored)",
+}
 
-RISK_KEYS = ("samples", "seed", "sensitivity_samples", "allocation", "demand_sigma", "demand_common_sigma",
-             "sigma_growth_per_quarter", "failure_rate", "slip_probability", "electricity_sigma")
+
+def allocation_label(allocation: str) -> str:
+    """What an allocation rule means, in words, for the console, RISK.json and the Risk sheet."""
+    return ALLOCATION_LABELS.get(allocation, allocation)
+
+# The keys of a scenario's `risk:` section (RISK.json's own fields are models/risk_schema.py's).
+RISK_SETTING_KEYS = ("samples", "seed", "sensitivity_samples", "allocation", "demand_sigma", "demand_common_sigma",
+                     "sigma_growth_per_quarter", "failure_rate", "slip_probability", "electricity_sigma")
 
 
 @dataclass(frozen=True)
@@ -61,6 +77,9 @@ class RiskSettings:
     failure_rate: float = DEFAULT_FAILURE_RATE
     slip_probability: float = DEFAULT_SLIP_PROBABILITY
     electricity_sigma: float = DEFAULT_ELECTRICITY_SIGMA
+    # The keys the scenario's `risk:` section gave (not a setting: `evaluate` defaults to the optimal recourse and
+    # 1,000 futures only where the scenario chose no allocation or samples).
+    given: frozenset = field(default=frozenset(), compare=False, repr=False)
 
     def deterministic(self) -> "RiskSettings":
         """Every source of uncertainty off: one sample reproduces the plan's own forecast."""
@@ -68,18 +87,26 @@ class RiskSettings:
                        slip_probability=0.0, electricity_sigma=0.0)
 
 
-def risk_settings(scenario, samples: int | None = None, seed: int | None = None,
-                  deterministic: bool = False) -> RiskSettings:
-    """Validate the scenario's raw `risk:` mapping; command-line samples/seed win over it."""
-    label = scenario.path.name if getattr(scenario, "path", None) else "scenario.yaml"
-    raw = scenario.risk if isinstance(scenario.risk, dict) else None
-    if raw is None:
+# Upper bounds of the `risk:` numbers (the lower ones are in `parse_risk_settings`'s rules): the evaluator holds
+# samples x quarters x pools floats, so 10^12 samples would exhaust memory long before giving an answer.
+MAX_RISK_SAMPLES = 10_000_000
+MAX_RISK_SIGMA = 10.0  # a log-normal sigma of 10 spreads a forecast over 10^±4 already
+RISK_UPPER_BOUNDS = {"samples": MAX_RISK_SAMPLES, "sensitivity_samples": MAX_RISK_SAMPLES,
+                     "seed": 2**63 - 1, "demand_sigma": MAX_RISK_SIGMA, "demand_common_sigma": MAX_RISK_SIGMA,
+                     "sigma_growth_per_quarter": MAX_RISK_SIGMA, "electricity_sigma": MAX_RISK_SIGMA}
+
+
+def parse_risk_settings(raw: object, label: str) -> RiskSettings:
+    """The scenario's raw `risk:` mapping (as YAML read it) as settings; InputError naming every bad key of file
+    `label`. Unknown keys, the allocation rule and the lower bounds are checked first; the upper bounds only
+    when those hold."""
+    if not isinstance(raw, dict):
         raise InputError(Problem(label, "'risk' must be a mapping of keys to values", column="risk"))
     problems: list[Problem] = []
     for key in raw:
-        if key not in RISK_KEYS:
-            problems.append(Problem(label, f"unknown key 'risk.{key}': expected one of {', '.join(RISK_KEYS)}",
-                                    column=f"risk.{key}"))
+        if key not in RISK_SETTING_KEYS:
+            problems.append(Problem(label, f"unknown key 'risk.{key}': expected one of "
+                                           f"{', '.join(RISK_SETTING_KEYS)}", column=f"risk.{key}"))
     values = {}
     if raw.get("allocation") is not None:
         if raw["allocation"] in ALLOCATION_RULES:
@@ -111,7 +138,26 @@ def risk_settings(scenario, samples: int | None = None, seed: int | None = None,
         values[key] = int(value) if whole else float(value)
     if problems:
         raise InputError(problems)
-    settings = RiskSettings(**values)
+    for key, high in RISK_UPPER_BOUNDS.items():
+        value = raw.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > high:
+            problems.append(Problem(label, f"'risk.{key}' must be <= {high:,}, got {value:,g}", column=f"risk.{key}"))
+    if problems:
+        raise InputError(problems)
+    return RiskSettings(**values, given=frozenset(str(key) for key in raw))
+
+
+class WithRiskSettings(Protocol):
+    """What `risk_settings` reads of a scenario (models/scenario.py `Scenario`, which imports this module)."""
+
+    @property
+    def risk(self) -> RiskSettings: ...
+
+
+def risk_settings(scenario: WithRiskSettings, samples: int | None = None, seed: int | None = None,
+                  deterministic: bool = False) -> RiskSettings:
+    """The scenario's `risk:` settings (validated when it was loaded); command-line samples/seed win over them."""
+    settings = scenario.risk
     if samples is not None:
         settings = replace(settings, samples=int(samples))
     if seed is not None:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.risk_costs import COST_LINES, PENALTY_LINES, SHORTFALL_TOLERANCE_FRACTION, SHORTFALL_TOLERANCE_UNITS
+from models.cost_parameters import SAMPLED_LINES_USD
+from models.risk_costs import PENALTY_LINES, SHORTFALL_TOLERANCE_FRACTION, SHORTFALL_TOLERANCE_UNITS
 from models.risk_inputs import RiskInputs
+from models.risk_schema import assemble_risk
 from models.stochastic_limits import DEFAULT_CVAR_ALPHA
 from models.risk_settings import RiskSettings
 
@@ -48,7 +50,7 @@ DEFINITIONS = {
 
 def _decomposition(lines: dict[str, float]) -> dict:
     """Discounted $ per cost line, and the split total = spend + on-demand rent + penalties."""
-    lines = {name: lines.get(name, 0.0) for name in COST_LINES}
+    lines = {name: lines.get(name, 0.0) for name in SAMPLED_LINES_USD}
     penalty = sum(lines[name] for name in PENALTY_LINES)
     on_demand = lines["on_demand_usd"]
     spend = sum(value for name, value in lines.items() if name not in PENALTY_LINES and name != "on_demand_usd")
@@ -110,7 +112,7 @@ def tco_statistics(tco: np.ndarray) -> dict:
 
 def summarise(inputs: RiskInputs, settings: RiskSettings, run: dict, sens: dict, device: str,
               float64: bool, deterministic: bool) -> dict:
-    """The RISK.json document (see README, Risk)."""
+    """The RISK.json document (models/risk_schema.py RISK_FIELDS; README, Risk), checked against its schema."""
     tco = run["tco_usd"]
     n = len(tco)
     lo, hi = float(tco.min()), float(tco.max())
@@ -121,13 +123,14 @@ def summarise(inputs: RiskInputs, settings: RiskSettings, run: dict, sens: dict,
     mean = float(tco.mean())
     by_pair, by_quarter, by_workload = _shortfall_rows(inputs, sums, n)
     real_workloads = max(len(inputs.workloads), 1)
-    return {
+    return assemble_risk({
         "samples": n, "seed": settings.seed, "device": device, "dtype": "float64" if float64 else "float32",
         "deterministic": deterministic,
-        "settings": {key: getattr(settings, key) for key in settings.__dataclass_fields__},
+        "settings": {key: getattr(settings, key) for key in settings.__dataclass_fields__ if key != "given"},
         "plan_objective_usd": inputs.objective_usd,
         "tco_usd": tco_statistics(tco),
-        "expected_tco_usd": _decomposition({name: float(sums["line_usd"][i]) / n for i, name in enumerate(COST_LINES)}),
+        "expected_tco_usd": _decomposition({name: float(sums["line_usd"][i]) / n
+                                            for i, name in enumerate(SAMPLED_LINES_USD)}),
         "plan_tco_usd": _decomposition(inputs.plan_line_usd) if inputs.plan_line_usd is not None else None,
         "histogram": {"bin_edges_usd": [float(e) for e in edges], "counts": [int(c) for c in counts]},
         "shortfall_probability": by_pair,
@@ -147,4 +150,4 @@ def summarise(inputs: RiskInputs, settings: RiskSettings, run: dict, sens: dict,
             "workload_quarter_samples_per_second": round(n * real_workloads * len(inputs.quarters)
                                                          / run["seconds"], 1) if run["seconds"] > 0 else None,
         },
-    }
+    })

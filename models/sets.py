@@ -13,7 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from models.money import facility_kw, in_service_quarter, in_service_window, life_quarters
 from models.quarters import QUARTERS_PER_YEAR
+from models.scenario import Scenario
 from models.units import KW_PER_MW
 
 CAPACITY_ROUNDING = 1e-9  # a cap that holds exactly n nodes must not round down to n − 1
@@ -24,11 +26,6 @@ def discount_factors(discount_rate: float, quarters: int) -> pd.Series:
     """(1 + r)^(−i/4) for quarter i = 0 … n−1: the README's discounting convention."""
     index = pd.Index(np.arange(quarters), name="quarter")
     return pd.Series((1.0 + discount_rate) ** (-index.to_numpy() / QUARTERS_PER_YEAR), index=index)
-
-
-def life_quarters(catalog: pd.DataFrame) -> pd.Series:
-    """Quarters a node stays in service: life_years × 4, rounded to whole quarters."""
-    return (catalog["life_years"] * QUARTERS_PER_YEAR).round().astype(int)
 
 
 @dataclass(frozen=True)
@@ -50,7 +47,7 @@ class PlanningSets:
     contract_terms: pd.DataFrame | None = None  # contract, sign_quarter, quarter: signed blocks in service
 
 
-def build_sets(scenario, performance: pd.DataFrame) -> PlanningSets:
+def build_sets(scenario: Scenario, performance: pd.DataFrame) -> PlanningSets:
     n = scenario.horizon.quarters
     quarters = pd.Index(np.arange(n), name="quarter")
     catalog, sites = scenario.catalog, scenario.sites
@@ -59,7 +56,7 @@ def build_sets(scenario, performance: pd.DataFrame) -> PlanningSets:
     life = life_quarters(catalog)
 
     orders = _order_keys(catalog, sites.loc[owned], n, scenario)
-    vintages = _vintages(catalog, life, n)
+    vintages = _vintages(catalog, n)
     fleet = fleet_in_service(scenario.fleet, life, n)
     rentable = catalog.index[catalog["rent_usd_per_gpu_hour"].notna()]
     rentals = pd.MultiIndex.from_product([quarters, cloud, rentable], names=["quarter", "site", "sku"]) \
@@ -81,7 +78,7 @@ def build_sets(scenario, performance: pd.DataFrame) -> PlanningSets:
                         contract_signings=signings, contract_terms=terms)
 
 
-def contracts_of(scenario) -> pd.DataFrame:
+def contracts_of(scenario: Scenario) -> pd.DataFrame:
     """The scenario's committed-capacity offers by contract (empty when it has none)."""
     contracts = getattr(scenario, "contracts", None)
     return contracts if contracts is not None else pd.DataFrame(
@@ -89,7 +86,7 @@ def contracts_of(scenario) -> pd.DataFrame:
                  "lead_quarters", "max_blocks"], index=pd.Index([], name="contract"))
 
 
-def contract_sets(scenario, n: int) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+def contract_sets(scenario: Scenario, n: int) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     """Signings (sign_quarter, contract, site, sku) whose whole term lies inside the horizon, not before
     available_from, where the SKU's rack fits the site; and the terms (contract, sign_quarter, quarter) in service:
     sign_quarter + lead ≤ quarter < sign_quarter + lead + term. (None, None) without contracts."""
@@ -99,7 +96,7 @@ def contract_sets(scenario, n: int) -> tuple[pd.DataFrame | None, pd.DataFrame |
     grid = pd.MultiIndex.from_product([pd.RangeIndex(n, name="sign_quarter"), contracts.index.rename("contract")]) \
         .to_frame(index=False)
     offer = contracts.loc[grid["contract"]]
-    start = grid["sign_quarter"].to_numpy() + offer["lead_quarters"].to_numpy()
+    start = in_service_quarter(grid["sign_quarter"].to_numpy(), offer["lead_quarters"].to_numpy())
     valid = (grid["sign_quarter"].to_numpy() >= offer["available_from"].to_numpy()) \
         & (start + offer["term_quarters"].to_numpy() <= n)
     grid["site"] = offer["site"].to_numpy()
@@ -108,7 +105,8 @@ def contract_sets(scenario, n: int) -> tuple[pd.DataFrame | None, pd.DataFrame |
     valid &= rack_fit(scenario.sites, scenario.catalog, grid["site"], grid["sku"])[0]
     signings = grid[valid].reset_index(drop=True)
     terms = signings[["contract", "sign_quarter"]].merge(pd.DataFrame({"quarter": np.arange(n)}), how="cross")
-    first = terms["sign_quarter"].to_numpy() + contracts.loc[terms["contract"], "lead_quarters"].to_numpy()
+    first = in_service_quarter(terms["sign_quarter"].to_numpy(),
+                               contracts.loc[terms["contract"], "lead_quarters"].to_numpy())
     term = contracts.loc[terms["contract"], "term_quarters"].to_numpy()
     live = (terms["quarter"].to_numpy() >= first) & (terms["quarter"].to_numpy() < first + term)
     return signings, terms[live].reset_index(drop=True)
@@ -148,7 +146,7 @@ def density_applies(sites: pd.DataFrame) -> bool:
     return bool(pd.to_numeric(max_kw, errors="coerce").notna().any())
 
 
-def facility_options_of(scenario) -> pd.DataFrame:
+def facility_options_of(scenario: Scenario) -> pd.DataFrame:
     """The scenario's build-out options by option (empty when it has none)."""
     options = getattr(scenario, "facility_options", None)
     return options if options is not None else pd.DataFrame(
@@ -156,7 +154,7 @@ def facility_options_of(scenario) -> pd.DataFrame:
                  "max_units"], index=pd.Index([], name="option"))
 
 
-def facility_sets(scenario, n: int) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+def facility_sets(scenario: Scenario, n: int) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     """Build decisions (build_quarter, option) that enter service inside the horizon, not before available_from,
     and their vintages (option, build_quarter, quarter) in service: build_quarter + lead ≤ quarter < that + life.
     (None, None) without options, so a scenario without them builds the same program as before."""
@@ -166,20 +164,21 @@ def facility_sets(scenario, n: int) -> tuple[pd.DataFrame | None, pd.DataFrame |
     grid = pd.MultiIndex.from_product([pd.RangeIndex(n, name="build_quarter"), options.index.rename("option")]) \
         .to_frame(index=False)
     option = options.loc[grid["option"]]
-    first = grid["build_quarter"].to_numpy() + option["lead_quarters"].to_numpy()
+    first = in_service_quarter(grid["build_quarter"].to_numpy(), option["lead_quarters"].to_numpy())
     valid = (grid["build_quarter"].to_numpy() >= option["available_from"].to_numpy()) & (first < n)
     grid["site"] = option["site"].to_numpy()
     grid["max_units"] = option["max_units"].to_numpy(dtype=float)
     builds = grid[valid].reset_index(drop=True)
-    life = (options["life_years"] * QUARTERS_PER_YEAR).round().astype(int)
+    life = life_quarters(options)  # round(life_years × 4), like a node's
     vintages = builds[["option", "build_quarter"]].merge(pd.DataFrame({"quarter": np.arange(n)}), how="cross")
-    start = vintages["build_quarter"].to_numpy() + options.loc[vintages["option"], "lead_quarters"].to_numpy()
+    start = in_service_quarter(vintages["build_quarter"].to_numpy(),
+                               options.loc[vintages["option"], "lead_quarters"].to_numpy())
     live = (vintages["quarter"].to_numpy() >= start) & (vintages["quarter"].to_numpy()
                                                        < start + life.loc[vintages["option"]].to_numpy())
     return builds, vintages[live].reset_index(drop=True)
 
 
-def facility_headroom(scenario, sites: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def facility_headroom(scenario: Scenario, sites: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """By row of `sites`: the most kW and racks the site's options can ever add (max_units × each)."""
     options = facility_options_of(scenario)
     if options.empty:
@@ -191,7 +190,7 @@ def facility_headroom(scenario, sites: pd.DataFrame) -> tuple[np.ndarray, np.nda
 
 
 def site_node_capacity(sites: pd.DataFrame, catalog: pd.DataFrame, keys: pd.DataFrame,
-                       scenario=None) -> np.ndarray:
+                       scenario: Scenario | None = None) -> np.ndarray:
     """Most nodes of SKU k site s can hold at once, by (site, sku) rows of `keys`: ⌊power_mw · 1,000 /
     (node_kw · pue)⌋ and ⌊racks · nodes_per_rack⌋ at owned sites (every node in service counts against the cap
     at full load), unbounded at cloud sites; 0 where the SKU's rack does not fit the site (rack_fit). With
@@ -205,18 +204,18 @@ def site_node_capacity(sites: pd.DataFrame, catalog: pd.DataFrame, keys: pd.Data
         power_kw = power_kw + pd.Series(extra_kw, index=sites.index).reindex(keys["site"]).to_numpy()
         racks = racks + pd.Series(extra_racks, index=sites.index).reindex(keys["site"]).to_numpy()
     fits, per_rack = rack_fit(sites, catalog, keys["site"], keys["sku"])
-    by_power = np.floor(power_kw / (sku["node_kw"].to_numpy() * site["pue"].to_numpy(dtype=float))
+    by_power = np.floor(power_kw / facility_kw(sku["node_kw"].to_numpy(), site["pue"].to_numpy(dtype=float))
                         + CAPACITY_ROUNDING)
     by_racks = np.floor(racks * per_rack + CAPACITY_ROUNDING)
     owned = site["kind"].to_numpy() == "owned"
     return np.where(fits, np.where(owned, np.minimum(by_power, by_racks), np.inf), 0.0)
 
 
-def _order_keys(catalog: pd.DataFrame, owned_sites: pd.DataFrame, n: int, scenario=None) -> pd.DataFrame:
+def _order_keys(catalog: pd.DataFrame, owned_sites: pd.DataFrame, n: int, scenario: Scenario | None = None) -> pd.DataFrame:
     grid = pd.MultiIndex.from_product([pd.RangeIndex(n, name="order_quarter"), owned_sites.index,
                                        catalog.index], names=["order_quarter", "site", "sku"]).to_frame(index=False)
     sku = catalog.loc[grid["sku"]]
-    in_service = grid["order_quarter"].to_numpy() + sku["lead_quarters"].to_numpy()
+    in_service = in_service_quarter(grid["order_quarter"].to_numpy(), sku["lead_quarters"].to_numpy())
     valid = (grid["order_quarter"].to_numpy() >= sku["available_from"].to_numpy()) & (in_service < n)
     valid &= rack_fit(owned_sites, catalog, grid["site"], grid["sku"])[0]  # cooling and density
     # The tightest bound we know for free: the nodes that fit the site's power cap and racks.
@@ -225,12 +224,11 @@ def _order_keys(catalog: pd.DataFrame, owned_sites: pd.DataFrame, n: int, scenar
     return grid[valid].reset_index(drop=True)
 
 
-def _vintages(catalog: pd.DataFrame, life: pd.Series, n: int) -> pd.DataFrame:
+def _vintages(catalog: pd.DataFrame, n: int) -> pd.DataFrame:
     grid = pd.MultiIndex.from_product([catalog.index, pd.RangeIndex(n, name="order_quarter"),
                                        pd.RangeIndex(n, name="quarter")]).to_frame(index=False)
-    first = grid["order_quarter"].to_numpy() + catalog.loc[grid["sku"], "lead_quarters"].to_numpy()
-    live = (grid["quarter"].to_numpy() >= first) & (grid["quarter"].to_numpy()
-                                                   < first + life.loc[grid["sku"]].to_numpy())
+    first, retired = in_service_window(catalog, grid["order_quarter"].to_numpy(), grid["sku"])
+    live = (grid["quarter"].to_numpy() >= first) & (grid["quarter"].to_numpy() < retired)
     return grid[live].reset_index(drop=True)
 
 
@@ -246,7 +244,7 @@ def fleet_in_service(fleet: pd.DataFrame, life: pd.Series, n: int) -> pd.Series:
     return grid[live].groupby(index_names)["nodes"].sum().astype(float)
 
 
-def _placement_keys(scenario, performance, orders, fleet, rentals, quarters, terms=None,
+def _placement_keys(scenario: Scenario, performance, orders, fleet, rentals, quarters, terms=None,
                     signings=None) -> pd.DataFrame:
     """(quarter, workload, site, sku) where work may run: eligible SKU, allowed site, hardware obtainable."""
     eligible = performance[performance["eligible"]].reset_index()[
@@ -263,8 +261,8 @@ def _placement_keys(scenario, performance, orders, fleet, rentals, quarters, ter
     in_window = (grid["quarter"].to_numpy() >= start) & (grid["quarter"].to_numpy() <= deadline)
 
     # Hardware obtainable at (site, sku) in that quarter: an owned order already in service, the fleet, or a rental.
-    first_owned = orders.assign(first=orders["order_quarter"] + scenario.catalog.loc[orders["sku"],
-                                "lead_quarters"].to_numpy()).groupby(["site", "sku"])["first"].min()
+    first_owned = orders.assign(first=in_service_quarter(orders["order_quarter"], scenario.catalog.loc[
+        orders["sku"], "lead_quarters"].to_numpy())).groupby(["site", "sku"])["first"].min()
     first_fleet = fleet.reset_index().groupby(["site", "sku"])["quarter"].min() if len(fleet) else None
     first_rental = rentals.groupby(["site", "sku"])["quarter"].min()
     first_contract = None
@@ -281,7 +279,7 @@ def _placement_keys(scenario, performance, orders, fleet, rentals, quarters, ter
     return grid.loc[in_window & obtainable, columns].reset_index(drop=True)
 
 
-def _demand(scenario, quarters: pd.Index) -> pd.Series:
+def _demand(scenario: Scenario, quarters: pd.Index) -> pd.Series:
     inference = scenario.workloads.index[scenario.workloads["kind"] == "inference"]
     index = pd.MultiIndex.from_product([quarters, inference], names=["quarter", "workload"])
     given = scenario.demand.groupby(["quarter", "workload"])["tokens_per_s"].sum()

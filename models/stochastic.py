@@ -15,7 +15,7 @@ The model (sample average approximation over N futures n, each of probability 1/
 3. Recourse of future n: inference node-equivalents y_n[t,c,s,k] ≥ 0 on every eligible pool (the placement
    columns of the deterministic model, per service class) and shortfall z_n[t,c] ∈ [0, demand_n[t,c]]:
        Σ_{s,k} rate[c,k] · y_n[t,c,s,k] + z_n[t,c] = demand_n[t,c] = Σ_{w∈c} φ_n[w,t] · forecast[w,t]
-       Σ_c y_n[t,c,s,k] / (1 − δ_n[t,s,k]) + training[t,s,k](x) ≤ (1 − headroom) · nodes[t,s,k](x)
+       Σ_c y_n[t,c,s,k] / (1 − δ_n[t,s,k]) + training(x)[t,s,k] ≤ (1 − headroom) · nodes(x)[t,s,k]
    i.e. a failed fraction δ takes that share of every busy node-equivalent's node (training and inference alike).
    A shortfall unit costs min(on-demand $, unmet penalty) as in evaluate's rule 4 (rent ÷ (1 − headroom) + carbon
    at the cheapest cloud option the service may use, per node-equivalent). Replica sizes (minimum nodes per
@@ -151,6 +151,9 @@ class TwoStage:
     busy_count: int  # recourse columns of a future: busy_count placement columns, then one shortfall per row
     shortfall_quarter: np.ndarray  # [shortfall column]: its quarter
     shortfall_demand: np.ndarray  # [future, shortfall column]: the demand it belongs to (tokens/s)
+    # [shortfall column]: True where renting on demand is cheaper than the unmet penalty (the column is priced at
+    # the smaller of the two): its cost is recourse rent, else a penalty. None: all penalties.
+    shortfall_rented: np.ndarray | None = None
 
     @property
     def first(self) -> int:
@@ -186,6 +189,22 @@ class TwoStage:
         short = np.zeros((self.futures, quarters), dtype=bool)
         np.logical_or.at(short.T, self.shortfall_quarter, (shortfall > threshold).T)
         return short
+
+    def future_cost_split(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        """cost_n of every future at x split three ways [future]: `spend_usd` (the first stage and the busy energy
+        and carbon), `on_demand_usd` (shortfall rented on demand) and `penalty_usd` (shortfall left unmet); they
+        add up to `future_costs(x)`."""
+        first = self.first_cost @ x[:self.first]
+        start = self.first + 1
+        recourse = x[start:start + self.futures * self.recourse_width].reshape(self.futures, self.recourse_width)
+        priced = self.recourse_cost * recourse
+        rented = np.zeros(self.recourse_width, dtype=bool)
+        if self.shortfall_rented is not None:
+            rented[self.busy_count:] = self.shortfall_rented
+        shortfall = np.arange(self.recourse_width) >= self.busy_count
+        return {"spend_usd": first + priced[:, ~shortfall].sum(axis=1) + self.constant,
+                "on_demand_usd": priced[:, shortfall & rented].sum(axis=1),
+                "penalty_usd": priced[:, shortfall & ~rented].sum(axis=1)}
 
     def future_costs(self, x: np.ndarray) -> np.ndarray:
         """cost_n of every future at the extensive form's solution x."""
@@ -322,8 +341,11 @@ def build_two_stage(model: PlanModel, classes, inputs: RiskInputs, futures: Futu
     mu = futures.electricity_factor[:, site_index.get_indexer(pools.get_level_values("site"))]
     busy_cost = mu * energy[None, :] + carbon[None, :]
     unmet_cost = objective[split.recourse[split.busy_count:]]
+    rented = np.zeros(len(unmet_cost), dtype=bool)
     if len(unmet_cost):
-        unmet_cost = np.minimum(unmet_cost, _on_demand_usd(model, classes, inputs))
+        on_demand = _on_demand_usd(model, classes, inputs)
+        rented = on_demand < unmet_cost
+        unmet_cost = np.minimum(unmet_cost, on_demand)
     recourse_cost = np.concatenate([busy_cost, np.repeat(unmet_cost[None, :], n, axis=0)], axis=1)
 
     # Rows: first stage | capacity × N | demand × N | CVaR × N.
@@ -389,7 +411,7 @@ def build_two_stage(model: PlanModel, classes, inputs: RiskInputs, futures: Futu
                     constant=constant, recourse_width=nr, futures=n, cvar_weight=cvar_weight, cvar_alpha=cvar_alpha,
                     first_rows=len(split.first_rows), busy_count=split.busy_count,
                     shortfall_quarter=unmet_index.get_level_values("quarter").to_numpy(dtype=int),
-                    shortfall_demand=shortfall_demand)
+                    shortfall_demand=shortfall_demand, shortfall_rented=rented)
 
 
 def _on_demand_usd(model: PlanModel, classes, inputs: RiskInputs) -> np.ndarray:

@@ -25,6 +25,21 @@ construction:
 6. **Finance.** 8 % discount rate, depreciation, $50/t carbon, the default unmet-demand price, unfinished
    training priced at $1e9 (so every scenario has a plan), headroom 0.1.
 
+**Structures** (`structures=`, `planner generate --structure`, docs/scale.md): the draws above are the default
+structure; each named one changes a few of its ranges, so a benchmark family covers fleets that do not look like
+the default (issue 23). They compose (each touches its own ranges), and the default draws are untouched by them:
+
+- `power-tight`: owned power caps 1.0–1.1× the forecast's facility power on the anchor (not 1.3–2×), so the power
+  rows bind and the choice of dense, efficient SKUs and of cloud rentals matters;
+- `budget-tight`: a purchase budget per quarter of BUDGET_SHARE × the anchor capex the forecast's growth needs
+  per quarter on average, so rentals and later orders take over;
+- `rack-scale`: long lead times and rack-scale SKUs: every SKU but the anchor waits 1–2 quarters more, the
+  variants are drawn from rack-scale SKUs only (≥ RACK_SCALE_GPUS GPUs a node, e.g. GB200 NVL72) at volume
+  prices, so the plan's integers are 72-GPU racks;
+- `old-fleet`: an existing fleet of 80–120 % of the first quarter's need, of SKUs that shipped 8 quarters or more
+  before the start, installed 8–19 quarters before it, so most of it retires inside a horizon of a few years (a
+  5-year life is 20 quarters).
+
 A seed fixes every draw; the same arguments give identical frames.
 """
 
@@ -36,6 +51,7 @@ import numpy as np
 import pandas as pd
 
 from models.performance import TOKENS_PER_B, estimate_performance
+from models.money import facility_kw
 from models.quarters import HOURS_PER_QUARTER, format_quarter, parse_quarter
 from models.units import KW_PER_MW, SECONDS_PER_HOUR
 
@@ -92,6 +108,48 @@ FINANCE = {"discount_rate": 0.08, "capex_mode": "depreciation", "carbon_usd_per_
 HEADROOM = 0.1
 SOLVER = {"time_limit_s": 120, "gap": 0.01}  # the issue's benchmark settings; the backend is the tool's default
 
+# --- structures (issue 23: a benchmark family, not one generator setting) --------------------------------------
+DEFAULT, POWER_TIGHT, BUDGET_TIGHT, RACK_SCALE, OLD_FLEET = "default", "power-tight", "budget-tight", "rack-scale", \
+    "old-fleet"
+STRUCTURES = (POWER_TIGHT, BUDGET_TIGHT, RACK_SCALE, OLD_FLEET)  # the family's four; `default` is none of them
+TIGHT_POWER_CAP_FACTOR = (1.0, 1.1)  # cap / forecast power: what the plan needs on the anchor, and little more
+# Budget: a share of the anchor capex the forecast's growth needs per quarter (nodes needed at the end beyond the
+# fleet, × the anchor's price, / quarters): below 1, buying what the anchor would need is not affordable.
+BUDGET_SHARE = 0.6
+LONG_LEAD_EXTRA_QUARTERS = (1, 2)  # more lead time on every SKU but the anchor (supply-constrained parts)
+RACK_SCALE_GPUS = 72  # GPUs per node of a rack-scale SKU (NVL72: one node is the whole rack)
+RACK_SCALE_PRICE = (0.75, 0.95)  # volume-contract price factor of rack-scale variants (vs VARIANT_PRICE's)
+OLD_FLEET_SHARE = (0.8, 1.2)  # existing fleet, in anchor-node equivalents, / first quarter's need
+OLD_FLEET_AGE_QUARTERS = (8, 19)  # installed this long before the start: retires within 1–12 quarters (20-q life)
+
+
+@dataclass(frozen=True)
+class Structure:
+    """The ranges a structure changes; the defaults are the default structure's."""
+
+    power_cap_factor: tuple[float, float] = POWER_CAP_FACTOR
+    budget_share: float | None = None  # None: no purchase budget
+    extra_lead_quarters: tuple[int, int] | None = None  # None: leads as in the catalog
+    rack_scale_variants: bool = False
+    fleet_share: tuple[float, float] = FLEET_SHARE
+    fleet_age_quarters: tuple[int, int] = FLEET_AGE_QUARTERS
+
+
+_CHANGES = {POWER_TIGHT: {"power_cap_factor": TIGHT_POWER_CAP_FACTOR}, BUDGET_TIGHT: {"budget_share": BUDGET_SHARE},
+            RACK_SCALE: {"extra_lead_quarters": LONG_LEAD_EXTRA_QUARTERS, "rack_scale_variants": True},
+            OLD_FLEET: {"fleet_share": OLD_FLEET_SHARE, "fleet_age_quarters": OLD_FLEET_AGE_QUARTERS}}
+
+
+def structure_of(names) -> Structure:
+    """The structure of the named ones together (none, or only `default`: the default structure)."""
+    changes = {}
+    for name in names:
+        if name != DEFAULT and name not in _CHANGES:
+            raise ValueError(f"unknown structure {name!r}; choose from {', '.join((DEFAULT, *STRUCTURES))}")
+        changes.update(_CHANGES.get(name, {}))
+    return Structure(**changes)
+
+
 CATALOG_COLUMNS = ["sku", "accelerator", "gpus_per_node", "bf16_tflops", "fp8_tflops", "hbm_gb", "hbm_tbps",
                    "node_kw", "idle_frac", "price_usd", "rent_usd_per_gpu_hour", "lead_quarters", "available_from",
                    "life_years", "maint_frac_per_year", "nodes_per_rack", "source"]
@@ -114,8 +172,12 @@ def earliest_start(base_catalog: pd.DataFrame) -> str:
 
 
 def synthesize_scenario(base_catalog: pd.DataFrame, workloads: int, quarters: int, owned_sites: int, skus: int,
-                        seed: int, cloud_sites: int = 2, start: str = "2027Q1") -> SyntheticScenario:
-    """Draw a scenario; `base_catalog` is the shipped catalog as read from its CSV (one row per SKU)."""
+                        seed: int, cloud_sites: int = 2, start: str = "2027Q1",
+                        structures: tuple[str, ...] = ()) -> SyntheticScenario:
+    """Draw a scenario; `base_catalog` is the shipped catalog as read from its CSV (one row per SKU); `structures`
+    names of STRUCTURES (module docstring), none for the default."""
+    structures = tuple(dict.fromkeys(name for name in structures if name != DEFAULT))
+    structure = structure_of(structures)
     if min(workloads, quarters, owned_sites, skus) < 1 or cloud_sites < 0 or seed < 0:
         raise ValueError("workloads, quarters, owned_sites and skus must be >= 1; cloud_sites and seed >= 0")
     if parse_quarter(start) < parse_quarter(earliest_start(base_catalog)):
@@ -124,7 +186,7 @@ def synthesize_scenario(base_catalog: pd.DataFrame, workloads: int, quarters: in
     start_ordinal = parse_quarter(start)
     labels = [format_quarter(start_ordinal + q) for q in range(quarters)]
 
-    catalog, anchor = _catalog(rng, base_catalog, skus)
+    catalog, anchor = _catalog(rng, base_catalog, skus, structure)
     typed_catalog = _typed_catalog(catalog, start_ordinal)
     site_frame = _site_names(owned_sites, cloud_sites)
     work = _workloads(rng, workloads, quarters, site_frame, typed_catalog, anchor)
@@ -132,11 +194,16 @@ def synthesize_scenario(base_catalog: pd.DataFrame, workloads: int, quarters: in
     anchor_rate = work["anchor_tokens_per_s_per_node"].to_numpy()
     demand = demand_nodes * anchor_rate[:, None]
     need_nodes = _anchor_nodes_per_quarter(work, demand_nodes, quarters)
-    fleet = _fleet(rng, need_nodes[:, 0].sum(), site_frame, typed_catalog,
-                   float(typed_catalog.at[anchor, "bf16_tflops"] * typed_catalog.at[anchor, "gpus_per_node"]))
-    sites = _sites(rng, site_frame, work, need_nodes, typed_catalog, anchor, fleet)
+    anchor_node_tflops = float(typed_catalog.at[anchor, "bf16_tflops"] * typed_catalog.at[anchor, "gpus_per_node"])
+    fleet = _fleet(rng, need_nodes[:, 0].sum(), site_frame, typed_catalog, anchor_node_tflops, structure)
+    sites = _sites(rng, site_frame, work, need_nodes, typed_catalog, anchor, fleet, structure)
+    finance = dict(FINANCE)
+    if structure.budget_share is not None:
+        finance["budget_usd_per_quarter"] = _budget_usd_per_quarter(structure.budget_share, need_nodes, fleet,
+                                                                    typed_catalog, anchor, anchor_node_tflops)
 
-    name = f"synthetic-w{workloads}-q{quarters}-s{owned_sites}-k{skus}-seed{seed}"
+    name = f"synthetic-w{workloads}-q{quarters}-s{owned_sites}-k{skus}-seed{seed}" + "".join(
+        f"-{structure_name}" for structure_name in structures)
     tables = {
         "catalog": catalog[CATALOG_COLUMNS],
         "sites": sites,
@@ -146,7 +213,7 @@ def synthesize_scenario(base_catalog: pd.DataFrame, workloads: int, quarters: in
     }
     config = {"name": name, "start": start, "quarters": quarters,
               **{role: f"{role}.csv" for role in tables},
-              "finance": dict(FINANCE), "planning": {"headroom": HEADROOM}, "solver": dict(SOLVER)}
+              "finance": finance, "planning": {"headroom": HEADROOM}, "solver": dict(SOLVER)}
     return SyntheticScenario(name=name, config=config, tables=tables)
 
 
@@ -160,7 +227,18 @@ def _anchor_sku(base: pd.DataFrame) -> str:
     return str(candidates.sort_values("bf16_tflops", ascending=False, kind="stable")["sku"].iloc[0])
 
 
-def _catalog(rng: np.random.Generator, base_catalog: pd.DataFrame, skus: int) -> tuple[pd.DataFrame, str]:
+def _catalog(rng: np.random.Generator, base_catalog: pd.DataFrame, skus: int,
+             structure: Structure = Structure()) -> tuple[pd.DataFrame, str]:
+    catalog, anchor = _drawn_catalog(rng, base_catalog, skus, structure)
+    if structure.extra_lead_quarters is not None:
+        later = catalog["sku"] != anchor
+        extra = rng.integers(structure.extra_lead_quarters[0], structure.extra_lead_quarters[1] + 1, len(catalog))
+        catalog.loc[later, "lead_quarters"] = catalog.loc[later, "lead_quarters"] + extra[later.to_numpy()]
+    return catalog, anchor
+
+
+def _drawn_catalog(rng: np.random.Generator, base_catalog: pd.DataFrame, skus: int,
+                   structure: Structure) -> tuple[pd.DataFrame, str]:
     base = base_catalog.reset_index(drop=True).copy()
     anchor = _anchor_sku(base)
     if skus < len(base):  # the anchor first, then the newest SKUs
@@ -171,9 +249,12 @@ def _catalog(rng: np.random.Generator, base_catalog: pd.DataFrame, skus: int) ->
     variants = skus - len(base)
     if variants <= 0:
         return base.reset_index(drop=True).astype({"price_usd": int}), anchor
-    of = base.iloc[np.arange(variants) % len(base)].reset_index(drop=True)
-    number = np.arange(variants) // len(base) + 2
-    price_factor = rng.uniform(*VARIANT_PRICE, variants)
+    source = base
+    if structure.rack_scale_variants and (base["gpus_per_node"] >= RACK_SCALE_GPUS).any():
+        source = base[base["gpus_per_node"] >= RACK_SCALE_GPUS]
+    of = source.iloc[np.arange(variants) % len(source)].reset_index(drop=True)
+    number = np.arange(variants) // len(source) + 2
+    price_factor = rng.uniform(*(RACK_SCALE_PRICE if source is not base else VARIANT_PRICE), variants)
     lead_shift = rng.integers(-1, 2, variants)
     kw_factor = rng.uniform(*VARIANT_NODE_KW, variants)
     rent_factor = rng.uniform(*VARIANT_RENT, variants)
@@ -212,7 +293,7 @@ def _site_names(owned: int, cloud: int) -> pd.DataFrame:
 
 
 def _sites(rng, site_frame: pd.DataFrame, work: pd.DataFrame, need_nodes: np.ndarray, catalog: pd.DataFrame,
-           anchor: str, fleet: pd.DataFrame) -> pd.DataFrame:
+           anchor: str, fleet: pd.DataFrame, structure: Structure = Structure()) -> pd.DataFrame:
     owned = site_frame[site_frame["kind"] == "owned"]["site"].tolist()
     n_owned, n_all = len(owned), len(site_frame)
     # PUE is rounded as written, before it sizes anything, so the caps hold for the values in sites.csv.
@@ -220,7 +301,7 @@ def _sites(rng, site_frame: pd.DataFrame, work: pd.DataFrame, need_nodes: np.nda
                             rng.uniform(*PUE_CLOUD, n_all)), 2)
     usd_per_kwh = rng.uniform(*USD_PER_KWH, n_all)
     gco2 = rng.uniform(*GCO2_PER_KWH, n_all)
-    cap_factor = rng.uniform(*POWER_CAP_FACTOR, n_all)
+    cap_factor = rng.uniform(*structure.power_cap_factor, n_all)
     rack_slack = rng.uniform(*RACK_SLACK, n_all)
     shares = rng.dirichlet(np.full(n_owned, 2.0))
 
@@ -240,11 +321,11 @@ def _sites(rng, site_frame: pd.DataFrame, work: pd.DataFrame, need_nodes: np.nda
     weights[np.flatnonzero(~pinned & training), home[~pinned & training]] = 1.0
     at_site = weights.T @ need_nodes
     kw_per_node = float(catalog.at[anchor, "node_kw"])
-    facility_kw = at_site.max(axis=1) * kw_per_node * pue[:n_owned]
-    largest_kw = work["anchor_min_nodes"].max() * kw_per_node * pue[:n_owned] * MIN_CAP_FACTOR
-    fleet_kw = (fleet.assign(kw=fleet["nodes"] * catalog.reindex(fleet["sku"])["node_kw"].to_numpy())
-                .groupby("site")["kw"].sum().reindex(owned).fillna(0.0).to_numpy() * pue[:n_owned])
-    cap_kw = np.maximum(facility_kw * cap_factor[:n_owned], largest_kw) + fleet_kw
+    busiest_kw = facility_kw(kw_per_node, pue[:n_owned], nodes=at_site.max(axis=1))
+    largest_kw = facility_kw(kw_per_node, pue[:n_owned], nodes=work["anchor_min_nodes"].max()) * MIN_CAP_FACTOR
+    fleet_kw = facility_kw(fleet.assign(kw=fleet["nodes"] * catalog.reindex(fleet["sku"])["node_kw"].to_numpy())
+                           .groupby("site")["kw"].sum().reindex(owned).fillna(0.0).to_numpy(), pue[:n_owned])
+    cap_kw = np.maximum(busiest_kw * cap_factor[:n_owned], largest_kw) + fleet_kw
     least_kw_per_rack = float((catalog["node_kw"] * catalog["nodes_per_rack"]).min())
     racks = np.ceil(cap_kw / pue[:n_owned] / least_kw_per_rack * rack_slack[:n_owned])
 
@@ -379,19 +460,24 @@ def _significant(values: np.ndarray, digits: int) -> np.ndarray:
 # --- fleet ------------------------------------------------------------------------------------------------------
 
 def _fleet(rng, first_quarter_nodes: float, site_frame: pd.DataFrame, catalog: pd.DataFrame,
-           anchor_node_tflops: float) -> pd.DataFrame:
+           anchor_node_tflops: float, structure: Structure = Structure()) -> pd.DataFrame:
     """Rows (site, sku, nodes, installed relative to the start) of base SKUs ordered before the start, counted in
     anchor nodes by whole-node BF16 peak (a 72-GPU rack is 72 GPUs' worth, not one 8-GPU node's)."""
     owned = site_frame[site_frame["kind"] == "owned"]["site"].to_numpy()
-    older = catalog[(catalog["available_from"] < 0) & ~catalog.index.str.contains(r"-v\d+$")]
-    total = rng.uniform(*FLEET_SHARE) * first_quarter_nodes
+    base = ~catalog.index.str.contains(r"-v\d+$")
+    # SKUs that could have been installed as long ago as the youngest age drawn (the default's 1 quarter: any SKU
+    # available before the start); none such: any base SKU available before the start.
+    older = catalog[(catalog["available_from"] <= -structure.fleet_age_quarters[0]) & base]
+    if older.empty:
+        older = catalog[(catalog["available_from"] < 0) & base]
+    total = rng.uniform(*structure.fleet_share) * first_quarter_nodes
     rows_per_site = rng.integers(1, 4, len(owned))
     site = np.repeat(owned, rows_per_site)
     n = len(site)
     if older.empty:
         return pd.DataFrame({"site": [], "sku": [], "nodes": [], "installed": []})
     sku = rng.choice(older.index.to_numpy(), n)
-    age = rng.integers(FLEET_AGE_QUARTERS[0], FLEET_AGE_QUARTERS[1] + 1, n)
+    age = rng.integers(structure.fleet_age_quarters[0], structure.fleet_age_quarters[1] + 1, n)
     share = rng.dirichlet(np.ones(n))
     installed = np.maximum(-age, older.loc[sku, "available_from"].to_numpy())
     node_tflops = (older["bf16_tflops"] * older["gpus_per_node"]).loc[sku].to_numpy(dtype=float)
@@ -401,6 +487,19 @@ def _fleet(rng, first_quarter_nodes: float, site_frame: pd.DataFrame, catalog: p
     fleet = fleet[fleet["nodes"] > 0]
     return fleet.groupby(["site", "sku", "installed"], as_index=False, sort=False)["nodes"].sum()[
         ["site", "sku", "nodes", "installed"]]
+
+
+def _budget_usd_per_quarter(share: float, need_nodes: np.ndarray, fleet: pd.DataFrame, catalog: pd.DataFrame,
+                            anchor: str, anchor_node_tflops: float) -> float:
+    """`share` × the anchor capex per quarter the forecast's growth needs: the anchor nodes needed in the last
+    quarter beyond the fleet's anchor equivalents (BF16 peak, as `_fleet` counts them), priced at the anchor, spread
+    over the quarters; rounded to $1,000, at least one anchor node (so the budget never forbids every order)."""
+    node_tflops = (catalog["bf16_tflops"] * catalog["gpus_per_node"]).reindex(fleet["sku"]).to_numpy(dtype=float)
+    fleet_nodes = float((fleet["nodes"].to_numpy(dtype=float) * node_tflops / anchor_node_tflops).sum())
+    growth_nodes = max(float(need_nodes[:, -1].sum()) - fleet_nodes, 0.0)
+    price = float(catalog.at[anchor, "price_usd"])
+    per_quarter = share * growth_nodes * price / need_nodes.shape[1]
+    return float(max(np.round(per_quarter, -3), price))
 
 
 def _fleet_table(fleet: pd.DataFrame, start_ordinal: int) -> pd.DataFrame:

@@ -26,6 +26,7 @@ from models.cost_parameters import COST_LINES, USD_LINES
 from models.performance import estimate_performance
 from models.plan_schema import RESULT_TABLES, check_plan_document, column_kinds
 from models.quarters import HOURS_PER_QUARTER, QUARTERS_PER_YEAR
+from models.scenario import Scenario
 from models.units import GRAMS_PER_TONNE, KW_PER_MW
 
 # Default tolerances: solvers report integer and primal feasibility to about 1e-6 (SCIP `numerics/feastol`,
@@ -144,7 +145,7 @@ def _scale(*values) -> np.ndarray:
     return np.nan_to_num(np.maximum.reduce(arrays) if len(arrays) > 1 else arrays[0], nan=0.0)
 
 
-def verify_plan(scenario, plan: dict, tolerance_usd: float = TOLERANCE_USD,
+def verify_plan(scenario: Scenario, plan: dict, tolerance_usd: float = TOLERANCE_USD,
                 relative_tolerance: float = RELATIVE_TOLERANCE, tolerance_nodes: float = TOLERANCE_NODES,
                 performance: pd.DataFrame | None = None) -> list[Violation]:
     """Every violation of the README's constraints and cost conventions in `plan` (empty: the plan holds)."""
@@ -152,7 +153,7 @@ def verify_plan(scenario, plan: dict, tolerance_usd: float = TOLERANCE_USD,
                            performance).violations)
 
 
-def check_plan(scenario, plan: dict, tolerance_usd: float = TOLERANCE_USD,
+def check_plan(scenario: Scenario, plan: dict, tolerance_usd: float = TOLERANCE_USD,
                relative_tolerance: float = RELATIVE_TOLERANCE, tolerance_nodes: float = TOLERANCE_NODES,
                performance: pd.DataFrame | None = None) -> Verification:
     """Recompute the plan from the scenario; raise PlanFormatError if `plan` is not a PLAN.json document."""
@@ -272,7 +273,7 @@ def _record_equal_money(ledger, constraint, frame, stated, recomputed, tol: Tole
 
 # --- header and references --------------------------------------------------------------------------------
 
-def _check_header(ledger: _Ledger, scenario, plan: dict) -> None:
+def _check_header(ledger: _Ledger, scenario: Scenario, plan: dict) -> None:
     labels = (plan.get("horizon") or {}).get("quarters") if isinstance(plan.get("horizon"), dict) else None
     ledger.checks += 1
     if labels is not None and list(labels) != list(scenario.horizon.labels):
@@ -285,7 +286,7 @@ def _check_header(ledger: _Ledger, scenario, plan: dict) -> None:
                                             f"'{scenario.finance.capex_mode}'", 1.0)
 
 
-def _drop_unknown(ledger: _Ledger, scenario, tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+def _drop_unknown(ledger: _Ledger, scenario: Scenario, tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """Flag and drop rows naming unknown sites/SKUs/workloads or quarters outside the horizon."""
     known = {"site": set(scenario.sites.index), "sku": set(scenario.catalog.index),
              "workload": set(scenario.workloads.index)}
@@ -314,7 +315,7 @@ def _drop_unknown(ledger: _Ledger, scenario, tables: dict[str, pd.DataFrame]) ->
 
 # --- orders and rentals -----------------------------------------------------------------------------------
 
-def _check_orders(ledger: _Ledger, scenario, purchases: pd.DataFrame, tol: Tolerances) -> None:
+def _check_orders(ledger: _Ledger, scenario: Scenario, purchases: pd.DataFrame, tol: Tolerances) -> None:
     catalog, sites, horizon = scenario.catalog, scenario.sites, scenario.horizon
     sku = catalog.reindex(purchases["sku"])
     kind = sites["kind"].reindex(purchases["site"]).to_numpy()
@@ -339,7 +340,7 @@ def _check_orders(ledger: _Ledger, scenario, purchases: pd.DataFrame, tol: Toler
                         nodes * sku["price_usd"].to_numpy(), tol, "capex_usd")
 
 
-def _check_rentals(ledger: _Ledger, scenario, rentals: pd.DataFrame, tol: Tolerances) -> None:
+def _check_rentals(ledger: _Ledger, scenario: Scenario, rentals: pd.DataFrame, tol: Tolerances) -> None:
     catalog, sites = scenario.catalog, scenario.sites
     sku = catalog.reindex(rentals["sku"])
     kind = sites["kind"].reindex(rentals["site"]).to_numpy()
@@ -379,7 +380,7 @@ def _contract_terms(contracts: pd.DataFrame | None, n: int) -> pd.DataFrame:
     return grid.assign(usd=grid["nodes"] * grid["_usd_per_node_quarter"])[["quarter", "site", "sku", "nodes", "usd"]]
 
 
-def _nodes_in_service(scenario, purchases: pd.DataFrame, rentals: pd.DataFrame,
+def _nodes_in_service(scenario: Scenario, purchases: pd.DataFrame, rentals: pd.DataFrame,
                       placement: pd.DataFrame, contracts: pd.DataFrame | None = None) -> pd.DataFrame:
     """Every (quarter, site, sku) of the horizon with owned, rented, busy and total nodes."""
     n = scenario.horizon.quarters
@@ -419,7 +420,7 @@ def _nodes_in_service(scenario, purchases: pd.DataFrame, rentals: pd.DataFrame,
     return grid
 
 
-def _check_fleet_table(ledger: _Ledger, scenario, grid: pd.DataFrame, stated: pd.DataFrame,
+def _check_fleet_table(ledger: _Ledger, scenario: Scenario, grid: pd.DataFrame, stated: pd.DataFrame,
                        tol: Tolerances) -> None:
     keys = ["quarter", "site", "sku"]
     duplicated = stated.duplicated(keys, keep=False).to_numpy()
@@ -442,7 +443,7 @@ def _check_fleet_table(ledger: _Ledger, scenario, grid: pd.DataFrame, stated: pd
 
 # --- placement, capacity, demand --------------------------------------------------------------------------
 
-def _check_placement(ledger: _Ledger, scenario, performance: pd.DataFrame, placement: pd.DataFrame,
+def _check_placement(ledger: _Ledger, scenario: Scenario, performance: pd.DataFrame, placement: pd.DataFrame,
                      tol: Tolerances) -> pd.DataFrame:
     """Eligibility, allowed sites, windows, units; returns placement with the performance columns joined."""
     workloads, horizon = scenario.workloads, scenario.horizon
@@ -489,7 +490,7 @@ def _window_text(horizon, start: float, deadline: float) -> str:
     return f"{first}..{last}"
 
 
-def _check_capacity(ledger: _Ledger, scenario, grid: pd.DataFrame, tol: Tolerances) -> None:
+def _check_capacity(ledger: _Ledger, scenario: Scenario, grid: pd.DataFrame, tol: Tolerances) -> None:
     """Σ_w busy[t,w,s,k] ≤ (1 − headroom) · nodes[t,s,k]."""
     usable = (1.0 - scenario.headroom) * grid["nodes"].to_numpy()
     frame = grid.assign(_usable=usable)
@@ -499,7 +500,7 @@ def _check_capacity(ledger: _Ledger, scenario, grid: pd.DataFrame, tol: Toleranc
                                   f"over by {size:,.6g} node-equivalents")
 
 
-def _check_demand(ledger: _Ledger, scenario, placement: pd.DataFrame, unmet: pd.DataFrame,
+def _check_demand(ledger: _Ledger, scenario: Scenario, placement: pd.DataFrame, unmet: pd.DataFrame,
                   tol: Tolerances) -> None:
     """Σ_{s,k} tokens_per_s_per_node · busy + unmet = demand, for every quarter and inference workload."""
     workloads = scenario.workloads
@@ -537,7 +538,7 @@ def _check_min_nodes(ledger: _Ledger, placement: pd.DataFrame, grid: pd.DataFram
 
 # --- training ---------------------------------------------------------------------------------------------
 
-def _check_training(ledger: _Ledger, scenario, performance: pd.DataFrame, placement: pd.DataFrame,
+def _check_training(ledger: _Ledger, scenario: Scenario, performance: pd.DataFrame, placement: pd.DataFrame,
                     unfinished: pd.DataFrame, tol: Tolerances) -> None:
     workloads, finance = scenario.workloads, scenario.finance
     runs = workloads.index[workloads["kind"] == "training"]
@@ -605,7 +606,7 @@ def _site_column(sites: pd.DataFrame, name: str) -> pd.Series:
     return sites[name] if name in sites.columns else pd.Series(np.nan, index=sites.index, dtype=object)
 
 
-def _nodes_per_rack_at(scenario, site_labels, sku_labels) -> tuple[np.ndarray, np.ndarray]:
+def _nodes_per_rack_at(scenario: Scenario, site_labels, sku_labels) -> tuple[np.ndarray, np.ndarray]:
     """The verifier's own reading of docs/datacenter-2026.md, row by row: (whether the SKU's node may stand at the
     site, nodes a rack holds there). A `cooling_required: liquid` SKU needs a site whose cooling is liquid (or
     unstated); where the site states max_kw_per_rack, a rack holds min(nodes_per_rack, ⌊max_kw_per_rack /
@@ -624,7 +625,7 @@ def _nodes_per_rack_at(scenario, site_labels, sku_labels) -> tuple[np.ndarray, n
     return cooled & (per_rack >= 1), per_rack
 
 
-def _check_rack_fit(ledger: _Ledger, scenario, grid: pd.DataFrame, tol: Tolerances) -> None:
+def _check_rack_fit(ledger: _Ledger, scenario: Scenario, grid: pd.DataFrame, tol: Tolerances) -> None:
     """No node (owned, fleet or rented) of a SKU at a site its rack does not fit."""
     held = grid[grid["nodes"] > tol.nodes].reset_index(drop=True)
     fits, _ = _nodes_per_rack_at(scenario, held["site"], held["sku"])
@@ -640,7 +641,7 @@ def _contract_records(plan: dict, horizon) -> pd.DataFrame:
     return _optional_records(plan, "contracts", columns, horizon)
 
 
-def _check_contracts(ledger: _Ledger, scenario, signed: pd.DataFrame, tol: Tolerances) -> pd.DataFrame:
+def _check_contracts(ledger: _Ledger, scenario: Scenario, signed: pd.DataFrame, tol: Tolerances) -> pd.DataFrame:
     """The signings against the scenario's contracts; returns the valid ones with $ per node-quarter joined."""
     offers = getattr(scenario, "contracts", None)
     if offers is None:
@@ -710,7 +711,7 @@ def _facility_records(plan: dict, horizon) -> pd.DataFrame:
     return _optional_records(plan, "facility", columns, horizon)
 
 
-def _check_facility(ledger: _Ledger, scenario, facility: pd.DataFrame, tol: Tolerances) -> pd.DataFrame:
+def _check_facility(ledger: _Ledger, scenario: Scenario, facility: pd.DataFrame, tol: Tolerances) -> pd.DataFrame:
     """The build-out decisions against the scenario's facility_options; returns the valid ones with the
     options' columns (racks, power_mw, price_usd, life_years) joined, for the caps and the costs."""
     options = getattr(scenario, "facility_options", None)
@@ -764,7 +765,7 @@ def _facility_in_service(facility: pd.DataFrame, n: int) -> pd.DataFrame:
     return grid[live.to_numpy()].rename(columns={"facility_units": "units"}).reset_index(drop=True)
 
 
-def _check_power_and_racks(ledger: _Ledger, scenario, grid: pd.DataFrame, tol: Tolerances,
+def _check_power_and_racks(ledger: _Ledger, scenario: Scenario, grid: pd.DataFrame, tol: Tolerances,
                            facility: pd.DataFrame | None = None) -> None:
     """Σ_k node_kw · nodes · pue ≤ power_mw · 1,000 + built MW and Σ_k nodes / nodes_per_rack[s,k] ≤ racks + built
     racks, owned sites (nodes_per_rack[s,k] at the site's rack density, built capacity from the facility table)."""
@@ -798,7 +799,7 @@ def _check_power_and_racks(ledger: _Ledger, scenario, grid: pd.DataFrame, tol: T
                                   f"(over by {size:,.4g} racks)")
 
 
-def _check_budget(ledger: _Ledger, scenario, purchases: pd.DataFrame, tol: Tolerances) -> None:
+def _check_budget(ledger: _Ledger, scenario: Scenario, purchases: pd.DataFrame, tol: Tolerances) -> None:
     """Σ_{s,k} price_usd · orders ≤ budget_usd_per_quarter, whatever the capex mode."""
     budget = scenario.finance.budget_usd_per_quarter
     if budget is None:
@@ -813,7 +814,7 @@ def _check_budget(ledger: _Ledger, scenario, purchases: pd.DataFrame, tol: Toler
 
 # --- costs ------------------------------------------------------------------------------------------------
 
-def recompute_costs(scenario, grid: pd.DataFrame, purchases: pd.DataFrame, unmet: pd.DataFrame,
+def recompute_costs(scenario: Scenario, grid: pd.DataFrame, purchases: pd.DataFrame, unmet: pd.DataFrame,
                     unfinished: pd.DataFrame, facility: pd.DataFrame | None = None,
                     contracts: pd.DataFrame | None = None) -> pd.DataFrame:
     """Every cost line by quarter (index 0 … n−1), from the README's conventions and the plan's decisions."""

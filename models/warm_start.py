@@ -36,6 +36,9 @@ MAX_RUNS_REVISITED = 10  # unfinished runs whose pool the local search reconside
 LOCAL_SEARCH_SHARE = 0.1  # share of the time limit the local search may spend (each trial is two warm LPs)
 IMPROVEMENT_USD = 1e-6  # a trial replaces the plan only when it is cheaper by more than rounding noise
 GAP_FLOOR_USD = 1e-9  # relative gaps of a zero-cost plan are measured against this, as SolveResult.gap does
+# A SKU whose node costs this many times the median orderable SKU's is rack-scale (GB200/GB300 NVL72: one node is
+# a 72-GPU rack at ~9x an 8-GPU server in the shipped catalog; the dearest 8-GPU node, B300, is 1.4x the median).
+RACK_PRICE_RATIO = 4.0
 
 
 @dataclass(frozen=True)
@@ -82,10 +85,15 @@ def warm_start(model: PlanModel, time_limit_s: float = 60.0) -> WarmStart:
 
 def _plan_for_pools(model: PlanModel, session: HighsSession, relaxed_x: np.ndarray, choice: dict,
                     time_limit_s: float) -> tuple[np.ndarray, float] | None:
-    """Steps 2–4 for one choice of pool per run: (solution, objective), or None when an LP fails."""
-    lp = model.lp
+    """Steps 2–4 for one choice of pool per run: (solution, objective), or None when an LP fails.
+
+    Where rack-scale orders (`_rack_orders`) are fractional, a second candidate rounds them first, to the nearest
+    whole rack per pool, re-solves the LP with them fixed so the 8-GPU nodes and rentals take up the difference,
+    and only then rounds the rest (step 3): rounding a 0.3 of a 72-GPU rack up buys 50 GPUs nobody asked for. The
+    cheaper of the two candidates is kept."""
     session.release()
     x = relaxed_x.copy()
+    mask = values = None
     if choice:
         mask, values = _fixed_pools(model, choice)
         session.fix(mask, values)
@@ -94,8 +102,102 @@ def _plan_for_pools(model: PlanModel, session: HighsSession, relaxed_x: np.ndarr
             return None
         x = guided.x.copy()
         x[mask] = values[mask]
+    best = _rounded_plan(model, session, x, time_limit_s)
+    racks = _rack_orders(model)
+    if not racks.any() or np.all(np.abs(x[racks] - np.round(x[racks])) <= ROUNDING_EPS):
+        return best
+    session.release()
+    if mask is not None:
+        session.fix(mask, values)
+    whole = _racks_to_nearest(model, x, racks)
+    session.fix(racks, whole)
+    refit = session.solve(time_limit_s)
+    if not refit.has_solution:
+        return best
+    y = refit.x.copy()
+    y[racks] = whole[racks]
+    if mask is not None:
+        y[mask] = values[mask]
+    trial = _rounded_plan(model, session, y, time_limit_s)
+    if trial is not None and (best is None or trial[1] < best[1] - IMPROVEMENT_USD):
+        return trial
+    return best
+
+
+def _rack_orders(model: PlanModel) -> np.ndarray:
+    """Order variables of rack-scale SKUs: a node priced ≥ RACK_PRICE_RATIO × the median orderable SKU's."""
+    lp = model.lp
+    mask = np.zeros(lp.num_vars, dtype=bool)
+    if "orders" not in lp.variables:
+        return mask
+    block = lp.variables["orders"]
+    price = model.cost_parameters.capex_usd_per_node_ordered
+    skus = block.index.get_level_values("sku")
+    orderable = price.reindex(skus.unique()).dropna()
+    if orderable.empty:
+        return mask
+    racks = orderable.index[orderable >= RACK_PRICE_RATIO * float(orderable.median())]
+    mask[block.positions[skus.isin(racks)]] = True
+    return mask
+
+
+def _racks_to_nearest(model: PlanModel, x: np.ndarray, racks: np.ndarray) -> np.ndarray:
+    """The rack-scale orders of `x` rounded so each pool's racks ordered so far are the relaxation's, to the nearest
+    whole rack (cumulative, as step 3 rounds up)."""
+    lp = model.lp
+    block = lp.variables["orders"]
+    chosen = racks[block.positions]
+    positions = block.positions[chosen]
+    labels = block.index.to_frame(index=False)[chosen]
+    counts = _cumulative_rounding(labels, np.clip(x[positions], 0.0, None), lambda v: np.floor(v + 0.5))
+    whole = x.copy()
+    whole[positions] = np.minimum(counts, lp.upper[positions])
+    return whole
+
+
+def _cumulative_rounding(labels: pd.DataFrame, relaxed: np.ndarray, rounder) -> np.ndarray:
+    """Per pool (site, SKU), in order-quarter order: counts whose running sum is `rounder` of the relaxed running
+    sum (kept non-decreasing), so 0.4 + 0.4 + 0.4 orders one node, not three."""
+    pool = labels.groupby(["site", "sku"], sort=False).ngroup().to_numpy()
+    sequence = np.lexsort((labels["order_quarter"].to_numpy(), pool))
+    ordered_so_far = pd.Series(relaxed[sequence]).groupby(pool[sequence]).cumsum().to_numpy()
+    rounded = pd.Series(rounder(ordered_so_far)).groupby(pool[sequence]).cummax().to_numpy()
+    previous = pd.Series(rounded).groupby(pool[sequence]).shift(1, fill_value=0.0).to_numpy()
+    counts = np.empty(len(relaxed))
+    counts[sequence] = rounded - previous
+    return counts
+
+
+def _rounded_plan(model: PlanModel, session: HighsSession, x: np.ndarray,
+                  time_limit_s: float) -> tuple[np.ndarray, float] | None:
+    """Steps 3–4 from an LP solution `x`: round, switch on, fix every integer, solve the rest."""
+    lp = model.lp
     x = round_node_counts(model, x)
-    x = _switch_on_active(model, x)
+    plan = _fixed_and_solved(model, session, _switch_on_active(model, x), time_limit_s)
+    if plan is None or not _falls_short(model, plan[0]) or "rentals" not in lp.variables:
+        return plan
+    # Rounding (a node taken back under a cap) left demand unmet or a run unfinished: let rentals take it up.
+    free = np.zeros(lp.num_vars, dtype=bool)
+    for name in ("rentals", *ACTIVE_FAMILIES):
+        if name in lp.variables:
+            free[lp.variables[name].positions] = True
+    session.release()
+    session.fix(lp.integer & ~free, plan[0])
+    refit = session.solve(time_limit_s)
+    if not refit.has_solution:
+        return plan
+    y = refit.x.copy()
+    y[lp.integer & ~free] = plan[0][lp.integer & ~free]
+    rentals = lp.variables["rentals"].positions
+    y[rentals] = np.ceil(y[rentals] - ROUNDING_EPS)
+    trial = _fixed_and_solved(model, session, _switch_on_active(model, y), time_limit_s)
+    return trial if trial is not None and trial[1] < plan[1] - IMPROVEMENT_USD else plan
+
+
+def _fixed_and_solved(model: PlanModel, session: HighsSession, x: np.ndarray,
+                      time_limit_s: float) -> tuple[np.ndarray, float] | None:
+    """Every integer fixed to `x`'s, the rest (placement, unmet, unfinished) solved: (solution, objective)."""
+    lp = model.lp
     session.fix(lp.integer, x)
     final = session.solve(time_limit_s)
     if not final.has_solution:
@@ -103,6 +205,12 @@ def _plan_for_pools(model: PlanModel, session: HighsSession, relaxed_x: np.ndarr
     solution = final.x.copy()
     solution[lp.integer] = x[lp.integer]
     return solution, float(lp.objective_coefficients() @ solution + lp.objective_offset)
+
+
+def _falls_short(model: PlanModel, x: np.ndarray) -> bool:
+    """Whether the plan leaves some demand unmet or some training undone."""
+    lp = model.lp
+    return any(name in lp.variables and float(lp.value(name, x).sum()) > ROUNDING_EPS for name in ("unmet", "left"))
 
 
 def _pool_preference(model: PlanModel, x: np.ndarray) -> dict[str, list[int]]:
@@ -175,15 +283,7 @@ def round_node_counts(model: PlanModel, x: np.ndarray) -> np.ndarray:
     block = lp.variables["orders"]
     orders = block.positions
     relaxed = np.clip(x[orders], 0.0, None)
-    labels = block.index.to_frame(index=False)
-    pool = labels.groupby(["site", "sku"], sort=False).ngroup().to_numpy()
-    sequence = np.lexsort((labels["order_quarter"].to_numpy(), pool))
-    ordered_so_far = pd.Series(relaxed[sequence]).groupby(pool[sequence]).cumsum().to_numpy()
-    rounded = np.ceil(ordered_so_far - ROUNDING_EPS)
-    rounded = pd.Series(rounded).groupby(pool[sequence]).cummax().to_numpy()
-    previous = pd.Series(rounded).groupby(pool[sequence]).shift(1, fill_value=0.0).to_numpy()
-    counts = np.empty(len(orders))
-    counts[sequence] = rounded - previous
+    counts = _cumulative_rounding(block.index.to_frame(index=False), relaxed, lambda v: np.ceil(v - ROUNDING_EPS))
     x[orders] = np.minimum(counts, lp.upper[orders])
 
     names = [name for name in CAP_ROWS if name in lp.constraints]

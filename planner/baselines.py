@@ -11,11 +11,14 @@ import dataclasses
 import math
 import time
 
+import numpy as np
+
 from models.baselines import (GREEDY, JUST_IN_TIME, SINGLE_SKU, greedy_procurement, only_sku, past_fixed,
                               procurement_of, procurement_skus, sku_lower_bounds, truncated_scenario, with_procurement)
 from models.errors import SolverError
 from models.sets import build_sets
-from models.solve import NO_SOLUTION, SolveResult
+from models.solve import FEASIBLE, NO_SOLUTION, OPTIMAL, SolveResult
+from models.warm_start import GAP_FLOOR_USD
 from planner.pipeline import MIN_SOLVE_S, BuiltPlan, PlanRun, build_plan, complete_run, solve_program
 
 # Each baseline solve is time-limited so that pricing three baselines beside the plan stays a fraction of the
@@ -25,6 +28,10 @@ BASELINE_TIME_LIMIT_S = 10.0
 # gets MIN_SOLVE_S after its warm start (a plan still, maybe not the rule's best one: its status says so).
 BASELINE_BUDGET_S = 30.0
 SOLVER_PREFIX = "baseline:"
+# A baseline within this relative distance of the solver's plan is the same plan up to floating-point rounding
+# (cost lines summed in another order): the solver's is kept, so a plan does not flip between equal candidates.
+TIE_RELATIVE = 1e-9
+BOUND_TOLERANCE = 1e-9  # relative: solvers return values within their feasibility tolerance of a bound
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,20 +88,86 @@ def baseline_run(built: BuiltPlan, name: str, options: BaselineOptions, sku: str
 def compare_with_baselines(optimal: PlanRun, options: BaselineOptions,
                            names=(GREEDY, SINGLE_SKU, JUST_IN_TIME)) -> list[dict]:
     """PLAN.json's `baselines`: each baseline's objective and the optimal plan's saving against it."""
-    objective_usd = _objective_usd(optimal)
-    rows = []
+    return _rows(optimal, _baseline_runs(optimal.built, options, names))
+
+
+def best_of_plan_and_baselines(solved: PlanRun, options: BaselineOptions,
+                               names=(GREEDY, SINGLE_SKU, JUST_IN_TIME)) -> tuple[PlanRun, list[dict]]:
+    """Every plan the command computed is a candidate: where a baseline is cheaper than the solver's incumbent (a
+    time-limited solve, or one stopped at its gap), that baseline's plan becomes the plan, and the `baselines`
+    rows are the savings against it. The first of `names` wins a tie. See `adopt`."""
+    runs = _baseline_runs(solved.built, options, names)
+    cheapest = None
+    for _, run in runs:
+        if not isinstance(run, PlanRun) or not _within_bounds(solved.built.model.lp, run.result.x):
+            continue
+        if cheapest is None or _objective_usd(run) < _objective_usd(cheapest):
+            cheapest = run
+    plan = solved
+    if cheapest is not None and _objective_usd(cheapest) < _objective_usd(solved) - _tie_usd(solved):
+        plan = adopt(solved, cheapest, options.gap)
+    return plan, _rows(plan, runs)
+
+
+def adopt(solved: PlanRun, baseline: PlanRun, gap: float) -> PlanRun:
+    """The baseline's solution as the plan of `solved`'s program, with the solver's bound.
+
+    A baseline's program is the plan's with some orders and rentals fixed by bounds, so its solution is a plan
+    of the whole program. The bound stays the solver's (a baseline proves nothing about the optimum): the status
+    is "optimal" only where that bound puts the adopted plan within `gap`; with no bound (a backend that gives
+    none) the solver's status stands, since the solver proved its own, dearer plan within the gap. The solver
+    field names both: `scip+baseline:single-sku:H100`."""
+    result = solved.result
+    objective = float(baseline.result.objective)
+    bound = result.bound
+    if bound is None:
+        status = result.status
+    else:
+        bound = min(bound, objective)  # a bound above a feasible plan is solver tolerance: the plan is the optimum
+        status = OPTIMAL if objective - bound <= gap * max(abs(objective), GAP_FLOOR_USD) else FEASIBLE
+    adopted = SolveResult(status, f"{result.backend}+{baseline.result.backend}", baseline.result.x, objective,
+                          bound, result.seconds)
+    return complete_run(solved.built, adopted)
+
+
+def _within_bounds(lp, x) -> bool:
+    """Whether a restricted program's solution keeps the whole program's variable bounds (a rule may fix an order
+    beyond a bound the formulation derived; its plan then stays a baseline and is not adopted)."""
+    slack = BOUND_TOLERANCE * np.maximum(1.0, np.abs(x))
+    return bool(np.all(x >= lp.lower - slack) and np.all(x <= lp.upper + slack))
+
+
+def _tie_usd(run: PlanRun) -> float:
+    """Below this the baseline is the solver's plan up to rounding: keep the solver's."""
+    return TIE_RELATIVE * max(abs(_objective_usd(run)), GAP_FLOOR_USD)
+
+
+def _baseline_runs(built: BuiltPlan, options: BaselineOptions, names) -> list[tuple[str, PlanRun | str]]:
+    """Each baseline's plan, or why it has none."""
+    runs = []
     for name in names:
         try:
-            run = baseline_run(optimal.built, name, options)
+            runs.append((name, baseline_run(built, name, options)))
         except (SolverError, ValueError) as error:  # no plan under the rule, or a rule's decision the program lacks
+            runs.append((name, str(error)))
+    return runs
+
+
+def _rows(plan: PlanRun, runs: list[tuple[str, PlanRun | str]]) -> list[dict]:
+    objective_usd = _objective_usd(plan)
+    rows = []
+    for name, run in runs:
+        if not isinstance(run, PlanRun):
             rows.append({"name": name, "status": "failed", "objective_usd": None, "saving_usd": None,
-                         "saving_pct": None, "detail": str(error)})
+                         "saving_pct": None, "detail": run})
             continue
         objective = _objective_usd(run)
         saving = objective - objective_usd
+        adopted = " (adopted as the plan: cheaper than the solver's incumbent)" if plan.result.x is run.result.x \
+            else ""
         rows.append({"name": name, "status": run.result.status, "objective_usd": objective, "saving_usd": saving,
                      "saving_pct": saving / objective if objective else None,
-                     "detail": _detail(run)})
+                     "detail": _detail(run) + adopted})
     return rows
 
 

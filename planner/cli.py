@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import signal
 import sys
 
@@ -85,17 +86,35 @@ def main() -> None:
     """
 
 
-def _register() -> None:
-    from planner.commands import catalog, estimate, validate
+COMMANDS = ("validate", "estimate", "catalog", "plan", "explain", "report", "verify", "evaluate", "generate", "compare",
+            "sweep", "diff", "replan", "alternatives", "calibrate")
+BROKEN_EXIT_CODE = 1  # the install is broken, not the input (2)
 
-    for module in (validate, estimate, catalog):
-        main.add_command(module.command)
-    for name in ("plan", "report", "verify", "evaluate", "generate", "compare", "sweep"):
+
+def register_commands(group: click.Group, package: str, names: tuple[str, ...]) -> None:
+    """Each command `NAME` from its module `PACKAGE.NAME` (its `command`). A module that fails to import is
+    registered as a command that says so, module and exception named, and exits 1; `--help` lists it as broken.
+    A command never silently disappears."""
+    for name in names:
+        module_name = f"{package}.{name}"
         try:
-            module = __import__(f"planner.commands.{name}", fromlist=["command"])
-        except ModuleNotFoundError:
-            continue
-        main.add_command(module.command)
+            command = importlib.import_module(module_name).command
+        except Exception as error:  # noqa: BLE001 (whatever the import raised is reported, by its kind)
+            command = _broken_command(name, module_name, error)
+        group.add_command(command, name)
 
 
-_register()
+def _broken_command(name: str, module_name: str, error: Exception) -> click.Command:
+    message = f"command '{name}' is unavailable: importing {module_name} failed: {type(error).__name__}: {error}"
+
+    def fail(args: tuple[str, ...]) -> None:
+        click.echo(f"error: {printable_lines(message)}", err=True)
+        sys.exit(BROKEN_EXIT_CODE)
+
+    return click.Command(name, callback=fail, help=f"BROKEN: {message}",
+                         short_help=f"BROKEN: {module_name} failed to import",
+                         params=[click.Argument(["args"], nargs=-1, type=click.UNPROCESSED)],
+                         context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+
+
+register_commands(main, "planner.commands", COMMANDS)

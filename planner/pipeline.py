@@ -17,13 +17,14 @@ from models.errors import SolverError
 from models.explain import facility_reasons, order_uses, plan_warnings, shadow_prices
 from models.extract import extract_tables
 from models.formulation import USD_LINES, PlanModel, build_plan_model
+from models.money import purchase_book_values
 from models.performance import estimate_performance
 from models.plan_schema import RESULT_TABLES, TOTALS_FIELDS, assemble, table_columns
+from models.scenario import Scenario
 from models.sets import build_sets, life_quarters
 from models.solve import FEASIBLE, INFEASIBLE, NO_SOLUTION, OPTIMAL, SolveResult, solve
 from models.warm_start import WarmStart, as_result, warm_start
 from planner import __version__
-from reports.tables import purchase_book_values
 
 HEURISTIC = "heuristic"  # the rounded LP relaxation alone, no branch-and-bound
 WARM_STARTED = ("scip", "highs")  # backends that take a complete solution as their first incumbent
@@ -35,8 +36,8 @@ class BuiltPlan:
     """A scenario turned into a program: `solved` is the scenario the model was built from (interchangeable
     inference services merged into classes, models/aggregate.py), `scenario` the one the user gave."""
 
-    scenario: object
-    solved: object
+    scenario: Scenario
+    solved: Scenario
     performance: pd.DataFrame
     classes: ServiceClasses
     model: PlanModel
@@ -46,7 +47,7 @@ class BuiltPlan:
 
 @dataclass
 class PlanRun:
-    scenario: object
+    scenario: Scenario
     model: PlanModel
     result: SolveResult
     tables: dict[str, pd.DataFrame]
@@ -55,7 +56,7 @@ class PlanRun:
     built: BuiltPlan
 
 
-def build_plan(scenario, strict: bool = False, aggregate: bool = True) -> BuiltPlan:
+def build_plan(scenario: Scenario, strict: bool = False, aggregate: bool = True) -> BuiltPlan:
     """Estimate performance, merge interchangeable services (exact; `aggregate=False` keeps one per service),
     build the index sets and the MILP."""
     started = time.perf_counter()
@@ -67,8 +68,8 @@ def build_plan(scenario, strict: bool = False, aggregate: bool = True) -> BuiltP
                      strict=strict, build_seconds=time.perf_counter() - started)
 
 
-def run_plan(scenario, backend: str | None = None, time_limit_s: float | None = None, gap: float | None = None,
-             strict: bool = False, aggregate: bool = True, progress: Callable | None = None,
+def run_plan(scenario: Scenario, backend: str | None = None, time_limit_s: float | None = None,
+             gap: float | None = None, strict: bool = False, aggregate: bool = True, progress: Callable | None = None,
              warm: bool = True) -> PlanRun:
     return solve_plan(build_plan(scenario, strict=strict, aggregate=aggregate), backend=backend,
                       time_limit_s=time_limit_s, gap=gap, progress=progress, warm=warm)
@@ -119,7 +120,12 @@ def solve_program(built: BuiltPlan, backend: str, time_limit_s: float, gap: floa
         result = solve(model.lp, backend=backend, time_limit_s=remaining_s, gap=gap,
                        hint=start.x if start is not None else None, progress=progress)
         result = _keep_the_better(result, start)
-    return dataclasses.replace(result, seconds=time.perf_counter() - started)
+    result = dataclasses.replace(result, seconds=time.perf_counter() - started)
+    if progress is not None and result.has_solution:
+        # The last word is the result's own plan and bound: a solver that reports only as it starts (SCIP after
+        # the warm start) would otherwise leave the progress summary on a stale gap.
+        progress(result.seconds, result.objective, result.bound)
+    return result
 
 
 def _keep_the_better(result: SolveResult, start: WarmStart | None) -> SolveResult:
@@ -161,7 +167,8 @@ def plan_document(run: PlanRun, baselines: list[dict] | None = None, stochastic:
     costs = tables["costs"]
     totals = {field.name: float(costs[field.name].sum()) for field in TOTALS_FIELDS}
     objective = totals["discounted_usd"]
-    book = purchase_book_values(tables["purchases"], scenario, run.model.cost_parameters)
+    book = purchase_book_values(tables["purchases"], scenario.catalog, horizon=scenario.horizon,
+                                prices=run.model.cost_parameters)
     results = dict(tables, purchases=tables["purchases"].join(book[["charged_in_horizon_usd", "book_value_end_usd"]]))
     spend_by_quarter = costs[list(SPEND_LINES_USD)].sum(axis=1)
     penalty_by_quarter = costs[list(PENALTY_LINES_USD)].sum(axis=1)
@@ -198,7 +205,7 @@ def plan_document(run: PlanRun, baselines: list[dict] | None = None, stochastic:
     })
 
 
-def _facility_field(tables: dict, scenario) -> dict:
+def _facility_field(tables: dict, scenario: Scenario) -> dict:
     """PLAN.json's `facility` (build-out decisions and why), only for a scenario with facility options."""
     if "facility" not in tables:
         return {}
@@ -218,7 +225,7 @@ def _exact_remainder(total: float, part: float) -> float:
     return rest
 
 
-def verify_document(scenario, document: dict) -> None:
+def verify_document(scenario: Scenario, document: dict) -> None:
     """Re-check the plan on the solver-free path before anything is written; a violation is our bug, exit 1."""
     from models.verify import verify_plan
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from models.errors import InputError, Problem
 from models.plan_schema import check_plan_document
+from models.scenario import Scenario
 
 
 def read_json_object(path: str | Path, kind: str) -> dict:
@@ -51,7 +52,7 @@ def recorded_set_overrides(plan: dict) -> dict[str, object]:
             if isinstance(record, dict) and record.get("source") == SET_SOURCE and "key" in record}
 
 
-def changed_inputs(plan: dict, scenario) -> list[Problem]:
+def changed_inputs(plan: dict, scenario: Scenario) -> list[Problem]:
     """One problem per input whose SHA-256 differs from the plan's record (or that appeared or vanished)."""
     recorded = plan["inputs"]["sha256"]
     now = scenario.input_hashes()

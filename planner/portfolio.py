@@ -282,13 +282,31 @@ def outcome_record(outcome: Outcome) -> dict:
 def compare_document(outcomes: Sequence[Outcome]) -> dict:
     """compare.json: the first scenario is the baseline the workbook's differences are taken against."""
     return {"baseline": outcomes[0].job.name if outcomes else None,
-            "scenarios": [{"name": o.job.name, "path": o.job.path, **outcome_record(o)} for o in outcomes]}
+            "scenarios": [{"name": o.job.name, "path": o.job.path, **outcome_record(o),
+                           "against_first": outcome_against_first(o, outcomes)} for o in outcomes]}
 
 
 def sweep_document(base: str | Path, settings: list[tuple[str, list]], outcomes: Sequence[Outcome]) -> dict:
     """sweep.json: the grid (keys and values in the order given) and one record per point, in grid order."""
     return {"base": str(base), "keys": [key for key, _ in settings],
-            "points": [{"settings": o.job.settings, **outcome_record(o)} for o in outcomes]}
+            "points": [{"settings": o.job.settings, **outcome_record(o),
+                        "against_first": outcome_against_first(o, outcomes)} for o in outcomes]}
+
+
+def gpus_per_node(outcome: Outcome) -> dict[str, float]:
+    scenario = outcome.job.scenario
+    return {} if scenario is None else {str(k): float(v) for k, v in scenario.catalog["gpus_per_node"].items()}
+
+
+def outcome_against_first(outcome: Outcome, outcomes: Sequence[Outcome]) -> dict | None:
+    """reports/console.py `against_first`: the TCO delta and the order deltas (SKU × site, nodes and GPUs) of
+    `outcome` against the first scenario or point; None where either has no plan (the first: all zero)."""
+    from reports.console import against_first
+
+    first = outcomes[0] if outcomes else None
+    if first is None or not first.solved or not outcome.solved:
+        return None
+    return against_first(first.document, gpus_per_node(first), outcome.document, gpus_per_node(outcome))
 
 
 def failures(outcomes: Sequence[Outcome]) -> int:

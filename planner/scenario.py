@@ -7,38 +7,38 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 
 import pandas as pd
 
 from models.errors import InputError, Problem
 from models.quarters import QUARTERS_PER_YEAR, Horizon, parse_quarter
+from models.risk_settings import RiskSettings, parse_risk_settings
+from models.scenario import (  # noqa: F401 (the domain type and its closed sets, re-exported for the callers)
+    CAPEX_MODES,
+    DEFAULT_GAP,
+    DEFAULT_TIME_LIMIT_S,
+    DEFAULT_UNMET_USD_PER_UNIT,
+    FINANCE_KEYS,
+    PLANNING_KEYS,
+    SECTION_KEYS,
+    SOLVER_BACKENDS,
+    SOLVER_KEYS,
+    TABLE_KEYS,
+    Finance,
+    Scenario,
+    SolverOptions,
+)
 from planner import schema as S
+from planner.inheritance import TableSource, attribute, edit_table, parse_override_value, resolve  # noqa: F401
 from planner.resources import shipped_catalog_path
+from planner.scenario_yaml import with_key_lines
 from planner.tables import printable, sha256_of
-
-# Default penalty for one unit (tokens/s) of inference demand left unserved for one quarter. Chosen far above
-# the cost of serving it (an 8-GPU H100 node costs ~$0.1M a quarter all-in and serves >= 1,000 tokens/s of
-# even a 405B model, i.e. < $100 per tokens/s-quarter), so the optimiser leaves demand unmet only when
-# capacity, power or budget make serving it impossible.
-DEFAULT_UNMET_USD_PER_UNIT = 1_000.0
-
-CAPEX_MODES = ("depreciation", "cash")
-SOLVER_BACKENDS = ("scip", "highs", "cp-sat", "cbc", "heuristic")  # heuristic: the rounded LP alone (models/warm_start.py)
-DEFAULT_TIME_LIMIT_S = 60.0
-DEFAULT_GAP = 0.005  # 0.5 %: the example's acceptance target
+from planner.validate import check_fleet_fits, check_references, check_runnable
 
 TOP_LEVEL_KEYS = ("name", "start", "quarters", "catalog", "sites", "fleet", "workloads", "demand",
                   "throughput", "facility_options", "contracts", "finance", "planning", "solver", "risk", "extends",
                   "overrides")
-FINANCE_KEYS = ("discount_rate", "capex_mode", "budget_usd_per_quarter", "carbon_usd_per_t",
-                "unmet_usd_per_unit", "unfinished_training_usd")
-PLANNING_KEYS = ("headroom",)
-SOLVER_KEYS = ("backend", "time_limit_s", "gap")
-TABLE_KEYS = ("catalog", "sites", "fleet", "workloads", "demand", "throughput", "facility_options", "contracts")
-SECTION_KEYS = ("finance", "planning", "solver", "risk")
 
 # Sane bounds for the scenario's own numbers (the tables' bounds are on their columns in schema.py; README,
 # "Exit codes, limits and guarantees"). Beyond them a value is a typo or an attack, and the model would be
@@ -51,87 +51,18 @@ MAX_CARBON_USD_PER_T = 1e6
 MAX_TIME_LIMIT_S = 1e6  # ~12 days
 
 
-@dataclass(frozen=True)
-class Finance:
-    discount_rate: float = 0.0  # per year; quarter i is discounted by (1 + r)^(-i/4)
-    capex_mode: str = "depreciation"
-    budget_usd_per_quarter: float | None = None  # None: no cap on purchases
-    carbon_usd_per_t: float = 0.0
-    unmet_usd_per_unit: float = DEFAULT_UNMET_USD_PER_UNIT
-    unfinished_training_usd: float | None = None  # None: every training run must finish
-
-
-@dataclass(frozen=True)
-class SolverOptions:
-    backend: str = "scip"
-    time_limit_s: float = DEFAULT_TIME_LIMIT_S
-    gap: float = DEFAULT_GAP
-
-
-@dataclass(frozen=True)
-class Scenario:
-    """Typed inputs. Quarter columns hold integers relative to the start (0 = first planning quarter)."""
-
-    name: str
-    path: Path
-    horizon: Horizon
-    catalog: pd.DataFrame  # index sku
-    sites: pd.DataFrame  # index site
-    fleet: pd.DataFrame  # columns site, sku, nodes, installed
-    workloads: pd.DataFrame  # index workload
-    demand: pd.DataFrame  # columns workload, quarter, tokens_per_s
-    throughput: pd.DataFrame  # columns workload, sku, tokens_per_s_per_node
-    finance: Finance
-    headroom: float
-    solver: SolverOptions
-    risk: dict = field(default_factory=dict)
-    input_files: dict[str, Path] = field(default_factory=dict)  # role -> resolved path
-    warnings: tuple[str, ...] = ()
-    chain: tuple[Path, ...] = ()  # the scenario files read, the root base first, this scenario's file last
-    overrides: tuple = ()  # every planner.inheritance.Override applied, in order (files' own, then --set)
-    # Build-out options by option (docs/datacenter-2026.md); empty: no facility decisions.
-    facility_options: pd.DataFrame = field(default_factory=lambda: _typed_facility_options(None))
-    # Committed-capacity offers by contract (docs/datacenter-2026.md); empty: no contracts.
-    contracts: pd.DataFrame = field(default_factory=lambda: _typed_contracts(None))
-
-    @property
-    def quarters(self) -> list[str]:
-        return self.horizon.labels
-
-    def input_hashes(self) -> dict[str, str]:
-        """SHA-256 of every input file, so a review can prove it reran on the same inputs."""
-        return {role: sha256_of(path) for role, path in self.input_files.items()}
-
-    def inputs_record(self) -> dict:
-        """PLAN.json's `inputs`: the scenario file, every input's SHA-256 by role, the chain of scenario files it
-        extends (the root base first) and every override applied, in order, so the plan can be reproduced."""
-        return {"scenario_path": str(self.path), "sha256": self.input_hashes(),
-                "chain": [{"path": str(path), "sha256": sha256_of(path)} for path in self.chain],
-                "overrides": [override.record() for override in self.overrides]}
-
-    def allowed_sites(self, workload: str) -> tuple[str, ...]:
-        listed = self.workloads.at[workload, "sites"]
-        return tuple(listed) if listed else tuple(self.sites.index)
-
-
-def parse_override_value(text: str, label: str = "--set"):
-    """A command-line override's value, read as the same text in a scenario file would be (`0.10` -> 0.1)."""
-    from planner.inheritance import parse_override_value as parse
-
-    return parse(text, label)
-
-
 def load_scenario(path: str | Path, overrides: Mapping[str, object] | None = None) -> Scenario:
     """Load and fully validate a scenario; raise InputError listing every problem.
 
-    `path` may extend a base scenario and override its keys and cells (planner/inheritance.py); `overrides` are
+    `path` may extend a base scenario and override its keys and cells (planner/inheritance/); `overrides` are
     more dotted-key overrides applied after the file's own (values as YAML reads them: see
     `parse_override_value`), named `--set KEY` in messages."""
-    from planner.inheritance import TableSource, attribute, edit_table, resolve
-    from planner.validate import check_fleet_fits, check_references, check_risk_section, check_runnable
-
     path = Path(path)
-    resolution = resolve(path, overrides)
+    folder = path.absolute().parent
+    try:
+        resolution = resolve(path, overrides)
+    except InputError as error:
+        raise InputError(with_key_lines(error.problems, folder)) from None
     label = resolution.label
     config = resolution.config
     problems: list[Problem] = list(resolution.problems)
@@ -154,7 +85,7 @@ def load_scenario(path: str | Path, overrides: Mapping[str, object] | None = Non
     finance = _parse_finance(sections["finance"], label, problems, warnings)
     headroom = _parse_planning(sections["planning"], label, problems, warnings)
     solver = _parse_solver(sections["solver"], label, problems, warnings)
-    problems.extend(check_risk_section(SimpleNamespace(path=path, risk=sections["risk"])))
+    risk = _parse_risk(sections["risk"], path.name, problems)
 
     specs = {
         "catalog": (S.CATALOG, True),
@@ -168,6 +99,7 @@ def load_scenario(path: str | Path, overrides: Mapping[str, object] | None = Non
     }
     tables: dict[str, pd.DataFrame] = {}
     raws = {}
+    headers_complete = True  # a missing key column would make every row's reference fail: reported once instead
     input_files = {"scenario": path.resolve()}
     input_files.update({f"base {i}": base for i, (base, _) in enumerate(resolution.chain[-2::-1], start=1)})
     for role, (table_schema, required) in specs.items():
@@ -191,7 +123,11 @@ def load_scenario(path: str | Path, overrides: Mapping[str, object] | None = Non
         try:
             raw = source.read()
         except InputError as error:
-            problems.extend(error.problems)
+            # A file that cannot be read at all is reported at the key that names it (attributed below to the
+            # file or override that set the key): `scenario.yaml, line 7, key demand: ../demand.csv: file not found`.
+            problems.extend(Problem(label, f"{problem.file}: {problem.message}", column=role)
+                            if problem.row is None and problem.column is None else problem
+                            for problem in error.problems)
             tables[role] = pd.DataFrame({c: pd.Series(dtype=object) for c in table_schema.names})
             continue
         # before parsing: validated like a file
@@ -204,14 +140,17 @@ def load_scenario(path: str | Path, overrides: Mapping[str, object] | None = Non
         warnings.extend(parsed.warnings)
         tables[role], raws[role] = parsed.frame, raw
         input_files[role] = raw.path
+        headers_complete &= parsed.header_complete
 
     # Cross-table references are checked even when single cells were wrong, so one `validate` shows both;
     # only the checks that need fully typed tables (runnable, fleet fits) wait for a clean parse.
-    if horizon is not None and all(role in raws or not required for role, (_, required) in specs.items()):
+    if horizon is not None and headers_complete and all(role in raws or not required
+                                                        for role, (_, required) in specs.items()):
         problems.extend(check_references(tables, raws, horizon))
     if problems:
-        raise InputError(attribute(problems, resolution, cells))
+        raise InputError(with_key_lines(attribute(problems, resolution, cells), folder))
 
+    chain = [base for base, _ in resolution.chain]
     scenario = Scenario(
         name=name, path=path.resolve(), horizon=horizon,
         catalog=_typed_catalog(tables["catalog"]),
@@ -222,14 +161,15 @@ def load_scenario(path: str | Path, overrides: Mapping[str, object] | None = Non
         throughput=_typed_throughput(tables["throughput"]),
         facility_options=_typed_facility_options(tables["facility_options"]),
         contracts=_typed_contracts(tables["contracts"]),
-        finance=finance, headroom=headroom, solver=solver, risk=dict(sections["risk"]),
-        input_files=input_files, warnings=tuple(warnings),
-        chain=tuple(base for base, _ in resolution.chain), overrides=tuple(resolution.overrides),
+        finance=finance, headroom=headroom, solver=solver, risk=risk,
+        input_files=input_files, input_sha256={role: sha256_of(file) for role, file in input_files.items()},
+        warnings=tuple(warnings), chain=tuple(chain),
+        chain_sha256=tuple(sha256_of(file) for file in chain), overrides=tuple(resolution.overrides),
     )
     problems.extend(check_runnable(scenario, raws))
     problems.extend(check_fleet_fits(scenario, raws))
     if problems:
-        raise InputError(attribute(problems, resolution, cells))
+        raise InputError(with_key_lines(attribute(problems, resolution, cells), folder))
     return scenario
 
 
@@ -335,6 +275,15 @@ def _parse_finance(section: dict, label: str, problems, warnings) -> Finance:
         unfinished_training_usd=_number(section, "unfinished_training_usd", label, p, problems, None,
                                         low=0.0, high=MAX_USD),
     )
+
+
+def _parse_risk(section: dict, label: str, problems: list[Problem]) -> RiskSettings:
+    """The `risk:` distributions, checked with everything else so no command starts on a bad one."""
+    try:
+        return parse_risk_settings(section, label)
+    except InputError as error:
+        problems.extend(error.problems)
+        return RiskSettings()
 
 
 def _parse_planning(section: dict, label: str, problems, warnings) -> float:

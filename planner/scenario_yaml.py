@@ -2,17 +2,18 @@
 line, and the nesting depth, alias expansion and file size bounded, so a hostile file gives a message, not a hang.
 
 One reader for every YAML text the planner takes: each scenario file of an `extends:` chain
-(planner/inheritance.py) and each value given on the command line (`--set KEY=VALUE`).
+(planner/inheritance/) and each value given on the command line (`--set KEY=VALUE`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
 import yaml
 
-from models.errors import InputError, Problem
+from models.errors import YAML_SUFFIXES, InputError, Problem
 from planner.tables import MAX_YAML_BYTES, check_input_file, decode_text
 
 MAX_YAML_DEPTH = 50  # nesting levels; the example has 2
@@ -118,3 +119,56 @@ def load_yaml_text(text: str, label: str):
                                          "given once", row=line, column=key)
                           for key, line, first in loader.duplicates])
     return value
+
+
+def key_lines(text: str, label: str) -> dict[str, int]:
+    """{dotted key: line} of a scenario file's text: `demand`, `finance.discount_rate`, and an override's own
+    dotted key under `overrides.` (`overrides.catalog.h100.price_usd`). Lines count from 1; {} for a text that is
+    not a YAML mapping."""
+    loader = _ScenarioLoader(text, label)
+    try:
+        root = loader.get_single_node()
+    except yaml.YAMLError:
+        return {}
+    finally:
+        loader.dispose()
+    lines: dict[str, int] = {}
+    stack = [("", root)] if isinstance(root, yaml.MappingNode) else []
+    while stack:
+        prefix, node = stack.pop()
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                continue
+            dotted = prefix + key_node.value
+            lines.setdefault(dotted, key_node.start_mark.line + 1)
+            if isinstance(value_node, yaml.MappingNode) and prefix.count(".") < MAX_KEY_DEPTH:
+                stack.append((dotted + ".", value_node))
+    return lines
+
+
+MAX_KEY_DEPTH = 2  # `overrides.KEY` and `section.key` are the deepest keys a scenario file has
+
+
+def with_key_lines(problems: list[Problem], folder: Path) -> list[Problem]:
+    """Each problem about a key of a scenario file (a YAML file, a key, no line yet) given the key's line: the
+    file is its label, relative to `folder` (the scenario's). A key not found (a default, a --set) stays as it is."""
+    cache: dict[str, dict[str, int]] = {}
+    located = []
+    for problem in problems:
+        if problem.row is None and problem.column and problem.file.lower().endswith(YAML_SUFFIXES):
+            if problem.file not in cache:
+                cache[problem.file] = _file_key_lines(folder / problem.file, problem.file)
+            lines = cache[problem.file]
+            line = lines.get(problem.column, lines.get(problem.column.split(".")[0]))
+            if line is not None:
+                problem = dataclasses.replace(problem, row=line)
+        located.append(problem)
+    return located
+
+
+def _file_key_lines(path: Path, label: str) -> dict[str, int]:
+    try:
+        check_input_file(path.absolute(), label, MAX_YAML_BYTES, noun="scenario file")
+        return key_lines(decode_text(path.read_bytes(), label), label)
+    except (InputError, OSError):
+        return {}

@@ -216,6 +216,7 @@ class ParsedTable:
     frame: pd.DataFrame  # typed; index = the reader's positional index (see RawTable.row_number)
     problems: list[Problem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    header_complete: bool = True  # False: a column the schema needs is missing or misspelled (reported once)
 
 
 def parse_table(raw: RawTable, schema: TableSchema, horizon: Horizon | None) -> ParsedTable:
@@ -241,6 +242,7 @@ def parse_table(raw: RawTable, schema: TableSchema, horizon: Horizon | None) -> 
         else:
             hint = f" (did you mean '{guess}'?)" if guess else ""
             result.warnings.append(printable(f"{label}: unknown column '{col}' ignored{hint}"))
+    result.header_complete = not any(p.row == 1 for p in problems) and not missing
     for name in missing:
         guess = closest(name, header)
         hint = f" (closest in the header: '{guess}')" if guess else ""
@@ -250,8 +252,10 @@ def parse_table(raw: RawTable, schema: TableSchema, horizon: Horizon | None) -> 
 
     parsed = {}
     for col in schema.columns:
-        text = frame[col.name] if col.name in frame.columns else pd.Series("", index=frame.index, dtype=object)
-        parsed[col.name] = _parse_column(text, col, raw, horizon, problems)
+        present = col.name in frame.columns
+        text = frame[col.name] if present else pd.Series("", index=frame.index, dtype=object)
+        # A column the header lacks is reported once above (with the closest header found), not once per row.
+        parsed[col.name] = _parse_column(text, col, raw, horizon, problems if present else [])
     result.frame = pd.DataFrame(parsed, index=frame.index)
 
     if schema.key and not frame.empty and all(k in frame.columns for k in schema.key):

@@ -12,8 +12,10 @@ import numpy as np
 
 from models.errors import InputError, Problem
 from models.risk_inputs import build_risk_inputs
-from models.risk_settings import risk_settings
+from models.risk_settings import allocation_label, risk_settings
+from models.risk_schema import OPTIMAL, assemble_risk
 from models.risk_summary import tco_statistics
+from models.scenario import Scenario
 from models.stochastic import (
     HELD_FAMILIES,
     RECOURSE_CHUNK_FUTURES,
@@ -43,15 +45,17 @@ class StochasticRun:
     deterministic_costs_usd: np.ndarray
 
 
-def run_stochastic_plan(scenario, samples: int, seed: int | None = None, cvar_weight: float = 0.0,
+def run_stochastic_plan(scenario: Scenario, samples: int, seed: int | None = None, cvar_weight: float = 0.0,
                         cvar_alpha: float = DEFAULT_CVAR_ALPHA, backend: str | None = None,
                         time_limit_s: float | None = None,
                         gap: float | None = None, progress=None, say=None,
-                        futures: Futures | None = None) -> StochasticRun:
+                        futures: Futures | None = None,
+                        validation_futures: Futures | None = None) -> StochasticRun:
     """Deterministic plan → N futures → extensive form (training pools held at the deterministic choice) →
     purchases and training → forecast re-solve with those fixed → both plans' TCO over the same futures. Each of the
     three solves (deterministic, extensive form, re-solve) gets `time_limit_s`.
-    `futures` replaces the sampled ones (a test's hand-made futures)."""
+    `futures` replaces the sampled ones (a test's hand-made futures), `validation_futures` the unseen ones the
+    returned plan is chosen on (default: as many futures of seed + VALIDATION_SEED_OFFSET)."""
     say = say or (lambda text: None)
     settings = risk_settings(scenario, samples=samples, seed=seed)
     time_limit_s = scenario.solver.time_limit_s if time_limit_s is None else time_limit_s
@@ -108,10 +112,63 @@ def run_stochastic_plan(scenario, samples: int, seed: int | None = None, cvar_we
                "cvar_alpha": float(cvar_alpha), "expected_tco_usd": float(costs.mean()),
                "cvar_usd": cvar(costs, cvar_alpha), "deterministic_expected_tco_usd": float(det_costs.mean()),
                "vss_usd": float(det_costs.mean() - costs.mean())}
+
+    # The SAA plan is optimal on the futures it saw; whether it holds is asked of futures it did not see.
+    if validation_futures is None:
+        validation_futures = draw_futures(inputs, settings.seed + VALIDATION_SEED_OFFSET, futures.count,
+                                          settings.failure_rate)
+    held_out = optimal_recourse(built, inputs, validation_futures, document, time_limit_s)["costs_usd"]
+    det_held_out = optimal_recourse(built, inputs, validation_futures, deterministic_document,
+                                    time_limit_s)["costs_usd"]
+    check = validation_figures(costs, held_out, det_held_out, cvar_weight, cvar_alpha)
+    figures.update(check, validation_seed=settings.seed + VALIDATION_SEED_OFFSET)
+    say(f"validation on {validation_futures.count:,} unseen futures: E[TCO] stochastic "
+        f"${check['validation_expected_tco_usd']:,.0f} vs deterministic "
+        f"${check['validation_deterministic_expected_tco_usd']:,.0f} (difference "
+        f"{check['validation_difference_usd']:+,.0f} $ ± {check['validation_difference_ci95_usd']:,.0f} $, 95 %); "
+        f"in-sample optimism {check['in_sample_optimism_usd']:+,.0f} $ ± {check['in_sample_optimism_ci95_usd']:,.0f} $")
+    if check["chosen"] == "deterministic":
+        say("the two-stage plan loses to the deterministic plan on the unseen futures: returning the deterministic "
+            "plan (more futures, --stochastic N, may change that)")
+        stochastic, costs = deterministic, det_costs
     document = plan_document(stochastic, stochastic=figures)
     return StochasticRun(run=stochastic, document=document, deterministic=deterministic,
                          deterministic_document=deterministic_document, costs_usd=costs,
                          deterministic_costs_usd=det_costs)
+
+
+VALIDATION_SEED_OFFSET = 2  # the selection's unseen futures: not the in-sample seed, nor out_of_sample's (+1)
+Z_95 = 1.959963984540054  # two-sided 95 % normal quantile, for the confidence half-widths
+
+
+def _mean_and_ci95(values: np.ndarray) -> tuple[float, float]:
+    """Sample mean and the half-width of its normal 95 % confidence interval (0 with fewer than two values)."""
+    values = np.asarray(values, dtype=float)
+    if values.size < 2:
+        return float(values.mean()), 0.0
+    return float(values.mean()), float(Z_95 * values.std(ddof=1) / np.sqrt(values.size))
+
+
+def validation_figures(in_sample_usd: np.ndarray, held_out_usd: np.ndarray,
+                       deterministic_held_out_usd: np.ndarray, cvar_weight: float = 0.0,
+                       cvar_alpha: float = DEFAULT_CVAR_ALPHA) -> dict:
+    """Both plans on the same unseen futures, judged by the objective the two stages minimised, mean + λ·CVaR_α
+    (the mean when λ = 0): its difference (stochastic − deterministic), the 95 % interval of the paired mean
+    difference, the SAA optimism (held-out mean − in-sample mean, independent samples), and which plan is returned:
+    the stochastic one unless it is dearer on the unseen futures."""
+    def objective(costs: np.ndarray) -> float:
+        return float(np.mean(costs)) + (cvar_weight * cvar(costs, cvar_alpha) if cvar_weight else 0.0)
+
+    _, difference_ci = _mean_and_ci95(held_out_usd - deterministic_held_out_usd)
+    difference = objective(held_out_usd) - objective(deterministic_held_out_usd)
+    held_mean, held_ci = _mean_and_ci95(held_out_usd)
+    in_mean, in_ci = _mean_and_ci95(in_sample_usd)
+    return {"validation_samples": int(held_out_usd.size), "validation_expected_tco_usd": held_mean,
+            "validation_deterministic_expected_tco_usd": float(np.mean(deterministic_held_out_usd)),
+            "validation_difference_usd": difference, "validation_difference_ci95_usd": difference_ci,
+            "in_sample_optimism_usd": held_mean - in_mean,
+            "in_sample_optimism_ci95_usd": float(np.hypot(held_ci, in_ci)),
+            "chosen": "deterministic" if difference > 0 else "stochastic"}
 
 
 def _nodes(model, x):
@@ -125,20 +182,22 @@ def optimal_recourse(built, inputs, futures: Futures, plan: dict, time_limit_s: 
     model = built.model
     x = first_stage_from_plan(model, plan, built.scenario.horizon, built.solved.headroom)
     nodes = _nodes(model, x)
-    costs, short = [], []
+    costs, short, splits = [], [], []
     for start in range(0, futures.count, RECOURSE_CHUNK_FUTURES):  # futures decouple: one LP per chunk
         chunk = futures.take(start, start + RECOURSE_CHUNK_FUTURES)
         two_stage = build_two_stage(model, built.classes, inputs, chunk, nodes)
         chunk_costs, solution = recourse_costs(two_stage, x, time_limit_s)
         costs.append(chunk_costs)
+        splits.append(two_stage.future_cost_split(solution))
         short.append(two_stage.shortfall_by_quarter(solution))
         if progress is not None:
             progress(chunk.count)
     return {"costs_usd": np.concatenate(costs),
+            "split_usd": {key: np.concatenate([split[key] for split in splits]) for key in splits[0]},
             "shortfall_probability": float(np.concatenate(short).mean(axis=0).max())}
 
 
-def evaluate_optimal(scenario, plan: dict, samples: int | None = None, seed: int | None = None,
+def evaluate_optimal(scenario: Scenario, plan: dict, samples: int | None = None, seed: int | None = None,
                      progress=None) -> dict:
     """`planner evaluate --allocation optimal`: the plan's TCO over evaluate's futures with the recourse LP of
     models/stochastic.py in each (delivery slips are not carried; README, Stochastic planning). `progress(n)` is
@@ -149,10 +208,13 @@ def evaluate_optimal(scenario, plan: dict, samples: int | None = None, seed: int
     futures = draw_futures(inputs, settings.seed, settings.samples, settings.failure_rate)
     out = optimal_recourse(built, inputs, futures, plan, scenario.solver.time_limit_s, progress)
     costs = out["costs_usd"]
-    return {"samples": settings.samples, "seed": settings.seed, "allocation": "optimal", "dtype": "float64",
-            "plan_objective_usd": plan.get("objective_usd"),
-            "tco_usd": tco_statistics(costs),
-            "shortfall_probability_worst_quarter": out["shortfall_probability"]}
+    split = {key: float(values.mean()) for key, values in out["split_usd"].items()}
+    return assemble_risk({"samples": settings.samples, "seed": settings.seed, "allocation": OPTIMAL,
+                          "allocation_label": allocation_label(OPTIMAL), "dtype": "float64",
+                          "plan_objective_usd": plan.get("objective_usd"), "tco_usd": tco_statistics(costs),
+                          # E[TCO] split as evaluate's rule-based allocations split it (spend, rented, penalties)
+                          "expected_tco_usd": {"total_usd": float(costs.mean()), **split},
+                          "shortfall_probability_worst_quarter": out["shortfall_probability"]}, OPTIMAL)
 
 
 def stderr_say(quiet: bool):
@@ -167,7 +229,7 @@ def stderr_say(quiet: bool):
 OUT_OF_SAMPLE_SEED_OFFSET = 1  # fresh futures: the seed after the one the plan was solved on
 
 
-def out_of_sample(scenario, stochastic: StochasticRun, samples: int | None = None) -> dict:
+def out_of_sample(scenario: Scenario, stochastic: StochasticRun, samples: int | None = None) -> dict:
     """`planner evaluate` of the stochastic plan (its RISK document, for the Risk sheet) with the deterministic plan
     evaluated on the same fresh futures beside it, under `comparison`."""
     from models.risk import evaluate_plan
@@ -178,8 +240,8 @@ def out_of_sample(scenario, stochastic: StochasticRun, samples: int | None = Non
     optimal = {name: evaluate_optimal(scenario, document, samples=samples, seed=seed)
                for name, document in (("deterministic", stochastic.deterministic_document),
                                       ("stochastic", stochastic.document))}
-    return {**risk, "comparison": comparison(stochastic.document, stochastic.deterministic_document, risk, other,
-                                             optimal)}
+    return assemble_risk({**risk, "comparison": comparison(stochastic.document, stochastic.deterministic_document,
+                                                           risk, other, optimal)})
 
 
 def comparison(plan: dict, deterministic: dict, risk: dict, deterministic_risk: dict, optimal: dict) -> dict:

@@ -11,9 +11,11 @@ import math
 import numpy as np
 import pandas as pd
 
-from models.errors import InputError, Problem
+from models.errors import Problem
+from models.money import facility_kw, in_service_quarter
 from models.performance import estimate_performance
 from models.quarters import Horizon
+from models.scenario import Scenario
 from models.sets import facility_headroom, rack_fit
 from models.units import KW_PER_MW
 from planner.tables import RawTable
@@ -132,7 +134,8 @@ def _contract_problems(tables: dict[str, pd.DataFrame], raws: dict[str, RawTable
                                                "cloud site", column="site", **where))
         if row["sku"] is not None and row["sku"] not in skus:
             problems.append(Problem(raw.label, f"contract for unknown sku '{row['sku']}'", column="sku", **where))
-        start = max(row["available_from"], 0) + (0 if pd.isna(row["lead_quarters"]) else row["lead_quarters"])
+        start = in_service_quarter(max(row["available_from"], 0),
+                                   0 if pd.isna(row["lead_quarters"]) else row["lead_quarters"])
         if not pd.isna(start) and not pd.isna(row["term_quarters"]) and start + row["term_quarters"] > horizon.quarters:
             problems.append(Problem(raw.label, f"a {row['term_quarters']:g}-quarter term from "
                                                f"{horizon.label(int(start))} ends after the horizon "
@@ -208,12 +211,13 @@ def _architecture_problems(row: pd.Series) -> list[tuple[str, str]]:
     return problems
 
 
-def check_runnable(scenario, raws: dict[str, RawTable]) -> list[Problem]:
+def check_runnable(scenario: Scenario, raws: dict[str, RawTable]) -> list[Problem]:
     """Every workload needs an eligible SKU (memory, SLO) on some allowed site that can host it."""
     performance = estimate_performance(scenario.catalog, scenario.workloads, scenario.throughput)
     raw = raws["workloads"]
     row_of = {name: raw.row_number(idx) for idx, name in raw.frame["workload"].items()}
-    hosted = _hosted_workloads(scenario, performance)
+    hosting = _hosting(scenario, performance)
+    hosted = set(hosting.loc[hosting["ok"], "workload"])
     problems: list[Problem] = []
     for workload, group in performance.groupby(level="workload", sort=False):
         if workload in hosted:  # the common case, decided for every workload at once
@@ -224,104 +228,74 @@ def check_runnable(scenario, raws: dict[str, RawTable]) -> list[Problem]:
             problems.append(Problem(raw.label, f"no SKU can run '{workload}' ({reasons})",
                                     row=row_of.get(workload), column="workload"))
             continue
-        why_not = [_why_site_cannot_host(scenario, workload, site, eligible)
+        w = scenario.workloads.loc[workload]
+        last_quarter = int(w["deadline"]) if w["kind"] == "training" else scenario.horizon.quarters - 1
+        pairs = hosting[hosting["workload"] == workload]
+        why_not = [_why_site_cannot_host(pairs[pairs["site"] == site], site, scenario.horizon.label(last_quarter))
                    for site in scenario.allowed_sites(workload)]
-        if all(why_not):
-            problems.append(Problem(raw.label, f"no allowed site can host '{workload}' ("
-                                    + "; ".join(why_not) + ")", row=row_of.get(workload), column="sites"))
+        problems.append(Problem(raw.label, f"no allowed site can host '{workload}' ("
+                                + "; ".join(why_not) + ")", row=row_of.get(workload), column="sites"))
     return problems
 
 
-def _hosted_workloads(scenario, performance: pd.DataFrame) -> set:
-    """Workloads some eligible SKU can run for at some allowed site: the rules of _why_site_cannot_host, for
-    every (workload, site, SKU) at once (at 1,000 workloads the per-site loop alone took 8–16 s)."""
+def _hosting(scenario: Scenario, performance: pd.DataFrame) -> pd.DataFrame:
+    """The hosting rules, once, for every (workload, allowed site, eligible SKU) at once (at 1,000 workloads a
+    per-site loop took 8–16 s): a cloud site hosts a SKU it rents; an owned site one that can be in service by the
+    workload's last quarter (or is in its fleet) and whose minimum nodes fit its power cap at full load and its
+    racks. One row per pair, in the eligible SKUs' order, with `ok` and each rule's figures."""
     eligible = performance[performance["eligible"]].reset_index()[["workload", "sku", "min_nodes"]]
     workloads = scenario.workloads
     allowed = pd.DataFrame({"workload": workloads.index,
                             "site": [scenario.allowed_sites(w) for w in workloads.index]}).explode("site")
     pairs = eligible.merge(allowed, on="workload")
     if pairs.empty:
-        return set()
+        return pairs.assign(ok=np.zeros(0, dtype=bool))
     site = scenario.sites.loc[pairs["site"]]
     sku = scenario.catalog.loc[pairs["sku"]]
     kind = workloads.loc[pairs["workload"]]
     last_quarter = np.where(kind["kind"].to_numpy() == "training",
                             kind["deadline"].to_numpy(dtype=float, na_value=np.nan), scenario.horizon.quarters - 1)
-    earliest = np.maximum(sku["available_from"].to_numpy(dtype=float), 0) + sku["lead_quarters"].to_numpy(dtype=float)
+    earliest = in_service_quarter(np.maximum(sku["available_from"].to_numpy(dtype=float), 0),
+                                  sku["lead_quarters"].to_numpy(dtype=float))
     fleet_pairs = pd.MultiIndex.from_frame(scenario.fleet[["site", "sku"]]) if len(scenario.fleet) else None
     has_fleet = (pd.MultiIndex.from_frame(pairs[["site", "sku"]]).isin(fleet_pairs) if fleet_pairs is not None
                  else np.zeros(len(pairs), dtype=bool))
     min_nodes = pairs["min_nodes"].to_numpy(dtype=float)
-    full_kw = min_nodes * sku["node_kw"].to_numpy(dtype=float) * site["pue"].to_numpy(dtype=float)
-    extra_kw, extra_racks = facility_headroom(scenario, site)
-    _, per_rack = rack_fit(scenario.sites, scenario.catalog, pairs["site"], pairs["sku"])
-    owned_ok = (((earliest <= last_quarter) | has_fleet)
-                & (full_kw <= site["power_mw"].to_numpy(dtype=float) * KW_PER_MW + extra_kw)
-                & (min_nodes / np.maximum(per_rack, 1.0) <= site["racks"].to_numpy(dtype=float) + extra_racks))
-    cloud_ok = sku["rent_usd_per_gpu_hour"].notna().to_numpy()
-    ok = np.where(site["kind"].to_numpy() == "cloud", cloud_ok, owned_ok)
-    ok &= rack_fit(scenario.sites, scenario.catalog, pairs["site"], pairs["sku"])[0]
-    return set(pairs.loc[ok, "workload"])
+    full_kw = facility_kw(sku["node_kw"].to_numpy(dtype=float), site["pue"].to_numpy(dtype=float), nodes=min_nodes)
+    extra_kw, extra_racks = facility_headroom(scenario, site)  # the most the site's build-out options add
+    fits, per_rack = rack_fit(scenario.sites, scenario.catalog, pairs["site"], pairs["sku"])  # cooling, density
+    cap_kw = site["power_mw"].to_numpy(dtype=float) * KW_PER_MW + extra_kw
+    racks_needed = min_nodes / np.maximum(per_rack, 1.0)
+    racks = site["racks"].to_numpy(dtype=float) + extra_racks
+    in_time = (earliest <= last_quarter) | has_fleet
+    power_ok = full_kw <= cap_kw
+    owned_ok = in_time & power_ok & (racks_needed <= racks)
+    cloud = site["kind"].to_numpy() == "cloud"
+    rentable = sku["rent_usd_per_gpu_hour"].notna().to_numpy()
+    return pairs.assign(cloud=cloud, rentable=rentable, fits=fits, in_time=in_time, power_ok=power_ok,
+                        full_kw=full_kw, cap_kw=cap_kw, racks_needed=racks_needed, racks=racks,
+                        ok=fits & np.where(cloud, rentable, owned_ok))
 
 
-def _why_site_cannot_host(scenario, workload: str, site: str, eligible: pd.DataFrame) -> str:
-    """'' if some eligible SKU can be placed at `site` within the horizon, else the reason in words."""
-    info = scenario.sites.loc[site]
-    w = scenario.workloads.loc[workload]
-    last_quarter = int(w["deadline"]) if w["kind"] == "training" else scenario.horizon.quarters - 1
+def _why_site_cannot_host(pairs: pd.DataFrame, site: str, last_quarter: str) -> str:
+    """Why no eligible SKU can be placed at `site` by quarter `last_quarter`, in words, from `_hosting`'s rows of
+    one workload at that site (none of them ok): the first rule each SKU breaks."""
     reasons = []
-    for sku, min_nodes in eligible["min_nodes"].droplevel("workload").items():
-        sku_row = scenario.catalog.loc[sku]
-        if not rack_fit(scenario.sites, scenario.catalog, pd.Index([site]), pd.Index([sku]))[0][0]:
-            reasons.append(f"{sku}'s rack does not fit (cooling or max_kw_per_rack)")
-            continue
-        if info["kind"] == "cloud":
-            if not math.isnan(sku_row["rent_usd_per_gpu_hour"]):
-                return ""
-            reasons.append(f"{sku} not rentable")
-            continue
-        earliest = max(int(sku_row["available_from"]), 0) + int(sku_row["lead_quarters"])
-        has_fleet = ((scenario.fleet["site"] == site) & (scenario.fleet["sku"] == sku)).any()
-        full_kw = min_nodes * sku_row["node_kw"] * info["pue"]
-        if earliest > last_quarter and not has_fleet:
-            reasons.append(f"{sku} cannot be in service by {scenario.horizon.label(last_quarter)}")
-        elif full_kw > info["power_mw"] * KW_PER_MW:
-            reasons.append(f"{sku} needs {full_kw:,.0f} kW at full load, cap {info['power_mw'] * KW_PER_MW:,.0f} kW")
-        elif min_nodes / sku_row["nodes_per_rack"] > info["racks"]:
-            reasons.append(f"{sku} needs {min_nodes / sku_row['nodes_per_rack']:g} racks, site has "
-                           f"{info['racks']:g}")
+    for pair in pairs.itertuples():
+        if not pair.fits:
+            reasons.append(f"{pair.sku}'s rack does not fit (cooling or max_kw_per_rack)")
+        elif pair.cloud:
+            reasons.append(f"{pair.sku} not rentable")
+        elif not pair.in_time:
+            reasons.append(f"{pair.sku} cannot be in service by {last_quarter}")
+        elif not pair.power_ok:
+            reasons.append(f"{pair.sku} needs {pair.full_kw:,.0f} kW at full load, cap {pair.cap_kw:,.0f} kW")
         else:
-            return ""
+            reasons.append(f"{pair.sku} needs {pair.racks_needed:g} racks, site has {pair.racks:g}")
     return f"site {site}: " + ", ".join(reasons)
 
 
-# Upper bounds of the `risk:` numbers (models/risk_inputs.py checks the lower ones): the evaluator holds
-# samples x quarters x pools floats, so 10^12 samples would exhaust memory long before giving an answer.
-MAX_RISK_SAMPLES = 10_000_000
-MAX_RISK_SIGMA = 10.0  # a log-normal sigma of 10 spreads a forecast over 10^±4 already
-RISK_UPPER_BOUNDS = {"samples": MAX_RISK_SAMPLES, "sensitivity_samples": MAX_RISK_SAMPLES,
-                     "seed": 2**63 - 1, "demand_sigma": MAX_RISK_SIGMA, "demand_common_sigma": MAX_RISK_SIGMA,
-                     "sigma_growth_per_quarter": MAX_RISK_SIGMA, "electricity_sigma": MAX_RISK_SIGMA}
-
-
-def check_risk_section(scenario) -> list[Problem]:
-    """The `risk:` distributions are checked with everything else, so no command starts on a bad one."""
-    from models.risk_settings import risk_settings
-
-    try:
-        risk_settings(scenario)
-    except InputError as error:
-        return error.problems
-    label = scenario.path.name
-    problems = []
-    for key, high in RISK_UPPER_BOUNDS.items():
-        value = scenario.risk.get(key)
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > high:
-            problems.append(Problem(label, f"'risk.{key}' must be <= {high:,}, got {value:,g}", column=f"risk.{key}"))
-    return problems
-
-
-def check_fleet_fits(scenario, raws: dict[str, RawTable]) -> list[Problem]:
+def check_fleet_fits(scenario: Scenario, raws: dict[str, RawTable]) -> list[Problem]:
     """The existing fleet alone must fit each owned site's power cap (full load × PUE) and racks in every quarter
     it is in service; otherwise no plan exists and the cause is the fleet table, not a workload."""
     from models.sets import life_quarters
@@ -339,7 +313,8 @@ def check_fleet_fits(scenario, raws: dict[str, RawTable]) -> list[Problem]:
     site = scenario.sites.reindex(grid["site"])
     _, per_rack = rack_fit(scenario.sites, scenario.catalog, grid["site"], grid["sku"])  # at the hall's density
     per_rack = np.where(per_rack >= 1, per_rack, sku["nodes_per_rack"].to_numpy())  # unfitting: its own problem
-    grid = grid.assign(kw=grid["nodes"].to_numpy() * sku["node_kw"].to_numpy() * site["pue"].to_numpy(),
+    grid = grid.assign(kw=facility_kw(sku["node_kw"].to_numpy(), site["pue"].to_numpy(),
+                                      nodes=grid["nodes"].to_numpy()),
                        racks=grid["nodes"].to_numpy() / per_rack)
     used = grid.groupby(["site", "quarter"])[["kw", "racks"]].sum().reset_index()
     problems = []

@@ -13,8 +13,8 @@ import json
 import os
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from models.errors import InputError, Problem
 

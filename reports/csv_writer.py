@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from models.scenario import Scenario
 from reports.atomic import write_atomic
 from reports.cells import neutral_frame
 from reports.tables import build_tables
 
 
-def write_csv_tables(directory: str | Path, plan: dict, scenario) -> list[Path]:
+def write_csv_tables(directory: str | Path, plan: dict, scenario: Scenario) -> list[Path]:
     """One `<table>.csv` per table in `reports.tables.build_tables` (tidy: a header row, no total rows).
 
     Text that a spreadsheet program would read as a formula (`=x`, `+x`, `-x`, `@x`, a leading tab or carriage

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from openpyxl.chart import BarChart, Reference
 from openpyxl.chart.series import SeriesLabel
-from openpyxl.styles import Font
+from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
-from reports.workbook import put
+from reports.workbook_cells import print_setup, put, put_note
 
 USD = '"$"#,##0'
 USD_CENTS = '"$"#,##0.00'
@@ -22,6 +22,8 @@ PERCENT = "0.0%"
 UNITS = "#,##0.0"
 BOLD = Font(bold=True)
 TITLE_FONT = Font(bold=True, size=13)
+RISK_WIDTHS = [30, 22, 30, 30, 26]  # characters: each header fits ("Expected shortfall (tokens/s)")
+SENSITIVITY_WIDTHS = [36, 14, 30, 22, 22, 20, 20, 16]
 TCO_ROWS = (("mean", "Mean"), ("p5", "P5"), ("p50", "P50 (median)"), ("p95", "P95"), ("p99", "P99"),
             ("cvar95", "CVaR95 (mean of the worst 5 %)"))
 
@@ -31,10 +33,8 @@ def add_risk_sheets(workbook, risk: dict) -> None:
     _risk_sheet(workbook.create_sheet("Risk"), risk)
     _sensitivity_sheet(workbook.create_sheet("Sensitivity"), risk)
     for ws in (workbook["Risk"], workbook["Sensitivity"]):
-        # Printed (or converted to PDF) one page wide, landscape, so a chart is never cut at a page edge.
-        ws.page_setup.orientation = "landscape"
-        ws.sheet_properties.pageSetUpPr.fitToPage = True
-        ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
+        # Printed (or converted to PDF) like every other sheet: A4 landscape, one page wide.
+        print_setup(ws)
 
 
 COMPARISON_ROWS = (("objective_usd", "Objective on the forecast", USD), ("mean_usd", "E[TCO]", USD),
@@ -43,9 +43,9 @@ COMPARISON_ROWS = (("objective_usd", "Objective on the forecast", USD), ("mean_u
 COMPARISON_COLUMN = 6  # the comparison sits right of the percentiles (column F on)
 
 
-def _comparison_table(ws, risk: dict) -> None:
+def _comparison_table(ws, risk: dict) -> int:
     """`plan --stochastic`: the deterministic and the stochastic plan on the same fresh futures, the in-sample
-    figures, and the purchases that differ."""
+    figures, and the purchases that differ; returns the last row written."""
     c = COMPARISON_COLUMN
     comparison = risk["comparison"]
     put(ws, 4, c, f"Deterministic vs stochastic plan, out of sample ({risk['samples']:,} futures, seed "
@@ -75,6 +75,7 @@ def _comparison_table(ws, risk: dict) -> None:
     for i, order in enumerate(comparison["purchases_differ"]):
         for column, key in enumerate(("quarter", "site", "sku", "deterministic_nodes", "stochastic_nodes")):
             put(ws, row + 2 + i, c + column, order[key])
+    return row + 1 + len(comparison["purchases_differ"])
 
 
 def _side_by_side(ws, row: int, c: int, plans: dict, rows) -> int:
@@ -101,8 +102,9 @@ def _widths(ws, widths: list[int]) -> None:
 
 def _risk_sheet(ws, risk: dict) -> None:
     put(ws, 1, 1, "Discounted TCO over sampled futures").font = TITLE_FONT
-    put(ws, 2, 1, f"{risk['samples']:,} samples, seed {risk['seed']}, {risk['dtype']} on {risk['device']}"
-                  + (" (deterministic: every uncertainty off)" if risk.get("deterministic") else ""))
+    about = (f"{risk['samples']:,} samples, seed {risk['seed']}, {risk['dtype']} on {risk['device']}"
+             + (" (deterministic: every uncertainty off)" if risk.get("deterministic") else "")
+             + f"; allocation: {risk.get('allocation_label') or risk['settings']['allocation']}")
     _header(ws, 4, ["Statistic", "TCO (USD)"])
     row = 5
     for key, label in TCO_ROWS:
@@ -114,8 +116,9 @@ def _risk_sheet(ws, risk: dict) -> None:
         put(ws, row, 2, risk["plan_objective_usd"], USD)
         row += 1
     row = _decomposition_table(ws, risk, row + 1)
+    chart_row = 4
     if risk.get("comparison"):
-        _comparison_table(ws, risk)
+        chart_row = _comparison_table(ws, risk) + 2  # the histogram below the comparison, never over it
 
     # Histogram: bin midpoints and counts, then a column chart over them.
     hist_top = row + 2
@@ -138,7 +141,7 @@ def _risk_sheet(ws, risk: dict) -> None:
     chart.add_data(Reference(ws, min_col=3, min_row=hist_top, max_row=last), titles_from_data=True)
     chart.set_categories(Reference(ws, min_col=1, min_row=hist_top + 1, max_row=last))
     chart.width, chart.height = 18, 9
-    ws.add_chart(chart, "E4")
+    ws.add_chart(chart, f"E{chart_row}")
 
     # Shortfall: by quarter, then every (quarter, workload) with any chance of falling short.
     top = max(last + 3, 24)
@@ -165,8 +168,9 @@ def _risk_sheet(ws, risk: dict) -> None:
         put(ws, r, 3, item["probability"], PERCENT)
         put(ws, r, 4, item["expected_shortfall_tokens_per_s"], UNITS)
         put(ws, r, 5, item["expected_unmet_tokens_per_s"], UNITS)
+    _widths(ws, RISK_WIDTHS)
+    put_note(ws, 2, about, len(RISK_WIDTHS), font=Font())
     _definitions(ws, risk, r + 3)
-    _widths(ws, [30, 22, 22, 28, 26])
 
 
 DECOMPOSITION_ROWS = (("spend_usd", "Spend (the plan's own lines)"),
@@ -197,18 +201,20 @@ def _definitions(ws, risk: dict, top: int) -> None:
         return
     put(ws, top, 1, "Definitions").font = BOLD
     for r, (name, text) in enumerate(definitions.items(), start=top + 1):
-        put(ws, r, 1, name)
-        put(ws, r, 2, text)
+        put(ws, r, 1, name).alignment = Alignment(vertical="top")
+        put_note(ws, r, text, len(RISK_WIDTHS), first_column=2, font=Font())  # wrapped across B..E
 
 
 def _sensitivity_sheet(ws, risk: dict) -> None:
     base = risk.get("sensitivity_tco_usd_base", risk["tco_usd"]["mean"])
     put(ws, 1, 1, "Sensitivity of expected TCO to each input").font = TITLE_FONT
-    put(ws, 2, 1, "Derivatives by automatic differentiation; tornado at -10 % / +10 % of each input, over "
-                  f"{risk.get('sensitivity_samples', risk['samples']):,} samples with common random numbers.")
+    _widths(ws, SENSITIVITY_WIDTHS)
+    put_note(ws, 2, "Derivatives by automatic differentiation; tornado at -10 % / +10 % of each input, over "
+                    f"{risk.get('sensitivity_samples', risk['samples']):,} samples with common random numbers.",
+             len(SENSITIVITY_WIDTHS), font=Font())
     put(ws, 3, 1, "Base E[TCO] (USD)")
     put(ws, 3, 2, base, USD)
-    put(ws, 4, 1, risk.get("sensitivity_basis", "purchases held fixed"))
+    put_note(ws, 4, risk.get("sensitivity_basis", "purchases held fixed"), len(SENSITIVITY_WIDTHS), font=Font())
     top = 5
     _header(ws, top, ["Input", "Value", "dE[TCO]/d input (USD per unit)", "E[TCO] at -10 % (USD)",
                       "E[TCO] at +10 % (USD)", "Delta at -10 % (USD)", "Delta at +10 % (USD)", "Swing (USD)"])
@@ -224,7 +230,6 @@ def _sensitivity_sheet(ws, risk: dict) -> None:
         put(ws, r, 6, minus, USD)
         put(ws, r, 7, plus, USD)
         put(ws, r, 8, abs(plus - minus), USD)
-    _widths(ws, [36, 14, 30, 22, 22, 20, 20, 16])
     if not rows:
         return
     last = top + len(rows)

@@ -11,10 +11,13 @@ from __future__ import annotations
 import pandas as pd
 
 from models.cost_parameters import PENALTY_LINES_USD, SPEND_LINES_USD, USD_LINES, build_cost_parameters
+from models.money import (carbon_t, charged_usd_per_kwh, facility_kw, facility_kwh_per_quarter, life_quarters,
+                          purchase_book_values)
 from models.plan_schema import RESULT_TABLES, table_columns
 from models.quarters import HOURS_PER_QUARTER, QUARTERS_PER_YEAR
-from models.sets import fleet_in_service, life_quarters
-from models.units import GRAMS_PER_TONNE, KW_PER_MW
+from models.scenario import Scenario
+from models.sets import fleet_in_service
+from models.units import KW_PER_MW
 
 # The PLAN.json tables the reports read, with their columns as models/plan_schema.py declares them.
 PLAN_RECORD_FIELDS: dict[str, tuple[str, ...]] = {name: tuple(table_columns(name)) for name in RESULT_TABLES}
@@ -37,45 +40,21 @@ def _frame(plan: dict, name: str) -> pd.DataFrame:
     return pd.DataFrame(plan.get(name) or [], columns=list(fields))
 
 
-def _site_info(scenario) -> pd.DataFrame:
+def _site_info(scenario: Scenario) -> pd.DataFrame:
     sites = scenario.sites
     return pd.DataFrame({"site_kind": sites["kind"].astype(object),
                          "site_cap_kw": sites["power_mw"].where(sites["kind"] == OWNED) * 1_000.0},
                         index=pd.Index(sites.index.astype(object), name="site"))
 
 
-def _gpus_per_node(scenario) -> pd.Series:
+def _gpus_per_node(scenario: Scenario) -> pd.Series:
     return scenario.catalog["gpus_per_node"].astype(float).rename_axis("sku")
 
 
-def purchase_book_values(purchases: pd.DataFrame, scenario, prices=None) -> pd.DataFrame:
-    """Per order (rows of PLAN.json `purchases`): what the objective charges for it inside the horizon, and the
-    book value left at the end.
-
-    Depreciation mode charges price / (life_years × 4) per node for every quarter in service (from `in_service`
-    for life_years × 4 quarters, rounded) up to the horizon's end; cash mode charges the whole price in the order
-    quarter. book_value_end_usd = capex_usd − charged_in_horizon_usd: in depreciation mode, the part of the price
-    later quarters will carry; in cash mode, nothing. `prices`: the scenario's models/cost_parameters.py prices
-    (built here when not given).
-    """
-    prices = build_cost_parameters(scenario) if prices is None else prices
-    catalog, horizon = scenario.catalog, scenario.horizon
-    sku = purchases["sku"]
-    per_node_quarter = sku.map(prices.depreciation_usd_per_node_quarter).astype(float)
-    in_service = pd.Series([horizon.relative(q) for q in purchases["in_service"]], index=purchases.index,
-                           dtype=float)
-    retired = in_service + sku.map(life_quarters(catalog)).astype(float)
-    quarters = (retired.clip(upper=horizon.quarters) - in_service.clip(lower=0)).clip(lower=0)
-    depreciation = purchases["nodes"] * per_node_quarter
-    charged = depreciation * quarters if prices.charges_depreciation else purchases["capex_usd"]
-    return pd.DataFrame({"depreciation_usd_per_quarter": depreciation, "quarters_charged": quarters,
-                         "charged_in_horizon_usd": charged.astype(float),
-                         "book_value_end_usd": (purchases["capex_usd"] - charged).astype(float)})
-
-
-def purchases_table(plan: dict, scenario) -> pd.DataFrame:
-    book = purchase_book_values(_frame(plan, "purchases"), scenario)  # recomputed: older plans lack the columns
-    frame = _frame(plan, "purchases").drop(columns=list(book.columns), errors="ignore").join(book)
+def purchases_table(plan: dict, scenario: Scenario) -> pd.DataFrame:
+    purchases = _frame(plan, "purchases")  # book values recomputed: older plans lack the columns
+    book = purchase_book_values(purchases, scenario.catalog, scenario.horizon, build_cost_parameters(scenario))
+    frame = purchases.drop(columns=list(book.columns), errors="ignore").join(book)
     frame = frame.rename(columns={"quarter": "order_quarter", "in_service": "in_service_quarter"})
     frame["gpus"] = frame["nodes"] * frame["sku"].map(_gpus_per_node(scenario))
     frame["unit_price_usd"] = (frame["capex_usd"] / frame["nodes"].where(frame["nodes"] != 0)).astype(float)
@@ -85,7 +64,7 @@ def purchases_table(plan: dict, scenario) -> pd.DataFrame:
                   "book_value_end_usd"]]
 
 
-def rentals_table(plan: dict, scenario) -> pd.DataFrame:
+def rentals_table(plan: dict, scenario: Scenario) -> pd.DataFrame:
     frame = _frame(plan, "rentals")
     frame["gpus"] = frame["nodes"] * frame["sku"].map(_gpus_per_node(scenario))
     frame["rent_usd_per_node"] = (frame["rent_usd"] / frame["nodes"].where(frame["nodes"] != 0)).astype(float)
@@ -93,14 +72,14 @@ def rentals_table(plan: dict, scenario) -> pd.DataFrame:
     return frame[["quarter", "site", "sku", "nodes", "gpus", "rent_usd_per_node", "rent_usd"]]
 
 
-def _full_load_facility_kw(frame: pd.DataFrame, scenario) -> pd.Series:
+def _full_load_facility_kw(frame: pd.DataFrame, scenario: Scenario) -> pd.Series:
     """node_kw × nodes × pue: the facility power the nodes would draw all busy, the power cap's own measure."""
     node_kw = frame["sku"].map(scenario.catalog["node_kw"].astype(float))
     pue = frame["site"].map(scenario.sites["pue"].astype(float))
-    return frame["nodes"] * node_kw * pue
+    return facility_kw(node_kw, pue, nodes=frame["nodes"])
 
 
-def fleet_table(plan: dict, scenario) -> pd.DataFrame:
+def fleet_table(plan: dict, scenario: Scenario) -> pd.DataFrame:
     """Nodes in service per quarter × site × SKU, with the site's power cap and its headroom that quarter.
 
     Headroom is measured at full load, as the cap is (Σ node_kw × nodes × pue); it_kw and facility_kw are at the
@@ -124,7 +103,7 @@ FLEET_COST_COLUMNS = ("energy_kwh", "energy_usd", "carbon_t", "depreciation_usd"
                       "maintenance_usd")
 
 
-def existing_fleet_nodes(scenario) -> pd.Series:
+def existing_fleet_nodes(scenario: Scenario) -> pd.Series:
     """Nodes of the already-owned fleet in service, by (quarter label, site, sku): the sunk part of the fleet."""
     fleet = fleet_in_service(scenario.fleet, life_quarters(scenario.catalog), scenario.horizon.quarters)
     labels = [scenario.horizon.label(int(q)) for q in fleet.index.get_level_values("quarter")]
@@ -133,23 +112,23 @@ def existing_fleet_nodes(scenario) -> pd.Series:
          fleet.index.get_level_values("sku").astype(object)], names=["quarter", "site", "sku"]), dtype=float)
 
 
-def _fleet_costs(frame: pd.DataFrame, scenario) -> pd.DataFrame:
+def _fleet_costs(frame: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
     """Each fleet row's share of the quarter's cost lines, by the README's conventions: energy (paid at owned
     sites), carbon (everywhere), and for owned nodes depreciation (depreciation mode) and maintenance; rent is on
     the Rentals table. existing_depreciation_usd is the part charged for the already-owned fleet (sunk)."""
-    units = unit_costs_tables(scenario)
+    prices = build_cost_parameters(scenario)
+    units = unit_costs_tables(scenario, prices)
     sku, site = units["sku"], units["site"]
     owned = (frame["site_kind"] == OWNED).to_numpy()
-    depreciation_mode = scenario.finance.capex_mode == "depreciation"
     existing = existing_fleet_nodes(scenario).reindex(
         pd.MultiIndex.from_frame(frame[["quarter", "site", "sku"]].astype(object))).fillna(0.0).to_numpy()
-    kwh = frame["it_kw"] * frame["site"].map(site["pue"]) * HOURS_PER_QUARTER
-    dep = frame["sku"].map(sku["depreciation_usd_per_node_quarter"]).where(owned & depreciation_mode, 0.0)
+    kwh = facility_kwh_per_quarter(facility_kw(frame["it_kw"], frame["site"].map(site["pue"])))
+    dep = frame["sku"].map(sku["depreciation_usd_per_node_quarter"]).where(owned & prices.charges_depreciation, 0.0)
     return pd.DataFrame({
         "existing_nodes": existing,
         "energy_kwh": kwh,
-        "energy_usd": (kwh * frame["site"].map(site["usd_per_kwh"]).fillna(0.0)).where(owned, 0.0),
-        "carbon_t": kwh * frame["site"].map(site["gco2_per_kwh"]) / GRAMS_PER_TONNE,
+        "energy_usd": kwh * frame["site"].map(charged_usd_per_kwh(scenario.sites)),
+        "carbon_t": carbon_t(kwh, frame["site"].map(site["gco2_per_kwh"])),
         "depreciation_usd": frame["nodes"] * dep,
         "existing_depreciation_usd": existing * dep,
         "maintenance_usd": (frame["nodes"] * frame["sku"].map(sku["maintenance_usd_per_node_quarter"]))
@@ -157,12 +136,13 @@ def _fleet_costs(frame: pd.DataFrame, scenario) -> pd.DataFrame:
     }, index=frame.index)
 
 
-def unit_costs_tables(scenario) -> dict[str, pd.DataFrame]:
+def unit_costs_tables(scenario: Scenario, prices=None) -> dict[str, pd.DataFrame]:
     """The unit costs every cost line multiplies (models/cost_parameters.py): finance parameters, per SKU (price,
     and depreciation, maintenance and rent per node-quarter) and per site (PUE, electricity price, carbon
-    intensity, power cap). The per node-quarter figures are rent of any cloud site (the same everywhere)."""
+    intensity, power cap). The per node-quarter figures are rent of any cloud site (the same everywhere).
+    `prices`: the scenario's CostParameters, built here when not given."""
     finance, catalog, sites = scenario.finance, scenario.catalog, scenario.sites
-    prices = build_cost_parameters(scenario)
+    prices = build_cost_parameters(scenario) if prices is None else prices
     parameters = pd.DataFrame([
         ("capex_mode", prices.capex_mode, "depreciation or cash"),
         ("discount_rate", finance.discount_rate, "per year"),
@@ -192,7 +172,7 @@ def unit_costs_tables(scenario) -> dict[str, pd.DataFrame]:
     return {"parameters": parameters, "sku": sku, "site": site}
 
 
-def placement_table(plan: dict, scenario) -> pd.DataFrame:
+def placement_table(plan: dict, scenario: Scenario) -> pd.DataFrame:
     """Which pool serves each workload each quarter, and what share of that pool's nodes it keeps busy."""
     frame = _frame(plan, "placement").join(_site_info(scenario)[["site_kind"]], on="site")
     kinds = scenario.workloads["kind"].astype(object)
@@ -206,7 +186,7 @@ def placement_table(plan: dict, scenario) -> pd.DataFrame:
                   "tokens_per_s", "pool_nodes", "utilisation"]]
 
 
-def unmet_table(plan: dict, scenario) -> pd.DataFrame:
+def unmet_table(plan: dict, scenario: Scenario) -> pd.DataFrame:
     frame = _frame(plan, "unmet").rename(columns={"units": "unmet_tokens_per_s"})
     demand = scenario.demand.assign(quarter=scenario.demand["quarter"].map(scenario.horizon.label))
     demand = demand.groupby(["workload", "quarter"])["tokens_per_s"].sum().rename("demand_tokens_per_s")
@@ -216,12 +196,12 @@ def unmet_table(plan: dict, scenario) -> pd.DataFrame:
     return frame[["quarter", "workload", "demand_tokens_per_s", "unmet_tokens_per_s", "unmet_usd"]]
 
 
-def unfinished_table(plan: dict, scenario) -> pd.DataFrame:
+def unfinished_table(plan: dict, scenario: Scenario) -> pd.DataFrame:
     frame = _frame(plan, "unfinished")
     return frame.rename(columns={"deadline": "deadline_quarter"}).reset_index(drop=True)
 
 
-def costs_table(plan: dict, scenario) -> pd.DataFrame:
+def costs_table(plan: dict, scenario: Scenario) -> pd.DataFrame:
     """The plan's cost lines per quarter, with spend and shortfall penalties subtotalled apart."""
     frame = _frame(plan, "costs")
     frame["spend_usd"] = frame[list(SPEND_LINES)].sum(axis=1)
@@ -229,7 +209,7 @@ def costs_table(plan: dict, scenario) -> pd.DataFrame:
     return frame[list(COSTS_SHEET_COLUMNS)].reset_index(drop=True)
 
 
-def gpus_by_sku_table(plan: dict, scenario) -> pd.DataFrame:
+def gpus_by_sku_table(plan: dict, scenario: Scenario) -> pd.DataFrame:
     """GPUs in service per quarter (rows) and SKU (columns), every planning quarter present."""
     fleet = fleet_table(plan, scenario)
     wide = fleet.pivot_table(index="quarter", columns="sku", values="gpus", aggfunc="sum", fill_value=0.0)
@@ -238,7 +218,7 @@ def gpus_by_sku_table(plan: dict, scenario) -> pd.DataFrame:
     return wide.rename_axis("quarter").reset_index()
 
 
-def site_power_table(plan: dict, scenario) -> pd.DataFrame:
+def site_power_table(plan: dict, scenario: Scenario) -> pd.DataFrame:
     """Facility kW at each owned site per quarter, at full load (what the cap limits) and at the plan's
     utilisation, against its cap (every quarter, zero when empty); headroom at full load."""
     info = _site_info(scenario)
@@ -254,7 +234,7 @@ def site_power_table(plan: dict, scenario) -> pd.DataFrame:
                   "headroom_pct"]]
 
 
-def owned_utilisation(plan: dict, scenario) -> float:
+def owned_utilisation(plan: dict, scenario: Scenario) -> float:
     """Busy node-equivalents ÷ owned nodes in service, summed over the horizon (0 with no owned nodes)."""
     placement, fleet = placement_table(plan, scenario), fleet_table(plan, scenario)
     owned_nodes = fleet.loc[fleet["site_kind"] == OWNED, "nodes"].sum()
@@ -277,7 +257,7 @@ def spend_and_penalties(plan: dict) -> dict[str, float]:
             "penalty_usd": totals.get("penalty_usd", computed["penalty_usd"])}
 
 
-def summary_table(plan: dict, scenario) -> pd.DataFrame:
+def summary_table(plan: dict, scenario: Scenario) -> pd.DataFrame:
     """Headline figures as (metric, value, unit) rows: what the Summary sheet shows, as plain values."""
     totals, horizon = plan["totals"], plan["horizon"]["quarters"]
     split = spend_and_penalties(plan)
@@ -310,7 +290,7 @@ def summary_table(plan: dict, scenario) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["metric", "value", "unit"])
 
 
-def gpus_in_service_at_end(plan: dict, scenario) -> pd.Series:
+def gpus_in_service_at_end(plan: dict, scenario: Scenario) -> pd.Series:
     wide = gpus_by_sku_table(plan, scenario)
     if wide.empty:
         return pd.Series(dtype=float)
@@ -319,7 +299,7 @@ def gpus_in_service_at_end(plan: dict, scenario) -> pd.Series:
 
 # --- assumptions: the inputs echoed, quarters shown as labels -----------------------------------------
 
-def parameters_table(plan: dict, scenario) -> pd.DataFrame:
+def parameters_table(plan: dict, scenario: Scenario) -> pd.DataFrame:
     finance, solver = scenario.finance, scenario.solver
     rows = [
         ("scenario.name", scenario.name), ("scenario.path", str(scenario.path)),
@@ -340,7 +320,7 @@ def parameters_table(plan: dict, scenario) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["parameter", "value"])
 
 
-def input_files_table(plan: dict, scenario) -> pd.DataFrame:
+def input_files_table(plan: dict, scenario: Scenario) -> pd.DataFrame:
     """SHA-256 of each input as recorded in the plan, beside the file's hash now."""
     recorded = dict(plan["inputs"]["sha256"])
     now = scenario.input_hashes()
@@ -359,7 +339,7 @@ def _labels(series: pd.Series, horizon) -> pd.Series:
     return series.map(lambda q: horizon.label(int(q)) if pd.notna(q) else None).astype(object)
 
 
-def input_tables(scenario) -> dict[str, pd.DataFrame]:
+def input_tables(scenario: Scenario) -> dict[str, pd.DataFrame]:
     """The scenario's input tables, keyed by role, with relative quarters turned back into labels."""
     horizon = scenario.horizon
     catalog = scenario.catalog.reset_index()
@@ -372,8 +352,19 @@ def input_tables(scenario) -> dict[str, pd.DataFrame]:
     workloads["sites"] = workloads["sites"].map(lambda s: ";".join(map(str, s)) if s else "").astype(object)
     demand = scenario.demand.copy()
     demand["quarter"] = _labels(demand["quarter"], horizon)
-    return {"catalog": catalog, "sites": scenario.sites.reset_index(), "fleet": fleet, "workloads": workloads,
-            "demand": demand, "throughput": scenario.throughput.copy()}
+    return {"catalog": _without_blank(catalog, OPTIONAL_2026_COLUMNS),
+            "sites": _without_blank(scenario.sites.reset_index(), OPTIONAL_2026_COLUMNS), "fleet": fleet,
+            "workloads": workloads, "demand": demand, "throughput": scenario.throughput.copy()}
+
+
+# The optional columns of docs/datacenter-2026.md (sites' cooling and rack density, the catalog's cooling): shown
+# where a scenario gives them, left out where every cell is empty (a scenario without them shows what it always did).
+OPTIONAL_2026_COLUMNS = ("cooling", "max_kw_per_rack", "cooling_required")
+
+
+def _without_blank(frame: pd.DataFrame, optional: tuple[str, ...]) -> pd.DataFrame:
+    blank = [c for c in optional if c in frame.columns and frame[c].isna().all()]
+    return frame.drop(columns=blank)
 
 
 def _quarters(plan: dict) -> list[str]:
@@ -409,7 +400,7 @@ def shadow_prices_table(plan: dict) -> pd.DataFrame:
 WARNING_COLUMNS = ["kind", "workload", "quarters", "amount", "unit", "cost_usd", "cause", "message"]
 
 
-def plan_warnings(plan: dict, scenario) -> list[dict]:
+def plan_warnings(plan: dict, scenario: Scenario) -> list[dict]:
     """PLAN.json's warnings, or (for a plan saved before they were recorded) the same warnings computed from it."""
     if isinstance(plan.get("warnings"), list):
         return plan["warnings"]
@@ -419,7 +410,7 @@ def plan_warnings(plan: dict, scenario) -> list[dict]:
                    plan.get("duals") or {})
 
 
-def warnings_table(plan: dict, scenario) -> pd.DataFrame:
+def warnings_table(plan: dict, scenario: Scenario) -> pd.DataFrame:
     """One row per unfinished run or service with unmet demand: what is left undone, its penalty and why."""
     rows = [{**w, "quarters": ", ".join(map(str, w.get("quarters", [])))} for w in plan_warnings(plan, scenario)]
     return pd.DataFrame(rows, columns=WARNING_COLUMNS)
@@ -441,7 +432,7 @@ def baselines_table(plan: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=BASELINE_COLUMNS)
 
 
-def build_tables(plan: dict, scenario) -> dict[str, pd.DataFrame]:
+def build_tables(plan: dict, scenario: Scenario) -> dict[str, pd.DataFrame]:
     """Every table the workbook and the CSV writer show, keyed by a file-name-safe name, in sheet order."""
     tables = {
         "summary": summary_table(plan, scenario),

@@ -1,9 +1,9 @@
 """The calibration of models/efficiency.py against the reference data (tests/reference, copied from the project's
-shared reference; README "Calibration" has the same tables).
+shared reference; the manual's docs/performance-model.md, "Calibration", has the same tables).
 
 Every reference row's estimate is printed (run with -s); the issue's targets are asserted on the rows the
 constants are fitted on: training GPU-hours median |error| <= 15 % and max <= 35 %, serving tokens/s each within
-+-25 %. Leave-one-out errors are asserted within the bounds the README reports, and efficiency.py's constants
++-25 %. Leave-one-out errors are asserted within the bounds the manual reports, and efficiency.py's constants
 must equal a fresh fit, so they cannot drift from the data.
 """
 
@@ -20,6 +20,7 @@ from models.calibration import FIT, Calibration, calibrate, fit_serving, fit_tra
 from models.performance import estimate_performance
 
 REFERENCE = Path(__file__).resolve().parent / "reference"
+PAGE = Path(__file__).resolve().parent.parent / "docs" / "performance-model.md"  # its Calibration tables
 NO_OVERRIDES = pd.DataFrame({"workload": pd.Series(dtype=str), "sku": pd.Series(dtype=str),
                              "tokens_per_s_per_node": pd.Series(dtype=float)})
 
@@ -27,7 +28,7 @@ NO_OVERRIDES = pd.DataFrame({"workload": pd.Series(dtype=str), "sku": pd.Series(
 TRAINING_MEDIAN_TARGET = 0.15
 TRAINING_MAX_TARGET = 0.35
 SERVING_TARGET = 0.25
-# Leave-one-out bounds reported in the README (observed: training median 20.4 %, max 58.1 % (Phi-3-mini);
+# Leave-one-out bounds reported in docs/performance-model.md (observed: training median 20.4 %, max 58.1 % (Phi-3-mini);
 # serving max 27.1 % (Mixtral 8x H100 Server)), rounded up to the next 5 %.
 TRAINING_LOO_MEDIAN_BOUND = 0.25
 TRAINING_LOO_MAX_BOUND = 0.60
@@ -76,7 +77,7 @@ def test_rows_outside_the_fit_say_why(result):
 # ------------------------------------------------------------------------------ generalisation
 
 def test_leave_one_out_errors_stay_within_the_reported_bounds(result):
-    """Refit without each row, predict it: the errors the README reports, as bounds."""
+    """Refit without each row, predict it: the errors the manual reports, as bounds."""
     training = _fitted(result.training)["loo_error"].abs()
     serving = _fitted(result.serving)["loo_error"].abs()
     print(f"\nLOO training median {training.median():.1%} max {training.max():.1%}; serving max {serving.max():.1%}")
@@ -217,3 +218,13 @@ def test_moe_training_mfu_and_compute_follow_the_active_parameters():
     assert estimate["tokens_per_s_per_node"] == pytest.approx(8 * 989.5e12 * 0.176199 / (6 * 2.2e9), rel=1e-5)
     assert estimate["tokens_per_s_per_node"] == pytest.approx(105_666, abs=1)
     assert estimate["min_nodes"] == 1
+
+
+def test_the_manual_tables_are_a_fresh_fit(result):
+    """docs/performance-model.md shows this fit: the tables between its calibration markers are markdown_tables()
+    of a fresh calibration (`python bench/calibrate.py --page docs/performance-model.md` rewrites them)."""
+    text = PAGE.read_text(encoding="utf-8")
+    begin, end = "<!-- calibration:begin -->\n", "<!-- calibration:end -->"
+    assert begin in text and end in text, "docs/performance-model.md has lost its calibration markers"
+    shown = text.split(begin, 1)[1].split(end, 1)[0]
+    assert shown == markdown_tables(result), "stale: run python bench/calibrate.py --page docs/performance-model.md"

@@ -183,3 +183,37 @@ def test_evaluate_refuses_a_plan_that_does_not_hold(tmp_path):
     code, output = invoke("evaluate", WORKED_EXAMPLE, "--plan", plan_path, "--samples", "10")
     assert code == 2
     assert "plan.json" in output and "planner verify" in output
+
+
+def test_a_broken_command_module_fails_loudly(tmp_path, monkeypatch):
+    """A command whose module cannot be imported is not dropped: `--help` lists it as BROKEN and running it exits 1
+    naming the module and the exception; the commands beside it still work."""
+    from planner.cli import BROKEN_EXIT_CODE, PlannerGroup, register_commands
+
+    package = tmp_path / "fake_commands"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "fine.py").write_text("import click\n\n\n@click.command()\ndef command():\n    click.echo('fine ran')\n")
+    (package / "broken.py").write_text("import no_such_dependency_for_planner  # noqa\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    group = PlannerGroup("planner")
+    register_commands(group, "fake_commands", ("fine", "broken"))
+
+    runner = CliRunner()
+    listing = runner.invoke(group, ["--help"])
+    assert listing.exit_code == 0 and "fine" in listing.output
+    assert "broken  BROKEN: fake_commands.broken failed to import" in listing.output
+    broken = runner.invoke(group, ["broken", "scenario.yaml", "--json", "x.json"])
+    assert broken.exit_code == BROKEN_EXIT_CODE == 1
+    assert broken.stderr == ("error: command 'broken' is unavailable: importing fake_commands.broken failed: "
+                             "ModuleNotFoundError: No module named 'no_such_dependency_for_planner'\n")
+    fine = runner.invoke(group, ["fine"])
+    assert fine.exit_code == 0 and fine.output == "fine ran\n"
+
+
+def test_every_shipped_command_is_registered():
+    """The real group holds every command module, none of them broken."""
+    from planner.cli import COMMANDS
+
+    assert sorted(main.commands) == sorted(COMMANDS)
+    assert not [name for name, command in main.commands.items() if (command.help or "").startswith("BROKEN")]

@@ -88,10 +88,10 @@ def test_why_sheet_lists_orders_and_shadow_prices(tmp_path):
     plan = plan_document(run_plan(scenario, backend="scip"))
     path = write_workbook(tmp_path / "plan.xlsx", plan, scenario)
     rows = [tuple(row) for row in load_workbook(path)["Why"].iter_rows(values_only=True)]
-    assert rows[0][:7] == ("order_quarter", "site", "sku", "nodes", "in_service", "workload",
+    assert rows[0][:8] == ("order_quarter", "site", "sku", "nodes", "gpus", "in_service", "workload",
                            "node_equivalent_quarters")
-    assert rows[1][:6] == ("2027Q1", "A", "h", 2, "2027Q1", "chat")
-    assert rows[1][6] == pytest.approx(3.0)
+    assert rows[1][:7] == ("2027Q1", "A", "h", 2, 16, "2027Q1", "chat")  # 2 nodes × 8 GPUs
+    assert rows[1][7] == pytest.approx(3.0)
     power = [row for row in rows if row[0] == "power cap"]
     assert len(power) == 1 and power[0][1:3] == ("2027Q2", "A")
     assert power[0][3] == pytest.approx(2_077_744.60, abs=0.05)

@@ -24,7 +24,8 @@ from planner.cli import main
 from planner.pipeline import plan_document, run_plan
 from planner.scenario import load_scenario
 from models.quarters import Horizon, parse_quarter
-from reports.tables import PENALTY_LINES, SPEND_LINES, purchase_book_values
+from models.money import purchase_book_values
+from reports.tables import PENALTY_LINES, SPEND_LINES
 from test_workbook import FORMULA_LOOKALIKES, mixed_scenario, plans, soffice_convert  # noqa: F401  (fixture reused)
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "data" / "examples" / "example" / "scenario.yaml"
@@ -76,13 +77,19 @@ def test_mixed_plan_names_every_shortfall_dearest_first(plans):  # noqa: F811
     assert unfinished["message"].startswith("@x: 100.0% of the run is not done by its 2027Q3 deadline, $1,000")
 
 
-def test_warnings_open_the_summary_sheet(plans):  # noqa: F811
+def test_warnings_follow_the_order_list_on_the_summary_sheet(plans):  # noqa: F811
+    """The Summary opens with what to buy (orders, then rentals); the problems come next, before the facts."""
     plan, _, path = plans["mixed"]
     ws = openpyxl.load_workbook(path)["Summary"]
-    assert ws["A3"].value.startswith("Problems in this plan (2)")
-    assert [ws["A4"].value, ws["A5"].value] == [w["message"] for w in plan["warnings"]]
+    column_a = [ws.cell(row=r, column=1).value for r in range(1, ws.max_row + 1)]
+    assert column_a[2].startswith("What to buy: 1 order,")
+    problems = next(r for r, text in enumerate(column_a) if str(text).startswith("Problems in this plan (2)"))
+    assert next(r for r, text in enumerate(column_a) if str(text).startswith("Rentals:")) < problems
+    assert column_a[problems + 1:problems + 3] == [w["message"] for w in plan["warnings"]]
+    assert problems < column_a.index("Scenario")
     ws = openpyxl.load_workbook(plans["worked"][2])["Summary"]
-    assert ws["A3"].value.startswith("No shortfall")
+    assert any(str(text).startswith("No shortfall")
+               for (text,) in ws.iter_rows(min_col=1, max_col=1, values_only=True))
 
 
 def test_plan_command_prints_the_split_and_the_warnings(tmp_path):
@@ -142,15 +149,15 @@ def test_book_value_with_lead_time_retirement_and_cash_mode():
     orders = pd.DataFrame({"quarter": ["2027Q2", "2027Q2", "2027Q4"], "sku": ["s"] * 3, "nodes": [3.0, 1.0, 2.0],
                            "in_service": ["2027Q2", "2027Q4", "2028Q2"], "capex_usd": [24_000.0, 8_000.0, 16_000.0]})
     horizon = Horizon(parse_quarter("2027Q1"), 4)
-    scenario = SimpleNamespace(catalog=catalog, horizon=horizon)
     per_node_quarter = pd.Series({"s": 4_000.0})  # what models/cost_parameters.py gives: 8,000 / (0.5 × 4)
     prices = SimpleNamespace(depreciation_usd_per_node_quarter=per_node_quarter, charges_depreciation=True)
-    book = purchase_book_values(orders, scenario, prices)
+    book = purchase_book_values(orders, catalog, horizon, prices)
     assert book["quarters_charged"].tolist() == [2, 1, 0]
     assert book["charged_in_horizon_usd"].tolist() == [24_000.0, 4_000.0, 0.0]
     assert book["book_value_end_usd"].tolist() == [0.0, 4_000.0, 16_000.0]
-    cash = purchase_book_values(orders, scenario, SimpleNamespace(depreciation_usd_per_node_quarter=per_node_quarter,
-                                                                  charges_depreciation=False))
+    cash = purchase_book_values(orders, catalog, horizon,
+                                SimpleNamespace(depreciation_usd_per_node_quarter=per_node_quarter,
+                                                charges_depreciation=False))
     assert cash["charged_in_horizon_usd"].tolist() == [24_000.0, 8_000.0, 16_000.0]
     assert cash["book_value_end_usd"].tolist() == [0.0, 0.0, 0.0]
 
@@ -231,7 +238,7 @@ def test_orders_sheet_gives_cash_by_year_and_pnl_by_quarter(plans, repriced):
     ws = book["Orders"]
     values = list(ws.iter_rows(values_only=True))
     header = values[0]
-    assert values[1][:6] == ("2027Q1", "h", "A", 2, "2027Q1", 480_000)
+    assert values[1][:7] == ("2027Q1", "2027Q1", "A", "h", 2, 16, 480_000)  # 2 nodes × 8 GPUs
     assert values[1][header.index("cash_2027_usd")] == 480_000
     by_quarter = next(i for i, row in enumerate(values) if row[0] == "quarter")
     assert values[by_quarter][:5] == ("quarter", "capex_committed_usd", "depreciation_usd",

@@ -35,7 +35,8 @@ HOSTILE_NAMES = (*HOSTILE_WORKLOADS, HOSTILE_OWNED_SITE, HOSTILE_CLOUD_SITE, HOS
 # (a `compare` or `sweep` export) fails `test_every_writer_is_enumerated` until it is added here.
 WRITER_PATTERN = re.compile(r"\.to_csv\(|csv\.writer\(|create_sheet\(|\bWorkbook\(\)|\.to_excel\(")
 ENUMERATED_WRITERS = {"reports/workbook.py", "reports/risk_sheets.py", "reports/csv_writer.py",
-                      "reports/portfolio.py"}  # compare and sweep workbooks: exercised in tests/test_portfolio.py
+                      "reports/portfolio.py",  # compare and sweep workbooks: exercised in tests/test_portfolio.py
+                      "reports/workbook_cells.py"}  # `new_sheet`, the plan workbook's sheets (write_workbook below)
 # Writers that put no user text in a cell: `planner generate` writes scenario tables from its own constants and the
 # shipped catalog (its only text options, --start and the counts, are validated as a quarter and integers).
 WRITERS_OF_NO_INPUT_TEXT = {"planner/commands/generate.py"}
@@ -207,19 +208,20 @@ def test_example_is_valid(example):
 
 @pytest.mark.parametrize("edit, message", [
     (lambda s: s.write_bytes("name: caf\xe9\n".encode("latin-1") + s.read_bytes()),
-     "scenario.yaml, row 1: is not UTF-8 text (byte 0xe9 at offset 9, line 1); save it as UTF-8"),
+     "scenario.yaml, line 1: is not UTF-8 text (byte 0xe9 at offset 9, line 1); save it as UTF-8"),
     (lambda s: (s.parent / "workloads.csv").write_bytes(b"PK\x03\x04\x00\x00binary"),
      "workloads.csv: is a binary file, not UTF-8 text"),
+    # The 2026 example's scenario.yaml has 19 lines (facility_options, contracts): an appended key is on line 20.
     (lambda s: s.write_text(s.read_text() + "risk: [a, b]\n"),
-     "scenario.yaml, column risk: 'risk' must be a mapping of keys to values, got a list"),
+     "scenario.yaml, line 20, key risk: 'risk' must be a mapping of keys to values, got a list"),
     (lambda s: s.write_text(s.read_text() + "risk: lots\n"),
-     "scenario.yaml, column risk: 'risk' must be a mapping of keys to values, got a string"),
+     "scenario.yaml, line 20, key risk: 'risk' must be a mapping of keys to values, got a string"),
     (lambda s: s.write_text(s.read_text() + "finance: {discount_rate: 0.1}\n"),
-     "scenario.yaml, row 20, column finance: duplicate key 'finance' (first given on line 11)"),  # the 2026 example
+     "scenario.yaml, line 20, key finance: duplicate key 'finance' (first given on line 11)"),
     (lambda s: s.write_text(s.read_text() + "demand: [a.csv]\n".replace("demand", "throughput")),
-     "scenario.yaml, column throughput: 'throughput' must be a table file name (CSV or XLSX), got a list"),
+     "scenario.yaml, line 20, key throughput: 'throughput' must be a table file name (CSV or XLSX), got a list"),
     (lambda s: replace_in(s, "start: 2027Q1", "start: 9999Q1"),
-     "scenario.yaml, column quarters: the horizon (8 quarters from 9999Q1) runs past 9999Q4"),
+     "scenario.yaml, line 3, key quarters: the horizon (8 quarters from 9999Q1) runs past 9999Q4"),
     (lambda s: replace_in(s, "quarters: 8", "quarters: 100000000"),
      "'quarters' must be a whole number from 1 to 400 (100 years), got 100000000"),
     (lambda s: replace_in(s, "discount_rate: 0.08", "discount_rate: 1.0e300"),
@@ -474,13 +476,14 @@ def test_failed_command_leaves_no_folder_and_no_file(tmp_path, monkeypatch):
     assert not (tmp_path / "new").exists()
 
 
-def test_readme_bounds_table_is_the_schema():
-    """Every column bound in planner/schema.py is the one the README's "Sane bounds" table documents."""
+def test_the_manual_bounds_table_is_the_schema():
+    """Every column bound in planner/schema.py is the one the manual's "Sane bounds" table (docs/limits.md)
+    documents, and the file limits are planner/tables.py's."""
     from planner import schema as S
     from planner import tables
 
-    readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("## Exit codes, limits and guarantees"):]
+    page = (ROOT / "docs" / "limits.md").read_text(encoding="utf-8")
+    section = page[page.index("## Input files"):]  # the file limits, then the sane bounds
     for table in (S.CATALOG, S.SITES, S.FLEET, S.WORKLOADS, S.DEMAND, S.THROUGHPUT):
         for column in table.columns:
             if (table.name, column.name) in S.DATACENTER_2026_COLUMNS:  # docs/datacenter-2026.md has its bound

@@ -18,6 +18,7 @@ from click.testing import CliRunner
 
 from models.errors import InputError
 from models.quarters import parse_quarter
+from models.risk_settings import RiskSettings
 from planner.cli import main
 from planner.inheritance import changes, resolve
 from planner.pipeline import plan_document, run_plan
@@ -182,7 +183,7 @@ def test_section_and_top_level_overrides(tmp_path):
     assert scenario.finance.carbon_usd_per_t == 50  # untouched keys of the section stay
     assert scenario.headroom == 0.2
     assert (scenario.solver.backend, scenario.solver.time_limit_s) == ("highs", 5)
-    assert scenario.risk == {"samples": 100}
+    assert scenario.risk == RiskSettings(samples=100)
     numpy_values = load_scenario(path, {"quarters": np.int64(3), "finance.discount_rate": np.float64(0.1)})
     assert numpy_values.horizon.quarters == 3 and numpy_values.finance.discount_rate == 0.1
     assert scenario.horizon.quarters == 3 and scenario.name == "what-if"
@@ -289,22 +290,22 @@ def test_a_cycle_names_the_file_and_the_cycle(tmp_path):
     write(tmp_path / "b.yaml", "extends: ./a.yaml\n")
     code, output = invoke("validate", tmp_path / "a.yaml")
     assert code == 2
-    assert "b.yaml, column extends: extends './a.yaml' makes a cycle: a.yaml -> b.yaml -> a.yaml" in output
+    assert "b.yaml, line 1, key extends: extends './a.yaml' makes a cycle: a.yaml -> b.yaml -> a.yaml" in output
     write(tmp_path / "self.yaml", "extends: self.yaml\n")
     assert problems_of(tmp_path / "self.yaml") == [
-        "self.yaml, column extends: extends 'self.yaml' makes a cycle: self.yaml -> self.yaml"]
+        "self.yaml, line 1, key extends: extends 'self.yaml' makes a cycle: self.yaml -> self.yaml"]
 
 
 def test_a_missing_or_malformed_base_is_an_input_error_naming_the_file(tmp_path):
     child = write(tmp_path / "child.yaml", "extends: ../nowhere/base.yaml\n")
-    assert problems_of(child) == [f"child.yaml, column extends: extends '../nowhere/base.yaml': base scenario not "
+    assert problems_of(child) == [f"child.yaml, line 1, key extends: extends '../nowhere/base.yaml': base scenario not "
                                   f"found ({tmp_path}/../nowhere/base.yaml)"]
     write(tmp_path / "list.yaml", "extends: [a.yaml, b.yaml]\n")
     assert problems_of(tmp_path / "list.yaml") == [
-        "list.yaml, column extends: 'extends' must be the file name of the base scenario, got ['a.yaml', 'b.yaml']"]
+        "list.yaml, line 1, key extends: 'extends' must be the file name of the base scenario, got ['a.yaml', 'b.yaml']"]
     write(tmp_path / "base" / "broken.yaml", "name: [unclosed\n")
     write(tmp_path / "child2.yaml", "extends: base/broken.yaml\n")
-    assert problems_of(tmp_path / "child2.yaml")[0].startswith("base/broken.yaml, row 2: not valid YAML")
+    assert problems_of(tmp_path / "child2.yaml")[0].startswith("base/broken.yaml, line 2: not valid YAML")
 
 
 def test_every_file_of_the_chain_is_bounded(tmp_path):
@@ -338,22 +339,22 @@ overrides:
 """)
     base = os.path.relpath(WORKED_EXAMPLE, tmp_path)
     assert sorted(problems_of(child)) == sorted([
-        "child.yaml, column overrides.site.A.usd_per_kwh: unknown override 'site.A.usd_per_kwh': 'site' is not a "
+        "child.yaml, line 3, key overrides.site.A.usd_per_kwh: unknown override 'site.A.usd_per_kwh': 'site' is not a "
         "section, table or top-level key: did you mean 'sites'?",
-        f"child.yaml, column overrides.catalog.hh.lead_quarters: no row 'hh' in catalog ({base}/catalog.csv, key "
+        f"child.yaml, line 4, key overrides.catalog.hh.lead_quarters: no row 'hh' in catalog ({base}/catalog.csv, key "
         "sku): did you mean 'h'?",
-        "child.yaml, column overrides.catalog.h.lead_quarter: unknown column 'lead_quarter' of catalog: did you "
+        "child.yaml, line 5, key overrides.catalog.h.lead_quarter: unknown column 'lead_quarter' of catalog: did you "
         "mean 'lead_quarters'?",
-        "child.yaml, column overrides.finance.discount_rat: unknown key 'finance.discount_rat' of the 'finance' "
+        "child.yaml, line 6, key overrides.finance.discount_rat: unknown key 'finance.discount_rat' of the 'finance' "
         "section: did you mean 'finance.discount_rate'?",
-        f"child.yaml, column overrides.demand.chatt.scale: no demand rows for workload 'chatt' in "
+        f"child.yaml, line 7, key overrides.demand.chatt.scale: no demand rows for workload 'chatt' in "
         f"{base}/demand.csv: did you mean 'chat'?",
-        f"child.yaml, column overrides.demand.chat/2027q2.tokens_per_s: no row 'chat/2027q2' in demand "
+        f"child.yaml, line 8, key overrides.demand.chat/2027q2.tokens_per_s: no row 'chat/2027q2' in demand "
         f"({base}/demand.csv, key workload/quarter): did you mean 'chat/2027Q2'?",
-        "child.yaml, column overrides.catalog.price_usd: an override of a catalog cell is catalog.SKU.COLUMN",
-        "child.yaml, column overrides.catalog.h.sku: 'sku' is the key of the catalog table: rename the row in the "
+        "child.yaml, line 9, key overrides.catalog.price_usd: an override of a catalog cell is catalog.SKU.COLUMN",
+        "child.yaml, line 10, key overrides.catalog.h.sku: 'sku' is the key of the catalog table: rename the row in the "
         "table file, not by an override",
-        "child.yaml, column overrides.finance: an override of 'finance' names one of its keys: finance.KEY, KEY "
+        "child.yaml, line 11, key overrides.finance: an override of 'finance' names one of its keys: finance.KEY, KEY "
         "one of discount_rate, capex_mode, budget_usd_per_quarter, carbon_usd_per_t, unmet_usd_per_unit, "
         "unfinished_training_usd",
     ])
@@ -388,18 +389,18 @@ def test_a_key_set_by_a_base_is_reported_against_the_base(tmp_path):
     root.write_text(root.read_text().replace("planning: {headroom: 0.0}", "planning: {headroom: 1.5}"))
     child = write(tmp_path / "child.yaml", "extends: base/scenario.yaml\noverrides:\n  solver.gap: 2\n")
     assert sorted(problems_of(child)) == [
-        "base/scenario.yaml, column planning.headroom: 'planning.headroom' must be < 1, got 1.5",
-        "child.yaml, column overrides.solver.gap: 'solver.gap' must be <= 1, got 2",
+        "base/scenario.yaml, line 10, key planning.headroom: 'planning.headroom' must be < 1, got 1.5",
+        "child.yaml, line 3, key overrides.solver.gap: 'solver.gap' must be <= 1, got 2",
     ]
 
 
 def test_bad_overrides_mapping_and_value_and_set_option(tmp_path):
     base_copy(tmp_path / "base")
     child = write(tmp_path / "child.yaml", "extends: base/scenario.yaml\noverrides: [a, b]\n")
-    assert problems_of(child) == ["child.yaml, column overrides: 'overrides' must be a mapping of dotted keys to "
+    assert problems_of(child) == ["child.yaml, line 2, key overrides: 'overrides' must be a mapping of dotted keys to "
                                   "values (finance.discount_rate: 0.1)"]
     child = write(tmp_path / "child2.yaml", "extends: base/scenario.yaml\noverrides:\n  quarters: {a: 1}\n")
-    assert problems_of(child) == ["child2.yaml, column overrides.quarters: an override's value must be a number, "
+    assert problems_of(child) == ["child2.yaml, line 3, key overrides.quarters: an override's value must be a number, "
                                   "text, true/false or empty, got a mapping"]
     assert problems_of(WORKED_EXAMPLE / "scenario.yaml", {"fleet.A/h/2027Q1.nodes": 1}) == [
         "--set fleet.A/h/2027Q1.nodes: the scenario has no fleet table to override"]

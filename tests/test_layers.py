@@ -58,10 +58,11 @@ def test_the_checker_finds_each_kind_of_import(source, expected):
 
 
 # What the verifier may import of the project: the performance model, the quarter and unit conventions, PLAN.json's
-# field names and types, the errors, and from the cost parameters only the names of the cost lines. Never the
-# formulation, the sets, the LP layer, the extraction or a solver: its agreement with the optimiser must be evidence.
+# field names and types, the errors, the scenario's type (the inputs it recomputes from), and from the cost
+# parameters only the names of the cost lines. Never the formulation, the sets, the LP layer, the extraction or a
+# solver: its agreement with the optimiser must be evidence.
 VERIFIER_MAY_IMPORT = {"models.performance", "models.quarters", "models.units", "models.plan_schema",
-                       "models.errors", "models.cost_parameters"}
+                       "models.errors", "models.cost_parameters", "models.scenario"}
 
 
 def test_the_verifier_stays_independent():

@@ -1,4 +1,4 @@
-"""PLAN.json declared once (models/plan_schema.py): the writer, the readers and the README follow it.
+"""PLAN.json declared once (models/plan_schema.py): the writer, the readers and the manual (docs/outputs.md) follow it.
 
 The document checker is tested on a hand-written two-quarter plan: one 8-GPU node bought in 2027Q1 at site A for
 $40,000 (cash mode), busy 0.5 node-equivalents for workload `chat` at 1,000 tokens/s per node (500 tokens/s);
@@ -25,7 +25,7 @@ from planner.scenario import load_scenario
 from scenario_files import OWNED_FREE_ENERGY, inference, sku, write_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
-README = ROOT / "README.md"
+OUTPUTS_PAGE = ROOT / "docs" / "outputs.md"  # the manual's PLAN.json tables
 PLAN_NAMES = {"plan", "document"}  # what the code calls a PLAN.json document
 
 
@@ -157,18 +157,18 @@ def test_costs_columns_hold_the_cost_lines_in_order():
     assert [c for c in columns if c in USD_LINES] == list(USD_LINES)
 
 
-def _readme_plan_section() -> str:
-    text = README.read_text(encoding="utf-8")
-    match = re.search(r"^### PLAN\.json\n(.*?)^### ", text, flags=re.S | re.M)
-    assert match, "README has no '### PLAN.json' section"
+def _manual_plan_section() -> str:
+    text = OUTPUTS_PAGE.read_text(encoding="utf-8")
+    match = re.search(r"^## PLAN\.json\n(.*?)^## ", text, flags=re.S | re.M)
+    assert match, "docs/outputs.md has no '## PLAN.json' section"
     return match.group(1)
 
 
-def test_the_readme_table_is_the_schema():
-    section = _readme_plan_section()
+def test_the_manual_table_is_the_schema():
+    section = _manual_plan_section()
     tables = "\n".join(line for line in section.splitlines() if line.startswith("|") or not line.strip()).strip()
-    assert tables == S.markdown_table(), ("README's PLAN.json tables differ from models/plan_schema.py; replace them "
-                                         "with:\n" + S.markdown_table())
+    assert tables == S.markdown_table(), ("docs/outputs.md's PLAN.json tables differ from models/plan_schema.py; "
+                                         "replace them with:\n" + S.markdown_table())
 
 
 def test_the_writer_follows_the_schema(tmp_path):

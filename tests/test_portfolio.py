@@ -328,7 +328,7 @@ def test_input_text_is_never_a_formula_in_the_what_if_workbooks(tmp_path):
 
 
 def test_the_shipped_what_if_scenarios_load():
-    """The README's what-ifs are valid scenarios over the shipped example: high-growth scales every demand row by
+    """The manual's what-ifs (docs/what-ifs.md) are valid scenarios over the shipped example: high-growth scales every demand row by
     1.3 and slips GB200 NVL72 deliveries to 4 quarters; h100-only leaves the H100 the one SKU orderable in the
     horizon."""
     example = ROOT / "data" / "examples" / "example"
@@ -380,10 +380,11 @@ def test_compare_with_no_scenario_loading_exits_2_and_writes_nothing(tmp_path):
 
 
 
-def test_readme_limits_table_states_the_portfolio_and_stochastic_limits():
+def test_the_manual_limits_table_states_the_portfolio_and_stochastic_limits():
+    """docs/limits.md's "Sane bounds" rows for `sweep --set` and `plan --stochastic` state the code's limits."""
     from models.stochastic_limits import MAX_STOCHASTIC_FUTURES
 
-    section = (ROOT / "README.md").read_text().split("## Exit codes, limits and guarantees")[1]
+    section = (ROOT / "docs" / "limits.md").read_text(encoding="utf-8").split("## Sane bounds")[1]
     rows = {line.split("|")[1].strip(): line for line in section.splitlines() if line.startswith("| `")}
     assert f"| {portfolio.MAX_SWEEP_POINTS:,}, checked" in rows["`sweep --set`"]
     assert f"| {MAX_STOCHASTIC_FUTURES:,}: " in rows["`plan --stochastic`"]

@@ -82,3 +82,32 @@ def test_points_progress_counts_done_and_failed():
     assert terminal.getvalue().count("\r\x1b[K") == 2 and "[###############...............] 2/4 done, 1 failed" \
         in terminal.getvalue() and terminal.getvalue().endswith("\n")
     assert quiet.getvalue() == ""
+
+
+def test_the_summary_line_ends_on_the_results_gap_not_the_last_report(tmp_path, monkeypatch):
+    """A solver that reports nothing while it works (SCIP) left the pipe's summary on the warm start's line: the
+    issue's "gap 7.73 %" before a result at 0.121 %. Here the warm start reports plan P × 1.0773 against bound
+    P × 0.93, then the solver returns plan P with bound P × (1 − 0.00121) without reporting; the one summary line
+    must show the result's gap, (P − P × 0.99879) / P = 0.121 % → "gap 0.12%", and the result's plan "$P"."""
+    from models.solve import OPTIMAL, SolveResult
+    from models.warm_start import WarmStart
+    from planner import pipeline
+    from scenario_files import OWNED_FREE_ENERGY, inference, sku, write_scenario
+    from planner.scenario import load_scenario
+
+    path = write_scenario(tmp_path, catalog=[sku()], sites=[OWNED_FREE_ENERGY], workloads=[inference()],
+                          demand=[("chat", "2027Q1", 1500)], throughput=[("chat", "a", 1000)])
+    built = pipeline.build_plan(load_scenario(path))
+    exact = pipeline.solve_program(built, "highs", 60.0, 0.0)
+    plan_usd = exact.objective
+    monkeypatch.setattr(pipeline, "warm_start", lambda model, time_limit_s: WarmStart(
+        exact.x, plan_usd * 1.0773, plan_usd * 0.93, 0.1))
+    monkeypatch.setattr(pipeline, "solve", lambda lp, **kw: SolveResult(
+        OPTIMAL, "scip", exact.x, plan_usd, plan_usd * (1 - 0.00121), 1.0))
+    stream = io.StringIO()
+    with SolveProgress(stream=stream) as progress:
+        result = pipeline.solve_program(built, "scip", 60.0, 0.0, progress=progress)
+    assert result.objective == plan_usd
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 1
+    assert f"best plan ${plan_usd:,.0f}" in lines[0] and lines[0].endswith("gap 0.12%"), lines[0]

@@ -93,7 +93,7 @@ def test_nothing_to_write_is_a_usage_error(saved_plan):
     plan_path, _, _ = saved_plan
     result = report(plan_path)
     assert result.exit_code == 2
-    assert "give -o OUT.xlsx and/or --csv DIR" in result.output
+    assert "give -o OUT.xlsx, --csv DIR and/or --html OUT.html" in result.output
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +129,7 @@ def test_report_without_risk_says_why_the_sheets_are_absent(saved_plan, tmp_path
 
 @pytest.mark.parametrize("content, message", [
     ("{not json", "not valid JSON"), ("[1]", "expected a JSON object"),
-    ('{"samples": 1}', "missing key(s) seed, dtype"), ("other plan", "evaluated a different plan")])
+    ('{"samples": 1}', "missing key(s) seed, device, dtype"), ("other plan", "evaluated a different plan")])
 def test_bad_risk_file_exits_2_and_writes_nothing(risk_document, tmp_path, content, message):
     plan_path, _, risk_path = risk_document
     bad = tmp_path / "risk.json"

@@ -20,7 +20,8 @@ from openpyxl import Workbook, load_workbook
 from bench.numpy_reference import reference_outcome
 from models.errors import InputError
 from models.risk import evaluate_plan, evaluate_samples, sample_noise, sensitivities, simulate
-from models.risk_costs import COST_LINES
+from models.cost_parameters import SAMPLED_LINES_USD
+from models.risk_schema import RISK_FIELDS, RISK_KEYS, check_risk_document
 from models.risk_inputs import build_risk_inputs
 from models.risk_settings import RiskSettings, risk_settings
 from planner.cli import main
@@ -67,7 +68,7 @@ def check_reproduces_plan(scenario, plan, float64: bool) -> None:
     inputs, run = deterministic_run(scenario, plan, float64)
     rel = RELATIVE[float64]
     assert float(run["tco_usd"][0]) == pytest.approx(plan["objective_usd"], rel=rel)
-    lines = dict(zip(COST_LINES, run["sums"]["line_usd"]))
+    lines = dict(zip(SAMPLED_LINES_USD, run["sums"]["line_usd"]))
     for name, plan_usd in inputs.plan_line_usd.items():
         assert lines[name] == pytest.approx(plan_usd, rel=rel, abs=rel * plan["objective_usd"]), name
     assert lines["on_demand_usd"] == 0.0
@@ -243,8 +244,6 @@ def test_risk_section_is_validated(tmp_path):
 
 # --- command line and workbook sheets -----------------------------------------------------------------
 
-RISK_KEYS = {"samples", "seed", "device", "dtype", "tco_usd", "expected_tco_usd", "plan_tco_usd", "histogram",
-             "shortfall_probability", "definitions", "sensitivity_basis", "sensitivities", "timing"}
 
 
 def test_cli_writes_risk_json_and_sheets(worked, tmp_path):
@@ -253,10 +252,11 @@ def test_cli_writes_risk_json_and_sheets(worked, tmp_path):
     plan_path.write_text(json.dumps(plan))
     risk_path = tmp_path / "risk.json"
     result = CliRunner().invoke(main, ["evaluate", str(scenario.path), "--plan", str(plan_path), "--samples", "300",
-                                       "--seed", "5", "--json", str(risk_path)])
+                                       "--seed", "5", "--json", str(risk_path), "--allocation", "plan-first"])
     assert result.exit_code == 0, result.output
     risk = json.loads(risk_path.read_text())
-    assert RISK_KEYS <= set(risk)
+    assert check_risk_document(risk) == [] and set(RISK_KEYS) <= set(risk)
+    assert list(risk) == [field.name for field in RISK_FIELDS if field.name != "comparison"]  # every field written
     assert (risk["samples"], risk["seed"], risk["device"], risk["dtype"]) == (300, 5, "cpu", "float32")
     assert set(risk["tco_usd"]) >= {"mean", "p5", "p50", "p95", "p99", "cvar95"}
     tco = risk["tco_usd"]
@@ -350,7 +350,7 @@ def test_demand_beyond_the_plan_is_rented_on_demand_as_worked_by_hand(worked):
     noise = sample_noise(inputs, seed=0, indices=np.arange(1), float64=True)
     params = dataclasses.replace(inputs.params, demand_growth=np.array(2.0))
     out = evaluate_samples(inputs, noise, params=params, float64=True)
-    lines = dict(zip(COST_LINES, out["line_usd"][0]))
+    lines = dict(zip(SAMPLED_LINES_USD, out["line_usd"][0]))
     q2 = 1.08 ** -0.25
     assert out["shortfall_tokens_per_s"][0, 0].tolist() == pytest.approx([0.0, 500.0], abs=1e-9)
     assert out["on_demand_tokens_per_s"][0, 0].tolist() == pytest.approx([0.0, 500.0], abs=1e-9)

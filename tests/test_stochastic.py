@@ -75,8 +75,10 @@ def test_a_larger_cvar_weight_never_buys_less(tmp_path):
     scenario = load_scenario(_scenario(tmp_path))
     bought = []
     for weight in (0.0, 0.5, 1.0, 3.0):
+        # Validated on the same two futures, so the two-stage plan is kept and its SAA property is what is tested
+        # (on two sampled unseen futures near the forecast the deterministic plan can win, and be returned).
         run = run_stochastic_plan(scenario, 2, cvar_weight=weight, cvar_alpha=0.5, backend="highs",
-                                  futures=_two_futures())
+                                  futures=_two_futures(), validation_futures=_two_futures())
         bought.append(_bought(run.document))
         if weight == 1.0:  # the worked case: 15 nodes, both futures cost $180,000
             assert run.document["stochastic"]["cvar_usd"] == pytest.approx(180_000.0, rel=1e-9)
@@ -170,3 +172,39 @@ def test_cvar_counts_a_fraction_of_the_last_tail_cost():
     (4 + 0.2 · 3) / 1.2 = 3.8333…; the Rockafellar–Uryasev minimum, at η = VaR = 3, is 3 + (4 − 3) / 1.2, the
     same."""
     assert cvar(np.array([2.0, 4.0, 1.0, 3.0]), 0.7) == pytest.approx(4.6 / 1.2)
+
+
+def _futures_at(*factors: float) -> Futures:
+    factor = np.array([[[1.0, f]] for f in factors])
+    n = len(factors)
+    return Futures(demand_factor=factor, electricity_factor=np.ones((n, 2)), failure_z=np.zeros((n, 2, 1, 2)),
+                   failure_rate=0.0, workloads=["chat"], sites=["A", "cloud"], skus=["a"])
+
+
+def test_the_deterministic_plan_is_returned_when_it_wins_on_unseen_futures(tmp_path):
+    """In-sample futures ×0.5 / ×1.5 make the two-stage plan buy 5 nodes (module docstring). The unseen futures
+    are both at the forecast (×1.0, 10 nodes): 5 bought + 5 rented = 60,000 + 17,520 × 5 = $147,600, against the
+    deterministic plan's 10 bought = $120,000. The paired difference is +$27,600 in both futures (interval 0), so
+    the deterministic plan (10 nodes) is the one written, and the tool says so in `chosen`."""
+    scenario = load_scenario(_scenario(tmp_path))
+    run = run_stochastic_plan(scenario, 2, backend="highs", futures=_two_futures(),
+                              validation_futures=_futures_at(1.0, 1.0))
+    figures = run.document["stochastic"]
+    assert figures["validation_expected_tco_usd"] == pytest.approx(147_600.0, rel=1e-9)
+    assert figures["validation_deterministic_expected_tco_usd"] == pytest.approx(120_000.0, rel=1e-9)
+    assert figures["validation_difference_usd"] == pytest.approx(27_600.0, rel=1e-9)
+    assert figures["validation_difference_ci95_usd"] == pytest.approx(0.0, abs=1e-6)
+    assert figures["chosen"] == "deterministic" and _bought(run.document) == 10.0
+    # SAA optimism: held-out mean 147,600 − in-sample mean 147,600 = 0 for the 5-node plan.
+    assert figures["in_sample_optimism_usd"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_the_two_stage_plan_is_kept_when_it_wins_on_unseen_futures(tmp_path):
+    """Unseen futures like the in-sample ones (×0.5, ×1.5): $147,600 vs $163,800, difference −$16,200: the
+    two-stage plan (5 nodes) is written."""
+    scenario = load_scenario(_scenario(tmp_path))
+    run = run_stochastic_plan(scenario, 2, backend="highs", futures=_two_futures(),
+                              validation_futures=_futures_at(0.5, 1.5))
+    figures = run.document["stochastic"]
+    assert figures["validation_difference_usd"] == pytest.approx(-16_200.0, rel=1e-9)
+    assert figures["chosen"] == "stochastic" and _bought(run.document) == 5.0

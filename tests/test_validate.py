@@ -164,6 +164,27 @@ def test_workload_no_allowed_site_can_host(scenario):
     assert "cap 5 kW" in output
 
 
+def test_each_hosting_rule_is_named_per_site_and_sku(tmp_path):
+    """One 70B bf16 service (140 GB of weights), two quarters from 2027Q1 (the last is 2027Q2), three SKUs that no
+    site can host, each for its own first broken rule, at owned site A (5 kW cap, 1 rack) and a cloud site:
+    - a: 8 × 80 GB × 0.9 = 576 GB usable holds it on 1 node of 10 kW > A's 0.005 MW = 5 kW cap;
+    - late: available from 2028Q1, after 2027Q2 (its power would fail too: time is checked first);
+    - dense: 8 × 10 GB × 0.9 = 72 GB usable a node, so 140 GB needs 2 nodes of 1 kW (2 kW fits 5 kW) at one node
+      per rack: 2 racks > 1;
+    - at the cloud site none of the three is rentable.
+    The rules are written once (`_hosting`), so the message and the decision cannot disagree."""
+    site = dict(OWNED_FREE_ENERGY, power_mw=0.005, racks=1)
+    path = write_scenario(tmp_path, catalog=[sku(), sku(sku="late", available_from="2028Q1"),
+                                             sku(sku="dense", node_kw=1, hbm_gb=10, nodes_per_rack=1)],
+                          sites=[site, CLOUD], workloads=[inference("chat", params_b=70)],
+                          demand=[("chat", "2027Q1", 1000)], quarters=2)
+    code, output = run(path)
+    assert code == 2
+    assert ("workloads.csv, row 2, column sites: no allowed site can host 'chat' (site A: a needs 10 kW at full "
+            "load, cap 5 kW, late cannot be in service by 2027Q2, dense needs 2 racks, site has 1; site cloud: a not "
+            "rentable, late not rentable, dense not rentable)") in output
+
+
 @pytest.mark.parametrize("change, message", [
     ({"quartrs": 2}, "unknown key 'quartrs': did you mean 'quarters'?"),
     ({"start": "2027-01"}, "'start' must be a quarter like 2027Q1, got '2027-01'"),
@@ -232,7 +253,7 @@ def test_bad_risk_section_is_reported_by_validate(scenario):
     scenario.write_text(yaml.safe_dump(config))
     code, output = run(scenario)
     assert code == 2
-    assert "column risk.samples" in output and "column risk.allocation" in output
+    assert "key risk.samples" in output and "key risk.allocation" in output
 
 
 def test_fleet_over_the_power_cap_is_named(scenario):

@@ -124,8 +124,8 @@ def test_sheets_headers_and_frozen_panes(plans, name):
     assert {"site_cap_kw", "headroom_pct", "it_kw", "facility_kw", "energy_usd", "depreciation_usd"} \
         <= set(headers["Fleet"])
     assert {"utilisation", "node_equivalents", "tokens_per_s"} <= set(headers["Placement"])
-    assert headers["Orders"][:7] == ["order_quarter", "sku", "site", "nodes", "delivered_quarter", "capex_usd",
-                                     "book_value_end_usd"]
+    assert headers["Orders"][:8] == ["order_quarter", "delivered_quarter", "site", "sku", "nodes", "gpus",
+                                     "capex_usd", "book_value_end_usd"]
     for title in DATA_SHEETS:
         assert book[title].freeze_panes == "A2"
 

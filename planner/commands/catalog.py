@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 
 from models.errors import InputError
-from models.units import GB_PER_TB, HOURS_PER_YEAR, TFLOPS_PER_PFLOPS, W_PER_KW
+from models.money import life_hours
+from models.units import GB_PER_TB, TFLOPS_PER_PFLOPS, W_PER_KW
 from planner import schema as S
 from planner.resources import shipped_catalog_path
 from planner.tables import read_table
@@ -17,9 +18,8 @@ from planner.tables import read_table
 def catalog_ratios(catalog):
     """$ per PFLOP-hour of dense BF16 (ownership over the node's life), GB/s of HBM per $, W per TFLOP."""
     node_bf16_pflops = catalog["bf16_tflops"] * catalog["gpus_per_node"] / TFLOPS_PER_PFLOPS
-    life_hours = catalog["life_years"] * HOURS_PER_YEAR
     ratios = catalog[["accelerator", "gpus_per_node", "price_usd", "rent_usd_per_gpu_hour"]].copy()
-    ratios["usd_per_pflop_hour"] = catalog["price_usd"] / life_hours / node_bf16_pflops
+    ratios["usd_per_pflop_hour"] = catalog["price_usd"] / life_hours(catalog) / node_bf16_pflops
     ratios["gb_per_s_per_usd"] = (catalog["hbm_tbps"] * GB_PER_TB * catalog["gpus_per_node"]
                                   / catalog["price_usd"])
     ratios["w_per_tflop"] = catalog["node_kw"] * W_PER_KW / (catalog["bf16_tflops"] * catalog["gpus_per_node"])

@@ -6,6 +6,7 @@ import click
 
 from planner.commands.portfolio_common import (
     check_cluster_options,
+    echo_deltas,
     finish,
     portfolio_options,
     result_line,
@@ -44,4 +45,5 @@ def command(scenarios, xlsx_path, json_path, workers, scheduler, solver, time_li
         write_compare_workbook(xlsx_path, document, [outcome.document for outcome in outcomes])
     for outcome in outcomes:
         click.echo(result_line(outcome.job.name, outcome, baseline=outcomes[0]))
+    echo_deltas(outcomes, lambda outcome: outcome.job.name)
     finish(outcomes)

@@ -16,7 +16,7 @@ import pandas as pd
 import yaml
 
 from models.quarters import parse_quarter
-from models.synthetic import earliest_start, synthesize_scenario
+from models.synthetic import DEFAULT, STRUCTURES, earliest_start, synthesize_scenario
 from models.errors import InputError, Problem
 from planner.resources import shipped_catalog_path
 from planner.scenario import load_scenario
@@ -55,8 +55,12 @@ def _check_start(ctx, param, value: str) -> str:
 @click.option("--seed", type=click.IntRange(min=0), required=True, help="Random seed: same seed, same files.")
 @click.option("--cloud-sites", type=click.IntRange(min=0), default=2, show_default=True, help="Cloud sites.")
 @click.option("--start", default="2027Q1", show_default=True, callback=_check_start, help="First quarter.")
+@click.option("--structure", "structures", type=click.Choice((DEFAULT, *STRUCTURES)), multiple=True,
+              help="A fleet structure unlike the default (repeat to combine): power-tight sites, a budget-tight "
+                   "purchase cap, rack-scale SKUs with long lead times, a large old fleet that retires "
+                   "(docs/scale.md).")
 @click.option("--force", is_flag=True, help="Write into a non-empty OUTDIR, replacing the scenario's files.")
-def command(outdir, workloads, quarters, owned_sites, skus, seed, cloud_sites, start, force) -> None:
+def command(outdir, workloads, quarters, owned_sites, skus, seed, cloud_sites, start, structures, force) -> None:
     """Write a realistic synthetic scenario (valid by construction) into OUTDIR.
 
     \b
@@ -66,6 +70,8 @@ def command(outdir, workloads, quarters, owned_sites, skus, seed, cloud_sites, s
     OUTDIR/fleet.csv      nodes already installed before the start
     OUTDIR/workloads.csv  training runs (8B-405B, 1-4 quarter windows) and inference services
     OUTDIR/demand.csv     tokens/s per service and quarter, growing
+
+    --structure power-tight / budget-tight / rack-scale / old-fleet changes those draws (docs/scale.md).
     """
     folder = Path(outdir)
     if folder.exists() and any(folder.iterdir()) and not force:
@@ -75,7 +81,7 @@ def command(outdir, workloads, quarters, owned_sites, skus, seed, cloud_sites, s
                                               f"or pass --force to replace the scenario's files in it"))
     scenario = synthesize_scenario(pd.read_csv(shipped_catalog_path()), workloads=workloads, quarters=quarters,
                                    owned_sites=owned_sites, skus=skus, seed=seed, cloud_sites=cloud_sites,
-                                   start=start)
+                                   start=start, structures=structures)
     files = render_files(scenario)
     _check_valid(files)
     check_writable(folder, directory=True)
@@ -87,7 +93,8 @@ def command(outdir, workloads, quarters, owned_sites, skus, seed, cloud_sites, s
                f"{len(tables['catalog'])} SKUs, {owned_sites} owned + {cloud_sites} cloud sites, "
                f"{kinds.get('training', 0)} training runs, {kinds.get('inference', 0)} inference services, "
                f"{len(tables['demand']):,} demand rows, {int(tables['fleet']['nodes'].sum()):,} fleet nodes, "
-               f"{quarters} quarters from {start}")
+               f"{quarters} quarters from {start}"
+               + (f"; structure {' + '.join(dict.fromkeys(structures))}" if structures else ""))
 
 
 def _check_valid(files: dict[str, str]) -> None:

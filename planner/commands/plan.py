@@ -6,11 +6,13 @@ import click
 
 from models.baselines import BASELINES, SINGLE_SKU
 from models.stochastic_limits import DEFAULT_CVAR_ALPHA, MAX_STOCHASTIC_FUTURES
-from planner.baselines import baseline_run, compare_with_baselines, options_for
+from planner.baselines import baseline_run, best_of_plan_and_baselines, options_for
 from planner.pipeline import build_plan, plan_document, run_plan, verify_document
 from planner.progress import SolveProgress
 from planner.scenario import SOLVER_BACKENDS, load_scenario
+from planner.commands.explain import gpus_per_node
 from reports.atomic import check_writable, write_json_atomic
+from reports.console import explain_order, find_order, plan_tables
 
 
 @click.command("plan")
@@ -24,6 +26,8 @@ from reports.atomic import check_writable, write_json_atomic
 @click.option("--gap", type=click.FloatRange(min=0), default=None, help="Relative optimality gap to stop at.")
 @click.option("--strict", is_flag=True, help="Forbid unmet demand and unfinished runs; report infeasibility.")
 @click.option("--csv", "csv_dir", type=click.Path(file_okay=False), help="Also write the report tables as CSV here.")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False),
+              help="Also write a self-contained HTML report with interactive charts here (docs/html-report.md).")
 @click.option("--no-risk", is_flag=True, help="Skip the default Monte-Carlo evaluation behind the workbook's "
                                               "Risk and Sensitivity sheets.")
 @click.option("--quiet", is_flag=True, help="No progress line on stderr while solving.")
@@ -40,14 +44,20 @@ from reports.atomic import check_writable, write_json_atomic
               help="With --stochastic: λ, the weight of CVaR_α in the objective.")
 @click.option("--cvar-alpha", type=click.FloatRange(min=0, max=1, max_open=True), default=DEFAULT_CVAR_ALPHA,
               show_default=True, help="With --stochastic: α of CVaR.")
-def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv_dir, no_risk, quiet, baseline, sku,
-            no_baselines, futures, seed, cvar_weight, cvar_alpha) -> None:
+@click.option("--explain", "explain", metavar="ORDER", default=None,
+              help="Also say why this order is made: its number in the order table or QUARTER/SITE/SKU "
+                   "(as `planner explain PLAN.json ORDER` does for a saved plan).")
+def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv_dir, html_path, no_risk, quiet,
+            baseline, sku, no_baselines, futures, seed, cvar_weight, cvar_alpha, explain) -> None:
     """Decide orders, rentals and placement per quarter at the lowest discounted total cost.
 
     The plan is verified on an independent, solver-free path before anything is written. With -o, a default
-    risk evaluation (the scenario's risk: settings, 4,000 samples unless set) adds the Risk and Sensitivity sheets.
+    risk evaluation (the scenario's risk: settings, 4,000 samples unless set) adds the Risk and Sensitivity sheets
+    (and, with --html, the page's risk charts).
     Unless --no-baselines, the plan is compared with how procurement is done without the optimiser (greedy,
-    single-sku, just-in-time), each priced alike; --baseline NAME writes that baseline's own plan instead.
+    single-sku, just-in-time), each priced alike; one cheaper than the solver's plan becomes the plan (its solver
+    reads e.g. scip+baseline:single-sku:H100, its status and gap against the solver's bound). --baseline NAME
+    writes that baseline's own plan instead.
     """
     if sku is not None and baseline != SINGLE_SKU:
         raise click.UsageError("--sku goes with --baseline single-sku")
@@ -55,7 +65,7 @@ def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv
     if sku is not None and sku not in loaded.catalog.index:
         raise click.BadParameter(f"{sku!r} is not in the catalog ({', '.join(loaded.catalog.index)})",
                                  param_hint="--sku")
-    for path in (json_path, xlsx_path):
+    for path in (json_path, xlsx_path, html_path):
         if path:
             check_writable(path)
     if csv_dir:
@@ -87,11 +97,18 @@ def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv
             if progress.live:  # a terminal: say why it takes longer (a log gets the summary line alone)
                 click.echo("pricing the baselines (greedy, single-sku, just-in-time; --no-baselines skips them)",
                            err=True)
-            baselines = compare_with_baselines(run, options_for(run.built, solver, time_limit, gap))
+            # Any plan computed is a candidate: a baseline cheaper than the solver's incumbent becomes the plan.
+            run, baselines = best_of_plan_and_baselines(run, options_for(run.built, solver, time_limit, gap))
         document = plan_document(run, baselines)
     verify_document(loaded, document)
+    explained = None
+    if explain is not None:
+        try:
+            explained = find_order(document, explain)
+        except ValueError as error:  # before anything is written
+            raise click.BadParameter(str(error), param_hint="--explain") from None
     risk = None
-    if xlsx_path and not no_risk:
+    if (xlsx_path or html_path) and not no_risk:
         from models.risk import evaluate_plan, use_all_cpu_cores
 
         use_all_cpu_cores()
@@ -100,7 +117,11 @@ def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv
 
             risk = out_of_sample(loaded, stochastic)
         else:
+            from models.risk_settings import allocation_label, risk_settings
+
             risk = evaluate_plan(loaded, document)
+            rule = risk_settings(loaded).allocation
+            risk = {**risk, "allocation": rule, "allocation_label": allocation_label(rule)}
     # Everything is computed before the first file is written: a failure leaves no partial set of outputs.
     if json_path:
         write_json_atomic(json_path, document)
@@ -112,6 +133,10 @@ def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv
         from reports.csv_writer import write_csv_tables
 
         write_csv_tables(csv_dir, document, loaded)
+    if html_path:
+        from reports.html_report import write_html_report
+
+        write_html_report(html_path, document, loaded, risk=risk)
     gap_text = f"{document['gap']:.3%}" if document["gap"] is not None else "n/a"
     click.echo(f"{loaded.name}: {document['status']} ({document['solver']}, gap {gap_text}, "
                f"{document['solve_seconds']:.1f} s): discounted spend ${document['discounted_spend_usd']:,.2f} + "
@@ -121,14 +146,24 @@ def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv
                f"{len(document['unmet'])} quarter-workloads with unmet demand")
     if document["baselines"]:
         click.echo("saving against " + "; ".join(baseline_text(row) for row in document["baselines"]))
-    for warning in document["warnings"]:
-        click.echo(f"warning: {warning['message']}")
+    gpus = gpus_per_node(loaded)
+    for line in plan_tables(document, gpus):
+        click.echo(line)
+    if explained is not None:
+        for line in explain_order(document, explained, gpus):
+            click.echo(line)
     if stochastic is not None:
         figures = document["stochastic"]
         click.echo(f"stochastic ({figures['samples']:,} futures, seed {figures['seed']}): expected TCO "
                    f"${figures['expected_tco_usd']:,.0f} vs the deterministic plan's "
                    f"${figures['deterministic_expected_tco_usd']:,.0f} (VSS ${figures['vss_usd']:,.0f}), "
                    f"CVaR{figures['cvar_alpha']:.0%} ${figures['cvar_usd']:,.0f}")
+        if "chosen" in figures:
+            click.echo(f"validation ({figures['validation_samples']:,} unseen futures, seed "
+                       f"{figures['validation_seed']}): two-stage − deterministic "
+                       f"{_signed_usd(figures['validation_difference_usd'])} (± ${figures['validation_difference_ci95_usd']:,.0f}"
+                       f", 95 %); in-sample optimism {_signed_usd(figures['in_sample_optimism_usd'])}; wrote the "
+                       f"{figures['chosen']} plan")
     if risk is not None and "comparison" in risk:
         for allocation, key in (("plan-first", "plans"), ("optimal", "optimal_recourse")):
             for name, row in risk["comparison"][key].items():
@@ -138,8 +173,13 @@ def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv
                            f"{row['shortfall_probability']:.1%}")
     elif risk is not None:
         tco = risk["tco_usd"]
-        click.echo(f"risk ({risk['samples']:,} futures): TCO mean ${tco['mean']:,.0f}, P50 ${tco['p50']:,.0f}, "
-                   f"P95 ${tco['p95']:,.0f}, CVaR95 ${tco['cvar95']:,.0f}")
+        click.echo(f"risk ({risk['samples']:,} futures, {risk['allocation']} allocation: the Risk sheet's; "
+                   f"`planner evaluate` defaults to the optimal recourse): TCO mean ${tco['mean']:,.0f}, "
+                   f"P50 ${tco['p50']:,.0f}, P95 ${tco['p95']:,.0f}, CVaR95 ${tco['cvar95']:,.0f}")
+
+
+def _signed_usd(value: float) -> str:
+    return f"{'−' if value < 0 else '+'}${abs(value):,.0f}"
 
 
 def baseline_text(row: dict) -> str:

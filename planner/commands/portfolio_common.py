@@ -72,6 +72,19 @@ def result_line(label: str, outcome: Outcome, baseline: Outcome | None = None) -
     return line
 
 
+def echo_deltas(outcomes: Sequence[Outcome], label: Callable[[Outcome], str]) -> None:
+    """Per scenario or point after the first: its TCO delta and order deltas against the first (SKU × site, nodes
+    and GPUs), from the same `against_first` compare.json / sweep.json carry."""
+    from planner.portfolio import outcome_against_first
+    from reports.console import delta_lines
+
+    for outcome in outcomes[1:]:
+        delta = outcome_against_first(outcome, outcomes)
+        if delta is not None:
+            for line in delta_lines(label(outcome), label(outcomes[0]), delta):
+                click.echo(line)
+
+
 def finish(outcomes: Sequence[Outcome]) -> None:
     """Exit 1 when a scenario or point has no plan, after committing the outputs that report it."""
     failed = failures(outcomes)

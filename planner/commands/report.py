@@ -1,4 +1,4 @@
-"""`planner report PLAN.json -o OUT.xlsx [--csv DIR]`: re-render a saved plan without solving again.
+"""`planner report PLAN.json -o OUT.xlsx [--csv DIR] [--html OUT.html]`: re-render a saved plan without solving again.
 
 The plan records the SHA-256 of every input; if any input file has changed since, the tables echoed beside the
 plan would no longer be the ones it was made from, so the command refuses (exit 2) unless told otherwise.
@@ -12,16 +12,16 @@ from pathlib import Path
 import click
 
 from models.errors import InputError, Problem
+from models.risk_schema import RISK_KEYS  # what the Risk and Sensitivity sheets read
 from planner.plan_file import changed_inputs, load_plan, read_json_object, recorded_set_overrides
 from planner.scenario import load_scenario
 
 RERUN_HINT = "; rerun `planner plan` on the current inputs, or pass --allow-changed-inputs"
-# What the Risk and Sensitivity sheets read from a RISK.json (reports/risk_sheets.py).
-RISK_KEYS = ("samples", "seed", "dtype", "device", "tco_usd", "histogram", "shortfall_probability",
-             "sensitivities")
 NO_RISK_NOTE = ("note: the workbook has no Risk and Sensitivity sheets: PLAN.json does not hold risk results; "
                 "pass --risk RISK.json (written by `planner evaluate SCENARIO --plan PLAN.json --json RISK.json`) "
                 "to include them")
+NO_RISK_HTML_NOTE = ("note: the HTML report has no risk charts (the page says so): PLAN.json does not hold risk "
+                     "results; pass --risk RISK.json to include them")
 SAME_PLAN_REL = 1e-9  # a RISK.json records the objective of the plan it priced; another plan's differs
 
 
@@ -45,17 +45,22 @@ def load_risk(path: str | Path, plan: dict) -> dict:
 @click.argument("plan_path", metavar="PLAN.json", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", "xlsx_path", type=click.Path(dir_okay=False), help="Write the workbook here.")
 @click.option("--csv", "csv_dir", type=click.Path(file_okay=False), help="Write one CSV per table here.")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False),
+              help="Write a self-contained HTML report with interactive charts here (docs/html-report.md).")
 @click.option("--risk", "risk_path", type=click.Path(dir_okay=False),
-              help="RISK.json of this plan (from `planner evaluate --json`): adds the Risk and Sensitivity sheets.")
+              help="RISK.json of this plan (from `planner evaluate --json`): adds the Risk and Sensitivity sheets "
+                   "and the HTML report's risk charts.")
 @click.option("--allow-changed-inputs", is_flag=True,
               help="Render even if an input file's SHA-256 differs from the one recorded in the plan.")
-def command(plan_path, xlsx_path, csv_dir, risk_path, allow_changed_inputs) -> None:
-    """Re-render a saved PLAN.json as the Excel workbook and/or CSV tables, checking its inputs are unchanged.
+def command(plan_path, xlsx_path, csv_dir, html_path, risk_path, allow_changed_inputs) -> None:
+    """Re-render a saved PLAN.json as the Excel workbook, CSV tables and/or an HTML page, checking its inputs are
+    unchanged.
 
-    PLAN.json holds no risk results: give --risk RISK.json for the Risk and Sensitivity sheets.
+    PLAN.json holds no risk results: give --risk RISK.json for the Risk and Sensitivity sheets and the HTML
+    report's risk charts.
     """
-    if not xlsx_path and not csv_dir:
-        raise click.UsageError("nothing to write: give -o OUT.xlsx and/or --csv DIR")
+    if not xlsx_path and not csv_dir and not html_path:
+        raise click.UsageError("nothing to write: give -o OUT.xlsx, --csv DIR and/or --html OUT.html")
     plan = load_plan(plan_path)
     risk = load_risk(risk_path, plan) if risk_path else None
     scenario_path = Path(plan["inputs"]["scenario_path"])
@@ -79,3 +84,10 @@ def command(plan_path, xlsx_path, csv_dir, risk_path, allow_changed_inputs) -> N
 
         written = write_csv_tables(csv_dir, plan, scenario)
         click.echo(f"wrote {len(written)} CSV files to {csv_dir}")
+    if html_path:
+        from reports.html_report import write_html_report
+
+        write_html_report(html_path, plan, scenario, risk=risk)
+        if risk is None:
+            click.echo(NO_RISK_HTML_NOTE, err=True)
+        click.echo(f"wrote {html_path}")

@@ -6,6 +6,7 @@ import click
 
 from planner.commands.portfolio_common import (
     check_cluster_options,
+    echo_deltas,
     finish,
     portfolio_options,
     result_line,
@@ -51,4 +52,5 @@ def command(base, sets, xlsx_path, json_path, workers, scheduler, solver, time_l
         write_sweep_workbook(xlsx_path, document)
     for outcome in outcomes:
         click.echo(result_line(point_label(outcome.job.settings), outcome))
+    echo_deltas(outcomes, lambda outcome: point_label(outcome.job.settings))
     finish(outcomes)
