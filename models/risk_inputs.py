@@ -301,7 +301,7 @@ def build_risk_inputs(scenario: Scenario, plan: dict, settings: RiskSettings) ->
         planned_unmet_tokens_per_s=planned_unmet,
         headroom=np.array(float(scenario.headroom)), unmet_usd_per_unit=np.array(costs.unmet_usd_per_unit),
         cash_capex=np.array(0.0 if costs.charges_depreciation else 1.0),
-        **_fixed_charges(scenario, plan, costs.charges_depreciation),
+        **fixed_charges(scenario, plan, costs.charges_depreciation),
         unit_costs=unit_costs, pools=pool_arrays, orders=orders,
         pairs=PairArrays(workload=pairs["workload"], pool=pairs["pool"], tokens_per_s_per_node=pairs["rate"],
                          active=pairs["active"], cap_node_equivalents=pairs["cap"]),
@@ -369,9 +369,10 @@ def _committed_nodes(plan: dict, pool_index: pd.MultiIndex, horizon, shape: tupl
     return committed
 
 
-def _fixed_charges(scenario: Scenario, plan: dict, charges_depreciation: bool) -> dict[str, np.ndarray]:
+def fixed_charges(scenario: Scenario, plan: dict, charges_depreciation: bool) -> dict[str, np.ndarray]:
     """By quarter, the charges of the plan's facility builds and contract signings, priced by
-    models/cost_parameters.py (FacilityCosts, ContractCosts): they do not vary with a sampled future."""
+    models/cost_parameters.py (FacilityCosts, ContractCosts): they do not vary with a sampled future (and no
+    Fleet or Rentals row of the workbook carries them: its Costs sheet adds them, reports/workbook.py)."""
     from models.cost_parameters import build_contract_costs, build_facility_costs
 
     horizon, n = scenario.horizon, scenario.horizon.quarters
