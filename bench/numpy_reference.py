@@ -98,10 +98,12 @@ def reference_outcome(params: RiskParams, a: RiskArrays, noise: Noise) -> dict[s
     capex_usd_per_node = u.capex_usd_per_node_ordered * price_ratio
     np.add.at(capex, a.orders.order_quarter, a.orders.nodes * capex_usd_per_node[a.orders.sku])
     fixed = {
-        "capex_usd": float(a.cash_capex) * capex,
+        "capex_usd": float(a.cash_capex) * capex + a.fixed_capex_usd,
         "depreciation_usd": (1.0 - float(a.cash_capex)) * (owned_nodes * (u.depreciation_usd_per_node_quarter
-                                                                          * price_ratio)[sku][:, None]).sum(axis=0),
-        "rent_usd": (pools.nodes * (pools.rent_usd_per_node_quarter * rent_ratio[sku])[:, None]).sum(axis=0),
+                                                                          * price_ratio)[sku][:, None]).sum(axis=0)
+        + a.fixed_depreciation_usd,
+        "rent_usd": ((pools.nodes - pools.committed_nodes)
+                     * (pools.rent_usd_per_node_quarter * rent_ratio[sku])[:, None]).sum(axis=0) + a.fixed_rent_usd,
         "maintenance_usd": (owned_nodes * (u.maintenance_usd_per_node_quarter * price_ratio)[sku][:, None]).sum(axis=0),
         "unfinished_training_usd": a.unfinished_training_usd,
     }

@@ -43,14 +43,16 @@ from models.lp import LinearProgram
 from models.money import facility_kw, in_service_quarter, order_quarter_for
 from models.quarters import HOURS_PER_QUARTER, Horizon
 from models.scenario import Scenario
-from models.sets import PlanningSets, life_quarters
+from models.sets import PlanningSets, life_quarters, rack_fit
 from models.solve import INFEASIBLE, OPTIMAL, HighsSession
 from models.unit_costs import node_hour_costs
 from models.units import KW_PER_MW
 
 GREEDY, SINGLE_SKU, JUST_IN_TIME = "greedy", "single-sku", "just-in-time"
 BASELINES = (GREEDY, SINGLE_SKU, JUST_IN_TIME)
-PROCUREMENT = ("orders", "rentals")  # the variable families a baseline decides by its rule
+# The variable families a baseline decides by its rule; committed capacity (docs/datacenter-2026.md) is procurement
+# too: greedy and just-in-time sign none (they buy and rent on demand), single-sku may sign its one SKU's offers.
+PROCUREMENT = ("orders", "rentals", "contract_signings")
 ROOM_EPS = 1e-9  # node-equivalents, tokens/s and kW below this are rounding, not room or need
 
 
@@ -125,7 +127,7 @@ def with_procurement(lp: LinearProgram, orders: pd.Series, rentals: pd.Series,
 def procurement_of(lp: LinearProgram, x: np.ndarray) -> tuple[pd.Series, pd.Series]:
     """The orders and rentals of solution `x` (whole nodes, zeros dropped)."""
     decided = []
-    for name in PROCUREMENT:
+    for name in ("orders", "rentals"):
         if name in lp.variables:
             values = lp.value(name, x).round()
             decided.append(values[values > 0])
@@ -180,6 +182,7 @@ class _Fleet:
         self.n = len(sets.quarters)
         self.headroom = scenario.headroom
         self.catalog, self.sites = scenario.catalog, scenario.sites
+        self._racks_per: dict | None = None
         self.life = life_quarters(scenario.catalog)
         self.budget = scenario.finance.budget_usd_per_quarter
         self.valid_orders = set(map(tuple, sets.orders[["order_quarter", "site", "sku"]].itertuples(index=False)))
@@ -205,7 +208,15 @@ class _Fleet:
         nodes[quarters] += count
         if site in self.site_kw:
             self.site_kw[site][quarters] += count * self._facility_kw(site, sku)
-            self.site_racks[site][quarters] += count / self.catalog.at[sku, "nodes_per_rack"]
+            self.site_racks[site][quarters] += count / self._per_rack(site, sku)
+
+    def _per_rack(self, site, sku) -> float:
+        """Nodes one rack holds at the site (its rack density, docs/datacenter-2026.md)."""
+        if self._racks_per is None:
+            pairs = pd.MultiIndex.from_product([self.sites.index, self.catalog.index])
+            per_rack = rack_fit(self.sites, self.catalog, pairs.get_level_values(0), pairs.get_level_values(1))[1]
+            self._racks_per = dict(zip(pairs, per_rack.astype(float)))
+        return max(self._racks_per[(site, sku)], 1.0)  # an unfitting pair is never bought (no order variable)
 
     def _facility_kw(self, site, sku) -> float:
         return float(facility_kw(self.catalog.at[sku, "node_kw"], self.sites.at[site, "pue"]))
@@ -232,7 +243,7 @@ class _Fleet:
             return 0
         cap_kw = float(self.sites.at[site, "power_mw"]) * KW_PER_MW
         racks = float(self.sites.at[site, "racks"])
-        per_rack = float(self.catalog.at[sku, "nodes_per_rack"])
+        per_rack = self._per_rack(site, sku)
         by_power = (cap_kw - self.site_kw[site][quarters]) / self._facility_kw(site, sku)
         by_racks = (racks - self.site_racks[site][quarters]) * per_rack
         room = min(by_power.min(), by_racks.min())

@@ -164,3 +164,79 @@ def build_cost_parameters(scenario: Scenario) -> CostParameters:
         else float(finance.unfinished_training_usd),
         discount_factor=discount_factors(finance.discount_rate, scenario.horizon.quarters),
     )
+
+
+@dataclass(frozen=True)
+class FacilityCosts:
+    """Per-unit prices and capacities of the facility build-out options (docs/datacenter-2026.md), by option.
+
+    Priced like nodes: a unit built costs price_usd in its build quarter in cash mode (the capex_usd line), or
+    price_usd / (life_years × 4) per quarter in service in depreciation mode (the depreciation_usd line); so
+    PLAN.json keeps its cost lines, and a scenario without options is priced exactly as before.
+      capex_usd_per_unit                  price_usd per unit built
+      depreciation_quarters               life_years × 4, unrounded (as for nodes)
+      depreciation_usd_per_unit_quarter   price_usd / depreciation_quarters per unit in service
+      kw_per_unit                         power_mw × 1,000 added to the site's power cap per unit in service
+      racks_per_unit                      racks added to the site per unit in service
+      site                                the owned site each option builds at
+      lead_quarters                       quarters from the build decision to the first quarter in service
+    """
+
+    capex_usd_per_unit: pd.Series
+    depreciation_quarters: pd.Series
+    depreciation_usd_per_unit_quarter: pd.Series
+    kw_per_unit: pd.Series
+    racks_per_unit: pd.Series
+    site: pd.Series
+    lead_quarters: pd.Series
+
+
+def build_facility_costs(options: pd.DataFrame) -> FacilityCosts:
+    """The scenario's `facility_options` (by option) as per-unit prices and capacities (see FacilityCosts)."""
+    from models.units import KW_PER_MW
+
+    options = options.rename_axis("option")
+    price = options["price_usd"].astype(float)
+    quarters = (options["life_years"].astype(float) * QUARTERS_PER_YEAR).rename("depreciation_quarters")
+    return FacilityCosts(
+        capex_usd_per_unit=price.rename("capex_usd_per_unit"),
+        depreciation_quarters=quarters,
+        depreciation_usd_per_unit_quarter=(price / quarters).rename("depreciation_usd_per_unit_quarter"),
+        kw_per_unit=(options["power_mw"].astype(float) * KW_PER_MW).rename("kw_per_unit"),
+        racks_per_unit=options["racks"].astype(float).rename("racks_per_unit"),
+        site=options["site"].rename("site"),
+        lead_quarters=options["lead_quarters"].astype(int).rename("lead_quarters"),
+    )
+
+
+@dataclass(frozen=True)
+class ContractCosts:
+    """Committed capacity (docs/datacenter-2026.md), by contract: a block is min_nodes nodes of the contract's SKU at
+    its cloud site, in service for term_quarters from sign quarter + lead_quarters, paid whether used or not:
+      usd_per_block_quarter   min_nodes × gpus_per_node × usd_per_gpu_hour × 2,190 h, into the rent_usd line
+      nodes_per_block         min_nodes
+      site, sku               where the nodes are and what they are
+    """
+
+    usd_per_block_quarter: pd.Series
+    nodes_per_block: pd.Series
+    site: pd.Series
+    sku: pd.Series
+    lead_quarters: pd.Series
+    term_quarters: pd.Series
+
+
+def build_contract_costs(contracts: pd.DataFrame, catalog: pd.DataFrame) -> ContractCosts:
+    """The scenario's `contracts` (by contract) as per-block prices (see ContractCosts)."""
+    contracts = contracts.rename_axis("contract")
+    gpus = catalog["gpus_per_node"].reindex(contracts["sku"]).to_numpy(dtype=float)
+    per_block = contracts["min_nodes"].astype(float) * gpus * contracts["usd_per_gpu_hour"].astype(float) \
+        * HOURS_PER_QUARTER
+    return ContractCosts(
+        usd_per_block_quarter=per_block.rename("usd_per_block_quarter"),
+        nodes_per_block=contracts["min_nodes"].astype(float).rename("nodes_per_block"),
+        site=contracts["site"].rename("site"),
+        sku=contracts["sku"].rename("sku"),
+        lead_quarters=contracts["lead_quarters"].astype(int).rename("lead_quarters"),
+        term_quarters=contracts["term_quarters"].astype(int).rename("term_quarters"),
+    )

@@ -228,3 +228,29 @@ def _money(usd: float, small: bool = False) -> str:
     if abs(usd) >= 1e4:
         return f"${usd / 1e3:,.0f} k"
     return f"${usd:,.2f}" if small and abs(usd) < 100 else f"${usd:,.0f}"
+
+
+def facility_reasons(facility: pd.DataFrame, fleet: pd.DataFrame, scenario: Scenario, horizon: Horizon) -> list[str]:
+    """For each build-out decision (PLAN.json `facility`), why the plan makes it, in words: what its site holds in
+    the build's first quarter in service (nodes by SKU, the racks they fill at the site's density and their kW at
+    full load × PUE) against the site's racks and power cap without any build."""
+    from models.sets import rack_fit
+
+    sites, catalog = scenario.sites, scenario.catalog
+    reasons = []
+    for row in facility.to_dict("records"):
+        site, when = row["site"], row["in_service"]
+        there = fleet[(fleet["site"] == site) & (fleet["quarter"] == when)]
+        _, per_rack = rack_fit(sites, catalog, pd.Index([site] * len(there)), there["sku"])
+        racks = float((there["nodes"].to_numpy() / per_rack).sum()) if len(there) else 0.0
+        it_kw = (there["nodes"].to_numpy() * catalog["node_kw"].reindex(there["sku"]).to_numpy()).sum()
+        kw = float(facility_kw(it_kw, sites.at[site, "pue"]))
+        held = ", ".join(f"{n:g} {sku}" for sku, n in zip(there["sku"], there["nodes"])) or "no nodes"
+        base_racks, base_kw = float(sites.at[site, "racks"]), float(sites.at[site, "power_mw"]) * KW_PER_MW
+        short = [f"{racks:,.1f} racks of {base_racks:,.0f}" if racks > base_racks + 1e-9 else "",
+                 f"{kw:,.0f} kW of {base_kw:,.0f} kW" if kw > base_kw + 1e-6 else ""]
+        short = " and ".join(part for part in short if part)
+        reasons.append(f"{row['facility_units']:g} x {row['option']} at {site} from {when}: the site then holds "
+                       f"{held} ({racks:,.1f} racks, {kw:,.0f} kW at full load x PUE)"
+                       + (f", beyond its own {short}" if short else ", within its own racks and power"))
+    return reasons

@@ -76,8 +76,42 @@ def extract_tables(model: PlanModel, scenario: Scenario, x: np.ndarray) -> dict[
         left = pd.DataFrame(columns=["workload", "deadline", "fraction_left", "cost_usd"])
     tables["unfinished"] = left[["workload", "deadline", "fraction_left", "cost_usd"]]
 
+    if "facility_builds" in lp.variables:
+        tables["facility"] = facility_table(model, x, horizon)
+    if "contract_signings" in lp.variables:
+        tables["contracts"] = contract_table(model, x, horizon)
     tables["costs"] = cost_table(model, x, horizon)
     return tables
+
+
+def contract_table(model: PlanModel, x: np.ndarray, horizon: Horizon) -> pd.DataFrame:
+    """PLAN.json's `contracts`: each signing of committed capacity, its nodes, term and what the term costs."""
+    contracts = model.contract_costs
+    signed = model.lp.value("contract_signings", x).round()
+    signed = signed[signed > 0.5].rename("contract_blocks").reset_index()
+    offer = signed["contract"]
+    signed["nodes"] = signed["contract_blocks"] * contracts.nodes_per_block.reindex(offer).to_numpy()
+    signed["in_service"] = in_service_quarter(signed["sign_quarter"], contracts.lead_quarters.reindex(offer).to_numpy())
+    term = contracts.term_quarters.reindex(offer).to_numpy()
+    signed["term_end"] = signed["in_service"] + term - 1
+    signed["commitment_usd"] = signed["contract_blocks"] * contracts.usd_per_block_quarter.reindex(offer).to_numpy() \
+        * term
+    signed = signed.rename(columns={"sign_quarter": "quarter"}).sort_values(["quarter", "contract"])
+    return _label(signed, horizon, ("quarter", "in_service", "term_end"))[table_columns("contracts")]
+
+
+def facility_table(model: PlanModel, x: np.ndarray, horizon: Horizon) -> pd.DataFrame:
+    """PLAN.json's `facility`: each build-out decision (units of an option built in a quarter), when it enters
+    service, and the cash it costs (units × price_usd; charged as capex in cash mode, depreciated otherwise)."""
+    facility = model.facility_costs
+    builds = model.lp.value("facility_builds", x).round()
+    builds = builds[builds > 0.5].rename("facility_units").reset_index()
+    builds["site"] = facility.site.reindex(builds["option"]).to_numpy()
+    builds["in_service"] = in_service_quarter(builds["build_quarter"],
+                                              facility.lead_quarters.reindex(builds["option"]).to_numpy())
+    builds["capex_usd"] = builds["facility_units"] * facility.capex_usd_per_unit.reindex(builds["option"]).to_numpy()
+    builds = builds.rename(columns={"build_quarter": "quarter"}).sort_values(["quarter", "option"])
+    return _label(builds, horizon, ("quarter", "in_service"))[table_columns("facility")[:-1]]
 
 
 def cost_table(model: PlanModel, x: np.ndarray, horizon: Horizon) -> pd.DataFrame:

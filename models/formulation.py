@@ -14,12 +14,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from models.cost_parameters import COST_LINES, USD_LINES, CostParameters, build_cost_parameters
+from models.cost_parameters import (COST_LINES, USD_LINES, ContractCosts, CostParameters, FacilityCosts,
+                                    build_contract_costs, build_cost_parameters, build_facility_costs)
 from models.lp import Expr, LinearProgram, Variables
 from models.money import facility_kw
 from models.quarters import HOURS_PER_QUARTER
 from models.scenario import Scenario
-from models.sets import PlanningSets, site_node_capacity
+from models.sets import (PlanningSets, contracts_of, density_applies, facility_options_of, rack_fit,
+                         site_node_capacity)
 from models.units import KW_PER_MW
 
 
@@ -35,6 +37,8 @@ class PlanModel:
     costs: dict[str, Expr]  # undiscounted $ (and kWh, t) by quarter, one entry per cost line, in COST_LINES order
     strict: bool
     cost_parameters: CostParameters  # the per-unit prices the costs were built from
+    facility_costs: FacilityCosts | None = None  # build-out options' prices (None: the scenario has none)
+    contract_costs: ContractCosts | None = None  # committed-capacity offers' prices (None: the scenario has none)
 
 
 def build_plan_model(scenario: Scenario, sets: PlanningSets, strict: bool = False, elastic_caps: bool = False,
@@ -50,6 +54,11 @@ def build_plan_model(scenario: Scenario, sets: PlanningSets, strict: bool = Fals
                             upper=busy_upper_bounds(sets, scenario, physical=not elastic_caps))
     owned_nodes = nodes_in_service(orders, sets)
     nodes = owned_nodes + rentals.expr()
+    contract_prices = build_contract_costs(contracts_of(scenario), scenario.catalog) \
+        if sets.contract_signings is not None else None
+    signings, contracted = add_contract_constraints(lp, sets, contract_prices)
+    if contracted is not None:
+        nodes = nodes + contracted
     busy_nodes = busy.expr().sum("workload")
 
     add_capacity_constraints(lp, busy_nodes, nodes, scenario.headroom)
@@ -57,16 +66,23 @@ def build_plan_model(scenario: Scenario, sets: PlanningSets, strict: bool = Fals
     priced_unfinished = not strict and scenario.finance.unfinished_training_usd is not None
     left = add_training_constraints(lp, busy, nodes, sets, allow_unfinished=elastic_requirements or priced_unfinished)
     add_replica_constraints(lp, busy, nodes, sets)
-    add_power_constraints(lp, nodes, scenario, elastic=elastic_caps)
-    add_rack_constraints(lp, nodes, scenario, elastic=elastic_caps)
+    facility = build_facility_costs(facility_options_of(scenario)) if sets.facility_builds is not None else None
+    builds, built = add_facility_constraints(lp, sets, facility)
+    add_power_constraints(lp, nodes, scenario, elastic=elastic_caps, built=built, facility=facility)
+    add_rack_constraints(lp, nodes, scenario, elastic=elastic_caps, built=built, facility=facility)
     add_budget_constraints(lp, orders, scenario, elastic=elastic_caps)
 
     prices = build_cost_parameters(scenario)
     it_kw = it_power_kw(nodes, busy_nodes, prices)
     costs = cost_lines(prices, scenario, sets, orders, rentals, owned_nodes, nodes, busy_nodes, unmet, left)
+    if builds is not None:
+        add_facility_costs(costs, prices, facility, builds, built, sets)
+    if signings is not None:
+        add_contract_costs(costs, contract_prices, signings, sets)
     lp.minimize(discounted_total(costs, prices.discount_factor))
     return PlanModel(lp=lp, sets=sets, nodes=nodes, busy_nodes=busy_nodes, it_kw=it_kw, costs=costs,
-                     strict=strict, cost_parameters=prices)
+                     strict=strict, cost_parameters=prices, facility_costs=facility,
+                     contract_costs=contract_prices)
 
 
 def busy_upper_bounds(sets: PlanningSets, scenario: Scenario, physical: bool = True) -> np.ndarray:
@@ -81,7 +97,7 @@ def busy_upper_bounds(sets: PlanningSets, scenario: Scenario, physical: bool = T
     bound = np.where(p["kind"].to_numpy() == "inference", inference_bound, training_bound)
     if not physical:  # caps made elastic (infeasibility diagnosis): what a site holds is not a bound then
         return bound
-    held = site_node_capacity(scenario.sites, scenario.catalog, p)
+    held = site_node_capacity(scenario.sites, scenario.catalog, p, scenario)
     return np.minimum(bound, held * (1.0 - scenario.headroom))
 
 
@@ -183,18 +199,112 @@ def add_replica_constraints(lp: LinearProgram, busy: Variables, nodes: Expr, set
     lp.add_constraints("replica_min_nodes", pool_nodes - replica.expr().mul(size), ">=", 0.0)
 
 
-def add_power_constraints(lp: LinearProgram, nodes: Expr, scenario: Scenario, elastic: bool = False) -> None:
-    """Σ_k node_kw[k] · pue[s] · nodes[t,s,k] ≤ power_mw[s] · 1,000   ∀ t, owned s (all nodes at full load)."""
+def add_facility_constraints(lp: LinearProgram, sets: PlanningSets,
+                             facility: FacilityCosts | None) -> tuple[Variables | None, Expr | None]:
+    """Facility build-out (docs/datacenter-2026.md), like orders of nodes:
+
+    builds[q,o] ∈ ℤ+ for available_from[o] ≤ q, q + lead[o] inside the horizon;   Σ_q builds[q,o] ≤ max_units[o]
+    built[t,o] = Σ_{q: q+lead[o] ≤ t < q+lead[o]+life[o]} builds[q,o]   (units in service; returned)
+    (None, None) without options: the program is then exactly the one without facility decisions."""
+    if sets.facility_builds is None or facility is None:
+        return None, None
+    keys = sets.facility_builds
+    builds = lp.add_variables("facility_builds", pd.MultiIndex.from_frame(keys[["build_quarter", "option"]]),
+                              upper=keys["max_units"].to_numpy(), integer=True)
+    most = keys.drop_duplicates("option").set_index("option")["max_units"]
+    lp.add_constraints("facility_units", builds.expr().sum("build_quarter"), "<=", most)
+    built = builds.expr().join(sets.facility_vintages).sum("build_quarter")
+    return builds, built
+
+
+def add_contract_constraints(lp: LinearProgram, sets: PlanningSets,
+                             contracts: ContractCosts | None) -> tuple[Variables | None, Expr | None]:
+    """Committed capacity (docs/datacenter-2026.md) beside on-demand rent:
+
+    signed[q,c] ∈ ℤ+ blocks, for available_from[c] ≤ q with the whole term inside the horizon;
+    Σ_q signed[q,c] ≤ max_blocks[c];
+    contracted[t,s,k] = Σ_{c at (s,k)} min_nodes[c] · Σ_{q: q+lead[c] ≤ t < q+lead[c]+term[c]} signed[q,c]
+    (nodes in service, returned; they join nodes[t,s,k], so work may run on them and they are paid whether busy
+    or not). (None, None) without contracts."""
+    if sets.contract_signings is None or contracts is None:
+        return None, None
+    keys = sets.contract_signings
+    signed = lp.add_variables("contract_signings",
+                              pd.MultiIndex.from_frame(keys[["sign_quarter", "contract", "site", "sku"]]),
+                              upper=keys["max_blocks"].to_numpy(), integer=True)
+    most = keys.drop_duplicates("contract").set_index("contract")["max_blocks"]
+    lp.add_constraints("contract_blocks", signed.expr().sum("sign_quarter", "site", "sku"), "<=", most)
+    in_term = signed.expr().join(sets.contract_terms).sum("sign_quarter")
+    contracted = (in_term * contracts.nodes_per_block).sum("contract")
+    return signed, contracted
+
+
+def add_contract_costs(costs: dict[str, Expr], contracts: ContractCosts, signed: Variables,
+                       sets: PlanningSets) -> None:
+    """rent_usd[t] += Σ_c usd_per_block_quarter[c] · (blocks of c in their term at t): paid whether used or not."""
+    in_term = signed.expr().join(sets.contract_terms).sum("sign_quarter")
+    paid = (in_term * contracts.usd_per_block_quarter).sum("contract", "site", "sku")
+    costs["rent_usd"] = _by_quarter(costs["rent_usd"] + paid, sets)
+
+
+def _added_by_facility(built: Expr | None, facility: FacilityCosts | None, per_unit: str) -> Expr | None:
+    """Σ_{o at s} per_unit[o] · built[t,o], keyed by (quarter, site): the kW or racks the options add."""
+    if built is None or facility is None:
+        return None
+    sites = pd.DataFrame({"option": facility.site.index, "site": facility.site.to_numpy()})
+    return (built * getattr(facility, per_unit)).join(sites).sum("option")
+
+
+def add_power_constraints(lp: LinearProgram, nodes: Expr, scenario: Scenario, elastic: bool = False,
+                          built: Expr | None = None, facility: FacilityCosts | None = None) -> None:
+    """Σ_k node_kw[k] · pue[s] · nodes[t,s,k] ≤ power_mw[s] · 1,000 + Σ_{o at s} kw_per_unit[o] · built[t,o]
+    ∀ t, owned s (all nodes at full load; the last term only with facility options)."""
     sites = scenario.sites[scenario.sites["kind"] == "owned"]
     full_load_kw = facility_kw(scenario.catalog["node_kw"], sites["pue"], nodes=_at_sites(nodes, sites.index))
-    lp.add_constraints("power", full_load_kw.sum("sku"), "<=", sites["power_mw"] * KW_PER_MW, elastic=elastic)
+    used_kw = full_load_kw.sum("sku")
+    added = _added_by_facility(built, facility, "kw_per_unit")
+    if added is not None:
+        used_kw = used_kw - added
+    lp.add_constraints("power", used_kw, "<=", sites["power_mw"] * KW_PER_MW, elastic=elastic)
 
 
-def add_rack_constraints(lp: LinearProgram, nodes: Expr, scenario: Scenario, elastic: bool = False) -> None:
-    """Σ_k nodes[t,s,k] / nodes_per_rack[k] ≤ racks[s]   ∀ t, owned s."""
+def add_rack_constraints(lp: LinearProgram, nodes: Expr, scenario: Scenario, elastic: bool = False,
+                         built: Expr | None = None, facility: FacilityCosts | None = None) -> None:
+    """Σ_k nodes[t,s,k] / nodes_per_rack[s,k] ≤ racks[s] + Σ_{o at s} racks_per_unit[o] · built[t,o]   ∀ t, owned s.
+
+    nodes_per_rack[s,k] is the catalog's, or fewer where the site's max_kw_per_rack holds fewer nodes a rack
+    (models/sets.py rack_fit); without densities and options this is the row it always was."""
     sites = scenario.sites[scenario.sites["kind"] == "owned"]
-    racks_used = _at_sites(nodes, sites.index) * (1.0 / scenario.catalog["nodes_per_rack"])
-    lp.add_constraints("racks", racks_used.sum("sku"), "<=", sites["racks"], elastic=elastic)
+    at_owned = _at_sites(nodes, sites.index)
+    if density_applies(scenario.sites):
+        pairs = pd.MultiIndex.from_product([sites.index, scenario.catalog.index], names=["site", "sku"])
+        fits, per_rack = rack_fit(scenario.sites, scenario.catalog, pairs.get_level_values("site"),
+                                  pairs.get_level_values("sku"))
+        usable = np.where(fits, per_rack, scenario.catalog["nodes_per_rack"].reindex(
+            pairs.get_level_values("sku")).to_numpy(dtype=float))  # unfitting pairs have no nodes
+        racks_used = at_owned * pd.Series(1.0 / usable, index=pairs)
+    else:
+        racks_used = at_owned * (1.0 / scenario.catalog["nodes_per_rack"])
+    used = racks_used.sum("sku")
+    added = _added_by_facility(built, facility, "racks_per_unit")
+    if added is not None:
+        used = used - added
+    lp.add_constraints("racks", used, "<=", sites["racks"], elastic=elastic)
+
+
+def add_facility_costs(costs: dict[str, Expr], prices: CostParameters, facility: FacilityCosts,
+                       builds: Variables, built: Expr, sets: PlanningSets) -> None:
+    """Build-out priced like nodes, into the same lines: depreciation mode adds
+    depreciation_usd_per_unit_quarter[o] · built[t,o] to depreciation_usd[t]; cash mode adds
+    capex_usd_per_unit[o] · builds[t,o] to capex_usd[t]."""
+    if prices.charges_depreciation:
+        line = (built * facility.depreciation_usd_per_unit_quarter).sum("option")
+        costs["depreciation_usd"] = _by_quarter(costs["depreciation_usd"] + line, sets)
+    else:
+        paid = (builds.expr() * facility.capex_usd_per_unit).sum("option")
+        line = paid.join(pd.DataFrame({"build_quarter": sets.quarters.to_numpy(),
+                                       "quarter": sets.quarters.to_numpy()})).sum("build_quarter")
+        costs["capex_usd"] = _by_quarter(costs["capex_usd"] + line, sets)
 
 
 def add_budget_constraints(lp: LinearProgram, orders: Variables, scenario: Scenario, elastic: bool = False) -> None:

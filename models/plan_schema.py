@@ -108,6 +108,15 @@ cause                   | text    |                  | caps with a non-zero shad
 message                 | text    |                  | the warning in words, as `planner plan` prints it
 serves                  | list    |                  | [{workload, node_equivalent_quarters}]: what the order's
                         |         |                  | pool serves from its in-service quarter on
+option                  | text    |                  | a facility build-out option of facility_options
+facility_units          | number  | units            | whole units of the option built (each adds its racks and MW)
+reason                  | text    |                  | why the plan builds it: what the site holds, in racks and
+                        |         |                  | kW, against its capacity without the build
+contract                | text    |                  | a committed-capacity offer of contracts
+contract_blocks         | number  | blocks           | whole blocks of the offer signed (each min_nodes nodes)
+term_end                | quarter | quarter          | the last quarter of the contract's term
+commitment_usd          | number  | $                | what the term costs, paid whether used or not: nodes ×
+                        |         |                  | gpus_per_node × usd_per_gpu_hour × 2,190 h × term_quarters
 """
 
 
@@ -218,6 +227,14 @@ PLAN_FIELDS: tuple[Field, ...] = (
               Field("saving_usd", NUMBER_OR_NULL, "discounted $", "baseline objective − this plan's objective"),
               Field("saving_pct", NUMBER_OR_NULL, "fraction", "saving_usd / the baseline's objective"),
               Field("detail", TEXT, "", "what the baseline bought, or why it failed"))),
+    Field("facility", RECORDS, "", "only for a scenario with facility_options (docs/datacenter-2026.md): each "
+          "build-out decision; capex_usd = facility_units × price_usd, charged like a node's price (capex in cash "
+          "mode, depreciation over life_years otherwise)", required=False,
+          members=_columns("quarter", "option", "site", "facility_units", "in_service", "capex_usd", "reason")),
+    Field("contracts", RECORDS, "", "only for a scenario with contracts (docs/datacenter-2026.md): each signing "
+          "of committed capacity; its quarters' payments are in costs.rent_usd", required=False,
+          members=_columns("quarter", "contract", "site", "sku", "contract_blocks", "nodes", "in_service",
+                           "term_end", "commitment_usd")),
     Field("stochastic", OBJECT, "discounted $", "only from `plan --stochastic N`: the two-stage solve on N sampled "
                                                 "futures (manual, Stochastic planning)", required=False, members=(
               Field("samples", NUMBER, "futures", "futures solved on (evaluate's sampler, futures 0 … N−1)"),
@@ -260,7 +277,12 @@ PLAN_FIELDS: tuple[Field, ...] = (
               Field("remaining_usd", NUMBER, "discounted $", "discounted cost from as_of on; sunk_usd + "
                                                              "remaining_usd = objective_usd"))),
 )
-WRITTEN_WHEN_SET = ("stochastic", "replan")  # optional fields only some plans carry; every other field is always written
+# Optional fields only some plans carry; every other field is always written.
+WRITTEN_WHEN_SET = ("stochastic", "replan", "facility", "contracts")
+# Documented in docs/datacenter-2026.md (markdown_table(datacenter_2026=True)), not in docs/outputs.md's table.
+DATACENTER_2026_FIELDS = ("facility", "contracts")
+DATACENTER_2026_COLUMNS = ("option", "facility_units", "reason", "contract", "contract_blocks", "term_end",
+                           "commitment_usd")
 FIELDS = {f.name: f for f in PLAN_FIELDS}
 
 
@@ -421,18 +443,24 @@ def _key(field: Field) -> str:
     return f"`{field.name}`"
 
 
-def markdown_table() -> str:
-    """The manual's PLAN.json tables (docs/outputs.md): the top-level fields, then every record column once."""
+def markdown_table(datacenter_2026: bool = False) -> str:
+    """The manual's PLAN.json tables (docs/outputs.md): the top-level fields, then every record column once. The
+    fields and columns of the 2026 datacenter inputs are documented in docs/datacenter-2026.md instead
+    (`datacenter_2026=True`)."""
     def row(key: str, field: Field) -> str:
         optional = "" if field.required else " (optional when read)"
         return f"| {key} | {field.kind}{optional} | {field.unit} | {field.description} |"
 
     lines = ["| key | type | unit | meaning |", "|---|---|---|---|"]
     for field in PLAN_FIELDS:
+        if (field.name in DATACENTER_2026_FIELDS) != datacenter_2026:
+            continue
         lines.append(row(_key(field), field))
         if field.kind == OBJECT and not all(member in _COLUMNS.values() for member in field.members):
             lines += [row(f"`{field.name}.{member.name}`", member) for member in field.members]
     lines += ["", "| column | type | unit | meaning |", "|---|---|---|---|"]
     for column in _COLUMNS.values():
+        if (column.name in DATACENTER_2026_COLUMNS) != datacenter_2026:
+            continue
         lines.append(f"| `{column.name}` | {column.kind} | {column.unit} | {column.description} |")
     return "\n".join(lines)

@@ -187,10 +187,12 @@ def batch_outcome(params: RiskParams, a: RiskArrays, noise: Noise) -> Outcome:
     owned_nodes = pools.nodes * pools.owned[:, None]
     by_quarter = {  # [Q] (fixed) or [Q, B]
         "capex_usd": a.cash_capex * jnp.zeros(n_quarters, dtype=price.dtype).at[a.orders.order_quarter].add(
-            a.orders.nodes * (u.capex_usd_per_node_ordered * price)[a.orders.sku]),
+            a.orders.nodes * (u.capex_usd_per_node_ordered * price)[a.orders.sku]) + a.fixed_capex_usd,
         "depreciation_usd": (1.0 - a.cash_capex) * (owned_nodes * (u.depreciation_usd_per_node_quarter
-                                                                   * price)[k][:, None]).sum(axis=0),
-        "rent_usd": (pools.nodes * (pools.rent_usd_per_node_quarter * ratios["rent"][k])[:, None]).sum(axis=0),
+                                                                   * price)[k][:, None]).sum(axis=0)
+        + a.fixed_depreciation_usd,
+        "rent_usd": ((pools.nodes - pools.committed_nodes)
+                     * (pools.rent_usd_per_node_quarter * ratios["rent"][k])[:, None]).sum(axis=0) + a.fixed_rent_usd,
         "on_demand_usd": sum_first(on_demand * on_demand_usd_per_unit[:, :, None]),
         "energy_usd": sum_first(kwh * usd_per_kwh[s][:, None, :]),
         "maintenance_usd": (owned_nodes * (u.maintenance_usd_per_node_quarter * price)[k][:, None]).sum(axis=0),

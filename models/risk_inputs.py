@@ -22,7 +22,7 @@ import pandas as pd
 
 from models.errors import InputError, Problem
 from models.cost_parameters import build_cost_parameters
-from models.money import charged_usd_per_kwh
+from models.money import charged_usd_per_kwh, life_quarters
 from models.performance import estimate_performance
 from models.plan_schema import columns_of
 from models.risk_settings import RiskSettings
@@ -79,6 +79,7 @@ class PoolArrays:
     kwh_per_idle_node: np.ndarray = _dims("pool", "quarter")  # per node present
     kwh_per_busy_node: np.ndarray = _dims("pool", "quarter")  # per busy node-equivalent, on top of its idle draw
     carbon_t_per_kwh: np.ndarray = _dims("pool", "quarter")  # the same for idle and busy draw
+    committed_nodes: np.ndarray = _dims("pool", "quarter")  # of `nodes`, those under a contract (paid in fixed rent)
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,11 @@ class RiskArrays:
     headroom: np.ndarray = _dims()
     unmet_usd_per_unit: np.ndarray = _dims()
     cash_capex: np.ndarray = _dims()  # 1.0: capex charged in the order quarter; 0.0: depreciated
+    # What the plan's facility builds and contract signings charge whatever the future (docs/datacenter-2026.md),
+    # priced by models/cost_parameters.py: build-out capex (cash mode) or depreciation, and committed rent.
+    fixed_capex_usd: np.ndarray = _dims("quarter")
+    fixed_depreciation_usd: np.ndarray = _dims("quarter")
+    fixed_rent_usd: np.ndarray = _dims("quarter")
     unit_costs: UnitCosts
     pools: PoolArrays
     orders: OrderArrays
@@ -248,6 +254,8 @@ def build_risk_inputs(scenario: Scenario, plan: dict, settings: RiskSettings) ->
 
     site_owned = (sites["kind"] == "owned").to_numpy(dtype=float)
     pools, pool_index, pool_arrays = _pools(scenario, fleet, placement, site_owned)
+    pool_arrays = dataclasses.replace(pool_arrays, committed_nodes=_committed_nodes(plan, pool_index, horizon,
+                                                                                    pool_arrays.nodes.shape))
     orders = _orders(purchases, pool_index, sku_list, horizon)
 
     # Inference demand, the demand the plan itself leaves unmet, and the plan's unfinished-training charges.
@@ -293,6 +301,7 @@ def build_risk_inputs(scenario: Scenario, plan: dict, settings: RiskSettings) ->
         planned_unmet_tokens_per_s=planned_unmet,
         headroom=np.array(float(scenario.headroom)), unmet_usd_per_unit=np.array(costs.unmet_usd_per_unit),
         cash_capex=np.array(0.0 if costs.charges_depreciation else 1.0),
+        **fixed_charges(scenario, plan, costs.charges_depreciation),
         unit_costs=unit_costs, pools=pool_arrays, orders=orders,
         pairs=PairArrays(workload=pairs["workload"], pool=pairs["pool"], tokens_per_s_per_node=pairs["rate"],
                          active=pairs["active"], cap_node_equivalents=pairs["cap"]),
@@ -345,7 +354,47 @@ def _pools(scenario: Scenario, fleet: pd.DataFrame, placement: pd.DataFrame, sit
     return pools, pool_index, PoolArrays(site=site, sku=sku, owned=owned, nodes=nodes,
                                          training_node_equivalents=training_busy,
                                          rent_usd_per_node_quarter=np.zeros(len(site)), kwh_per_idle_node=zero,
-                                         kwh_per_busy_node=zero, carbon_t_per_kwh=zero)
+                                         kwh_per_busy_node=zero, carbon_t_per_kwh=zero, committed_nodes=zero)
+
+
+def _committed_nodes(plan: dict, pool_index: pd.MultiIndex, horizon, shape: tuple) -> np.ndarray:
+    """Nodes of each pool and quarter under the plan's contracts (PLAN.json `contracts`: in_service..term_end)."""
+    committed = np.zeros(shape)
+    for row in plan.get("contracts") or []:
+        at = pool_index.get_indexer(pd.MultiIndex.from_tuples([(row["site"], row["sku"])]))[0]
+        if at < 0:
+            raise _plan_problem(f"contract {row['contract']} names pool {row['site']}/{row['sku']} with no nodes")
+        first, last = (int(q) for q in _quarter_numbers([row["in_service"], row["term_end"]], horizon))
+        committed[at, first:last + 1] += float(row["nodes"])
+    return committed
+
+
+def fixed_charges(scenario: Scenario, plan: dict, charges_depreciation: bool) -> dict[str, np.ndarray]:
+    """By quarter, the charges of the plan's facility builds and contract signings, priced by
+    models/cost_parameters.py (FacilityCosts, ContractCosts): they do not vary with a sampled future (and no
+    Fleet or Rentals row of the workbook carries them: its Costs sheet adds them, reports/workbook.py)."""
+    from models.cost_parameters import build_contract_costs, build_facility_costs
+
+    horizon, n = scenario.horizon, scenario.horizon.quarters
+    capex, depreciation, rent = np.zeros(n), np.zeros(n), np.zeros(n)
+    builds = plan.get("facility") or []
+    if builds:
+        facility = build_facility_costs(scenario.facility_options)
+        for row in builds:
+            units, option = float(row["facility_units"]), row["option"]
+            if charges_depreciation:
+                first = int(_quarter_numbers([row["in_service"]], horizon)[0])
+                life = int(life_quarters(scenario.facility_options).at[option])  # round(life_years × 4)
+                depreciation[first:first + life] += units * facility.depreciation_usd_per_unit_quarter[option]
+            else:
+                capex[int(_quarter_numbers([row["quarter"]], horizon)[0])] += units * facility.capex_usd_per_unit[option]
+    signed = plan.get("contracts") or []
+    if signed:
+        contracts = build_contract_costs(scenario.contracts, scenario.catalog)
+        for row in signed:
+            first, last = (int(q) for q in _quarter_numbers([row["in_service"], row["term_end"]], horizon))
+            rent[first:last + 1] += float(row["contract_blocks"]) * contracts.usd_per_block_quarter[row["contract"]]
+    return {"fixed_capex_usd": capex, "fixed_depreciation_usd": depreciation, "fixed_rent_usd": rent}
 
 
 def _orders(purchases: pd.DataFrame, pool_index: pd.MultiIndex, sku_list: list[str], horizon) -> OrderArrays:

@@ -48,11 +48,35 @@ class SolverOptions:
 
 
 # The scenario file's vocabulary, named by the types that hold it (a section's keys are its fields, in order).
-TABLE_KEYS = ("catalog", "sites", "fleet", "workloads", "demand", "throughput")
+TABLE_KEYS = ("catalog", "sites", "fleet", "workloads", "demand", "throughput", "facility_options", "contracts")
 FINANCE_KEYS = tuple(f.name for f in fields(Finance))
 PLANNING_KEYS = ("headroom",)
 SOLVER_KEYS = tuple(f.name for f in fields(SolverOptions))
 SECTION_KEYS = ("finance", "planning", "solver", "risk")
+
+
+# The optional 2026 tables (docs/datacenter-2026.md), as planner/scenario.py types them: by option / by contract.
+FACILITY_OPTION_COLUMNS = ("site", "racks", "power_mw", "price_usd", "lead_quarters", "available_from", "life_years",
+                           "max_units", "source")
+CONTRACT_COLUMNS = ("site", "sku", "term_quarters", "usd_per_gpu_hour", "min_nodes", "available_from",
+                    "lead_quarters", "max_blocks", "source")
+_TEXT_COLUMNS = ("site", "sku", "source")
+
+
+def _no_rows(columns: tuple[str, ...], index: str) -> pd.DataFrame:
+    """An empty table of those columns (text columns object, the others float), indexed by `index`."""
+    return pd.DataFrame({c: pd.Series(dtype=object if c in _TEXT_COLUMNS else float) for c in columns},
+                        index=pd.Index([], name=index, dtype=object))
+
+
+def no_facility_options() -> pd.DataFrame:
+    """A scenario without build-out options: no facility decisions."""
+    return _no_rows(FACILITY_OPTION_COLUMNS, "option")
+
+
+def no_contracts() -> pd.DataFrame:
+    """A scenario without committed-capacity offers: no contracts."""
+    return _no_rows(CONTRACT_COLUMNS, "contract")
 
 
 class OverrideRecord(Protocol):
@@ -84,6 +108,10 @@ class Scenario:
     chain: tuple[Path, ...] = ()  # the scenario files read, the root base first, this scenario's file last
     chain_sha256: tuple[str, ...] = ()  # SHA-256 of each file of `chain`, as read
     overrides: tuple[OverrideRecord, ...] = ()  # every override applied, in order (files' own, then --set)
+    # Build-out options by option (docs/datacenter-2026.md); empty: no facility decisions.
+    facility_options: pd.DataFrame = field(default_factory=no_facility_options)
+    # Committed-capacity offers by contract (docs/datacenter-2026.md); empty: no contracts.
+    contracts: pd.DataFrame = field(default_factory=no_contracts)
 
     @property
     def quarters(self) -> list[str]:

@@ -544,6 +544,14 @@ def first_stage_from_plan(model: PlanModel, plan: dict, horizon, headroom: float
     put("pool", pd.MultiIndex.from_frame(pools), np.ones(len(pools)))
     unfinished = pd.DataFrame(plan["unfinished"], columns=["workload", "fraction_left"])
     put("left", pd.MultiIndex.from_arrays([unfinished["workload"]], names=["workload"]), unfinished["fraction_left"])
+    builds = pd.DataFrame(plan.get("facility") or [], columns=["quarter", "option", "facility_units"])
+    put("facility_builds", pd.MultiIndex.from_arrays([[horizon.relative(q) for q in builds["quarter"]],
+                                                      builds["option"]]), builds["facility_units"])
+    signed = pd.DataFrame(plan.get("contracts") or [], columns=["quarter", "contract", "site", "sku",
+                                                                "contract_blocks"])
+    put("contract_signings", pd.MultiIndex.from_arrays([[horizon.relative(q) for q in signed["quarter"]],
+                                                        signed["contract"], signed["site"], signed["sku"]]),
+        signed["contract_blocks"])
     return rentals_on_demand(model, x, headroom)
 
 
@@ -553,7 +561,7 @@ def first_stage_held(model: PlanModel) -> np.ndarray:
     first stage its in-sample figures price; rentals and inference placement follow the forecast)."""
     lp = model.lp
     mask = np.zeros(lp.num_vars, dtype=bool)
-    for name in ("orders", "left") + HELD_FAMILIES:
+    for name in ("orders", "left", "facility_builds", "contract_signings") + HELD_FAMILIES:
         if name in lp.variables:
             mask[lp.variables[name].positions] = True
     mask[lp.variables["busy"].positions[model.sets.placements["kind"].to_numpy() == "training"]] = True

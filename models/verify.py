@@ -63,8 +63,15 @@ CONSTRAINTS = {
     "training_work": "training work done >= node-hours x (1 - fraction left)",
     "min_nodes": "work runs on a pool only when it holds min_nodes nodes (training, multi-node replicas)",
     "training_unfinished": "fraction left in [0, 1], 0 when runs must finish; its cost in the deadline quarter",
-    "power": "facility power at full load <= site power cap",
-    "racks": "racks used <= racks at the site",
+    "power": "facility power at full load <= site power cap",  # + the MW the plan's facility builds add
+    "racks": "racks used <= racks at the site",  # at the site's rack density, + the racks its builds add
+    "rack_fit": "nodes only where their rack fits: liquid-cooled SKUs in liquid-cooled halls, node_kw <= "
+                "max_kw_per_rack",
+    "contract": "contracts: known offer at its site and SKU, whole blocks, not before available_from, in service = "
+                "quarter + lead_quarters, the whole term inside the horizon, at most max_blocks in all, nodes = "
+                "blocks x min_nodes, commitment_usd = nodes x gpus_per_node x usd_per_gpu_hour x 2,190 h x term",
+    "facility": "facility builds: known option at its site, whole units, not before available_from, in service = "
+                "quarter + lead_quarters inside the horizon, at most max_units in all, capex_usd = units x price_usd",
     "budget": "purchases per quarter <= budget",
     "cost": "cost line as recomputed from the plan's decisions",
     "totals": "totals = sum of the quarters' cost lines",
@@ -161,16 +168,20 @@ def check_plan(scenario: Scenario, plan: dict, tolerance_usd: float = TOLERANCE_
     tables = _drop_unknown(ledger, scenario, tables)
     _check_orders(ledger, scenario, tables["purchases"], tol)
     _check_rentals(ledger, scenario, tables["rentals"], tol)
-    grid = _nodes_in_service(scenario, tables["purchases"], tables["rentals"], tables["placement"])
+    contracts = _check_contracts(ledger, scenario, _contract_records(plan, horizon), tol)
+    grid = _nodes_in_service(scenario, tables["purchases"], tables["rentals"], tables["placement"], contracts)
     _check_fleet_table(ledger, scenario, grid, tables["fleet"], tol)
     placement = _check_placement(ledger, scenario, performance, tables["placement"], tol)
     _check_capacity(ledger, scenario, grid, tol)
     _check_demand(ledger, scenario, placement, tables["unmet"], tol)
     _check_min_nodes(ledger, placement, grid, tol)
     _check_training(ledger, scenario, performance, placement, tables["unfinished"], tol)
-    _check_power_and_racks(ledger, scenario, grid, tol)
+    facility = _check_facility(ledger, scenario, _facility_records(plan, horizon), tol)
+    _check_rack_fit(ledger, scenario, grid, tol)
+    _check_power_and_racks(ledger, scenario, grid, tol, facility)
     _check_budget(ledger, scenario, tables["purchases"], tol)
-    costs = recompute_costs(scenario, grid, tables["purchases"], tables["unmet"], tables["unfinished"])
+    costs = recompute_costs(scenario, grid, tables["purchases"], tables["unmet"], tables["unfinished"], facility,
+                            contracts)
     objective = _check_costs(ledger, costs, tables["costs"], plan, tol)
     labelled = costs.assign(quarter=horizon.labels)
     return Verification(violations=tuple(ledger.violations), checks=ledger.checks, costs=labelled,
@@ -357,8 +368,20 @@ def life_in_quarters(catalog: pd.DataFrame) -> pd.Series:
                      index=catalog.index)
 
 
+def _contract_terms(contracts: pd.DataFrame | None, n: int) -> pd.DataFrame:
+    """(quarter, site, sku, nodes, usd) of every signing's term quarters: from in_service to term_end."""
+    if contracts is None or contracts.empty:
+        return pd.DataFrame({"quarter": pd.Series(dtype=int), "site": pd.Series(dtype=object),
+                             "sku": pd.Series(dtype=object), "nodes": pd.Series(dtype=float),
+                             "usd": pd.Series(dtype=float)})
+    grid = contracts.drop(columns=["quarter"]).merge(pd.DataFrame({"quarter": np.arange(n)}), how="cross")
+    live = (grid["quarter"] >= grid["in_service"]) & (grid["quarter"] <= grid["term_end"])
+    grid = grid[live.to_numpy()].reset_index(drop=True)
+    return grid.assign(usd=grid["nodes"] * grid["_usd_per_node_quarter"])[["quarter", "site", "sku", "nodes", "usd"]]
+
+
 def _nodes_in_service(scenario: Scenario, purchases: pd.DataFrame, rentals: pd.DataFrame,
-                      placement: pd.DataFrame) -> pd.DataFrame:
+                      placement: pd.DataFrame, contracts: pd.DataFrame | None = None) -> pd.DataFrame:
     """Every (quarter, site, sku) of the horizon with owned, rented, busy and total nodes."""
     n = scenario.horizon.quarters
     keys = ["quarter", "site", "sku"]
@@ -386,7 +409,9 @@ def _nodes_in_service(scenario: Scenario, purchases: pd.DataFrame, rentals: pd.D
     grid["fleet"] = existing.reindex(index, fill_value=0.0).to_numpy()
     grid["owned"] = grid["fleet"] + bought.reindex(index, fill_value=0.0).to_numpy()
     grid["rented"] = rented.reindex(index, fill_value=0.0).to_numpy()
-    grid["nodes"] = grid["owned"] + grid["rented"]
+    committed = _contract_terms(contracts, n).groupby(keys)["nodes"].sum()
+    grid["contracted"] = committed.reindex(index, fill_value=0.0).to_numpy()
+    grid["nodes"] = grid["owned"] + grid["rented"] + grid["contracted"]
     grid["busy"] = busy.reindex(index, fill_value=0.0).to_numpy()
     sku = scenario.catalog.reindex(grid["sku"])
     grid["it_kw"] = sku["node_kw"].to_numpy() * (sku["idle_frac"].to_numpy() * grid["nodes"].to_numpy()
@@ -577,19 +602,194 @@ def _run_node_hours(performance: pd.DataFrame, runs: pd.Index, pools: pd.DataFra
 
 # --- power, racks, budget ---------------------------------------------------------------------------------
 
-def _check_power_and_racks(ledger: _Ledger, scenario: Scenario, grid: pd.DataFrame, tol: Tolerances) -> None:
-    """Σ_k node_kw · nodes · pue ≤ power_mw · 1,000 and Σ_k nodes / nodes_per_rack ≤ racks, owned sites."""
+def _site_column(sites: pd.DataFrame, name: str) -> pd.Series:
+    return sites[name] if name in sites.columns else pd.Series(np.nan, index=sites.index, dtype=object)
+
+
+def _nodes_per_rack_at(scenario: Scenario, site_labels, sku_labels) -> tuple[np.ndarray, np.ndarray]:
+    """The verifier's own reading of docs/datacenter-2026.md, row by row: (whether the SKU's node may stand at the
+    site, nodes a rack holds there). A `cooling_required: liquid` SKU needs a site whose cooling is liquid (or
+    unstated); where the site states max_kw_per_rack, a rack holds min(nodes_per_rack, ⌊max_kw_per_rack /
+    node_kw⌋) nodes and a node above the density fits nowhere there."""
+    sites, catalog = scenario.sites, scenario.catalog
+    cooling = _site_column(sites, "cooling").reindex(site_labels).to_numpy(dtype=object)
+    density = pd.to_numeric(_site_column(sites, "max_kw_per_rack"), errors="coerce").reindex(site_labels) \
+        .to_numpy(dtype=float)
+    required = _site_column(catalog, "cooling_required").reindex(sku_labels).to_numpy(dtype=object)
+    node_kw = catalog["node_kw"].reindex(sku_labels).to_numpy(dtype=float)
+    listed = catalog["nodes_per_rack"].reindex(sku_labels).to_numpy(dtype=float)
+    cooled = (required != "liquid") | (cooling == "liquid") | pd.isna(cooling)
+    with np.errstate(invalid="ignore"):
+        by_kw = np.floor(density / node_kw + 1e-9)
+    per_rack = np.where(np.isnan(density), listed, np.minimum(listed, np.nan_to_num(by_kw, nan=0.0)))
+    return cooled & (per_rack >= 1), per_rack
+
+
+def _check_rack_fit(ledger: _Ledger, scenario: Scenario, grid: pd.DataFrame, tol: Tolerances) -> None:
+    """No node (owned, fleet or rented) of a SKU at a site its rack does not fit."""
+    held = grid[grid["nodes"] > tol.nodes].reset_index(drop=True)
+    fits, _ = _nodes_per_rack_at(scenario, held["site"], held["sku"])
+    ledger.record("rack_fit", held, np.where(fits, 0.0, held["nodes"].to_numpy()), 0.0,
+                  lambda r, size: f"{r['nodes']:g} {r['sku']} node(s) at '{r['site']}', where its rack does not fit "
+                                  f"(cooling or rack density)")
+
+
+def _contract_records(plan: dict, horizon) -> pd.DataFrame:
+    """PLAN.json's optional `contracts` table, quarters relative to the start (empty without one)."""
+    columns = {"quarter": "quarter", "contract": "text", "site": "text", "sku": "text", "contract_blocks": "number",
+               "nodes": "number", "in_service": "quarter", "term_end": "quarter", "commitment_usd": "number"}
+    return _optional_records(plan, "contracts", columns, horizon)
+
+
+def _check_contracts(ledger: _Ledger, scenario: Scenario, signed: pd.DataFrame, tol: Tolerances) -> pd.DataFrame:
+    """The signings against the scenario's contracts; returns the valid ones with $ per node-quarter joined."""
+    offers = getattr(scenario, "contracts", None)
+    if offers is None:
+        offers = pd.DataFrame(columns=["site", "sku", "term_quarters", "usd_per_gpu_hour", "min_nodes",
+                                       "available_from", "lead_quarters", "max_blocks"])
+    n = scenario.horizon.quarters
+    known = signed["contract"].isin(offers.index).to_numpy()
+    ledger.record("contract", signed, (~known).astype(float), 0.0,
+                  lambda r, size: f"unknown contract '{r['contract']}'")
+    signed = signed[known].reset_index(drop=True)
+    offer = offers.reindex(signed["contract"])
+    mismatch = (offer["site"].to_numpy(dtype=object) != signed["site"].to_numpy(dtype=object)) \
+        | (offer["sku"].to_numpy(dtype=object) != signed["sku"].to_numpy(dtype=object))
+    ledger.record("contract", signed, mismatch.astype(float), 0.0,
+                  lambda r, size: f"contract '{r['contract']}' is for {offers.at[r['contract'], 'sku']} at "
+                                  f"'{offers.at[r['contract'], 'site']}', not {r['sku']} at '{r['site']}'")
+    blocks = signed["contract_blocks"].to_numpy(dtype=float)
+    ledger.record("contract", signed, np.maximum(np.abs(blocks - np.round(blocks)), -blocks), tol.node(blocks),
+                  lambda r, size: f"{r['contract_blocks']!r} blocks is not a whole, non-negative number")
+    ledger.record("contract", signed, offer["available_from"].to_numpy(dtype=float)
+                  - signed["quarter"].to_numpy(dtype=float), 0.0,
+                  lambda r, size: f"'{r['contract']}' signed {size:g} quarter(s) before its available_from")
+    start = signed["quarter"].to_numpy(dtype=float) + offer["lead_quarters"].to_numpy(dtype=float)
+    end = start + offer["term_quarters"].to_numpy(dtype=float) - 1
+    wrong = np.abs(signed["in_service"].to_numpy(dtype=float) - start) \
+        + np.abs(signed["term_end"].to_numpy(dtype=float) - end) + np.maximum(end - (n - 1), 0)
+    ledger.record("contract", signed, wrong, 0.0,
+                  lambda r, size: f"'{r['contract']}' term {scenario.horizon.label(int(r['in_service']))}.."
+                                  f"{scenario.horizon.label(int(r['term_end']))} is off its sign quarter + lead and "
+                                  f"term, or runs past the horizon, by {size:g} quarter(s)")
+    nodes = blocks * offer["min_nodes"].to_numpy(dtype=float)
+    ledger.record("contract", signed, np.abs(signed["nodes"].to_numpy(dtype=float) - nodes), tol.node(nodes),
+                  lambda r, size: f"{r['nodes']:g} nodes, but {r['contract_blocks']:g} blocks of min_nodes give "
+                                  f"{r['nodes'] - size:g}")
+    total = signed.groupby("contract")["contract_blocks"].sum()
+    frame = pd.DataFrame({"contract": total.index, "blocks": total.to_numpy(),
+                          "most": offers["max_blocks"].reindex(total.index).to_numpy(dtype=float)})
+    ledger.record("contract", frame, frame["blocks"].to_numpy() - frame["most"].to_numpy(), tol.nodes,
+                  lambda r, size: f"{r['blocks']:g} blocks of '{r['contract']}' signed, at most {r['most']:g}")
+    gpus = scenario.catalog["gpus_per_node"].reindex(signed["sku"]).to_numpy(dtype=float)
+    per_node_quarter = gpus * offer["usd_per_gpu_hour"].to_numpy(dtype=float) * HOURS_PER_QUARTER
+    _record_equal_money(ledger, "contract", signed, signed["commitment_usd"],
+                        nodes * per_node_quarter * offer["term_quarters"].to_numpy(dtype=float), tol,
+                        "commitment_usd")
+    return signed.assign(nodes=nodes, _usd_per_node_quarter=per_node_quarter)
+
+
+def _optional_records(plan: dict, name: str, columns: dict, horizon) -> pd.DataFrame:
+    records = plan.get(name) or []
+    frame = pd.DataFrame.from_records(records, columns=list(columns)) if records else \
+        pd.DataFrame({column: pd.Series(dtype=float if kind != "text" else object) for column, kind in columns.items()})
+    problems = []
+    for column, kind in columns.items():
+        try:
+            frame[column] = _typed_column(frame[column], kind, horizon) if len(frame) else frame[column]
+        except ValueError as error:
+            problems.append(f"'{name}.{column}': {error}")
+    if problems:
+        raise PlanFormatError(problems)
+    return frame
+
+
+def _facility_records(plan: dict, horizon) -> pd.DataFrame:
+    """PLAN.json's optional `facility` table, quarters relative to the start (empty without one)."""
+    columns = {"quarter": "quarter", "option": "text", "site": "text", "facility_units": "number",
+               "in_service": "quarter", "capex_usd": "number"}
+    return _optional_records(plan, "facility", columns, horizon)
+
+
+def _check_facility(ledger: _Ledger, scenario: Scenario, facility: pd.DataFrame, tol: Tolerances) -> pd.DataFrame:
+    """The build-out decisions against the scenario's facility_options; returns the valid ones with the
+    options' columns (racks, power_mw, price_usd, life_years) joined, for the caps and the costs."""
+    options = getattr(scenario, "facility_options", None)
+    if options is None:
+        options = pd.DataFrame(columns=["site", "racks", "power_mw", "price_usd", "lead_quarters",
+                                        "available_from", "life_years", "max_units"])
+    n = scenario.horizon.quarters
+    known = facility["option"].isin(options.index).to_numpy()
+    ledger.record("facility", facility, (~known).astype(float), 0.0,
+                  lambda r, size: f"unknown facility option '{r['option']}'")
+    facility = facility[known].reset_index(drop=True)
+    option = options.reindex(facility["option"])
+    wrong_site = (option["site"].to_numpy(dtype=object) != facility["site"].to_numpy(dtype=object))
+    ledger.record("facility", facility, wrong_site.astype(float), 0.0,
+                  lambda r, size: f"option '{r['option']}' builds at '{options.at[r['option'], 'site']}', "
+                                  f"not '{r['site']}'")
+    units = facility["facility_units"].to_numpy(dtype=float)
+    ledger.record("facility", facility, np.maximum(np.abs(units - np.round(units)), -units), tol.node(units),
+                  lambda r, size: f"{r['facility_units']!r} units is not a whole, non-negative number")
+    ledger.record("facility", facility, option["available_from"].to_numpy(dtype=float)
+                  - facility["quarter"].to_numpy(dtype=float), 0.0,
+                  lambda r, size: f"'{r['option']}' built {size:g} quarter(s) before its available_from")
+    first = facility["quarter"].to_numpy(dtype=float) + option["lead_quarters"].to_numpy(dtype=float)
+    wrong = np.abs(facility["in_service"].to_numpy(dtype=float) - first) + np.maximum(first - (n - 1), 0)
+    ledger.record("facility", facility, wrong, 0.0,
+                  lambda r, size: f"'{r['option']}' in service {scenario.horizon.label(int(r['in_service']))}, but "
+                                  f"build quarter + lead_quarters is off by {size:g} quarter(s)")
+    total = facility.groupby("option")["facility_units"].sum()
+    frame = pd.DataFrame({"option": total.index, "units": total.to_numpy(),
+                          "most": options["max_units"].reindex(total.index).to_numpy(dtype=float)})
+    ledger.record("facility", frame, frame["units"].to_numpy() - frame["most"].to_numpy(), tol.nodes,
+                  lambda r, size: f"{r['units']:g} units of '{r['option']}' built, at most {r['most']:g} allowed")
+    _record_equal_money(ledger, "facility", facility, facility["capex_usd"],
+                        units * option["price_usd"].to_numpy(dtype=float), tol, "facility capex_usd")
+    return facility.assign(racks=option["racks"].to_numpy(dtype=float),
+                           power_mw=option["power_mw"].to_numpy(dtype=float),
+                           price_usd=option["price_usd"].to_numpy(dtype=float),
+                           life_years=option["life_years"].to_numpy(dtype=float))
+
+
+def _facility_in_service(facility: pd.DataFrame, n: int) -> pd.DataFrame:
+    """(quarter, site, option) rows of built units in service: from in_service for round(life_years × 4)."""
+    if facility is None or facility.empty:
+        return pd.DataFrame({"quarter": pd.Series(dtype=int), "site": pd.Series(dtype=object),
+                             "units": pd.Series(dtype=float), "racks": pd.Series(dtype=float),
+                             "power_mw": pd.Series(dtype=float), "price_usd": pd.Series(dtype=float),
+                             "life_years": pd.Series(dtype=float)})
+    grid = facility.drop(columns=["quarter"]).merge(pd.DataFrame({"quarter": np.arange(n)}), how="cross")
+    life = np.rint(grid["life_years"].to_numpy() * QUARTERS_PER_YEAR)
+    live = (grid["quarter"] >= grid["in_service"]) & (grid["quarter"] < grid["in_service"] + life)
+    return grid[live.to_numpy()].rename(columns={"facility_units": "units"}).reset_index(drop=True)
+
+
+def _check_power_and_racks(ledger: _Ledger, scenario: Scenario, grid: pd.DataFrame, tol: Tolerances,
+                           facility: pd.DataFrame | None = None) -> None:
+    """Σ_k node_kw · nodes · pue ≤ power_mw · 1,000 + built MW and Σ_k nodes / nodes_per_rack[s,k] ≤ racks + built
+    racks, owned sites (nodes_per_rack[s,k] at the site's rack density, built capacity from the facility table)."""
     sites = scenario.sites
     owned = sites.index[sites["kind"] == "owned"]
     at_owned = grid[grid["site"].isin(owned)]
     sku = scenario.catalog.reindex(at_owned["sku"])
     full_kw = at_owned["nodes"].to_numpy() * sku["node_kw"].to_numpy() * sites["pue"].reindex(
         at_owned["site"]).to_numpy()
-    racks_used = at_owned["nodes"].to_numpy() / sku["nodes_per_rack"].to_numpy()
+    _, per_rack = _nodes_per_rack_at(scenario, at_owned["site"], at_owned["sku"])
+    listed = sku["nodes_per_rack"].to_numpy(dtype=float)  # a node that fits no rack here is a rack_fit violation
+    racks_used = at_owned["nodes"].to_numpy() / np.where(per_rack >= 1, per_rack, listed)
     by_site = at_owned.assign(full_kw=full_kw, racks_used=racks_used).groupby(["quarter", "site"])[
         ["full_kw", "racks_used"]].sum().reset_index()
     cap_kw = sites["power_mw"].reindex(by_site["site"]).to_numpy() * KW_PER_MW
     racks = sites["racks"].reindex(by_site["site"]).to_numpy()
+    built = _facility_in_service(facility, scenario.horizon.quarters)
+    if len(built):
+        added = built.assign(kw=built["units"] * built["power_mw"] * KW_PER_MW,
+                             added_racks=built["units"] * built["racks"]).groupby(["quarter", "site"])[
+            ["kw", "added_racks"]].sum()
+        keys = pd.MultiIndex.from_frame(by_site[["quarter", "site"]])
+        cap_kw = cap_kw + added["kw"].reindex(keys, fill_value=0.0).to_numpy()
+        racks = racks + added["added_racks"].reindex(keys, fill_value=0.0).to_numpy()
     frame = by_site.assign(_cap=cap_kw, _racks=racks)
     ledger.record("power", frame, by_site["full_kw"].to_numpy() - cap_kw, tol.quantity(cap_kw),
                   lambda r, size: f"{r['full_kw']:,.3f} kW at full load (x PUE) exceeds the {r['_cap']:,.3f} kW "
@@ -615,7 +815,8 @@ def _check_budget(ledger: _Ledger, scenario: Scenario, purchases: pd.DataFrame, 
 # --- costs ------------------------------------------------------------------------------------------------
 
 def recompute_costs(scenario: Scenario, grid: pd.DataFrame, purchases: pd.DataFrame, unmet: pd.DataFrame,
-                    unfinished: pd.DataFrame) -> pd.DataFrame:
+                    unfinished: pd.DataFrame, facility: pd.DataFrame | None = None,
+                    contracts: pd.DataFrame | None = None) -> pd.DataFrame:
     """Every cost line by quarter (index 0 … n−1), from the README's conventions and the plan's decisions."""
     catalog, sites, finance = scenario.catalog, scenario.sites, scenario.finance
     n = scenario.horizon.quarters
@@ -644,6 +845,19 @@ def recompute_costs(scenario: Scenario, grid: pd.DataFrame, purchases: pd.DataFr
 
     costs = per_node.groupby("quarter").sum().reindex(quarters, fill_value=0.0)
     costs["capex_usd"] = capex.reindex(quarters, fill_value=0.0)
+    committed = _contract_terms(contracts, n)
+    if len(committed):  # committed capacity is rent, paid whether used or not (docs/datacenter-2026.md)
+        costs["rent_usd"] = costs["rent_usd"] + committed.groupby("quarter")["usd"].sum().reindex(quarters,
+                                                                                               fill_value=0.0)
+    if facility is not None and len(facility):  # build-out priced like nodes (docs/datacenter-2026.md)
+        if finance.capex_mode == "depreciation":
+            built = _facility_in_service(facility, n)
+            per_quarter = (built["units"] * built["price_usd"] / (built["life_years"] * QUARTERS_PER_YEAR)) \
+                .groupby(built["quarter"]).sum()
+            costs["depreciation_usd"] = costs["depreciation_usd"] + per_quarter.reindex(quarters, fill_value=0.0)
+        else:
+            paid = (facility["facility_units"] * facility["price_usd"]).groupby(facility["quarter"]).sum()
+            costs["capex_usd"] = costs["capex_usd"] + paid.reindex(quarters, fill_value=0.0)
     costs["carbon_usd"] = costs["carbon_t"] * finance.carbon_usd_per_t
     costs["unmet_usd"] = (unmet["units"] * finance.unmet_usd_per_unit).groupby(unmet["quarter"]).sum() \
         .reindex(quarters, fill_value=0.0)

@@ -274,6 +274,10 @@ def round_node_counts(model: PlanModel, x: np.ndarray) -> np.ndarray:
     if "rentals" in lp.variables:
         positions = lp.variables["rentals"].positions
         x[positions] = np.ceil(x[positions] - ROUNDING_EPS)
+    if "facility_builds" in lp.variables:
+        x = _round_cumulative(lp, x, "facility_builds", "option", "build_quarter")
+    if "contract_signings" in lp.variables:  # more contracted nodes only loosen capacity rows
+        x = _round_cumulative(lp, x, "contract_signings", "contract", "sign_quarter")
     if "orders" not in lp.variables:
         return x
     block = lp.variables["orders"]
@@ -306,6 +310,26 @@ def round_node_counts(model: PlanModel, x: np.ndarray) -> np.ndarray:
         excess[j] -= 1.0
         start, end = by_column.indptr[j], by_column.indptr[j + 1]
         activity[by_column.indices[start:end]] -= by_column.data[start:end]
+
+
+def _round_cumulative(lp, x: np.ndarray, family: str, group: str, quarter: str) -> np.ndarray:
+    """Facility builds (or contract blocks) so that each option's (contract's) units so far are the relaxation's
+    rounded up, at most its max_units (max_blocks: the bound of every variable of the family): more capacity only
+    loosens the power, rack and capacity rows, and the row Σ_q units ≤ max holds by construction."""
+    x = x.copy()
+    block = lp.variables[family]
+    positions = block.positions
+    labels = block.index.to_frame(index=False)
+    option = labels.groupby(group, sort=False).ngroup().to_numpy()
+    sequence = np.lexsort((labels[quarter].to_numpy(), option))
+    so_far = pd.Series(np.clip(x[positions], 0.0, None)[sequence]).groupby(option[sequence]).cumsum().to_numpy()
+    rounded = np.minimum(np.ceil(so_far - ROUNDING_EPS), lp.upper[positions][sequence])
+    rounded = pd.Series(rounded).groupby(option[sequence]).cummax().to_numpy()
+    previous = pd.Series(rounded).groupby(option[sequence]).shift(1, fill_value=0.0).to_numpy()
+    counts = np.empty(len(positions))
+    counts[sequence] = rounded - previous
+    x[positions] = counts
+    return x
 
 
 def _switch_on_active(model: PlanModel, x: np.ndarray) -> np.ndarray:

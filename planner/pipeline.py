@@ -14,7 +14,7 @@ from models.aggregate import ServiceClasses, aggregate_scenario, expand_duals, e
 from models.cost_parameters import PENALTY_LINES_USD, SPEND_LINES_USD
 from models.diagnose import diagnose_infeasibility
 from models.errors import SolverError
-from models.explain import order_uses, plan_warnings, shadow_prices
+from models.explain import facility_reasons, order_uses, plan_warnings, shadow_prices
 from models.extract import extract_tables
 from models.formulation import USD_LINES, PlanModel, build_plan_model
 from models.money import purchase_book_values
@@ -199,8 +199,20 @@ def plan_document(run: PlanRun, baselines: list[dict] | None = None, stochastic:
         "why": order_uses(tables["purchases"], tables["placement"], tables["fleet"],
                           life_quarters(scenario.catalog), scenario.horizon),
         "baselines": baselines or [],
+        **_facility_field(tables, scenario),
+        **({"contracts": _records(tables["contracts"])} if "contracts" in tables else {}),
         **({"stochastic": stochastic} if stochastic is not None else {}),
     })
+
+
+def _facility_field(tables: dict, scenario: Scenario) -> dict:
+    """PLAN.json's `facility` (build-out decisions and why), only for a scenario with facility options."""
+    if "facility" not in tables:
+        return {}
+    facility = tables["facility"]
+    reasons = facility_reasons(facility, tables["fleet"], scenario, scenario.horizon)
+    records = _records(facility.assign(reason=reasons)[table_columns("facility")])
+    return {"facility": records}
 
 
 def _exact_remainder(total: float, part: float) -> float:

@@ -37,7 +37,8 @@ from planner.tables import printable, sha256_of
 from planner.validate import check_fleet_fits, check_references, check_runnable
 
 TOP_LEVEL_KEYS = ("name", "start", "quarters", "catalog", "sites", "fleet", "workloads", "demand",
-                  "throughput", "finance", "planning", "solver", "risk", "extends", "overrides")
+                  "throughput", "facility_options", "contracts", "finance", "planning", "solver", "risk", "extends",
+                  "overrides")
 
 # Sane bounds for the scenario's own numbers (the tables' bounds are on their columns in schema.py; README,
 # "Exit codes, limits and guarantees"). Beyond them a value is a typo or an attack, and the model would be
@@ -93,6 +94,8 @@ def load_scenario(path: str | Path, overrides: Mapping[str, object] | None = Non
         "workloads": (S.WORKLOADS, True),
         "demand": (S.DEMAND, False),
         "throughput": (S.THROUGHPUT, False),
+        "facility_options": (S.FACILITY_OPTIONS, False),
+        "contracts": (S.CONTRACTS, False),
     }
     tables: dict[str, pd.DataFrame] = {}
     raws = {}
@@ -156,6 +159,8 @@ def load_scenario(path: str | Path, overrides: Mapping[str, object] | None = Non
         workloads=_typed_workloads(tables["workloads"]),
         demand=_typed_demand(tables["demand"]),
         throughput=_typed_throughput(tables["throughput"]),
+        facility_options=_typed_facility_options(tables["facility_options"]),
+        contracts=_typed_contracts(tables["contracts"]),
         finance=finance, headroom=headroom, solver=solver, risk=risk,
         input_files=input_files, input_sha256={role: sha256_of(file) for role, file in input_files.items()},
         warnings=tuple(warnings), chain=tuple(chain),
@@ -330,3 +335,31 @@ def _typed_demand(frame: pd.DataFrame) -> pd.DataFrame:
 def _typed_throughput(frame: pd.DataFrame) -> pd.DataFrame:
     throughput = frame[["workload", "sku", "tokens_per_s_per_node"]].reset_index(drop=True)
     return throughput.astype({"workload": object, "sku": object, "tokens_per_s_per_node": float})
+
+
+def _typed_facility_options(frame: pd.DataFrame | None) -> pd.DataFrame:
+    """Options by `option`; empty racks / power_mw are 0 (the option adds none of it)."""
+    columns = [c.name for c in S.FACILITY_OPTIONS.columns]
+    if frame is None or frame.empty:
+        frame = pd.DataFrame({c: pd.Series(dtype=object if c in ("option", "site", "source") else float)
+                              for c in columns})
+    options = frame[columns].set_index("option")
+    for col in ("racks", "power_mw"):
+        options[col] = options[col].astype(float).fillna(0.0)
+    for col in ("lead_quarters", "available_from", "max_units"):
+        options[col] = options[col].astype(int)
+    return options
+
+
+def _typed_contracts(frame: pd.DataFrame | None) -> pd.DataFrame:
+    """Offers by `contract`; empty lead_quarters is 0, empty max_blocks 1 (one block of min_nodes)."""
+    columns = [c.name for c in S.CONTRACTS.columns]
+    if frame is None or frame.empty:
+        frame = pd.DataFrame({c: pd.Series(dtype=object if c in ("contract", "site", "sku", "source") else float)
+                              for c in columns})
+    contracts = frame[columns].set_index("contract")
+    contracts["lead_quarters"] = contracts["lead_quarters"].astype(float).fillna(0.0)
+    contracts["max_blocks"] = contracts["max_blocks"].astype(float).fillna(1.0)
+    for col in ("term_quarters", "min_nodes", "available_from", "lead_quarters", "max_blocks"):
+        contracts[col] = contracts[col].astype(int)
+    return contracts

@@ -56,6 +56,11 @@ MAX_KV_HEADS = 1e4  # GQA models: 8; full multi-head attention: up to 128
 MAX_HEAD_DIM = 1e5  # 128 in most models
 MAX_KV_VALUES_PER_TOKEN = 1e9  # Llama 3.1 405B: 2 x 126 x 8 x 128 = 258,048; DeepSeek-V3 MLA: 61 x 576 = 35,136
 MAX_TTFT_S = 86_400  # a day: beyond any interactive or batch time-to-first-token target
+MAX_KW_PER_RACK = 1e4  # the densest 2026 racks: GB300 NVL72 ~135-140 kW; Rubin Ultra NVL576 plans ~600 kW
+MAX_FACILITY_UNITS = 1e6
+COOLING_TYPES = ("air", "liquid")  # docs/datacenter-2026.md: liquid = direct-to-chip liquid cooling
+# Bounds of the issue-21 columns, documented in docs/datacenter-2026.md's bounds table (not the README's).
+DATACENTER_2026_COLUMNS = (("sites", "max_kw_per_rack"),)
 
 
 @dataclass(frozen=True)
@@ -100,6 +105,8 @@ CATALOG = TableSchema("catalog", key=("sku",), columns=(
     Column("maint_frac_per_year", "float", check=NON_NEGATIVE, high=MAX_MAINT_FRAC_PER_YEAR),
     Column("nodes_per_rack", "int", check=POSITIVE, high=MAX_NODES_PER_RACK),
     Column("source", "str", required=False, in_header=False),
+    # docs/datacenter-2026.md: empty = no cooling requirement (any hall); liquid = only liquid-cooled halls.
+    Column("cooling_required", "choice", required=False, in_header=False, choices=COOLING_TYPES),
 ))
 
 SITES = TableSchema("sites", key=("site",), columns=(
@@ -110,6 +117,24 @@ SITES = TableSchema("sites", key=("site",), columns=(
     Column("usd_per_kwh", "float", required=False, check=NON_NEGATIVE, high=MAX_USD_PER_KWH),
     Column("gco2_per_kwh", "float", check=NON_NEGATIVE, high=MAX_GCO2_PER_KWH),
     Column("racks", "float", required=False, check=POSITIVE, high=MAX_RACKS),
+    # docs/datacenter-2026.md: empty cooling = any SKU; empty max_kw_per_rack = no density limit.
+    Column("cooling", "choice", required=False, in_header=False, choices=COOLING_TYPES),
+    Column("max_kw_per_rack", "float", required=False, check=POSITIVE, in_header=False, high=MAX_KW_PER_RACK),
+))
+
+# Facility build-out options (docs/datacenter-2026.md): each unit built adds `racks` racks (of the site's cooling
+# and density) and `power_mw` MW to an owned site from order quarter + lead_quarters, for life_years, at price_usd.
+FACILITY_OPTIONS = TableSchema("facility_options", key=("option",), allow_empty=True, columns=(
+    Column("option", "str"),
+    Column("site", "str"),
+    Column("racks", "float", required=False, check=NON_NEGATIVE, high=MAX_RACKS),
+    Column("power_mw", "float", required=False, check=NON_NEGATIVE, high=MAX_POWER_MW),
+    Column("price_usd", "float", check=POSITIVE, high=MAX_PRICE_USD_PER_NODE),
+    Column("lead_quarters", "int", check=NON_NEGATIVE, high=MAX_LEAD_QUARTERS),
+    Column("available_from", "quarter"),
+    Column("life_years", "float", check=POSITIVE, high=MAX_LIFE_YEARS),
+    Column("max_units", "int", check=POSITIVE, high=MAX_FACILITY_UNITS),
+    Column("source", "str", required=False, in_header=False),
 ))
 
 FLEET = TableSchema("fleet", key=("site", "sku", "installed"), allow_empty=True, columns=(
@@ -155,6 +180,22 @@ THROUGHPUT = TableSchema("throughput", key=("workload", "sku"), allow_empty=True
     Column("workload", "str"),
     Column("sku", "str"),
     Column("tokens_per_s_per_node", "float", check=NON_NEGATIVE, high=MAX_TOKENS_PER_S),
+))
+
+# Committed capacity (docs/datacenter-2026.md): a block of min_nodes nodes of `sku` at cloud site `site`, signed in
+# a quarter, in service from lead_quarters later for term_quarters, paid at usd_per_gpu_hour whether used or not.
+MAX_TERM_QUARTERS = 400
+CONTRACTS = TableSchema("contracts", key=("contract",), allow_empty=True, columns=(
+    Column("contract", "str"),
+    Column("site", "str"),
+    Column("sku", "str"),
+    Column("term_quarters", "int", check=AT_LEAST_ONE, high=MAX_TERM_QUARTERS),
+    Column("usd_per_gpu_hour", "float", check=POSITIVE, high=MAX_RENT_USD_PER_GPU_HOUR),
+    Column("min_nodes", "int", check=POSITIVE, high=MAX_NODES),
+    Column("available_from", "quarter"),
+    Column("lead_quarters", "int", required=False, check=NON_NEGATIVE, high=MAX_LEAD_QUARTERS),
+    Column("max_blocks", "int", required=False, check=POSITIVE, in_header=False, high=MAX_NODES),
+    Column("source", "str", required=False, in_header=False),
 ))
 
 _NON_FINITE_TEXT = {"nan", "inf", "-inf", "+inf", "infinity", "-infinity", "+infinity"}

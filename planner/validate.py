@@ -16,6 +16,7 @@ from models.money import facility_kw, in_service_quarter
 from models.performance import estimate_performance
 from models.quarters import Horizon
 from models.scenario import Scenario
+from models.sets import facility_headroom, rack_fit
 from models.units import KW_PER_MW
 from planner.tables import RawTable
 
@@ -82,11 +83,92 @@ def check_references(tables: dict[str, pd.DataFrame], raws: dict[str, RawTable],
             add("demand", idx, "quarter", f"{horizon.label(int(row['quarter']))} is outside the horizon "
                                           f"({horizon.labels[0]}..{horizon.labels[-1]})")
 
+    problems.extend(_facility_problems(tables, raws, site_kind))
+    problems.extend(_contract_problems(tables, raws, site_kind, skus, horizon))
+    problems.extend(_fleet_fit_problems(tables, raws))
+
     for idx, row in tables["throughput"].iterrows():
         if row["workload"] is not None and row["workload"] not in workload_kind:
             add("throughput", idx, "workload", f"unknown workload '{row['workload']}'")
         if row["sku"] is not None and row["sku"] not in skus:
             add("throughput", idx, "sku", f"unknown sku '{row['sku']}'")
+    return problems
+
+
+def _facility_problems(tables: dict[str, pd.DataFrame], raws: dict[str, RawTable],
+                       site_kind: dict) -> list[Problem]:
+    """Each build-out option names an owned site and adds something (racks or power_mw)."""
+    frame = tables.get("facility_options")
+    raw = raws.get("facility_options")
+    if frame is None or raw is None or frame.empty:
+        return []
+    problems = []
+    for idx, row in frame.iterrows():
+        where = {"row": raw.row_number(idx)}
+        if row["site"] is not None and row["site"] not in site_kind:
+            problems.append(Problem(raw.label, f"unknown site '{row['site']}'", column="site", **where))
+        elif site_kind.get(row["site"]) == "cloud":
+            problems.append(Problem(raw.label, f"site '{row['site']}' is a cloud site: a facility option builds "
+                                               "at an owned site", column="site", **where))
+        racks, power = row["racks"], row["power_mw"]
+        if (pd.isna(racks) or racks == 0) and (pd.isna(power) or power == 0):
+            problems.append(Problem(raw.label, "a facility option must add racks or power_mw (both are 0 or empty)",
+                                    column="racks", **where))
+    return problems
+
+
+def _contract_problems(tables: dict[str, pd.DataFrame], raws: dict[str, RawTable], site_kind: dict, skus: set,
+                       horizon: Horizon) -> list[Problem]:
+    """Each committed-capacity offer names a cloud site and a known SKU, and its term fits the horizon at least once
+    (a signing is only planned when its whole term lies inside the horizon: docs/datacenter-2026.md)."""
+    frame, raw = tables.get("contracts"), raws.get("contracts")
+    if frame is None or raw is None or frame.empty:
+        return []
+    problems = []
+    for idx, row in frame.iterrows():
+        where = {"row": raw.row_number(idx)}
+        if row["site"] is not None and row["site"] not in site_kind:
+            problems.append(Problem(raw.label, f"unknown site '{row['site']}'", column="site", **where))
+        elif site_kind.get(row["site"]) == "owned":
+            problems.append(Problem(raw.label, f"site '{row['site']}' is an owned site: a contract is capacity at a "
+                                               "cloud site", column="site", **where))
+        if row["sku"] is not None and row["sku"] not in skus:
+            problems.append(Problem(raw.label, f"contract for unknown sku '{row['sku']}'", column="sku", **where))
+        start = in_service_quarter(max(row["available_from"], 0),
+                                   0 if pd.isna(row["lead_quarters"]) else row["lead_quarters"])
+        if not pd.isna(start) and not pd.isna(row["term_quarters"]) and start + row["term_quarters"] > horizon.quarters:
+            problems.append(Problem(raw.label, f"a {row['term_quarters']:g}-quarter term from "
+                                               f"{horizon.label(int(start))} ends after the horizon "
+                                               f"({horizon.labels[-1]}): no signing could be planned",
+                                    column="term_quarters", **where))
+    return problems
+
+
+def _fleet_fit_problems(tables: dict[str, pd.DataFrame], raws: dict[str, RawTable]) -> list[Problem]:
+    """Existing nodes stand only where their rack fits (cooling, rack density): docs/datacenter-2026.md."""
+    from models.sets import rack_fit
+
+    fleet, raw = tables["fleet"], raws.get("fleet")
+    sites = tables["sites"].dropna(subset=["site"]).drop_duplicates("site").set_index("site")
+    catalog = tables["catalog"].dropna(subset=["sku"]).drop_duplicates("sku").set_index("sku")
+    if fleet.empty or raw is None or catalog["node_kw"].isna().any() or catalog["nodes_per_rack"].isna().any():
+        return []
+    known = fleet["site"].isin(sites.index) & fleet["sku"].isin(catalog.index)
+    rows = fleet[known]
+    fits, _ = rack_fit(sites, catalog, rows["site"], rows["sku"])
+    problems = []
+    for (idx, row), ok in zip(rows.iterrows(), fits):
+        if ok:
+            continue
+        site, sku = sites.loc[row["site"]], catalog.loc[row["sku"]]
+        if sku.get("cooling_required") == "liquid" and site.get("cooling") not in ("liquid", None) \
+                and not pd.isna(site.get("cooling")):
+            why = f"{row['sku']} needs liquid cooling and site {row['site']} is {site['cooling']}-cooled"
+        else:
+            why = (f"a {row['sku']} node draws {sku['node_kw']:g} kW, above site {row['site']}'s "
+                   f"max_kw_per_rack {site['max_kw_per_rack']:g}")
+        problems.append(Problem(raw.label, f"the existing fleet cannot stand there: {why}",
+                                row=raw.row_number(idx), column="sku"))
     return problems
 
 
@@ -180,17 +262,19 @@ def _hosting(scenario: Scenario, performance: pd.DataFrame) -> pd.DataFrame:
                  else np.zeros(len(pairs), dtype=bool))
     min_nodes = pairs["min_nodes"].to_numpy(dtype=float)
     full_kw = facility_kw(sku["node_kw"].to_numpy(dtype=float), site["pue"].to_numpy(dtype=float), nodes=min_nodes)
-    cap_kw = site["power_mw"].to_numpy(dtype=float) * KW_PER_MW
-    racks_needed = min_nodes / sku["nodes_per_rack"].to_numpy(dtype=float)
-    racks = site["racks"].to_numpy(dtype=float)
+    extra_kw, extra_racks = facility_headroom(scenario, site)  # the most the site's build-out options add
+    fits, per_rack = rack_fit(scenario.sites, scenario.catalog, pairs["site"], pairs["sku"])  # cooling, density
+    cap_kw = site["power_mw"].to_numpy(dtype=float) * KW_PER_MW + extra_kw
+    racks_needed = min_nodes / np.maximum(per_rack, 1.0)
+    racks = site["racks"].to_numpy(dtype=float) + extra_racks
     in_time = (earliest <= last_quarter) | has_fleet
     power_ok = full_kw <= cap_kw
     owned_ok = in_time & power_ok & (racks_needed <= racks)
     cloud = site["kind"].to_numpy() == "cloud"
     rentable = sku["rent_usd_per_gpu_hour"].notna().to_numpy()
-    return pairs.assign(cloud=cloud, rentable=rentable, in_time=in_time, power_ok=power_ok, full_kw=full_kw,
-                        cap_kw=cap_kw, racks_needed=racks_needed, racks=racks,
-                        ok=np.where(cloud, rentable, owned_ok))
+    return pairs.assign(cloud=cloud, rentable=rentable, fits=fits, in_time=in_time, power_ok=power_ok,
+                        full_kw=full_kw, cap_kw=cap_kw, racks_needed=racks_needed, racks=racks,
+                        ok=fits & np.where(cloud, rentable, owned_ok))
 
 
 def _why_site_cannot_host(pairs: pd.DataFrame, site: str, last_quarter: str) -> str:
@@ -198,7 +282,9 @@ def _why_site_cannot_host(pairs: pd.DataFrame, site: str, last_quarter: str) -> 
     one workload at that site (none of them ok): the first rule each SKU breaks."""
     reasons = []
     for pair in pairs.itertuples():
-        if pair.cloud:
+        if not pair.fits:
+            reasons.append(f"{pair.sku}'s rack does not fit (cooling or max_kw_per_rack)")
+        elif pair.cloud:
             reasons.append(f"{pair.sku} not rentable")
         elif not pair.in_time:
             reasons.append(f"{pair.sku} cannot be in service by {last_quarter}")
@@ -225,9 +311,11 @@ def check_fleet_fits(scenario: Scenario, raws: dict[str, RawTable]) -> list[Prob
     grid = grid[live.to_numpy()]
     sku = scenario.catalog.reindex(grid["sku"])
     site = scenario.sites.reindex(grid["site"])
+    _, per_rack = rack_fit(scenario.sites, scenario.catalog, grid["site"], grid["sku"])  # at the hall's density
+    per_rack = np.where(per_rack >= 1, per_rack, sku["nodes_per_rack"].to_numpy())  # unfitting: its own problem
     grid = grid.assign(kw=facility_kw(sku["node_kw"].to_numpy(), site["pue"].to_numpy(),
                                       nodes=grid["nodes"].to_numpy()),
-                       racks=grid["nodes"].to_numpy() / sku["nodes_per_rack"].to_numpy())
+                       racks=grid["nodes"].to_numpy() / per_rack)
     used = grid.groupby(["site", "quarter"])[["kw", "racks"]].sum().reset_index()
     problems = []
     row_of = {name: raw.row_number(idx) for idx, name in raw.frame["site"].items()}

@@ -352,8 +352,19 @@ def input_tables(scenario: Scenario) -> dict[str, pd.DataFrame]:
     workloads["sites"] = workloads["sites"].map(lambda s: ";".join(map(str, s)) if s else "").astype(object)
     demand = scenario.demand.copy()
     demand["quarter"] = _labels(demand["quarter"], horizon)
-    return {"catalog": catalog, "sites": scenario.sites.reset_index(), "fleet": fleet, "workloads": workloads,
-            "demand": demand, "throughput": scenario.throughput.copy()}
+    return {"catalog": _without_blank(catalog, OPTIONAL_2026_COLUMNS),
+            "sites": _without_blank(scenario.sites.reset_index(), OPTIONAL_2026_COLUMNS), "fleet": fleet,
+            "workloads": workloads, "demand": demand, "throughput": scenario.throughput.copy()}
+
+
+# The optional columns of docs/datacenter-2026.md (sites' cooling and rack density, the catalog's cooling): shown
+# where a scenario gives them, left out where every cell is empty (a scenario without them shows what it always did).
+OPTIONAL_2026_COLUMNS = ("cooling", "max_kw_per_rack", "cooling_required")
+
+
+def _without_blank(frame: pd.DataFrame, optional: tuple[str, ...]) -> pd.DataFrame:
+    blank = [c for c in optional if c in frame.columns and frame[c].isna().all()]
+    return frame.drop(columns=blank)
 
 
 def _quarters(plan: dict) -> list[str]:

@@ -62,6 +62,18 @@ from reports.workbook_summary import finish_summary, orders_sheet, summary_sheet
 from reports.workbook_why import assumptions_sheet, why_sheet
 
 
+def _fixed_charges(plan: dict, scenario: Scenario) -> dict[str, list[float]] | None:
+    """By cost line and quarter, the build-out and committed-capacity charges (docs/datacenter-2026.md) that no
+    Fleet or Rentals row holds; None for a plan without builds or contracts (the Costs sheet is then unchanged)."""
+    if not (plan.get("facility") or plan.get("contracts")):
+        return None
+    from models.cost_parameters import build_cost_parameters
+    from models.risk_inputs import fixed_charges
+
+    charges = fixed_charges(scenario, plan, build_cost_parameters(scenario).charges_depreciation)
+    return {line: [float(v) for v in charges[f"fixed_{line}"]] for line in ("capex_usd", "depreciation_usd", "rent_usd")}
+
+
 def build_workbook(plan: dict, scenario: Scenario, risk: dict | None = None) -> Workbook:
     """The workbook in memory (nothing written): the sheets in `SHEETS` order, the risk sheets (if given) just
     before Assumptions, which prints last."""
@@ -80,7 +92,7 @@ def build_workbook(plan: dict, scenario: Scenario, risk: dict | None = None) -> 
         "unmet": unmet_sheet(w, tables["unmet"], units),
         "unfinished": unfinished_sheet(w, tables["unfinished_training"], units),
     }
-    costs = costs_sheet(w, tables["costs"], blocks, units)
+    costs = costs_sheet(w, tables["costs"], blocks, units, _fixed_charges(plan, scenario))
     orders_sheet(w, plan, tables["purchases"], blocks["purchases"], blocks["fleet"], costs)
     why_sheet(w, tables, plan)
     assumptions_sheet(w, tables)

@@ -108,8 +108,11 @@ LINE_SOURCES = {"capex_usd": "(cash mode) from Purchases by order quarter", "dep
                 "unfinished_training_usd": "from Unfinished training by deadline"}
 
 
-def costs_sheet(w: Writer, frame: pd.DataFrame, blocks: dict[str, Block], units: UnitCosts) -> CostsLayout:
-    """One row per quarter; every cost line a SUMIFS over the sheet whose rows make it up."""
+def costs_sheet(w: Writer, frame: pd.DataFrame, blocks: dict[str, Block], units: UnitCosts,
+                fixed: dict[str, list[float]] | None = None) -> CostsLayout:
+    """One row per quarter; every cost line a SUMIFS over the sheet whose rows make it up. `fixed`: by line and
+    quarter, the build-out and contract charges no sheet row holds (PLAN.json `facility`, `contracts`), added as
+    numbers to their line's formula."""
     ws = new_sheet(w.workbook, SHEET_COSTS)
     purchases, rentals, fleet = blocks["purchases"], blocks["rentals"], blocks["fleet"]
     unmet, unfinished = blocks["unmet"], blocks["unfinished"]
@@ -140,6 +143,8 @@ def costs_sheet(w: Writer, frame: pd.DataFrame, blocks: dict[str, Block], units:
         "total_usd": lambda b, r: f"={b.letters['spend_usd']}{r}+{b.letters['penalty_usd']}{r}",
         "discounted_usd": lambda b, r: f"={b.letters['total_usd']}{r}*{b.letters['discount_factor']}{r}",
     }
+    for line, by_quarter in (fixed or {}).items():
+        formulas[line] = _plus_fixed(formulas[line], by_quarter)
     block = w.table(ws, frame, 1, "tblCosts", formulas=formulas)
     summed = [c for c in T.COSTS_SHEET_COLUMNS if c not in ("quarter", "discount_factor")]
     total_row = w.total_row(block, summed, "quarter")
@@ -163,9 +168,20 @@ def costs_sheet(w: Writer, frame: pd.DataFrame, blocks: dict[str, Block], units:
              f"penalty_usd = {' + '.join(SPEND_LABELS[line] for line in T.PENALTY_LINES)} (what leaving work "
              "undone is assumed to cost); total_usd = spend_usd + penalty_usd; discounted_usd = total_usd × "
              "discount_factor, discount_factor = (1 + discount_rate)^(−quarter index / 4).")
+    if fixed:
+        notes += ("capex, depreciation and rent also add, as numbers, the build-out and committed-capacity charges "
+                  "no Fleet or Rentals row holds (PLAN.json facility and contracts; docs/datacenter-2026.md).",)
     for offset, text in enumerate(notes):
         w.note(ws, npv_rows["objective"] + 2 + offset, text, len(block.letters))
     return CostsLayout(block, total_row, npv_rows["objective"], npv_column, npv_rows)
+
+
+def _plus_fixed(formula, by_quarter: list[float]):
+    """The line's formula plus that quarter's fixed charge (rows in quarter order), where there is one."""
+    def with_fixed(block, r):
+        value = by_quarter[r - block.first_row]
+        return formula(block, r) + (f"+{value!r}" if value else "")
+    return with_fixed
 
 
 def purchases_sheet(w: Writer, frame: pd.DataFrame, units: UnitCosts) -> Block:

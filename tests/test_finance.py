@@ -112,7 +112,9 @@ def test_shipped_example_warns_about_the_unfinished_405b_run():
     cap. With the whole shipped catalog the run finishes: a GB200 NVL72 rack costs $3 M / (72 x 2,500 dense BF16
     TFLOPS) = $16.7 per TFLOPS (H100 $300 k / 7,916 = $37.9, B200 $400 k / 18,000 = $22.2) and draws 120 kW /
     180,000 = 0.67 W per TFLOPS (H100 1.29, B200 0.79), so the optimum buys 26 racks and no cap stops the run; the
-    warning path is exercised on the example's original six SKUs instead."""
+    warning path is exercised on the example's original six SKUs instead. Since the example became a 2026 fleet
+    (docs/datacenter-2026.md: texas and virginia air-cooled at 30 and 25 kW a rack, so an 8-GPU node takes two
+    rack slots there) the run's pool is at oregon, and oregon's power and racks are the caps that bind."""
     scenario = load_scenario(EXAMPLE)
     scenario = dataclasses.replace(scenario, catalog=scenario.catalog.loc[EXAMPLE_2024_SKUS])
     plan = plan_document(run_plan(scenario, time_limit_s=60))
@@ -121,7 +123,7 @@ def test_shipped_example_warns_about_the_unfinished_405b_run():
     assert warning["kind"] == "unfinished_training" and warning["quarters"] == ["2028Q2"]
     assert 0.0 < warning["amount"] < 0.2
     assert warning["cost_usd"] == pytest.approx(warning["amount"] * 1e9)
-    assert "texas" in warning["cause"]
+    assert "oregon" in warning["cause"]  # the liquid-cooled hall, the run's pool (docs/datacenter-2026.md)
 
 
 # --- traceable money ------------------------------------------------------------------------------------------

@@ -213,14 +213,15 @@ def test_example_is_valid(example):
      "scenario.yaml, line 1: is not UTF-8 text (byte 0xe9 at offset 9, line 1); save it as UTF-8"),
     (lambda s: (s.parent / "workloads.csv").write_bytes(b"PK\x03\x04\x00\x00binary"),
      "workloads.csv: is a binary file, not UTF-8 text"),
+    # The 2026 example's scenario.yaml has 19 lines (facility_options, contracts): an appended key is on line 20.
     (lambda s: s.write_text(s.read_text() + "risk: [a, b]\n"),
-     "scenario.yaml, line 18, key risk: 'risk' must be a mapping of keys to values, got a list"),
+     "scenario.yaml, line 20, key risk: 'risk' must be a mapping of keys to values, got a list"),
     (lambda s: s.write_text(s.read_text() + "risk: lots\n"),
-     "scenario.yaml, line 18, key risk: 'risk' must be a mapping of keys to values, got a string"),
+     "scenario.yaml, line 20, key risk: 'risk' must be a mapping of keys to values, got a string"),
     (lambda s: s.write_text(s.read_text() + "finance: {discount_rate: 0.1}\n"),
-     "scenario.yaml, line 18, key finance: duplicate key 'finance' (first given on line 9)"),
+     "scenario.yaml, line 20, key finance: duplicate key 'finance' (first given on line 11)"),
     (lambda s: s.write_text(s.read_text() + "demand: [a.csv]\n".replace("demand", "throughput")),
-     "scenario.yaml, line 18, key throughput: 'throughput' must be a table file name (CSV or XLSX), got a list"),
+     "scenario.yaml, line 20, key throughput: 'throughput' must be a table file name (CSV or XLSX), got a list"),
     (lambda s: replace_in(s, "start: 2027Q1", "start: 9999Q1"),
      "scenario.yaml, line 3, key quarters: the horizon (8 quarters from 9999Q1) runs past 9999Q4"),
     (lambda s: replace_in(s, "quarters: 8", "quarters: 100000000"),
@@ -487,6 +488,8 @@ def test_the_manual_bounds_table_is_the_schema():
     section = page[page.index("## Input files"):]  # the file limits, then the sane bounds
     for table in (S.CATALOG, S.SITES, S.FLEET, S.WORKLOADS, S.DEMAND, S.THROUGHPUT):
         for column in table.columns:
+            if (table.name, column.name) in S.DATACENTER_2026_COLUMNS:  # docs/datacenter-2026.md has its bound
+                continue
             if column.high is not None:
                 row = next(line for line in section.splitlines()
                            if line.startswith(f"| {table.name} |") and f"`{column.name}`" in line)
