@@ -1,7 +1,7 @@
 """PLAN.json + scenario → tidy pandas tables, one per workbook sheet / CSV file. No spreadsheet code here.
 
 Quantities (orders, nodes, kW, placement, unmet units) come from PLAN.json. The $ of each row (a purchase's
-depreciation, a fleet row's energy and maintenance) are the README's cost conventions applied to those quantities
+depreciation, a fleet row's energy and maintenance) are docs/conventions.md applied to those quantities
 with the scenario's unit costs (the Unit costs table), which the workbook then shows as live formulas; on
 unchanged inputs they add up to PLAN.json's cost lines, and `planner report` refuses changed inputs by default.
 """
@@ -113,7 +113,7 @@ def existing_fleet_nodes(scenario: Scenario) -> pd.Series:
 
 
 def _fleet_costs(frame: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
-    """Each fleet row's share of the quarter's cost lines, by the README's conventions: energy (paid at owned
+    """Each fleet row's share of the quarter's cost lines, by docs/conventions.md: energy (paid at owned
     sites), carbon (everywhere), and for owned nodes depreciation (depreciation mode) and maintenance; rent is on
     the Rentals table. existing_depreciation_usd is the part charged for the already-owned fleet (sunk)."""
     prices = build_cost_parameters(scenario)
@@ -421,7 +421,7 @@ OPTIMISED_PLAN = "this plan"  # the first row of the baselines table: what each 
 
 
 def baselines_table(plan: dict) -> pd.DataFrame:
-    """This plan, then each baseline of PLAN.json's `baselines` (README, Baselines): objective and this plan's
+    """This plan, then each baseline of PLAN.json's `baselines` (docs/baselines.md): objective and this plan's
     saving against it (none in a baseline's own plan, or under --no-baselines)."""
     baselines = plan.get("baselines") or []
     if not baselines:
