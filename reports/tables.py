@@ -384,6 +384,24 @@ def order_uses_table(plan: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
+FACILITY_COLUMNS = ["quarter", "option", "site", "facility_units", "in_service", "capex_usd", "reason"]
+CONTRACT_COLUMNS = ["quarter", "contract", "site", "sku", "contract_blocks", "nodes", "in_service", "term_end",
+                    "commitment_usd"]
+
+
+def facility_table(plan: dict) -> pd.DataFrame:
+    """PLAN.json's build-out decisions (docs/datacenter-2026.md), each with the reason the plan builds it; empty
+    for a plan without facility options."""
+    return pd.DataFrame([{c: row.get(c) for c in FACILITY_COLUMNS} for row in plan.get("facility") or []],
+                        columns=FACILITY_COLUMNS)
+
+
+def contracts_table(plan: dict) -> pd.DataFrame:
+    """PLAN.json's committed-capacity signings (docs/datacenter-2026.md); empty for a plan without contracts."""
+    return pd.DataFrame([{c: row.get(c) for c in CONTRACT_COLUMNS} for row in plan.get("contracts") or []],
+                        columns=CONTRACT_COLUMNS)
+
+
 def shadow_prices_table(plan: dict) -> pd.DataFrame:
     """Every non-zero shadow price as (resource, quarter, where, value, unit), discounted $."""
     duals = plan.get("duals") or {}
@@ -446,6 +464,8 @@ def build_tables(plan: dict, scenario: Scenario) -> dict[str, pd.DataFrame]:
         "unfinished_training": unfinished_table(plan, scenario),
         "costs": costs_table(plan, scenario),
         "why_orders": order_uses_table(plan),
+        "why_facility": facility_table(plan),
+        "why_contracts": contracts_table(plan),
         "why_shadow_prices": shadow_prices_table(plan),
         "gpus_by_sku": gpus_by_sku_table(plan, scenario),
         **{f"unit_costs_{name}": (frame.reset_index() if name != "parameters" else frame)
