@@ -7,7 +7,6 @@ import pandas as pd
 
 from reports.workbook_cells import (
     DECIMAL,
-    HEADER_FONT,
     SECTION_FONT,
     SHEET_ASSUMPTIONS,
     SHEET_WHY,
@@ -15,6 +14,11 @@ from reports.workbook_cells import (
     Writer,
     new_sheet,
 )
+
+
+# A build's reason names every SKU the site holds; wrapped at the width of the orders' `workload` column so the
+# sheet stays one readable page wide.
+REASON_WRAP_CHARS = 40
 
 
 def why_sheet(w: Writer, tables: dict[str, pd.DataFrame], plan: dict) -> None:
@@ -31,11 +35,11 @@ def why_sheet(w: Writer, tables: dict[str, pd.DataFrame], plan: dict) -> None:
                              ("Committed capacity signed", "why_contracts", "tblWhyContracts")):
         if tables[key].empty:  # a plan without build-out options or contract offers: nothing to explain
             continue
-        w.text(ws, top, 1, title, HEADER_FONT)
-        block = w.table(ws, tables[key], top + 1, name)
+        w.text(ws, top, 1, title, SECTION_FONT)
+        block = w.table(ws, tables[key], top + 1, name, wrap={"reason": REASON_WRAP_CHARS})
         top = block.last_row + 3
     method = (plan.get("duals") or {}).get("method", "")
-    w.text(ws, top, 1, f"Shadow prices ({method})", HEADER_FONT)
+    w.text(ws, top, 1, f"Shadow prices ({method})", SECTION_FONT)
     w.table(ws, tables["why_shadow_prices"], top + 1, "tblShadowPrices")
 
 
