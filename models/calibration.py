@@ -335,7 +335,7 @@ def _num(x: float, pattern: str = "{:,.0f}") -> str:
 
 
 def markdown_tables(result: Calibration) -> str:
-    """The README's calibration tables: the constants, then every reference row's estimate."""
+    """The calibration tables of docs/performance-model.md: the constants, then every reference row's estimate."""
     lines = [("| constant | value | rows | in-sample median / max \\|error\\| | leave-one-out median / max "
               "\\|error\\| | value in LOO refits |"), "|---|---:|---:|---:|---:|---:|"]
     for c in result.constants.itertuples():

@@ -1,4 +1,4 @@
-"""Per-unit cost parameters, computed once from a scenario: the README's cost conventions written in one place.
+"""Per-unit cost parameters, computed once from a scenario: docs/conventions.md written in one place.
 
 PyPSA keeps `capital_cost` and `marginal_cost` on each component; here each kind of decision gets its labelled
 price: $ per owned node in service per quarter, $ per node ordered, $ per rented node per quarter, kWh / $ /
@@ -51,7 +51,7 @@ CAPEX_MODE_CASH = "cash"  # price charged in the order quarter
 class CostParameters:
     """Labelled per-unit prices; quarters are relative (0 = start), index names are `quarter`, `site`, `sku`.
 
-    Owned nodes (README "Depreciation mode", "Maintenance"), by sku:
+    Owned nodes (docs/conventions.md, "Depreciation mode", "Maintenance"), by sku:
       depreciation_quarters               life_years × 4, *unrounded* (the service life in sets.life_quarters
                                           is rounded to whole quarters; the divisor is not)
       depreciation_usd_per_node_quarter   price_usd / depreciation_quarters per node in service (fleet included),
@@ -59,9 +59,9 @@ class CostParameters:
       capex_usd_per_node_ordered          price_usd per node ordered, charged in the order quarter when capex_mode
                                           is "cash" (also what a purchase costs: PLAN.json capex_usd, budget)
       maintenance_usd_per_node_quarter    maint_frac_per_year × price_usd / 4 per node in service, either mode
-    Rented nodes (README "A rented node"), by (site, sku) for cloud sites × rentable SKUs only:
+    Rented nodes (docs/conventions.md, "A rented node"), by (site, sku) for cloud sites × rentable SKUs only:
       rent_usd_per_node_quarter           rent_usd_per_gpu_hour × gpus_per_node × 2,190
-    Power and energy (README "IT power", "Energy", "Emissions"):
+    Power and energy (docs/conventions.md, "IT power", "Energy", "Emissions"):
       it_kw_per_idle_node                 by sku: node_kw × idle_frac, per node in service
       it_kw_per_busy_node                 by sku: node_kw × (1 − idle_frac), per busy node-equivalent on top
       kwh_per_idle_node, kwh_per_busy_node            by (quarter, site, sku): IT kW × pue × 2,190 h
@@ -69,7 +69,7 @@ class CostParameters:
                                                            (energy is in the rent there)
       carbon_t_per_idle_node, carbon_t_per_busy_node       kWh × gco2_per_kwh / 10^6, owned and cloud alike
       carbon_usd_per_t                    the carbon price, applied to every tonne
-    Penalties (README "Unmet inference demand", "A training run"):
+    Penalties (docs/conventions.md, "Unmet inference demand", "A training run"):
       unmet_usd_per_unit                  $ per tokens/s of demand not served, per quarter
       unfinished_training_usd             $ for a whole run left undone (charged × fraction left, in its deadline
                                           quarter); None: runs must finish

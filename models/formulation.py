@@ -1,10 +1,10 @@
 """The purchase, rental and placement MILP, one function per family; costs are decisions × the per-unit prices of
-models/cost_parameters.py, which implements the README's cost conventions.
+models/cost_parameters.py, which implements the cost conventions of docs/conventions.md.
 
 Sets: quarters t, owned sites s ∈ O, cloud sites s ∈ C, SKUs k, workloads w (training R, inference I).
 Decisions: orders[q,s,k] ∈ ℤ+ (s ∈ O), rentals[t,s,k] ∈ ℤ+ (s ∈ C), busy[t,w,s,k] ≥ 0 node-equivalents,
 unmet[t,w] ≥ 0 tokens/s (w ∈ I), pool[w,s,k] ∈ {0,1} and active[t,w,s,k] ∈ {0,1} (w ∈ R), left[w] ∈ [0,1].
-Each add_* docstring repeats its line of the README's math.
+Each add_* docstring repeats its line of docs/model.md's math.
 """
 
 from __future__ import annotations

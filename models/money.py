@@ -9,7 +9,7 @@ expressions alike (plain `*` and `+`), and the order of the operations is part o
 node_kw) × pue` and `node_kw × (nodes × pue)` may differ in the last bit, and the golden test
 (`tests/test_golden.py`) compares bit for bit.
 
-The conventions (README "Cost conventions"):
+The conventions (docs/conventions.md):
 - in service: a node ordered in quarter q of a SKU with lead time L is in service from q + L, for its life of
   round(life_years × 4) quarters: q + L <= t < q + L + life (`in_service_quarter`, `in_service_window`).
 - facility power: IT kW × PUE; the power cap counts nodes × node_kw × pue, all busy (`facility_kw`).

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-HOURS_PER_QUARTER = 2190.0  # 8,760 h / 4: the README's cost convention
+HOURS_PER_QUARTER = 2190.0  # 8,760 h / 4: the cost convention of docs/conventions.md
 QUARTERS_PER_YEAR = 4
 
 _QUARTER = re.compile(r"^\s*(\d{4})\s*[Qq]([1-4])\s*$")

@@ -1,6 +1,6 @@
 """The cost of one sampled future: a pure JAX function of (params, arrays, noise), vectorised over samples.
 
-The model (one call of `batch_outcome` prices a batch of futures), numbered as in the README:
+The model (one call of `batch_outcome` prices a batch of futures), numbered as in docs/risk.md:
 
 1. Capacity. The plan's nodes in service per pool (site, SKU) and quarter are the starting point.
    a. Delivery slips: each purchase order independently arrives one quarter late with probability

@@ -112,7 +112,7 @@ def tco_statistics(tco: np.ndarray) -> dict:
 
 def summarise(inputs: RiskInputs, settings: RiskSettings, run: dict, sens: dict, device: str,
               float64: bool, deterministic: bool) -> dict:
-    """The RISK.json document (models/risk_schema.py RISK_FIELDS; README, Risk), checked against its schema."""
+    """The RISK.json document (models/risk_schema.py RISK_FIELDS; docs/risk-json.md), checked against its schema."""
     tco = run["tco_usd"]
     n = len(tco)
     lo, hi = float(tco.min()), float(tco.max())

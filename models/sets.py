@@ -23,7 +23,7 @@ LIQUID = "liquid"  # the cooling type a `cooling_required: liquid` SKU needs (pl
 
 
 def discount_factors(discount_rate: float, quarters: int) -> pd.Series:
-    """(1 + r)^(−i/4) for quarter i = 0 … n−1: the README's discounting convention."""
+    """(1 + r)^(−i/4) for quarter i = 0 … n−1: the discounting convention of docs/conventions.md."""
     index = pd.Index(np.arange(quarters), name="quarter")
     return pd.Series((1.0 + discount_rate) ** (-index.to_numpy() / QUARTERS_PER_YEAR), index=index)
 

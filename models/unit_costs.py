@@ -1,4 +1,4 @@
-"""Cost of one node-hour of each SKU at each site, at full load, under the README's cost conventions.
+"""Cost of one node-hour of each SKU at each site, at full load, under the cost conventions of docs/conventions.md.
 
 Used by `planner estimate` to rank SKUs per workload before any optimisation: ownership (depreciation +
 maintenance) or rent, plus energy and carbon. Depreciation is used for owned nodes whatever the capex mode,

@@ -1,9 +1,9 @@
 """Solver-free check of a plan: every constraint and every cost line recomputed from the scenario alone.
 
-A PLAN.json is trusted only as far as an independent reading of the README's conventions agrees with it. This
-module therefore never imports the formulation, the index sets, the LP layer or a solver: it rebuilds the nodes
-in service from the plan's orders, rentals and the scenario's fleet, prices them from the catalog and the sites,
-and compares each figure the plan states with the recomputed one. The only shared inputs are the performance
+A PLAN.json is trusted only as far as an independent reading of docs/conventions.md and docs/model.md agrees with
+it. This module therefore never imports the formulation, the index sets, the LP layer or a solver: it rebuilds the
+nodes in service from the plan's orders, rentals and the scenario's fleet, prices them from the catalog and the
+sites, and compares each figure the plan states with the recomputed one. The only shared inputs are the performance
 model (node-hours, tokens/s per node, minimum nodes and eligibility are inputs of the plan) and the quarter
 conventions.
 
@@ -148,7 +148,7 @@ def _scale(*values) -> np.ndarray:
 def verify_plan(scenario: Scenario, plan: dict, tolerance_usd: float = TOLERANCE_USD,
                 relative_tolerance: float = RELATIVE_TOLERANCE, tolerance_nodes: float = TOLERANCE_NODES,
                 performance: pd.DataFrame | None = None) -> list[Violation]:
-    """Every violation of the README's constraints and cost conventions in `plan` (empty: the plan holds)."""
+    """Every violation of docs/model.md's constraints and docs/conventions.md's costs in `plan` (empty: it holds)."""
     return list(check_plan(scenario, plan, tolerance_usd, relative_tolerance, tolerance_nodes,
                            performance).violations)
 
@@ -363,7 +363,7 @@ def _check_rentals(ledger: _Ledger, scenario: Scenario, rentals: pd.DataFrame, t
 # --- nodes in service -------------------------------------------------------------------------------------
 
 def life_in_quarters(catalog: pd.DataFrame) -> pd.Series:
-    """Quarters in service before retirement: round(life_years × 4) (README)."""
+    """Quarters in service before retirement: round(life_years × 4) (docs/conventions.md)."""
     return pd.Series(np.rint(catalog["life_years"].to_numpy(dtype=float) * QUARTERS_PER_YEAR).astype(int),
                      index=catalog.index)
 
@@ -526,7 +526,7 @@ def _check_demand(ledger: _Ledger, scenario: Scenario, placement: pd.DataFrame, 
 
 def _check_min_nodes(ledger: _Ledger, placement: pd.DataFrame, grid: pd.DataFrame, tol: Tolerances) -> None:
     """nodes[t,s,k] ≥ min_nodes[w,k] wherever w is busy on (s, k) in t: a training run, or an inference replica
-    spanning several nodes, cannot run on fewer nodes than it needs (README, "minimum nodes")."""
+    spanning several nodes, cannot run on fewer nodes than it needs (docs/model.md, "minimum nodes")."""
     busy = placement[(placement["node_equivalents"] > tol.nodes) & placement["eligible"]].reset_index(drop=True)
     nodes = grid.set_index(["quarter", "site", "sku"])["nodes"].reindex(
         pd.MultiIndex.from_frame(busy[["quarter", "site", "sku"]])).to_numpy()
@@ -817,7 +817,7 @@ def _check_budget(ledger: _Ledger, scenario: Scenario, purchases: pd.DataFrame, 
 def recompute_costs(scenario: Scenario, grid: pd.DataFrame, purchases: pd.DataFrame, unmet: pd.DataFrame,
                     unfinished: pd.DataFrame, facility: pd.DataFrame | None = None,
                     contracts: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Every cost line by quarter (index 0 … n−1), from the README's conventions and the plan's decisions."""
+    """Every cost line by quarter (index 0 … n−1), from docs/conventions.md and the plan's decisions."""
     catalog, sites, finance = scenario.catalog, scenario.sites, scenario.finance
     n = scenario.horizon.quarters
     quarters = pd.RangeIndex(n, name="quarter")

@@ -22,7 +22,7 @@ from models.warm_start import GAP_FLOOR_USD
 from planner.pipeline import MIN_SOLVE_S, BuiltPlan, PlanRun, build_plan, complete_run, solve_program
 
 # Each baseline solve is time-limited so that pricing three baselines beside the plan stays a fraction of the
-# plan's own time (measured on the shipped example: README "Baselines"); the scenario's limit applies if lower.
+# plan's own time (measured on the shipped example: docs/baselines.md); the scenario's limit applies if lower.
 BASELINE_TIME_LIMIT_S = 10.0
 # A baseline made of many solves (one per SKU, one per quarter) shares this budget: once spent, each further solve
 # gets MIN_SOLVE_S after its warm start (a plan still, maybe not the rule's best one: its status says so).

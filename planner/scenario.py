@@ -40,8 +40,8 @@ TOP_LEVEL_KEYS = ("name", "start", "quarters", "catalog", "sites", "fleet", "wor
                   "throughput", "facility_options", "contracts", "finance", "planning", "solver", "risk", "extends",
                   "overrides")
 
-# Sane bounds for the scenario's own numbers (the tables' bounds are on their columns in schema.py; README,
-# "Exit codes, limits and guarantees"). Beyond them a value is a typo or an attack, and the model would be
+# Sane bounds for the scenario's own numbers (the tables' bounds are on their columns in schema.py; docs/limits.md,
+# "Sane bounds"). Beyond them a value is a typo or an attack, and the model would be
 # built for minutes and then fail with a misleading "no plan found in time".
 MAX_QUARTERS = 400  # 100 years; the model has O(quarters^2) vintage terms
 FIRST_YEAR, LAST_YEAR = 1000, 9999  # quarter labels are written with four-digit years (2027Q1)

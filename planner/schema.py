@@ -1,6 +1,6 @@
 """Column schemas of the input tables, and the typed parse of one raw table against its schema.
 
-Each table is described once, as data (`TableSchema`), so validation messages, the README's input formats
+Each table is described once, as data (`TableSchema`), so validation messages, docs/inputs.md's input formats
 and the parse cannot drift apart. Parsing never stops at the first problem: it collects every problem with
 its file, row and column, and returns the typed frame for the cross-table checks.
 """
@@ -27,7 +27,7 @@ AT_LEAST_ONE = (lambda v: v >= 1, "must be >= 1")
 MIN_MFU = 1e-4  # model FLOPs utilisation below 0.01 % is a typo (an MFU of 1e-300 would mean 1e300 node-hours)
 MFU_RANGE = (lambda v: (v >= MIN_MFU) & (v <= 1), f"must be in [{MIN_MFU:g}, 1]")
 
-# Upper bounds of every numeric column (README, "Exit codes, limits and guarantees"): far above any real
+# Upper bounds of every numeric column (docs/limits.md, "Sane bounds"): far above any real
 # hardware, site or workload of this decade, far below what overflows the model (1e19 nodes wrapped to a
 # negative integer; 1e300 tokens/s made the solver report "no plan found in time"). Per GPU where the column is.
 MAX_GPUS_PER_NODE = 1024
@@ -59,7 +59,7 @@ MAX_TTFT_S = 86_400  # a day: beyond any interactive or batch time-to-first-toke
 MAX_KW_PER_RACK = 1e4  # the densest 2026 racks: GB300 NVL72 ~135-140 kW; Rubin Ultra NVL576 plans ~600 kW
 MAX_FACILITY_UNITS = 1e6
 COOLING_TYPES = ("air", "liquid")  # docs/datacenter-2026.md: liquid = direct-to-chip liquid cooling
-# Bounds of the issue-21 columns, documented in docs/datacenter-2026.md's bounds table (not the README's).
+# Bounds of the issue-21 columns, documented in docs/datacenter-2026.md's bounds table (not docs/limits.md's).
 DATACENTER_2026_COLUMNS = (("sites", "max_kw_per_rack"),)
 
 
@@ -157,7 +157,7 @@ WORKLOADS = TableSchema("workloads", key=("workload",), columns=(
            high=MAX_TOKENS_PER_S),
     Column("sites", "list", required=False, in_header=False),
     Column("mfu", "float", required=False, check=MFU_RANGE, in_header=False),
-    # Mixture of experts and attention shape (README, "Performance model"); empty = dense / the Llama heuristic.
+    # Mixture of experts and attention shape (docs/performance-model.md); empty = dense / the Llama heuristic.
     Column("active_params_b", "float", required=False, check=POSITIVE, in_header=False, high=MAX_PARAMS_B),
     Column("layers", "int", required=False, check=POSITIVE, in_header=False, high=MAX_LAYERS),
     Column("kv_heads", "int", required=False, check=POSITIVE, in_header=False, high=MAX_KV_HEADS),

@@ -200,7 +200,7 @@ def optimal_recourse(built, inputs, futures: Futures, plan: dict, time_limit_s: 
 def evaluate_optimal(scenario: Scenario, plan: dict, samples: int | None = None, seed: int | None = None,
                      progress=None) -> dict:
     """`planner evaluate --allocation optimal`: the plan's TCO over evaluate's futures with the recourse LP of
-    models/stochastic.py in each (delivery slips are not carried; README, Stochastic planning). `progress(n)` is
+    models/stochastic.py in each (delivery slips are not carried; docs/stochastic.md). `progress(n)` is
     called as each chunk of n futures is priced."""
     settings = risk_settings(scenario, samples=samples, seed=seed)
     built = build_plan(scenario)

@@ -1,7 +1,7 @@
 """PLAN.json + scenario → tidy pandas tables, one per workbook sheet / CSV file. No spreadsheet code here.
 
 Quantities (orders, nodes, kW, placement, unmet units) come from PLAN.json. The $ of each row (a purchase's
-depreciation, a fleet row's energy and maintenance) are the README's cost conventions applied to those quantities
+depreciation, a fleet row's energy and maintenance) are docs/conventions.md applied to those quantities
 with the scenario's unit costs (the Unit costs table), which the workbook then shows as live formulas; on
 unchanged inputs they add up to PLAN.json's cost lines, and `planner report` refuses changed inputs by default.
 """
@@ -113,7 +113,7 @@ def existing_fleet_nodes(scenario: Scenario) -> pd.Series:
 
 
 def _fleet_costs(frame: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
-    """Each fleet row's share of the quarter's cost lines, by the README's conventions: energy (paid at owned
+    """Each fleet row's share of the quarter's cost lines, by docs/conventions.md: energy (paid at owned
     sites), carbon (everywhere), and for owned nodes depreciation (depreciation mode) and maintenance; rent is on
     the Rentals table. existing_depreciation_usd is the part charged for the already-owned fleet (sunk)."""
     prices = build_cost_parameters(scenario)
@@ -384,6 +384,24 @@ def order_uses_table(plan: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
+FACILITY_COLUMNS = ["quarter", "option", "site", "facility_units", "in_service", "capex_usd", "reason"]
+CONTRACT_COLUMNS = ["quarter", "contract", "site", "sku", "contract_blocks", "nodes", "in_service", "term_end",
+                    "commitment_usd"]
+
+
+def facility_table(plan: dict) -> pd.DataFrame:
+    """PLAN.json's build-out decisions (docs/datacenter-2026.md), each with the reason the plan builds it; empty
+    for a plan without facility options."""
+    return pd.DataFrame([{c: row.get(c) for c in FACILITY_COLUMNS} for row in plan.get("facility") or []],
+                        columns=FACILITY_COLUMNS)
+
+
+def contracts_table(plan: dict) -> pd.DataFrame:
+    """PLAN.json's committed-capacity signings (docs/datacenter-2026.md); empty for a plan without contracts."""
+    return pd.DataFrame([{c: row.get(c) for c in CONTRACT_COLUMNS} for row in plan.get("contracts") or []],
+                        columns=CONTRACT_COLUMNS)
+
+
 def shadow_prices_table(plan: dict) -> pd.DataFrame:
     """Every non-zero shadow price as (resource, quarter, where, value, unit), discounted $."""
     duals = plan.get("duals") or {}
@@ -421,7 +439,7 @@ OPTIMISED_PLAN = "this plan"  # the first row of the baselines table: what each 
 
 
 def baselines_table(plan: dict) -> pd.DataFrame:
-    """This plan, then each baseline of PLAN.json's `baselines` (README, Baselines): objective and this plan's
+    """This plan, then each baseline of PLAN.json's `baselines` (docs/baselines.md): objective and this plan's
     saving against it (none in a baseline's own plan, or under --no-baselines)."""
     baselines = plan.get("baselines") or []
     if not baselines:
@@ -446,6 +464,8 @@ def build_tables(plan: dict, scenario: Scenario) -> dict[str, pd.DataFrame]:
         "unfinished_training": unfinished_table(plan, scenario),
         "costs": costs_table(plan, scenario),
         "why_orders": order_uses_table(plan),
+        "why_facility": facility_table(plan),
+        "why_contracts": contracts_table(plan),
         "why_shadow_prices": shadow_prices_table(plan),
         "gpus_by_sku": gpus_by_sku_table(plan, scenario),
         **{f"unit_costs_{name}": (frame.reset_index() if name != "parameters" else frame)

@@ -215,7 +215,7 @@ def _headline(costs: CostsLayout, blocks: dict[str, Block], npv: dict[str, str])
 
 def _baselines_section(w: Writer, ws: Worksheet, baselines: pd.DataFrame, objective_formula: str,
                        row: int) -> tuple[int, Block]:
-    """This plan beside each baseline (README, Baselines): this plan's objective is the Costs sheet's NPV, and
+    """This plan beside each baseline (docs/baselines.md): this plan's objective is the Costs sheet's NPV, and
     the savings are live formulas against it; returns the next free row and the table's block."""
     w.text(ws, row, 1, "Baselines: procurement without the optimiser, priced alike (saving = baseline − this plan)",
            SECTION_FONT)

@@ -7,7 +7,6 @@ import pandas as pd
 
 from reports.workbook_cells import (
     DECIMAL,
-    HEADER_FONT,
     SECTION_FONT,
     SHEET_ASSUMPTIONS,
     SHEET_WHY,
@@ -17,8 +16,14 @@ from reports.workbook_cells import (
 )
 
 
+# A build's reason names every SKU the site holds; wrapped at the width of the orders' `workload` column so the
+# sheet stays one readable page wide.
+REASON_WRAP_CHARS = 40
+
+
 def why_sheet(w: Writer, tables: dict[str, pd.DataFrame], plan: dict) -> None:
-    """Why each order is made (the workloads its pool serves) and what one more unit of each cap is worth."""
+    """Why each order is made (the workloads its pool serves), why each build-out unit is built and which
+    capacity is committed, and what one more unit of each cap is worth."""
     ws = new_sheet(w.workbook, SHEET_WHY)
     frame = tables["why_orders"].copy()
     if "nodes" in frame.columns and "sku" in frame.columns:  # GPUs beside nodes (a node may be 8 GPUs or 72)
@@ -26,8 +31,15 @@ def why_sheet(w: Writer, tables: dict[str, pd.DataFrame], plan: dict) -> None:
         frame.insert(frame.columns.get_loc("nodes") + 1, "gpus", frame["nodes"] * frame["sku"].map(gpus_per_node))
     orders = w.table(ws, frame, 1, "tblWhyOrders", formats={"node_equivalent_quarters": DECIMAL})
     top = orders.last_row + 3
+    for title, key, name in (("Facility build-out: why each unit is built", "why_facility", "tblWhyFacility"),
+                             ("Committed capacity signed", "why_contracts", "tblWhyContracts")):
+        if tables[key].empty:  # a plan without build-out options or contract offers: nothing to explain
+            continue
+        w.text(ws, top, 1, title, SECTION_FONT)
+        block = w.table(ws, tables[key], top + 1, name, wrap={"reason": REASON_WRAP_CHARS})
+        top = block.last_row + 3
     method = (plan.get("duals") or {}).get("method", "")
-    w.text(ws, top, 1, f"Shadow prices ({method})", HEADER_FONT)
+    w.text(ws, top, 1, f"Shadow prices ({method})", SECTION_FONT)
     w.table(ws, tables["why_shadow_prices"], top + 1, "tblShadowPrices")
 
 

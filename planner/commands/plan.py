@@ -32,7 +32,7 @@ from reports.console import explain_order, find_order, plan_tables
                                               "Risk and Sensitivity sheets.")
 @click.option("--quiet", is_flag=True, help="No progress line on stderr while solving.")
 @click.option("--baseline", type=click.Choice(BASELINES), default=None,
-              help="Write this baseline's own plan instead of the optimum (README, Baselines).")
+              help="Write this baseline's own plan instead of the optimum (docs/baselines.md).")
 @click.option("--sku", default=None, help="With --baseline single-sku: the one SKU to buy and rent "
                                           "(default: the cheapest such plan over all SKUs).")
 @click.option("--no-baselines", is_flag=True, help="Skip pricing the baselines the optimal plan is compared with.")

@@ -7,7 +7,7 @@ parsing, so an overridden value goes through exactly the checks a value in a fil
 the override in any message about a value it set. `planner/inheritance/explain.py` replays the chain for
 `planner validate --show`.
 
-Override keys (README, "Scenario inheritance and overrides"):
+Override keys (docs/inputs.md, "Scenario inheritance and overrides"):
 
     name | start | quarters                          a top-level value
     finance.KEY | planning.KEY | solver.KEY | risk.KEY  one key of a section
