@@ -31,7 +31,17 @@ The model, numbered as in docs/performance-model.md ("Sizing for a TTFT quantile
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from scipy.special import gammaincc, gammaln
+
+from models.scenario import Scenario
+
+# Service-time coefficient of variation when a service gives no `output_tokens_cv`: 1, the exponential (M/M/c)
+# case. An assumption, not a measurement: a slot's service time is proportional to the request's output length,
+# and published chat output-length distributions are roughly exponential-tailed; give the column where measured.
+DEFAULT_SERVICE_CV = 1.0
+SIZING_COLUMNS = ["demand_tokens_per_s", "requests_per_s", "service_s", "wait_budget_s", "offered_slots", "slots",
+                  "batch", "throughput_replicas", "slo_replicas", "utilisation_cap", "binding"]
 
 # Bisection steps for the fewest slots: the bracket starts below 2^62 slots wide, so 64 steps always close it.
 MAX_BISECTION_STEPS = 64
@@ -121,6 +131,75 @@ def slo_servers(offered_load, service_s, wait_budget_s, quantile, service_cv=1.0
         high = np.where(open_ & ok, middle, high)
         low = np.where(open_ & ~ok, middle, low)
     return np.where(a > 0, high, 0.0)
+
+
+def slo_services(scenario: Scenario) -> pd.Index:
+    """Inference services with a TTFT quantile SLO (`ttft_quantile` given; validation ensures `max_ttft_s`)."""
+    workloads = scenario.workloads
+    if "ttft_quantile" not in workloads:
+        return pd.Index([], name="workload")
+    quantile = pd.to_numeric(workloads["ttft_quantile"], errors="coerce")
+    return workloads.index[(workloads["kind"] == "inference") & quantile.notna()]
+
+
+def size_for_slo(scenario: Scenario, performance: pd.DataFrame) -> pd.DataFrame:
+    """Per (quarter, workload, sku) of every eligible pair of an SLO service: the slots and replicas the TTFT
+    quantile needs at the quarter's whole demand, against the mean roofline's (module docstring, steps 1 and 5).
+
+    utilisation_cap = a / c is what the formulation multiplies the pair's tokens/s per node by, so a busy
+    node-equivalent serves only the load the SLO lets it; 1 where the quarter has no demand. `binding` says the
+    SLO needs more whole replicas than the throughput does. Empty (no rows) without SLO services.
+    """
+    services = slo_services(scenario)
+    index_names = ["quarter", "workload", "sku"]
+    if services.empty:
+        return pd.DataFrame(columns=SIZING_COLUMNS, index=pd.MultiIndex.from_arrays([[], [], []], names=index_names))
+    workloads = scenario.workloads.loc[services]
+    pairs = performance[performance["eligible"]].reset_index()
+    pairs = pairs[pairs["workload"].isin(services)]
+    demand = scenario.demand.groupby(["quarter", "workload"])["tokens_per_s"].sum()
+    quarters = pd.DataFrame({"quarter": np.arange(scenario.horizon.quarters)})
+    grid = pairs.merge(quarters, how="cross")
+    keys = pd.MultiIndex.from_frame(grid[["quarter", "workload"]])
+    w = workloads.reindex(grid["workload"])
+
+    def column(name: str, default: float = np.nan) -> np.ndarray:
+        if name not in w:
+            return np.full(len(grid), default)
+        return pd.to_numeric(w[name], errors="coerce").fillna(default).to_numpy(dtype=float)
+
+    demand_tokens_per_s = demand.reindex(keys).fillna(0.0).to_numpy(dtype=float)
+    output_tokens = column("output_tokens")
+    batch = grid["batch"].to_numpy(dtype=float)
+    replica_tokens_per_s = grid["tokens_per_s_per_node"].to_numpy(dtype=float) / grid["replicas_per_node"] \
+        .to_numpy(dtype=float)
+    requests_per_s = demand_tokens_per_s / output_tokens
+    service_s = output_tokens * batch / replica_tokens_per_s
+    offered = requests_per_s * service_s
+    wait_budget_s = column("max_ttft_s") - grid["ttft_s"].to_numpy(dtype=float)
+    slots = slo_servers(offered, service_s, wait_budget_s, column("ttft_quantile"),
+                        column("output_tokens_cv", DEFAULT_SERVICE_CV))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cap = np.where(offered > 0, offered / slots, 1.0)
+    throughput_replicas = offered / batch
+    slo_replicas = np.ceil(slots / batch)
+    frame = pd.DataFrame({
+        "demand_tokens_per_s": demand_tokens_per_s, "requests_per_s": requests_per_s, "service_s": service_s,
+        "wait_budget_s": wait_budget_s, "offered_slots": offered, "slots": slots, "batch": batch,
+        "throughput_replicas": throughput_replicas, "slo_replicas": slo_replicas, "utilisation_cap": cap,
+        "binding": slo_replicas > np.ceil(throughput_replicas),
+    }, index=pd.MultiIndex.from_frame(grid[index_names]))
+    return frame.sort_index()
+
+
+def capped_placements(placements: pd.DataFrame, sizing: pd.DataFrame) -> pd.DataFrame:
+    """The placements with each SLO pair's tokens/s per node times its quarter's utilisation cap; unchanged
+    (the same frame) without SLO services, so such a scenario builds exactly the program it always did."""
+    if sizing.empty or placements.empty:
+        return placements
+    cap = sizing["utilisation_cap"].reindex(pd.MultiIndex.from_frame(placements[["quarter", "workload", "sku"]]))
+    factor = np.nan_to_num(cap.to_numpy(dtype=float), nan=1.0)
+    return placements.assign(tokens_per_s_per_node=placements["tokens_per_s_per_node"].to_numpy() * factor)
 
 
 def _variability(service_cv) -> np.ndarray:
