@@ -7,10 +7,18 @@ import math
 from fractions import Fraction
 
 import numpy as np
+import pandas as pd
 import pytest
+from click.testing import CliRunner
+from scenario_files import OWNED_FREE_ENERGY, inference, sku, write_scenario
 
-from models.queueing import (erlang_b, erlang_c, mean_wait_s, slo_servers, wait_quantile_s,
+from models.performance import estimate_performance
+from models.queueing import (erlang_b, erlang_c, mean_wait_s, size_for_slo, slo_servers, wait_quantile_s,
                              wait_tail_probability)
+from models.verify import verify_plan
+from planner.cli import main
+from planner.pipeline import plan_document, run_plan
+from planner.scenario import load_scenario
 
 
 def test_erlang_c_two_servers_by_hand():
@@ -108,3 +116,80 @@ def test_sizing_against_simulation(name, cv, draw, load, budget_s):
     if name == "exponential":
         simulated_p99 = np.quantile(_simulated_waits(c, arrivals_s, service_s), 0.99)
         assert simulated_p99 == pytest.approx(wait_quantile_s(c, load, 1.0, 0.99), rel=0.25)
+
+
+# ------------------------------------------------------------------------------------------------ in the plan
+
+SLO_COLUMNS = ["workload", "kind", "params_b", "precision", "tokens_b", "start", "deadline", "context_tokens",
+               "prompt_tokens", "output_tokens", "kv_values_per_token", "max_ttft_s", "ttft_quantile"]
+
+
+def _slo_scenario(tmp_path, ttft_quantile="0.99", max_ttft_s="0.2", demand=2000):
+    """One 1-GPU node SKU (100 GB HBM, $2,000 depreciation a quarter, free energy), one 8B bf16 service of 1,000
+    prompt + 1,000 output tokens per request measured at 1,000 tokens/s per node. Its KV cache is made large
+    (7.4e6 values a token → 2 B × 7.4e6 × 2,000 = 29.6 GB a sequence) so a replica decodes
+    floor((0.9 × 100 − 16) / 29.6) = floor(2.5) = 2 sequences at once."""
+    path = write_scenario(tmp_path, catalog=[sku(gpus_per_node=1, hbm_gb=100)], sites=[OWNED_FREE_ENERGY],
+                          workloads=[inference()], demand=[("chat", "2027Q1", demand)],
+                          throughput=[("chat", "a", 1000)], quarters=1)
+    row = ["chat", "inference", "8", "bf16", "", "", "", "", "1000", "1000", "7400000", max_ttft_s, ttft_quantile]
+    (tmp_path / "workloads.csv").write_text(",".join(SLO_COLUMNS) + "\n" + ",".join(row) + "\n")
+    return path
+
+
+def test_tiny_plan_slo_forces_more_replicas_than_throughput(tmp_path):
+    """Demand 2,000 tokens/s of 1,000-token answers: λ = 2 requests/s. A replica (one node) holds b = 2 sequences
+    and makes 1,000 tokens/s, so a slot holds a request S = 1,000 × 2 / 1,000 = 2 s: a = λ S = 4 busy slots, i.e.
+    2 nodes by throughput ($4,000). P99 TTFT ≤ 0.2 s leaves a wait budget t = 0.2 − prefill (≈ 0.04 s, any
+    t in [0, 0.346) s gives the same count). Erlang C at a = 4 (by hand from B(c) = a B(c−1) / (c + a B(c−1))):
+    c = 9: B = 0.013340, C = 9 B / (9 − 4 (1 − B)) = 0.023759, tail C e^{−(9−4) t / 2} > 0.01 for t < 0.346 s;
+    c = 10: B = 0.0053076, C = 0.0088148 ≤ 0.01 already at t = 0. So 10 slots = 5 replicas = 5 nodes:
+    utilisation cap 4 / 10 = 0.4, cost 5 × $2,000 = $10,000, and the SLO (not throughput) binds."""
+    scenario = load_scenario(_slo_scenario(tmp_path))
+    performance = estimate_performance(scenario.catalog, scenario.workloads, scenario.throughput)
+    assert performance.loc[("chat", "a"), "batch"] == 2.0
+    sizing = size_for_slo(scenario, performance).loc[(0, "chat", "a")]
+    assert 0.0 <= sizing["wait_budget_s"] < 0.346
+    assert (sizing["offered_slots"], sizing["slots"], sizing["slo_replicas"]) == (4.0, 10.0, 5.0)
+    assert sizing["throughput_replicas"] == pytest.approx(2.0) and sizing["utilisation_cap"] == pytest.approx(0.4)
+    assert bool(sizing["binding"])
+    plan = plan_document(run_plan(scenario, backend="highs", time_limit_s=30, gap=1e-9))
+    assert plan["objective_usd"] == pytest.approx(10_000.0, abs=1e-3)
+    assert [p["nodes"] for p in plan["purchases"]] == [5]
+    assert verify_plan(scenario, plan) == []
+    # Four nodes (8 slots) carry the same 2,000 tokens/s at P(wait > t) = C(8, 4) e^{−2 t} = 0.059 e^{−2t} ≈ 4.3 %.
+    plan["placement"][0]["node_equivalents"] = 4.0
+    late = [v for v in verify_plan(scenario, plan) if v.constraint == "ttft_slo"]
+    assert len(late) == 1 and "more than the 1.0000% allowed" in late[0].message
+    assert late[0].size + 0.01 == pytest.approx(0.059044 * math.exp(-2.0 * sizing["wait_budget_s"]), rel=1e-3)
+
+
+def test_without_a_quantile_the_program_is_the_throughput_one(tmp_path):
+    """An empty ttft_quantile imposes nothing: max_ttft_s then only checks the prefill, the 2 nodes of throughput
+    ($4,000) serve the demand, and the placements are the very frame the sets built before (no sizing rows)."""
+    scenario = load_scenario(_slo_scenario(tmp_path, ttft_quantile=""))
+    performance = estimate_performance(scenario.catalog, scenario.workloads, scenario.throughput)
+    assert size_for_slo(scenario, performance).empty
+    plan = plan_document(run_plan(scenario, backend="highs", time_limit_s=30, gap=1e-9))
+    assert plan["objective_usd"] == pytest.approx(4_000.0, abs=1e-3)
+
+
+@pytest.mark.parametrize("cells, message", [
+    ({"ttft_quantile": "1"}, "workloads.csv, row 2, column ttft_quantile: 1 must be in (0, 1)"),
+    ({"ttft_quantile": "0"}, "workloads.csv, row 2, column ttft_quantile: 0 must be in (0, 1)"),
+    ({"max_ttft_s": "0"}, "workloads.csv, row 2, column max_ttft_s: 0 must be > 0"),
+    ({"max_ttft_s": "-1"}, "workloads.csv, row 2, column max_ttft_s: -1 must be > 0"),
+    ({"max_ttft_s": ""}, "workloads.csv, row 2, column ttft_quantile: a TTFT quantile needs max_ttft_s"),
+    ({"output_tokens_cv": "-0.5"}, "workloads.csv, row 2, column output_tokens_cv: -0.5 must be >= 0"),
+    ({"output_tokens_cv": "1", "ttft_quantile": ""},
+     "workloads.csv, row 2, column output_tokens_cv: output_tokens_cv only shapes the queue of a ttft_quantile"),
+])
+def test_bad_slo_inputs_name_file_row_and_column(tmp_path, cells, message):
+    path = _slo_scenario(tmp_path)
+    frame = pd.read_csv(tmp_path / "workloads.csv", dtype=str, keep_default_na=False)
+    for column, value in cells.items():
+        frame[column] = value
+    frame.to_csv(tmp_path / "workloads.csv", index=False)
+    result = CliRunner().invoke(main, ["validate", str(path)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert message in result.output
