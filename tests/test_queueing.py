@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import heapq
+import json
 import math
 from fractions import Fraction
 
@@ -193,3 +194,27 @@ def test_bad_slo_inputs_name_file_row_and_column(tmp_path, cells, message):
     result = CliRunner().invoke(main, ["validate", str(path)])
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert message in result.output
+
+
+def test_estimate_and_plan_say_the_slo_binds(tmp_path):
+    """The tiny SLO service of test_tiny_plan_slo_forces_more_replicas_than_throughput on the command line:
+    estimate shows 5 replicas against 2 at the (only) peak quarter and the 40 % utilisation the SLO allows; plan
+    prints that the SLO sets the replicas and PLAN.json's slo table says so."""
+    path = _slo_scenario(tmp_path)
+    result = CliRunner().invoke(main, ["estimate", str(path)])
+    assert result.exit_code == 0, result.output
+    assert ("TTFT SLO at the 2027Q1 peak: 5 replicas vs 2.00 for throughput, utilisation <= 40.0% (slo binds)"
+            in result.output)
+    rows = json.loads(CliRunner().invoke(main, ["estimate", str(path), "--json"]).output)["rows"]
+    assert {k: rows[0][k] for k in ("slo_quarter", "slo_replicas", "utilisation_cap", "sized_by")} == {
+        "slo_quarter": "2027Q1", "slo_replicas": 5.0, "utilisation_cap": pytest.approx(0.4), "sized_by": "slo"}
+    plan_path = tmp_path / "plan.json"
+    result = CliRunner().invoke(main, ["plan", str(path), "--json", str(plan_path), "--no-baselines", "--no-risk",
+                                       "--quiet", "--solver", "highs"])
+    assert result.exit_code == 0, result.output
+    assert ("TTFT SLO chat (P99 <= 0.2 s): the SLO sets the replicas in 1 of 1 quarter(s) served; at most 5 "
+            "replicas against 2.00 for throughput (2027Q1 on a, utilisation <= 40.0%)") in result.output
+    assert json.loads(plan_path.read_text())["slo"] == [
+        {"quarter": "2027Q1", "workload": "chat", "sku": "a", "throughput_replicas": pytest.approx(2.0),
+         "slo_replicas": 5.0, "utilisation_cap": pytest.approx(0.4), "sized_by": "slo"}]
+    assert CliRunner().invoke(main, ["verify", str(path), str(plan_path)]).exit_code == 0
