@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from models.queueing import slo_services
 from models.scenario import Scenario
 
 NO_SHARE = 0.0  # a member's share of a class quarter with no demand at all (nothing is placed then)
@@ -56,6 +57,9 @@ def find_service_classes(scenario: Scenario, performance: pd.DataFrame, merge: b
     pools = rows.groupby(eligible["workload"].to_numpy()).agg("|".join)
     sites = pd.Series({w: ";".join(sorted(scenario.allowed_sites(w))) for w in services}, dtype=object)
     signature = (pools.reindex(services).fillna("") + "@" + sites.reindex(services)).rename("signature")
+    # A TTFT quantile SLO is sized on the service's own queue (models/queueing.py): pooling two would change it.
+    queued = services.isin(slo_services(scenario))
+    signature[queued] = "slo:" + pd.Series(services[queued], index=services[queued])
     if not merge:
         signature = pd.Series(services, index=services, name="signature")
     class_of = signature.groupby(signature, sort=False).transform(lambda members: members.index[0])

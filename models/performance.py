@@ -140,7 +140,7 @@ DEFAULT_CONTEXT_TOKENS = 2048.0
 
 OUTPUT_COLUMNS = [
     "eligible", "reason", "min_nodes", "tokens_per_s_per_node", "node_hours", "gpu_hours",
-    "kwh_per_node_hour", "mfu", "ttft_s",
+    "kwh_per_node_hour", "mfu", "ttft_s", "batch", "replicas_per_node",
 ]
 
 
@@ -369,6 +369,10 @@ def estimate_performance(catalog: pd.DataFrame, workloads: pd.DataFrame, through
         "kwh_per_node_hour": c["node_kw"].to_numpy(dtype=float) * 1.0,
         "mfu": mfu_out,
         "ttft_s": np.where(is_training, np.nan, ttft_s),
+        # The serving shape models/queueing.py sizes a TTFT quantile with: sequences a replica decodes at once,
+        # replicas a node holds (a fraction for a replica spanning nodes).
+        "batch": np.where(is_training, np.nan, batch),
+        "replicas_per_node": np.where(is_training, np.nan, replicas_per_node),
     }, index=index)
 
 

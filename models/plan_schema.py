@@ -117,6 +117,13 @@ contract_blocks         | number  | blocks           | whole blocks of the offer
 term_end                | quarter | quarter          | the last quarter of the contract's term
 commitment_usd          | number  | $                | what the term costs, paid whether used or not: nodes ×
                         |         |                  | gpus_per_node × usd_per_gpu_hour × 2,190 h × term_quarters
+throughput_replicas     | number  | replicas         | replicas the quarter's whole demand needs at the mean roofline
+                        |         |                  | (busy slots a = λ S over the batch b)
+slo_replicas            | number  | replicas         | whole replicas its TTFT quantile SLO needs: ⌈c / b⌉ for the
+                        |         |                  | fewest slots c with P(wait > max_ttft_s − ttft_s) ≤ 1 − q
+utilisation_cap         | number  | fraction         | a / c: the share of the roofline a busy node-equivalent serves
+sized_by                | text    |                  | slo where the SLO needs more whole replicas than throughput,
+                        |         |                  | else throughput
 """
 
 
@@ -235,6 +242,11 @@ PLAN_FIELDS: tuple[Field, ...] = (
           "of committed capacity; its quarters' payments are in costs.rent_usd", required=False,
           members=_columns("quarter", "contract", "site", "sku", "contract_blocks", "nodes", "in_service",
                            "term_end", "commitment_usd")),
+    Field("slo", RECORDS, "", "only for a scenario with a TTFT quantile SLO (docs/performance-model.md): for each "
+          "quarter, SLO service and SKU the plan serves it on, the replicas throughput and the SLO need at the "
+          "quarter's demand", required=False,
+          members=_columns("quarter", "workload", "sku", "throughput_replicas", "slo_replicas", "utilisation_cap",
+                           "sized_by")),
     Field("stochastic", OBJECT, "discounted $", "only from `plan --stochastic N`: the two-stage solve on N sampled "
                                                 "futures (manual, Stochastic planning)", required=False, members=(
               Field("samples", NUMBER, "futures", "futures solved on (evaluate's sampler, futures 0 … N−1)"),
@@ -278,7 +290,7 @@ PLAN_FIELDS: tuple[Field, ...] = (
                                                              "remaining_usd = objective_usd"))),
 )
 # Optional fields only some plans carry; every other field is always written.
-WRITTEN_WHEN_SET = ("stochastic", "replan", "facility", "contracts")
+WRITTEN_WHEN_SET = ("stochastic", "replan", "facility", "contracts", "slo")
 # Documented in docs/datacenter-2026.md (markdown_table(datacenter_2026=True)), not in docs/outputs.md's table.
 DATACENTER_2026_FIELDS = ("facility", "contracts")
 DATACENTER_2026_COLUMNS = ("option", "facility_units", "reason", "contract", "contract_blocks", "term_end",

@@ -15,6 +15,7 @@ import pandas as pd
 
 from models.money import facility_kw, in_service_quarter, in_service_window, life_quarters
 from models.quarters import QUARTERS_PER_YEAR
+from models.queueing import capped_placements, size_for_slo
 from models.scenario import Scenario
 from models.units import KW_PER_MW
 
@@ -67,6 +68,8 @@ def build_sets(scenario: Scenario, performance: pd.DataFrame) -> PlanningSets:
     builds, built = facility_sets(scenario, n)
     signings, terms = contract_sets(scenario, n)
     placements = _placement_keys(scenario, performance, orders, fleet, rentals, quarters, terms, signings)
+    # A TTFT quantile SLO lowers the load a busy node-equivalent may carry (models/queueing.py); none: unchanged.
+    placements = capped_placements(placements, size_for_slo(scenario, performance))
     demand = _demand(scenario, quarters)
     training = placements[placements["kind"] == "training"]
     pools = training[["workload", "site", "sku", "node_hours", "min_nodes"]].drop_duplicates(

@@ -11,7 +11,7 @@ Checks, one id each (see CONSTRAINTS): horizon and capex mode; references to kno
 orders (owned sites, whole non-negative numbers, available_from, in_service = quarter + lead_quarters inside the
 horizon, capex_usd); rentals (cloud sites, rentable SKUs, whole numbers, rent_usd); the fleet table (nodes,
 it_kw, facility_kw); placement (eligible pair, allowed site, inside the workload's window, units); capacity;
-inference demand; minimum nodes; training (one pool, work done, unfinished fraction and cost); power cap;
+inference demand; a TTFT quantile SLO (the verifier's own Erlang C); minimum nodes; training (one pool, work done, unfinished fraction and cost); power cap;
 racks; budget; every cost line of every quarter, the totals and the objective.
 """
 
@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.special import gammaincc, gammaln
 
 from models.cost_parameters import COST_LINES, USD_LINES
 from models.performance import estimate_performance
@@ -34,6 +35,8 @@ from models.units import GRAMS_PER_TONNE, KW_PER_MW
 TOLERANCE_USD = 1e-6  # absolute $, added to the relative tolerance on money
 RELATIVE_TOLERANCE = 1e-6  # relative, on money and on physical quantities (kW, kWh, t, tokens/s)
 TOLERANCE_NODES = 1e-6  # node-equivalents (relative above one node)
+# A TTFT quantile SLO's tail probability, relative: node-equivalents a solver reports to 1e-6 move it less.
+SLO_RELATIVE_TOLERANCE = 1e-4
 
 
 # The line names are shared (what PLAN.json calls them); how each is computed below is the verifier's own copy.
@@ -58,6 +61,7 @@ CONSTRAINTS = {
     "placement_window": "placement only between the workload's start and deadline",
     "placement_units": "placement units = node-equivalents x tokens/s per node, node-equivalents >= 0",
     "capacity": "busy node-equivalents <= (1 - headroom) x nodes in service",
+    "ttft_slo": "a TTFT quantile SLO holds: P(queue wait + prefill > max_ttft_s) <= 1 - ttft_quantile (M/G/c)",
     "demand": "inference served + unmet = demand, unmet >= 0",
     "training_pool": "each training run in one (site, SKU) pool",
     "training_work": "training work done >= node-hours x (1 - fraction left)",
@@ -174,6 +178,7 @@ def check_plan(scenario: Scenario, plan: dict, tolerance_usd: float = TOLERANCE_
     placement = _check_placement(ledger, scenario, performance, tables["placement"], tol)
     _check_capacity(ledger, scenario, grid, tol)
     _check_demand(ledger, scenario, placement, tables["unmet"], tol)
+    _check_ttft_slo(ledger, scenario, performance, placement, tol)
     _check_min_nodes(ledger, placement, grid, tol)
     _check_training(ledger, scenario, performance, placement, tables["unfinished"], tol)
     facility = _check_facility(ledger, scenario, _facility_records(plan, horizon), tol)
@@ -476,6 +481,11 @@ def _check_placement(ledger: _Ledger, scenario: Scenario, performance: pd.DataFr
     ledger.record("placement_units", frame, -ne, tol.nodes,
                   lambda r, size: f"negative node-equivalents {r['node_equivalents']:g}")
     units = ne * frame["rate"].to_numpy()
+    # A TTFT quantile SLO serves below the roofline (what it may serve there is the ttft_slo check's): units are
+    # then at most node-equivalents x tokens/s per node, and the demand check counts the units stated.
+    queued = placement["workload"].isin(_queued_services(scenario)).to_numpy()
+    stated = placement["units"].to_numpy(dtype=float)
+    units = np.where(queued & (stated <= units), stated, units)
     ledger.record("placement_units", frame.assign(_units=units), np.abs(placement["units"].to_numpy() - units),
                   tol.quantity(units, placement["units"]),
                   lambda r, size: f"units {r['units']:,.6f} tokens/s, but {r['node_equivalents']:g} "
@@ -522,6 +532,65 @@ def _check_demand(ledger: _Ledger, scenario: Scenario, placement: pd.DataFrame, 
     ledger.record("demand", frame, np.abs(gap.to_numpy()), tol.quantity(frame["demand"]),
                   lambda r, size: f"served {r['served']:,.6f} + unmet {r['unmet']:,.6f} tokens/s != demand "
                                   f"{r['demand']:,.6f} tokens/s (off by {size:,.6f} tokens/s)")
+
+
+def _queued_services(scenario: Scenario) -> pd.Index:
+    """Inference services with a TTFT quantile SLO (the verifier's own reading of the column)."""
+    workloads = scenario.workloads
+    if "ttft_quantile" not in workloads:
+        return pd.Index([])
+    return workloads.index[(workloads["kind"] == "inference") & workloads["ttft_quantile"].notna()]
+
+
+def _waiting_probability(servers: np.ndarray, load: np.ndarray) -> np.ndarray:
+    """Erlang C, the verifier's own copy, in the form T / (P(N ≤ c − 1) + T) with T = P(N = c) c / (c − a) for N
+    Poisson(a) (Gross & Harris §2.3), through log-gamma and Q(c, a) so real c in the millions stay finite."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        top = np.exp(servers * np.log(np.maximum(load, 1e-300)) - load - gammaln(servers + 1.0)) \
+            * servers / (servers - load)
+        waiting = top / (gammaincc(servers, load) + top)
+    return np.where(load <= 0, 0.0, np.where(load < servers, np.clip(waiting, 0.0, 1.0), 1.0))
+
+
+def _check_ttft_slo(ledger: _Ledger, scenario: Scenario, performance: pd.DataFrame, placement: pd.DataFrame,
+                    tol: Tolerances) -> None:
+    """P(wait + prefill > max_ttft_s) ≤ 1 − ttft_quantile per quarter and SLO service, all its pools one FCFS queue
+    of slots (replicas × batch). With λ_k = units_k / output_tokens and S_k = output_tokens × batch / replica
+    tokens/s on SKU k: c = Σ slots_k, μ = Σ slots_k / S_k / c, a = λ / μ, and (Allen–Cunneen, Poisson arrivals)
+    P = Σ_k (λ_k / λ) · C(c, a) · exp(−(c μ − λ) · 2 / (1 + cv²) · (max_ttft_s − ttft_s[k]))."""
+    services = _queued_services(scenario)
+    rows = placement[placement["workload"].isin(services) & (placement["node_equivalents"] > tol.nodes)
+                     & placement["eligible"]]
+    if services.empty or rows.empty:
+        return
+    pair = performance.reindex(pd.MultiIndex.from_frame(rows[["workload", "sku"]]))
+    w = scenario.workloads.reindex(rows["workload"])
+    output = w["output_tokens"].to_numpy(dtype=float)
+    cv = (w["output_tokens_cv"].to_numpy(dtype=float) if "output_tokens_cv" in w else np.full(len(rows), np.nan))
+    per_node = pair["replicas_per_node"].to_numpy(dtype=float)
+    batch = pair["batch"].to_numpy(dtype=float)
+    slots = rows["node_equivalents"].to_numpy(dtype=float) * per_node * batch
+    service_s = output * batch * per_node / rows["rate"].to_numpy(dtype=float)
+    arrivals = rows["units"].to_numpy(dtype=float) / output
+    budget_s = w["max_ttft_s"].to_numpy(dtype=float) - pair["ttft_s"].to_numpy(dtype=float)
+    frame = pd.DataFrame({"quarter": rows["quarter"].to_numpy(), "workload": rows["workload"].to_numpy(),
+                          "slots": slots, "rate": slots / service_s, "arrivals": arrivals})
+    queue = frame.groupby(["quarter", "workload"])[["slots", "rate", "arrivals"]].transform("sum")
+    load = queue["arrivals"].to_numpy() * queue["slots"].to_numpy() / queue["rate"].to_numpy()
+    decay = (queue["rate"].to_numpy() - queue["arrivals"].to_numpy()) * 2.0 / (1.0 + np.nan_to_num(cv, nan=1.0) ** 2)
+    with np.errstate(over="ignore", invalid="ignore"):
+        late = np.where(budget_s >= 0, _waiting_probability(queue["slots"].to_numpy(), load)
+                        * np.exp(-decay * np.maximum(budget_s, 0.0)), 1.0)
+    frame["late"] = np.where(load < queue["slots"].to_numpy(), late, 1.0) * frame["arrivals"]
+    per_service = frame.groupby(["quarter", "workload"])[["late", "arrivals", "slots"]].sum().reset_index()
+    allowed = 1.0 - scenario.workloads["ttft_quantile"].reindex(per_service["workload"]).to_numpy(dtype=float)
+    limit = scenario.workloads["max_ttft_s"].reindex(per_service["workload"]).to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share_late = np.where(per_service["arrivals"] > 0, per_service["late"] / per_service["arrivals"], 0.0)
+    checked = per_service.assign(_late=share_late, _allowed=allowed, _limit=limit)
+    ledger.record("ttft_slo", checked, share_late - allowed, allowed * SLO_RELATIVE_TOLERANCE,
+                  lambda r, size: f"{r['workload']}: {r['_late']:.4%} of requests wait past the {r['_limit']:g} s "
+                                  f"TTFT SLO on {r['slots']:,.1f} slots, more than the {r['_allowed']:.4%} allowed")
 
 
 def _check_min_nodes(ledger: _Ledger, placement: pd.DataFrame, grid: pd.DataFrame, tol: Tolerances) -> None:

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from models.aggregate import ServiceClasses, aggregate_scenario, expand_duals, expand_tables, find_service_classes
@@ -19,6 +20,7 @@ from models.extract import extract_tables
 from models.formulation import USD_LINES, PlanModel, build_plan_model
 from models.money import purchase_book_values
 from models.performance import estimate_performance
+from models.queueing import size_for_slo
 from models.plan_schema import RESULT_TABLES, TOTALS_FIELDS, assemble, table_columns
 from models.scenario import Scenario
 from models.sets import build_sets, life_quarters
@@ -201,6 +203,7 @@ def plan_document(run: PlanRun, baselines: list[dict] | None = None, stochastic:
         "baselines": baselines or [],
         **_facility_field(tables, scenario),
         **({"contracts": _records(tables["contracts"])} if "contracts" in tables else {}),
+        **_slo_field(tables["placement"], run.built),
         **({"stochastic": stochastic} if stochastic is not None else {}),
     })
 
@@ -213,6 +216,23 @@ def _facility_field(tables: dict, scenario: Scenario) -> dict:
     reasons = facility_reasons(facility, tables["fleet"], scenario, scenario.horizon)
     records = _records(facility.assign(reason=reasons)[table_columns("facility")])
     return {"facility": records}
+
+
+def _slo_field(placement: pd.DataFrame, built: BuiltPlan) -> dict:
+    """PLAN.json's `slo` (models/queueing.py sizing of each TTFT quantile service where the plan serves it), only
+    for a scenario with such a service."""
+    sizing = size_for_slo(built.scenario, built.performance)
+    if sizing.empty:
+        return {}
+    horizon = built.scenario.horizon
+    used = placement[placement["node_equivalents"] > 0].assign(
+        quarter=lambda frame: [horizon.relative(label) if isinstance(label, str) else int(label)
+                               for label in frame["quarter"]])
+    keys = used[["quarter", "workload", "sku"]].drop_duplicates()
+    rows = sizing.reset_index().merge(keys, on=["quarter", "workload", "sku"])
+    rows = rows.assign(quarter=[horizon.label(int(q)) for q in rows["quarter"]],
+                       sized_by=np.where(rows["binding"], "slo", "throughput"))
+    return {"slo": _records(rows[table_columns("slo")])}
 
 
 def _exact_remainder(total: float, part: float) -> float:

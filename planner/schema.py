@@ -23,6 +23,7 @@ POSITIVE = (lambda v: v > 0, "must be > 0")
 NON_NEGATIVE = (lambda v: v >= 0, "must be >= 0")
 FRACTION_OPEN_CLOSED = (lambda v: (v > 0) & (v <= 1), "must be in (0, 1]")
 FRACTION_CLOSED_OPEN = (lambda v: (v >= 0) & (v < 1), "must be in [0, 1)")
+FRACTION_OPEN = (lambda v: (v > 0) & (v < 1), "must be in (0, 1)")
 AT_LEAST_ONE = (lambda v: v >= 1, "must be >= 1")
 MIN_MFU = 1e-4  # model FLOPs utilisation below 0.01 % is a typo (an MFU of 1e-300 would mean 1e300 node-hours)
 MFU_RANGE = (lambda v: (v >= MIN_MFU) & (v <= 1), f"must be in [{MIN_MFU:g}, 1]")
@@ -56,6 +57,7 @@ MAX_KV_HEADS = 1e4  # GQA models: 8; full multi-head attention: up to 128
 MAX_HEAD_DIM = 1e5  # 128 in most models
 MAX_KV_VALUES_PER_TOKEN = 1e9  # Llama 3.1 405B: 2 x 126 x 8 x 128 = 258,048; DeepSeek-V3 MLA: 61 x 576 = 35,136
 MAX_TTFT_S = 86_400  # a day: beyond any interactive or batch time-to-first-token target
+MAX_SERVICE_CV = 100  # coefficient of variation of output lengths; heavy-tailed chat logs stay below ~3
 MAX_KW_PER_RACK = 1e4  # the densest 2026 racks: GB300 NVL72 ~135-140 kW; Rubin Ultra NVL576 plans ~600 kW
 MAX_FACILITY_UNITS = 1e6
 COOLING_TYPES = ("air", "liquid")  # docs/datacenter-2026.md: liquid = direct-to-chip liquid cooling
@@ -168,6 +170,9 @@ WORKLOADS = TableSchema("workloads", key=("workload",), columns=(
     Column("prompt_tokens", "float", required=False, check=POSITIVE, in_header=False, high=MAX_CONTEXT_TOKENS),
     Column("output_tokens", "float", required=False, check=POSITIVE, in_header=False, high=MAX_CONTEXT_TOKENS),
     Column("max_ttft_s", "float", required=False, check=POSITIVE, in_header=False, high=MAX_TTFT_S),
+    # A quantile SLO on queueing wait + prefill (docs/performance-model.md, "Sizing for a TTFT quantile").
+    Column("ttft_quantile", "float", required=False, check=FRACTION_OPEN, in_header=False),
+    Column("output_tokens_cv", "float", required=False, check=NON_NEGATIVE, in_header=False, high=MAX_SERVICE_CV),
 ))
 
 DEMAND = TableSchema("demand", key=("workload", "quarter"), allow_empty=True, columns=(

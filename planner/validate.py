@@ -176,7 +176,8 @@ def _request_problems(row: pd.Series) -> list[tuple[str, str]]:
     """An inference service's KV length: context_tokens, or prompt_tokens + output_tokens (both), not both forms;
     a TTFT SLO needs the prompt."""
     given = {column: not pd.isna(row.get(column, np.nan))
-             for column in ("context_tokens", "prompt_tokens", "output_tokens", "max_ttft_s")}
+             for column in ("context_tokens", "prompt_tokens", "output_tokens", "max_ttft_s", "ttft_quantile",
+                            "output_tokens_cv")}
     problems = []
     if given["prompt_tokens"] != given["output_tokens"]:
         have, missing = (("prompt_tokens", "output_tokens") if given["prompt_tokens"]
@@ -190,6 +191,10 @@ def _request_problems(row: pd.Series) -> list[tuple[str, str]]:
         problems.append(("context_tokens", "an inference service needs context_tokens"))
     if given["max_ttft_s"] and not given["prompt_tokens"]:
         problems.append(("max_ttft_s", "a time-to-first-token SLO needs prompt_tokens and output_tokens"))
+    if given["ttft_quantile"] and not given["max_ttft_s"]:
+        problems.append(("ttft_quantile", "a TTFT quantile needs max_ttft_s, the time it bounds"))
+    if given["output_tokens_cv"] and not given["ttft_quantile"]:
+        problems.append(("output_tokens_cv", "output_tokens_cv only shapes the queue of a ttft_quantile SLO"))
     return problems
 
 
@@ -205,7 +210,7 @@ def _architecture_problems(row: pd.Series) -> list[tuple[str, str]]:
         problems.append(("kv_values_per_token", "give kv_values_per_token or the attention shape ("
                                                 + ", ".join(shape) + "), not both"))
     if row["kind"] == "training":
-        for column in ("prompt_tokens", "output_tokens", "max_ttft_s"):
+        for column in ("prompt_tokens", "output_tokens", "max_ttft_s", "ttft_quantile", "output_tokens_cv"):
             if not pd.isna(row.get(column, np.nan)):
                 problems.append((column, f"{column} applies to inference services only"))
     return problems

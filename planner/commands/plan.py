@@ -15,6 +15,28 @@ from reports.atomic import check_writable, write_json_atomic
 from reports.console import explain_order, find_order, plan_tables
 
 
+def slo_lines(document: dict, loaded) -> list[str]:
+    """One line per TTFT quantile service: in how many of its served quarters the SLO, not throughput, set the
+    replicas, and the largest such gap (PLAN.json `slo`)."""
+    rows = document.get("slo") or []
+    lines = []
+    for workload in dict.fromkeys(row["workload"] for row in rows):
+        own = [row for row in rows if row["workload"] == workload]
+        quarters = {row["quarter"] for row in own}
+        binding = [row for row in own if row["sized_by"] == "slo"]
+        spec = loaded.workloads.loc[workload]
+        head = f"TTFT SLO {workload} (P{spec['ttft_quantile'] * 100:g} <= {spec['max_ttft_s']:g} s): "
+        if not binding:
+            lines.append(head + f"throughput sets the replicas in all {len(quarters)} quarter(s) served")
+            continue
+        worst = max(binding, key=lambda row: row["slo_replicas"] - row["throughput_replicas"])
+        lines.append(head + f"the SLO sets the replicas in {len({r['quarter'] for r in binding})} of "
+                     f"{len(quarters)} quarter(s) served; at most {worst['slo_replicas']:,.0f} replicas against "
+                     f"{worst['throughput_replicas']:,.2f} for throughput ({worst['quarter']} on {worst['sku']}, "
+                     f"utilisation <= {worst['utilisation_cap']:.1%})")
+    return lines
+
+
 @click.command("plan")
 @click.argument("scenario", type=click.Path(dir_okay=False))
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write PLAN.json here.")
@@ -147,6 +169,8 @@ def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv
                f"{len(document['unmet'])} quarter-workloads with unmet demand")
     if document["baselines"]:
         click.echo("saving against " + "; ".join(baseline_text(row) for row in document["baselines"]))
+    for line in slo_lines(document, loaded):
+        click.echo(line)
     gpus = gpus_per_node(loaded)
     for line in plan_tables(document, gpus):
         click.echo(line)
