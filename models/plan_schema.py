@@ -276,9 +276,29 @@ PLAN_FIELDS: tuple[Field, ...] = (
               Field("sunk_usd", NUMBER, "discounted $", "discounted cost of the quarters before as_of"),
               Field("remaining_usd", NUMBER, "discounted $", "discounted cost from as_of on; sunk_usd + "
                                                              "remaining_usd = objective_usd"))),
+    Field("myopic", OBJECT, "", "only from `plan --horizon-quarters H`: the rolling-horizon plan and the cost of "
+                                "myopia against perfect foresight (docs/review.md)", required=False, members=(
+              Field("horizon_quarters", NUMBER, "quarters", "H: quarters each window sees"),
+              Field("overlap_quarters", NUMBER, "quarters", "O: quarters of a window re-decided by the next one "
+                                                            "(PyPSA's overlap); the window steps by H − O"),
+              Field("windows", RECORDS, "", "each window solved, in order", members=(
+                  Field("first_decided", QUARTER, "quarter", "first quarter this window decides (earlier ones "
+                                                             "frozen)"),
+                  Field("last_seen", QUARTER, "quarter", "the window's last quarter"),
+                  Field("status", TEXT, "", "the window's solve status"),
+                  Field("objective_usd", NUMBER, "discounted $", "the window's own objective (its quarters only)"),
+                  Field("gap", NUMBER_OR_NULL, "fraction", "the window's relative optimality gap"))),
+              Field("perfect_foresight_objective_usd", NUMBER, "discounted $",
+                    "the whole horizon solved at once (`planner plan`'s optimum, no baselines)"),
+              Field("perfect_foresight_bound_usd", NUMBER_OR_NULL, "discounted $", "its solver's lower bound"),
+              Field("myopia_cost_usd", NUMBER, "discounted $", "objective_usd − perfect_foresight_objective_usd: "
+                                                               "what foresight of H quarters costs"),
+              Field("myopia_cost_max_usd", NUMBER_OR_NULL, "discounted $", "objective_usd − "
+                    "perfect_foresight_bound_usd: the most it can be, given perfect foresight's gap"),
+              Field("myopia_cost_pct", NUMBER, "fraction", "myopia_cost_usd / perfect_foresight_objective_usd"))),
 )
 # Optional fields only some plans carry; every other field is always written.
-WRITTEN_WHEN_SET = ("stochastic", "replan", "facility", "contracts")
+WRITTEN_WHEN_SET = ("stochastic", "replan", "myopic", "facility", "contracts")
 # Documented in docs/datacenter-2026.md (markdown_table(datacenter_2026=True)), not in docs/outputs.md's table.
 DATACENTER_2026_FIELDS = ("facility", "contracts")
 DATACENTER_2026_COLUMNS = ("option", "facility_units", "reason", "contract", "contract_blocks", "term_end",

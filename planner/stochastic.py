@@ -4,7 +4,6 @@ with the purchases fixed, and the in-sample figures (models/stochastic.py holds 
 from __future__ import annotations
 
 import dataclasses
-import sys
 import time
 from dataclasses import dataclass
 
@@ -33,6 +32,7 @@ from models.stochastic import (
 )
 from models.stochastic_limits import DEFAULT_CVAR_ALPHA
 from planner.pipeline import PlanRun, build_plan, plan_document, solve_plan
+from planner.progress import stderr_say  # noqa: F401  (its home before planner/progress.py)
 
 
 @dataclass
@@ -215,15 +215,6 @@ def evaluate_optimal(scenario: Scenario, plan: dict, samples: int | None = None,
                           # E[TCO] split as evaluate's rule-based allocations split it (spend, rented, penalties)
                           "expected_tco_usd": {"total_usd": float(costs.mean()), **split},
                           "shortfall_probability_worst_quarter": out["shortfall_probability"]}, OPTIMAL)
-
-
-def stderr_say(quiet: bool):
-    """A line of progress on stderr, or nothing under --quiet."""
-    def say(text: str) -> None:
-        if not quiet:
-            sys.stderr.write(f"stochastic: {text}\n")
-            sys.stderr.flush()
-    return say
 
 
 OUT_OF_SAMPLE_SEED_OFFSET = 1  # fresh futures: the seed after the one the plan was solved on

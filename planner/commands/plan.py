@@ -44,11 +44,18 @@ from reports.console import explain_order, find_order, plan_tables
               help="With --stochastic: λ, the weight of CVaR_α in the objective.")
 @click.option("--cvar-alpha", type=click.FloatRange(min=0, max=1, max_open=True), default=DEFAULT_CVAR_ALPHA,
               show_default=True, help="With --stochastic: α of CVaR.")
+@click.option("--horizon-quarters", type=click.IntRange(min=1), default=None,
+              help="Rolling horizon: plan H quarters at a time, each window's earlier decisions frozen, and report "
+                   "the cost of myopia against perfect foresight (docs/review.md).")
+@click.option("--overlap-quarters", type=click.IntRange(min=0), default=None,
+              help="With --horizon-quarters: quarters of a window the next one re-decides (PyPSA's overlap; "
+                   "default 0, the window steps by H).")
 @click.option("--explain", "explain", metavar="ORDER", default=None,
               help="Also say why this order is made: its number in the order table or QUARTER/SITE/SKU "
                    "(as `planner explain PLAN.json ORDER` does for a saved plan).")
 def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv_dir, html_path, no_risk, quiet,
-            baseline, sku, no_baselines, futures, seed, cvar_weight, cvar_alpha, explain) -> None:
+            baseline, sku, no_baselines, futures, seed, cvar_weight, cvar_alpha, horizon_quarters,
+            overlap_quarters, explain) -> None:
     """Decide orders, rentals and placement per quarter at the lowest discounted total cost.
 
     The plan is verified on an independent, solver-free path before anything is written. With -o, a default
@@ -75,8 +82,25 @@ def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv
     if futures is not None and (strict or baseline is not None):
         raise click.UsageError("--stochastic prices every shortfall and writes its own plan: it does not combine "
                                "with --strict or --baseline")
-    stochastic = None
-    if futures is not None:
+    if overlap_quarters is not None and horizon_quarters is None:
+        raise click.UsageError("--overlap-quarters goes with --horizon-quarters H")
+    if horizon_quarters is not None and overlap_quarters is not None and overlap_quarters >= horizon_quarters:
+        raise click.UsageError(f"--overlap-quarters ({overlap_quarters}) must be smaller than --horizon-quarters "
+                               f"({horizon_quarters}): the window must step forward")
+    if horizon_quarters is not None and (futures is not None or strict or baseline is not None):
+        raise click.UsageError("--horizon-quarters writes its own plan: it does not combine with --stochastic, "
+                               "--strict or --baseline")
+    stochastic = myopic = None
+    if horizon_quarters is not None:
+        from planner.myopic import run_myopic_plan
+        from planner.progress import stderr_say
+
+        with SolveProgress(quiet=quiet) as progress:
+            myopic = run_myopic_plan(loaded, horizon_quarters, overlap_quarters or 0, backend=solver,
+                                     time_limit_s=time_limit, gap=gap, progress=progress,
+                                     say=stderr_say(quiet, "myopic"))
+        document = myopic.document
+    elif futures is not None:
         from planner.stochastic import run_stochastic_plan, stderr_say
 
         with SolveProgress(quiet=quiet) as progress:
@@ -165,6 +189,13 @@ def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv
                        f"{_signed_usd(figures['validation_difference_usd'])} (± ${figures['validation_difference_ci95_usd']:,.0f}"
                        f", 95 %); in-sample optimism {_signed_usd(figures['in_sample_optimism_usd'])}; wrote the "
                        f"{figures['chosen']} plan")
+    if myopic is not None:
+        figures = document["myopic"]
+        click.echo(f"myopic (windows of {figures['horizon_quarters']} quarter(s), overlap "
+                   f"{figures['overlap_quarters']}, {len(figures['windows'])} window(s)): TCO "
+                   f"${document['objective_usd']:,.0f} vs perfect foresight "
+                   f"${figures['perfect_foresight_objective_usd']:,.0f}: cost of myopia "
+                   f"${figures['myopia_cost_usd']:,.0f} ({figures['myopia_cost_pct']:.2%})")
     if risk is not None and "comparison" in risk:
         for allocation, key in (("plan-first", "plans"), ("optimal", "optimal_recourse")):
             for name, row in risk["comparison"][key].items():
