@@ -266,7 +266,32 @@ PLAN_FIELDS: tuple[Field, ...] = (
               Field("in_sample_optimism_ci95_usd", NUMBER, "discounted $", "half-width of its 95 % interval",
                     required=False),
               Field("chosen", TEXT, "", "the plan written: stochastic, or deterministic when the two-stage plan "
-                                        "is dearer on the unseen futures", required=False))),
+                                        "is dearer on the unseen futures", required=False),
+              Field("vss_ci95_usd", NUMBER, "discounted $", "half-width of the 95 % interval of vss_usd (paired "
+                                                            "over the futures)", required=False),
+              Field("reduced_to", NUMBER, "futures", "only with --reduce-to K: the extensive form was solved on K "
+                    "of the N futures (fast forward selection, with probabilities); every figure is on all N",
+                    required=False),
+              Field("reduction_seconds", NUMBER, "s", "time of the reduction itself", required=False),
+              Field("evpi_samples", NUMBER, "futures", "only with --evpi M: the first M in-sample futures, each "
+                                                       "solved with perfect information", required=False),
+              Field("wait_and_see_expected_tco_usd", NUMBER, "discounted $", "their mean wait-and-see TCO",
+                    required=False),
+              Field("evpi_usd", NUMBER, "discounted $", "expected value of perfect information = E[TCO of this "
+                    "plan] − E[wait-and-see TCO], paired over those futures", required=False),
+              Field("evpi_ci95_usd", NUMBER, "discounted $", "half-width of its 95 % interval", required=False),
+              Field("convergence", OBJECT, "", "only from --stochastic auto: N doubled until the half-width of "
+                    "in_sample_optimism_usd was within tolerance × validation_expected_tco_usd", required=False,
+                    members=(
+                        Field("tolerance", NUMBER, "fraction", "the half-width's tolerance, a fraction of E[TCO]"),
+                        Field("cap", NUMBER, "futures", "the most futures tried"),
+                        Field("converged", BOOLEAN, "", "whether the tolerance was met within the cap"),
+                        Field("steps", RECORDS, "", "each N tried", members=(
+                            Field("samples", NUMBER, "futures", "N"),
+                            Field("in_sample_optimism_usd", NUMBER, "discounted $", "held-out − in-sample E[TCO]"),
+                            Field("in_sample_optimism_ci95_usd", NUMBER, "discounted $", "its 95 % half-width"),
+                            Field("half_width_fraction", NUMBER, "fraction", "that half-width / held-out "
+                                                                             "E[TCO]"))))))),
     Field("replan", OBJECT, "", "only from `planner replan`: what was kept from the saved plan (docs/review.md)",
           required=False, members=(
               Field("as_of", QUARTER, "quarter", "decisions before this quarter were frozen at the saved plan's"),
