@@ -278,7 +278,32 @@ PLAN_FIELDS: tuple[Field, ...] = (
               Field("in_sample_optimism_ci95_usd", NUMBER, "discounted $", "half-width of its 95 % interval",
                     required=False),
               Field("chosen", TEXT, "", "the plan written: stochastic, or deterministic when the two-stage plan "
-                                        "is dearer on the unseen futures", required=False))),
+                                        "is dearer on the unseen futures", required=False),
+              Field("vss_ci95_usd", NUMBER, "discounted $", "half-width of the 95 % interval of vss_usd (paired "
+                                                            "over the futures)", required=False),
+              Field("reduced_to", NUMBER, "futures", "only with --reduce-to K: the extensive form was solved on K "
+                    "of the N futures (fast forward selection, with probabilities); every figure is on all N",
+                    required=False),
+              Field("reduction_seconds", NUMBER, "s", "time of the reduction itself", required=False),
+              Field("evpi_samples", NUMBER, "futures", "only with --evpi M: the first M in-sample futures, each "
+                                                       "solved with perfect information", required=False),
+              Field("wait_and_see_expected_tco_usd", NUMBER, "discounted $", "their mean wait-and-see TCO",
+                    required=False),
+              Field("evpi_usd", NUMBER, "discounted $", "expected value of perfect information = E[TCO of this "
+                    "plan] − E[wait-and-see TCO], paired over those futures", required=False),
+              Field("evpi_ci95_usd", NUMBER, "discounted $", "half-width of its 95 % interval", required=False),
+              Field("convergence", OBJECT, "", "only from --stochastic auto: N doubled until the half-width of "
+                    "in_sample_optimism_usd was within tolerance × validation_expected_tco_usd", required=False,
+                    members=(
+                        Field("tolerance", NUMBER, "fraction", "the half-width's tolerance, a fraction of E[TCO]"),
+                        Field("cap", NUMBER, "futures", "the most futures tried"),
+                        Field("converged", BOOLEAN, "", "whether the tolerance was met within the cap"),
+                        Field("steps", RECORDS, "", "each N tried", members=(
+                            Field("samples", NUMBER, "futures", "N"),
+                            Field("in_sample_optimism_usd", NUMBER, "discounted $", "held-out − in-sample E[TCO]"),
+                            Field("in_sample_optimism_ci95_usd", NUMBER, "discounted $", "its 95 % half-width"),
+                            Field("half_width_fraction", NUMBER, "fraction", "that half-width / held-out "
+                                                                             "E[TCO]"))))))),
     Field("replan", OBJECT, "", "only from `planner replan`: what was kept from the saved plan (docs/review.md)",
           required=False, members=(
               Field("as_of", QUARTER, "quarter", "decisions before this quarter were frozen at the saved plan's"),
@@ -288,9 +313,29 @@ PLAN_FIELDS: tuple[Field, ...] = (
               Field("sunk_usd", NUMBER, "discounted $", "discounted cost of the quarters before as_of"),
               Field("remaining_usd", NUMBER, "discounted $", "discounted cost from as_of on; sunk_usd + "
                                                              "remaining_usd = objective_usd"))),
+    Field("myopic", OBJECT, "", "only from `plan --horizon-quarters H`: the rolling-horizon plan and the cost of "
+                                "myopia against perfect foresight (docs/review.md)", required=False, members=(
+              Field("horizon_quarters", NUMBER, "quarters", "H: quarters each window sees"),
+              Field("overlap_quarters", NUMBER, "quarters", "O: quarters of a window re-decided by the next one "
+                                                            "(PyPSA's overlap); the window steps by H − O"),
+              Field("windows", RECORDS, "", "each window solved, in order", members=(
+                  Field("first_decided", QUARTER, "quarter", "first quarter this window decides (earlier ones "
+                                                             "frozen)"),
+                  Field("last_seen", QUARTER, "quarter", "the window's last quarter"),
+                  Field("status", TEXT, "", "the window's solve status"),
+                  Field("objective_usd", NUMBER, "discounted $", "the window's own objective (its quarters only)"),
+                  Field("gap", NUMBER_OR_NULL, "fraction", "the window's relative optimality gap"))),
+              Field("perfect_foresight_objective_usd", NUMBER, "discounted $",
+                    "the whole horizon solved at once (`planner plan`'s optimum, no baselines)"),
+              Field("perfect_foresight_bound_usd", NUMBER_OR_NULL, "discounted $", "its solver's lower bound"),
+              Field("myopia_cost_usd", NUMBER, "discounted $", "objective_usd − perfect_foresight_objective_usd: "
+                                                               "what foresight of H quarters costs"),
+              Field("myopia_cost_max_usd", NUMBER_OR_NULL, "discounted $", "objective_usd − "
+                    "perfect_foresight_bound_usd: the most it can be, given perfect foresight's gap"),
+              Field("myopia_cost_pct", NUMBER, "fraction", "myopia_cost_usd / perfect_foresight_objective_usd"))),
 )
 # Optional fields only some plans carry; every other field is always written.
-WRITTEN_WHEN_SET = ("stochastic", "replan", "facility", "contracts", "slo")
+WRITTEN_WHEN_SET = ("stochastic", "replan", "myopic", "facility", "contracts", "slo")
 # Documented in docs/datacenter-2026.md (markdown_table(datacenter_2026=True)), not in docs/outputs.md's table.
 DATACENTER_2026_FIELDS = ("facility", "contracts")
 DATACENTER_2026_COLUMNS = ("option", "facility_units", "reason", "contract", "contract_blocks", "term_end",

@@ -4,8 +4,9 @@ A quarterly review does not plan from scratch: last quarters' orders are signed,
 partly done. `frozen_columns` marks those columns of the program (models/formulation.py); the re-plan is the same
 MILP with them fixed at the saved plan's values, so it keeps a frozen order even where it is no longer optimal,
 and everything from the as-of quarter on is re-decided on the scenario's current data (prices, demand, lead
-times). Frozen: orders placed before as-of; rentals of quarters before as-of; training work (busy node-equivalents
-and active quarters) in quarters before as-of, and the pool of every run that worked before as-of. Inference
+times). Frozen: orders, facility builds and contract signings placed before as-of; rentals of quarters before
+as-of; training work (busy node-equivalents and active quarters) in quarters before as-of, and the pool of every run
+that worked before as-of. Inference
 placement of past quarters is re-derived (it carries nothing into the future); its cost is sunk either way.
 """
 
@@ -15,7 +16,8 @@ import numpy as np
 import pandas as pd
 
 # Variable families whose index has a quarter level, and that level's name.
-QUARTER_LEVEL = {"orders": "order_quarter", "rentals": "quarter", "training_active": "quarter"}
+QUARTER_LEVEL = {"orders": "order_quarter", "rentals": "quarter", "training_active": "quarter",
+                 "facility_builds": "build_quarter", "contract_signings": "sign_quarter"}
 
 
 def _before(lp, name: str, as_of: int) -> np.ndarray:
@@ -30,7 +32,7 @@ def frozen_columns(model, plan_x: np.ndarray, as_of: int) -> np.ndarray:
     program's columns (models/stochastic.py `first_stage_from_plan`)."""
     lp = model.lp
     mask = np.zeros(lp.num_vars, dtype=bool)
-    for name in ("orders", "rentals", "training_active"):
+    for name in QUARTER_LEVEL:
         if name in lp.variables:
             mask[_before(lp, name, as_of)] = True
     training = model.sets.placements["kind"].to_numpy() == "training"

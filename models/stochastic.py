@@ -96,6 +96,12 @@ class Futures:
     def count(self) -> int:
         return self.demand_factor.shape[0]
 
+    def select(self, indices: np.ndarray) -> Futures:
+        """The futures at `indices`, in that order (a reduced set, models/scenario_reduction.py)."""
+        return Futures(demand_factor=self.demand_factor[indices], electricity_factor=self.electricity_factor[indices],
+                       failure_z=self.failure_z[indices], failure_rate=self.failure_rate, workloads=self.workloads,
+                       sites=self.sites, skus=self.skus)
+
     def take(self, start: int, stop: int) -> Futures:
         """Futures start … stop−1."""
         return Futures(demand_factor=self.demand_factor[start:stop],
@@ -154,6 +160,7 @@ class TwoStage:
     # [shortfall column]: True where renting on demand is cheaper than the unmet penalty (the column is priced at
     # the smaller of the two): its cost is recourse rent, else a penalty. None: all penalties.
     shortfall_rented: np.ndarray | None = None
+    probabilities: np.ndarray | None = None  # [future]: each future's weight (None: 1/N each)
 
     @property
     def first(self) -> int:
@@ -307,9 +314,12 @@ def _energy_columns(model: PlanModel) -> tuple[list[tuple[np.ndarray, np.ndarray
 
 
 def build_two_stage(model: PlanModel, classes, inputs: RiskInputs, futures: Futures, reference_nodes: pd.Series,
-                    cvar_weight: float = 0.0, cvar_alpha: float = DEFAULT_CVAR_ALPHA) -> TwoStage:
+                    cvar_weight: float = 0.0, cvar_alpha: float = DEFAULT_CVAR_ALPHA,
+                    probabilities: np.ndarray | None = None) -> TwoStage:
     """The extensive form of the model in this module's docstring, for `futures`; failed fractions at
-    `reference_nodes` (nodes in service by (quarter, site, sku), e.g. the deterministic plan's)."""
+    `reference_nodes` (nodes in service by (quarter, site, sku), e.g. the deterministic plan's). `probabilities`
+    weights the futures (a reduced set: 1/N replaced by p_n in the mean and in CVaR's u_n / ((1 − α) N) term);
+    None: equally likely, the program built exactly as before."""
     lp: LinearProgram = model.lp
     split = _split(model)
     matrix = lp.matrix().tocsr()
@@ -395,23 +405,31 @@ def build_two_stage(model: PlanModel, classes, inputs: RiskInputs, futures: Futu
     rows, cols, vals = (np.concatenate(part) for part in zip(*blocks))
     extensive = sp.csr_matrix((vals, (rows, cols)), shape=(nrows, ncols))
 
-    mean_weight = 1.0 / n
-    cost = np.concatenate([first_cost.mean(axis=0), [cvar_weight if cvar else 0.0],
-                           (recourse_cost * mean_weight).ravel(),
-                           np.full(n if cvar else 0, cvar_weight / ((1.0 - cvar_alpha) * n))])
+    if probabilities is None:
+        mean_weight = 1.0 / n
+        cost = np.concatenate([first_cost.mean(axis=0), [cvar_weight if cvar else 0.0],
+                               (recourse_cost * mean_weight).ravel(),
+                               np.full(n if cvar else 0, cvar_weight / ((1.0 - cvar_alpha) * n))])
+        offset = float(constant.mean())
+    else:
+        p = np.asarray(probabilities, dtype=float)
+        cost = np.concatenate([p @ first_cost, [cvar_weight if cvar else 0.0], (recourse_cost * p[:, None]).ravel(),
+                               cvar_weight * p / (1.0 - cvar_alpha) if cvar else np.zeros(0)])
+        offset = float(p @ constant)
     recourse_upper = np.full(nr, np.inf)
     lower = np.concatenate([lp.lower[split.first], [-np.inf if cvar else 0.0], np.zeros(n * nr),
                             np.zeros(n if cvar else 0)])
     upper = np.concatenate([lp.upper[split.first], [np.inf if cvar else 0.0], np.tile(recourse_upper, n),
                             np.full(n if cvar else 0, np.inf)])
     integer = np.concatenate([lp.integer[split.first], np.zeros(ncols - nf, dtype=bool)])
-    return TwoStage(lp_matrix=extensive, cost=cost, offset=float(constant.mean()), lower=lower, upper=upper,
+    return TwoStage(lp_matrix=extensive, cost=cost, offset=offset, lower=lower, upper=upper,
                     integer=integer, row_lower=np.concatenate(row_lower), row_upper=np.concatenate(row_upper),
                     first_columns=split.first, first_cost=first_cost, recourse_cost=recourse_cost,
                     constant=constant, recourse_width=nr, futures=n, cvar_weight=cvar_weight, cvar_alpha=cvar_alpha,
                     first_rows=len(split.first_rows), busy_count=split.busy_count,
                     shortfall_quarter=unmet_index.get_level_values("quarter").to_numpy(dtype=int),
-                    shortfall_demand=shortfall_demand, shortfall_rented=rented)
+                    shortfall_demand=shortfall_demand, shortfall_rented=rented,
+                    probabilities=None if probabilities is None else np.asarray(probabilities, dtype=float))
 
 
 def _on_demand_usd(model: PlanModel, classes, inputs: RiskInputs) -> np.ndarray:

@@ -129,3 +129,12 @@ class PointsProgress:
     def line(self) -> str:
         failed = f", {self.failed} failed" if self.failed else ""
         return f"{self.done}/{self.total} done{failed}, {time.monotonic() - self._started:.1f} s"
+
+
+def stderr_say(quiet: bool, prefix: str = "stochastic"):
+    """A line of progress on stderr (`prefix: text`), or nothing under --quiet."""
+    def say(text: str) -> None:
+        if not quiet:
+            sys.stderr.write(f"{prefix}: {text}\n")
+            sys.stderr.flush()
+    return say

@@ -15,7 +15,7 @@ from models.plan_schema import assemble
 from models.replan import committed_part, frozen_columns, sunk_and_remaining_usd, with_rentals
 from models.stochastic import first_stage_from_plan
 from models.scenario import Scenario
-from planner.pipeline import build_plan, plan_document, solve_plan
+from planner.pipeline import BuiltPlan, PlanRun, build_plan, plan_document, solve_plan
 
 
 @dataclass
@@ -38,8 +38,25 @@ def run_replan(scenario: Scenario, plan: dict, plan_path: str | Path, as_of: str
                                       f"{quarters[0]}: re-plan a scenario that starts where the plan did"))
     if problems:
         raise InputError(problems)
-    built = build_plan(scenario)
-    model = built.model
+    run, frozen = solve_frozen(build_plan(scenario), plan, as_of, name, backend=backend, time_limit_s=time_limit_s,
+                               gap=gap, progress=progress)
+    document = plan_document(run)
+    sunk, remaining = sunk_and_remaining_usd(document["costs"], quarters, as_of)
+    kept = [row for row in plan["purchases"] if quarters.index(row["quarter"]) < quarters.index(as_of)]
+    document = assemble({**document, "replan": {
+        "as_of": as_of, "from_plan": str(plan_path), "frozen_orders": len(kept),
+        "frozen_nodes": float(sum(row["nodes"] for row in kept)),
+        "sunk_usd": sunk, "remaining_usd": remaining}})
+    return Replan(document=document, diff=diff_plans(plan, document), frozen_columns=frozen)
+
+
+def solve_frozen(built: BuiltPlan, plan: dict, as_of: str, name: str, backend: str | None = None,
+                 time_limit_s: float | None = None, gap: float | None = None,
+                 progress=None) -> tuple[PlanRun, int]:
+    """`built`'s program with the saved plan's decisions before `as_of` pinned (models/replan.py), solved; and the
+    number of columns pinned. `name` names the plan in an input error (its decisions no longer fit the data)."""
+    scenario, model = built.scenario, built.model
+    quarters = scenario.quarters
     try:
         committed = committed_part(plan, quarters, as_of)
         plan_x = first_stage_from_plan(model, committed, scenario.horizon, built.solved.headroom)
@@ -55,11 +72,4 @@ def run_replan(scenario: Scenario, plan: dict, plan_path: str | Path, as_of: str
     fixed = dataclasses.replace(model, lp=model.lp.with_fixed(frozen, plan_x, relax=np.zeros_like(frozen)))
     run = solve_plan(dataclasses.replace(built, model=fixed), backend=backend, time_limit_s=time_limit_s, gap=gap,
                      progress=progress)
-    document = plan_document(run)
-    sunk, remaining = sunk_and_remaining_usd(document["costs"], quarters, as_of)
-    kept = [row for row in plan["purchases"] if quarters.index(row["quarter"]) < quarters.index(as_of)]
-    document = assemble({**document, "replan": {
-        "as_of": as_of, "from_plan": str(plan_path), "frozen_orders": len(kept),
-        "frozen_nodes": float(sum(row["nodes"] for row in kept)),
-        "sunk_usd": sunk, "remaining_usd": remaining}})
-    return Replan(document=document, diff=diff_plans(plan, document), frozen_columns=int(frozen.sum()))
+    return run, int(frozen.sum())

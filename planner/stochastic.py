@@ -4,7 +4,6 @@ with the purchases fixed, and the in-sample figures (models/stochastic.py holds 
 from __future__ import annotations
 
 import dataclasses
-import sys
 import time
 from dataclasses import dataclass
 
@@ -31,8 +30,17 @@ from models.stochastic import (
     rounded_relaxation,
     solve_two_stage,
 )
-from models.stochastic_limits import DEFAULT_CVAR_ALPHA
+from models.scenario_reduction import fast_forward_selection, future_features
+from models.plan_schema import assemble
+from models.stochastic_limits import (
+    AUTO_FIRST_FUTURES,
+    AUTO_MAX_FUTURES,
+    DEFAULT_AUTO_TOLERANCE,
+    DEFAULT_CVAR_ALPHA,
+    converge_futures,
+)
 from planner.pipeline import PlanRun, build_plan, plan_document, solve_plan
+from planner.progress import stderr_say  # noqa: F401  (its home before planner/progress.py)
 
 
 @dataclass
@@ -44,18 +52,46 @@ class StochasticRun:
     costs_usd: np.ndarray  # [future] this plan's TCO in each future (recourse optimal)
     deterministic_costs_usd: np.ndarray
 
+    @property
+    def figures(self) -> dict:
+        """PLAN.json's `stochastic`."""
+        return self.document["stochastic"]
+
+
+def run_stochastic_auto(scenario: Scenario, tolerance: float = DEFAULT_AUTO_TOLERANCE, cap: int = AUTO_MAX_FUTURES,
+                        first: int = AUTO_FIRST_FUTURES, say=None, **options) -> StochasticRun:
+    """`plan --stochastic auto`: `run_stochastic_plan` at N = first, 2·first, … until the SAA optimism's 95 %
+    half-width is within `tolerance` × the held-out E[TCO] (models/stochastic_limits.py `converge_futures`); the
+    last run, its figures gaining `convergence`."""
+    say = say or (lambda text: None)
+
+    def solve(samples: int) -> StochasticRun:
+        say(f"convergence check: N = {samples:,}")
+        return run_stochastic_plan(scenario, samples, say=say, **options)
+
+    result, steps, converged = converge_futures(solve, first=first, cap=cap, tolerance=tolerance)
+    figures = {**result.figures, "convergence": {"tolerance": float(tolerance), "cap": int(cap),
+                                                 "converged": bool(converged), "steps": steps}}
+    say(f"convergence: {'met' if converged else 'not met'} at N = {steps[-1]['samples']:,} (half-width "
+        f"{steps[-1]['half_width_fraction']:.2%} of E[TCO], tolerance {tolerance:.2%})")
+    return dataclasses.replace(result, document=assemble({**result.document, "stochastic": figures}))
+
 
 def run_stochastic_plan(scenario: Scenario, samples: int, seed: int | None = None, cvar_weight: float = 0.0,
                         cvar_alpha: float = DEFAULT_CVAR_ALPHA, backend: str | None = None,
                         time_limit_s: float | None = None,
                         gap: float | None = None, progress=None, say=None,
                         futures: Futures | None = None,
-                        validation_futures: Futures | None = None) -> StochasticRun:
+                        validation_futures: Futures | None = None, reduce_to: int | None = None,
+                        evpi_futures: int = 0) -> StochasticRun:
     """Deterministic plan → N futures → extensive form (training pools held at the deterministic choice) →
     purchases and training → forecast re-solve with those fixed → both plans' TCO over the same futures. Each of the
     three solves (deterministic, extensive form, re-solve) gets `time_limit_s`.
     `futures` replaces the sampled ones (a test's hand-made futures), `validation_futures` the unseen ones the
-    returned plan is chosen on (default: as many futures of seed + VALIDATION_SEED_OFFSET)."""
+    returned plan is chosen on (default: as many futures of seed + VALIDATION_SEED_OFFSET).
+    `reduce_to` K: the extensive form is solved on K of the N futures chosen by fast forward selection, with their
+    probabilities (models/scenario_reduction.py); every figure is still priced on all N. `evpi_futures` M: the
+    first M in-sample futures are also solved with perfect information (wait-and-see), for EVPI."""
     say = say or (lambda text: None)
     settings = risk_settings(scenario, samples=samples, seed=seed)
     time_limit_s = scenario.solver.time_limit_s if time_limit_s is None else time_limit_s
@@ -75,9 +111,19 @@ def run_stochastic_plan(scenario: Scenario, samples: int, seed: int | None = Non
         futures = draw_futures(inputs, settings.seed, settings.samples, settings.failure_rate)
     x_det = deterministic.result.x
     det_nodes = _nodes(model, x_det)
-    two_stage = build_two_stage(model, built.classes, inputs, futures, det_nodes, cvar_weight, cvar_alpha)
+    solved_on, probabilities, reduction = futures, None, {}
+    if reduce_to is not None and reduce_to < futures.count:
+        reduced_at = time.perf_counter()
+        chosen, probabilities = fast_forward_selection(
+            future_features(futures.demand_factor, futures.electricity_factor), reduce_to)
+        solved_on = futures.select(chosen)
+        reduction = {"reduced_to": int(reduce_to), "reduction_seconds": time.perf_counter() - reduced_at}
+        say(f"scenario reduction: {futures.count:,} futures → {reduce_to:,} by fast forward selection "
+            f"({reduction['reduction_seconds']:.1f} s; largest probability {probabilities.max():.3f})")
+    two_stage = build_two_stage(model, built.classes, inputs, solved_on, det_nodes, cvar_weight, cvar_alpha,
+                                probabilities=probabilities)
     hold_columns(two_stage, model, HELD_FAMILIES, x_det)
-    say(f"extensive form: {futures.count:,} futures, {two_stage.num_vars:,} variables "
+    say(f"extensive form: {solved_on.count:,} futures, {two_stage.num_vars:,} variables "
         f"({int(two_stage.integer.sum()):,} integer), {two_stage.num_rows:,} rows, "
         f"{two_stage.lp_matrix.nnz:,} non-zeros")
     # Two complete incumbents: the deterministic plan's first stage, and the rounded relaxation; the better one
@@ -111,7 +157,15 @@ def run_stochastic_plan(scenario: Scenario, samples: int, seed: int | None = Non
     figures = {"samples": futures.count, "seed": settings.seed, "cvar_weight": float(cvar_weight),
                "cvar_alpha": float(cvar_alpha), "expected_tco_usd": float(costs.mean()),
                "cvar_usd": cvar(costs, cvar_alpha), "deterministic_expected_tco_usd": float(det_costs.mean()),
-               "vss_usd": float(det_costs.mean() - costs.mean())}
+               "vss_usd": float(det_costs.mean() - costs.mean()),
+               "vss_ci95_usd": _mean_and_ci95(det_costs - costs)[1], **reduction}
+    if evpi_futures:
+        started_evpi = time.perf_counter()
+        sample = futures.take(0, min(evpi_futures, futures.count))
+        wait_and_see = wait_and_see_costs(model, built.classes, inputs, sample, det_nodes, x_det, time_limit_s, gap)
+        figures.update(evpi_figures(costs[:sample.count], wait_and_see))
+        say(f"EVPI on {sample.count:,} futures solved with perfect information: ${figures['evpi_usd']:,.0f} ± "
+            f"${figures['evpi_ci95_usd']:,.0f} (95 %; {time.perf_counter() - started_evpi:.1f} s)")
 
     # The SAA plan is optimal on the futures it saw; whether it holds is asked of futures it did not see.
     if validation_futures is None:
@@ -171,6 +225,34 @@ def validation_figures(in_sample_usd: np.ndarray, held_out_usd: np.ndarray,
             "chosen": "deterministic" if difference > 0 else "stochastic"}
 
 
+def wait_and_see_costs(model, classes, inputs, futures: Futures, reference_nodes, x_det, time_limit_s: float,
+                       gap: float) -> np.ndarray:
+    """[future]: each future's TCO with perfect information, its first stage optimised for that future alone (the
+    extensive form with N = 1, training pools held as the two-stage solve holds them), then priced like the
+    in-sample figures: failed fractions at that first stage's own nodes, recourse solved optimally."""
+    out = []
+    for index in range(futures.count):
+        single = build_two_stage(model, classes, inputs, futures.take(index, index + 1), reference_nodes)
+        hold_columns(single, model, HELD_FAMILIES, x_det)
+        _, hint = recourse_costs(single, x_det, time_limit_s)
+        result = solve_two_stage(single, hint, time_limit_s, gap)
+        cost = single.objective_coefficients()
+        x = result.x if result.has_solution and cost @ result.x <= cost @ hint else hint
+        first = first_stage_values(single, x, model.lp.num_vars)
+        priced = build_two_stage(model, classes, inputs, futures.take(index, index + 1), _nodes(model, first))
+        out.append(float(recourse_costs(priced, first, time_limit_s)[0][0]))
+    return np.asarray(out)
+
+
+def evpi_figures(stochastic_usd: np.ndarray, wait_and_see_usd: np.ndarray) -> dict:
+    """EVPI = E[TCO of the stochastic plan] − E[wait-and-see TCO], the paired mean over the same futures, with the
+    half-width of its 95 % interval."""
+    difference, half_width = _mean_and_ci95(np.asarray(stochastic_usd) - np.asarray(wait_and_see_usd))
+    return {"evpi_samples": int(len(wait_and_see_usd)),
+            "wait_and_see_expected_tco_usd": float(np.mean(wait_and_see_usd)),
+            "evpi_usd": difference, "evpi_ci95_usd": half_width}
+
+
 def _nodes(model, x):
     return model.lp.evaluate(model.nodes, x).reorder_levels(["quarter", "site", "sku"])
 
@@ -215,15 +297,6 @@ def evaluate_optimal(scenario: Scenario, plan: dict, samples: int | None = None,
                           # E[TCO] split as evaluate's rule-based allocations split it (spend, rented, penalties)
                           "expected_tco_usd": {"total_usd": float(costs.mean()), **split},
                           "shortfall_probability_worst_quarter": out["shortfall_probability"]}, OPTIMAL)
-
-
-def stderr_say(quiet: bool):
-    """A line of progress on stderr, or nothing under --quiet."""
-    def say(text: str) -> None:
-        if not quiet:
-            sys.stderr.write(f"stochastic: {text}\n")
-            sys.stderr.flush()
-    return say
 
 
 OUT_OF_SAMPLE_SEED_OFFSET = 1  # fresh futures: the seed after the one the plan was solved on

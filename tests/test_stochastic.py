@@ -114,7 +114,7 @@ def test_zero_variance_gives_the_deterministic_plan_and_a_verified_plan_json(tmp
 def test_stochastic_options_need_stochastic(tmp_path):
     result = CliRunner().invoke(main, ["plan", str(_scenario(tmp_path)), "--cvar-weight", "1"])
     assert result.exit_code == 2
-    assert "--seed, --cvar-weight and --cvar-alpha go with --stochastic N" in result.output
+    assert "--seed, --cvar-weight, --cvar-alpha, --reduce-to and --evpi go with --stochastic N" in result.output
 
 
 def test_stochastic_option_caps_the_futures(tmp_path):
@@ -208,3 +208,103 @@ def test_the_two_stage_plan_is_kept_when_it_wins_on_unseen_futures(tmp_path):
     figures = run.document["stochastic"]
     assert figures["validation_difference_usd"] == pytest.approx(-16_200.0, rel=1e-9)
     assert figures["chosen"] == "stochastic" and _bought(run.document) == 5.0
+
+
+def test_evpi_and_vss_on_the_two_futures_by_hand(tmp_path):
+    """The module docstring's case. Wait-and-see: knowing the future, buy exactly its nodes: 5 × $12,000 =
+    $60,000 (low) and 15 × $12,000 = $180,000 (high), E[WS] = $120,000. The stochastic plan (5 nodes) costs
+    $60,000 and $60,000 + 10 × $17,520 = $235,200: E = $147,600, so EVPI = $147,600 − $120,000 = $27,600; its
+    paired differences are 0 and 55,200, half-width 1.96 × 39,032.1 / √2 = $54,096. VSS = E[EEV] − E[RP] =
+    $163,800 − $147,600 = $16,200; per future (the deterministic plan's 10 nodes cost $120,000 low and $120,000
+    + 5 × $17,520 = $207,600 high): 120,000 − 60,000 = 60,000 (low) and 207,600 − 235,200 = −27,600 (high)."""
+    scenario = load_scenario(_scenario(tmp_path))
+    run = run_stochastic_plan(scenario, 2, backend="highs", futures=_two_futures(), evpi_futures=2, gap=0)
+    figures = run.document["stochastic"]
+    assert figures["wait_and_see_expected_tco_usd"] == pytest.approx(120_000.0, rel=1e-9)
+    assert figures["evpi_usd"] == pytest.approx(27_600.0, rel=1e-9)
+    assert figures["evpi_ci95_usd"] == pytest.approx(1.959963984540054 * np.std([0, 55_200], ddof=1) / np.sqrt(2))
+    assert figures["evpi_samples"] == 2
+    assert figures["vss_usd"] == pytest.approx(16_200.0, rel=1e-9)
+    assert figures["vss_ci95_usd"] == pytest.approx(
+        1.959963984540054 * np.std([60_000, -27_600], ddof=1) / np.sqrt(2))
+
+
+def test_reduction_of_duplicated_futures_is_exact(tmp_path):
+    """Four futures, three copies of the low one (×0.5) and one high (×1.5). Unreduced, the mean cost after buying
+    b is 12,000 b + 17,520 (¾ max(5 − b, 0) + ¼ max(15 − b, 0)): slope 12,000 − 17,520 < 0 below 5, 12,000 −
+    4,380 > 0 above, so b = 5 and E = 60,000 + ¼ · 175,200 = $103,800. Reduced to K = 2 by fast forward selection:
+    the low future (probability ¾) and the high one (¼), the same program: b = 5, the same $103,800."""
+    from models.scenario_reduction import fast_forward_selection
+
+    low, high = _two_futures().demand_factor
+    factor = np.stack([low, low, high, low])
+    futures = Futures(demand_factor=factor, electricity_factor=np.ones((4, 2)), failure_z=np.zeros((4, 2, 1, 2)),
+                      failure_rate=0.0, workloads=["chat"], sites=["A", "cloud"], skus=["a"])
+    chosen, probabilities = fast_forward_selection(factor.reshape(4, -1), 2)
+    assert list(chosen) == [0, 2] and list(probabilities) == [0.75, 0.25]
+    scenario = load_scenario(_scenario(tmp_path))
+    full = run_stochastic_plan(scenario, 4, backend="highs", futures=futures, validation_futures=futures)
+    reduced = run_stochastic_plan(scenario, 4, backend="highs", futures=futures, validation_futures=futures,
+                                  reduce_to=2)
+    for run in (full, reduced):
+        assert _bought(run.document) == 5.0
+        assert run.document["stochastic"]["expected_tco_usd"] == pytest.approx(103_800.0, rel=1e-9)
+    assert reduced.document["stochastic"]["reduced_to"] == 2
+
+
+def test_fast_forward_selection_keeps_the_probability_mass():
+    """Five points on a line at 0, 1, 2, 10, 11, equally likely, reduced to 2. Step 1: Σ_i c_iu is 24, 21, 20,
+    36, 39: u₁ = 2 (the point at 2). Step 2, c_iu ← min(c_iu, c_i2): for u = 10 the others cost 2 + 1 + 0 + 1 = 4,
+    for u = 11 they cost 2 + 1 + 0 + 1 = 4 … ties to the lowest index: u₂ = 3 (at 10). Redistribution: 0 and 1 go
+    to 2 (probability 3/5), 11 to 10 (2/5)."""
+    from models.scenario_reduction import fast_forward_selection
+
+    chosen, probabilities = fast_forward_selection(np.array([[0.0], [1.0], [2.0], [10.0], [11.0]]), 2)
+    assert list(chosen) == [2, 3]
+    assert probabilities == pytest.approx([0.6, 0.4]) and probabilities.sum() == pytest.approx(1.0)
+
+
+def test_the_convergence_loop_doubles_until_the_half_width_is_within_tolerance():
+    """A stand-in solve whose half-width is $1,000 / √N on an E[TCO] of $100: fractions 10/√N. With tolerance 1.0
+    the loop needs √N ≥ 10, N ≥ 100: it tries 25 (2.0), 50 (1.41), 100 (1.0 ≤ 1.0, stops). With a cap of 80 it
+    stops after 50, unconverged (100 > 80)."""
+    from types import SimpleNamespace
+
+    from models.stochastic_limits import converge_futures
+
+    def solve(samples):
+        return SimpleNamespace(figures={"in_sample_optimism_ci95_usd": 1_000 / np.sqrt(samples),
+                                        "in_sample_optimism_usd": 0.0, "validation_expected_tco_usd": 100.0})
+
+    result, steps, converged = converge_futures(solve, first=25, cap=400, tolerance=1.0)
+    assert [step["samples"] for step in steps] == [25, 50, 100] and converged
+    assert steps[-1]["half_width_fraction"] == pytest.approx(1.0)
+    _, steps, converged = converge_futures(solve, first=25, cap=80, tolerance=1.0)
+    assert [step["samples"] for step in steps] == [25, 50] and not converged
+
+
+def test_cli_auto_reduction_and_evpi_without_uncertainty(tmp_path):
+    """Zero variance: every future is the forecast. `--stochastic auto`: the held-out and in-sample costs are all
+    $120,000 (10 nodes, demand met), the optimism's half-width is 0, so the loop stops at its first N (25).
+    `--stochastic 8 --reduce-to 2 --evpi 2`: perfect information is worth nothing, EVPI = $0 ± $0; the reduced
+    problem's plan is the deterministic one (E[TCO] $120,000)."""
+    path = _scenario(tmp_path, risk=ZERO_VARIANCE)
+    out = tmp_path / "auto.json"
+    runner = CliRunner()
+    result = runner.invoke(main, ["plan", str(path), "--stochastic", "auto", "--solver", "highs", "--json", str(out),
+                                  "--quiet"])
+    assert result.exit_code == 0, result.output
+    check = json.loads(out.read_text())["stochastic"]["convergence"]
+    assert check["converged"] and [step["samples"] for step in check["steps"]] == [25]
+    assert "convergence (met" in result.output
+    out = tmp_path / "reduced.json"
+    result = runner.invoke(main, ["plan", str(path), "--stochastic", "8", "--reduce-to", "2", "--evpi", "2",
+                                  "--solver", "highs", "--json", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(out.read_text())["stochastic"]
+    assert figures["reduced_to"] == 2 and figures["samples"] == 8
+    assert figures["evpi_usd"] == pytest.approx(0.0, abs=1e-6) and figures["evpi_ci95_usd"] == pytest.approx(0.0)
+    assert figures["expected_tco_usd"] == pytest.approx(120_000.0, rel=1e-9)
+    assert "EVPI (2 futures" in result.output
+    bad = runner.invoke(main, ["plan", str(path), "--stochastic", "4", "--reduce-to", "4"])
+    assert bad.exit_code == 2 and "--reduce-to (4) must be fewer" in bad.output

@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from models.baselines import BASELINES, SINGLE_SKU
-from models.stochastic_limits import DEFAULT_CVAR_ALPHA, MAX_STOCHASTIC_FUTURES
+from models.stochastic_limits import (AUTO_MAX_FUTURES, DEFAULT_AUTO_TOLERANCE, DEFAULT_CVAR_ALPHA,
+                                     MAX_STOCHASTIC_FUTURES)
 from planner.baselines import baseline_run, best_of_plan_and_baselines, options_for
 from planner.pipeline import build_plan, plan_document, run_plan, verify_document
 from planner.progress import SolveProgress
@@ -35,6 +36,18 @@ def slo_lines(document: dict, loaded) -> list[str]:
                      f"{worst['throughput_replicas']:,.2f} for throughput ({worst['quarter']} on {worst['sku']}, "
                      f"utilisation <= {worst['utilisation_cap']:.1%})")
     return lines
+AUTO = "auto"
+
+
+class FuturesCount(click.ParamType):
+    """--stochastic N (1 … MAX_STOCHASTIC_FUTURES) or `auto` (the convergence check picks N)."""
+
+    name = "N|auto"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int) or str(value).lower() != AUTO:
+            return click.IntRange(min=1, max=MAX_STOCHASTIC_FUTURES).convert(value, param, ctx)
+        return AUTO
 
 
 @click.command("plan")
@@ -58,19 +71,36 @@ def slo_lines(document: dict, loaded) -> list[str]:
 @click.option("--sku", default=None, help="With --baseline single-sku: the one SKU to buy and rent "
                                           "(default: the cheapest such plan over all SKUs).")
 @click.option("--no-baselines", is_flag=True, help="Skip pricing the baselines the optimal plan is compared with.")
-@click.option("--stochastic", "futures", type=click.IntRange(min=1, max=MAX_STOCHASTIC_FUTURES), default=None,
-              help="Two-stage plan: purchases that minimise mean TCO (+ λ·CVaR) over N sampled futures.")
+@click.option("--stochastic", "futures", type=FuturesCount(), default=None,
+              help="Two-stage plan: purchases that minimise mean TCO (+ λ·CVaR) over N sampled futures; `auto` "
+                   "doubles N until the in-sample/out-of-sample gap's 95 % half-width is within --futures-tolerance.")
+@click.option("--futures-tolerance", type=click.FloatRange(min=0, min_open=True), default=None,
+              help=f"With --stochastic auto: the half-width's tolerance as a fraction of E[TCO] (default "
+                   f"{DEFAULT_AUTO_TOLERANCE:g}; at most {AUTO_MAX_FUTURES} futures).")
+@click.option("--reduce-to", type=click.IntRange(min=1), default=None,
+              help="With --stochastic N: solve the two-stage program on K representative futures (fast forward "
+                   "selection, with probabilities) and price the plan on all N.")
+@click.option("--evpi", "evpi_futures", type=click.IntRange(min=1), default=None,
+              help="With --stochastic: also solve the first M futures with perfect information and report EVPI.")
 @click.option("--seed", type=click.IntRange(min=0), default=None,
               help="With --stochastic: the sampler's seed (default: the scenario's risk.seed).")
 @click.option("--cvar-weight", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="With --stochastic: λ, the weight of CVaR_α in the objective.")
 @click.option("--cvar-alpha", type=click.FloatRange(min=0, max=1, max_open=True), default=DEFAULT_CVAR_ALPHA,
               show_default=True, help="With --stochastic: α of CVaR.")
+@click.option("--horizon-quarters", type=click.IntRange(min=1), default=None,
+              help="Rolling horizon: plan H quarters at a time, each window's earlier decisions frozen, and report "
+                   "the cost of myopia against perfect foresight (docs/review.md).")
+@click.option("--overlap-quarters", type=click.IntRange(min=0), default=None,
+              help="With --horizon-quarters: quarters of a window the next one re-decides (PyPSA's overlap; "
+                   "default 0, the window steps by H).")
 @click.option("--explain", "explain", metavar="ORDER", default=None,
               help="Also say why this order is made: its number in the order table or QUARTER/SITE/SKU "
                    "(as `planner explain PLAN.json ORDER` does for a saved plan).")
 def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv_dir, html_path, no_risk, quiet,
-            baseline, sku, no_baselines, futures, seed, cvar_weight, cvar_alpha, explain) -> None:
+            baseline, sku, no_baselines, futures, futures_tolerance, reduce_to, evpi_futures, seed, cvar_weight,
+            cvar_alpha, horizon_quarters,
+            overlap_quarters, explain) -> None:
     """Decide orders, rentals and placement per quarter at the lowest discounted total cost.
 
     The plan is verified on an independent, solver-free path before anything is written. With -o, a default
@@ -92,19 +122,49 @@ def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv
             check_writable(path)
     if csv_dir:
         check_writable(csv_dir, directory=True)
-    if futures is None and (seed is not None or cvar_weight or cvar_alpha != DEFAULT_CVAR_ALPHA):
-        raise click.UsageError("--seed, --cvar-weight and --cvar-alpha go with --stochastic N")
+    if futures is None and (seed is not None or cvar_weight or cvar_alpha != DEFAULT_CVAR_ALPHA
+                            or reduce_to is not None or evpi_futures is not None):
+        raise click.UsageError("--seed, --cvar-weight, --cvar-alpha, --reduce-to and --evpi go with --stochastic N")
+    if futures_tolerance is not None and futures != AUTO:
+        raise click.UsageError("--futures-tolerance goes with --stochastic auto")
+    if reduce_to is not None and futures != AUTO and reduce_to >= futures:
+        raise click.UsageError(f"--reduce-to ({reduce_to}) must be fewer than the --stochastic futures ({futures})")
     if futures is not None and (strict or baseline is not None):
         raise click.UsageError("--stochastic prices every shortfall and writes its own plan: it does not combine "
                                "with --strict or --baseline")
-    stochastic = None
-    if futures is not None:
-        from planner.stochastic import run_stochastic_plan, stderr_say
+    if overlap_quarters is not None and horizon_quarters is None:
+        raise click.UsageError("--overlap-quarters goes with --horizon-quarters H")
+    if horizon_quarters is not None and overlap_quarters is not None and overlap_quarters >= horizon_quarters:
+        raise click.UsageError(f"--overlap-quarters ({overlap_quarters}) must be smaller than --horizon-quarters "
+                               f"({horizon_quarters}): the window must step forward")
+    if horizon_quarters is not None and (futures is not None or strict or baseline is not None):
+        raise click.UsageError("--horizon-quarters writes its own plan: it does not combine with --stochastic, "
+                               "--strict or --baseline")
+    stochastic = myopic = None
+    if horizon_quarters is not None:
+        from planner.myopic import run_myopic_plan
+        from planner.progress import stderr_say
 
         with SolveProgress(quiet=quiet) as progress:
-            stochastic = run_stochastic_plan(loaded, futures, seed=seed, cvar_weight=cvar_weight,
-                                             cvar_alpha=cvar_alpha, backend=solver, time_limit_s=time_limit,
-                                             gap=gap, progress=progress, say=stderr_say(quiet))
+            myopic = run_myopic_plan(loaded, horizon_quarters, overlap_quarters or 0, backend=solver,
+                                     time_limit_s=time_limit, gap=gap, progress=progress,
+                                     say=stderr_say(quiet, "myopic"))
+        document = myopic.document
+    elif futures is not None:
+        from planner.progress import stderr_say
+        from planner.stochastic import run_stochastic_plan
+
+        with SolveProgress(quiet=quiet) as progress:
+            options = dict(seed=seed, cvar_weight=cvar_weight, cvar_alpha=cvar_alpha, backend=solver,
+                           time_limit_s=time_limit, gap=gap, progress=progress, reduce_to=reduce_to,
+                           evpi_futures=evpi_futures or 0)
+            if futures == AUTO:
+                from planner.stochastic import run_stochastic_auto
+
+                stochastic = run_stochastic_auto(loaded, tolerance=futures_tolerance or DEFAULT_AUTO_TOLERANCE,
+                                                 say=stderr_say(quiet), **options)
+            else:
+                stochastic = run_stochastic_plan(loaded, futures, say=stderr_say(quiet), **options)
         document = stochastic.document
     elif baseline is not None:
         built = build_plan(loaded, strict=strict)
@@ -189,6 +249,27 @@ def command(scenario, json_path, xlsx_path, solver, time_limit, gap, strict, csv
                        f"{_signed_usd(figures['validation_difference_usd'])} (± ${figures['validation_difference_ci95_usd']:,.0f}"
                        f", 95 %); in-sample optimism {_signed_usd(figures['in_sample_optimism_usd'])}; wrote the "
                        f"{figures['chosen']} plan")
+        if "reduced_to" in figures:
+            click.echo(f"scenario reduction: solved on {figures['reduced_to']:,} of the {figures['samples']:,} "
+                       f"futures (fast forward selection, {figures['reduction_seconds']:.1f} s); figures on all "
+                       f"{figures['samples']:,}")
+        if "evpi_usd" in figures:
+            click.echo(f"EVPI ({figures['evpi_samples']:,} futures solved with perfect information): "
+                       f"${figures['evpi_usd']:,.0f} ± ${figures['evpi_ci95_usd']:,.0f} (95 %), E[wait-and-see TCO] "
+                       f"${figures['wait_and_see_expected_tco_usd']:,.0f}; VSS ${figures['vss_usd']:,.0f} ± "
+                       f"${figures['vss_ci95_usd']:,.0f}")
+        if "convergence" in figures:
+            check = figures["convergence"]
+            tried = ", ".join(f"{step['samples']:,} ({step['half_width_fraction']:.2%})" for step in check["steps"])
+            click.echo(f"convergence ({'met' if check['converged'] else 'NOT met: the cap was reached'}, tolerance "
+                       f"{check['tolerance']:.2%} of E[TCO]): N tried (optimism half-width) {tried}")
+    if myopic is not None:
+        figures = document["myopic"]
+        click.echo(f"myopic (windows of {figures['horizon_quarters']} quarter(s), overlap "
+                   f"{figures['overlap_quarters']}, {len(figures['windows'])} window(s)): TCO "
+                   f"${document['objective_usd']:,.0f} vs perfect foresight "
+                   f"${figures['perfect_foresight_objective_usd']:,.0f}: cost of myopia "
+                   f"${figures['myopia_cost_usd']:,.0f} ({figures['myopia_cost_pct']:.2%})")
     if risk is not None and "comparison" in risk:
         for allocation, key in (("plan-first", "plans"), ("optimal", "optimal_recourse")):
             for name, row in risk["comparison"][key].items():
