@@ -13,7 +13,6 @@ from models.errors import InputError, Problem
 from models.plan_diff import PlanDiff, diff_plans
 from models.plan_schema import assemble
 from models.replan import committed_part, frozen_columns, sunk_and_remaining_usd, with_rentals
-from models.stochastic import first_stage_from_plan
 from models.scenario import Scenario
 from planner.pipeline import build_plan, plan_document, solve_plan
 
@@ -38,6 +37,8 @@ def run_replan(scenario: Scenario, plan: dict, plan_path: str | Path, as_of: str
                                       f"{quarters[0]}: re-plan a scenario that starts where the plan did"))
     if problems:
         raise InputError(problems)
+    from models.stochastic import first_stage_from_plan  # imports JAX (3 s): only replan needs it, not the CLI
+
     built = build_plan(scenario)
     model = built.model
     try:
