@@ -316,6 +316,18 @@ class LinearProgram:
         clone._lower, clone._upper, clone._integer = [lower], [upper], [integer & ~relax]
         return clone
 
+    def with_rows(self, rows: "LinearProgram") -> "LinearProgram":
+        """A copy with the constraint families of `rows` appended: rows over this program's own columns (valid
+        inequalities, models/cuts.py), which adds none. The columns, and so every solution vector, are unchanged."""
+        clone = copy.copy(self)
+        clone._rows = self._rows + [r + self.num_rows for r in rows._rows]
+        clone._cols, clone._vals = self._cols + rows._cols, self._vals + rows._vals
+        clone._row_lower, clone._row_upper = self._row_lower + rows._row_lower, self._row_upper + rows._row_upper
+        clone.constraints = {**self.constraints, **{name: Block(name, block.index, block.offset + self.num_rows)
+                                                    for name, block in rows.constraints.items()}}
+        clone.num_rows = self.num_rows + rows.num_rows
+        return clone
+
     # --- matrices for the backends ----------------------------------------------------------------
     @property
     def lower(self) -> np.ndarray:

@@ -13,11 +13,13 @@ import pandas as pd
 
 from models.aggregate import ServiceClasses, aggregate_scenario, expand_duals, expand_tables, find_service_classes
 from models.cost_parameters import PENALTY_LINES_USD, SPEND_LINES_USD
+from models.cuts import pool_cuts, strengthened
 from models.diagnose import diagnose_infeasibility
 from models.errors import SolverError
 from models.explain import facility_reasons, order_uses, plan_warnings, shadow_prices
 from models.extract import extract_tables
 from models.formulation import USD_LINES, PlanModel, build_plan_model
+from models.lp import LinearProgram
 from models.money import purchase_book_values
 from models.performance import estimate_performance
 from models.queueing import size_for_slo
@@ -30,6 +32,9 @@ from planner import __version__
 
 HEURISTIC = "heuristic"  # the rounded LP relaxation alone, no branch-and-bound
 WARM_STARTED = ("scip", "highs")  # backends that take a complete solution as their first incumbent
+# Backends given the valid inequalities of models/cuts.py beside the program (CP-SAT's 1/1,000 grid may not reach
+# their equalities exactly; CBC stays the independent path, fed the program alone).
+CUT_BACKENDS = (HEURISTIC, "scip", "highs")
 MIN_SOLVE_S = 1.0  # the solver gets at least this long after the warm start, whatever the time limit
 
 
@@ -45,6 +50,7 @@ class BuiltPlan:
     model: PlanModel
     strict: bool
     build_seconds: float
+    cuts: LinearProgram | None = None  # valid inequalities over model.lp's columns (models/cuts.py)
 
 
 @dataclass
@@ -66,8 +72,9 @@ def build_plan(scenario: Scenario, strict: bool = False, aggregate: bool = True)
     classes = find_service_classes(scenario, performance, merge=aggregate)
     solved, solved_performance = aggregate_scenario(scenario, performance, classes)
     model = build_plan_model(solved, build_sets(solved, solved_performance), strict=strict)
+    cuts = pool_cuts(model, solved.headroom)
     return BuiltPlan(scenario=scenario, solved=solved, performance=performance, classes=classes, model=model,
-                     strict=strict, build_seconds=time.perf_counter() - started)
+                     strict=strict, build_seconds=time.perf_counter() - started, cuts=cuts)
 
 
 def run_plan(scenario: Scenario, backend: str | None = None, time_limit_s: float | None = None,
@@ -107,8 +114,12 @@ def solve_plan(built: BuiltPlan, backend: str | None = None, time_limit_s: float
 def solve_program(built: BuiltPlan, backend: str, time_limit_s: float, gap: float, progress: Callable | None = None,
                   warm: bool = True) -> SolveResult:
     """The solve itself (warm start, then the backend from it; the better plan and bound kept), without the
-    diagnosis of a failure: `solve_plan` for a plan, models restricted by bounds for the baselines."""
+    diagnosis of a failure: `solve_plan` for a plan, models restricted by bounds for the baselines. SCIP, HiGHS
+    and the heuristic solve the program with the cuts of models/cuts.py appended (the same optimum, a tighter
+    relaxation); the solution vector is the program's own either way."""
     model = built.model
+    if backend in CUT_BACKENDS and built.cuts is not None:
+        model = dataclasses.replace(model, lp=strengthened(model.lp, built.cuts))
     started = time.perf_counter()
     start = None
     if backend == HEURISTIC or (warm and backend in WARM_STARTED and model.lp.integer.any()):

@@ -13,7 +13,6 @@ from models.errors import InputError, Problem
 from models.plan_diff import PlanDiff, diff_plans
 from models.plan_schema import assemble
 from models.replan import committed_part, frozen_columns, sunk_and_remaining_usd, with_rentals
-from models.stochastic import first_stage_from_plan
 from models.scenario import Scenario
 from planner.pipeline import BuiltPlan, PlanRun, build_plan, plan_document, solve_plan
 
@@ -57,6 +56,8 @@ def solve_frozen(built: BuiltPlan, plan: dict, as_of: str, name: str, backend: s
     number of columns pinned. `name` names the plan in an input error (its decisions no longer fit the data)."""
     scenario, model = built.scenario, built.model
     quarters = scenario.quarters
+    from models.stochastic import first_stage_from_plan  # imports JAX (3 s): only replan needs it, not the CLI
+
     try:
         committed = committed_part(plan, quarters, as_of)
         plan_x = first_stage_from_plan(model, committed, scenario.horizon, built.solved.headroom)

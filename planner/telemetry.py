@@ -16,7 +16,6 @@ import pandas as pd
 from models.errors import InputError, Problem
 from models.performance import estimate_performance
 from models.scenario import Scenario
-from models.telemetry_fit import fit_power, fit_throughput
 from planner.schema import FRACTION_OPEN_CLOSED, NON_NEGATIVE, Column, TableSchema, parse_table
 from planner.tables import read_table
 from reports.atomic import write_atomic
@@ -74,6 +73,8 @@ def model_predictions(scenario: Scenario) -> pd.Series:
 
 def calibrate(path: str | Path, scenario: Scenario) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(throughput fit, power fit) of a telemetry export against the scenario's model."""
+    from models.telemetry_fit import fit_power, fit_throughput  # imports scipy.stats (1.5 s): calibrate alone
+
     scrapes = read_telemetry(path, scenario)
     return fit_throughput(scrapes, model_predictions(scenario)), fit_power(scrapes)
 
