@@ -26,9 +26,14 @@ BEGIN, END = "<!-- calibration:begin -->", "<!-- calibration:end -->"
 
 
 def load_reference(folder: Path):
-    """The three reference tables calibrate() reads."""
-    return (pd.read_csv(folder / "training_runs.csv"), pd.read_csv(folder / "inference_benchmarks.csv"),
-            pd.read_csv(folder / "accelerators.csv"))
+    """The three reference tables calibrate() reads: the shared reference's files, each followed by its `_added`
+    companion where the folder has one (tests/reference: MLPerf v5.0/v5.1 Blackwell rows and GB300, SOURCE.md)."""
+    def table(name: str) -> pd.DataFrame:
+        added = folder / f"{name}_added.csv"
+        frames = [pd.read_csv(folder / f"{name}.csv")] + ([pd.read_csv(added)] if added.exists() else [])
+        return pd.concat(frames, ignore_index=True)
+
+    return table("training_runs"), table("inference_benchmarks"), table("accelerators")
 
 
 def replace_section(text: str, tables: str) -> str:

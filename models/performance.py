@@ -29,6 +29,9 @@ N_a = parameters active per token (compute; N_a = N for a dense model, fewer for
    (``1 / tau(b) >= min_tokens_per_s_per_user``).
    ``tokens_per_s_per_node = b / tau(b) * floor(gpus_per_node / replica_gpus)`` whole replicas when one fits a
    node, else ``b / tau(b) / min_nodes`` (output tokens, as MLPerf counts).
+   A mixture of experts adds, serially, the expert-parallel all-to-all of every prompt and output token,
+   ``t_a2a`` (:func:`ep_all_to_all_s_per_token`: routed bytes over NVLink inside the node, scale-out beyond it):
+   ``tau(b) = t(b) + b * (t_pf / O + (P / O + 1) * t_a2a)``, and ``P * t_a2a`` to the time to first token.
    Time to first token (P given):
    ``ttft_s = max(2 N_a P / (F * eta_F), (min(W, P * W_a) + P * K / ctx) / (B * eta_B))``.
 4. Measured throughput overrides replace step 2/3's estimate; an override of 0 makes the pair ineligible.
@@ -39,8 +42,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from models.efficiency import (ACHIEVED_BANDWIDTH_FRACTION, achieved_flops_fraction, catalog_accelerator_labels,
-                               training_mfu)
+from models.efficiency import (ACHIEVED_BANDWIDTH_FRACTION, DEFAULT_EXPERTS_PER_TOKEN, EP_BYTES_PER_ROUTED_VALUE,
+                               EP_LOAD_IMBALANCE, HIDDEN_PARAMS_PER_LAYER_PER_D2, SCALE_OUT_GBPS_PER_GPU,
+                               achieved_flops_fraction, catalog_accelerator_labels, scale_up_bytes_per_s, training_mfu)
 from models.units import BYTES_PER_GB, BYTES_PER_TB, FLOPS_PER_TFLOPS, SECONDS_PER_HOUR
 
 # --- What the inputs' `_b` columns count (billions) -----------------------------------------------
@@ -181,6 +185,39 @@ def peak_tflops(catalog: pd.DataFrame, precision: np.ndarray) -> np.ndarray:
     return tflops
 
 
+def rate_precision(catalog: pd.DataFrame, precision: np.ndarray) -> np.ndarray:
+    """The precision whose rate each row of `catalog` (aligned with `precision`) runs its work at: the first of
+    RATE_COLUMNS_BY_PRECISION the card has ("fp4", "fp8" or "bf16"; a card without FP4 runs fp4 weights at "fp8")."""
+    rate = np.asarray(precision, dtype=object).copy()
+    for name, columns in RATE_COLUMNS_BY_PRECISION.items():
+        chosen = np.full(len(catalog), None, dtype=object)
+        for column in reversed(columns):
+            if column in catalog:
+                has = ~np.isnan(catalog[column].to_numpy(dtype=float))
+                chosen = np.where(has, column.removesuffix("_tflops"), chosen)
+        rate = np.where(precision == name, chosen, rate)
+    return rate
+
+
+def ep_all_to_all_s_per_token(moe: np.ndarray, layers: np.ndarray, experts_per_token: np.ndarray,
+                              hidden_size: np.ndarray, replica_gpus: np.ndarray, gpus_per_node: np.ndarray,
+                              scale_up_bytes_per_s_per_gpu: np.ndarray) -> np.ndarray:
+    """Replica seconds of expert-parallel all-to-all per token (prefill or decode) of a mixture of experts.
+
+    A token sends its hidden vector to its k experts and gets it back in every MoE layer (all `layers`):
+    V = layers * k * d * EP_BYTES_PER_ROUTED_VALUE bytes. The replica's G GPUs share the tokens, each GPU moving V / G
+    a token, times EP_LOAD_IMBALANCE for the busiest GPU; of the experts, (g - 1) / G sit on other GPUs of the NVLink
+    domain (g = min(G, gpus_per_node)) and (G - g) / G beyond it (scale-out):
+    ``t = V / G * imbalance * ((g - 1) / G / B_up + (G - g) / G / B_out)``. Dense models and one-GPU replicas: 0.
+    """
+    g = np.minimum(replica_gpus, gpus_per_node)
+    volume_bytes = layers * experts_per_token * hidden_size * EP_BYTES_PER_ROUTED_VALUE
+    per_gpu_bytes = volume_bytes / replica_gpus * EP_LOAD_IMBALANCE
+    seconds = per_gpu_bytes * ((g - 1.0) / replica_gpus / scale_up_bytes_per_s_per_gpu
+                               + (replica_gpus - g) / replica_gpus / (SCALE_OUT_GBPS_PER_GPU * BYTES_PER_GB))
+    return np.where(moe & (replica_gpus > 1), seconds, 0.0)
+
+
 def _fmt(values: np.ndarray, pattern: str) -> np.ndarray:
     """Format a float array element-wise (printf style) for reason strings."""
     return np.char.mod(pattern, np.asarray(values, dtype=float))
@@ -267,8 +304,9 @@ def estimate_performance(catalog: pd.DataFrame, workloads: pd.DataFrame, through
                                  1.0 / infer_min_nodes)
 
     # Efficiency multipliers (models.efficiency): one FLOP/s fraction for prefill and decode, as fitted.
-    eta_flops = (achieved_flops_fraction(accelerator_label, precision) if flops_fractions is None
-                 else achieved_flops_fraction(accelerator_label, precision, fractions=flops_fractions))
+    rate = rate_precision(c, precision)
+    eta_flops = (achieved_flops_fraction(accelerator_label, rate) if flops_fractions is None
+                 else achieved_flops_fraction(accelerator_label, rate, fractions=flops_fractions))
     eta_bandwidth = ACHIEVED_BANDWIDTH_FRACTION
 
     replica_flops = replica_gpus * flops_per_gpu
@@ -281,12 +319,25 @@ def estimate_performance(catalog: pd.DataFrame, workloads: pd.DataFrame, through
     # Prefill seconds per output token of one request; the simple form charges SIMPLE_FORM_... prompt tokens.
     prompt_per_output = np.where(phases, prompt / np.where(phases, output, 1.0),
                                  SIMPLE_FORM_PROMPT_TOKENS_PER_OUTPUT_TOKEN)
-    prefill_s_per_output = prompt_per_output * PREFILL_FLOPS_PER_PARAM_PER_TOKEN * active / flops_eff
+    # Expert-parallel all-to-all of a mixture of experts, per token of prefill or decode (0 for dense models).
+    layers = _optional(w, "layers")
+    layers = np.where(np.isnan(layers), KV_LAYERS_COEF * np.power(active_b, KV_LAYERS_EXPONENT), layers)
+    experts_per_token = _optional(w, "experts_per_token")
+    experts_per_token = np.where(np.isnan(experts_per_token), DEFAULT_EXPERTS_PER_TOKEN, experts_per_token)
+    hidden_size = _optional(w, "hidden_size")
+    hidden_size = np.where(np.isnan(hidden_size), np.sqrt(active / (HIDDEN_PARAMS_PER_LAYER_PER_D2 * layers)),
+                           hidden_size)
+    a2a_s_per_token = ep_all_to_all_s_per_token(active < params, layers, experts_per_token, hidden_size,
+                                                replica_gpus, gpus_per_node, scale_up_bytes_per_s(accelerator_label))
+    # Serial seconds each output token adds to a step: its share of prefill compute and every token's all-to-all.
+    prefill_s_per_output = (prompt_per_output * (PREFILL_FLOPS_PER_PARAM_PER_TOKEN * active / flops_eff
+                                                 + a2a_s_per_token) + a2a_s_per_token)
     slo = _optional(w, "min_tokens_per_s_per_user")
     with np.errstate(divide="ignore", invalid="ignore"):
         ttft_s = np.where(phases, np.maximum(
             prefill_compute_s,
-            (np.minimum(weight_bytes, prompt * active_weight_bytes) + prompt * kv_bytes_token) / bw_eff), np.nan)
+            (np.minimum(weight_bytes, prompt * active_weight_bytes) + prompt * kv_bytes_token) / bw_eff)
+            + prompt * a2a_s_per_token, np.nan)
         batch_kv = np.floor((replica_gpus * USABLE_HBM_FRACTION * hbm_bytes_per_gpu - weight_bytes)
                             / kv_bytes_per_seq)
         batch_cap = MAX_BATCH_PER_GPU * replica_gpus

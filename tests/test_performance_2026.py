@@ -48,7 +48,8 @@ def invoke(*args) -> tuple[int, str]:
 
 # ------------------------------------------------------------------------------------------- mixture of experts
 
-MIXTRAL = {"params_b": 46.7, "active_params_b": 12.9, "layers": 32, "kv_heads": 8, "head_dim": 128}
+MIXTRAL = {"params_b": 46.7, "active_params_b": 12.9, "layers": 32, "kv_heads": 8, "head_dim": 128,
+           "experts_per_token": 2, "hidden_size": 4096}
 
 
 def test_moe_memory_on_total_and_compute_on_active_parameters(round_constants):
@@ -75,7 +76,7 @@ def test_moe_memory_on_total_and_compute_on_active_parameters(round_constants):
     assert result.loc[("moe_run", "x8"), "node_hours"] == pytest.approx(5.375)
     assert result.loc[("moe", "x1"), "min_nodes"] == result.loc[("dense", "x1"), "min_nodes"] == 2
     assert result.loc[("moe", "x8"), "min_nodes"] == 1
-    assert result.loc[("moe", "x8"), "tokens_per_s_per_node"] == pytest.approx(155_038.76, abs=0.01)
+    assert result.loc[("moe", "x8"), "tokens_per_s_per_node"] == pytest.approx(149_287.36, abs=0.01)
     assert result.loc[("dense", "x8"), "tokens_per_s_per_node"] == pytest.approx(42_826.55, abs=0.01)
 
 
@@ -175,13 +176,13 @@ def test_ttft_slo_makes_a_pair_ineligible_with_the_reason(round_constants):
 
 def test_ttft_slo_through_the_cli_estimate_and_validate(tmp_path):
     """Shipped defaults on the round 8-GPU SKU (8 x 1,000 BF16 TFLOPS, 3.35 TB/s; an accelerator without MLPerf rows,
-    so Hopper's fitted eta_F 0.42131437, prefill and decode alike): 8,000 prompt tokens of an 8B model take
-    2 x 8e9 x 8,000 / (8e15 x 0.42131437) = 37.98 ms (the memory term, (16e9 + 8,000 x 137,305 B) /
+    so Hopper's fitted eta_F 0.43843329, prefill and decode alike): 8,000 prompt tokens of an 8B model take
+    2 x 8e9 x 8,000 / (8e15 x 0.43843329) = 36.49 ms (the memory term, (16e9 + 8,000 x 137,305 B) /
     (8 x 3.35e12 x 0.7) = 0.91 ms, is smaller). `estimate --json` reports it; a 35 ms SLO leaves no SKU able to run
     the service, which `validate` reports with the reason."""
     eta_flops = eff.ACHIEVED_FLOPS_FRACTION_BY_GENERATION_PRECISION[("hopper", "fp8")]
     expected_ttft_s = 2 * 8e9 * 8000 / (8e15 * eta_flops)
-    assert expected_ttft_s == pytest.approx(0.03798, abs=1e-5)
+    assert expected_ttft_s == pytest.approx(0.03649, abs=1e-5)
     path = write_scenario(tmp_path / "ok", catalog=[sku()], sites=[OWNED_FREE_ENERGY],
                           workloads=[inference("rag", context_tokens="")], demand=[("rag", "2027Q1", 100)])
     frame = pd.read_csv(path.parent / "workloads.csv", dtype=str, keep_default_na=False)
@@ -196,7 +197,7 @@ def test_ttft_slo_through_the_cli_estimate_and_validate(tmp_path):
     code, output = invoke("validate", path)
     assert code == 2
     assert ("workloads.csv, row 2, column workload: no SKU can run 'rag' (a: TTFT SLO 0.035 s unreachable: prefill "
-            "of 8000 prompt tokens takes 0.038 s on a 8-GPU replica)") in output
+            "of 8000 prompt tokens takes 0.0365 s on a 8-GPU replica)") in output
 
 
 
@@ -224,12 +225,16 @@ def test_longer_prompts_never_help(params_b, active_share, prompt, output, slo, 
 
 def nvl72_rate_tokens_per_s_per_node() -> float:
     """tests/cases/nvl72/README.md: a 16-GPU replica of 2,413 sequences, memory-bound, plus the simple form's
-    prefill of one prompt token per output token at eta_F (GB200 has no MLPerf rows: Hopper's FP8 fraction),
+    prefill of one prompt token per output token at eta_F (Blackwell has no bf16 rows: the prior, Hopper's FP8
+    fraction), plus the expert-parallel all-to-all of the prompt token and the output token (default 8 experts a
+    token, hidden size sqrt(32e9 / (12 layers)), layers 16.1 x 32^0.352, all inside the NVLink domain at 900 GB/s),
     x floor(72 / 16) = 4 whole replicas per node."""
     eta_flops = eff.ACHIEVED_FLOPS_FRACTION_BY_GENERATION_PRECISION[("hopper", "fp8")]
+    layers = 16.1 * 32 ** 0.352
+    a2a_s = layers * 8 * np.sqrt(32e9 / (12 * layers)) * 3 / 16 * 1.3 * (15 / 16) / 900e9
     step_s = (2e12 + 2413 * 35_136 * 2 * 4000) / (16 * 8e12 * perf.ACHIEVED_BANDWIDTH_FRACTION)
     prefill_s = 2413 * perf.SIMPLE_FORM_PROMPT_TOKENS_PER_OUTPUT_TOKEN * 2 * 32e9 / (16 * 2500e12 * eta_flops)
-    return 2413 / (step_s + prefill_s) * 4
+    return 2413 / (step_s + prefill_s + 2413 * 2 * a2a_s) * 4
 
 
 def test_rack_scale_node_counts_whole_replicas_and_caps_are_in_gpus(round_constants):
@@ -259,10 +264,10 @@ def test_rack_scale_node_counts_whole_replicas_and_caps_are_in_gpus(round_consta
 
 def test_nvl72_node_is_sized_and_placed_by_plan(tmp_path):
     """tests/cases/nvl72/README.md: a 1T-parameter MoE needs a 16-GPU replica, one NVL72 node holds 4 whole ones
-    (247,138.28 tokens/s per node); 700,000 tokens/s need 2.832422 node-equivalents -> 3 racks, all `dc` has, 432 kW
-    of its 500; objective $1,270,453.90. The twin with 2 racks leaves 700,000 - 2 x 247,138.28 tokens/s unmet."""
+    (227,451.69 tokens/s per node); 650,000 tokens/s need 2.857750 node-equivalents -> 3 racks, all `dc` has, 432 kW
+    of its 500; objective $1,271,348.47. The twin with 2 racks leaves 650,000 - 2 x 227,451.69 tokens/s unmet."""
     rate = nvl72_rate_tokens_per_s_per_node()
-    assert rate == pytest.approx(247_138.28, abs=0.01)
+    assert rate == pytest.approx(227_451.69, abs=0.01)
     code, output = invoke("estimate", NVL72_CASE / "scenario.yaml", "--json")
     (row,) = json.loads(output)["rows"]
     assert code == 0 and row["min_nodes"] == 1 and row["tokens_per_s_per_node"] == pytest.approx(rate)
@@ -273,9 +278,9 @@ def test_nvl72_node_is_sized_and_placed_by_plan(tmp_path):
     plan = json.loads((tmp_path / "plan.json").read_text())
     assert [(p["quarter"], p["site"], p["sku"], p["nodes"]) for p in plan["purchases"]] == [
         ("2027Q1", "dc", "gb200-nvl72", 3)]
-    assert plan["objective_usd"] == pytest.approx(1_270_453.90, abs=0.01)
+    assert plan["objective_usd"] == pytest.approx(1_271_348.47, abs=0.01)
     for placed in plan["placement"]:
-        assert placed["node_equivalents"] == pytest.approx(700_000 / rate)
+        assert placed["node_equivalents"] == pytest.approx(650_000 / rate)
 
     shutil.copytree(NVL72_CASE, tmp_path / "twin")
     (tmp_path / "twin" / "sites.csv").write_text("site,kind,power_mw,pue,usd_per_kwh,gco2_per_kwh,racks\n"
@@ -285,7 +290,7 @@ def test_nvl72_node_is_sized_and_placed_by_plan(tmp_path):
     assert code == 0, output
     twin = json.loads((tmp_path / "twin.json").read_text())
     assert sum(p["nodes"] for p in twin["purchases"]) == 2
-    assert [u["units"] for u in twin["unmet"]] == pytest.approx([700_000 - 2 * rate] * 2, rel=1e-6)
+    assert [u["units"] for u in twin["unmet"]] == pytest.approx([650_000 - 2 * rate] * 2, rel=1e-6)
 
 
 # ----------------------------------------------------------------------------------------------- validation
@@ -354,18 +359,25 @@ MOE_EXAMPLE = Path(__file__).resolve().parents[1] / "data" / "examples" / "moe_2
 def test_shipped_moe_example_serves_mixtral_r1_and_maverick_in_fp4_with_ttft_slos():
     """data/examples/moe_2026: the three MoE services validate against the shipped catalog; on GB200 NVL72 each is
     eligible with its time to first token reported. Maverick's 32,000-token prompts on an 8-GPU group of GB200:
-    2 x 17e9 x 32,000 / (8 x 10,000e12 x eta_F) = 0.0323 s (FP4 rate) is within its 0.5 s SLO; on A100 (no FP4 or FP8:
-    the BF16 rate, 312 TFLOPS) it is 2 x 17e9 x 32,000 / (8 x 312e12 x eta_F) = 1.035 s, so that pair is ineligible.
-    Neither GPU has MLPerf rows of its generation: eta_F is Hopper's fitted FP8 fraction, 0.42131437."""
+    2 x 17e9 x 32,000 / (8 x 10,000e12 x 0.22175656) = 0.0613 s (FP4 rate, Blackwell's fitted FP4 fraction) plus its
+    all-to-all is within its 0.5 s SLO; on A100 (no FP4 or FP8: the BF16 rate, 312 TFLOPS; Ampere has no MLPerf rows,
+    so Hopper's FP8 fraction 0.43843329) it is 2 x 17e9 x 32,000 / (8 x 312e12 x 0.43843329) = 0.994 s, so that pair
+    is ineligible."""
     eta_p = eff.ACHIEVED_FLOPS_FRACTION_BY_GENERATION_PRECISION[("hopper", "fp8")]
-    assert 2 * 17e9 * 32_000 / (8 * 312e12 * eta_p) == pytest.approx(1.035, abs=1e-3)
+    assert 2 * 17e9 * 32_000 / (8 * 312e12 * eta_p) == pytest.approx(0.994, abs=1e-3)
     code, output = invoke("estimate", MOE_EXAMPLE, "--json")
     assert code == 0, output
     rows = {(r["workload"], r["sku"]): r for r in json.loads(output)["rows"]}
     for workload in ("mixtral-chat", "r1-reasoning", "maverick-rag"):
         row = rows[(workload, "gb200-nvl72")]
         assert row["eligible"] and row["min_nodes"] == 1 and row["ttft_s"] > 0
-    assert rows[("maverick-rag", "gb200-nvl72")]["ttft_s"] == pytest.approx(2 * 17e9 * 32_000 / (8 * 10_000e12 * eta_p))
+    # All-to-all per prompt token: 48 layers x 8 experts (default) x sqrt(17e9 / (12 x 48)) = 5,432.6 x 3 B, 1/8 per
+    # GPU x 1.3, 7/8 over NVLink: 900 GB/s on GB200 (Blackwell), 450 GB/s on A100 (no generation of its own: Hopper's).
+    a2a_bytes = 48 * 8 * np.sqrt(17e9 / (12 * 48)) * 3 / 8 * 1.3 * 7 / 8
+    eta_fp4 = eff.ACHIEVED_FLOPS_FRACTION_BY_GENERATION_PRECISION[("blackwell", "fp4")]
+    assert rows[("maverick-rag", "gb200-nvl72")]["ttft_s"] == pytest.approx(
+        2 * 17e9 * 32_000 / (8 * 10_000e12 * eta_fp4) + 32_000 * a2a_bytes / 900e9)
     a100 = rows[("maverick-rag", "a100-80gb-x8")]
-    assert a100["ttft_s"] == pytest.approx(2 * 17e9 * 32_000 / (8 * 312e12 * eta_p)) and a100["ttft_s"] > 0.5
+    assert a100["ttft_s"] == pytest.approx(2 * 17e9 * 32_000 / (8 * 312e12 * eta_p) + 32_000 * a2a_bytes / 450e9)
+    assert a100["ttft_s"] > 0.5
     assert not a100["eligible"] and a100["reason"].startswith("TTFT SLO 0.5 s unreachable")
