@@ -201,6 +201,7 @@ def plan_document(run: PlanRun, baselines: list[dict] | None = None, stochastic:
         "baselines": baselines or [],
         **_facility_field(tables, scenario),
         **({"contracts": _records(tables["contracts"])} if "contracts" in tables else {}),
+        **({"storage": _records(tables["storage"])} if "storage" in tables else {}),
         **({"stochastic": stochastic} if stochastic is not None else {}),
     })
 
