@@ -294,3 +294,29 @@ def test_deterministic_risk_tco_and_workbook_include_network_and_storage(tmp_pat
     settings = risk_settings(scenario, deterministic=True)
     run = simulate(build_risk_inputs(scenario, plan, settings), settings, float64=True)
     assert float(run["tco_usd"][0]) == pytest.approx(46_090.0, rel=1e-9)
+
+
+def test_workbook_costs_sheet_recalculates_to_the_plan_with_fabric_and_storage(tmp_path):
+    """The spanning run of the spine case, in 2027Q2 of two quarters, holding 50 TB at A ($20/TB-quarter, 10 kW per
+    PB): network_usd $4,000 and storage_usd $1,000 are columns of the Costs sheet, the storage's 1,095 kWh ($109.50)
+    are added to its energy lines, and LibreOffice recalculates every total to PLAN.json's (objective $41,900 +
+    $4,000 + $1,095 + $1,000 + $109.50 = $48,104.50)."""
+    from reports.workbook import write_workbook
+    from test_workbook import soffice_convert
+    import openpyxl
+
+    path = training_scenario(tmp_path / "case", nodes_per_su=1, storage_tb=50, quarters=2,
+                             window=("2027Q2", "2027Q2"))
+    add_columns(path, "sites", "storage_usd_per_tb_quarter", {"A": 20})
+    add_columns(path, "sites", "storage_kw_per_pb", {"A": 10})
+    scenario = load_scenario(path)
+    plan = solve(path)
+    assert plan["objective_usd"] == pytest.approx(48_104.5, abs=1e-6)
+    book_path = write_workbook(tmp_path / "plan.xlsx", plan, scenario)
+    [converted] = soffice_convert([book_path], tmp_path / "out", "xlsx:Calc MS Excel 2007 XML")
+    costs = openpyxl.load_workbook(converted, data_only=True)["Costs"]
+    header = [c.value for c in costs[1]]
+    total = dict(zip(header, [c.value for c in costs[len(plan["costs"]) + 2]]))
+    for column in ("energy_kwh", "carbon_t", "energy_usd", "network_usd", "storage_usd", "total_usd",
+                   "discounted_usd"):
+        assert total[column] == pytest.approx(plan["totals"][column], rel=1e-9, abs=1e-6), column
