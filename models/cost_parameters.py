@@ -256,13 +256,14 @@ class FabricCosts:
       network_usd_per_node_quarter     leaf_usd_per_node / (life_years × 4) per owned node in service, fleet
                                        included (depreciation mode; the node's own divisor, unrounded)
       spine_usd_per_node_quarter       spine_usd_per_node / (life_years × 4) per busy node-equivalent of a training
-                                       run whose min_nodes exceeds nodes_per_su, at owned sites, either mode (the
-                                       spine is a shared layer: a run uses its share while it spans SUs)
+                                       run spanning scalable units (its min_nodes, or its busy node-equivalents
+                                       that quarter, above nodes_per_su), at owned sites, either mode (the spine is
+                                       a shared layer: a run uses its share while it spans SUs)
       leaf_kw_per_node                 IT kW of a node's leaf share, always on (in CostParameters' idle draw)
-      spine_kw_per_node                IT kW per busy node-equivalent of a spanning run, wherever it runs
+      spine_kw_per_node                IT kW per busy node-equivalent of a spanning run (owned sites)
       nodes_per_su                     nodes of one scalable unit
-    Rented and contracted nodes pay no fabric $ (the provider's network is in the rent) but draw its kW (their
-    carbon counts, as their own draw's does).
+    Rented and contracted nodes pay no fabric $ and no spine (the provider's network is in the rent) but draw their
+    leaf kW (their carbon counts, as their own draw's does).
     """
 
     network_usd_per_node_ordered: pd.Series

@@ -75,7 +75,7 @@ def build_plan_model(scenario: Scenario, sets: PlanningSets, strict: bool = Fals
     builds, built = add_facility_constraints(lp, sets, facility)
     fabric = fabric_of(scenario)
     storage = build_storage_costs(scenario)
-    spanning = spanning_busy(busy, sets, fabric)
+    spanning = spanning_busy(lp, busy, sets, fabric)
     share = add_storage_shares(lp, busy, sets, storage)
     extra_it_kw = fabric_and_storage_it_kw(spanning, share, fabric, storage, scenario)
     add_power_constraints(lp, nodes, scenario, elastic=elastic_caps, built=built, facility=facility, fabric=fabric,
@@ -327,18 +327,50 @@ def fabric_of(scenario: Scenario) -> FabricCosts | None:
     return None if fabric is None or fabric.empty else build_fabric_costs(fabric, scenario.catalog)
 
 
-def spanning_busy(busy: Variables, sets: PlanningSets, fabric: FabricCosts | None) -> Expr | None:
-    """busy[t,w,s,k] of the training placements whose run spans scalable units (min_nodes[w,k] > nodes_per_su[k],
-    cost_parameters.spans_scalable_units): the node-equivalents that need the spine. None when there are none."""
+MIN_SPAN_EXCESS_NODE_EQUIVALENTS = 1e-3  # a quarter that spans SUs keeps more than nodes_per_su + this busy
+
+
+def spanning_busy(lp: LinearProgram, busy: Variables, sets: PlanningSets, fabric: FabricCosts | None) -> Expr | None:
+    """The busy node-equivalents of training that spans scalable units, by (quarter, workload, site, sku), owned
+    sites only (docs/datacenter-2026.md; a rent includes the provider's spine). None when there are none.
+
+    A run spans in a quarter when its footprint cannot stay inside one SU of nodes_per_su[k] nodes: always when
+    min_nodes[w,k] > nodes_per_su[k] (spans_scalable_units; those rows need no decision), else exactly when
+    busy[t,w,s,k] > nodes_per_su[k] (more node-equivalents than one SU holds all quarter). For the latter, with
+    span ∈ {0,1}, U = nodes_per_su, B the busy bound (busy_upper_bounds) and ε = 10⁻³:
+    busy ≤ U + (B − U)·span;   busy ≥ (U + ε)·span;   0 ≤ spanned ≤ busy;   spanned ≤ B·span;
+    spanned ≥ busy − B·(1 − span): spanned = busy when the run spans, 0 when it does not."""
     if fabric is None:
         return None
+    keys = ["quarter", "workload", "site", "sku"]
     p = sets.placements
-    training = p[p["kind"] == "training"]
-    per_su = fabric.nodes_per_su.reindex(training["sku"]).to_numpy(dtype=float)
-    spans = spans_scalable_units(training["min_nodes"].to_numpy(dtype=float), np.nan_to_num(per_su, nan=np.inf))
-    if not spans.any():
+    rows = p[(p["kind"] == "training") & p["site"].isin(sets.owned_sites) & p["sku"].isin(fabric.nodes_per_su.index)]
+    if rows.empty:
         return None
-    return busy.expr().select(training.loc[spans, ["quarter", "workload", "site", "sku"]])
+    per_su = fabric.nodes_per_su.reindex(rows["sku"]).to_numpy(dtype=float)
+    index = pd.MultiIndex.from_frame(rows[keys])
+    bound = pd.Series(lp.upper[busy.positions], index=busy.index).reindex(index).to_numpy()
+    always = spans_scalable_units(rows["min_nodes"].to_numpy(dtype=float), per_su)
+    maybe = ~always & (bound > per_su + MIN_SPAN_EXCESS_NODE_EQUIVALENTS)
+    parts = []
+    if always.any():
+        parts.append(busy.expr().select(rows.loc[always, keys]))
+    if maybe.any():
+        chosen = index[maybe]
+        su, most = (pd.Series(values[maybe], index=chosen) for values in (per_su, bound))
+        span = lp.add_variables("spine_span", chosen, upper=1.0, integer=True)
+        spanned = lp.add_variables("spine_busy", chosen, upper=most.to_numpy())
+        run = busy.expr().select(rows.loc[maybe, keys])
+        lp.add_constraints("spine_span_above", run - span.expr().mul(most - su), "<=", su)
+        lp.add_constraints("spine_span_below", run - span.expr().mul(su + MIN_SPAN_EXCESS_NODE_EQUIVALENTS),
+                           ">=", 0.0)
+        lp.add_constraints("spine_busy_at_most", spanned.expr() - run, "<=", 0.0)
+        lp.add_constraints("spine_busy_off", spanned.expr() - span.expr().mul(most), "<=", 0.0)
+        lp.add_constraints("spine_busy_on", spanned.expr() - run - span.expr().mul(most), ">=", -most)
+        parts.append(spanned.expr())
+    if not parts:
+        return None
+    return parts[0] + parts[1] if len(parts) == 2 else parts[0]
 
 
 def add_storage_shares(lp: LinearProgram, busy: Variables, sets: PlanningSets,
@@ -406,9 +438,8 @@ def add_network_costs(costs: dict[str, Expr], prices: CostParameters, fabric: Fa
         paid = orders.expr().mul(fabric.network_usd_per_node_ordered, filter=True).sum("site", "sku")
         line = paid.join(pd.DataFrame({"order_quarter": sets.quarters.to_numpy(),
                                        "quarter": sets.quarters.to_numpy()})).sum("order_quarter")
-    if spanning is not None:
-        owned = _at_sites(spanning, sets.owned_sites)
-        line = line + (owned * fabric.spine_usd_per_node_quarter).sum("workload", "site", "sku")
+    if spanning is not None:  # owned sites only (spanning_busy)
+        line = line + (spanning * fabric.spine_usd_per_node_quarter).sum("workload", "site", "sku")
     costs["network_usd"] = _by_quarter(costs["network_usd"] + line, sets)
 
 

@@ -449,13 +449,17 @@ def _fabric_by_sku(scenario: Scenario) -> pd.DataFrame:
 
 
 def _spanning_busy(scenario: Scenario, performance: pd.DataFrame, placement: pd.DataFrame) -> pd.Series:
-    """By (quarter, site, sku): node-equivalents of training runs whose minimum footprint exceeds one scalable unit
-    (min_nodes > nodes_per_su): they need the spine (docs/datacenter-2026.md)."""
+    """By (quarter, site, sku): node-equivalents of training that spans scalable units at owned sites (docs/
+    datacenter-2026.md): a run whose minimum footprint exceeds one SU (min_nodes > nodes_per_su), or that keeps more
+    node-equivalents busy in the quarter than one SU holds. They need the spine."""
     kind = scenario.workloads["kind"].reindex(placement["workload"]).to_numpy()
+    owned = (scenario.sites["kind"].reindex(placement["site"]) == "owned").to_numpy()
     min_nodes = performance["min_nodes"].reindex(pd.MultiIndex.from_frame(placement[["workload", "sku"]])) \
         .to_numpy(dtype=float)
     per_su = _fabric_by_sku(scenario)["nodes_per_su"].reindex(placement["sku"]).to_numpy(dtype=float)
-    spans = (kind == "training") & (np.nan_to_num(min_nodes, nan=0.0) > per_su)
+    busy = placement["node_equivalents"].to_numpy(dtype=float)
+    wide = (np.nan_to_num(min_nodes, nan=0.0) > per_su) | (busy > per_su + TOLERANCE_NODES * np.maximum(1.0, per_su))
+    spans = (kind == "training") & owned & wide
     return placement[spans].groupby(["quarter", "site", "sku"])["node_equivalents"].sum().astype(float)
 
 

@@ -131,26 +131,45 @@ def training_scenario(tmp_path: Path, nodes_per_su: int, *, storage_tb=None, qua
     return path
 
 
-def test_a_run_spanning_scalable_units_pays_the_spine_and_one_that_fits_does_not(tmp_path):
+@pytest.mark.parametrize("nodes_per_su, spans", [(10, False), (9, True), (1, True)])
+def test_a_run_spanning_scalable_units_pays_the_spine_and_one_that_fits_does_not(tmp_path, nodes_per_su, spans):
     """The run keeps 10 node-equivalents busy in its one quarter on 10 nodes: 10 × $2,000 + energy 10 × 10 kW ×
-    2,190 h × $0.10 = $21,900, $41,900 in all. With 2-node scalable units its 2-node footprint fits one SU: no
-    spine, $41,900. With 1-node SUs it spans: the spine costs $8,000 / 20 quarters = $400 per busy node-equivalent,
-    10 × $400 = $4,000 (network_usd), and draws 0.5 kW per busy node-equivalent: 5 kW × 2,190 h = 10,950 kWh,
-    $1,095; objective $41,900 + $4,000 + $1,095 = $46,995."""
-    fits = solve(training_scenario(tmp_path / "fits", nodes_per_su=2))
-    assert line(fits, "network_usd") == 0.0
-    assert fits["objective_usd"] == pytest.approx(41_900.0, abs=1e-6)
+    2,190 h × $0.10 = $21,900, $41,900 in all. With 10-node scalable units its 10 busy node-equivalents fit one SU:
+    no spine, $41,900. With 9-node SUs (10 > 9 busy) or 1-node SUs (its 2-node minimum footprint already spans) it
+    spans: the spine costs $8,000 / 20 quarters = $400 per busy node-equivalent, 10 × $400 = $4,000 (network_usd),
+    and draws 0.5 kW per busy node-equivalent: 5 kW × 2,190 h = 10,950 kWh, $1,095; objective $41,900 + $4,000 +
+    $1,095 = $46,995, and the fleet table's it_kw is 100 + 5 = 105 kW."""
+    path = training_scenario(tmp_path / "case", nodes_per_su=nodes_per_su)
+    plan = solve(path)
+    if not spans:
+        assert line(plan, "network_usd") == 0.0
+        assert plan["objective_usd"] == pytest.approx(41_900.0, abs=1e-6)
+        return
+    assert line(plan, "network_usd") == pytest.approx(4_000.0, abs=1e-6)
+    assert line(plan, "energy_kwh") == pytest.approx(10 * 10 * HOURS + 5 * HOURS, rel=1e-12)
+    assert plan["objective_usd"] == pytest.approx(46_995.0, abs=1e-6)
+    assert plan["fleet"][0]["it_kw"] == pytest.approx(105.0, rel=1e-12)
 
-    path = training_scenario(tmp_path / "spans", nodes_per_su=1)
-    spans = solve(path)
-    assert line(spans, "network_usd") == pytest.approx(4_000.0, abs=1e-6)
-    assert line(spans, "energy_kwh") == pytest.approx(10 * 10 * HOURS + 5 * HOURS, rel=1e-12)
-    assert spans["objective_usd"] == pytest.approx(46_995.0, abs=1e-6)
-    assert spans["fleet"][0]["it_kw"] == pytest.approx(105.0, rel=1e-12)
-
-    # (g) The plan that fits, checked against the spanning scenario: the verifier recomputes the spine itself.
+    # (g) The plan made with SUs that fit, checked against this scenario: the verifier recomputes the spine itself.
+    fits = solve(training_scenario(tmp_path / "fits", nodes_per_su=10))
     violations = verify_plan(load_scenario(path), fits)
     assert {v.constraint for v in violations} >= {"cost", "fleet"}
+
+
+def test_a_spine_priced_run_moves_to_the_sku_with_larger_scalable_units(tmp_path):
+    """`b` trains like `a` but costs $44,000 ($2,200 a quarter): without fabric the run takes 10 `a` nodes, $20,000
+    (free electricity). Give `a` 9-node SUs and a $8,000 spine ($400 per busy node-equivalent: $4,000 for the
+    run) and `b` 32-node SUs: `a` would cost $24,000, `b` $22,000, so the run moves to 10 `b` nodes."""
+    catalog = [sku(), sku(sku="b", price_usd=44_000)]
+    path = write_scenario(tmp_path, catalog=catalog, sites=[OWNED_FREE_ENERGY],
+                          workloads=[training("t", 70, 78.84, "2027Q1", "2027Q1")],
+                          throughput=[("t", "a", 1_000), ("t", "b", 1_000)])
+    assert ordered(solve(path)) == {("A", "a"): 10}
+    add_fabric(path, [dict(sku="a", nodes_per_su=9, spine_usd_per_node=8_000),
+                      dict(sku="b", nodes_per_su=32, spine_usd_per_node=8_000)])
+    plan = solve(path)
+    assert ordered(plan) == {("A", "b"): 10}
+    assert plan["objective_usd"] == pytest.approx(22_000.0, abs=1e-6) and line(plan, "network_usd") == 0.0
 
 
 # --- (c) storage: charged where and when the workload runs --------------------------------------------------
@@ -182,11 +201,11 @@ def test_storage_is_charged_where_the_service_runs_by_its_share(tmp_path):
 
 
 def test_training_storage_is_charged_only_in_the_quarters_the_run_works(tmp_path):
-    """Two quarters; the run (10 node-quarters of work, min_nodes 2, fitting one SU: no spine) may only run in
+    """Two quarters; the run (10 node-quarters of work, min_nodes 2, fitting one 32-node SU: no spine) may only run in
     2027Q2 and holds 50 TB at A at $20/TB-quarter and 10 kW per PB. 2027Q1: no storage. 2027Q2: 50 × $20 = $1,000,
     and 50 TB × 10 kW/PB = 0.5 kW, 1,095 kWh, $109.50 at $0.10/kWh."""
     site = dict(OWNED_FREE_ENERGY, usd_per_kwh=0.1)
-    path = training_scenario(tmp_path, nodes_per_su=2, storage_tb=50, quarters=2, window=("2027Q2", "2027Q2"),
+    path = training_scenario(tmp_path, nodes_per_su=32, storage_tb=50, quarters=2, window=("2027Q2", "2027Q2"),
                              sites=[site])
     add_columns(path, "sites", "storage_usd_per_tb_quarter", {"A": 20})
     add_columns(path, "sites", "storage_kw_per_pb", {"A": 10})
@@ -218,7 +237,7 @@ def test_dearer_storage_at_a_site_moves_the_run_away(tmp_path):
     """The training run may use A or B, alike but for storage: 50 TB at $20/TB-quarter at A, $4 at B. The run goes
     to B: storage_usd = 50 × $4 = $200 (at A it would be $1,000)."""
     sites = [OWNED_FREE_ENERGY, dict(OWNED_FREE_ENERGY, site="B")]
-    path = training_scenario(tmp_path, nodes_per_su=2, storage_tb=50, sites=sites)
+    path = training_scenario(tmp_path, nodes_per_su=32, storage_tb=50, sites=sites)
     add_columns(path, "sites", "storage_usd_per_tb_quarter", {"A": 20, "B": 4})
     plan = solve(path)
     assert {p["site"] for p in plan["placement"]} == {"B"}
