@@ -105,6 +105,8 @@ def reference_outcome(params: RiskParams, a: RiskArrays, noise: Noise) -> dict[s
         "rent_usd": ((pools.nodes - pools.committed_nodes)
                      * (pools.rent_usd_per_node_quarter * rent_ratio[sku])[:, None]).sum(axis=0) + a.fixed_rent_usd,
         "maintenance_usd": (owned_nodes * (u.maintenance_usd_per_node_quarter * price_ratio)[sku][:, None]).sum(axis=0),
+        "network_usd": a.fixed_network_usd,
+        "storage_usd": a.fixed_storage_usd,
         "unfinished_training_usd": a.unfinished_training_usd,
     }
     varying = {

@@ -32,12 +32,15 @@ from models.sets import discount_factors
 
 # The $ lines a quarter's total_usd adds up. Spend is what the plan pays; penalties price what it leaves undone
 # (the finance view reports them apart).
-SPEND_LINES_USD = ("capex_usd", "depreciation_usd", "rent_usd", "energy_usd", "maintenance_usd", "carbon_usd")
+# network_usd and storage_usd (docs/datacenter-2026.md "Fabric and storage") are 0 for a scenario without a fabric
+# table or storage columns.
+SPEND_LINES_USD = ("capex_usd", "depreciation_usd", "rent_usd", "energy_usd", "maintenance_usd", "network_usd",
+                   "storage_usd", "carbon_usd")
 PENALTY_LINES_USD = ("unmet_usd", "unfinished_training_usd")
 USD_LINES = SPEND_LINES_USD + PENALTY_LINES_USD
 # Every cost line by quarter, in PLAN.json's `costs` order: the $ lines plus the quantities they are priced from.
 COST_LINES = ("capex_usd", "depreciation_usd", "rent_usd", "energy_kwh", "energy_usd", "maintenance_usd",
-              "carbon_t", "carbon_usd", "unmet_usd", "unfinished_training_usd")
+              "network_usd", "storage_usd", "carbon_t", "carbon_usd", "unmet_usd", "unfinished_training_usd")
 # The $ lines of one sampled future (models/risk_costs.py, RISK.json): the spend lines, then rent and carbon paid
 # for shortfall rented on demand beyond the plan's rentals, then the penalties for work not done.
 ON_DEMAND_LINE_USD = "on_demand_usd"
@@ -129,6 +132,9 @@ def build_cost_parameters(scenario: Scenario) -> CostParameters:
     rent = pd.Series(rent_by_sku.reindex(rent_keys.get_level_values("sku")).to_numpy(), index=rent_keys)
 
     idle_kw = catalog["node_kw"] * catalog["idle_frac"]
+    fabric = getattr(scenario, "fabric", None)
+    if fabric is not None and not fabric.empty:  # the node's leaf ports and optics draw whether busy or idle
+        idle_kw = idle_kw + fabric["leaf_kw_per_node"].reindex(catalog.index).fillna(0.0)
     busy_kw = catalog["node_kw"] * (1.0 - catalog["idle_frac"])
     quarters = pd.RangeIndex(scenario.horizon.quarters, name="quarter")
     grid = pd.MultiIndex.from_product([quarters, sites.index, catalog.index], names=["quarter", "site", "sku"])
@@ -240,3 +246,96 @@ def build_contract_costs(contracts: pd.DataFrame, catalog: pd.DataFrame) -> Cont
         lead_quarters=contracts["lead_quarters"].astype(int).rename("lead_quarters"),
         term_quarters=contracts["term_quarters"].astype(int).rename("term_quarters"),
     )
+
+
+@dataclass(frozen=True)
+class FabricCosts:
+    """The cluster fabric an owned node brings (docs/datacenter-2026.md "Fabric and storage"), by sku of the fabric
+    table. Priced like the node itself, into the network_usd line:
+      network_usd_per_node_ordered     leaf_usd_per_node per node ordered (cash mode, in the order quarter)
+      network_usd_per_node_quarter     leaf_usd_per_node / (life_years × 4) per owned node in service, fleet
+                                       included (depreciation mode; the node's own divisor, unrounded)
+      spine_usd_per_node_quarter       spine_usd_per_node / (life_years × 4) per busy node-equivalent of a training
+                                       run spanning scalable units (its min_nodes, or its busy node-equivalents
+                                       that quarter, above nodes_per_su), at owned sites, either mode (the spine is
+                                       a shared layer: a run uses its share while it spans SUs)
+      leaf_kw_per_node                 IT kW of a node's leaf share, always on (in CostParameters' idle draw)
+      spine_kw_per_node                IT kW per busy node-equivalent of a spanning run (owned sites)
+      nodes_per_su                     nodes of one scalable unit
+    Rented and contracted nodes pay no fabric $ and no spine (the provider's network is in the rent) but draw their
+    leaf kW (their carbon counts, as their own draw's does).
+    """
+
+    network_usd_per_node_ordered: pd.Series
+    network_usd_per_node_quarter: pd.Series
+    spine_usd_per_node_quarter: pd.Series
+    leaf_kw_per_node: pd.Series
+    spine_kw_per_node: pd.Series
+    nodes_per_su: pd.Series
+
+
+def build_fabric_costs(fabric: pd.DataFrame, catalog: pd.DataFrame) -> FabricCosts:
+    """The scenario's `fabric` table (by sku) as per-node prices and kW (see FabricCosts)."""
+    fabric = fabric.rename_axis("sku")
+    quarters = catalog["life_years"].reindex(fabric.index).astype(float) * QUARTERS_PER_YEAR
+    leaf = fabric["leaf_usd_per_node"].astype(float)
+    return FabricCosts(
+        network_usd_per_node_ordered=leaf.rename("network_usd_per_node_ordered"),
+        network_usd_per_node_quarter=(leaf / quarters).rename("network_usd_per_node_quarter"),
+        spine_usd_per_node_quarter=(fabric["spine_usd_per_node"].astype(float) / quarters)
+        .rename("spine_usd_per_node_quarter"),
+        leaf_kw_per_node=fabric["leaf_kw_per_node"].astype(float).rename("leaf_kw_per_node"),
+        spine_kw_per_node=fabric["spine_kw_per_node"].astype(float).rename("spine_kw_per_node"),
+        nodes_per_su=fabric["nodes_per_su"].astype(int).rename("nodes_per_su"),
+    )
+
+
+def spans_scalable_units(min_nodes, nodes_per_su):
+    """Whether a training run needs the spine: its minimum footprint (min_nodes, from memory and parallelism) is
+    more than one scalable unit. 40 nodes on 32-node SUs: yes; 32: no (it is scheduled inside one SU)."""
+    return min_nodes > nodes_per_su
+
+
+@dataclass(frozen=True)
+class StorageCosts:
+    """Storage (docs/datacenter-2026.md "Fabric and storage"): a workload's storage_tb is held where it runs, for
+    the quarters it runs, in proportion to its share there: an inference service's share at a site is the tokens/s
+    it serves there ÷ its demand that quarter; a training run's is 1 at its pool's site in each quarter it works.
+      usd_per_tb_quarter   by site: storage_usd_per_tb_quarter (0 where empty), into the storage_usd line
+      kw_per_tb            by site: storage_kw_per_pb / 1,000 (0 where empty), IT kW: × PUE against the power cap
+                           at owned sites, energy paid at owned sites, carbon everywhere (like a node's draw)
+      storage_tb           by workload, those with storage_tb > 0 only
+    """
+
+    usd_per_tb_quarter: pd.Series
+    kw_per_tb: pd.Series
+    storage_tb: pd.Series
+
+
+TB_PER_PB = 1_000.0
+
+
+def build_storage_costs(scenario: Scenario) -> StorageCosts | None:
+    """The scenario's storage columns as prices (see StorageCosts); None when no workload states storage_tb > 0
+    or no site prices it or gives its power (then the program is the one without storage)."""
+    workloads, sites = scenario.workloads, scenario.sites
+    if "storage_tb" not in workloads.columns:
+        return None
+    tb = workloads["storage_tb"].astype(float)
+    tb = tb[tb > 0].rename("storage_tb").rename_axis("workload")
+    usd = (sites["storage_usd_per_tb_quarter"] if "storage_usd_per_tb_quarter" in sites.columns
+           else pd.Series(np.nan, index=sites.index)).astype(float).fillna(0.0)
+    kw = (sites["storage_kw_per_pb"] if "storage_kw_per_pb" in sites.columns
+          else pd.Series(np.nan, index=sites.index)).astype(float).fillna(0.0) / TB_PER_PB
+    if tb.empty or not ((usd > 0) | (kw > 0)).any():
+        return None
+    return StorageCosts(usd_per_tb_quarter=usd.rename("usd_per_tb_quarter").rename_axis("site"),
+                        kw_per_tb=kw.rename("kw_per_tb").rename_axis("site"), storage_tb=tb)
+
+
+def site_energy_rates(sites: pd.DataFrame) -> pd.DataFrame:
+    """By site, what one IT kW held for a quarter costs: kwh (pue × 2,190 h), usd (that × the charged price: 0 at
+    cloud sites) and carbon_t (that × gCO2/kWh / 10^6): the rates fabric and storage kW are priced at."""
+    kwh = kwh_per_it_kw_quarter(sites["pue"].astype(float))
+    return pd.DataFrame({"kwh": kwh, "usd": kwh * charged_usd_per_kwh(sites),
+                         "carbon_t": kwh * tco2_per_kwh(sites["gco2_per_kwh"].astype(float))}).rename_axis("site")

@@ -11,7 +11,7 @@ import pandas as pd
 
 from models.cost_parameters import USD_LINES
 from models.formulation import PlanModel
-from models.money import facility_kw, in_service_quarter
+from models.money import facility_kw, facility_kwh_per_quarter, in_service_quarter
 from models.plan_schema import table_columns
 from models.quarters import Horizon
 from models.scenario import Scenario
@@ -80,8 +80,26 @@ def extract_tables(model: PlanModel, scenario: Scenario, x: np.ndarray) -> dict[
         tables["facility"] = facility_table(model, x, horizon)
     if "contract_signings" in lp.variables:
         tables["contracts"] = contract_table(model, x, horizon)
+    if model.storage_share is not None:
+        tables["storage"] = storage_table(model, scenario, x)
     tables["costs"] = cost_table(model, x, horizon)
     return tables
+
+
+def storage_table(model: PlanModel, scenario: Scenario, x: np.ndarray) -> pd.DataFrame:
+    """PLAN.json's `storage`: each workload's share of its storage_tb held at each site each quarter, its IT kW,
+    kWh (× PUE × 2,190 h, models/money.py) and $ (docs/datacenter-2026.md "Fabric and storage")."""
+    storage = model.storage_costs
+    share = model.lp.evaluate(model.storage_share, x).groupby(level=["quarter", "workload", "site"]).sum()
+    share = share[share > NEGLIGIBLE].rename("share").reset_index()
+    share["storage_tb"] = storage.storage_tb.reindex(share["workload"]).to_numpy()
+    held_tb = share["storage_tb"] * share["share"]
+    share["storage_kw"] = held_tb * storage.kw_per_tb.reindex(share["site"]).to_numpy()
+    pue = scenario.sites["pue"].reindex(share["site"]).to_numpy(dtype=float)
+    share["energy_kwh"] = facility_kwh_per_quarter(facility_kw(share["storage_kw"], pue))
+    share["storage_usd"] = held_tb * storage.usd_per_tb_quarter.reindex(share["site"]).to_numpy()
+    share = share.sort_values(["quarter", "workload", "site"])
+    return _label(share, scenario.horizon, ("quarter",))[table_columns("storage")]
 
 
 def contract_table(model: PlanModel, x: np.ndarray, horizon: Horizon) -> pd.DataFrame:

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from models.cost_parameters import (COST_LINES, USD_LINES, ContractCosts, CostParameters, FacilityCosts,
-                                    build_contract_costs, build_cost_parameters, build_facility_costs)
+from models.cost_parameters import (COST_LINES, USD_LINES, ContractCosts, CostParameters, FabricCosts, FacilityCosts,
+                                    StorageCosts, build_contract_costs, build_cost_parameters, build_facility_costs,
+                                    build_fabric_costs, build_storage_costs, site_energy_rates,
+                                    spans_scalable_units)
 from models.lp import Expr, LinearProgram, Variables
 from models.money import facility_kw
 from models.quarters import HOURS_PER_QUARTER
@@ -39,6 +41,9 @@ class PlanModel:
     cost_parameters: CostParameters  # the per-unit prices the costs were built from
     facility_costs: FacilityCosts | None = None  # build-out options' prices (None: the scenario has none)
     contract_costs: ContractCosts | None = None  # committed-capacity offers' prices (None: the scenario has none)
+    fabric_costs: FabricCosts | None = None  # the fabric table's prices (None: the scenario has none)
+    storage_costs: StorageCosts | None = None  # storage prices (None: no workload needs priced storage)
+    storage_share: Expr | None = None  # by (quarter, workload, site, sku): the share of storage_tb held there
 
 
 def build_plan_model(scenario: Scenario, sets: PlanningSets, strict: bool = False, elastic_caps: bool = False,
@@ -68,13 +73,24 @@ def build_plan_model(scenario: Scenario, sets: PlanningSets, strict: bool = Fals
     add_replica_constraints(lp, busy, nodes, sets)
     facility = build_facility_costs(facility_options_of(scenario)) if sets.facility_builds is not None else None
     builds, built = add_facility_constraints(lp, sets, facility)
-    add_power_constraints(lp, nodes, scenario, elastic=elastic_caps, built=built, facility=facility)
+    fabric = fabric_of(scenario)
+    storage = build_storage_costs(scenario)
+    spanning = spanning_busy(lp, busy, sets, fabric)
+    share = add_storage_shares(lp, busy, sets, storage)
+    extra_it_kw = fabric_and_storage_it_kw(spanning, share, fabric, storage, scenario)
+    add_power_constraints(lp, nodes, scenario, elastic=elastic_caps, built=built, facility=facility, fabric=fabric,
+                          extra_it_kw=extra_it_kw)
     add_rack_constraints(lp, nodes, scenario, elastic=elastic_caps, built=built, facility=facility)
     add_budget_constraints(lp, orders, scenario, elastic=elastic_caps)
 
     prices = build_cost_parameters(scenario)
     it_kw = it_power_kw(nodes, busy_nodes, prices)
-    costs = cost_lines(prices, scenario, sets, orders, rentals, owned_nodes, nodes, busy_nodes, unmet, left)
+    if spanning is not None:
+        it_kw = it_kw + (spanning * fabric.spine_kw_per_node).sum("workload")
+    costs = cost_lines(prices, scenario, sets, orders, rentals, owned_nodes, nodes, busy_nodes, unmet, left,
+                       extra_it_kw=extra_it_kw)
+    add_network_costs(costs, prices, fabric, orders, owned_nodes, spanning, sets)
+    add_storage_costs(costs, storage, share, sets)
     if builds is not None:
         add_facility_costs(costs, prices, facility, builds, built, sets)
     if signings is not None:
@@ -82,7 +98,7 @@ def build_plan_model(scenario: Scenario, sets: PlanningSets, strict: bool = Fals
     lp.minimize(discounted_total(costs, prices.discount_factor))
     return PlanModel(lp=lp, sets=sets, nodes=nodes, busy_nodes=busy_nodes, it_kw=it_kw, costs=costs,
                      strict=strict, cost_parameters=prices, facility_costs=facility,
-                     contract_costs=contract_prices)
+                     contract_costs=contract_prices, fabric_costs=fabric, storage_costs=storage, storage_share=share)
 
 
 def busy_upper_bounds(sets: PlanningSets, scenario: Scenario, physical: bool = True) -> np.ndarray:
@@ -256,12 +272,22 @@ def _added_by_facility(built: Expr | None, facility: FacilityCosts | None, per_u
 
 
 def add_power_constraints(lp: LinearProgram, nodes: Expr, scenario: Scenario, elastic: bool = False,
-                          built: Expr | None = None, facility: FacilityCosts | None = None) -> None:
-    """Σ_k node_kw[k] · pue[s] · nodes[t,s,k] ≤ power_mw[s] · 1,000 + Σ_{o at s} kw_per_unit[o] · built[t,o]
-    ∀ t, owned s (all nodes at full load; the last term only with facility options)."""
+                          built: Expr | None = None, facility: FacilityCosts | None = None,
+                          fabric: FabricCosts | None = None, extra_it_kw: Expr | None = None) -> None:
+    """Σ_k (node_kw[k] + leaf_kw[k]) · pue[s] · nodes[t,s,k] + pue[s] · extra_it_kw[t,s]
+    ≤ power_mw[s] · 1,000 + Σ_{o at s} kw_per_unit[o] · built[t,o]   ∀ t, owned s (all nodes at full load; leaf_kw
+    only with a fabric table, extra_it_kw the spine and storage kW (fabric_and_storage_it_kw), the last term only
+    with facility options)."""
     sites = scenario.sites[scenario.sites["kind"] == "owned"]
-    full_load_kw = facility_kw(scenario.catalog["node_kw"], sites["pue"], nodes=_at_sites(nodes, sites.index))
+    node_kw = scenario.catalog["node_kw"]
+    if fabric is not None:
+        node_kw = node_kw + fabric.leaf_kw_per_node.reindex(node_kw.index).fillna(0.0)
+    full_load_kw = facility_kw(node_kw, sites["pue"], nodes=_at_sites(nodes, sites.index))
     used_kw = full_load_kw.sum("sku")
+    if extra_it_kw is not None:
+        owned_extra = _at_sites(extra_it_kw, sites.index)
+        if len(owned_extra.terms) or len(owned_extra.const):
+            used_kw = used_kw + facility_kw(1.0, sites["pue"], nodes=owned_extra)
     added = _added_by_facility(built, facility, "kw_per_unit")
     if added is not None:
         used_kw = used_kw - added
@@ -290,6 +316,140 @@ def add_rack_constraints(lp: LinearProgram, nodes: Expr, scenario: Scenario, ela
     if added is not None:
         used = used - added
     lp.add_constraints("racks", used, "<=", sites["racks"], elastic=elastic)
+
+
+MIN_RUNNING_NODE_EQUIVALENTS = 1e-3  # a training quarter that holds storage does at least this much work
+
+
+def fabric_of(scenario: Scenario) -> FabricCosts | None:
+    """The scenario's fabric prices, None without a fabric table (the program is then the one without fabric)."""
+    fabric = getattr(scenario, "fabric", None)
+    return None if fabric is None or fabric.empty else build_fabric_costs(fabric, scenario.catalog)
+
+
+MIN_SPAN_EXCESS_NODE_EQUIVALENTS = 1e-3  # a quarter that spans SUs keeps more than nodes_per_su + this busy
+
+
+def spanning_busy(lp: LinearProgram, busy: Variables, sets: PlanningSets, fabric: FabricCosts | None) -> Expr | None:
+    """The busy node-equivalents of training that spans scalable units, by (quarter, workload, site, sku), owned
+    sites only (docs/datacenter-2026.md; a rent includes the provider's spine). None when there are none.
+
+    A run spans in a quarter when its footprint cannot stay inside one SU of nodes_per_su[k] nodes: always when
+    min_nodes[w,k] > nodes_per_su[k] (spans_scalable_units; those rows need no decision), else exactly when
+    busy[t,w,s,k] > nodes_per_su[k] (more node-equivalents than one SU holds all quarter). For the latter, with
+    span ∈ {0,1}, U = nodes_per_su, B the busy bound (busy_upper_bounds) and ε = 10⁻³:
+    busy ≤ U + (B − U)·span;   busy ≥ (U + ε)·span;   0 ≤ spanned ≤ busy;   spanned ≤ B·span;
+    spanned ≥ busy − B·(1 − span): spanned = busy when the run spans, 0 when it does not."""
+    if fabric is None:
+        return None
+    keys = ["quarter", "workload", "site", "sku"]
+    p = sets.placements
+    rows = p[(p["kind"] == "training") & p["site"].isin(sets.owned_sites) & p["sku"].isin(fabric.nodes_per_su.index)]
+    if rows.empty:
+        return None
+    per_su = fabric.nodes_per_su.reindex(rows["sku"]).to_numpy(dtype=float)
+    index = pd.MultiIndex.from_frame(rows[keys])
+    bound = pd.Series(lp.upper[busy.positions], index=busy.index).reindex(index).to_numpy()
+    always = spans_scalable_units(rows["min_nodes"].to_numpy(dtype=float), per_su)
+    maybe = ~always & (bound > per_su + MIN_SPAN_EXCESS_NODE_EQUIVALENTS)
+    parts = []
+    if always.any():
+        parts.append(busy.expr().select(rows.loc[always, keys]))
+    if maybe.any():
+        chosen = index[maybe]
+        su, most = (pd.Series(values[maybe], index=chosen) for values in (per_su, bound))
+        span = lp.add_variables("spine_span", chosen, upper=1.0, integer=True)
+        spanned = lp.add_variables("spine_busy", chosen, upper=most.to_numpy())
+        run = busy.expr().select(rows.loc[maybe, keys])
+        lp.add_constraints("spine_span_above", run - span.expr().mul(most - su), "<=", su)
+        lp.add_constraints("spine_span_below", run - span.expr().mul(su + MIN_SPAN_EXCESS_NODE_EQUIVALENTS),
+                           ">=", 0.0)
+        lp.add_constraints("spine_busy_at_most", spanned.expr() - run, "<=", 0.0)
+        lp.add_constraints("spine_busy_off", spanned.expr() - span.expr().mul(most), "<=", 0.0)
+        lp.add_constraints("spine_busy_on", spanned.expr() - run - span.expr().mul(most), ">=", -most)
+        parts.append(spanned.expr())
+    if not parts:
+        return None
+    return parts[0] + parts[1] if len(parts) == 2 else parts[0]
+
+
+def add_storage_shares(lp: LinearProgram, busy: Variables, sets: PlanningSets,
+                       storage: StorageCosts | None) -> Expr | None:
+    """share[t,w,s,k], the part of a workload's storage_tb held at s in quarter t (cost_parameters.StorageCosts):
+    inference: tokens_per_s_per_node[w,k] · busy[t,w,s,k] / demand[t,w] (its served share);
+    training: active[t,w,s,k] (1 in each quarter the run works in its pool), with
+    busy[t,w,s,k] ≥ min(10⁻³, bound) · active[t,w,s,k] so a quarter holding storage is one the run works in.
+    None without storage (the program is then the one without it)."""
+    if storage is None:
+        return None
+    keys = ["quarter", "workload", "site", "sku"]
+    p = sets.placements
+    held = p[p["workload"].isin(storage.storage_tb.index)]
+    parts = []
+    inference = held[held["kind"] == "inference"]
+    if len(inference):
+        demand = sets.demand.reindex(pd.MultiIndex.from_frame(inference[["quarter", "workload"]])).to_numpy()
+        rate = inference["tokens_per_s_per_node"].to_numpy(dtype=float)
+        served_share = np.where(demand > 0, rate / np.where(demand > 0, demand, 1.0), np.nan)
+        parts.append(busy.expr().mul(pd.Series(served_share, index=pd.MultiIndex.from_frame(inference[keys])),
+                                     filter=True))
+    training = held[held["kind"] == "training"]
+    if len(training) and "training_active" in lp.variables:
+        active = lp.variables["training_active"].expr().select(training[keys])
+        bound = pd.Series(lp.upper[busy.positions], index=busy.index).reindex(pd.MultiIndex.from_frame(
+            training[keys]))
+        least = np.minimum(MIN_RUNNING_NODE_EQUIVALENTS, bound.to_numpy())
+        lp.add_constraints("storage_training_running", busy.expr().select(training[keys])
+                           - active.mul(pd.Series(least, index=bound.index)), ">=", 0.0)
+        parts.append(active)
+    if not parts:
+        return None
+    share = parts[0]
+    for part in parts[1:]:
+        share = share + part
+    return share
+
+
+def fabric_and_storage_it_kw(spanning: Expr | None, share: Expr | None, fabric: FabricCosts | None,
+                             storage: StorageCosts | None, scenario: Scenario) -> Expr | None:
+    """IT kW by (quarter, site) beyond the nodes' own draw and their leaf share: spine_kw[k] · spanning busy
+    node-equivalents + storage_tb[w] · kw_per_tb[s] · share[t,w,s,k]. None when there is neither."""
+    parts = []
+    if spanning is not None:
+        parts.append((spanning * fabric.spine_kw_per_node).sum("workload", "sku"))
+    if share is not None:
+        parts.append((share * storage.storage_tb * storage.kw_per_tb).sum("workload", "sku"))
+    if not parts:
+        return None
+    return parts[0] + parts[1] if len(parts) == 2 else parts[0]
+
+
+def add_network_costs(costs: dict[str, Expr], prices: CostParameters, fabric: FabricCosts | None,
+                      orders: Variables, owned_nodes: Expr, spanning: Expr | None, sets: PlanningSets) -> None:
+    """network_usd[t] (docs/datacenter-2026.md "Fabric and storage"), owned nodes only:
+    depreciation mode Σ_{s,k} network_usd_per_node_quarter[k] · owned[t,s,k] (fleet included), cash mode
+    Σ_{s,k} leaf_usd[k] · orders[t,s,k]; either mode + Σ spine_usd_per_node_quarter[k] · spanning busy[t,w,s,k] at
+    owned sites."""
+    if fabric is None:
+        return
+    if prices.charges_depreciation:
+        line = owned_nodes.mul(fabric.network_usd_per_node_quarter, filter=True).sum("site", "sku")
+    else:
+        paid = orders.expr().mul(fabric.network_usd_per_node_ordered, filter=True).sum("site", "sku")
+        line = paid.join(pd.DataFrame({"order_quarter": sets.quarters.to_numpy(),
+                                       "quarter": sets.quarters.to_numpy()})).sum("order_quarter")
+    if spanning is not None:  # owned sites only (spanning_busy)
+        line = line + (spanning * fabric.spine_usd_per_node_quarter).sum("workload", "site", "sku")
+    costs["network_usd"] = _by_quarter(costs["network_usd"] + line, sets)
+
+
+def add_storage_costs(costs: dict[str, Expr], storage: StorageCosts | None, share: Expr | None,
+                      sets: PlanningSets) -> None:
+    """storage_usd[t] = Σ_{w,s,k} storage_tb[w] · usd_per_tb_quarter[s] · share[t,w,s,k]."""
+    if storage is None or share is None:
+        return
+    line = (share * storage.storage_tb * storage.usd_per_tb_quarter).sum("workload", "site", "sku")
+    costs["storage_usd"] = _by_quarter(costs["storage_usd"] + line, sets)
 
 
 def add_facility_costs(costs: dict[str, Expr], prices: CostParameters, facility: FacilityCosts,
@@ -323,10 +483,12 @@ def it_power_kw(nodes: Expr, busy_nodes: Expr, prices: CostParameters) -> Expr:
 
 def cost_lines(prices: CostParameters, scenario: Scenario, sets: PlanningSets, orders: Variables, rentals: Variables,
                owned_nodes: Expr, nodes: Expr, busy_nodes: Expr, unmet: Variables | None,
-               left: Variables | None) -> dict[str, Expr]:
+               left: Variables | None, extra_it_kw: Expr | None = None) -> dict[str, Expr]:
     """Every cost line by quarter (undiscounted), in COST_LINES order: decisions × the per-unit prices.
 
     The conventions themselves (what a node, an order, a kWh costs) live in models/cost_parameters.py.
+    `extra_it_kw` (by quarter, site: spine and storage) adds its kWh, $ and tCO2 at the site's rates; network_usd
+    and storage_usd start at 0 (add_network_costs, add_storage_costs fill them).
     """
     per_quarter = {}
     if prices.charges_depreciation:
@@ -345,6 +507,12 @@ def cost_lines(prices: CostParameters, scenario: Scenario, sets: PlanningSets, o
                                                 prices.energy_usd_per_busy_node)
     per_quarter["carbon_t"] = _idle_plus_busy(nodes, busy_nodes, prices.carbon_t_per_idle_node,
                                               prices.carbon_t_per_busy_node)
+    if extra_it_kw is not None:
+        rates = site_energy_rates(scenario.sites)
+        for line, rate in (("energy_kwh", "kwh"), ("energy_usd", "usd"), ("carbon_t", "carbon_t")):
+            per_quarter[line] = per_quarter[line] + (extra_it_kw * rates[rate]).sum("site")
+    per_quarter["network_usd"] = _zero_by_quarter(sets)
+    per_quarter["storage_usd"] = _zero_by_quarter(sets)
     per_quarter["carbon_usd"] = per_quarter["carbon_t"] * prices.carbon_usd_per_t
     per_quarter["unmet_usd"] = ((unmet.expr() * prices.unmet_usd_per_unit).sum("workload")
                                 if unmet is not None else _zero_by_quarter(sets))

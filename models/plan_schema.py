@@ -82,6 +82,13 @@ energy_kwh              | number  | kWh              | IT power × PUE × 2,190 
 energy_usd              | number  | $                | owned sites' energy_kwh × usd_per_kwh (cloud energy is in
                         |         |                  | the rent)
 maintenance_usd         | number  | $                | maint_frac_per_year × price_usd / 4 per owned node in service
+network_usd             | number  | $                | the fabric owned nodes bring (docs/datacenter-2026.md): leaf
+                        |         |                  | $ like the node's price (per node ordered in cash mode, / (life
+                        |         |                  | × 4) per node in service otherwise), spine $ / (life × 4) per
+                        |         |                  | busy node-equivalent of runs spanning scalable units; 0 without
+                        |         |                  | a fabric table
+storage_usd             | number  | $                | storage_tb × storage_usd_per_tb_quarter × the workload's share
+                        |         |                  | at the site (docs/datacenter-2026.md); 0 without storage inputs
 carbon_t                | number  | tCO2             | energy_kwh × gco2_per_kwh, owned and cloud sites
 carbon_usd              | number  | $                | carbon_t × carbon_usd_per_t
 unmet_usd               | number  | $                | unmet units × unmet_usd_per_unit
@@ -89,7 +96,7 @@ unfinished_training_usd | number  | $                | unfinished runs' cost_usd
 total_usd               | number  | $                | the quarter's $ cost lines added up
 discounted_usd          | number  | discounted $     | total_usd × discount_factor
 spend_usd               | number  | $                | spend lines added up: capex, depreciation, rent, energy,
-                        |         |                  | maintenance, carbon
+                        |         |                  | maintenance, network, storage, carbon
 penalty_usd             | number  | $                | shortfall penalties added up: unmet demand, unfinished training
 charged_in_horizon_usd  | number  | $                | what the cost lines charge for the order inside the horizon:
                         |         |                  | depreciation mode, price_usd / (life_years × 4) per node per
@@ -124,6 +131,12 @@ slo_replicas            | number  | replicas         | whole replicas its TTFT q
 utilisation_cap         | number  | fraction         | a / c: the share of the roofline a busy node-equivalent serves
 sized_by                | text    |                  | slo where the SLO needs more whole replicas than throughput,
                         |         |                  | else throughput
+storage_tb              | number  | TB               | the workload's storage_tb (workloads.csv)
+share                   | number  | fraction         | the part of it held at the site that quarter: inference,
+                        |         |                  | tokens/s served there ÷ demand; training, 1 in a quarter the run
+                        |         |                  | works in its pool there
+storage_kw              | number  | kW               | IT power of that storage: storage_tb × share ×
+                        |         |                  | storage_kw_per_pb / 1,000
 """
 
 
@@ -144,7 +157,8 @@ def _parse_columns(table: str) -> dict[str, Field]:
 _COLUMNS = _parse_columns(_COLUMN_TABLE)
 # Columns added after plans were first written: readers tolerate their absence from an older plan.
 _COLUMNS.update({name: dataclasses.replace(_COLUMNS[name], required=False)
-                 for name in ("spend_usd", "penalty_usd", "charged_in_horizon_usd", "book_value_end_usd")})
+                 for name in ("spend_usd", "penalty_usd", "charged_in_horizon_usd", "book_value_end_usd",
+                              "network_usd", "storage_usd")})
 QUARTER_COLUMN = _COLUMNS["quarter"]
 
 
@@ -168,7 +182,7 @@ PLAN_FIELDS: tuple[Field, ...] = (
     Field("solver", TEXT, "", "the backend that solved it"),
     Field("objective_usd", NUMBER, "discounted $", "discounted TCO = Σ costs.discounted_usd"),
     Field("discounted_spend_usd", NUMBER, "discounted $", "the objective's spend lines (capex, depreciation, rent, "
-          "energy, maintenance, carbon), discounted", required=False),
+          "energy, maintenance, network, storage, carbon), discounted", required=False),
     Field("discounted_penalty_usd", NUMBER, "discounted $", "the objective's shortfall penalties (unmet demand, "
           "unfinished training), discounted; discounted_spend_usd + discounted_penalty_usd = objective_usd exactly",
           required=False),
@@ -247,6 +261,11 @@ PLAN_FIELDS: tuple[Field, ...] = (
           "quarter's demand", required=False,
           members=_columns("quarter", "workload", "sku", "throughput_replicas", "slo_replicas", "utilisation_cap",
                            "sized_by")),
+    Field("storage", RECORDS, "", "only for a scenario with priced storage (docs/datacenter-2026.md): where each "
+          "workload's storage is held each quarter; storage_usd adds up to costs.storage_usd, energy_kwh is in "
+          "costs.energy_kwh", required=False,
+          members=_columns("quarter", "workload", "site", "storage_tb", "share", "storage_kw", "energy_kwh",
+                           "storage_usd")),
     Field("stochastic", OBJECT, "discounted $", "only from `plan --stochastic N`: the two-stage solve on N sampled "
                                                 "futures (manual, Stochastic planning)", required=False, members=(
               Field("samples", NUMBER, "futures", "futures solved on (evaluate's sampler, futures 0 … N−1)"),
@@ -335,11 +354,11 @@ PLAN_FIELDS: tuple[Field, ...] = (
               Field("myopia_cost_pct", NUMBER, "fraction", "myopia_cost_usd / perfect_foresight_objective_usd"))),
 )
 # Optional fields only some plans carry; every other field is always written.
-WRITTEN_WHEN_SET = ("stochastic", "replan", "myopic", "facility", "contracts", "slo")
+WRITTEN_WHEN_SET = ("stochastic", "replan", "myopic", "facility", "contracts", "slo", "storage")
 # Documented in docs/datacenter-2026.md (markdown_table(datacenter_2026=True)), not in docs/outputs.md's table.
-DATACENTER_2026_FIELDS = ("facility", "contracts")
+DATACENTER_2026_FIELDS = ("facility", "contracts", "storage")
 DATACENTER_2026_COLUMNS = ("option", "facility_units", "reason", "contract", "contract_blocks", "term_end",
-                           "commitment_usd")
+                           "commitment_usd", "storage_tb", "share", "storage_kw")
 FIELDS = {f.name: f for f in PLAN_FIELDS}
 
 

@@ -196,6 +196,8 @@ def batch_outcome(params: RiskParams, a: RiskArrays, noise: Noise) -> Outcome:
         "on_demand_usd": sum_first(on_demand * on_demand_usd_per_unit[:, :, None]),
         "energy_usd": sum_first(kwh * usd_per_kwh[s][:, None, :]),
         "maintenance_usd": (owned_nodes * (u.maintenance_usd_per_node_quarter * price)[k][:, None]).sum(axis=0),
+        "network_usd": a.fixed_network_usd,
+        "storage_usd": a.fixed_storage_usd,
         "carbon_usd": sum_first(kwh * pools.carbon_t_per_kwh[:, :, None]) * params.carbon_usd_per_t,
         "unmet_usd": sum_first(penalty * unmet),
         "unfinished_training_usd": a.unfinished_training_usd,

@@ -147,6 +147,10 @@ class RiskArrays:
     fixed_capex_usd: np.ndarray = _dims("quarter")
     fixed_depreciation_usd: np.ndarray = _dims("quarter")
     fixed_rent_usd: np.ndarray = _dims("quarter")
+    # The plan's own network and storage lines (docs/datacenter-2026.md "Fabric and storage"), charged as they are
+    # in every future: the leaf follows the plan's nodes; spine and storage are held at the plan's placement.
+    fixed_network_usd: np.ndarray = _dims("quarter")
+    fixed_storage_usd: np.ndarray = _dims("quarter")
     unit_costs: UnitCosts
     pools: PoolArrays
     orders: OrderArrays
@@ -394,7 +398,19 @@ def fixed_charges(scenario: Scenario, plan: dict, charges_depreciation: bool) ->
         for row in signed:
             first, last = (int(q) for q in _quarter_numbers([row["in_service"], row["term_end"]], horizon))
             rent[first:last + 1] += float(row["contract_blocks"]) * contracts.usd_per_block_quarter[row["contract"]]
-    return {"fixed_capex_usd": capex, "fixed_depreciation_usd": depreciation, "fixed_rent_usd": rent}
+    lines = _plan_cost_lines(plan, horizon, ("network_usd", "storage_usd"))
+    return {"fixed_capex_usd": capex, "fixed_depreciation_usd": depreciation, "fixed_rent_usd": rent,
+            "fixed_network_usd": lines["network_usd"], "fixed_storage_usd": lines["storage_usd"]}
+
+
+def _plan_cost_lines(plan: dict, horizon, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """By quarter, PLAN.json's `costs` lines `names` (zeros where a plan lacks the line: older plans)."""
+    out = {name: np.zeros(horizon.quarters) for name in names}
+    for row in plan.get("costs") or []:
+        quarter = int(_quarter_numbers([row["quarter"]], horizon)[0])
+        for name in names:
+            out[name][quarter] += float(row.get(name) or 0.0)
+    return out
 
 
 def _orders(purchases: pd.DataFrame, pool_index: pd.MultiIndex, sku_list: list[str], horizon) -> OrderArrays:

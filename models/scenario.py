@@ -48,7 +48,8 @@ class SolverOptions:
 
 
 # The scenario file's vocabulary, named by the types that hold it (a section's keys are its fields, in order).
-TABLE_KEYS = ("catalog", "sites", "fleet", "workloads", "demand", "throughput", "facility_options", "contracts")
+TABLE_KEYS = ("catalog", "sites", "fleet", "workloads", "demand", "throughput", "facility_options", "contracts",
+              "fabric")
 FINANCE_KEYS = tuple(f.name for f in fields(Finance))
 PLANNING_KEYS = ("headroom",)
 SOLVER_KEYS = tuple(f.name for f in fields(SolverOptions))
@@ -60,6 +61,8 @@ FACILITY_OPTION_COLUMNS = ("site", "racks", "power_mw", "price_usd", "lead_quart
                            "max_units", "source")
 CONTRACT_COLUMNS = ("site", "sku", "term_quarters", "usd_per_gpu_hour", "min_nodes", "available_from",
                     "lead_quarters", "max_blocks", "source")
+FABRIC_COLUMNS = ("nodes_per_su", "leaf_usd_per_node", "leaf_kw_per_node", "spine_usd_per_node",
+                  "spine_kw_per_node", "source")
 _TEXT_COLUMNS = ("site", "sku", "source")
 
 
@@ -77,6 +80,11 @@ def no_facility_options() -> pd.DataFrame:
 def no_contracts() -> pd.DataFrame:
     """A scenario without committed-capacity offers: no contracts."""
     return _no_rows(CONTRACT_COLUMNS, "contract")
+
+
+def no_fabric() -> pd.DataFrame:
+    """A scenario without a fabric table: no network cost or power (docs/datacenter-2026.md)."""
+    return _no_rows(FABRIC_COLUMNS, "sku")
 
 
 class OverrideRecord(Protocol):
@@ -112,6 +120,8 @@ class Scenario:
     facility_options: pd.DataFrame = field(default_factory=no_facility_options)
     # Committed-capacity offers by contract (docs/datacenter-2026.md); empty: no contracts.
     contracts: pd.DataFrame = field(default_factory=no_contracts)
+    # Cluster fabric by sku (docs/datacenter-2026.md "Fabric and storage"); empty: no network cost or power.
+    fabric: pd.DataFrame = field(default_factory=no_fabric)
 
     @property
     def quarters(self) -> list[str]:

@@ -42,6 +42,7 @@ SLO_RELATIVE_TOLERANCE = 1e-4
 # The line names are shared (what PLAN.json calls them); how each is computed below is the verifier's own copy.
 COST_LINES_USD = USD_LINES
 COST_COLUMNS = ("discount_factor", *COST_LINES, "total_usd", "discounted_usd")
+OPTIONAL_COST_LINES = ("network_usd", "storage_usd")  # docs/datacenter-2026.md "Fabric and storage"
 
 # Constraint id -> what it means, in words (the CLI prints these).
 CONSTRAINTS = {
@@ -173,7 +174,10 @@ def check_plan(scenario: Scenario, plan: dict, tolerance_usd: float = TOLERANCE_
     _check_orders(ledger, scenario, tables["purchases"], tol)
     _check_rentals(ledger, scenario, tables["rentals"], tol)
     contracts = _check_contracts(ledger, scenario, _contract_records(plan, horizon), tol)
-    grid = _nodes_in_service(scenario, tables["purchases"], tables["rentals"], tables["placement"], contracts)
+    spanning = _spanning_busy(scenario, performance, tables["placement"])
+    grid = _nodes_in_service(scenario, tables["purchases"], tables["rentals"], tables["placement"], contracts,
+                             spanning)
+    held = _storage_held(scenario, tables["placement"])
     _check_fleet_table(ledger, scenario, grid, tables["fleet"], tol)
     placement = _check_placement(ledger, scenario, performance, tables["placement"], tol)
     _check_capacity(ledger, scenario, grid, tol)
@@ -183,10 +187,10 @@ def check_plan(scenario: Scenario, plan: dict, tolerance_usd: float = TOLERANCE_
     _check_training(ledger, scenario, performance, placement, tables["unfinished"], tol)
     facility = _check_facility(ledger, scenario, _facility_records(plan, horizon), tol)
     _check_rack_fit(ledger, scenario, grid, tol)
-    _check_power_and_racks(ledger, scenario, grid, tol, facility)
+    _check_power_and_racks(ledger, scenario, grid, tol, facility, held)
     _check_budget(ledger, scenario, tables["purchases"], tol)
     costs = recompute_costs(scenario, grid, tables["purchases"], tables["unmet"], tables["unfinished"], facility,
-                            contracts)
+                            contracts, held)
     objective = _check_costs(ledger, costs, tables["costs"], plan, tol)
     labelled = costs.assign(quarter=horizon.labels)
     return Verification(violations=tuple(ledger.violations), checks=ledger.checks, costs=labelled,
@@ -210,6 +214,10 @@ def read_plan_tables(plan: dict, horizon) -> dict[str, pd.DataFrame]:
                 frame[column] = _typed_column(frame[column], kind, horizon)
             except ValueError as error:
                 problems.append(f"'{name}.{column}': {error}")
+        if name == "costs":  # lines added after plans were first written: an older plan charged none of them
+            for column in OPTIONAL_COST_LINES:
+                if records and all(column not in record for record in records):
+                    frame[column] = 0.0
         tables[name] = frame
     if problems:
         raise PlanFormatError(problems)
@@ -386,8 +394,10 @@ def _contract_terms(contracts: pd.DataFrame | None, n: int) -> pd.DataFrame:
 
 
 def _nodes_in_service(scenario: Scenario, purchases: pd.DataFrame, rentals: pd.DataFrame,
-                      placement: pd.DataFrame, contracts: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Every (quarter, site, sku) of the horizon with owned, rented, busy and total nodes."""
+                      placement: pd.DataFrame, contracts: pd.DataFrame | None = None,
+                      spanning: pd.Series | None = None) -> pd.DataFrame:
+    """Every (quarter, site, sku) of the horizon with owned, rented, busy and total nodes; `spanning` the busy
+    node-equivalents of runs that span scalable units (their spine draws kW)."""
     n = scenario.horizon.quarters
     keys = ["quarter", "site", "sku"]
     grid = pd.MultiIndex.from_product([pd.RangeIndex(n, name="quarter"), scenario.sites.index.rename("site"),
@@ -421,8 +431,65 @@ def _nodes_in_service(scenario: Scenario, purchases: pd.DataFrame, rentals: pd.D
     sku = scenario.catalog.reindex(grid["sku"])
     grid["it_kw"] = sku["node_kw"].to_numpy() * (sku["idle_frac"].to_numpy() * grid["nodes"].to_numpy()
                                                  + (1.0 - sku["idle_frac"].to_numpy()) * grid["busy"].to_numpy())
+    grid["spanning"] = (spanning.reindex(index, fill_value=0.0).to_numpy() if spanning is not None
+                        else np.zeros(len(grid)))
+    fabric = _fabric_by_sku(scenario).reindex(grid["sku"])
+    # docs/datacenter-2026.md: a node's leaf ports draw always, the spine per busy node-equivalent of a spanning run
+    grid["it_kw"] = grid["it_kw"] + fabric["leaf_kw_per_node"].to_numpy() * grid["nodes"].to_numpy() \
+        + fabric["spine_kw_per_node"].to_numpy() * grid["spanning"].to_numpy()
     grid["facility_kw"] = grid["it_kw"] * scenario.sites["pue"].reindex(grid["site"]).to_numpy()
     return grid
+
+
+def _fabric_by_sku(scenario: Scenario) -> pd.DataFrame:
+    """The fabric table by sku, every SKU of the catalog present (zeros where it has no row; no SKU spans)."""
+    fabric = getattr(scenario, "fabric", None)
+    columns = ["leaf_usd_per_node", "leaf_kw_per_node", "spine_usd_per_node", "spine_kw_per_node"]
+    frame = pd.DataFrame(0.0, index=scenario.catalog.index, columns=columns)
+    frame["nodes_per_su"] = np.inf
+    if fabric is not None and not fabric.empty:
+        frame.loc[fabric.index, columns] = fabric[columns].astype(float).to_numpy()
+        frame.loc[fabric.index, "nodes_per_su"] = fabric["nodes_per_su"].astype(float).to_numpy()
+    return frame
+
+
+def _spanning_busy(scenario: Scenario, performance: pd.DataFrame, placement: pd.DataFrame) -> pd.Series:
+    """By (quarter, site, sku): node-equivalents of training that spans scalable units at owned sites (docs/
+    datacenter-2026.md): a run whose minimum footprint exceeds one SU (min_nodes > nodes_per_su), or that keeps more
+    node-equivalents busy in the quarter than one SU holds. They need the spine."""
+    kind = scenario.workloads["kind"].reindex(placement["workload"]).to_numpy()
+    owned = (scenario.sites["kind"].reindex(placement["site"]) == "owned").to_numpy()
+    min_nodes = performance["min_nodes"].reindex(pd.MultiIndex.from_frame(placement[["workload", "sku"]])) \
+        .to_numpy(dtype=float)
+    per_su = _fabric_by_sku(scenario)["nodes_per_su"].reindex(placement["sku"]).to_numpy(dtype=float)
+    busy = placement["node_equivalents"].to_numpy(dtype=float)
+    wide = (np.nan_to_num(min_nodes, nan=0.0) > per_su) | (busy > per_su + TOLERANCE_NODES * np.maximum(1.0, per_su))
+    spans = (kind == "training") & owned & wide
+    return placement[spans].groupby(["quarter", "site", "sku"])["node_equivalents"].sum().astype(float)
+
+
+def _storage_held(scenario: Scenario, placement: pd.DataFrame) -> pd.DataFrame:
+    """(quarter, workload, site, tb, kw, usd): the storage each workload holds where it runs (docs/datacenter-2026.md):
+    an inference service's storage_tb × the tokens/s it serves there ÷ its demand; a training run's whole storage_tb
+    at its site in each quarter it has work there. kw = TB × storage_kw_per_pb / 1,000; usd = TB × $/TB-quarter."""
+    tb = scenario.workloads["storage_tb"] if "storage_tb" in scenario.workloads.columns else None
+    columns = ["quarter", "workload", "site", "tb", "kw", "usd"]
+    if tb is None or not (tb.fillna(0.0) > 0).any() or placement.empty:
+        return pd.DataFrame({c: pd.Series(dtype=float) for c in columns})
+    tb = tb.fillna(0.0).astype(float)
+    rows = placement[placement["workload"].map(tb).fillna(0.0).to_numpy() > 0]
+    by_site = rows.groupby(["quarter", "workload", "site"])["units"].sum().reset_index()
+    demand = scenario.demand.groupby(["quarter", "workload"])["tokens_per_s"].sum()
+    wanted = demand.reindex(pd.MultiIndex.from_frame(by_site[["quarter", "workload"]])).to_numpy(dtype=float)
+    inference = (scenario.workloads["kind"].reindex(by_site["workload"]) == "inference").to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(inference, by_site["units"].to_numpy() / wanted, 1.0)
+    held_tb = by_site["workload"].map(tb).to_numpy() * np.nan_to_num(share, nan=0.0, posinf=0.0)
+    sites = scenario.sites
+    usd = _site_column(sites, "storage_usd_per_tb_quarter").astype(float).fillna(0.0)
+    kw_per_pb = _site_column(sites, "storage_kw_per_pb").astype(float).fillna(0.0)
+    return by_site.assign(tb=held_tb, kw=held_tb * kw_per_pb.reindex(by_site["site"]).to_numpy() / 1_000.0,
+                          usd=held_tb * usd.reindex(by_site["site"]).to_numpy())[columns]
 
 
 def _check_fleet_table(ledger: _Ledger, scenario: Scenario, grid: pd.DataFrame, stated: pd.DataFrame,
@@ -835,20 +902,26 @@ def _facility_in_service(facility: pd.DataFrame, n: int) -> pd.DataFrame:
 
 
 def _check_power_and_racks(ledger: _Ledger, scenario: Scenario, grid: pd.DataFrame, tol: Tolerances,
-                           facility: pd.DataFrame | None = None) -> None:
+                           facility: pd.DataFrame | None = None, held: pd.DataFrame | None = None) -> None:
     """Σ_k node_kw · nodes · pue ≤ power_mw · 1,000 + built MW and Σ_k nodes / nodes_per_rack[s,k] ≤ racks + built
     racks, owned sites (nodes_per_rack[s,k] at the site's rack density, built capacity from the facility table)."""
     sites = scenario.sites
     owned = sites.index[sites["kind"] == "owned"]
     at_owned = grid[grid["site"].isin(owned)]
     sku = scenario.catalog.reindex(at_owned["sku"])
-    full_kw = at_owned["nodes"].to_numpy() * sku["node_kw"].to_numpy() * sites["pue"].reindex(
-        at_owned["site"]).to_numpy()
+    fabric = _fabric_by_sku(scenario).reindex(at_owned["sku"])
+    pue = sites["pue"].reindex(at_owned["site"]).to_numpy()
+    full_kw = (at_owned["nodes"].to_numpy() * (sku["node_kw"].to_numpy() + fabric["leaf_kw_per_node"].to_numpy())
+               + at_owned["spanning"].to_numpy() * fabric["spine_kw_per_node"].to_numpy()) * pue
     _, per_rack = _nodes_per_rack_at(scenario, at_owned["site"], at_owned["sku"])
     listed = sku["nodes_per_rack"].to_numpy(dtype=float)  # a node that fits no rack here is a rack_fit violation
     racks_used = at_owned["nodes"].to_numpy() / np.where(per_rack >= 1, per_rack, listed)
     by_site = at_owned.assign(full_kw=full_kw, racks_used=racks_used).groupby(["quarter", "site"])[
         ["full_kw", "racks_used"]].sum().reset_index()
+    if held is not None and len(held):  # storage kW × PUE where it is held
+        storage_kw = held.groupby(["quarter", "site"])["kw"].sum().reindex(
+            pd.MultiIndex.from_frame(by_site[["quarter", "site"]]), fill_value=0.0).to_numpy()
+        by_site["full_kw"] = by_site["full_kw"] + storage_kw * sites["pue"].reindex(by_site["site"]).to_numpy()
     cap_kw = sites["power_mw"].reindex(by_site["site"]).to_numpy() * KW_PER_MW
     racks = sites["racks"].reindex(by_site["site"]).to_numpy()
     built = _facility_in_service(facility, scenario.horizon.quarters)
@@ -885,7 +958,7 @@ def _check_budget(ledger: _Ledger, scenario: Scenario, purchases: pd.DataFrame, 
 
 def recompute_costs(scenario: Scenario, grid: pd.DataFrame, purchases: pd.DataFrame, unmet: pd.DataFrame,
                     unfinished: pd.DataFrame, facility: pd.DataFrame | None = None,
-                    contracts: pd.DataFrame | None = None) -> pd.DataFrame:
+                    contracts: pd.DataFrame | None = None, held: pd.DataFrame | None = None) -> pd.DataFrame:
     """Every cost line by quarter (index 0 … n−1), from docs/conventions.md and the plan's decisions."""
     catalog, sites, finance = scenario.catalog, scenario.sites, scenario.finance
     n = scenario.horizon.quarters
@@ -911,8 +984,33 @@ def recompute_costs(scenario: Scenario, grid: pd.DataFrame, purchases: pd.DataFr
     usd_per_kwh = np.where(site["kind"].to_numpy() == "owned", site["usd_per_kwh"].to_numpy(dtype=float), 0.0)
     per_node["energy_usd"] = kwh * np.nan_to_num(usd_per_kwh, nan=0.0)
     per_node["carbon_t"] = kwh * site["gco2_per_kwh"].to_numpy() / GRAMS_PER_TONNE
+    # The fabric (docs/datacenter-2026.md): an owned node's leaf priced like the node, the spine per busy
+    # node-equivalent of a spanning run at an owned site, over the node's life in quarters.
+    fabric = _fabric_by_sku(scenario).reindex(grid["sku"])
+    life_q = sku["life_years"].to_numpy() * QUARTERS_PER_YEAR
+    at_owned_site = site["kind"].to_numpy() == "owned"
+    spine = np.where(at_owned_site, grid["spanning"].to_numpy(), 0.0) * fabric["spine_usd_per_node"].to_numpy() \
+        / life_q
+    leaf = owned * fabric["leaf_usd_per_node"].to_numpy() / life_q if finance.capex_mode == "depreciation" else 0.0
+    per_node["network_usd"] = leaf + spine
+    per_node["storage_usd"] = 0.0
 
     costs = per_node.groupby("quarter").sum().reindex(quarters, fill_value=0.0)
+    if finance.capex_mode != "depreciation":  # cash mode: the leaf is paid with the order
+        leaf_usd = _fabric_by_sku(scenario)["leaf_usd_per_node"]
+        paid = (purchases["nodes"] * leaf_usd.reindex(purchases["sku"]).to_numpy()).groupby(purchases["quarter"]).sum()
+        costs["network_usd"] = costs["network_usd"] + paid.reindex(quarters, fill_value=0.0)
+    if held is not None and len(held):  # storage: $ and its kW's energy where it is held
+        here = sites.reindex(held["site"])
+        kwh_held = held["kw"].to_numpy() * here["pue"].to_numpy() * HOURS_PER_QUARTER
+        paid_kwh = np.where(here["kind"].to_numpy() == "owned", np.nan_to_num(here["usd_per_kwh"].to_numpy(
+            dtype=float), nan=0.0), 0.0)
+        by_quarter = pd.DataFrame({"quarter": held["quarter"].to_numpy(), "storage_usd": held["usd"].to_numpy(),
+                                   "energy_kwh": kwh_held, "energy_usd": kwh_held * paid_kwh,
+                                   "carbon_t": kwh_held * here["gco2_per_kwh"].to_numpy() / GRAMS_PER_TONNE}) \
+            .groupby("quarter").sum().reindex(quarters, fill_value=0.0)
+        for line in ("storage_usd", "energy_kwh", "energy_usd", "carbon_t"):
+            costs[line] = costs[line] + by_quarter[line]
     costs["capex_usd"] = capex.reindex(quarters, fill_value=0.0)
     committed = _contract_terms(contracts, n)
     if len(committed):  # committed capacity is rent, paid whether used or not (docs/datacenter-2026.md)
@@ -968,10 +1066,10 @@ def _check_costs(ledger: _Ledger, costs: pd.DataFrame, stated: pd.DataFrame, pla
     totals = plan["totals"]
     plan_usd = float(costs["total_usd"].abs().sum())
     for column in COST_COLUMNS[1:]:
-        if column not in totals:
+        if column not in totals and column not in OPTIONAL_COST_LINES:
             ledger.fail("totals", None, column, f"totals lack {column}", np.nan)
             continue
-        stated_total, total = _as_float(totals[column]), float(costs[column].sum())
+        stated_total, total = _as_float(totals.get(column, 0.0)), float(costs[column].sum())
         frame = pd.DataFrame({"line": [column]})
         if column.endswith("_usd"):
             _record_equal_money(ledger, "totals", frame, [stated_total], [total], tol, f"total {column}",

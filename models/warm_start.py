@@ -356,4 +356,9 @@ def _switch_on_active(model: PlanModel, x: np.ndarray) -> np.ndarray:
         if name == "training_active" and chosen is not None:
             on &= pd.MultiIndex.from_frame(labels[["workload", "site", "sku"]]).isin(chosen)
         x[block.positions] = on.astype(float)
+    if "spine_span" in lp.variables:  # a run spans scalable units where it keeps more busy than one SU holds
+        block = lp.variables["spine_span"]
+        busy = lp.value("busy", x).reindex(block.index).to_numpy()
+        per_su = model.fabric_costs.nodes_per_su.reindex(block.index.get_level_values("sku")).to_numpy(dtype=float)
+        x[block.positions] = (busy > per_su + ROUNDING_EPS).astype(float)
     return x

@@ -215,6 +215,7 @@ def plan_document(run: PlanRun, baselines: list[dict] | None = None, stochastic:
         **_facility_field(tables, scenario),
         **({"contracts": _records(tables["contracts"])} if "contracts" in tables else {}),
         **_slo_field(tables["placement"], run.built),
+        **({"storage": _records(tables["storage"])} if "storage" in tables else {}),
         **({"stochastic": stochastic} if stochastic is not None else {}),
     })
 

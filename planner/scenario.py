@@ -37,7 +37,7 @@ from planner.tables import printable, sha256_of
 from planner.validate import check_fleet_fits, check_references, check_runnable
 
 TOP_LEVEL_KEYS = ("name", "start", "quarters", "catalog", "sites", "fleet", "workloads", "demand",
-                  "throughput", "facility_options", "contracts", "finance", "planning", "solver", "risk", "extends",
+                  "throughput", "facility_options", "contracts", "fabric", "finance", "planning", "solver", "risk", "extends",
                   "overrides")
 
 # Sane bounds for the scenario's own numbers (the tables' bounds are on their columns in schema.py; docs/limits.md,
@@ -96,6 +96,7 @@ def load_scenario(path: str | Path, overrides: Mapping[str, object] | None = Non
         "throughput": (S.THROUGHPUT, False),
         "facility_options": (S.FACILITY_OPTIONS, False),
         "contracts": (S.CONTRACTS, False),
+        "fabric": (S.FABRIC, False),
     }
     tables: dict[str, pd.DataFrame] = {}
     raws = {}
@@ -161,6 +162,7 @@ def load_scenario(path: str | Path, overrides: Mapping[str, object] | None = Non
         throughput=_typed_throughput(tables["throughput"]),
         facility_options=_typed_facility_options(tables["facility_options"]),
         contracts=_typed_contracts(tables["contracts"]),
+        fabric=_typed_fabric(tables["fabric"]),
         finance=finance, headroom=headroom, solver=solver, risk=risk,
         input_files=input_files, input_sha256={role: sha256_of(file) for role, file in input_files.items()},
         warnings=tuple(warnings), chain=tuple(chain),
@@ -363,3 +365,15 @@ def _typed_contracts(frame: pd.DataFrame | None) -> pd.DataFrame:
     for col in ("term_quarters", "min_nodes", "available_from", "lead_quarters", "max_blocks"):
         contracts[col] = contracts[col].astype(int)
     return contracts
+
+
+def _typed_fabric(frame: pd.DataFrame | None) -> pd.DataFrame:
+    """Fabric by `sku`; empty $ and kW are 0 (the SKU brings none of it)."""
+    columns = [c.name for c in S.FABRIC.columns]
+    if frame is None or frame.empty:
+        frame = pd.DataFrame({c: pd.Series(dtype=object if c in ("sku", "source") else float) for c in columns})
+    fabric = frame[columns].set_index("sku")
+    for col in ("leaf_usd_per_node", "leaf_kw_per_node", "spine_usd_per_node", "spine_kw_per_node"):
+        fabric[col] = fabric[col].astype(float).fillna(0.0)
+    fabric["nodes_per_su"] = fabric["nodes_per_su"].astype(int)
+    return fabric

@@ -60,9 +60,17 @@ MAX_TTFT_S = 86_400  # a day: beyond any interactive or batch time-to-first-toke
 MAX_SERVICE_CV = 100  # coefficient of variation of output lengths; heavy-tailed chat logs stay below ~3
 MAX_KW_PER_RACK = 1e4  # the densest 2026 racks: GB300 NVL72 ~135-140 kW; Rubin Ultra NVL576 plans ~600 kW
 MAX_FACILITY_UNITS = 1e6
+# Fabric and storage (docs/datacenter-2026.md "Fabric and storage"): beyond these a value is a typo.
+MAX_NODES_PER_SU = 1e6  # DGX SuperPOD scales past 64 SUs of 32 nodes; an SU is at most a whole cluster
+MAX_FABRIC_USD_PER_NODE = 1e8  # an NVL72 rack's leaf + spine share is ~$0.6 M
+MAX_FABRIC_KW_PER_NODE = 1e3  # an NVL72 rack's optics and switch share is ~2-4 kW
+MAX_STORAGE_TB = 1e9  # an exabyte per workload
+MAX_STORAGE_USD_PER_TB_QUARTER = 1e5  # all-flash ~$30-60 per TB-quarter in 2026
+MAX_STORAGE_KW_PER_PB = 1e4  # all-flash ~3-10 kW per PB; disk ~10-20
 COOLING_TYPES = ("air", "liquid")  # docs/datacenter-2026.md: liquid = direct-to-chip liquid cooling
 # Bounds of the issue-21 columns, documented in docs/datacenter-2026.md's bounds table (not docs/limits.md's).
-DATACENTER_2026_COLUMNS = (("sites", "max_kw_per_rack"),)
+DATACENTER_2026_COLUMNS = (("sites", "max_kw_per_rack"), ("sites", "storage_usd_per_tb_quarter"),
+                           ("sites", "storage_kw_per_pb"), ("workloads", "storage_tb"))
 
 
 @dataclass(frozen=True)
@@ -122,6 +130,11 @@ SITES = TableSchema("sites", key=("site",), columns=(
     # docs/datacenter-2026.md: empty cooling = any SKU; empty max_kw_per_rack = no density limit.
     Column("cooling", "choice", required=False, in_header=False, choices=COOLING_TYPES),
     Column("max_kw_per_rack", "float", required=False, check=POSITIVE, in_header=False, high=MAX_KW_PER_RACK),
+    # docs/datacenter-2026.md "Fabric and storage": empty = storage there is free / draws no power.
+    Column("storage_usd_per_tb_quarter", "float", required=False, check=NON_NEGATIVE, in_header=False,
+           high=MAX_STORAGE_USD_PER_TB_QUARTER),
+    Column("storage_kw_per_pb", "float", required=False, check=NON_NEGATIVE, in_header=False,
+           high=MAX_STORAGE_KW_PER_PB),
 ))
 
 # Facility build-out options (docs/datacenter-2026.md): each unit built adds `racks` racks (of the site's cooling
@@ -173,6 +186,8 @@ WORKLOADS = TableSchema("workloads", key=("workload",), columns=(
     # A quantile SLO on queueing wait + prefill (docs/performance-model.md, "Sizing for a TTFT quantile").
     Column("ttft_quantile", "float", required=False, check=FRACTION_OPEN, in_header=False),
     Column("output_tokens_cv", "float", required=False, check=NON_NEGATIVE, in_header=False, high=MAX_SERVICE_CV),
+    # docs/datacenter-2026.md "Fabric and storage": TB of datasets, checkpoints or weights; empty = none.
+    Column("storage_tb", "float", required=False, check=NON_NEGATIVE, in_header=False, high=MAX_STORAGE_TB),
 ))
 
 DEMAND = TableSchema("demand", key=("workload", "quarter"), allow_empty=True, columns=(
@@ -200,6 +215,19 @@ CONTRACTS = TableSchema("contracts", key=("contract",), allow_empty=True, column
     Column("available_from", "quarter"),
     Column("lead_quarters", "int", required=False, check=NON_NEGATIVE, high=MAX_LEAD_QUARTERS),
     Column("max_blocks", "int", required=False, check=POSITIVE, in_header=False, high=MAX_NODES),
+    Column("source", "str", required=False, in_header=False),
+))
+
+# Cluster fabric per SKU (docs/datacenter-2026.md "Fabric and storage"): what an owned node brings of leaf switch
+# ports, optics and cables (always), and of spine ports and optics while it works on a training run whose minimum
+# footprint spans more than one scalable unit of nodes_per_su nodes. Empty $ and kW are 0.
+FABRIC = TableSchema("fabric", key=("sku",), allow_empty=True, columns=(
+    Column("sku", "str"),
+    Column("nodes_per_su", "int", check=POSITIVE, high=MAX_NODES_PER_SU),
+    Column("leaf_usd_per_node", "float", required=False, check=NON_NEGATIVE, high=MAX_FABRIC_USD_PER_NODE),
+    Column("leaf_kw_per_node", "float", required=False, check=NON_NEGATIVE, high=MAX_FABRIC_KW_PER_NODE),
+    Column("spine_usd_per_node", "float", required=False, check=NON_NEGATIVE, high=MAX_FABRIC_USD_PER_NODE),
+    Column("spine_kw_per_node", "float", required=False, check=NON_NEGATIVE, high=MAX_FABRIC_KW_PER_NODE),
     Column("source", "str", required=False, in_header=False),
 ))
 

@@ -85,6 +85,7 @@ def check_references(tables: dict[str, pd.DataFrame], raws: dict[str, RawTable],
 
     problems.extend(_facility_problems(tables, raws, site_kind))
     problems.extend(_contract_problems(tables, raws, site_kind, skus, horizon))
+    problems.extend(_fabric_problems(tables, raws, skus))
     problems.extend(_fleet_fit_problems(tables, raws))
 
     for idx, row in tables["throughput"].iterrows():
@@ -115,6 +116,15 @@ def _facility_problems(tables: dict[str, pd.DataFrame], raws: dict[str, RawTable
             problems.append(Problem(raw.label, "a facility option must add racks or power_mw (both are 0 or empty)",
                                     column="racks", **where))
     return problems
+
+
+def _fabric_problems(tables: dict[str, pd.DataFrame], raws: dict[str, RawTable], skus: set) -> list[Problem]:
+    """Each fabric row names a SKU of the catalog (docs/datacenter-2026.md "Fabric and storage")."""
+    frame, raw = tables.get("fabric"), raws.get("fabric")
+    if frame is None or raw is None or frame.empty:
+        return []
+    return [Problem(raw.label, f"fabric for unknown sku '{row['sku']}'", row=raw.row_number(idx), column="sku")
+            for idx, row in frame.iterrows() if row["sku"] is not None and row["sku"] not in skus]
 
 
 def _contract_problems(tables: dict[str, pd.DataFrame], raws: dict[str, RawTable], site_kind: dict, skus: set,

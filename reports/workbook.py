@@ -63,15 +63,37 @@ from reports.workbook_why import assumptions_sheet, why_sheet
 
 
 def _fixed_charges(plan: dict, scenario: Scenario) -> dict[str, list[float]] | None:
-    """By cost line and quarter, the build-out and committed-capacity charges (docs/datacenter-2026.md) that no
-    Fleet or Rentals row holds; None for a plan without builds or contracts (the Costs sheet is then unchanged)."""
-    if not (plan.get("facility") or plan.get("contracts")):
+    """By cost line and quarter, the charges no Fleet or Rentals row holds: build-out and committed capacity
+    (docs/datacenter-2026.md) in capex, depreciation and rent, and the energy of the plan's storage (PLAN.json
+    `storage`: its kWh, their $ at owned sites and their tCO2); None for a plan without any (the Costs sheet is
+    then unchanged)."""
+    storage = plan.get("storage") or []
+    if not (plan.get("facility") or plan.get("contracts") or storage):
         return None
     from models.cost_parameters import build_cost_parameters
     from models.risk_inputs import fixed_charges
 
     charges = fixed_charges(scenario, plan, build_cost_parameters(scenario).charges_depreciation)
-    return {line: [float(v) for v in charges[f"fixed_{line}"]] for line in ("capex_usd", "depreciation_usd", "rent_usd")}
+    fixed = {line: [float(v) for v in charges[f"fixed_{line}"]] for line in ("capex_usd", "depreciation_usd",
+                                                                            "rent_usd")}
+    if storage:
+        fixed.update(_storage_energy(storage, scenario))
+    return fixed
+
+
+def _storage_energy(storage: list[dict], scenario: Scenario) -> dict[str, list[float]]:
+    """energy_kwh, energy_usd and carbon_t by quarter of the plan's storage rows (models/money.py conventions)."""
+    from models.money import carbon_t, charged_usd_per_kwh
+
+    sites, horizon = scenario.sites, scenario.horizon
+    price, grams = charged_usd_per_kwh(sites), sites["gco2_per_kwh"].astype(float)
+    out = {line: [0.0] * horizon.quarters for line in ("energy_kwh", "energy_usd", "carbon_t")}
+    for row in storage:
+        q, kwh = horizon.relative(row["quarter"]), float(row["energy_kwh"])
+        out["energy_kwh"][q] += kwh
+        out["energy_usd"][q] += kwh * float(price[row["site"]])
+        out["carbon_t"][q] += float(carbon_t(kwh, grams[row["site"]]))
+    return out
 
 
 def build_workbook(plan: dict, scenario: Scenario, risk: dict | None = None) -> Workbook:

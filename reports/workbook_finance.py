@@ -105,7 +105,11 @@ class CostsLayout:
 LINE_SOURCES = {"capex_usd": "(cash mode) from Purchases by order quarter", "depreciation_usd": "from Fleet",
                 "rent_usd": "from Rentals", "energy_usd": "from Fleet", "maintenance_usd": "from Fleet",
                 "carbon_usd": "from Fleet's tonnes × the carbon price", "unmet_usd": "from Unmet",
-                "unfinished_training_usd": "from Unfinished training by deadline"}
+                "unfinished_training_usd": "from Unfinished training by deadline",
+                "network_usd": "as PLAN.json gives it (leaf per owned node, spine per node of runs spanning "
+                               "scalable units: docs/datacenter-2026.md)",
+                "storage_usd": "as PLAN.json gives it (storage_tb × $/TB-quarter × share held: "
+                               "docs/datacenter-2026.md)"}
 
 
 def costs_sheet(w: Writer, frame: pd.DataFrame, blocks: dict[str, Block], units: UnitCosts,
@@ -170,7 +174,8 @@ def costs_sheet(w: Writer, frame: pd.DataFrame, blocks: dict[str, Block], units:
              "discount_factor, discount_factor = (1 + discount_rate)^(−quarter index / 4).")
     if fixed:
         notes += ("capex, depreciation and rent also add, as numbers, the build-out and committed-capacity charges "
-                  "no Fleet or Rentals row holds (PLAN.json facility and contracts; docs/datacenter-2026.md).",)
+                  "no Fleet or Rentals row holds (PLAN.json facility and contracts; docs/datacenter-2026.md); "
+                  "energy and carbon add the storage's (PLAN.json storage).",)
     for offset, text in enumerate(notes):
         w.note(ws, npv_rows["objective"] + 2 + offset, text, len(block.letters))
     return CostsLayout(block, total_row, npv_rows["objective"], npv_column, npv_rows)

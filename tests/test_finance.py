@@ -40,7 +40,7 @@ def close(a, b) -> bool:
 
 def test_spend_and_penalty_lines_partition_the_objective():
     assert set(SPEND_LINES) == {"capex_usd", "depreciation_usd", "rent_usd", "energy_usd", "maintenance_usd",
-                                "carbon_usd"}
+                                "network_usd", "storage_usd", "carbon_usd"}
     assert PENALTY_LINES == ("unmet_usd", "unfinished_training_usd")
 
 

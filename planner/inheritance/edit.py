@@ -20,7 +20,7 @@ from planner.tables import RawTable
 
 TABLE_SCHEMAS = {"catalog": S.CATALOG, "sites": S.SITES, "fleet": S.FLEET, "workloads": S.WORKLOADS,
                  "demand": S.DEMAND, "throughput": S.THROUGHPUT, "facility_options": S.FACILITY_OPTIONS,
-                 "contracts": S.CONTRACTS}
+                 "contracts": S.CONTRACTS, "fabric": S.FABRIC}
 SCALE = "scale"
 # TABLE.growth: d_q -> d_0 + γ (d_q − d_0) per workload, d_0 its demand in the horizon's first quarter (0 without a
 # row there): the risk model's demand_growth γ (models/risk_costs.py, rule 2), so a sweep and `evaluate` agree.
