@@ -16,6 +16,7 @@ import pandas as pd
 
 from models.errors import Problem
 from models.quarters import Horizon
+from models.units import HOURS_PER_YEAR
 from planner.tables import RawTable, printable
 
 # Value checks a column can ask for: (predicate on finite floats, phrase for the message).
@@ -58,9 +59,12 @@ MAX_KV_VALUES_PER_TOKEN = 1e9  # Llama 3.1 405B: 2 x 126 x 8 x 128 = 258,048; De
 MAX_TTFT_S = 86_400  # a day: beyond any interactive or batch time-to-first-token target
 MAX_KW_PER_RACK = 1e4  # the densest 2026 racks: GB300 NVL72 ~135-140 kW; Rubin Ultra NVL576 plans ~600 kW
 MAX_FACILITY_UNITS = 1e6
+MAX_AFR_PER_NODE_YEAR = 1000  # Llama 3's H100 nodes: 1.4 interruptions a node-year; an NVL72 rack ~12
+MAX_REPAIR_HOURS = HOURS_PER_YEAR  # a year: a node out longer than that is not in service at all
 COOLING_TYPES = ("air", "liquid")  # docs/datacenter-2026.md: liquid = direct-to-chip liquid cooling
 # Bounds of the issue-21 columns, documented in docs/datacenter-2026.md's bounds table (not the README's).
-DATACENTER_2026_COLUMNS = (("sites", "max_kw_per_rack"),)
+DATACENTER_2026_COLUMNS = (("sites", "max_kw_per_rack"), ("catalog", "afr_per_node_year"),
+                           ("catalog", "repair_hours"))
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,10 @@ CATALOG = TableSchema("catalog", key=("sku",), columns=(
     Column("source", "str", required=False, in_header=False),
     # docs/datacenter-2026.md: empty = no cooling requirement (any hall); liquid = only liquid-cooled halls.
     Column("cooling_required", "choice", required=False, in_header=False, choices=COOLING_TYPES),
+    # docs/datacenter-2026.md "Failures": empty = the SKU never fails (models/failures.py).
+    Column("afr_per_node_year", "float", required=False, check=NON_NEGATIVE, in_header=False,
+           high=MAX_AFR_PER_NODE_YEAR),
+    Column("repair_hours", "float", required=False, check=NON_NEGATIVE, in_header=False, high=MAX_REPAIR_HOURS),
 ))
 
 SITES = TableSchema("sites", key=("site",), columns=(

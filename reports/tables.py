@@ -357,9 +357,10 @@ def input_tables(scenario: Scenario) -> dict[str, pd.DataFrame]:
             "workloads": workloads, "demand": demand, "throughput": scenario.throughput.copy()}
 
 
-# The optional columns of docs/datacenter-2026.md (sites' cooling and rack density, the catalog's cooling): shown
-# where a scenario gives them, left out where every cell is empty (a scenario without them shows what it always did).
-OPTIONAL_2026_COLUMNS = ("cooling", "max_kw_per_rack", "cooling_required")
+# The optional columns of docs/datacenter-2026.md (sites' cooling and rack density, the catalog's cooling and
+# failures): shown where a scenario gives them, left out where every cell is empty (a scenario without them shows
+# what it always did).
+OPTIONAL_2026_COLUMNS = ("cooling", "max_kw_per_rack", "cooling_required", "afr_per_node_year", "repair_hours")
 
 
 def _without_blank(frame: pd.DataFrame, optional: tuple[str, ...]) -> pd.DataFrame:
