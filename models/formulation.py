@@ -18,6 +18,7 @@ from models.cost_parameters import (COST_LINES, USD_LINES, ContractCosts, CostPa
                                     StorageCosts, build_contract_costs, build_cost_parameters, build_facility_costs,
                                     build_fabric_costs, build_storage_costs, site_energy_rates,
                                     spans_scalable_units)
+from models.failures import availability, failures_apply
 from models.lp import Expr, LinearProgram, Variables
 from models.money import facility_kw
 from models.quarters import HOURS_PER_QUARTER
@@ -66,7 +67,8 @@ def build_plan_model(scenario: Scenario, sets: PlanningSets, strict: bool = Fals
         nodes = nodes + contracted
     busy_nodes = busy.expr().sum("workload")
 
-    add_capacity_constraints(lp, busy_nodes, nodes, scenario.headroom)
+    add_capacity_constraints(lp, busy_nodes, nodes, scenario.headroom,
+                             availability(scenario.catalog) if failures_apply(scenario.catalog) else None)
     unmet = add_demand_constraints(lp, busy, sets, allow_unmet=elastic_requirements or not strict)
     priced_unfinished = not strict and scenario.finance.unfinished_training_usd is not None
     left = add_training_constraints(lp, busy, nodes, sets, allow_unfinished=elastic_requirements or priced_unfinished)
@@ -81,7 +83,7 @@ def build_plan_model(scenario: Scenario, sets: PlanningSets, strict: bool = Fals
     add_power_constraints(lp, nodes, scenario, elastic=elastic_caps, built=built, facility=facility, fabric=fabric,
                           extra_it_kw=extra_it_kw)
     add_rack_constraints(lp, nodes, scenario, elastic=elastic_caps, built=built, facility=facility)
-    add_budget_constraints(lp, orders, scenario, elastic=elastic_caps)
+    add_budget_constraints(lp, orders, scenario, elastic=elastic_caps, builds=builds, facility=facility)
 
     prices = build_cost_parameters(scenario)
     it_kw = it_power_kw(nodes, busy_nodes, prices)
@@ -123,10 +125,15 @@ def nodes_in_service(orders: Variables, sets: PlanningSets) -> Expr:
     return ordered + sets.fleet if len(sets.fleet) else ordered
 
 
-def add_capacity_constraints(lp: LinearProgram, busy_nodes: Expr, nodes: Expr, headroom: float) -> None:
-    """Σ_w busy[t,w,s,k] ≤ (1 − headroom) · nodes[t,s,k]   ∀ t, s, k with any placement."""
+def add_capacity_constraints(lp: LinearProgram, busy_nodes: Expr, nodes: Expr, headroom: float,
+                             available: pd.Series | None = None) -> None:
+    """Σ_w busy[t,w,s,k] ≤ (1 − headroom) · a[k] · nodes[t,s,k]   ∀ t, s, k with any placement, a[k] the SKU's
+    availability under failures (models/failures.py; a = 1, the row it always was, without failure columns)."""
     used = busy_nodes.terms[["quarter", "site", "sku"]].drop_duplicates()
-    lp.add_constraints("capacity", busy_nodes - nodes.select(used) * (1.0 - headroom), "<=", 0.0)
+    usable = nodes.select(used) * (1.0 - headroom)
+    if available is not None:
+        usable = usable * available
+    lp.add_constraints("capacity", busy_nodes - usable, "<=", 0.0)
 
 
 def add_demand_constraints(lp: LinearProgram, busy: Variables, sets: PlanningSets,
@@ -467,12 +474,21 @@ def add_facility_costs(costs: dict[str, Expr], prices: CostParameters, facility:
         costs["capex_usd"] = _by_quarter(costs["capex_usd"] + line, sets)
 
 
-def add_budget_constraints(lp: LinearProgram, orders: Variables, scenario: Scenario, elastic: bool = False) -> None:
-    """Σ_{s,k} price_usd[k] · orders[t,s,k] ≤ budget_usd_per_quarter   ∀ t (purchases, whatever the capex mode)."""
+def add_budget_constraints(lp: LinearProgram, orders: Variables, scenario: Scenario, elastic: bool = False,
+                           builds: Variables | None = None, facility: FacilityCosts | None = None) -> None:
+    """Σ_{s,k} price_usd[k] · orders[t,s,k] + Σ_o price_usd[o] · builds[t,o] ≤ budget_usd_per_quarter   ∀ t:
+    what is bought in a quarter, nodes and facility build-out alike, whatever the capex mode (the build-out term
+    only with facility options; docs/datacenter-2026.md)."""
     budget = scenario.finance.budget_usd_per_quarter
-    if budget is None or not len(orders.index):
+    has_builds = builds is not None and facility is not None and len(builds.index)
+    if budget is None or not (len(orders.index) or has_builds):
         return
     spend = (orders.expr() * scenario.catalog["price_usd"]).sum("site", "sku")
+    if has_builds:
+        quarters = np.arange(scenario.horizon.quarters)
+        built_usd = (builds.expr() * facility.capex_usd_per_unit).sum("option").join(
+            pd.DataFrame({"build_quarter": quarters, "order_quarter": quarters})).sum("build_quarter")
+        spend = spend + built_usd if len(orders.index) else built_usd
     lp.add_constraints("budget", spend, "<=", budget, elastic=elastic)
 
 

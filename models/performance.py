@@ -35,6 +35,9 @@ N_a = parameters active per token (compute; N_a = N for a dense model, fewer for
    Time to first token (P given):
    ``ttft_s = max(2 N_a P / (F * eta_F), (min(W, P * W_a) + P * K / ctx) / (B * eta_B))``.
 4. Measured throughput overrides replace step 2/3's estimate; an override of 0 makes the pair ineligible.
+5. Failures (models/failures.py; only where the catalog states ``afr_per_node_year``): a training run's
+   ``node_hours`` are divided by its effective-time fraction ``1 - f`` (checkpoints at Young's interval and
+   interruptions, on the pool that finishes it in its window).
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ import pandas as pd
 from models.efficiency import (ACHIEVED_BANDWIDTH_FRACTION, DEFAULT_EXPERTS_PER_TOKEN, EP_BYTES_PER_ROUTED_VALUE,
                                EP_LOAD_IMBALANCE, HIDDEN_PARAMS_PER_LAYER_PER_D2, SCALE_OUT_GBPS_PER_GPU,
                                achieved_flops_fraction, catalog_accelerator_labels, scale_up_bytes_per_s, training_mfu)
+from models.failures import effective_time_fraction, failure_columns, failures_apply, run_nodes
+from models.quarters import HOURS_PER_QUARTER
 from models.units import BYTES_PER_GB, BYTES_PER_TB, FLOPS_PER_TFLOPS, SECONDS_PER_HOUR
 
 # --- What the inputs' `_b` columns count (billions) -----------------------------------------------
@@ -409,6 +414,8 @@ def estimate_performance(catalog: pd.DataFrame, workloads: pd.DataFrame, through
         mfu_used = np.where(has_override, tokens_per_s_per_node * TRAINING_FLOPS_PER_PARAM_PER_TOKEN * active
                             / peak_flops_per_node, mfu)
     mfu_out = np.where(is_training, mfu_used, np.nan)
+    node_hours, reason = _checkpoint_derate(catalog, w, c, node_hours, min_nodes, is_training, reason)
+    eligible = reason == ""
 
     return pd.DataFrame({
         "eligible": eligible.astype(bool),
@@ -425,6 +432,28 @@ def estimate_performance(catalog: pd.DataFrame, workloads: pd.DataFrame, through
         "batch": np.where(is_training, np.nan, batch),
         "replicas_per_node": np.where(is_training, np.nan, replicas_per_node),
     }, index=index)
+
+
+def _checkpoint_derate(catalog: pd.DataFrame, w: pd.DataFrame, c: pd.DataFrame, node_hours: np.ndarray,
+                       min_nodes: np.ndarray, is_training: np.ndarray, reason: np.ndarray):
+    """(5) Failures (models/failures.py): a training run needs node_hours / (1 − f) node-hours, f the share lost
+    to checkpoints and interruptions at Young's interval on the pool that finishes it in its window. A SKU whose
+    loss reaches the whole run cannot run it. Without failure columns: the node-hours unchanged."""
+    if not failures_apply(catalog):
+        return node_hours, reason
+    afr, _ = failure_columns(c)
+    start = np.nan_to_num(_optional(w, "start"), nan=0.0)
+    deadline = _optional(w, "deadline")
+    window_hours = np.where(np.isnan(deadline), np.inf, (deadline - start + 1.0) * HOURS_PER_QUARTER)
+    pool = run_nodes(node_hours, min_nodes, window_hours)
+    effective = effective_time_fraction(pool, afr.to_numpy(dtype=float))
+    lost = is_training & (effective <= 0.0) & (reason == "")
+    reason = np.where(lost, "interruptions on a " + pd.Series(_fmt(pool, "%.0f")).to_numpy(dtype=object)
+                      + "-node pool lose the whole run (afr_per_node_year)", reason).astype(object)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        derated = np.where(is_training & (effective > 0.0), node_hours / np.where(effective > 0, effective, 1.0),
+                           node_hours)
+    return derated, reason
 
 
 def _override_series(throughput: pd.DataFrame, index: pd.MultiIndex) -> pd.Series:

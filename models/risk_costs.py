@@ -7,9 +7,11 @@ The model (one call of `batch_outcome` prices a batch of futures), numbered as i
       `slip_probability`; its nodes are then missing in their first planned quarter in service (they still
       retire when planned). Ownership (depreciation or capex, maintenance) follows the plan: the order is
       bought either way; only capacity and idle energy follow the nodes actually present.
-   b. Failures: the fraction of an owned pool out of service in a quarter is the Binomial(n, f) fraction in
-      its normal approximation, f + sqrt(f (1 − f) / n) · z, clipped to [0, 1] (f = `failure_rate`, n the nodes
-      present). Failed nodes still draw idle power. Rented nodes are replaced by the provider: no failures.
+   b. Failures: the fraction of a pool out of service in a quarter is the Binomial(n, f) fraction in its normal
+      approximation, f + sqrt(f (1 − f) / n) · z, clipped to [0, 1] (n the nodes present). f combines the
+      catalog's failures of the pool's SKU, u = afr_per_node_year × repair_hours / 8,760 (models/failures.py, the
+      rate the plan derated its capacity by; owned or rented), with `failure_rate` ρ of owned pools (rented nodes
+      are replaced by the provider), as independent causes: f = ρ + u − ρ u. Failed nodes still draw idle power.
    c. Training runs keep the plan's placement as a fixed busy load (node-equivalents ÷ `mfu_scale`); it is
       served first, so inference gets max((1 − headroom) · available − training, 0). Risk applies to inference.
 2. Demand of inference workload w in quarter q: forecast × exp(σ_q z_wq + σc_q z_c − (σ_q² + σc_q²)/2), a
@@ -113,7 +115,9 @@ def _capacity(params: RiskParams, a: RiskArrays, noise: Noise) -> tuple:
     to_cell = (jnp.arange(n_pools * n_quarters)[:, None] == cell[None, :]).astype(slipped.dtype)
     missing = (to_cell @ slipped).reshape(n_pools, n_quarters, batch)
     present = jnp.maximum(pools.nodes[:, :, None] - missing, 0.0)
-    down = failed_fraction(params.failure_rate, present, noise.failure_z) * pools.owned[:, None, None]
+    rho = params.failure_rate * pools.owned  # [pool]: 0 in a cloud
+    rate = rho + pools.unavailability - rho * pools.unavailability  # exactly ρ where the catalog has no failures
+    down = failed_fraction(rate[:, None, None], present, noise.failure_z)
     training = (pools.training_node_equivalents / params.mfu_scale)[:, :, None]
     capacity = jnp.maximum((1.0 - a.headroom) * present * (1.0 - down) - training, 0.0)
     return present, capacity, training

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from models.errors import InputError, Problem
+from models.failures import availability
 from models.cost_parameters import build_cost_parameters
 from models.money import charged_usd_per_kwh, life_quarters
 from models.performance import estimate_performance
@@ -80,6 +81,9 @@ class PoolArrays:
     kwh_per_busy_node: np.ndarray = _dims("pool", "quarter")  # per busy node-equivalent, on top of its idle draw
     carbon_t_per_kwh: np.ndarray = _dims("pool", "quarter")  # the same for idle and busy draw
     committed_nodes: np.ndarray = _dims("pool", "quarter")  # of `nodes`, those under a contract (paid in fixed rent)
+    # afr_per_node_year × repair_hours / 8,760 of the pool's SKU (models/failures.py): the mean fraction of its nodes,
+    # owned or rented, down for repair; 0 where the catalog states no failures.
+    unavailability: np.ndarray = _dims("pool")
 
 
 @dataclass(frozen=True)
@@ -358,7 +362,8 @@ def _pools(scenario: Scenario, fleet: pd.DataFrame, placement: pd.DataFrame, sit
     return pools, pool_index, PoolArrays(site=site, sku=sku, owned=owned, nodes=nodes,
                                          training_node_equivalents=training_busy,
                                          rent_usd_per_node_quarter=np.zeros(len(site)), kwh_per_idle_node=zero,
-                                         kwh_per_busy_node=zero, carbon_t_per_kwh=zero, committed_nodes=zero)
+                                         kwh_per_busy_node=zero, carbon_t_per_kwh=zero, committed_nodes=zero,
+                                         unavailability=1.0 - availability(scenario.catalog).to_numpy()[sku])
 
 
 def _committed_nodes(plan: dict, pool_index: pd.MultiIndex, horizon, shape: tuple) -> np.ndarray:

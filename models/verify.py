@@ -61,7 +61,7 @@ CONSTRAINTS = {
     "placement_eligible": "placement only on eligible (workload, SKU) pairs at allowed sites",
     "placement_window": "placement only between the workload's start and deadline",
     "placement_units": "placement units = node-equivalents x tokens/s per node, node-equivalents >= 0",
-    "capacity": "busy node-equivalents <= (1 - headroom) x nodes in service",
+    "capacity": "busy node-equivalents <= (1 - headroom) x availability x nodes in service",
     "ttft_slo": "a TTFT quantile SLO holds: P(queue wait + prefill > max_ttft_s) <= 1 - ttft_quantile (M/G/c)",
     "demand": "inference served + unmet = demand, unmet >= 0",
     "training_pool": "each training run in one (site, SKU) pool",
@@ -167,6 +167,7 @@ def check_plan(scenario: Scenario, plan: dict, tolerance_usd: float = TOLERANCE_
     tables = read_plan_tables(plan, horizon)
     if performance is None:
         performance = estimate_performance(scenario.catalog, scenario.workloads, scenario.throughput)
+    performance = _with_failure_node_hours(scenario, performance)
     ledger = _Ledger(horizon)
 
     _check_header(ledger, scenario, plan)
@@ -188,7 +189,7 @@ def check_plan(scenario: Scenario, plan: dict, tolerance_usd: float = TOLERANCE_
     facility = _check_facility(ledger, scenario, _facility_records(plan, horizon), tol)
     _check_rack_fit(ledger, scenario, grid, tol)
     _check_power_and_racks(ledger, scenario, grid, tol, facility, held)
-    _check_budget(ledger, scenario, tables["purchases"], tol)
+    _check_budget(ledger, scenario, tables["purchases"], tol, facility)
     costs = recompute_costs(scenario, grid, tables["purchases"], tables["unmet"], tables["unfinished"], facility,
                             contracts, held)
     objective = _check_costs(ledger, costs, tables["costs"], plan, tol)
@@ -567,9 +568,52 @@ def _window_text(horizon, start: float, deadline: float) -> str:
     return f"{first}..{last}"
 
 
+def _availability(catalog: pd.DataFrame, sku_labels) -> np.ndarray:
+    """The verifier's copy of the failure derate: a node is up 1 − afr_per_node_year × repair_hours / 8,760 of
+    the year (docs/datacenter-2026.md, "Failures"); 1 where the catalog states no failures."""
+    down_hours = np.ones(len(sku_labels))
+    for name in ("afr_per_node_year", "repair_hours"):
+        column = catalog[name] if name in catalog.columns else pd.Series(0.0, index=catalog.index)
+        down_hours = down_hours * pd.to_numeric(column, errors="coerce").fillna(0.0).reindex(sku_labels).to_numpy()
+    return 1.0 - down_hours / (QUARTERS_PER_YEAR * HOURS_PER_QUARTER)
+
+
+def _with_failure_node_hours(scenario: Scenario, performance: pd.DataFrame) -> pd.DataFrame:
+    """Training node-hours under failures, recomputed: the undisrupted node-hours (the performance model without
+    the catalog's failure columns) over 1 − f, f = sqrt(2 δ / M) + R / M the loss at Young's optimum checkpoint
+    interval, M = 8,760 / (N · afr) the job's hours between interruptions on the N nodes that finish the run in
+    its window (at least min_nodes; docs/datacenter-2026.md, "Failures"). Unchanged without failure rates."""
+    catalog = scenario.catalog
+    if "afr_per_node_year" not in catalog.columns or not (pd.to_numeric(
+            catalog["afr_per_node_year"], errors="coerce").fillna(0.0) > 0).any():
+        return performance
+    from models.failures import CHECKPOINT_WRITE_HOURS, FAILURE_COLUMNS, RESTART_HOURS  # the assumptions only
+
+    plain = estimate_performance(catalog.drop(columns=[c for c in FAILURE_COLUMNS if c in catalog.columns]),
+                                 scenario.workloads, scenario.throughput)
+    runs = plain.index.get_level_values("workload")
+    workloads = scenario.workloads.reindex(runs)
+    training = (workloads["kind"] == "training").to_numpy()
+    first = workloads["start"].to_numpy(dtype=float, na_value=0.0)
+    last = workloads["deadline"].to_numpy(dtype=float, na_value=np.nan)
+    hours = (np.nan_to_num(last, nan=-1.0) - np.nan_to_num(first, nan=0.0) + 1.0) * HOURS_PER_QUARTER
+    plain_hours = plain["node_hours"].to_numpy(dtype=float)
+    pool = np.maximum(np.where(np.isnan(last), 0.0, plain_hours / np.where(hours > 0, hours, 1.0)),
+                      plain["min_nodes"].to_numpy(dtype=float))
+    afr = pd.to_numeric(catalog["afr_per_node_year"], errors="coerce").fillna(0.0).reindex(
+        plain.index.get_level_values("sku")).to_numpy()
+    interruptions_per_hour = np.nan_to_num(pool) * afr / (QUARTERS_PER_YEAR * HOURS_PER_QUARTER)
+    lost = np.sqrt(2.0 * CHECKPOINT_WRITE_HOURS * interruptions_per_hour) + RESTART_HOURS * interruptions_per_hour
+    kept = 1.0 - lost
+    node_hours = np.where(training & (kept > 0), plain_hours / np.where(kept > 0, kept, 1.0), plain_hours)
+    eligible = plain["eligible"].to_numpy(dtype=bool) & ~(training & (kept <= 0))
+    reason = np.where(training & (kept <= 0), "interruptions lose the whole run", plain["reason"].to_numpy())
+    return plain.assign(node_hours=node_hours, eligible=eligible, reason=reason)
+
+
 def _check_capacity(ledger: _Ledger, scenario: Scenario, grid: pd.DataFrame, tol: Tolerances) -> None:
-    """Σ_w busy[t,w,s,k] ≤ (1 − headroom) · nodes[t,s,k]."""
-    usable = (1.0 - scenario.headroom) * grid["nodes"].to_numpy()
+    """Σ_w busy[t,w,s,k] ≤ (1 − headroom) · a[k] · nodes[t,s,k], a[k] the availability under failures."""
+    usable = (1.0 - scenario.headroom) * _availability(scenario.catalog, grid["sku"]) * grid["nodes"].to_numpy()
     frame = grid.assign(_usable=usable)
     ledger.record("capacity", frame, grid["busy"].to_numpy() - usable, tol.node(usable),
                   lambda r, size: f"{r['busy']:,.6g} busy node-equivalents on {r['nodes']:g} node(s) in service "
@@ -941,16 +985,26 @@ def _check_power_and_racks(ledger: _Ledger, scenario: Scenario, grid: pd.DataFra
                                   f"(over by {size:,.4g} racks)")
 
 
-def _check_budget(ledger: _Ledger, scenario: Scenario, purchases: pd.DataFrame, tol: Tolerances) -> None:
-    """Σ_{s,k} price_usd · orders ≤ budget_usd_per_quarter, whatever the capex mode."""
+def _check_budget(ledger: _Ledger, scenario: Scenario, purchases: pd.DataFrame, tol: Tolerances,
+                  facility: pd.DataFrame | None = None) -> None:
+    """Σ_{s,k} price_usd · orders + Σ_o price_usd · units built ≤ budget_usd_per_quarter, whatever the capex mode:
+    facility build-out is bought from the same budget as nodes (docs/datacenter-2026.md)."""
     budget = scenario.finance.budget_usd_per_quarter
     if budget is None:
         return
+    quarters = range(scenario.horizon.quarters)
     spend = (purchases["nodes"] * scenario.catalog["price_usd"].reindex(purchases["sku"]).to_numpy()) \
-        .groupby(purchases["quarter"]).sum().reindex(range(scenario.horizon.quarters), fill_value=0.0)
+        .groupby(purchases["quarter"]).sum().reindex(quarters, fill_value=0.0)
+    options = getattr(scenario, "facility_options", None)
+    if facility is not None and len(facility) and options is not None:
+        built_usd = facility["facility_units"].to_numpy(dtype=float) * options["price_usd"].reindex(
+            facility["option"]).to_numpy(dtype=float)
+        spend = spend + pd.Series(np.nan_to_num(built_usd), index=facility["quarter"].to_numpy()) \
+            .groupby(level=0).sum().reindex(quarters, fill_value=0.0)
     frame = pd.DataFrame({"quarter": spend.index, "spend": spend.to_numpy()})
     ledger.record("budget", frame, frame["spend"].to_numpy() - budget, tol.money(budget),
-                  lambda r, size: f"purchases of ${r['spend']:,.2f} exceed the ${budget:,.2f} budget by "
+                  lambda r, size: f"purchases (nodes and build-out) of ${r['spend']:,.2f} exceed the "
+                                  f"${budget:,.2f} budget by "
                                   f"${size:,.2f}")
 
 

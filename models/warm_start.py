@@ -305,6 +305,8 @@ def round_node_counts(model: PlanModel, x: np.ndarray) -> np.ndarray:
         row = violated[0]
         columns = caps.indices[caps.indptr[row]:caps.indptr[row + 1]]
         columns = columns[is_order[columns] & (x[columns] >= 1.0)]
+        if not len(columns):  # a budget row that facility builds alone exceed: the fixed LP will say so
+            return x
         j = columns[np.argmax(excess[columns])]
         x[j] -= 1.0
         excess[j] -= 1.0

@@ -16,6 +16,7 @@ import pandas as pd
 
 from models.errors import Problem
 from models.quarters import Horizon
+from models.units import HOURS_PER_YEAR
 from planner.tables import RawTable, printable
 
 # Value checks a column can ask for: (predicate on finite floats, phrase for the message).
@@ -67,10 +68,13 @@ MAX_FABRIC_KW_PER_NODE = 1e3  # an NVL72 rack's optics and switch share is ~2-4 
 MAX_STORAGE_TB = 1e9  # an exabyte per workload
 MAX_STORAGE_USD_PER_TB_QUARTER = 1e5  # all-flash ~$30-60 per TB-quarter in 2026
 MAX_STORAGE_KW_PER_PB = 1e4  # all-flash ~3-10 kW per PB; disk ~10-20
+MAX_AFR_PER_NODE_YEAR = 1000  # Llama 3's H100 nodes: 1.4 interruptions a node-year; an NVL72 rack ~12
+MAX_REPAIR_HOURS = HOURS_PER_YEAR  # a year: a node out longer than that is not in service at all
 COOLING_TYPES = ("air", "liquid")  # docs/datacenter-2026.md: liquid = direct-to-chip liquid cooling
 # Bounds of the issue-21 columns, documented in docs/datacenter-2026.md's bounds table (not docs/limits.md's).
 DATACENTER_2026_COLUMNS = (("sites", "max_kw_per_rack"), ("sites", "storage_usd_per_tb_quarter"),
-                           ("sites", "storage_kw_per_pb"), ("workloads", "storage_tb"))
+                           ("sites", "storage_kw_per_pb"), ("workloads", "storage_tb"), ("catalog", "afr_per_node_year"),
+                           ("catalog", "repair_hours"))
 
 
 @dataclass(frozen=True)
@@ -117,6 +121,10 @@ CATALOG = TableSchema("catalog", key=("sku",), columns=(
     Column("source", "str", required=False, in_header=False),
     # docs/datacenter-2026.md: empty = no cooling requirement (any hall); liquid = only liquid-cooled halls.
     Column("cooling_required", "choice", required=False, in_header=False, choices=COOLING_TYPES),
+    # docs/datacenter-2026.md "Failures": empty = the SKU never fails (models/failures.py).
+    Column("afr_per_node_year", "float", required=False, check=NON_NEGATIVE, in_header=False,
+           high=MAX_AFR_PER_NODE_YEAR),
+    Column("repair_hours", "float", required=False, check=NON_NEGATIVE, in_header=False, high=MAX_REPAIR_HOURS),
 ))
 
 SITES = TableSchema("sites", key=("site",), columns=(

@@ -17,7 +17,7 @@ from models.performance import estimate_performance
 from models.quarters import Horizon
 from models.scenario import Scenario
 from models.sets import facility_headroom, rack_fit
-from models.units import KW_PER_MW
+from models.units import HOURS_PER_YEAR, KW_PER_MW
 from planner.tables import RawTable
 
 
@@ -87,6 +87,7 @@ def check_references(tables: dict[str, pd.DataFrame], raws: dict[str, RawTable],
     problems.extend(_contract_problems(tables, raws, site_kind, skus, horizon))
     problems.extend(_fabric_problems(tables, raws, skus))
     problems.extend(_fleet_fit_problems(tables, raws))
+    problems.extend(_failure_problems(tables, raws))
 
     for idx, row in tables["throughput"].iterrows():
         if row["workload"] is not None and row["workload"] not in workload_kind:
@@ -125,6 +126,19 @@ def _fabric_problems(tables: dict[str, pd.DataFrame], raws: dict[str, RawTable],
         return []
     return [Problem(raw.label, f"fabric for unknown sku '{row['sku']}'", row=raw.row_number(idx), column="sku")
             for idx, row in frame.iterrows() if row["sku"] is not None and row["sku"] not in skus]
+
+
+def _failure_problems(tables: dict[str, pd.DataFrame], raws: dict[str, RawTable]) -> list[Problem]:
+    """A SKU's failures leave it some availability: afr_per_node_year · repair_hours < 8,760 (models/failures.py)."""
+    catalog, raw = tables["catalog"], raws.get("catalog")
+    if raw is None or "afr_per_node_year" not in catalog or "repair_hours" not in catalog:
+        return []
+    down_hours = catalog["afr_per_node_year"].fillna(0.0) * catalog["repair_hours"].fillna(0.0)
+    return [Problem(raw.label, f"afr_per_node_year {catalog.at[idx, 'afr_per_node_year']:g} x repair_hours "
+                               f"{catalog.at[idx, 'repair_hours']:g} = {down_hours[idx]:,.0f} h of repair a year: "
+                               f"the node would never be in service (availability 1 - afr x repair_hours / 8,760 "
+                               f"must be > 0)", row=raw.row_number(idx), column="repair_hours")
+            for idx in catalog.index[down_hours >= HOURS_PER_YEAR]]
 
 
 def _contract_problems(tables: dict[str, pd.DataFrame], raws: dict[str, RawTable], site_kind: dict, skus: set,

@@ -357,9 +357,10 @@ def input_tables(scenario: Scenario) -> dict[str, pd.DataFrame]:
             "workloads": _without_blank(workloads, OPTIONAL_SLO_COLUMNS), "demand": demand, "throughput": scenario.throughput.copy()}
 
 
-# The optional columns of docs/datacenter-2026.md (sites' cooling and rack density, the catalog's cooling): shown
-# where a scenario gives them, left out where every cell is empty (a scenario without them shows what it always did).
-OPTIONAL_2026_COLUMNS = ("cooling", "max_kw_per_rack", "cooling_required")
+# The optional columns of docs/datacenter-2026.md (sites' cooling and rack density, the catalog's cooling and
+# failures): shown where a scenario gives them, left out where every cell is empty (a scenario without them shows
+# what it always did).
+OPTIONAL_2026_COLUMNS = ("cooling", "max_kw_per_rack", "cooling_required", "afr_per_node_year", "repair_hours")
 # A TTFT quantile SLO's columns (docs/performance-model.md): likewise shown only where a scenario gives them.
 OPTIONAL_SLO_COLUMNS = ("ttft_quantile", "output_tokens_cv")
 
