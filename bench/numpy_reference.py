@@ -52,9 +52,12 @@ def reference_outcome(params: RiskParams, a: RiskArrays, noise: Noise) -> dict[s
     # 3. allocation: a pair serves all that is wanted when within the rounding slack of what it can serve
     left_demand, left_capacity = demand.copy(), capacity.copy()
     pairs = a.pairs
-    for w, pool, rate, active, cap in zip(pairs.workload, pairs.pool, pairs.tokens_per_s_per_node, pairs.active,
-                                          pairs.cap_node_equivalents):
-        scale = np.maximum(rate * (1.0 - headroom) * pools.nodes[pool], a.demand_tokens_per_s[w])
+    rates = pairs.tokens_per_s_per_node[None, :] * np.maximum(1.0 + pairs.throughput_sigma[None, :]
+                                                              * noise.throughput_z, 0.0)  # [sample, pair]
+    for e, (w, pool, nominal, active, cap) in enumerate(zip(pairs.workload, pairs.pool, pairs.tokens_per_s_per_node,
+                                                            pairs.active, pairs.cap_node_equivalents)):
+        rate = rates[:, e][:, None]
+        scale = np.maximum(nominal * (1.0 - headroom) * pools.nodes[pool], a.demand_tokens_per_s[w])
         slack = ALLOCATION_TOLERANCE_ULPS * np.finfo(np.float64).eps * scale
         can = np.maximum(np.minimum(left_capacity[:, pool], cap), 0.0) * rate
         wanted = left_demand[:, w]
@@ -129,5 +132,6 @@ def reference_noise(a: RiskArrays, samples: int, seed: int) -> Noise:
     failure_z = rng.standard_normal((samples,) + a.pools.nodes.shape)
     slip_u = rng.random((samples,) + a.orders.slip_nodes.shape)
     electricity_z = rng.standard_normal((samples, len(a.unit_costs.pue)))
+    throughput_z = rng.standard_normal((samples,) + a.pairs.throughput_sigma.shape)
     return Noise(demand_z=demand_z, common_z=common_z, failure_z=failure_z, electricity_z=electricity_z,
-                 slip_u=slip_u)
+                 slip_u=slip_u, throughput_z=throughput_z)

@@ -42,9 +42,10 @@ def served_slack(a: RiskArrays, dtype) -> jnp.ndarray:
     return ALLOCATION_TOLERANCE_ULPS * jnp.finfo(dtype).eps * scale
 
 
-def allocate(capacity, demand, a: RiskArrays) -> tuple:
-    """Serve the (workload, pool) pairs one at a time in their fixed order; returns (demand left [workload,
-    quarter, sample], node-equivalents served [pool, quarter, sample]). Each step works on whole rows: one
+def allocate(capacity, demand, a: RiskArrays, rate) -> tuple:
+    """Serve the (workload, pool) pairs one at a time in their fixed order at tokens/s per node `rate` [pair,
+    sample] (each future's own); returns (demand left [workload, quarter, sample], node-equivalents served [pool,
+    quarter, sample]). Each step works on whole rows: one
     [quarter, sample] slab of a workload and of a pool.
 
     A step first takes what the previous pair served (carried) off its two rows, then computes what its own
@@ -53,7 +54,7 @@ def allocate(capacity, demand, a: RiskArrays) -> tuple:
     Taking is a one-row scatter-add, which XLA's CPU backend runs ~1.6x faster than a dynamic-update-slice.
     """
     pairs = a.pairs
-    workload, pool, rate = pairs.workload, pairs.pool, pairs.tokens_per_s_per_node
+    workload, pool = pairs.workload, pairs.pool
     active, cap = pairs.active, pairs.cap_node_equivalents
     slack = served_slack(a, demand.dtype)
     row = {"mode": "promise_in_bounds", "unique_indices": True, "indices_are_sorted": True}
@@ -61,12 +62,12 @@ def allocate(capacity, demand, a: RiskArrays) -> tuple:
     def served_by(e, left_demand, left_capacity):
         wanted = jax.lax.dynamic_index_in_dim(left_demand, workload[e], keepdims=False)
         room = jax.lax.dynamic_index_in_dim(left_capacity, pool[e], keepdims=False)
-        can = jnp.maximum(jnp.minimum(room, cap[e][:, None]), 0.0) * rate[e]  # room < 0 after a fit served in full
+        can = jnp.maximum(jnp.minimum(room, cap[e][:, None]), 0.0) * rate[e][None, :]  # room < 0: served in full
         return jnp.where(wanted <= can + slack[e][:, None], wanted, can) * active[e][:, None]
 
     def take(e, left_demand, left_capacity, served):
         return (left_demand.at[workload[e]].add(-served, **row),
-                left_capacity.at[pool[e]].add(-(served / rate[e]), **row))
+                left_capacity.at[pool[e]].add(-(served / rate[e][None, :]), **row))
 
     def step(e, carry):
         left_demand, left_capacity = take(e - 1, *carry)

@@ -123,6 +123,17 @@ def _capacity(params: RiskParams, a: RiskArrays, noise: Noise) -> tuple:
     return present, capacity, training
 
 
+def throughput_factor(sigma, throughput_z):
+    """Each pair's tokens/s multiplier in each future, [pair, sample]: max(1 + sigma z, 0), mean 1 and standard
+    deviation sigma (the measurement's stated interval; models/risk_inputs.THROUGHPUT_CI95_Z). 1 where sigma is 0."""
+    return jnp.maximum(1.0 + sigma[:, None] * throughput_z, 0.0)
+
+
+def pair_rate(a: RiskArrays, noise: Noise):
+    """Tokens/s per node of each pair in each future, [pair, sample]."""
+    return a.pairs.tokens_per_s_per_node[:, None] * throughput_factor(a.pairs.throughput_sigma, noise.throughput_z)
+
+
 def _demand(params: RiskParams, a: RiskArrays, noise: Noise):
     """Rule 2: demand [workload, quarter, sample] in tokens/s."""
     forecast = a.demand_tokens_per_s
@@ -170,7 +181,7 @@ def batch_outcome(params: RiskParams, a: RiskArrays, noise: Noise) -> Outcome:
     # 1-3. Capacity, demand, allocation.
     present, capacity, training = _capacity(params, a, noise)
     demand = _demand(params, a, noise)
-    shortfall, served = allocate(capacity, demand, a)
+    shortfall, served = allocate(capacity, demand, a, pair_rate(a, noise))
     busy = served + training
 
     # 4. Shortfall: the plan's unmet at the penalty, the excess rented on demand or charged the penalty.

@@ -29,6 +29,11 @@ from models.plan_schema import columns_of
 from models.risk_settings import RiskSettings
 from models.scenario import Scenario
 
+# A throughput row's `ci95_tokens_per_s_per_node` is a 95 % half-width: the risk model samples the pair's tokens/s
+# per node as measured x max(1 + sigma z, 0), z standard normal, sigma = half-width / 1.959964 / measured, so 95 % of
+# the futures fall inside the stated interval (the normal quantile of 0.975).
+THROUGHPUT_CI95_Z = 1.959964
+
 # Stands for "no cap" on a pair in the second allocation pass (node-equivalents; finite so float32 and
 # reverse-mode AD never meet inf × 0).
 UNCAPPED_NODES = 1e30
@@ -109,6 +114,9 @@ class PairArrays:
     tokens_per_s_per_node: np.ndarray = _dims("pair")
     active: np.ndarray = _dims("pair", "quarter")  # 1.0 inside the workload's start..deadline window
     cap_node_equivalents: np.ndarray = _dims("pair", "quarter")  # the plan's placement, or UNCAPPED_NODES
+    # Relative standard deviation of the pair's tokens/s per node: its throughput row's stated 95 % half-width /
+    # THROUGHPUT_CI95_Z / the measured tokens/s (0: known exactly, or modelled).
+    throughput_sigma: np.ndarray = _dims("pair")
 
 
 @dataclass(frozen=True)
@@ -312,7 +320,8 @@ def build_risk_inputs(scenario: Scenario, plan: dict, settings: RiskSettings) ->
         **fixed_charges(scenario, plan, costs.charges_depreciation),
         unit_costs=unit_costs, pools=pool_arrays, orders=orders,
         pairs=PairArrays(workload=pairs["workload"], pool=pairs["pool"], tokens_per_s_per_node=pairs["rate"],
-                         active=pairs["active"], cap_node_equivalents=pairs["cap"]),
+                         active=pairs["active"], cap_node_equivalents=pairs["cap"],
+                         throughput_sigma=pairs["sigma"]),
         options=_cloud_options(options, costs, catalog, site_list, sku_list, n_quarters),
         uncertainty=UncertaintyArrays(
             demand_sigma=np.array(settings.demand_sigma), demand_common_sigma=np.array(settings.demand_common_sigma),
@@ -503,6 +512,23 @@ def _allocation_order(pairs: dict, pools: PoolArrays, costs, site_list, sku_list
     return {key: np.concatenate([first[key], second[key]]) for key in second}
 
 
+def throughput_sigma_of(throughput: pd.DataFrame) -> pd.Series:
+    """Relative standard deviation per (workload, sku) of a throughput table: its stated 95 % half-width /
+    THROUGHPUT_CI95_Z / the measured tokens/s per node; 0 where no half-width is given (the last row wins)."""
+    if throughput is None or len(throughput) == 0 or "ci95_tokens_per_s_per_node" not in throughput:
+        return pd.Series(dtype=float, index=pd.MultiIndex.from_arrays([[], []], names=["workload", "sku"]))
+    rows = throughput.drop_duplicates(["workload", "sku"], keep="last").set_index(["workload", "sku"])
+    measured = pd.to_numeric(rows["tokens_per_s_per_node"], errors="coerce")
+    half_width = pd.to_numeric(rows["ci95_tokens_per_s_per_node"], errors="coerce")
+    return (half_width / THROUGHPUT_CI95_Z / measured.where(measured > 0)).fillna(0.0)
+
+
+def _throughput_sigma(throughput: pd.DataFrame, pair_frame: pd.DataFrame) -> np.ndarray:
+    sigma = throughput_sigma_of(throughput)
+    keys = pd.MultiIndex.from_arrays([pair_frame["workload"], pair_frame["sku"]])
+    return sigma.reindex(keys).fillna(0.0).to_numpy(dtype=float)
+
+
 def _pairs_and_options(scenario: Scenario, workloads: list[str], pools: list[tuple[str, str]],
                        performance: pd.DataFrame, n_quarters: int) -> tuple[dict, dict]:
     """(workload, pool) pairs that may serve demand, and the cloud (site, SKU) options to rent from."""
@@ -524,6 +550,7 @@ def _pairs_and_options(scenario: Scenario, workloads: list[str], pools: list[tup
     pairs = {"workload": workload_index.get_indexer(pair_frame["workload"]),
              "pool": pair_frame["pool"].to_numpy(dtype=int),
              "rate": pair_frame["tokens_per_s_per_node"].to_numpy(dtype=float),
+             "sigma": _throughput_sigma(scenario.throughput, pair_frame),
              "active": ((quarter[None, :] >= start[:, None]) & (quarter[None, :] <= deadline[:, None])).astype(float)}
 
     cloud = candidates[candidates["site"].map(sites["kind"]).eq("cloud")

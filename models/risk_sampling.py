@@ -38,6 +38,7 @@ class Noise:
     failure_z: object  # [pool, quarter, sample] standard normal: failed fraction around its mean
     electricity_z: object  # [site, sample] standard normal: electricity price multiplier
     slip_u: object  # [order, sample] uniform on [0, 1): the order slips when below slip_probability
+    throughput_z: object  # [pair, sample] standard normal: the pair's tokens/s per node within its stated interval
 
 
 jax.tree_util.register_dataclass(Noise, data_fields=[f.name for f in dataclasses.fields(Noise)], meta_fields=[])
@@ -47,9 +48,9 @@ UNIFORM_NOISE = ("slip_u",)
 def grid_shapes(workloads: int, quarters: int, sites: int, skus: int) -> dict[str, tuple[int, ...]]:
     """Per-sample shape of each noise array on the scenario's grids, in drawing order: demand [workload,
     quarter] (inference workloads, at least one), common [], failures [site, sku, quarter], electricity [site],
-    slips [order quarter, site, sku]."""
+    slips [order quarter, site, sku], throughput [workload, sku] (last, so the earlier draws are unchanged)."""
     return {"demand_z": (workloads, quarters), "common_z": (), "failure_z": (sites, skus, quarters),
-            "electricity_z": (sites,), "slip_u": (quarters, sites, skus)}
+            "electricity_z": (sites,), "slip_u": (quarters, sites, skus), "throughput_z": (workloads, skus)}
 
 
 def noise_shapes(a: RiskArrays) -> dict[str, tuple[int, ...]]:
@@ -75,13 +76,15 @@ def _threefry2x32(k0, k1, x0, x1):
 
 def draw_noise(key, indices, a: RiskArrays, dtype) -> Noise:
     """The random numbers of the given sample indices for the plan behind `a`, samples on the last axis: the
-    scenario's grids (`draw_grid_noise`) read at the plan's pools (failures) and orders (slips)."""
+    scenario's grids (`draw_grid_noise`) read at the plan's pools (failures), orders (slips) and (workload, pool)
+    pairs (throughput: both allocation passes of a pair see one draw, as does every pool of its SKU)."""
     grid = draw_grid_noise(key, indices, noise_shapes(a), dtype)
     order_site = a.pools.site[a.orders.pool]
     return Noise(demand_z=grid["demand_z"], common_z=grid["common_z"],
                  failure_z=grid["failure_z"][a.pools.site, a.pools.sku],
                  electricity_z=grid["electricity_z"],
-                 slip_u=grid["slip_u"][a.orders.order_quarter, order_site, a.orders.sku])
+                 slip_u=grid["slip_u"][a.orders.order_quarter, order_site, a.orders.sku],
+                 throughput_z=grid["throughput_z"][a.pairs.workload, a.pools.sku[a.pairs.pool]])
 
 
 def draw_grid_noise(key, indices, shapes: dict[str, tuple[int, ...]], dtype) -> dict:

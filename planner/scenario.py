@@ -335,8 +335,13 @@ def _typed_demand(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _typed_throughput(frame: pd.DataFrame) -> pd.DataFrame:
-    throughput = frame[["workload", "sku", "tokens_per_s_per_node"]].reset_index(drop=True)
-    return throughput.astype({"workload": object, "sku": object, "tokens_per_s_per_node": float})
+    """The throughput table; its optional 95 % half-width column only where some row gives one (risk sampling)."""
+    half_width = "ci95_tokens_per_s_per_node"
+    given = half_width in frame and pd.to_numeric(frame[half_width], errors="coerce").notna().any()
+    columns = ["workload", "sku", "tokens_per_s_per_node"] + ([half_width] if given else [])
+    throughput = frame[columns].reset_index(drop=True)
+    return throughput.astype({"workload": object, "sku": object, "tokens_per_s_per_node": float,
+                              **({half_width: float} if given else {})})
 
 
 def _typed_facility_options(frame: pd.DataFrame | None) -> pd.DataFrame:

@@ -208,6 +208,10 @@ THROUGHPUT = TableSchema("throughput", key=("workload", "sku"), allow_empty=True
     Column("workload", "str"),
     Column("sku", "str"),
     Column("tokens_per_s_per_node", "float", check=NON_NEGATIVE, high=MAX_TOKENS_PER_S),
+    # The measurement's 95 % half-width (`planner calibrate --throughput-out` writes it): the risk model samples the
+    # pair's throughput within it (models/risk_inputs.py THROUGHPUT_CI95_Z). Empty = known exactly.
+    Column("ci95_tokens_per_s_per_node", "float", required=False, check=NON_NEGATIVE, in_header=False,
+           high=MAX_TOKENS_PER_S),
 ))
 
 # Committed capacity (docs/datacenter-2026.md): a block of min_nodes nodes of `sku` at cloud site `site`, signed in

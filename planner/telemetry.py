@@ -80,6 +80,7 @@ def calibrate(path: str | Path, scenario: Scenario) -> tuple[pd.DataFrame, pd.Da
 
 
 def write_throughput_table(path: str | Path, fit: pd.DataFrame) -> Path:
-    """The fit as a scenario `throughput:` table (workload, sku, tokens_per_s_per_node), names kept as text."""
-    table = neutral_frame(fit[["workload", "sku", "tokens_per_s_per_node"]])
+    """The fit as a scenario `throughput:` table (workload, sku, tokens_per_s_per_node and its 95 % half-width,
+    empty for a one-node pair), names kept as text."""
+    table = neutral_frame(fit[["workload", "sku", "tokens_per_s_per_node", "ci95_tokens_per_s_per_node"]])
     return write_atomic(path, lambda tmp: table.to_csv(tmp, index=False, float_format="%.6g"))
