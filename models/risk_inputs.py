@@ -496,7 +496,7 @@ def _allocation_order(pairs: dict, pools: PoolArrays, costs, site_list, sku_list
     order is deterministic); under plan-first, the pairs the plan uses (capped at its placement) come first, then
     every pair uncapped."""
     if not len(pairs["rate"]):  # one inert pair keeps the allocation loop non-empty
-        return {"workload": np.zeros(1, dtype=int), "pool": np.zeros(1, dtype=int), "rate": np.ones(1),
+        return {"workload": np.zeros(1, dtype=int), "pool": np.zeros(1, dtype=int), "rate": np.ones(1), "sigma": np.zeros(1),
                 "active": np.zeros((1, n_quarters)), "cap": np.zeros((1, n_quarters))}
     busy_usd_per_node = _by_site_sku(costs.running_usd_per_busy_node(), pools.site, pools.sku, site_list, sku_list,
                                      np.zeros_like(pools.site))
