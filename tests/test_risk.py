@@ -74,7 +74,7 @@ def check_reproduces_plan(scenario, plan, float64: bool) -> None:
     assert lines["on_demand_usd"] == 0.0
     planned_unmet = inputs.arrays.planned_unmet_tokens_per_s
     shortfall = run["sums"]["shortfall_tokens_per_s"]
-    assert shortfall == pytest.approx(planned_unmet, rel=rel, abs=1e-9)
+    assert shortfall == pytest.approx(planned_unmet, rel=rel, abs=1e-6)  # 10^-6 tokens/s: float noise on demands of 10^5-10^6 tokens/s
     assert (run["sums"]["short_count"][planned_unmet == 0] == 0).all()
 
 
