@@ -29,7 +29,8 @@ def test_diff_workbook_stores_hostile_names_as_text(tmp_path):
 
 
 def test_throughput_table_quotes_a_formula_like_workload(tmp_path):
-    fit = pd.DataFrame([{"workload": HOSTILE, "sku": "@sku", "tokens_per_s_per_node": 1000.0}])
+    fit = pd.DataFrame([{"workload": HOSTILE, "sku": "@sku", "tokens_per_s_per_node": 1000.0,
+                         "ci95_tokens_per_s_per_node": 12.0}])  # the fit's shape (models/telemetry_fit.py)
     write_throughput_table(tmp_path / "t.csv", fit)
     with open(tmp_path / "t.csv", newline="") as handle:
         rows = list(csv.reader(handle))
