@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from models.failures import availability
 from models.money import (  # noqa: F401 (re-exported: the conventions are reached through this module too)
     OWNED_SITE, carbon_t, charged_usd_per_kwh, facility_kw, facility_kwh_per_quarter, in_service_quarter,
     in_service_window, kwh_per_it_kw_quarter, life_hours, life_quarters, order_quarter_for, purchase_book_values,
@@ -339,3 +340,32 @@ def site_energy_rates(sites: pd.DataFrame) -> pd.DataFrame:
     kwh = kwh_per_it_kw_quarter(sites["pue"].astype(float))
     return pd.DataFrame({"kwh": kwh, "usd": kwh * charged_usd_per_kwh(sites),
                          "carbon_t": kwh * tco2_per_kwh(sites["gco2_per_kwh"].astype(float))}).rename_axis("site")
+
+
+@dataclass(frozen=True)
+class SpotCosts:
+    """Spot capacity for preemptible training (docs/datacenter-2026.md "Spot"), by sku of the SKUs offered on spot.
+    Recourse like on-demand rent: no commitment, no capex; paid per node-hour rented, into the rent_usd line.
+      usd_per_node_hour    spot_usd_per_gpu_hour × gpus_per_node
+      work_per_node_hour   spot_availability × a[k]: the hours of work one rented spot node-hour delivers, the
+                           share left by preemptions times the SKU's availability under failures (models/failures.py;
+                           1 without failure columns). The Young/Daly checkpoint loss is in the run's node_hours
+                           already (models/performance.py), as for owned and rented nodes.
+      it_kw_per_node       node_kw: a rented spot node draws full power for every hour it is rented (its kWh and
+                           tCO2 at the cloud site's rates; no energy $, which is in the price)
+    """
+
+    usd_per_node_hour: pd.Series
+    work_per_node_hour: pd.Series
+    it_kw_per_node: pd.Series
+
+
+def build_spot_costs(catalog: pd.DataFrame) -> SpotCosts:
+    """The catalog's spot columns as per-node-hour prices (see SpotCosts), for the SKUs with a spot price."""
+    price = pd.to_numeric(catalog["spot_usd_per_gpu_hour"], errors="coerce").dropna()
+    catalog = catalog.loc[price.index].rename_axis("sku")
+    share = pd.to_numeric(catalog["spot_availability"], errors="coerce").astype(float) * availability(catalog)
+    return SpotCosts(usd_per_node_hour=(price * catalog["gpus_per_node"]).astype(float)
+                     .rename("usd_per_node_hour").rename_axis("sku"),
+                     work_per_node_hour=share.rename("work_per_node_hour"),
+                     it_kw_per_node=catalog["node_kw"].astype(float).rename("it_kw_per_node"))

@@ -13,7 +13,7 @@ from models.cost_parameters import USD_LINES
 from models.formulation import PlanModel
 from models.money import facility_kw, facility_kwh_per_quarter, in_service_quarter
 from models.plan_schema import table_columns
-from models.quarters import Horizon
+from models.quarters import HOURS_PER_QUARTER, Horizon
 from models.scenario import Scenario
 
 NEGLIGIBLE = 1e-9  # node-equivalents / tokens/s below this are solver noise, not decisions
@@ -82,6 +82,8 @@ def extract_tables(model: PlanModel, scenario: Scenario, x: np.ndarray) -> dict[
         tables["contracts"] = contract_table(model, x, horizon)
     if model.storage_share is not None:
         tables["storage"] = storage_table(model, scenario, x)
+    if "spot_node_hours" in lp.variables:
+        tables["spot"] = spot_table(model, scenario, x)
     tables["costs"] = cost_table(model, x, horizon)
     return tables
 
@@ -100,6 +102,23 @@ def storage_table(model: PlanModel, scenario: Scenario, x: np.ndarray) -> pd.Dat
     share["storage_usd"] = held_tb * storage.usd_per_tb_quarter.reindex(share["site"]).to_numpy()
     share = share.sort_values(["quarter", "workload", "site"])
     return _label(share, scenario.horizon, ("quarter",))[table_columns("storage")]
+
+
+def spot_table(model: PlanModel, scenario: Scenario, x: np.ndarray) -> pd.DataFrame:
+    """PLAN.json's `spot`: the spot node-hours each preemptible run rents (docs/datacenter-2026.md "Spot"), the
+    average nodes they make over the quarter (node_hours / 2,190), the hours of work they deliver, their kWh
+    (node_kw × PUE per node-hour, models/money.py) and their price, which costs.rent_usd includes."""
+    spot = model.spot_costs
+    hours = model.lp.value("spot_node_hours", x)
+    hours = hours[hours > NEGLIGIBLE].rename("node_hours").reset_index()
+    hours["spot_nodes"] = hours["node_hours"] / HOURS_PER_QUARTER
+    hours["work_node_hours"] = hours["node_hours"] * spot.work_per_node_hour.reindex(hours["sku"]).to_numpy()
+    it_kw = hours["spot_nodes"] * spot.it_kw_per_node.reindex(hours["sku"]).to_numpy()
+    pue = scenario.sites["pue"].reindex(hours["site"]).to_numpy(dtype=float)
+    hours["energy_kwh"] = facility_kwh_per_quarter(facility_kw(it_kw, pue))
+    hours["spot_usd"] = hours["node_hours"] * spot.usd_per_node_hour.reindex(hours["sku"]).to_numpy()
+    hours = hours.sort_values(["quarter", "workload", "site", "sku"])
+    return _label(hours, scenario.horizon, ("quarter",))[table_columns("spot")]
 
 
 def contract_table(model: PlanModel, x: np.ndarray, horizon: Horizon) -> pd.DataFrame:

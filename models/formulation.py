@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 
 from models.cost_parameters import (COST_LINES, USD_LINES, ContractCosts, CostParameters, FabricCosts, FacilityCosts,
-                                    StorageCosts, build_contract_costs, build_cost_parameters, build_facility_costs,
-                                    build_fabric_costs, build_storage_costs, site_energy_rates,
-                                    spans_scalable_units)
+                                    SpotCosts, StorageCosts, build_contract_costs, build_cost_parameters,
+                                    build_facility_costs, build_fabric_costs, build_spot_costs, build_storage_costs,
+                                    site_energy_rates, spans_scalable_units)
 from models.failures import availability, failures_apply
 from models.lp import Expr, LinearProgram, Variables
 from models.money import facility_kw
@@ -45,6 +45,7 @@ class PlanModel:
     fabric_costs: FabricCosts | None = None  # the fabric table's prices (None: the scenario has none)
     storage_costs: StorageCosts | None = None  # storage prices (None: no workload needs priced storage)
     storage_share: Expr | None = None  # by (quarter, workload, site, sku): the share of storage_tb held there
+    spot_costs: SpotCosts | None = None  # spot prices (None: no preemptible run may use spot)
 
 
 def build_plan_model(scenario: Scenario, sets: PlanningSets, strict: bool = False, elastic_caps: bool = False,
@@ -71,7 +72,10 @@ def build_plan_model(scenario: Scenario, sets: PlanningSets, strict: bool = Fals
                              availability(scenario.catalog) if failures_apply(scenario.catalog) else None)
     unmet = add_demand_constraints(lp, busy, sets, allow_unmet=elastic_requirements or not strict)
     priced_unfinished = not strict and scenario.finance.unfinished_training_usd is not None
-    left = add_training_constraints(lp, busy, nodes, sets, allow_unfinished=elastic_requirements or priced_unfinished)
+    spot_costs = build_spot_costs(scenario.catalog) if sets.spot is not None else None
+    spot = add_spot_variables(lp, sets, spot_costs)
+    left = add_training_constraints(lp, busy, nodes, sets, allow_unfinished=elastic_requirements or priced_unfinished,
+                                    spot=spot, spot_costs=spot_costs)
     add_replica_constraints(lp, busy, nodes, sets)
     facility = build_facility_costs(facility_options_of(scenario)) if sets.facility_builds is not None else None
     builds, built = add_facility_constraints(lp, sets, facility)
@@ -80,6 +84,9 @@ def build_plan_model(scenario: Scenario, sets: PlanningSets, strict: bool = Fals
     spanning = spanning_busy(lp, busy, sets, fabric)
     share = add_storage_shares(lp, busy, sets, storage)
     extra_it_kw = fabric_and_storage_it_kw(spanning, share, fabric, storage, scenario)
+    if spot is not None:  # spot nodes draw full power for the hours rented (cloud sites: kWh and tCO2, no cap)
+        spot_kw = (spot.expr() * (spot_costs.it_kw_per_node / HOURS_PER_QUARTER)).sum("workload", "sku")
+        extra_it_kw = spot_kw if extra_it_kw is None else extra_it_kw + spot_kw
     add_power_constraints(lp, nodes, scenario, elastic=elastic_caps, built=built, facility=facility, fabric=fabric,
                           extra_it_kw=extra_it_kw)
     add_rack_constraints(lp, nodes, scenario, elastic=elastic_caps, built=built, facility=facility)
@@ -97,10 +104,13 @@ def build_plan_model(scenario: Scenario, sets: PlanningSets, strict: bool = Fals
         add_facility_costs(costs, prices, facility, builds, built, sets)
     if signings is not None:
         add_contract_costs(costs, contract_prices, signings, sets)
+    if spot is not None:
+        add_spot_costs(costs, spot_costs, spot, sets)
     lp.minimize(discounted_total(costs, prices.discount_factor))
     return PlanModel(lp=lp, sets=sets, nodes=nodes, busy_nodes=busy_nodes, it_kw=it_kw, costs=costs,
                      strict=strict, cost_parameters=prices, facility_costs=facility,
-                     contract_costs=contract_prices, fabric_costs=fabric, storage_costs=storage, storage_share=share)
+                     contract_costs=contract_prices, fabric_costs=fabric, storage_costs=storage, storage_share=share,
+                     spot_costs=spot_costs)
 
 
 def busy_upper_bounds(sets: PlanningSets, scenario: Scenario, physical: bool = True) -> np.ndarray:
@@ -149,17 +159,39 @@ def add_demand_constraints(lp: LinearProgram, busy: Variables, sets: PlanningSet
     return unmet
 
 
+def add_spot_variables(lp: LinearProgram, sets: PlanningSets, spot_costs: SpotCosts | None) -> Variables | None:
+    """spot[t,w,s,k] ≥ 0: spot node-hours a preemptible run rents at cloud site s in quarter t (docs/datacenter-2026.md
+    "Spot"), at most what would do its whole run there: node_hours[w,k] / work_per_node_hour[k]. Continuous: spot is
+    rented by the hour, on as many nodes as the run needs (at least its min_nodes), so no whole-node decision.
+    None without spot (the program is then the one without it)."""
+    if sets.spot is None or spot_costs is None:
+        return None
+    keys = sets.spot
+    work = spot_costs.work_per_node_hour.reindex(keys["sku"]).to_numpy(dtype=float)
+    return lp.add_variables("spot_node_hours", pd.MultiIndex.from_frame(keys[["quarter", "workload", "site", "sku"]]),
+                            upper=keys["node_hours"].to_numpy(dtype=float) / work)
+
+
+def add_spot_costs(costs: dict[str, Expr], spot_costs: SpotCosts, spot: Variables, sets: PlanningSets) -> None:
+    """rent_usd[t] += Σ_{w,s,k} usd_per_node_hour[k] · spot[t,w,s,k]: spot is rent, paid per node-hour rented."""
+    paid = (spot.expr() * spot_costs.usd_per_node_hour).sum("workload", "site", "sku")
+    costs["rent_usd"] = _by_quarter(costs["rent_usd"] + paid, sets)
+
+
 def add_training_constraints(lp: LinearProgram, busy: Variables, nodes: Expr, sets: PlanningSets,
-                             allow_unfinished: bool) -> Variables | None:
+                             allow_unfinished: bool, spot: Variables | None = None,
+                             spot_costs: SpotCosts | None = None) -> Variables | None:
     """A run's work is done in one pool, in quarters when that pool holds its minimum node count.
 
-    done[w,s,k] = Σ_{t ∈ [start, deadline]} 2,190 · busy[t,w,s,k] / node_hours[w,k]
+    done[w,s,k] = Σ_{t ∈ [start, deadline]} (2,190 · busy[t,w,s,k] + work_per_node_hour[k] · spot[t,w,s,k])
+                  / node_hours[w,k]   (the spot term only for preemptible runs: docs/datacenter-2026.md "Spot")
     Σ_{s,k} done[w,s,k] + left[w] ≥ 1;   Σ_{s,k} pool[w,s,k] ≤ 1   (one site, one SKU)
     active[t,w,s,k] ≤ pool[w,s,k]   (busy > 0 only where active: add_min_nodes_constraints)
+    spot[t,w,s,k] ≤ bound[t,w,s,k] · pool[w,s,k]   (spot only in the run's pool; bound its upper bound)
     """
     placements = sets.placements[sets.placements["kind"] == "training"]
     pools = sets.training_pools
-    if placements.empty:
+    if placements.empty and spot is None:
         return None
     keys = ["quarter", "workload", "site", "sku"]
     pool = lp.add_variables("pool", pd.MultiIndex.from_frame(pools[["workload", "site", "sku"]]), upper=1.0,
@@ -167,13 +199,25 @@ def add_training_constraints(lp: LinearProgram, busy: Variables, nodes: Expr, se
     runs = pd.Index(pools["workload"].unique(), name="workload")
     left = lp.add_variables("left", runs, upper=1.0 if allow_unfinished else 0.0)
 
-    per_quarter_share = (HOURS_PER_QUARTER / placements.set_index(keys)["node_hours"])
-    done = busy.expr().mul(per_quarter_share, filter=True).sum("quarter")  # filter: training work only
+    done = None
+    if len(placements):
+        per_quarter_share = (HOURS_PER_QUARTER / placements.set_index(keys)["node_hours"])
+        done = busy.expr().mul(per_quarter_share, filter=True).sum("quarter").sum("site", "sku")  # training only
+    if spot is not None:
+        work = spot_costs.work_per_node_hour.reindex(sets.spot["sku"]).to_numpy(dtype=float)
+        per_node_hour = pd.Series(work / sets.spot["node_hours"].to_numpy(dtype=float), index=spot.index)
+        by_spot = spot.expr().mul(per_node_hour).sum("quarter", "site", "sku")
+        done = by_spot if done is None else done + by_spot
     # "at least" rather than "exactly": no solver overworks a run for nothing, and CP-SAT, whose continuous
     # variables live on a 1/1,000 grid, could otherwise miss a run's work by a rounding step and call it infeasible.
-    lp.add_constraints("training_work", done.sum("site", "sku") + left.expr(), ">=", 1.0)
+    lp.add_constraints("training_work", done + left.expr(), ">=", 1.0)
     lp.add_constraints("training_one_pool", pool.expr().sum("site", "sku"), "<=", 1.0)
 
+    if spot is not None:
+        bound = pd.Series(lp.upper[spot.positions], index=spot.index)
+        lp.add_constraints("spot_pool", spot.expr() - pool.expr().join(sets.spot[keys]).mul(bound), "<=", 0.0)
+    if placements.empty:
+        return left
     active = add_min_nodes_constraints(lp, busy, nodes, placements, "training")
     lp.add_constraints("training_active_pool", active.expr() - pool.expr().join(placements[keys]), "<=", 0.0)
     return left

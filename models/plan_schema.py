@@ -137,6 +137,14 @@ share                   | number  | fraction         | the part of it held at th
                         |         |                  | works in its pool there
 storage_kw              | number  | kW               | IT power of that storage: storage_tb × share ×
                         |         |                  | storage_kw_per_pb / 1,000
+spot_nodes              | number  | node-equivalents | node_hours / 2,190 h: the nodes' worth rented all quarter
+                        |         |                  | (not whole: spot is rented by the hour)
+node_hours              | number  | node-hours       | spot node-hours rented in the quarter (paid whether or not a
+                        |         |                  | preemption cuts them short)
+work_node_hours         | number  | node-hours       | the hours of work they deliver: node_hours × spot_availability ×
+                        |         |                  | the SKU's availability under failures
+spot_usd                | number  | $                | node_hours × spot_usd_per_gpu_hour × gpus_per_node; in
+                        |         |                  | costs.rent_usd
 """
 
 
@@ -266,6 +274,11 @@ PLAN_FIELDS: tuple[Field, ...] = (
           "costs.energy_kwh", required=False,
           members=_columns("quarter", "workload", "site", "storage_tb", "share", "storage_kw", "energy_kwh",
                            "storage_usd")),
+    Field("spot", RECORDS, "", "only for a scenario with spot prices and a preemptible run (docs/datacenter-2026.md "
+          "\"Spot\"): the spot node-hours each run rents; spot_usd adds up, with rentals and contracts, to "
+          "costs.rent_usd, energy_kwh is in costs.energy_kwh", required=False,
+          members=_columns("quarter", "workload", "site", "sku", "spot_nodes", "node_hours", "work_node_hours",
+                           "energy_kwh", "spot_usd")),
     Field("stochastic", OBJECT, "discounted $", "only from `plan --stochastic N`: the two-stage solve on N sampled "
                                                 "futures (manual, Stochastic planning)", required=False, members=(
               Field("samples", NUMBER, "futures", "futures solved on (evaluate's sampler, futures 0 … N−1)"),
@@ -354,11 +367,12 @@ PLAN_FIELDS: tuple[Field, ...] = (
               Field("myopia_cost_pct", NUMBER, "fraction", "myopia_cost_usd / perfect_foresight_objective_usd"))),
 )
 # Optional fields only some plans carry; every other field is always written.
-WRITTEN_WHEN_SET = ("stochastic", "replan", "myopic", "facility", "contracts", "slo", "storage")
+WRITTEN_WHEN_SET = ("stochastic", "replan", "myopic", "facility", "contracts", "slo", "storage", "spot")
 # Documented in docs/datacenter-2026.md (markdown_table(datacenter_2026=True)), not in docs/outputs.md's table.
-DATACENTER_2026_FIELDS = ("facility", "contracts", "storage")
+DATACENTER_2026_FIELDS = ("facility", "contracts", "storage", "spot")
 DATACENTER_2026_COLUMNS = ("option", "facility_units", "reason", "contract", "contract_blocks", "term_end",
-                           "commitment_usd", "storage_tb", "share", "storage_kw")
+                           "commitment_usd", "storage_tb", "share", "storage_kw", "spot_nodes", "node_hours",
+                           "work_node_hours", "spot_usd")
 FIELDS = {f.name: f for f in PLAN_FIELDS}
 
 

@@ -46,6 +46,7 @@ class PlanningSets:
     facility_vintages: pd.DataFrame | None = None  # option, build_quarter, quarter: built units in service
     contract_signings: pd.DataFrame | None = None  # sign_quarter, contract, site, sku, max_blocks (None: none)
     contract_terms: pd.DataFrame | None = None  # contract, sign_quarter, quarter: signed blocks in service
+    spot: pd.DataFrame | None = None  # quarter, workload, site, sku, node_hours, min_nodes (None: no spot)
 
 
 def build_sets(scenario: Scenario, performance: pd.DataFrame) -> PlanningSets:
@@ -72,13 +73,57 @@ def build_sets(scenario: Scenario, performance: pd.DataFrame) -> PlanningSets:
     placements = capped_placements(placements, size_for_slo(scenario, performance))
     demand = _demand(scenario, quarters)
     training = placements[placements["kind"] == "training"]
-    pools = training[["workload", "site", "sku", "node_hours", "min_nodes"]].drop_duplicates(
+    spot = spot_sets(scenario, performance, quarters)
+    pool_rows = training if spot is None else pd.concat([training, spot], ignore_index=True)
+    pools = pool_rows[["workload", "site", "sku", "node_hours", "min_nodes"]].drop_duplicates(
         ["workload", "site", "sku"]).reset_index(drop=True)
     return PlanningSets(quarters=quarters, discount=discount_factors(scenario.finance.discount_rate, n),
                         owned_sites=owned, cloud_sites=cloud, orders=orders, vintages=vintages, fleet=fleet,
                         rentals=rentals.reset_index(drop=True), placements=placements, demand=demand,
                         training_pools=pools, facility_builds=builds, facility_vintages=built,
-                        contract_signings=signings, contract_terms=terms)
+                        contract_signings=signings, contract_terms=terms, spot=spot)
+
+
+def spot_offered(catalog: pd.DataFrame) -> pd.Index:
+    """The SKUs with a spot price (docs/datacenter-2026.md "Spot"; none without the column)."""
+    if "spot_usd_per_gpu_hour" not in catalog.columns:
+        return pd.Index([], name="sku")
+    return catalog.index[pd.to_numeric(catalog["spot_usd_per_gpu_hour"], errors="coerce").notna()]
+
+
+def preemptible_runs(workloads: pd.DataFrame) -> pd.Index:
+    """The training runs marked preemptible (checkpointing: they may run on spot capacity)."""
+    if "preemptible" not in workloads.columns:
+        return pd.Index([], name="workload")
+    flag = workloads["preemptible"].astype(object).map(lambda v: str(v).strip().lower() == "true")
+    return workloads.index[flag.to_numpy(dtype=bool) & (workloads["kind"] == "training").to_numpy()]
+
+
+def spot_sets(scenario: Scenario, performance: pd.DataFrame, quarters: pd.Index) -> pd.DataFrame | None:
+    """(quarter, workload, site, sku, node_hours, min_nodes) where a preemptible run may rent spot node-hours: a
+    cloud site among its allowed sites, an eligible SKU with a spot price whose rack fits there, a quarter in the
+    run's window and not before the SKU's available_from. None when no run is preemptible or no SKU is offered on
+    spot, so a scenario without spot builds the program it always did."""
+    runs, offered = preemptible_runs(scenario.workloads), spot_offered(scenario.catalog)
+    sites = scenario.sites
+    cloud = sites.index[sites["kind"] == "cloud"]
+    if runs.empty or offered.empty or cloud.empty:
+        return None
+    eligible = performance[performance["eligible"]].reset_index()[["workload", "sku", "node_hours", "min_nodes"]]
+    eligible = eligible[eligible["workload"].isin(runs) & eligible["sku"].isin(offered)]
+    allowed = pd.DataFrame({"workload": runs, "site": [scenario.allowed_sites(w) for w in runs]}).explode("site")
+    allowed = allowed[allowed["site"].isin(cloud)]
+    grid = eligible.merge(allowed, on="workload").merge(pd.DataFrame({"quarter": quarters}), how="cross")
+    if grid.empty:
+        return None
+    w = scenario.workloads.loc[grid["workload"]]
+    q = grid["quarter"].to_numpy()
+    valid = (q >= w["start"].to_numpy(dtype=float, na_value=0)) \
+        & (q <= w["deadline"].to_numpy(dtype=float, na_value=math.inf)) \
+        & (q >= scenario.catalog.loc[grid["sku"], "available_from"].to_numpy())
+    valid &= rack_fit(sites, scenario.catalog, grid["site"], grid["sku"])[0]
+    spot = grid.loc[valid, ["quarter", "workload", "site", "sku", "node_hours", "min_nodes"]].reset_index(drop=True)
+    return spot if len(spot) else None
 
 
 def contracts_of(scenario: Scenario) -> pd.DataFrame:

@@ -216,6 +216,7 @@ def plan_document(run: PlanRun, baselines: list[dict] | None = None, stochastic:
         **({"contracts": _records(tables["contracts"])} if "contracts" in tables else {}),
         **_slo_field(tables["placement"], run.built),
         **({"storage": _records(tables["storage"])} if "storage" in tables else {}),
+        **({"spot": _records(tables["spot"])} if "spot" in tables else {}),
         **({"stochastic": stochastic} if stochastic is not None else {}),
     })
 

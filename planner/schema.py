@@ -71,10 +71,11 @@ MAX_STORAGE_KW_PER_PB = 1e4  # all-flash ~3-10 kW per PB; disk ~10-20
 MAX_AFR_PER_NODE_YEAR = 1000  # Llama 3's H100 nodes: 1.4 interruptions a node-year; an NVL72 rack ~12
 MAX_REPAIR_HOURS = HOURS_PER_YEAR  # a year: a node out longer than that is not in service at all
 COOLING_TYPES = ("air", "liquid")  # docs/datacenter-2026.md: liquid = direct-to-chip liquid cooling
+PREEMPTIBLE_VALUES = ("true", "false")  # workloads.preemptible, case-insensitive (docs/datacenter-2026.md "Spot")
 # Bounds of the issue-21 columns, documented in docs/datacenter-2026.md's bounds table (not docs/limits.md's).
 DATACENTER_2026_COLUMNS = (("sites", "max_kw_per_rack"), ("sites", "storage_usd_per_tb_quarter"),
                            ("sites", "storage_kw_per_pb"), ("workloads", "storage_tb"), ("catalog", "afr_per_node_year"),
-                           ("catalog", "repair_hours"))
+                           ("catalog", "repair_hours"), ("catalog", "spot_usd_per_gpu_hour"))
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,11 @@ CATALOG = TableSchema("catalog", key=("sku",), columns=(
     Column("afr_per_node_year", "float", required=False, check=NON_NEGATIVE, in_header=False,
            high=MAX_AFR_PER_NODE_YEAR),
     Column("repair_hours", "float", required=False, check=NON_NEGATIVE, in_header=False, high=MAX_REPAIR_HOURS),
+    # docs/datacenter-2026.md "Spot": empty = no spot capacity of the SKU. A spot node-hour costs
+    # spot_usd_per_gpu_hour × gpus_per_node and delivers spot_availability of an hour of work (preemptions).
+    Column("spot_usd_per_gpu_hour", "float", required=False, check=POSITIVE, in_header=False,
+           high=MAX_RENT_USD_PER_GPU_HOUR),
+    Column("spot_availability", "float", required=False, check=FRACTION_OPEN_CLOSED, in_header=False),
 ))
 
 SITES = TableSchema("sites", key=("site",), columns=(
@@ -196,6 +202,9 @@ WORKLOADS = TableSchema("workloads", key=("workload",), columns=(
     Column("output_tokens_cv", "float", required=False, check=NON_NEGATIVE, in_header=False, high=MAX_SERVICE_CV),
     # docs/datacenter-2026.md "Fabric and storage": TB of datasets, checkpoints or weights; empty = none.
     Column("storage_tb", "float", required=False, check=NON_NEGATIVE, in_header=False, high=MAX_STORAGE_TB),
+    # docs/datacenter-2026.md "Spot": true = a training run that checkpoints and may run on spot capacity; empty =
+    # false. Only training runs may be preemptible (validate.py).
+    Column("preemptible", "choice", required=False, in_header=False, choices=PREEMPTIBLE_VALUES),
 ))
 
 DEMAND = TableSchema("demand", key=("workload", "quarter"), allow_empty=True, columns=(

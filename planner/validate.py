@@ -88,6 +88,7 @@ def check_references(tables: dict[str, pd.DataFrame], raws: dict[str, RawTable],
     problems.extend(_fabric_problems(tables, raws, skus))
     problems.extend(_fleet_fit_problems(tables, raws))
     problems.extend(_failure_problems(tables, raws))
+    problems.extend(_spot_problems(tables, raws))
 
     for idx, row in tables["throughput"].iterrows():
         if row["workload"] is not None and row["workload"] not in workload_kind:
@@ -139,6 +140,30 @@ def _failure_problems(tables: dict[str, pd.DataFrame], raws: dict[str, RawTable]
                                f"the node would never be in service (availability 1 - afr x repair_hours / 8,760 "
                                f"must be > 0)", row=raw.row_number(idx), column="repair_hours")
             for idx in catalog.index[down_hours >= HOURS_PER_YEAR]]
+
+
+def _spot_problems(tables: dict[str, pd.DataFrame], raws: dict[str, RawTable]) -> list[Problem]:
+    """Spot (docs/datacenter-2026.md "Spot"): a SKU's spot price and availability come together, and only a training
+    run may be preemptible (an inference service cannot lose its requests to a preemption)."""
+    problems = []
+    catalog, raw = tables["catalog"], raws.get("catalog")
+    if raw is not None and "spot_usd_per_gpu_hour" in catalog and "spot_availability" in catalog:
+        price, share = catalog["spot_usd_per_gpu_hour"], catalog["spot_availability"]
+        for idx in catalog.index[price.notna() & share.isna()]:
+            problems.append(Problem(raw.label, "a spot price needs spot_availability (the share of a spot node-hour "
+                                               "that delivers work, in (0, 1])", row=raw.row_number(idx),
+                                    column="spot_availability"))
+        for idx in catalog.index[price.isna() & share.notna()]:
+            problems.append(Problem(raw.label, "spot_availability without a spot_usd_per_gpu_hour",
+                                    row=raw.row_number(idx), column="spot_usd_per_gpu_hour"))
+    workloads, raw = tables["workloads"], raws.get("workloads")
+    if raw is not None and "preemptible" in workloads:
+        wrong = (workloads["preemptible"] == "true") & (workloads["kind"] != "training")
+        for idx in workloads.index[wrong]:
+            problems.append(Problem(raw.label, f"'{workloads.at[idx, 'workload']}' is {workloads.at[idx, 'kind']}: "
+                                               "only a training run (checkpointing) may be preemptible",
+                                    row=raw.row_number(idx), column="preemptible"))
+    return problems
 
 
 def _contract_problems(tables: dict[str, pd.DataFrame], raws: dict[str, RawTable], site_kind: dict, skus: set,
@@ -301,6 +326,9 @@ def _hosting(scenario: Scenario, performance: pd.DataFrame) -> pd.DataFrame:
     owned_ok = in_time & power_ok & (racks_needed <= racks)
     cloud = site["kind"].to_numpy() == "cloud"
     rentable = sku["rent_usd_per_gpu_hour"].notna().to_numpy()
+    if "spot_usd_per_gpu_hour" in sku and "preemptible" in kind:  # docs/datacenter-2026.md "Spot"
+        rentable = rentable | (sku["spot_usd_per_gpu_hour"].notna().to_numpy()
+                               & (kind["preemptible"].to_numpy(dtype=object) == "true"))
     return pairs.assign(cloud=cloud, rentable=rentable, fits=fits, in_time=in_time, power_ok=power_ok,
                         full_kw=full_kw, cap_kw=cap_kw, racks_needed=racks_needed, racks=racks,
                         ok=fits & np.where(cloud, rentable, owned_ok))
