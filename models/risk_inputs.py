@@ -388,8 +388,8 @@ def _committed_nodes(plan: dict, pool_index: pd.MultiIndex, horizon, shape: tupl
 
 
 def fixed_charges(scenario: Scenario, plan: dict, charges_depreciation: bool) -> dict[str, np.ndarray]:
-    """By quarter, the charges of the plan's facility builds and contract signings, priced by
-    models/cost_parameters.py (FacilityCosts, ContractCosts): they do not vary with a sampled future (and no
+    """By quarter, the charges of the plan's facility builds, contract signings and spot node-hours, priced by
+    models/cost_parameters.py (FacilityCosts, ContractCosts, SpotCosts): they do not vary with a sampled future (and no
     Fleet or Rentals row of the workbook carries them: its Costs sheet adds them, reports/workbook.py)."""
     from models.cost_parameters import build_contract_costs, build_facility_costs
 
@@ -412,6 +412,14 @@ def fixed_charges(scenario: Scenario, plan: dict, charges_depreciation: bool) ->
         for row in signed:
             first, last = (int(q) for q in _quarter_numbers([row["in_service"], row["term_end"]], horizon))
             rent[first:last + 1] += float(row["contract_blocks"]) * contracts.usd_per_block_quarter[row["contract"]]
+    rented_spot = plan.get("spot") or []
+    if rented_spot:  # spot node-hours are rent (docs/datacenter-2026.md "Spot"), the same in every future
+        from models.cost_parameters import build_spot_costs
+
+        per_node_hour = build_spot_costs(scenario.catalog).usd_per_node_hour
+        for row in rented_spot:
+            rent[int(_quarter_numbers([row["quarter"]], horizon)[0])] += float(row["node_hours"]) \
+                * per_node_hour[row["sku"]]
     lines = _plan_cost_lines(plan, horizon, ("network_usd", "storage_usd"))
     return {"fixed_capex_usd": capex, "fixed_depreciation_usd": depreciation, "fixed_rent_usd": rent,
             "fixed_network_usd": lines["network_usd"], "fixed_storage_usd": lines["storage_usd"]}

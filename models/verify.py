@@ -77,6 +77,10 @@ CONSTRAINTS = {
                 "blocks x min_nodes, commitment_usd = nodes x gpus_per_node x usd_per_gpu_hour x 2,190 h x term",
     "facility": "facility builds: known option at its site, whole units, not before available_from, in service = "
                 "quarter + lead_quarters inside the horizon, at most max_units in all, capex_usd = units x price_usd",
+    "spot": "spot: only preemptible training runs, at an allowed cloud site, on an eligible SKU with a spot price "
+            "that fits there, inside the run's window and not before available_from; node_hours >= 0, spot_nodes = "
+            "node_hours / 2,190 h, work_node_hours = node_hours x spot_availability x availability, energy_kwh = "
+            "node_hours x node_kw x pue, spot_usd = node_hours x spot_usd_per_gpu_hour x gpus_per_node",
     "budget": "purchases per quarter <= budget",
     "cost": "cost line as recomputed from the plan's decisions",
     "totals": "totals = sum of the quarters' cost lines",
@@ -185,13 +189,14 @@ def check_plan(scenario: Scenario, plan: dict, tolerance_usd: float = TOLERANCE_
     _check_demand(ledger, scenario, placement, tables["unmet"], tol)
     _check_ttft_slo(ledger, scenario, performance, placement, tol)
     _check_min_nodes(ledger, placement, grid, tol)
-    _check_training(ledger, scenario, performance, placement, tables["unfinished"], tol)
+    spot = _check_spot(ledger, scenario, performance, _spot_records(plan, horizon), tol)
+    _check_training(ledger, scenario, performance, placement, tables["unfinished"], tol, spot)
     facility = _check_facility(ledger, scenario, _facility_records(plan, horizon), tol)
     _check_rack_fit(ledger, scenario, grid, tol)
     _check_power_and_racks(ledger, scenario, grid, tol, facility, held)
     _check_budget(ledger, scenario, tables["purchases"], tol, facility)
     costs = recompute_costs(scenario, grid, tables["purchases"], tables["unmet"], tables["unfinished"], facility,
-                            contracts, held)
+                            contracts, held, spot)
     objective = _check_costs(ledger, costs, tables["costs"], plan, tol)
     labelled = costs.assign(quarter=horizon.labels)
     return Verification(violations=tuple(ledger.violations), checks=ledger.checks, costs=labelled,
@@ -719,11 +724,20 @@ def _check_min_nodes(ledger: _Ledger, placement: pd.DataFrame, grid: pd.DataFram
 # --- training ---------------------------------------------------------------------------------------------
 
 def _check_training(ledger: _Ledger, scenario: Scenario, performance: pd.DataFrame, placement: pd.DataFrame,
-                    unfinished: pd.DataFrame, tol: Tolerances) -> None:
+                    unfinished: pd.DataFrame, tol: Tolerances, spot: pd.DataFrame | None = None) -> None:
     workloads, finance = scenario.workloads, scenario.finance
     runs = workloads.index[workloads["kind"] == "training"]
     training = placement[(placement["kind"] == "training")
                          & (placement["node_equivalents"] > tol.nodes)].reset_index(drop=True)
+    # Spot node-hours (docs/datacenter-2026.md "Spot") count as the run's work in its pool: node-equivalents of
+    # 2,190 h each, of the work they deliver (the recomputed work_node_hours, not the plan's).
+    if spot is not None and len(spot):
+        used = spot[spot["node_hours"] > tol.nodes]
+        training = pd.concat([training, pd.DataFrame({
+            "quarter": used["quarter"].to_numpy(), "workload": used["workload"].to_numpy(),
+            "site": used["site"].to_numpy(), "sku": used["sku"].to_numpy(),
+            "node_equivalents": used["_work"].to_numpy() / HOURS_PER_QUARTER,
+            "node_hours": used["_run_node_hours"].to_numpy()})], ignore_index=True)
 
     # One (site, sku) pool per run.
     pools = training.drop_duplicates(["workload", "site", "sku"])
@@ -778,6 +792,75 @@ def _run_node_hours(performance: pd.DataFrame, runs: pd.Index, pools: pd.DataFra
     eligible = performance[performance["eligible"]]["node_hours"]
     fastest = eligible.groupby(level="workload").min().reindex(runs)
     return used.fillna(fastest).to_numpy(dtype=float)
+
+
+# --- spot -------------------------------------------------------------------------------------------------
+
+def _spot_records(plan: dict, horizon) -> pd.DataFrame:
+    """PLAN.json's optional `spot` table, quarters relative to the start (empty without one)."""
+    columns = {"quarter": "quarter", "workload": "text", "site": "text", "sku": "text", "spot_nodes": "number",
+               "node_hours": "number", "work_node_hours": "number", "energy_kwh": "number", "spot_usd": "number"}
+    return _optional_records(plan, "spot", columns, horizon)
+
+
+def _check_spot(ledger: _Ledger, scenario: Scenario, performance: pd.DataFrame, spot: pd.DataFrame,
+                tol: Tolerances) -> pd.DataFrame:
+    """The spot rows against the scenario, on the verifier's own reading of docs/datacenter-2026.md "Spot"; returns
+    the rows it can price, with the recomputed work (_work), kWh (_kwh), $ (_usd) and the run's node-hours on the
+    SKU (_run_node_hours) joined: the training and cost checks use those, never the plan's figures."""
+    catalog, sites, workloads, horizon = scenario.catalog, scenario.sites, scenario.workloads, scenario.horizon
+    known = spot["workload"].isin(workloads.index) & spot["site"].isin(sites.index) & spot["sku"].isin(catalog.index)
+    ledger.record("reference", spot, (~known.to_numpy()).astype(float), 0.0,
+                  lambda r, size: f"spot row names an unknown workload, site or SKU ({r['workload']}, {r['site']}, "
+                                  f"{r['sku']})")
+    spot = spot[known.to_numpy()].reset_index(drop=True)
+    w = workloads.reindex(spot["workload"])
+    sku = catalog.reindex(spot["sku"])
+    flag = w["preemptible"] if "preemptible" in w.columns else pd.Series(None, index=w.index, dtype=object)
+    preemptible = (flag.astype(str).str.strip().str.lower() == "true").to_numpy() \
+        & (w["kind"].to_numpy() == "training")
+    price = pd.to_numeric(_site_column(catalog, "spot_usd_per_gpu_hour"), errors="coerce").reindex(spot["sku"]) \
+        .to_numpy(dtype=float)
+    share = pd.to_numeric(_site_column(catalog, "spot_availability"), errors="coerce").reindex(spot["sku"]) \
+        .to_numpy(dtype=float)
+    cloud = (sites["kind"].reindex(spot["site"]) == "cloud").to_numpy()
+    allowed = np.array([site in scenario.allowed_sites(run) for run, site in zip(spot["workload"], spot["site"])],
+                       dtype=bool)
+    pair = performance.reindex(pd.MultiIndex.from_frame(spot[["workload", "sku"]]))
+    eligible = pair["eligible"].fillna(False).to_numpy(dtype=bool)
+    fits, _ = _nodes_per_rack_at(scenario, spot["site"], spot["sku"])
+    quarter = spot["quarter"].to_numpy(dtype=float)
+    in_window = (quarter >= w["start"].to_numpy(dtype=float, na_value=-np.inf)) \
+        & (quarter <= w["deadline"].to_numpy(dtype=float, na_value=np.inf)) \
+        & (quarter >= sku["available_from"].to_numpy(dtype=float))
+    why = np.select([~preemptible, ~cloud, ~allowed, np.isnan(price) | np.isnan(share), ~eligible, ~fits, ~in_window],
+                    ["the workload is not a preemptible training run", "the site is not a cloud site",
+                     "the site is not among the run's allowed sites", "the SKU has no spot price and availability",
+                     "the SKU cannot run it", "its rack does not fit the site",
+                     "outside the run's window or before the SKU's available_from"], "")
+    frame = spot.assign(_why=why)
+    ledger.record("spot", frame, (why != "").astype(float), 0.0,
+                  lambda r, size: f"{r['node_hours']:g} spot node-hours for {r['workload']} on {r['sku']} at "
+                                  f"'{r['site']}': {r['_why']}")
+    hours = spot["node_hours"].to_numpy(dtype=float)
+    ledger.record("spot", spot, -hours, tol.nodes, lambda r, size: f"negative spot node-hours {r['node_hours']:g}")
+    ledger.record("spot", spot, np.abs(spot["spot_nodes"].to_numpy(dtype=float) - hours / HOURS_PER_QUARTER),
+                  tol.node(hours / HOURS_PER_QUARTER),
+                  lambda r, size: f"spot_nodes {r['spot_nodes']:g}, but {r['node_hours']:g} node-hours / 2,190 h "
+                                  f"= {r['node_hours'] / HOURS_PER_QUARTER:g}")
+    work = hours * np.nan_to_num(share, nan=0.0) * _availability(catalog, spot["sku"])
+    ledger.record("spot", spot.assign(_w=work), np.abs(spot["work_node_hours"].to_numpy(dtype=float) - work),
+                  tol.quantity(work), lambda r, size: f"work_node_hours {r['work_node_hours']:,.6g}, recomputed "
+                                                      f"{r['_w']:,.6g} (node_hours x spot_availability x "
+                                                      f"availability)")
+    kwh = hours * sku["node_kw"].to_numpy(dtype=float) * sites["pue"].reindex(spot["site"]).to_numpy(dtype=float)
+    ledger.record("spot", spot.assign(_k=kwh), np.abs(spot["energy_kwh"].to_numpy(dtype=float) - kwh),
+                  tol.quantity(kwh), lambda r, size: f"energy_kwh {r['energy_kwh']:,.6g}, recomputed {r['_k']:,.6g}")
+    usd = hours * np.nan_to_num(price, nan=0.0) * sku["gpus_per_node"].to_numpy(dtype=float)
+    _record_equal_money(ledger, "spot", spot, spot["spot_usd"], usd, tol, "spot_usd")
+    ok = why == ""
+    return spot[ok].assign(_work=work[ok], _kwh=kwh[ok], _usd=usd[ok],
+                           _run_node_hours=pair["node_hours"].to_numpy(dtype=float)[ok]).reset_index(drop=True)
 
 
 # --- power, racks, budget ---------------------------------------------------------------------------------
@@ -1012,7 +1095,8 @@ def _check_budget(ledger: _Ledger, scenario: Scenario, purchases: pd.DataFrame, 
 
 def recompute_costs(scenario: Scenario, grid: pd.DataFrame, purchases: pd.DataFrame, unmet: pd.DataFrame,
                     unfinished: pd.DataFrame, facility: pd.DataFrame | None = None,
-                    contracts: pd.DataFrame | None = None, held: pd.DataFrame | None = None) -> pd.DataFrame:
+                    contracts: pd.DataFrame | None = None, held: pd.DataFrame | None = None,
+                    spot: pd.DataFrame | None = None) -> pd.DataFrame:
     """Every cost line by quarter (index 0 … n−1), from docs/conventions.md and the plan's decisions."""
     catalog, sites, finance = scenario.catalog, scenario.sites, scenario.finance
     n = scenario.horizon.quarters
@@ -1070,6 +1154,14 @@ def recompute_costs(scenario: Scenario, grid: pd.DataFrame, purchases: pd.DataFr
     if len(committed):  # committed capacity is rent, paid whether used or not (docs/datacenter-2026.md)
         costs["rent_usd"] = costs["rent_usd"] + committed.groupby("quarter")["usd"].sum().reindex(quarters,
                                                                                                fill_value=0.0)
+    if spot is not None and len(spot):  # spot is rent per node-hour; its kWh and tCO2 at the cloud site
+        here = sites.reindex(spot["site"])
+        by_quarter = pd.DataFrame({"quarter": spot["quarter"].to_numpy(), "rent_usd": spot["_usd"].to_numpy(),
+                                   "energy_kwh": spot["_kwh"].to_numpy(),
+                                   "carbon_t": spot["_kwh"].to_numpy() * here["gco2_per_kwh"].to_numpy()
+                                   / GRAMS_PER_TONNE}).groupby("quarter").sum().reindex(quarters, fill_value=0.0)
+        for line in ("rent_usd", "energy_kwh", "carbon_t"):
+            costs[line] = costs[line] + by_quarter[line]
     if facility is not None and len(facility):  # build-out priced like nodes (docs/datacenter-2026.md)
         if finance.capex_mode == "depreciation":
             built = _facility_in_service(facility, n)

@@ -63,12 +63,13 @@ from reports.workbook_why import assumptions_sheet, why_sheet
 
 
 def _fixed_charges(plan: dict, scenario: Scenario) -> dict[str, list[float]] | None:
-    """By cost line and quarter, the charges no Fleet or Rentals row holds: build-out and committed capacity
-    (docs/datacenter-2026.md) in capex, depreciation and rent, and the energy of the plan's storage (PLAN.json
-    `storage`: its kWh, their $ at owned sites and their tCO2); None for a plan without any (the Costs sheet is
+    """By cost line and quarter, the charges no Fleet or Rentals row holds: build-out, committed capacity and spot
+    (docs/datacenter-2026.md) in capex, depreciation and rent, and the energy of the plan's storage and spot
+    (PLAN.json `storage` and `spot`: their kWh, their $ at owned sites and their tCO2); None for a plan without any (the Costs sheet is
     then unchanged)."""
     storage = plan.get("storage") or []
-    if not (plan.get("facility") or plan.get("contracts") or storage):
+    spot = plan.get("spot") or []  # spot node-hours: rent and the kWh they draw (docs/datacenter-2026.md "Spot")
+    if not (plan.get("facility") or plan.get("contracts") or storage or spot):
         return None
     from models.cost_parameters import build_cost_parameters
     from models.risk_inputs import fixed_charges
@@ -76,13 +77,14 @@ def _fixed_charges(plan: dict, scenario: Scenario) -> dict[str, list[float]] | N
     charges = fixed_charges(scenario, plan, build_cost_parameters(scenario).charges_depreciation)
     fixed = {line: [float(v) for v in charges[f"fixed_{line}"]] for line in ("capex_usd", "depreciation_usd",
                                                                             "rent_usd")}
-    if storage:
-        fixed.update(_storage_energy(storage, scenario))
+    if storage or spot:
+        fixed.update(_storage_energy(storage + spot, scenario))
     return fixed
 
 
 def _storage_energy(storage: list[dict], scenario: Scenario) -> dict[str, list[float]]:
-    """energy_kwh, energy_usd and carbon_t by quarter of the plan's storage rows (models/money.py conventions)."""
+    """energy_kwh, energy_usd and carbon_t by quarter of the plan's storage (or spot) rows (models/money.py
+    conventions)."""
     from models.money import carbon_t, charged_usd_per_kwh
 
     sites, horizon = scenario.sites, scenario.horizon
