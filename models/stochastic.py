@@ -534,8 +534,8 @@ def rentals_on_demand(model: PlanModel, x: np.ndarray, headroom: float) -> np.nd
 
 def first_stage_from_plan(model: PlanModel, plan: dict, horizon, headroom: float) -> np.ndarray:
     """A PLAN.json's first stage as a vector over the deterministic program's columns: orders from `purchases`,
-    training node-equivalents from `placement`, each run's pool and active quarters where it works, its
-    unfinished fraction, and rentals as `rentals_on_demand` holds them. Recourse columns stay 0."""
+    training node-equivalents from `placement` and spot node-hours from `spot`, each run's pool and active quarters
+    where it works, its unfinished fraction, and rentals as `rentals_on_demand` holds them. Recourse columns stay 0."""
     lp = model.lp
     x = np.zeros(lp.num_vars)
 
@@ -558,7 +558,13 @@ def first_stage_from_plan(model: PlanModel, plan: dict, horizon, headroom: float
     put("busy", keys, training["node_equivalents"])
     working = training["node_equivalents"].to_numpy() > 0
     put("training_active", keys[working], np.ones(int(working.sum())))
-    pools = training.loc[working, ["workload", "site", "sku"]].drop_duplicates()
+    spot = pd.DataFrame(plan.get("spot") or [], columns=["quarter", "workload", "site", "sku", "node_hours"])
+    spot = spot[spot["node_hours"].to_numpy(dtype=float) > 0]
+    put("spot_node_hours", pd.MultiIndex.from_arrays([[horizon.relative(q) for q in spot["quarter"]],
+                                                      spot["workload"], spot["site"], spot["sku"]]),
+        spot["node_hours"])  # training's spot is first stage, like its node-equivalents (docs/datacenter-2026.md)
+    pools = pd.concat([training.loc[working, ["workload", "site", "sku"]], spot[["workload", "site", "sku"]]]) \
+        .drop_duplicates()
     put("pool", pd.MultiIndex.from_frame(pools), np.ones(len(pools)))
     unfinished = pd.DataFrame(plan["unfinished"], columns=["workload", "fraction_left"])
     put("left", pd.MultiIndex.from_arrays([unfinished["workload"]], names=["workload"]), unfinished["fraction_left"])
@@ -575,11 +581,11 @@ def first_stage_from_plan(model: PlanModel, plan: dict, horizon, headroom: float
 
 def first_stage_held(model: PlanModel) -> np.ndarray:
     """Mask of the columns the forecast re-solve keeps from the two-stage solution: orders, and the training runs'
-    pools, active quarters, node-equivalents and unfinished fractions (the plan written then carries exactly the
+    pools, active quarters, node-equivalents, spot node-hours and unfinished fractions (the plan written then carries exactly the
     first stage its in-sample figures price; rentals and inference placement follow the forecast)."""
     lp = model.lp
     mask = np.zeros(lp.num_vars, dtype=bool)
-    for name in ("orders", "left", "facility_builds", "contract_signings") + HELD_FAMILIES:
+    for name in ("orders", "left", "facility_builds", "contract_signings", "spot_node_hours") + HELD_FAMILIES:
         if name in lp.variables:
             mask[lp.variables[name].positions] = True
     mask[lp.variables["busy"].positions[model.sets.placements["kind"].to_numpy() == "training"]] = True

@@ -237,3 +237,31 @@ def test_workbook_and_risk_evaluator_price_spot_like_the_plan(tmp_path):
     for column in ("rent_usd", "energy_kwh", "total_usd", "discounted_usd"):
         assert total[column] == pytest.approx(plan["totals"][column], rel=1e-9, abs=1e-6), column
     assert math.isclose(plan["totals"]["energy_kwh"], 9 * 10 * 2190 + 70_080, rel_tol=1e-9)
+
+
+def test_optimal_recourse_holds_the_plans_spot(tmp_path):
+    """Beside (a)'s run, a service of 2,000 tokens/s on `a` at 1,000 tokens/s a node rented on demand. `planner
+    evaluate`'s optimal recourse re-decides the inference rentals in every future (on_demand_usd) and holds the
+    training's spot as first stage: the spend of every future is (a)'s $64,386.00 of spot, and E[TCO] = spend +
+    on demand + penalties."""
+    import json
+
+    path = write_scenario(tmp_path, catalog=[sku(rent_usd_per_gpu_hour=1.0)], sites=[CLOUD],
+                          workloads=[inference(), training("run", 1, 51_508.8, "2027Q1", "2027Q1", mfu=0.5)],
+                          demand=[("chat", "2027Q1", 2_000)], throughput=[("chat", "a", 1_000)])
+    add_columns(path, "workloads", "preemptible", {"run": "true"})
+    add_columns(path, "catalog", "spot_usd_per_gpu_hour", {"a": 0.30})
+    add_columns(path, "catalog", "spot_availability", {"a": 0.8})
+    plan_path, risk_path = tmp_path / "plan.json", tmp_path / "risk.json"
+    runner = CliRunner()
+    assert runner.invoke(main, ["plan", str(path), "--json", str(plan_path), "--quiet", "--no-baselines",
+                                "--solver", "highs"]).exit_code == 0
+    plan = json.loads(plan_path.read_text())
+    assert plan["objective_usd"] == pytest.approx(64_386.00 + 2 * RENT_A_USD, abs=0.005)
+    result = runner.invoke(main, ["evaluate", str(path), "--plan", str(plan_path), "--samples", "20",
+                                  "--json", str(risk_path)])
+    assert result.exit_code == 0, result.output
+    split = json.loads(risk_path.read_text())["expected_tco_usd"]
+    assert split["spend_usd"] == pytest.approx(64_386.00, rel=1e-9)
+    assert split["spend_usd"] + split["on_demand_usd"] + split["penalty_usd"] == pytest.approx(split["total_usd"],
+                                                                                               rel=1e-9)
