@@ -354,13 +354,14 @@ def input_tables(scenario: Scenario) -> dict[str, pd.DataFrame]:
     demand["quarter"] = _labels(demand["quarter"], horizon)
     return {"catalog": _without_blank(catalog, OPTIONAL_2026_COLUMNS),
             "sites": _without_blank(scenario.sites.reset_index(), OPTIONAL_2026_COLUMNS), "fleet": fleet,
-            "workloads": _without_blank(workloads, OPTIONAL_SLO_COLUMNS), "demand": demand, "throughput": scenario.throughput.copy()}
+            "workloads": _without_blank(workloads, OPTIONAL_SLO_COLUMNS + ("preemptible",)), "demand": demand, "throughput": scenario.throughput.copy()}
 
 
-# The optional columns of docs/datacenter-2026.md (sites' cooling and rack density, the catalog's cooling and
-# failures): shown where a scenario gives them, left out where every cell is empty (a scenario without them shows
-# what it always did).
-OPTIONAL_2026_COLUMNS = ("cooling", "max_kw_per_rack", "cooling_required", "afr_per_node_year", "repair_hours")
+# The optional columns of docs/datacenter-2026.md (sites' cooling and rack density, the catalog's cooling, failures
+# and spot; workloads' preemptible): shown where a scenario gives them, left out where every cell is empty (a
+# scenario without them shows what it always did).
+OPTIONAL_2026_COLUMNS = ("cooling", "max_kw_per_rack", "cooling_required", "afr_per_node_year", "repair_hours",
+                         "spot_usd_per_gpu_hour", "spot_availability")
 # A TTFT quantile SLO's columns (docs/performance-model.md): likewise shown only where a scenario gives them.
 OPTIONAL_SLO_COLUMNS = ("ttft_quantile", "output_tokens_cv")
 

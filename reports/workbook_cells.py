@@ -102,7 +102,7 @@ COLUMN_FORMATS = {
     "utilisation": PERCENT, "headroom_pct": PERCENT, "fraction_left": PERCENT, "existing_nodes": COUNT,
     "quarters_charged": COUNT, "idle_frac": DECIMAL, "maint_frac_per_year": FACTOR, "discount_rate": FACTOR,
     "life_years": DECIMAL, "pue": DECIMAL, "usd_per_kwh": '"$"#,##0.0000', "gco2_per_kwh": KW,
-    "rent_usd_per_gpu_hour": USD,
+    "rent_usd_per_gpu_hour": USD, "spot_availability": DECIMAL,
 }
 
 
