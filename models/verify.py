@@ -11,7 +11,8 @@ Checks, one id each (see CONSTRAINTS): horizon and capex mode; references to kno
 orders (owned sites, whole non-negative numbers, available_from, in_service = quarter + lead_quarters inside the
 horizon, capex_usd); rentals (cloud sites, rentable SKUs, whole numbers, rent_usd); the fleet table (nodes,
 it_kw, facility_kw); placement (eligible pair, allowed site, inside the workload's window, units); capacity;
-inference demand; a TTFT quantile SLO (the verifier's own Erlang C); minimum nodes; training (one pool, work done, unfinished fraction and cost); power cap;
+inference demand; a TTFT quantile SLO (the verifier's own Erlang C); minimum nodes; spot rows (docs/datacenter-2026.md
+"Spot"); training (one pool, work done with the spot work recomputed, unfinished fraction and cost); power cap;
 racks; budget; every cost line of every quarter, the totals and the objective.
 """
 
@@ -824,8 +825,10 @@ def _check_spot(ledger: _Ledger, scenario: Scenario, performance: pd.DataFrame, 
     share = pd.to_numeric(_site_column(catalog, "spot_availability"), errors="coerce").reindex(spot["sku"]) \
         .to_numpy(dtype=float)
     cloud = (sites["kind"].reindex(spot["site"]) == "cloud").to_numpy()
-    allowed = np.array([site in scenario.allowed_sites(run) for run, site in zip(spot["workload"], spot["site"])],
-                       dtype=bool)
+    allowed_pairs = pd.DataFrame({"workload": workloads.index,
+                                  "site": [scenario.allowed_sites(w) for w in workloads.index]}).explode("site")
+    allowed = pd.MultiIndex.from_frame(spot[["workload", "site"]]).isin(
+        pd.MultiIndex.from_frame(allowed_pairs[["workload", "site"]]))
     pair = performance.reindex(pd.MultiIndex.from_frame(spot[["workload", "sku"]]))
     eligible = pair["eligible"].fillna(False).to_numpy(dtype=bool)
     fits, _ = _nodes_per_rack_at(scenario, spot["site"], spot["sku"])
