@@ -406,6 +406,16 @@ def contracts_table(plan: dict) -> pd.DataFrame:
                         columns=CONTRACT_COLUMNS)
 
 
+SPOT_COLUMNS = ["quarter", "workload", "site", "sku", "spot_nodes", "node_hours", "work_node_hours", "energy_kwh",
+                "spot_usd"]
+
+
+def spot_table(plan: dict) -> pd.DataFrame:
+    """PLAN.json's spot node-hours rented for preemptible training (docs/datacenter-2026.md "Spot")."""
+    return pd.DataFrame([{c: row.get(c) for c in SPOT_COLUMNS} for row in plan.get("spot") or []],
+                        columns=SPOT_COLUMNS)
+
+
 def shadow_prices_table(plan: dict) -> pd.DataFrame:
     """Every non-zero shadow price as (resource, quarter, where, value, unit), discounted $."""
     duals = plan.get("duals") or {}
@@ -470,6 +480,7 @@ def build_tables(plan: dict, scenario: Scenario) -> dict[str, pd.DataFrame]:
         "why_orders": order_uses_table(plan),
         "why_facility": facility_table(plan),
         "why_contracts": contracts_table(plan),
+        **({"why_spot": spot_table(plan)} if plan.get("spot") else {}),  # only a plan that rents spot
         "why_shadow_prices": shadow_prices_table(plan),
         "gpus_by_sku": gpus_by_sku_table(plan, scenario),
         **{f"unit_costs_{name}": (frame.reset_index() if name != "parameters" else frame)

@@ -22,8 +22,8 @@ REASON_WRAP_CHARS = 40
 
 
 def why_sheet(w: Writer, tables: dict[str, pd.DataFrame], plan: dict) -> None:
-    """Why each order is made (the workloads its pool serves), why each build-out unit is built and which
-    capacity is committed, and what one more unit of each cap is worth."""
+    """Why each order is made (the workloads its pool serves), why each build-out unit is built, which capacity is
+    committed and which spot node-hours are rented, and what one more unit of each cap is worth."""
     ws = new_sheet(w.workbook, SHEET_WHY)
     frame = tables["why_orders"].copy()
     if "nodes" in frame.columns and "sku" in frame.columns:  # GPUs beside nodes (a node may be 8 GPUs or 72)
@@ -32,11 +32,13 @@ def why_sheet(w: Writer, tables: dict[str, pd.DataFrame], plan: dict) -> None:
     orders = w.table(ws, frame, 1, "tblWhyOrders", formats={"node_equivalent_quarters": DECIMAL})
     top = orders.last_row + 3
     for title, key, name in (("Facility build-out: why each unit is built", "why_facility", "tblWhyFacility"),
-                             ("Committed capacity signed", "why_contracts", "tblWhyContracts")):
-        if tables[key].empty:  # a plan without build-out options or contract offers: nothing to explain
+                             ("Committed capacity signed", "why_contracts", "tblWhyContracts"),
+                             ("Spot node-hours for preemptible training (in rent_usd)", "why_spot", "tblWhySpot")):
+        if key not in tables or tables[key].empty:  # no build-out, contract or spot: nothing to explain
             continue
         w.text(ws, top, 1, title, SECTION_FONT)
-        block = w.table(ws, tables[key], top + 1, name, wrap={"reason": REASON_WRAP_CHARS})
+        block = w.table(ws, tables[key], top + 1, name, wrap={"reason": REASON_WRAP_CHARS},
+                        formats={"spot_nodes": DECIMAL, "node_hours": DECIMAL, "work_node_hours": DECIMAL})
         top = block.last_row + 3
     method = (plan.get("duals") or {}).get("method", "")
     w.text(ws, top, 1, f"Shadow prices ({method})", SECTION_FONT)

@@ -265,3 +265,28 @@ def test_optimal_recourse_holds_the_plans_spot(tmp_path):
     assert split["spend_usd"] == pytest.approx(64_386.00, rel=1e-9)
     assert split["spend_usd"] + split["on_demand_usd"] + split["penalty_usd"] == pytest.approx(split["total_usd"],
                                                                                                rel=1e-9)
+
+
+def test_why_sheet_and_csv_list_the_spot_node_hours(tmp_path):
+    """(a)'s plan: the Why sheet's tblWhySpot holds its one row (26,827.5 node-hours, 12.25 node-equivalents,
+    21,462 h of work, $64,386.00), and the CSV writer's why_spot table the same; a plan without spot has neither."""
+    from reports.tables import build_tables
+    from reports.workbook import build_workbook
+    from reports.workbook_cells import SHEET_WHY
+    from test_why_sheet_2026 import _why_table
+
+    path = spot_scenario(tmp_path / "spot")
+    scenario = load_scenario(path)
+    plan = solve(path)
+    header, *rows = _why_table(build_workbook(plan, scenario), "tblWhySpot")
+    assert header == ["quarter", "workload", "site", "sku", "spot_nodes", "node_hours", "work_node_hours",
+                      "energy_kwh", "spot_usd"]
+    [row] = rows
+    assert row[:4] == ["2027Q1", "run", "cloud", "a"]
+    assert row[4:9] == pytest.approx([12.25, 26_827.5, RUN_NODE_HOURS, 268_275.0, 64_386.00], abs=0.005)
+    assert build_tables(plan, scenario)["why_spot"]["spot_usd"].tolist() == pytest.approx([64_386.00], abs=0.005)
+
+    rent = spot_scenario(tmp_path / "rent", preemptible="false")
+    plain = solve(rent)
+    assert "why_spot" not in build_tables(plain, load_scenario(rent))
+    assert "tblWhySpot" not in build_workbook(plain, load_scenario(rent))[SHEET_WHY].tables
