@@ -215,11 +215,14 @@ def add_training_constraints(lp: LinearProgram, busy: Variables, nodes: Expr, se
 
     if spot is not None:
         bound = pd.Series(lp.upper[spot.positions], index=spot.index)
-        lp.add_constraints("spot_pool", spot.expr() - pool.expr().join(sets.spot[keys]).mul(bound), "<=", 0.0)
+        in_pool = pool.expr().join(sets.spot[keys], filter=True)  # filter: pools where the run may rent spot
+        lp.add_constraints("spot_pool", spot.expr() - in_pool.mul(bound), "<=", 0.0)
     if placements.empty:
         return left
     active = add_min_nodes_constraints(lp, busy, nodes, placements, "training")
-    lp.add_constraints("training_active_pool", active.expr() - pool.expr().join(placements[keys]), "<=", 0.0)
+    # filter: a pool only spot can serve (docs/datacenter-2026.md "Spot") has no placement, hence no `active`
+    lp.add_constraints("training_active_pool", active.expr() - pool.expr().join(placements[keys], filter=True),
+                       "<=", 0.0)
     return left
 
 

@@ -225,6 +225,11 @@ def _pool_preference(model: PlanModel, x: np.ndarray) -> dict[str, list[int]]:
     busy = lp.value("busy", x).reindex(pd.MultiIndex.from_frame(training[keys])).to_numpy()
     work = pd.Series(busy * HOURS_PER_QUARTER / training["node_hours"].to_numpy(),
                      index=pd.MultiIndex.from_frame(training[["workload", "site", "sku"]]))
+    if "spot_node_hours" in lp.variables:  # spot's work counts for its pool too (docs/datacenter-2026.md "Spot")
+        spot = sets.spot
+        done = lp.value("spot_node_hours", x).reindex(pd.MultiIndex.from_frame(spot[keys])).to_numpy() \
+            * model.spot_costs.work_per_node_hour.reindex(spot["sku"]).to_numpy() / spot["node_hours"].to_numpy()
+        work = pd.concat([work, pd.Series(done, index=pd.MultiIndex.from_frame(spot[["workload", "site", "sku"]]))])
     work = work.groupby(level=["workload", "site", "sku"]).sum()
     block = lp.variables["pool"]
     labels = block.index.to_frame(index=False).assign(

@@ -290,3 +290,27 @@ def test_why_sheet_and_csv_list_the_spot_node_hours(tmp_path):
     plain = solve(rent)
     assert "why_spot" not in build_tables(plain, load_scenario(rent))
     assert "tblWhySpot" not in build_workbook(plain, load_scenario(rent))[SHEET_WHY].tables
+
+
+def test_spot_only_sku_beside_an_on_demand_sku(tmp_path):
+    """`a` is rentable on demand only ($17,520 a node-quarter, 10 nodes = $175,200) and `b`, the same node, on spot
+    only ($2.40 a node-hour at 0.8): the run has a pool only on-demand serves and one only spot serves (the program
+    builds: each pool row joins only where it applies). The relaxation does the run on b's spot; the warm start
+    keeps pool (cloud, b) and its plan is the optimum, 26,827.5 × $2.40 = $64,386.00, as the MILP's."""
+    from models.warm_start import warm_start
+    from planner.pipeline import build_plan
+
+    path = write_scenario(tmp_path, catalog=[sku(rent_usd_per_gpu_hour=1.0), sku(sku="b")], sites=[CLOUD],
+                          workloads=[training("run", 1, 51_508.8, "2027Q1", "2027Q1", mfu=0.5)])
+    add_columns(path, "workloads", "preemptible", {"run": "true"})
+    add_columns(path, "catalog", "spot_usd_per_gpu_hour", {"b": 0.30})
+    add_columns(path, "catalog", "spot_availability", {"b": 0.8})
+    model = build_plan(load_scenario(path)).model
+    start = warm_start(model)
+    assert start.objective == pytest.approx(64_386.00, abs=0.005)
+    pool = model.lp.value("pool", start.x)
+    assert pool[pool > 0.5].index.tolist() == [("run", "cloud", "b")]
+    plan = solve(path)
+    assert plan["objective_usd"] == pytest.approx(64_386.00, abs=0.005) and rented(plan) == {}
+    assert [(r["sku"], r["node_hours"]) for r in plan["spot"]] == [("b", pytest.approx(26_827.5))]
+    assert verify_plan(load_scenario(path), plan) == []
