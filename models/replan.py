@@ -5,7 +5,7 @@ partly done. `frozen_columns` marks those columns of the program (models/formula
 MILP with them fixed at the saved plan's values, so it keeps a frozen order even where it is no longer optimal,
 and everything from the as-of quarter on is re-decided on the scenario's current data (prices, demand, lead
 times). Frozen: orders, facility builds and contract signings placed before as-of; rentals of quarters before
-as-of; training work (busy node-equivalents and active quarters) in quarters before as-of, and the pool of every run
+as-of; training work (busy node-equivalents, active quarters and spot node-hours) in quarters before as-of, and the pool of every run
 that worked before as-of. Inference
 placement of past quarters is re-derived (it carries nothing into the future); its cost is sunk either way.
 """
@@ -17,7 +17,8 @@ import pandas as pd
 
 # Variable families whose index has a quarter level, and that level's name.
 QUARTER_LEVEL = {"orders": "order_quarter", "rentals": "quarter", "training_active": "quarter",
-                 "facility_builds": "build_quarter", "contract_signings": "sign_quarter"}
+                 "facility_builds": "build_quarter", "contract_signings": "sign_quarter",
+                 "spot_node_hours": "quarter"}  # spot rented for preemptible training (docs/datacenter-2026.md)
 
 
 def _before(lp, name: str, as_of: int) -> np.ndarray:
@@ -41,6 +42,10 @@ def frozen_columns(model, plan_x: np.ndarray, as_of: int) -> np.ndarray:
     mask[busy.positions[training & past]] = True
     if "pool" in lp.variables:
         started = set(busy.index[training & past & (plan_x[busy.positions] > 0)].get_level_values("workload"))
+        if "spot_node_hours" in lp.variables:  # a run that rented spot before as-of has started in its pool too
+            spot = lp.variables["spot_node_hours"]
+            worked = (spot.index.get_level_values("quarter").to_numpy() < as_of) & (plan_x[spot.positions] > 0)
+            started |= set(spot.index[worked].get_level_values("workload"))
         pool = lp.variables["pool"]
         mask[pool.positions[pool.index.get_level_values("workload").isin(started)]] = True
     return mask
@@ -61,7 +66,8 @@ def committed_part(plan: dict, quarters: list[str], as_of_label: str) -> dict:
     past = set(quarters[:quarters.index(as_of_label)])
     return {**plan, "purchases": [row for row in plan["purchases"] if row["quarter"] in past],
             "placement": [row for row in plan["placement"] if row["quarter"] in past],
-            "rentals": [row for row in plan["rentals"] if row["quarter"] in past], "unfinished": []}
+            "rentals": [row for row in plan["rentals"] if row["quarter"] in past], "unfinished": [],
+            "spot": [row for row in plan.get("spot") or [] if row["quarter"] in past]}
 
 
 def with_rentals(model, x: np.ndarray, rentals: list[dict], horizon) -> np.ndarray:

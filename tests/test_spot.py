@@ -314,3 +314,33 @@ def test_spot_only_sku_beside_an_on_demand_sku(tmp_path):
     assert plan["objective_usd"] == pytest.approx(64_386.00, abs=0.005) and rented(plan) == {}
     assert [(r["sku"], r["node_hours"]) for r in plan["spot"]] == [("b", pytest.approx(26_827.5))]
     assert verify_plan(load_scenario(path), plan) == []
+
+
+def test_replan_keeps_the_spot_rented_before_as_of(tmp_path):
+    """(a)'s run (window 2027Q1) in a 2-quarter horizon, `a` and `b` (the same node) offered on spot only, at 0.8.
+    Saved: `a` at $0.30/GPU-h ($2.40 a node-hour) against `b` at $0.40 ($3.20): 26,827.5 node-hours of `a` in
+    2027Q1, $64,386.00. The current data price `a` at $0.90 ($7.20): planned afresh the run moves to `b`,
+    26,827.5 × $3.20 = $85,848.00; re-planned as of 2027Q2 it keeps the pool and the 26,827.5 node-hours of `a`
+    rented in 2027Q1, now priced 26,827.5 × $7.20 = $193,158.00."""
+    from planner.pipeline import plan_document, run_plan
+    from planner.replan import run_replan
+
+    def scenario(folder, price_a):
+        path = write_scenario(folder, catalog=[sku(), sku(sku="b")], sites=[CLOUD], quarters=2,
+                              workloads=[training("run", 1, 51_508.8, "2027Q1", "2027Q1", mfu=0.5)])
+        add_columns(path, "workloads", "preemptible", {"run": "true"})
+        add_columns(path, "catalog", "spot_usd_per_gpu_hour", {"a": price_a, "b": 0.40})
+        add_columns(path, "catalog", "spot_availability", {"a": 0.8, "b": 0.8})
+        return load_scenario(path)
+
+    saved = plan_document(run_plan(scenario(tmp_path / "saved", 0.30), gap=0))
+    assert saved["objective_usd"] == pytest.approx(64_386.00, abs=0.005)
+    changed = scenario(tmp_path / "changed", 0.90)
+    fresh = plan_document(run_plan(changed, gap=0))
+    assert [r["sku"] for r in fresh["spot"]] == ["b"]
+    assert fresh["objective_usd"] == pytest.approx(85_848.00, abs=0.005)
+    replanned = run_replan(changed, saved, tmp_path / "plan.json", "2027Q2").document
+    assert [(r["quarter"], r["sku"], r["node_hours"]) for r in replanned["spot"]] == [
+        ("2027Q1", "a", pytest.approx(26_827.5))]
+    assert replanned["objective_usd"] == pytest.approx(26_827.5 * 0.90 * 8, abs=0.005)
+    assert verify_plan(changed, replanned) == []
