@@ -95,7 +95,7 @@ def preemptible_runs(workloads: pd.DataFrame) -> pd.Index:
     """The training runs marked preemptible (checkpointing: they may run on spot capacity)."""
     if "preemptible" not in workloads.columns:
         return pd.Index([], name="workload")
-    flag = workloads["preemptible"].astype(object).map(lambda v: str(v).strip().lower() == "true")
+    flag = workloads["preemptible"].astype(str).str.strip().str.lower() == "true"
     return workloads.index[flag.to_numpy(dtype=bool) & (workloads["kind"] == "training").to_numpy()]
 
 
