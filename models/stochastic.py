@@ -261,7 +261,9 @@ def _split(model: PlanModel) -> _Split:
 
 def future_demand(model: PlanModel, classes, futures: Futures, inputs: RiskInputs) -> np.ndarray:
     """[future, demand row]: Σ_{w ∈ class} φ_n[w,t] · forecast[w,t] for every (quarter, class) row of the
-    deterministic program's demand family."""
+    deterministic program's demand family (none in a plan with no inference demand: nothing to re-place)."""
+    if "demand" not in model.lp.constraints:
+        return np.zeros((futures.count, 0))
     index = model.lp.constraints["demand"].index
     forecast = inputs.arrays.demand_tokens_per_s  # [workload, quarter]
     members = classes.class_of.reindex(futures.workloads).to_numpy()
@@ -389,8 +391,13 @@ def build_two_stage(model: PlanModel, classes, inputs: RiskInputs, futures: Futu
     row_lower = [lp.row_lower[split.first_rows], np.tile(lp.row_lower[split.capacity_rows], n)]
     row_upper = [lp.row_upper[split.first_rows], np.tile(lp.row_upper[split.capacity_rows], n)]
     demand = future_demand(model, classes, futures, inputs)
-    unmet_index = lp.variables["unmet"].index
-    shortfall_demand = demand[:, lp.constraints["demand"].index.get_indexer(unmet_index)]
+    if "unmet" in lp.variables:
+        unmet_index = lp.variables["unmet"].index
+        shortfall_demand = demand[:, lp.constraints["demand"].index.get_indexer(unmet_index)]
+    else:  # no inference demand: no shortfall column
+        unmet_index = pd.MultiIndex.from_arrays([np.zeros(0, dtype=int), np.zeros(0, dtype=object)],
+                                                names=["quarter", "workload"])
+        shortfall_demand = np.zeros((n, 0))
     row_lower.append(demand.ravel())
     row_upper.append(demand.ravel())
     if cvar:  # g_n x + c_n (y_n, z_n) − η − u_n ≤ −k_n

@@ -9,6 +9,7 @@ each in service in 2027Q2) or rented on demand at $17,520 per node-quarter; two 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,6 +22,8 @@ from planner.cli import main
 from planner.pipeline import build_plan
 from planner.scenario import load_scenario
 from planner.stochastic import optimal_recourse, run_stochastic_plan
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_the_optimal_recourse_splits_each_futures_cost_by_hand(tmp_path):
@@ -94,3 +97,37 @@ def test_a_scenarios_own_allocation_is_kept(tmp_path):
     assert result.exit_code == 0, result.output
     assert "allocation: cheapest-first: " in result.output
     assert load_scenario(path).risk.given == frozenset({"allocation"})
+
+
+def test_a_training_only_plan_evaluates_under_the_optimal_recourse(tmp_path):
+    """A scenario with no inference service has no demand rows: nothing to re-place, so the recourse is empty and
+    every future costs the plan's first stage. With every spread at zero (demand, electricity, failures, slips)
+    each future is the deterministic plan, so E[TCO] = PLAN.json's objective to the cent and no shortfall. Was a
+    KeyError 'demand' traceback."""
+    case = tmp_path / "case"
+    case.mkdir()
+    source = ROOT / "tests" / "cases" / "worked-example"
+    for name in ("catalog.csv", "sites.csv"):
+        (case / name).write_text((source / name).read_text())
+    (case / "workloads.csv").write_text(
+        "workload,kind,params_b,precision,tokens_b,start,deadline,context_tokens,min_tokens_per_s_per_user,sites,mfu\n"
+        "train,training,8,bf16,500,2027Q1,2027Q2,,,,\n")
+    (case / "scenario.yaml").write_text(
+        "name: training-only\nstart: 2027Q1\nquarters: 2\ncatalog: catalog.csv\nsites: sites.csv\n"
+        "workloads: workloads.csv\nfinance: {discount_rate: 0.08, capex_mode: depreciation}\n"
+        "risk: {demand_sigma: 0, demand_common_sigma: 0, failure_rate: 0, slip_probability: 0, "
+        "electricity_sigma: 0, samples: 20}\n")
+    plan_path, risk_path = tmp_path / "plan.json", tmp_path / "risk.json"
+    runner = CliRunner()
+    result = runner.invoke(main, ["plan", str(case / "scenario.yaml"), "--json", str(plan_path), "--quiet",
+                                  "--no-baselines", "--no-risk"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(main, ["evaluate", str(case / "scenario.yaml"), "--plan", str(plan_path),
+                                  "--json", str(risk_path)])
+    assert result.exit_code == 0, result.output
+    risk = json.loads(risk_path.read_text())
+    objective = json.loads(plan_path.read_text())["objective_usd"]
+    assert risk["allocation"] == "optimal"
+    assert risk["tco_usd"]["mean"] == pytest.approx(objective, abs=0.01)
+    assert risk["expected_tco_usd"]["on_demand_usd"] == pytest.approx(0.0, abs=1e-6)
+    assert risk["expected_tco_usd"]["penalty_usd"] == pytest.approx(0.0, abs=1e-6)
