@@ -809,7 +809,7 @@ def _check_spot(ledger: _Ledger, scenario: Scenario, performance: pd.DataFrame, 
     """The spot rows against the scenario, on the verifier's own reading of docs/datacenter-2026.md "Spot"; returns
     the rows it can price, with the recomputed work (_work), kWh (_kwh), $ (_usd) and the run's node-hours on the
     SKU (_run_node_hours) joined: the training and cost checks use those, never the plan's figures."""
-    catalog, sites, workloads, horizon = scenario.catalog, scenario.sites, scenario.workloads, scenario.horizon
+    catalog, sites, workloads = scenario.catalog, scenario.sites, scenario.workloads
     known = spot["workload"].isin(workloads.index) & spot["site"].isin(sites.index) & spot["sku"].isin(catalog.index)
     ledger.record("reference", spot, (~known.to_numpy()).astype(float), 0.0,
                   lambda r, size: f"spot row names an unknown workload, site or SKU ({r['workload']}, {r['site']}, "
