@@ -117,7 +117,7 @@ def _capacity(params: RiskParams, a: RiskArrays, noise: Noise) -> tuple:
     present = jnp.maximum(pools.nodes[:, :, None] - missing, 0.0)
     rho = params.failure_rate * pools.owned  # [pool]: 0 in a cloud
     rate = rho + pools.unavailability - rho * pools.unavailability  # exactly ρ where the catalog has no failures
-    down = failed_fraction(rate[:, None, None], present, noise.failure_z)
+    down = failed_fraction(rate[:, None, None], present, noise.failure_z * a.uncertainty.failure_spread)
     training = (pools.training_node_equivalents / params.mfu_scale)[:, :, None]
     capacity = jnp.maximum((1.0 - a.headroom) * present * (1.0 - down) - training, 0.0)
     return present, capacity, training
@@ -195,7 +195,8 @@ def batch_outcome(params: RiskParams, a: RiskArrays, noise: Noise) -> Outcome:
 
     # 5. Energy and carbon of the nodes present and busy; ownership, rent (unit costs × their input's ratio).
     pue_ratio = ratios["pue"][s][:, None, None]  # the plan's kWh were computed at the base PUE
-    kwh = pue_ratio * (pools.kwh_per_idle_node[:, :, None] * present + pools.kwh_per_busy_node[:, :, None] * busy)
+    kwh = pue_ratio * (pools.kwh_per_idle_node[:, :, None] * present + pools.kwh_per_busy_node[:, :, None] * busy
+                       + pools.fixed_kwh[:, :, None])
     usd_per_kwh = params.usd_per_kwh[:, None] * electricity_factor(a.uncertainty.electricity_sigma,
                                                                    noise.electricity_z)  # [S, B]
     price = ratios["price"]
