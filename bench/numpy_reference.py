@@ -33,9 +33,11 @@ def reference_outcome(params: RiskParams, a: RiskArrays, noise: Noise) -> dict[s
     for order in range(len(a.orders.slip_nodes)):
         present[:, a.orders.pool[order], a.orders.in_service_quarter[order]] -= slipped[:, order]
     present = np.maximum(present, 0.0)
-    f = float(p["failure_rate"])
+    rho = float(p["failure_rate"]) * owned  # the `risk:` rate, owned pools only
+    u = pools.unavailability[:, None]  # the catalog's, owned or rented
+    f = rho + u - rho * u
     spread = np.sqrt(f * (1.0 - f) / np.maximum(present, 1.0))
-    down = np.clip(f + spread * noise.failure_z, 0.0, 1.0) * owned
+    down = np.clip(f + spread * noise.failure_z * float(a.uncertainty.failure_spread), 0.0, 1.0)
     training = pools.training_node_equivalents / p["mfu_scale"]
     capacity = np.maximum((1.0 - headroom) * present * (1.0 - down) - training, 0.0)
 
@@ -92,7 +94,7 @@ def reference_outcome(params: RiskParams, a: RiskArrays, noise: Noise) -> dict[s
 
     # 5. energy and the other lines, each [Q] or [B, Q]
     kwh = pue_ratio[site][None, :, None] * (pools.kwh_per_idle_node[None] * present
-                                            + pools.kwh_per_busy_node[None] * busy)
+                                            + pools.kwh_per_busy_node[None] * busy + pools.fixed_kwh[None])
     carbon_t = kwh * pools.carbon_t_per_kwh[None]
     sd = float(a.uncertainty.electricity_sigma)
     usd_per_kwh = p["usd_per_kwh"][None] * np.exp(sd * noise.electricity_z - 0.5 * sd ** 2)

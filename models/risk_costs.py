@@ -12,6 +12,7 @@ The model (one call of `batch_outcome` prices a batch of futures), numbered as i
       catalog's failures of the pool's SKU, u = afr_per_node_year × repair_hours / 8,760 (models/failures.py, the
       rate the plan derated its capacity by; owned or rented), with `failure_rate` ρ of owned pools (rented nodes
       are replaced by the provider), as independent causes: f = ρ + u − ρ u. Failed nodes still draw idle power.
+      A deterministic evaluation (`failure_spread` 0) takes f itself, the mean the plan derated its capacity by.
    c. Training runs keep the plan's placement as a fixed busy load (node-equivalents ÷ `mfu_scale`); it is
       served first, so inference gets max((1 − headroom) · available − training, 0). Risk applies to inference.
 2. Demand of inference workload w in quarter q: forecast × exp(σ_q z_wq + σc_q z_c − (σ_q² + σc_q²)/2), a
@@ -24,7 +25,8 @@ The model (one call of `batch_outcome` prices a batch of futures), numbered as i
    penalty as the plan did; the excess max(s − u0, 0) is rented on demand at the cheapest cloud option the
    workload may use (rent ÷ (1 − headroom) + carbon, per node-equivalent, ÷ tokens/s per node; billed per
    node-equivalent, not whole nodes) when that beats the penalty, else charged `unmet_usd_per_unit`.
-5. Energy: kWh = kWh per idle node · nodes present + kWh per busy node-equivalent · busy, paid at the $ per kWh
+5. Energy: kWh = kWh per idle node · nodes present + kWh per busy node-equivalent · busy + the plan's spine and
+   storage kWh (held at its placement, models/risk_inputs.py PoolArrays.fixed_kwh), paid at the $ per kWh
    the cost parameters charge (owned sites) × a mean-one lognormal per-site multiplier (log-sd
    `electricity_sigma`); tCO2 likewise, at carbon_usd_per_t everywhere. Ownership, maintenance, planned rent and
    unfinished training as in the plan. Every per-unit cost comes from models/cost_parameters.py (the conventions
@@ -117,7 +119,7 @@ def _capacity(params: RiskParams, a: RiskArrays, noise: Noise) -> tuple:
     present = jnp.maximum(pools.nodes[:, :, None] - missing, 0.0)
     rho = params.failure_rate * pools.owned  # [pool]: 0 in a cloud
     rate = rho + pools.unavailability - rho * pools.unavailability  # exactly ρ where the catalog has no failures
-    down = failed_fraction(rate[:, None, None], present, noise.failure_z)
+    down = failed_fraction(rate[:, None, None], present, noise.failure_z * a.uncertainty.failure_spread)
     training = (pools.training_node_equivalents / params.mfu_scale)[:, :, None]
     capacity = jnp.maximum((1.0 - a.headroom) * present * (1.0 - down) - training, 0.0)
     return present, capacity, training
@@ -195,7 +197,8 @@ def batch_outcome(params: RiskParams, a: RiskArrays, noise: Noise) -> Outcome:
 
     # 5. Energy and carbon of the nodes present and busy; ownership, rent (unit costs × their input's ratio).
     pue_ratio = ratios["pue"][s][:, None, None]  # the plan's kWh were computed at the base PUE
-    kwh = pue_ratio * (pools.kwh_per_idle_node[:, :, None] * present + pools.kwh_per_busy_node[:, :, None] * busy)
+    kwh = pue_ratio * (pools.kwh_per_idle_node[:, :, None] * present + pools.kwh_per_busy_node[:, :, None] * busy
+                       + pools.fixed_kwh[:, :, None])
     usd_per_kwh = params.usd_per_kwh[:, None] * electricity_factor(a.uncertainty.electricity_sigma,
                                                                    noise.electricity_z)  # [S, B]
     price = ratios["price"]

@@ -89,6 +89,11 @@ class PoolArrays:
     # afr_per_node_year × repair_hours / 8,760 of the pool's SKU (models/failures.py): the mean fraction of its nodes,
     # owned or rented, down for repair; 0 where the catalog states no failures.
     unavailability: np.ndarray = _dims("pool")
+    # kWh (at the scenario's PUE) the plan's spine and storage draw (docs/datacenter-2026.md "Fabric and storage"),
+    # held at the plan's placement in every future like their $ lines: the spine of a spanning training run in its
+    # own pool, a workload's storage in the first pool of the site that holds it (every pool of a site pays the
+    # site's $ per kWh and emits its gCO2 per kWh, so which one carries it does not change a cost).
+    fixed_kwh: np.ndarray = _dims("pool", "quarter")
 
 
 @dataclass(frozen=True)
@@ -141,6 +146,7 @@ class UncertaintyArrays:
     sigma_growth_per_quarter: np.ndarray = _dims()
     slip_probability: np.ndarray = _dims()
     electricity_sigma: np.ndarray = _dims()
+    failure_spread: np.ndarray = _dims()  # 1: failed fractions sampled around their mean; 0: the mean (deterministic)
 
 
 @dataclass(frozen=True)
@@ -307,6 +313,8 @@ def build_risk_inputs(scenario: Scenario, plan: dict, settings: RiskSettings) ->
     pool_arrays = _with_pool_costs(pool_arrays, costs, site_list, sku_list, n_quarters)
 
     performance = estimate_performance(catalog, scenario.workloads, scenario.throughput)
+    pool_arrays = dataclasses.replace(pool_arrays, fixed_kwh=_fabric_and_storage_kwh(
+        scenario, plan, placement, performance, pool_index, pool_arrays.nodes.shape))
     pairs, options = _pairs_and_options(scenario, workloads, pools, performance, n_quarters)
     pairs["planned"] = _planned_node_equivalents(placement, pairs, workload_index, pool_index, horizon, n_quarters)
     pairs = _allocation_order(pairs, pool_arrays, costs, site_list, sku_list, settings, n_quarters)
@@ -327,7 +335,8 @@ def build_risk_inputs(scenario: Scenario, plan: dict, settings: RiskSettings) ->
             demand_sigma=np.array(settings.demand_sigma), demand_common_sigma=np.array(settings.demand_common_sigma),
             sigma_growth_per_quarter=np.array(settings.sigma_growth_per_quarter),
             slip_probability=np.array(settings.slip_probability),
-            electricity_sigma=np.array(settings.electricity_sigma)))
+            electricity_sigma=np.array(settings.electricity_sigma),
+            failure_spread=np.array(float(settings.failure_spread))))
     sensitivity_inputs = _sensitivity_inputs(site_list, sku_list, pools, pool_arrays, options, ~np.isnan(rent))
     inputs = RiskInputs(quarters=horizon.labels, sites=site_list, skus=sku_list, pools=pools, workloads=workloads,
                         params=params, arrays=arrays, sensitivity_inputs=sensitivity_inputs,
@@ -372,7 +381,8 @@ def _pools(scenario: Scenario, fleet: pd.DataFrame, placement: pd.DataFrame, sit
                                          training_node_equivalents=training_busy,
                                          rent_usd_per_node_quarter=np.zeros(len(site)), kwh_per_idle_node=zero,
                                          kwh_per_busy_node=zero, carbon_t_per_kwh=zero, committed_nodes=zero,
-                                         unavailability=1.0 - availability(scenario.catalog).to_numpy()[sku])
+                                         unavailability=1.0 - availability(scenario.catalog).to_numpy()[sku],
+                                         fixed_kwh=zero)
 
 
 def _committed_nodes(plan: dict, pool_index: pd.MultiIndex, horizon, shape: tuple) -> np.ndarray:
@@ -423,6 +433,51 @@ def fixed_charges(scenario: Scenario, plan: dict, charges_depreciation: bool) ->
     lines = _plan_cost_lines(plan, horizon, ("network_usd", "storage_usd"))
     return {"fixed_capex_usd": capex, "fixed_depreciation_usd": depreciation, "fixed_rent_usd": rent,
             "fixed_network_usd": lines["network_usd"], "fixed_storage_usd": lines["storage_usd"]}
+
+
+# A training quarter spans scalable units when it keeps more than nodes_per_su node-equivalents busy; the
+# formulation's binary can only be 1 above nodes_per_su + 10^-3 (models/formulation.py
+# MIN_SPAN_EXCESS_NODE_EQUIVALENTS), so half that excess separates the two cases in a solved plan.
+SPAN_EXCESS_NODE_EQUIVALENTS = 0.5e-3
+
+
+def _fabric_and_storage_kwh(scenario: Scenario, plan: dict, placement: pd.DataFrame, performance: pd.DataFrame,
+                            pool_index: pd.MultiIndex, shape: tuple) -> np.ndarray:
+    """[pool, quarter]: the kWh of the plan's spine and storage (see PoolArrays.fixed_kwh). Spine: spine_kw_per_node
+    × the node-equivalents of training at owned sites that span scalable units (min_nodes > nodes_per_su, or busy
+    above nodes_per_su) × pue × 2,190 h (models/money.py kwh_per_it_kw_quarter), as the optimiser prices them;
+    storage: PLAN.json's `storage` rows' energy_kwh."""
+    from models.cost_parameters import site_energy_rates
+
+    horizon = scenario.horizon
+    out = np.zeros(shape)
+    if not len(pool_index):
+        return out
+    rates = site_energy_rates(scenario.sites)
+    fabric = getattr(scenario, "fabric", None)
+    if fabric is not None and not fabric.empty and len(placement):
+        kind = scenario.workloads["kind"].reindex(placement["workload"]).to_numpy()
+        owned = (scenario.sites["kind"].reindex(placement["site"]) == "owned").to_numpy()
+        per_su = fabric["nodes_per_su"].reindex(placement["sku"]).to_numpy(dtype=float)
+        min_nodes = performance["min_nodes"].reindex(pd.MultiIndex.from_frame(placement[["workload", "sku"]])) \
+            .to_numpy(dtype=float)
+        busy = placement["node_equivalents"].to_numpy(dtype=float)
+        spans = (kind == "training") & owned & ~np.isnan(per_su) & (
+            (np.nan_to_num(min_nodes, nan=0.0) > per_su) | (busy > per_su + SPAN_EXCESS_NODE_EQUIVALENTS))
+        rows = placement[spans]
+        kw = busy[spans] * fabric["spine_kw_per_node"].reindex(rows["sku"]).fillna(0.0).to_numpy(dtype=float)
+        kwh = kw * rates["kwh"].reindex(rows["site"]).to_numpy(dtype=float)
+        np.add.at(out, (_positions(pool_index, rows, ["site", "sku"]), _quarter_numbers(rows["quarter"], horizon)),
+                  kwh)
+    storage = pd.DataFrame(plan.get("storage") or [], columns=columns_of("storage", "quarter", "site", "energy_kwh"))
+    if len(storage):
+        first = pd.Series(np.arange(len(pool_index)), index=pool_index.get_level_values("site")).groupby(level=0).min()
+        at = first.reindex(storage["site"]).to_numpy()
+        if np.isnan(at).any():
+            raise _plan_problem("the plan holds storage at a site where it has no nodes")
+        np.add.at(out, (at.astype(int), _quarter_numbers(storage["quarter"], horizon)),
+                  storage["energy_kwh"].to_numpy(dtype=float))
+    return out
 
 
 def _plan_cost_lines(plan: dict, horizon, names: tuple[str, ...]) -> dict[str, np.ndarray]:

@@ -77,6 +77,10 @@ class RiskSettings:
     failure_rate: float = DEFAULT_FAILURE_RATE
     slip_probability: float = DEFAULT_SLIP_PROBABILITY
     electricity_sigma: float = DEFAULT_ELECTRICITY_SIGMA
+    # 1.0: a pool's failed fraction is sampled around its mean (the Binomial spread of rule 1b, models/risk_costs.py);
+    # 0.0: it is the mean itself, the catalog's afr_per_node_year × repair_hours / 8,760 the plan derated by (not a
+    # `risk:` key: `deterministic` sets it, so a plan is reproduced even where the catalog states failures).
+    failure_spread: float = 1.0
     # The keys the scenario's `risk:` section gave (not a setting: `evaluate` defaults to the optimal recourse and
     # 1,000 futures only where the scenario chose no allocation or samples).
     given: frozenset = field(default=frozenset(), compare=False, repr=False)
@@ -84,7 +88,7 @@ class RiskSettings:
     def deterministic(self) -> "RiskSettings":
         """Every source of uncertainty off: one sample reproduces the plan's own forecast."""
         return replace(self, samples=1, demand_sigma=0.0, demand_common_sigma=0.0, failure_rate=0.0,
-                       slip_probability=0.0, electricity_sigma=0.0)
+                       slip_probability=0.0, electricity_sigma=0.0, failure_spread=0.0)
 
 
 # Upper bounds of the `risk:` numbers (the lower ones are in `parse_risk_settings`'s rules): the evaluator holds

@@ -48,6 +48,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from models.failures import availability
 from models.formulation import PlanModel
 from models.stochastic_limits import DEFAULT_CVAR_ALPHA
 from models.lp import LinearProgram
@@ -91,6 +92,9 @@ class Futures:
     workloads: list[str]
     sites: list[str]
     skus: list[str]
+    # [sku]: the catalog's mean failed fraction u = afr_per_node_year × repair_hours / 8,760 (models/failures.py),
+    # owned or rented, the share the deterministic capacity rows already derate by; None: no catalog failures.
+    unavailability: np.ndarray | None = None
 
     @property
     def count(self) -> int:
@@ -100,17 +104,20 @@ class Futures:
         """The futures at `indices`, in that order (a reduced set, models/scenario_reduction.py)."""
         return Futures(demand_factor=self.demand_factor[indices], electricity_factor=self.electricity_factor[indices],
                        failure_z=self.failure_z[indices], failure_rate=self.failure_rate, workloads=self.workloads,
-                       sites=self.sites, skus=self.skus)
+                       sites=self.sites, skus=self.skus, unavailability=self.unavailability)
 
     def take(self, start: int, stop: int) -> Futures:
         """Futures start … stop−1."""
         return Futures(demand_factor=self.demand_factor[start:stop],
                        electricity_factor=self.electricity_factor[start:stop], failure_z=self.failure_z[start:stop],
-                       failure_rate=self.failure_rate, workloads=self.workloads, sites=self.sites, skus=self.skus)
+                       failure_rate=self.failure_rate, workloads=self.workloads, sites=self.sites, skus=self.skus,
+                       unavailability=self.unavailability)
 
 
-def draw_futures(inputs: RiskInputs, seed: int, samples: int, failure_rate: float) -> Futures:
-    """Futures 0 … samples−1 of `seed` exactly as `planner evaluate` draws them (float64)."""
+def draw_futures(inputs: RiskInputs, seed: int, samples: int, failure_rate: float,
+                 unavailability: np.ndarray | None = None) -> Futures:
+    """Futures 0 … samples−1 of `seed` exactly as `planner evaluate` draws them (float64); `unavailability` by
+    sku of inputs.skus (the catalog's failures, `catalog_unavailability`)."""
     a = inputs.arrays
     workloads, quarters = a.demand_tokens_per_s.shape
     shapes = grid_shapes(workloads, quarters, len(inputs.sites), len(inputs.skus))
@@ -120,7 +127,8 @@ def draw_futures(inputs: RiskInputs, seed: int, samples: int, failure_rate: floa
     return Futures(demand_factor=np.moveaxis(factor, -1, 0), electricity_factor=np.moveaxis(electricity, -1, 0),
                    failure_z=np.moveaxis(failure_z, -1, 0),
                    failure_rate=float(failure_rate), workloads=list(inputs.workloads), sites=list(inputs.sites),
-                   skus=list(inputs.skus))
+                   skus=list(inputs.skus),
+                   unavailability=None if unavailability is None else np.asarray(unavailability, dtype=float))
 
 
 @partial(jax.jit, static_argnames=("shapes",))
@@ -278,18 +286,38 @@ def future_demand(model: PlanModel, classes, futures: Futures, inputs: RiskInput
     return out
 
 
+def catalog_unavailability(catalog: pd.DataFrame, skus) -> np.ndarray:
+    """[sku] in the order of `skus`: the catalog's mean failed fraction u = 1 − availability (models/failures.py)."""
+    return 1.0 - availability(catalog).reindex(list(skus)).fillna(1.0).to_numpy(dtype=float)
+
+
 def failure_fractions(futures: Futures, pools: pd.MultiIndex, nodes: pd.Series, owned_sites) -> np.ndarray:
-    """[future, pool]: failed fraction δ_n of each (quarter, site, sku) in `pools`, at `nodes` in service there
-    (0 at cloud sites: the provider replaces failed nodes)."""
+    """[future, pool]: failed fraction δ_n of each (quarter, site, sku) in `pools`, at `nodes` in service there,
+    as evaluate samples it (models/risk_costs.py rule 1b): the `risk:` failure_rate ρ at owned sites (a cloud
+    provider replaces failed nodes) and the catalog's u[k] everywhere, as independent causes, f = ρ + u − ρ u,
+    spread Binomially around f."""
     site = pd.Index(futures.sites).get_indexer(pools.get_level_values("site"))
     sku = pd.Index(futures.skus).get_indexer(pools.get_level_values("sku"))
     quarter = pools.get_level_values("quarter").to_numpy(dtype=int)
     present = nodes.reindex(pools).fillna(0.0).to_numpy()
     z = futures.failure_z[:, site, sku, quarter]
-    with precision(True):
-        down = np.asarray(jax.jit(failed_fraction)(futures.failure_rate, present[None, :], z), dtype=float)
     owned = pools.get_level_values("site").isin(owned_sites)
-    return np.minimum(np.where(owned[None, :], down, 0.0), MAX_FAILED_FRACTION)
+    rho = futures.failure_rate * owned
+    u = np.zeros(len(pools)) if futures.unavailability is None else futures.unavailability[sku]
+    rate = rho + u - rho * u
+    with precision(True):
+        down = np.asarray(jax.jit(failed_fraction)(rate[None, :], present[None, :], z), dtype=float)
+    return np.minimum(down, MAX_FAILED_FRACTION)
+
+
+def capacity_scale(futures: Futures, pools: pd.MultiIndex, nodes: pd.Series, owned_sites) -> np.ndarray:
+    """[future, pool]: what one recourse node-equivalent weighs in its capacity row, (1 − u[k]) / (1 − δ_n): the
+    deterministic row already derates the nodes by the catalog's availability 1 − u (models/formulation.py
+    add_capacity_constraints), so a future at exactly the mean failures (δ_n = u) weighs 1, and without catalog
+    failures this is 1 / (1 − δ_n) as before."""
+    sku = pd.Index(futures.skus).get_indexer(pools.get_level_values("sku"))
+    u = np.zeros(len(pools)) if futures.unavailability is None else futures.unavailability[sku]
+    return (1.0 - u)[None, :] / (1.0 - failure_fractions(futures, pools, nodes, owned_sites))
 
 
 def _energy_columns(model: PlanModel) -> tuple[list[tuple[np.ndarray, np.ndarray, np.ndarray]], pd.Series]:
@@ -377,7 +405,7 @@ def build_two_stage(model: PlanModel, classes, inputs: RiskInputs, futures: Futu
     nrows = v_base + (n if cvar else 0)
 
     futures_axis = np.arange(n)[:, None]
-    scale = 1.0 / (1.0 - failure_fractions(futures, pools, reference_nodes, model.sets.owned_sites))  # [n, busy]
+    scale = capacity_scale(futures, pools, reference_nodes, model.sets.owned_sites)  # [n, busy]
     col_scale = np.concatenate([scale, np.ones((n, nr - split.busy_count))], axis=1)
     blocks = [
         (a_first.row, a_first.col, a_first.data),

@@ -21,6 +21,7 @@ from models.stochastic import (
     Futures,
     build_two_stage,
     cvar,
+    catalog_unavailability,
     draw_futures,
     first_stage_from_plan,
     first_stage_held,
@@ -108,7 +109,8 @@ def run_stochastic_plan(scenario: Scenario, samples: int, seed: int | None = Non
 
     inputs = build_risk_inputs(scenario, deterministic_document, settings)
     if futures is None:
-        futures = draw_futures(inputs, settings.seed, settings.samples, settings.failure_rate)
+        futures = draw_futures(inputs, settings.seed, settings.samples, settings.failure_rate,
+                                   catalog_unavailability(scenario.catalog, inputs.skus))
     x_det = deterministic.result.x
     det_nodes = _nodes(model, x_det)
     solved_on, probabilities, reduction = futures, None, {}
@@ -170,7 +172,7 @@ def run_stochastic_plan(scenario: Scenario, samples: int, seed: int | None = Non
     # The SAA plan is optimal on the futures it saw; whether it holds is asked of futures it did not see.
     if validation_futures is None:
         validation_futures = draw_futures(inputs, settings.seed + VALIDATION_SEED_OFFSET, futures.count,
-                                          settings.failure_rate)
+                                          settings.failure_rate, catalog_unavailability(scenario.catalog, inputs.skus))
     held_out = optimal_recourse(built, inputs, validation_futures, document, time_limit_s)["costs_usd"]
     det_held_out = optimal_recourse(built, inputs, validation_futures, deterministic_document,
                                     time_limit_s)["costs_usd"]
@@ -287,7 +289,8 @@ def evaluate_optimal(scenario: Scenario, plan: dict, samples: int | None = None,
     settings = risk_settings(scenario, samples=samples, seed=seed)
     built = build_plan(scenario)
     inputs = build_risk_inputs(scenario, plan, settings)
-    futures = draw_futures(inputs, settings.seed, settings.samples, settings.failure_rate)
+    futures = draw_futures(inputs, settings.seed, settings.samples, settings.failure_rate,
+                           catalog_unavailability(scenario.catalog, inputs.skus))
     out = optimal_recourse(built, inputs, futures, plan, scenario.solver.time_limit_s, progress)
     costs = out["costs_usd"]
     split = {key: float(values.mean()) for key, values in out["split_usd"].items()}

@@ -246,16 +246,21 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "data" / "examples" / "example" 
 
 def test_shipped_example_places_no_liquid_rack_in_an_air_hall():
     """data/examples/example (docs/datacenter-2026.md): virginia and texas are air-cooled (25 and 30 kW a rack),
-    oregon is a liquid-cooled hall (140 kW a rack) with one 1 MW build-out option. Every node of the plan, bought,
-    rented or existing, stands where its rack fits: no GB200/GB300 NVL72 or MI355X outside oregon (and the cloud),
-    no node above its hall's density; the verifier agrees on its own. The liquid hall cannot hold all the compute
-    the plan wants at NVL72 prices, so the plan mixes SKUs, and the greedy rule (which ranks pools by $ per unit
-    of work and cannot build) pays more."""
+    oregon is a liquid-cooled hall (140 kW a rack, 2.7 MW) with one 1 MW build-out option; the fabric table gives
+    every SKU its leaf and spine, the workloads their storage, the catalog its failure rates (data/README.md).
+    Every node of the plan, bought, rented or existing, stands where its rack fits: no GB200/GB300 NVL72 or MI355X
+    outside oregon (and the cloud), no node above its hall's density; the verifier agrees on its own. The liquid
+    hall cannot hold all the compute the plan wants at NVL72 prices, so the plan mixes SKUs, and both the greedy
+    rule (which ranks pools by $ per unit of work and cannot build) and the best single-SKU rule pay more: the
+    savings `planner plan` prints are positive. The new inputs are priced: network and storage lines above 0,
+    capacity derated by the catalog's availability (1 − 1.38 × 72 / 8,760 = 0.98866 for 8-GPU nodes)."""
+    from models.failures import availability
     from planner.baselines import BaselineOptions, baseline_run
 
     scenario = load_scenario(EXAMPLE)
     assert set(scenario.sites["cooling"].dropna()) == {"air", "liquid"}
-    assert len(scenario.facility_options) == 1
+    assert len(scenario.facility_options) == 1 and len(scenario.fabric) == len(scenario.catalog)
+    assert availability(scenario.catalog)["h100-80gb-x8"] == pytest.approx(1 - 1.38 * 72 / 8760, rel=1e-12)
     run = run_plan(scenario, time_limit_s=60)
     plan = plan_document(run)
     fleet = pd.DataFrame(plan["fleet"])
@@ -268,11 +273,15 @@ def test_shipped_example_places_no_liquid_rack_in_an_air_hall():
     nvl72 = fleet[fleet["sku"].str.contains("nvl72")]
     assert len(nvl72) and set(nvl72["site"]) == {"oregon"}
     assert len({p["sku"] for p in plan["purchases"]}) >= 2  # a mix: NVL72 in the liquid hall, more in air halls
+    assert plan["cost_lines_usd"] and sum(r["network_usd"] for r in plan["costs"]) > 0
+    assert sum(r["storage_usd"] for r in plan["costs"]) > 0
     assert verify_plan(scenario, plan) == []
 
-    greedy = baseline_run(run.built, "greedy", BaselineOptions("scip", 30, 0.005))
-    greedy_usd = float(greedy.tables["costs"]["discounted_usd"].sum())
-    assert greedy_usd > plan["objective_usd"]
+    options = BaselineOptions("scip", 30, 0.005)
+    for name in ("greedy", "single-sku"):
+        baseline = baseline_run(run.built, name, options)
+        baseline_usd = float(baseline.tables["costs"]["discounted_usd"].sum())
+        assert baseline_usd - plan["objective_usd"] > 0, name
 
 
 # --- contracts: committed capacity beside on-demand rent ----------------------------------------------------------

@@ -339,3 +339,30 @@ def test_workbook_costs_sheet_recalculates_to_the_plan_with_fabric_and_storage(t
     for column in ("energy_kwh", "carbon_t", "energy_usd", "network_usd", "storage_usd", "total_usd",
                    "discounted_usd"):
         assert total[column] == pytest.approx(plan["totals"][column], rel=1e-9, abs=1e-6), column
+
+
+def test_deterministic_risk_tco_includes_spine_and_storage_energy(tmp_path):
+    """The workbook case above (a run spanning 1-node SUs in 2027Q2, 50 TB held at A at $20/TB-quarter and 10 kW per
+    PB, electricity $0.10/kWh): objective $41,900 + spine $4,000 + spine energy 5 kW × 2,190 h × $0.10 = $1,095 +
+    storage $1,000 + storage energy 0.5 kW × 2,190 h × $0.10 = $109.50 = $48,104.50. With no uncertainty the
+    evaluator charges the same: the $ lines as the plan's, and the spine's 10,950 kWh and the storage's 1,095 kWh
+    in its energy line (without them it would read $46,900, the energy of the nodes alone)."""
+    from models.cost_parameters import SAMPLED_LINES_USD
+    from models.risk import simulate
+    from models.risk_inputs import build_risk_inputs
+    from models.risk_settings import risk_settings
+
+    path = training_scenario(tmp_path / "case", nodes_per_su=1, storage_tb=50, quarters=2,
+                             window=("2027Q2", "2027Q2"))
+    add_columns(path, "sites", "storage_usd_per_tb_quarter", {"A": 20})
+    add_columns(path, "sites", "storage_kw_per_pb", {"A": 10})
+    scenario = load_scenario(path)
+    plan = solve(path)
+    assert plan["objective_usd"] == pytest.approx(48_104.5, abs=1e-6)
+    settings = risk_settings(scenario, deterministic=True)
+    inputs = build_risk_inputs(scenario, plan, settings)
+    assert inputs.arrays.pools.fixed_kwh.sum() == pytest.approx(10_950.0 + 1_095.0, rel=1e-12)
+    run = simulate(inputs, settings, float64=True)
+    assert float(run["tco_usd"][0]) == pytest.approx(48_104.5, abs=0.01)
+    lines = dict(zip(SAMPLED_LINES_USD, run["sums"]["line_usd"]))
+    assert lines["energy_usd"] == pytest.approx(21_900.0 + 1_095.0 + 109.5, abs=0.01)

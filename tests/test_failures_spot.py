@@ -8,6 +8,7 @@ throughput overrides of 1,000 tokens/s per node, unmet demand at $1,000,000 per 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -200,7 +201,8 @@ def test_verifier_checks_derated_capacity(tmp_path):
 def test_monte_carlo_mean_failures_match_the_rate(tmp_path):
     """900,000 tokens/s at 1,000 a node and availability 0.9 (afr 2 × 438 h / 8,760 = 0.1 down): the plan holds
     ⌈900 / 0.9⌉ = 1,000 nodes. The evaluator draws the nodes down in each future from the catalog's rate, with
-    the scenario's own failure_rate set to 0: Binomial(1,000, 0.1) in its normal approximation, mean
+    the scenario's own failure_rate set to 0 (every other uncertainty off, the failed fraction still sampled:
+    failure_spread 1): Binomial(1,000, 0.1) in its normal approximation, mean
     1,000 × 0.1 = 100 nodes, sd sqrt(1,000 × 0.1 × 0.9) = 9.49 nodes; over 4,000 futures the sample mean lies
     within 4 standard errors (4 × 9.49 / sqrt(4,000) = 0.60 nodes) of 100, and the sd near 9.49."""
     import jax.numpy as jnp
@@ -218,7 +220,8 @@ def test_monte_carlo_mean_failures_match_the_rate(tmp_path):
     plan = solve(path)
     assert ordered(plan) == {("A", "a"): 1000}
     scenario = load_scenario(path)
-    settings = risk_settings(scenario, samples=4000, deterministic=True)  # failure_rate 0: the catalog's alone
+    settings = dataclasses.replace(risk_settings(scenario, samples=4000, deterministic=True),
+                                   failure_spread=1.0)  # failure_rate 0: the catalog's alone, sampled
     inputs = build_risk_inputs(scenario, plan, settings)
     assert inputs.arrays.pools.unavailability == pytest.approx([0.1])
     noise = batch_noise(key_words(0), jnp.arange(4000), inputs.arrays)
@@ -226,3 +229,47 @@ def test_monte_carlo_mean_failures_match_the_rate(tmp_path):
     down = np.asarray(present - capacity, dtype=float)[0, 0]  # headroom 0, no training: nodes down
     assert down.mean() == pytest.approx(100.0, abs=4 * math.sqrt(1000 * 0.1 * 0.9) / math.sqrt(4000))
     assert down.std() == pytest.approx(math.sqrt(1000 * 0.1 * 0.9), rel=0.05)
+
+
+def test_deterministic_evaluation_reproduces_a_plan_derated_for_failures(tmp_path):
+    """9,000 tokens/s at 1,000 a node and availability 0.9 (afr 2 × 438 h / 8,760 = 0.1 down): the plan holds
+    ⌈9 / 0.9⌉ = 10 nodes, exactly full, $20,000. With every uncertainty off the evaluator takes the failed
+    fraction at its mean 0.1 (failure_spread 0), so the 10 × 0.9 = 9 usable nodes serve the 9,000 tokens/s:
+    TCO $20,000, no shortfall. A sampled fraction above the mean would leave demand short at the $1 M penalty."""
+    from models.risk import simulate
+    from models.risk_inputs import build_risk_inputs
+    from models.risk_settings import risk_settings
+
+    path = inference_scenario(tmp_path, demand=9_000)
+    add_columns(path, "catalog", "afr_per_node_year", {"a": 2})
+    add_columns(path, "catalog", "repair_hours", {"a": 438})
+    plan = solve(path)
+    assert ordered(plan) == {("A", "a"): 10}
+    scenario = load_scenario(path)
+    settings = risk_settings(scenario, deterministic=True)
+    assert settings.failure_spread == 0.0
+    run = simulate(build_risk_inputs(scenario, plan, settings), settings, float64=True)
+    assert float(run["tco_usd"][0]) == pytest.approx(20_000.0, abs=0.01)
+    assert float(run["sums"]["shortfall_tokens_per_s"].sum()) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_two_stage_capacity_weighs_failures_beyond_the_catalogs_mean():
+    """models/stochastic.py: a recourse node-equivalent weighs (1 − u) / (1 − δ) in its capacity row, whose nodes
+    the deterministic row already derated by 1 − u. One owned pool, u = 0.1 (the catalog's), z = 0: with the
+    `risk:` failure_rate ρ = 0, δ = u and the weight is 0.9 / 0.9 = 1 (the deterministic row, unchanged); with
+    ρ = 0.2, δ = 0.2 + 0.1 − 0.02 = 0.28 and the weight 0.9 / 0.72 = 1.25. In a cloud pool ρ does not apply
+    (the provider replaces failed nodes): δ = u, weight 1."""
+    from models.stochastic import Futures, capacity_scale, failure_fractions
+
+    pools = pd.MultiIndex.from_tuples([(0, "A", "a"), (0, "cloud", "a")], names=["quarter", "site", "sku"])
+    nodes = pd.Series([10.0, 10.0], index=pools)
+
+    def futures(rho):
+        return Futures(demand_factor=np.ones((1, 1, 1)), electricity_factor=np.ones((1, 2)),
+                       failure_z=np.zeros((1, 2, 1, 1)), failure_rate=rho, workloads=["chat"], sites=["A", "cloud"],
+                       skus=["a"], unavailability=np.array([0.1]))
+
+    assert failure_fractions(futures(0.0), pools, nodes, ["A"])[0] == pytest.approx([0.1, 0.1])
+    assert capacity_scale(futures(0.0), pools, nodes, ["A"])[0] == pytest.approx([1.0, 1.0])
+    assert failure_fractions(futures(0.2), pools, nodes, ["A"])[0] == pytest.approx([0.28, 0.1])
+    assert capacity_scale(futures(0.2), pools, nodes, ["A"])[0] == pytest.approx([1.25, 1.0])

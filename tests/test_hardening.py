@@ -213,15 +213,15 @@ def test_example_is_valid(example):
      "scenario.yaml, line 1: is not UTF-8 text (byte 0xe9 at offset 9, line 1); save it as UTF-8"),
     (lambda s: (s.parent / "workloads.csv").write_bytes(b"PK\x03\x04\x00\x00binary"),
      "workloads.csv: is a binary file, not UTF-8 text"),
-    # The 2026 example's scenario.yaml has 19 lines (facility_options, contracts): an appended key is on line 20.
+    # The 2026 example's scenario.yaml has 20 lines (facility_options, contracts, fabric): an appended key is on line 21.
     (lambda s: s.write_text(s.read_text() + "risk: [a, b]\n"),
-     "scenario.yaml, line 20, key risk: 'risk' must be a mapping of keys to values, got a list"),
+     "scenario.yaml, line 21, key risk: 'risk' must be a mapping of keys to values, got a list"),
     (lambda s: s.write_text(s.read_text() + "risk: lots\n"),
-     "scenario.yaml, line 20, key risk: 'risk' must be a mapping of keys to values, got a string"),
+     "scenario.yaml, line 21, key risk: 'risk' must be a mapping of keys to values, got a string"),
     (lambda s: s.write_text(s.read_text() + "finance: {discount_rate: 0.1}\n"),
-     "scenario.yaml, line 20, key finance: duplicate key 'finance' (first given on line 11)"),
+     "scenario.yaml, line 21, key finance: duplicate key 'finance' (first given on line 12)"),
     (lambda s: s.write_text(s.read_text() + "demand: [a.csv]\n".replace("demand", "throughput")),
-     "scenario.yaml, line 20, key throughput: 'throughput' must be a table file name (CSV or XLSX), got a list"),
+     "scenario.yaml, line 21, key throughput: 'throughput' must be a table file name (CSV or XLSX), got a list"),
     (lambda s: replace_in(s, "start: 2027Q1", "start: 9999Q1"),
      "scenario.yaml, line 3, key quarters: the horizon (8 quarters from 9999Q1) runs past 9999Q4"),
     (lambda s: replace_in(s, "quarters: 8", "quarters: 100000000"),
@@ -241,7 +241,7 @@ def test_example_is_valid(example):
     (lambda s: replace_in(s.parent / "fleet.csv", "\n", "\nA,h100-sxm,1e19,2026Q1\n"),
      "fleet.csv, row 2, column nodes: 1e19 is above the limit of 10,000,000 for nodes"),
     (lambda s: replace_in(s.parent / "workloads.csv", TRAIN_ROW, TRAIN_ROW[:-1] + "a, b,0.5"),
-     "workloads.csv, row 2: 12 fields but the header has 11 (quote a value that holds a comma; separate a list "
+     "workloads.csv, row 2: 13 fields but the header has 12 (quote a value that holds a comma; separate a list "
      "of sites with ';')"),
     (lambda s: s.write_text(s.read_text() + "risk: {samples: 1.0e12}\n"),
      "'risk.samples' must be <= 10,000,000, got 1e+12"),

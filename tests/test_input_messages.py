@@ -62,15 +62,15 @@ def test_a_missing_column_is_one_problem_with_the_closest_header(example):
 
 
 def test_a_scenario_keys_problem_names_its_line(example):
-    """scenario.yaml: `start:` is line 2, `finance:` opens line 11 and `discount_rate` is its first key (line 12;
-    the 2026 example names facility_options and contracts on lines 6 and 7)."""
+    """scenario.yaml: `start:` is line 2, `finance:` opens line 12 and `discount_rate` is its first key (line 13;
+    the 2026 example names facility_options, contracts and fabric on lines 6, 7 and 8)."""
     text = example.read_text()
-    assert text.splitlines()[1].startswith("start:") and text.splitlines()[11].strip().startswith("discount_rate:")
+    assert text.splitlines()[1].startswith("start:") and text.splitlines()[12].strip().startswith("discount_rate:")
     example.write_text(text.replace("start: 2027Q1", "start: 2027Q9").replace("discount_rate: 0.08",
                                                                                "discount_rate: -1"))
     assert problems_of(example) == [
         "scenario.yaml, line 2, key start: 'start' must be a quarter like 2027Q1, got '2027Q9'",
-        "scenario.yaml, line 12, key finance.discount_rate: 'finance.discount_rate' must be >= 0, got -1"]
+        "scenario.yaml, line 13, key finance.discount_rate: 'finance.discount_rate' must be >= 0, got -1"]
 
 
 def test_a_missing_table_names_the_key_and_line_that_named_it(example):
