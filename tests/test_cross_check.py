@@ -281,12 +281,14 @@ def test_same_inputs_same_plan(solved, seed, backend):
 
 def test_same_inputs_same_plan_on_the_example(solved):
     """The shipped example twice with SCIP at its own gap (0.5 %) and a 60 s limit: identical PLAN.json apart from
-    timing. Only an optimal solve is comparable (a time-out stops at a clock-dependent point), so when the first
-    one times out the check moves to generated instance 0 at the test gap."""
+    timing. Only optimal solves are comparable (a time-out stops at a clock-dependent point), so when either one
+    times out (a loaded machine) the check moves to generated instance 0 at the test gap."""
     scenario, options = load_scenario(EXAMPLE), {"time_limit_s": 60, "gap": None}
     first = solve_plan(scenario, "scip", **options)
-    if first["status"] != "optimal":
+    again = solve_plan(scenario, "scip", **options) if first["status"] == "optimal" else None
+    if again is None or again["status"] != "optimal":
         scenario, options = solved.scenario("generated", 0), {}
         first = solve_plan(scenario, "scip", **options)
-    assert first["status"] == "optimal"
-    assert without_timing(solve_plan(scenario, "scip", **options)) == without_timing(first)
+        again = solve_plan(scenario, "scip", **options)
+    assert first["status"] == again["status"] == "optimal"
+    assert without_timing(again) == without_timing(first)
