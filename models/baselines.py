@@ -162,6 +162,16 @@ def truncated_scenario(scenario: Scenario, last: int):
                                demand=demand, throughput=throughput)
 
 
+def truncation_is_whole(scenario: Scenario, last: int) -> bool:
+    """Whether `truncated_scenario(scenario, last)` is the scenario itself: `last` is its final quarter and every
+    training run's window ends by then (so none is cut to a pro-rata share)."""
+    if last != scenario.horizon.quarters - 1:
+        return False
+    workloads = scenario.workloads
+    runs = workloads[workloads["kind"] == "training"]
+    return bool((runs["deadline"].to_numpy(dtype=float) <= last).all())
+
+
 def past_fixed(lp: LinearProgram, orders: pd.Series, rentals: pd.Series, quarter: int) -> LinearProgram:
     """Quarter `quarter`'s program of just-in-time: orders placed and rentals made before it fixed to what the
     earlier quarters decided (0 where they decided nothing); those of `quarter` itself free."""
