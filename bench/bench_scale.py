@@ -609,8 +609,8 @@ def run_family(parser, args, sizes: list[int]) -> None:
     cases = []
     for size in sizes:
         shape = FAMILY_SHAPES.get(size, (QUARTERS, OWNED_SITES, CLOUD_SITES, SKUS))
-        for structure in structures:
-            for seed in seeds:
+        for seed in seeds:  # seed-major: a run cut short has every structure of its first seeds
+            for structure in structures:
                 print(f"W = {size:,}, {structure}, seed {seed}: generating and planning in a fresh process ...",
                       file=sys.stderr, flush=True)
                 row = run_child(size, args, seed=seed, shape=shape, structure=structure, baselines=True,
