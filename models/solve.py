@@ -115,7 +115,9 @@ def _solve_ortools(lp: LinearProgram, backend: str, time_limit_s: float, gap: fl
         return SolveResult(mapped, backend, x, objective, bound, seconds, duals)
     if status_name == "INFEASIBLE":
         return SolveResult(INFEASIBLE, backend, None, None, None, seconds)
-    return SolveResult(NO_SOLUTION, backend, None, None, None, seconds)
+    bound = solver.best_objective_bound if backend == "scip" and cutoff_usd is not None else None
+    bound = float(bound) if bound is not None and math.isfinite(bound) else None  # stopped at the cutoff: says so
+    return SolveResult(NO_SOLUTION, backend, None, None, bound, seconds)
 
 
 def build_pulp_problem(lp: LinearProgram, relax: bool = False):
