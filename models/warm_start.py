@@ -60,18 +60,28 @@ class WarmStart:
         return self.objective - self.relaxation_bound <= gap * max(abs(self.objective), GAP_FLOOR_USD)
 
 
-def warm_start(model: PlanModel, time_limit_s: float = 60.0) -> WarmStart:
+def warm_start(model: PlanModel, time_limit_s: float = 60.0, gap: float | None = None) -> WarmStart:
+    """The rounded relaxation (module docstring). With `gap`, the search stops at the first plan the relaxation
+    proves within it (the local search and relax-and-fix only run while it does not): a plan within the gap is all
+    the solve asks for, and stopping there, not at a deadline, keeps the plan the same whatever the machine's load."""
     lp = model.lp
     session = HighsSession(lp, relax=True)  # one LP, re-solved from its last basis after each fixing
     relaxed = session.solve(time_limit_s)
     if not relaxed.has_solution:
         return WarmStart(None, None, None, relaxed.seconds)
     started = time.perf_counter()
+    # Only a relaxation solved to optimality bounds the optimum (one stopped by the clock is merely feasible).
+    bound = relaxed.objective if relaxed.status == OPTIMAL else None
+
+    def proven(plan) -> bool:
+        return gap is not None and plan is not None and bound is not None and \
+            plan[1] - bound <= gap * max(abs(plan[1]), GAP_FLOOR_USD)
+
     pools = _pool_preference(model, relaxed.x)
     choice = {run: candidates[0] for run, candidates in pools.items()}
     best = _plan_for_pools(model, session, relaxed.x, choice, time_limit_s)
     # Local search: a run left unfinished may fit another pool; try its next preferences, one run at a time.
-    if best is not None and pools:
+    if best is not None and pools and not proven(best):
         deadline = started + LOCAL_SEARCH_SHARE * time_limit_s
         for run in _unfinished_runs(model, best[0])[:MAX_RUNS_REVISITED]:
             for candidate in pools[run][1:]:
@@ -80,14 +90,12 @@ def warm_start(model: PlanModel, time_limit_s: float = 60.0) -> WarmStart:
                 trial = _plan_for_pools(model, session, relaxed.x, {**choice, run: candidate}, time_limit_s)
                 if trial is not None and trial[1] < best[1] - IMPROVEMENT_USD:
                     best, choice = trial, {**choice, run: candidate}
-    if best is not None:
+    if best is not None and not proven(best):
         deadline = time.perf_counter() + RELAX_AND_FIX_SHARE * time_limit_s
         trial = _relax_and_fix(model, session, relaxed.x, choice, time_limit_s, deadline)
         if trial is not None and trial[1] < best[1] - IMPROVEMENT_USD:
             best = trial
     seconds = relaxed.seconds + time.perf_counter() - started
-    # Only a relaxation solved to optimality bounds the optimum (one stopped by the clock is merely feasible).
-    bound = relaxed.objective if relaxed.status == OPTIMAL else None
     if best is None:
         return WarmStart(None, None, bound, seconds)
     return WarmStart(best[0], best[1], bound, seconds)

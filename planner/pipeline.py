@@ -124,7 +124,7 @@ def solve_program(built: BuiltPlan, backend: str, time_limit_s: float, gap: floa
     started = time.perf_counter()
     start = None
     if backend == HEURISTIC or (warm and backend in WARM_STARTED and model.lp.integer.any()):
-        start = warm_start(model, time_limit_s=time_limit_s)
+        start = warm_start(model, time_limit_s=time_limit_s, gap=gap)
         if progress is not None and start.x is not None:
             progress(time.perf_counter() - started, start.objective, start.relaxation_bound)
     if backend == HEURISTIC or (start is not None and start.proves(gap)):
