@@ -196,9 +196,9 @@ class _Fleet:
         self.life = life_quarters(scenario.catalog)
         # Scalars the rule reads per job and quarter, looked up once (pandas' .at costs ~30 µs a call: measured 7 s
         # of 16 s on a W = 100 fleet); the same values, so the same orders.
-        self._lead = {sku: int(v) for sku, v in self.catalog["lead_quarters"].items()}
-        self._life = {sku: int(v) for sku, v in self.life.items()}
-        self._price = dict(self.catalog["price_usd"].items())
+        self._lead: dict = {}  # filled on first use: a rent-only SKU has no lead time, price or life to read
+        self._life: dict = {}
+        self._price: dict = {}
         self._kw: dict[tuple, float] = {}
         self._caps: dict[str, tuple[float, float]] = {}
         self.budget = scenario.finance.budget_usd_per_quarter
@@ -242,7 +242,19 @@ class _Fleet:
         return self._kw[key]
 
     def lead(self, sku) -> int:
+        if sku not in self._lead:
+            self._lead[sku] = int(self.catalog.at[sku, "lead_quarters"])
         return self._lead[sku]
+
+    def price(self, sku) -> float:
+        if sku not in self._price:
+            self._price[sku] = self.catalog.at[sku, "price_usd"]
+        return self._price[sku]
+
+    def life_of(self, sku) -> int:
+        if sku not in self._life:
+            self._life[sku] = int(self.life.at[sku])
+        return self._life[sku]
 
     def free(self, site, sku, min_nodes: float) -> np.ndarray:
         """Node-equivalents still free per quarter, where the pool holds the job's minimum nodes (else 0)."""
@@ -254,8 +266,8 @@ class _Fleet:
         self._pool(site, sku)[1][quarter] += node_equivalents
 
     def in_service(self, sku, order_quarter: int) -> np.ndarray:
-        first = in_service_quarter(order_quarter, self._lead[sku])
-        return np.arange(first, min(first + self._life[sku], self.n))
+        first = in_service_quarter(order_quarter, self.lead(sku))
+        return np.arange(first, min(first + self.life_of(sku), self.n))
 
     def room_to_buy(self, site, sku, order_quarter: int) -> int:
         """Most nodes an order may add: power, racks and budget in every quarter the nodes are in service."""
@@ -272,13 +284,13 @@ class _Fleet:
         by_racks = (racks - self.site_racks[site][quarters]) * per_rack
         room = min(by_power.min(), by_racks.min())
         if self.budget is not None:
-            room = min(room, (self.budget - self.spend_usd[order_quarter]) / self._price[sku])
+            room = min(room, (self.budget - self.spend_usd[order_quarter]) / self.price(sku))
         return max(math.floor(room + ROOM_EPS), 0)
 
     def buy(self, site, sku, order_quarter: int, count: int) -> None:
         key = (order_quarter, site, sku)
         self.orders[key] = self.orders.get(key, 0) + count
-        self.spend_usd[order_quarter] += count * self._price[sku]
+        self.spend_usd[order_quarter] += count * self.price(sku)
         self._add(site, sku, self.in_service(sku, order_quarter), float(count))
 
     def state(self) -> tuple:
