@@ -220,7 +220,7 @@ def run_child(workloads: int, args, seed: int | None = None, shape: tuple[int, i
         if completed.returncode != 0 or not result_path.exists():
             lines = (completed.stderr or completed.stdout).strip().splitlines() or ["no output"]
             return {"workloads": workloads, "load_average_1min": load, "time_limit_s": limit,
-                    "error": f"exit {completed.returncode}: {lines[-1]}"}
+                    "error": f"exit {completed.returncode}: {lines[-1]}", "stderr_tail": lines[-30:]}
         return json.loads(result_path.read_text())
 
 

@@ -115,8 +115,13 @@ def _solve_ortools(lp: LinearProgram, backend: str, time_limit_s: float, gap: fl
         return SolveResult(mapped, backend, x, objective, bound, seconds, duals)
     if status_name == "INFEASIBLE":
         return SolveResult(INFEASIBLE, backend, None, None, None, seconds)
-    bound = solver.best_objective_bound if backend == "scip" and cutoff_usd is not None else None
-    bound = float(bound) if bound is not None and math.isfinite(bound) else None  # stopped at the cutoff: says so
+    bound = None  # stopped at the cutoff with no plan: the bound says so (model_builder gives NA when it has none)
+    if backend == "scip" and cutoff_usd is not None:
+        try:
+            bound = float(solver.best_objective_bound)
+        except (TypeError, ValueError):
+            bound = None
+        bound = bound if bound is not None and math.isfinite(bound) else None
     return SolveResult(NO_SOLUTION, backend, None, None, bound, seconds)
 
 
