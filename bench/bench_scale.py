@@ -581,8 +581,10 @@ def _family_results(cases: list[dict], settings: dict, facts: dict, commit: str,
 
 def _replace_section(path: Path, begin: str, end: str, section: str) -> None:
     page = path.read_text() if path.exists() else ""
-    if begin in page and end in page:
-        page = page[:page.index(begin)] + section + page[page.index(end) + len(end):]
+    # The markers on lines of their own (a page may name them in its prose, in backticks).
+    start, stop = page.find("\n" + begin + "\n"), page.find("\n" + end)
+    if start >= 0 and stop > start:
+        page = page[:start + 1] + section + page[stop + 1 + len(end):]
     else:
         page = page.rstrip("\n") + "\n\n" + section + "\n"
     path.write_text(page)
