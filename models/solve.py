@@ -51,11 +51,14 @@ class SolveResult:
 
 
 def solve(lp: LinearProgram, backend: str = "scip", time_limit_s: float = 60.0, gap: float = 0.005,
-          relax: bool = False, hint: np.ndarray | None = None, progress: Callable | None = None) -> SolveResult:
+          relax: bool = False, hint: np.ndarray | None = None, progress: Callable | None = None,
+          cutoff_usd: float | None = None) -> SolveResult:
     """Solve `lp`; `relax` drops integrality (used for duals once integer decisions are fixed).
 
     `hint` is a complete feasible solution (a warm start: the incumbent to beat); `progress(elapsed_s,
     incumbent, bound)` is called while HiGHS solves (the other backends report only when they finish).
+    `cutoff_usd` (SCIP only; ignored elsewhere): stop as soon as the dual bound reaches it, i.e. once no plan
+    cheaper than it can exist (SCIP's `limits/dual`); the result's bound then says so (`bound >= cutoff_usd`).
     """
     if backend == "highs":
         return _solve_highspy(lp, time_limit_s, gap, relax, hint, progress)
@@ -64,11 +67,11 @@ def solve(lp: LinearProgram, backend: str = "scip", time_limit_s: float = 60.0, 
         return result if relax or not result.has_solution else _polish_continuous(lp, result, time_limit_s)
     if backend not in _ORTOOLS_NAMES:
         raise ValueError(f"unknown solver backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-    return _solve_ortools(lp, backend, time_limit_s, gap, relax, hint)
+    return _solve_ortools(lp, backend, time_limit_s, gap, relax, hint, cutoff_usd)
 
 
 def _solve_ortools(lp: LinearProgram, backend: str, time_limit_s: float, gap: float, relax: bool,
-                   hint: np.ndarray | None = None) -> SolveResult:
+                   hint: np.ndarray | None = None, cutoff_usd: float | None = None) -> SolveResult:
     from ortools.linear_solver.python import model_builder as mb
 
     model = mb.Model()
@@ -87,6 +90,8 @@ def _solve_ortools(lp: LinearProgram, backend: str, time_limit_s: float, gap: fl
               "cp-sat": f"relative_gap_limit: {gap}\nnum_workers: 1\nmip_var_scaling: {CP_SAT_VAR_SCALING}"
               }.get(backend)
     params = None if relax else params
+    if backend == "scip" and cutoff_usd is not None and not relax and math.isfinite(cutoff_usd):
+        params = "\n".join(filter(None, [params, f"limits/dual = {float(cutoff_usd)!r}"]))
     if backend == "scip":  # Ctrl-C is the caller's (planner/interrupts.py aborts), never a 'feasible' early stop
         params = "\n".join(filter(None, [params, "misc/catchctrlc = FALSE"]))
     if params:
@@ -110,7 +115,14 @@ def _solve_ortools(lp: LinearProgram, backend: str, time_limit_s: float, gap: fl
         return SolveResult(mapped, backend, x, objective, bound, seconds, duals)
     if status_name == "INFEASIBLE":
         return SolveResult(INFEASIBLE, backend, None, None, None, seconds)
-    return SolveResult(NO_SOLUTION, backend, None, None, None, seconds)
+    bound = None  # stopped at the cutoff with no plan: the bound says so (model_builder gives NA when it has none)
+    if backend == "scip" and cutoff_usd is not None:
+        try:
+            bound = float(solver.best_objective_bound)
+        except (TypeError, ValueError):
+            bound = None
+        bound = bound if bound is not None and math.isfinite(bound) else None
+    return SolveResult(NO_SOLUTION, backend, None, None, bound, seconds)
 
 
 def build_pulp_problem(lp: LinearProgram, relax: bool = False):

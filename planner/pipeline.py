@@ -112,18 +112,19 @@ def solve_plan(built: BuiltPlan, backend: str | None = None, time_limit_s: float
 
 
 def solve_program(built: BuiltPlan, backend: str, time_limit_s: float, gap: float, progress: Callable | None = None,
-                  warm: bool = True) -> SolveResult:
+                  warm: bool = True, cutoff_usd: float | None = None) -> SolveResult:
     """The solve itself (warm start, then the backend from it; the better plan and bound kept), without the
     diagnosis of a failure: `solve_plan` for a plan, models restricted by bounds for the baselines. SCIP, HiGHS
     and the heuristic solve the program with the cuts of models/cuts.py appended (the same optimum, a tighter
-    relaxation); the solution vector is the program's own either way."""
+    relaxation); the solution vector is the program's own either way. `cutoff_usd`: the backend may stop once
+    no plan cheaper than it can exist (models/solve.py `solve`); a caller that gives one must read the bound."""
     model = built.model
     if backend in CUT_BACKENDS and built.cuts is not None:
         model = dataclasses.replace(model, lp=strengthened(model.lp, built.cuts))
     started = time.perf_counter()
     start = None
     if backend == HEURISTIC or (warm and backend in WARM_STARTED and model.lp.integer.any()):
-        start = warm_start(model, time_limit_s=time_limit_s)
+        start = warm_start(model, time_limit_s=time_limit_s, gap=gap)
         if progress is not None and start.x is not None:
             progress(time.perf_counter() - started, start.objective, start.relaxation_bound)
     if backend == HEURISTIC or (start is not None and start.proves(gap)):
@@ -131,7 +132,7 @@ def solve_program(built: BuiltPlan, backend: str, time_limit_s: float, gap: floa
     else:
         remaining_s = max(time_limit_s - (time.perf_counter() - started), MIN_SOLVE_S)
         result = solve(model.lp, backend=backend, time_limit_s=remaining_s, gap=gap,
-                       hint=start.x if start is not None else None, progress=progress)
+                       hint=start.x if start is not None else None, progress=progress, cutoff_usd=cutoff_usd)
         result = _keep_the_better(result, start)
     result = dataclasses.replace(result, seconds=time.perf_counter() - started)
     if progress is not None and result.has_solution:

@@ -100,7 +100,7 @@ def test_the_summary_line_ends_on_the_results_gap_not_the_last_report(tmp_path, 
     built = pipeline.build_plan(load_scenario(path))
     exact = pipeline.solve_program(built, "highs", 60.0, 0.0)
     plan_usd = exact.objective
-    monkeypatch.setattr(pipeline, "warm_start", lambda model, time_limit_s: WarmStart(
+    monkeypatch.setattr(pipeline, "warm_start", lambda model, time_limit_s, gap=None: WarmStart(
         exact.x, plan_usd * 1.0773, plan_usd * 0.93, 0.1))
     monkeypatch.setattr(pipeline, "solve", lambda lp, **kw: SolveResult(
         OPTIMAL, "scip", exact.x, plan_usd, plan_usd * (1 - 0.00121), 1.0))

@@ -68,3 +68,23 @@ def test_highs_prints_nothing_on_stdout(tmp_path):
                           timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout == ""
+
+
+def test_scip_stops_at_a_cutoff_it_cannot_beat():
+    """min x0 + x1 subject to x0 + x1 ≥ 2.5, both integer in [0, 10]: the LP bound is 2.5, the optimum 3 (rounding
+    2.5 up). Given a cutoff of $2 (a plan already found at 2), no plan can beat it: SCIP stops with a bound of 3 ≥ 2,
+    whatever plan it holds (single-sku then skips the SKU, planner/baselines.py). A cutoff of $4 is beatable: the
+    solve goes on to the optimum, 3."""
+    import pandas as pd
+
+    from models.lp import LinearProgram
+
+    lp = LinearProgram("cutoff")
+    x = lp.add_variables("x", pd.Index([0, 1], name="i"), integer=True, upper=10)
+    lp.add_constraints("cover", x.expr().sum(), ">=", 2.5)
+    lp.minimize(x.expr().sum())
+    stopped = solve(lp, "scip", 10.0, 0.0, cutoff_usd=2.0)
+    assert stopped.bound == pytest.approx(3.0) and stopped.bound >= 2.0
+    beaten = solve(lp, "scip", 10.0, 0.0, cutoff_usd=4.0)
+    assert beaten.status == OPTIMAL and beaten.objective == pytest.approx(3.0)
+    assert solve(lp, "scip", 10.0, 0.0).objective == pytest.approx(3.0)

@@ -58,3 +58,27 @@ def test_rentals_take_up_what_a_node_taken_back_under_the_cap_left_unmet(tmp_pat
     assert [(r["site"], r["sku"], r["nodes"]) for r in plan["rentals"]] == [("cloud", "a", 1)]
     assert plan["unmet"] == []
     assert verify_plan(scenario, plan) == []
+
+
+def test_relax_and_fix_lets_the_next_quarter_make_up_for_a_node_the_budget_took_back(tmp_path):
+    """One SKU `a` ($40,000 → $2,000 a quarter in service, 1,000 tokens/s per node, lead 0) at an owned site with free
+    energy, two quarters, no discounting, headroom 0, a purchase budget of $60,000 a quarter (1.5 nodes), demand
+    1,500 then 2,000 tokens/s, unmet demand at $1e6 per tokens/s.
+    The relaxation orders 1.5 nodes in 2027Q1 (the whole budget; two quarters in service: $6,000) and 0.5 in 2027Q2
+    ($1,000): $7,000, the bound. Rounded at once, the nodes ordered so far are 2 then 2 (orders 2, 0); the budget
+    takes 2027Q1's second node back, so 2027Q2 holds 1 node: 500 + 1,000 tokens/s unmet, $1,500,004,000.
+    Relax-and-fix rounds 2027Q1 alone (1 node, the budget's take-back), fixes it, and re-solves: 2027Q2 orders 1
+    node ($40,000 ≤ the budget) and serves its 2,000: $4,000 + $2,000 + 500 × $1e6 = $500,006,000, the optimum
+    (2027Q1 can hold only one whole node under the budget, so its 500 unmet tokens/s are forced)."""
+    path = write_scenario(tmp_path, catalog=[sku()], sites=[OWNED_FREE_ENERGY], workloads=[inference()],
+                          demand=[("chat", "2027Q1", 1500), ("chat", "2027Q2", 2000)],
+                          throughput=[("chat", "a", 1000)], quarters=2,
+                          finance={"budget_usd_per_quarter": 60000})
+    scenario = load_scenario(path)
+    plan = plan_document(run_plan(scenario, backend="heuristic"))
+    assert plan["bound_usd"] == pytest.approx(7_000.0, abs=1e-6)
+    assert plan["objective_usd"] == pytest.approx(500_006_000.0, abs=1e-3)
+    assert sorted((p["quarter"], p["nodes"]) for p in plan["purchases"]) == [("2027Q1", 1), ("2027Q2", 1)]
+    exact = plan_document(run_plan(scenario, backend="scip", gap=0.0))
+    assert exact["objective_usd"] == pytest.approx(plan["objective_usd"], abs=1e-3)
+    assert verify_plan(scenario, plan) == []
