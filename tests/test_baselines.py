@@ -180,3 +180,17 @@ def test_a_failed_baseline_is_reported_and_the_plan_still_written(tmp_path):
     summary = openpyxl.load_workbook(tmp_path / "plan.xlsx")["Summary"]
     failed = next(row for row in summary.iter_rows(values_only=True) if row[0] == JUST_IN_TIME)
     assert failed[1:5] == ("failed", None, '=""', '=""')
+
+
+def test_the_savings_line_says_what_a_baseline_leaves_undone():
+    """A baseline whose rule leaves a run unfinished, solved to its time limit, says so beside its objective: most
+    of such a 'saving' is the penalty the rule pays, not spend (the shipped example's just-in-time, $2.28 B under
+    load, left 5 runs unfinished)."""
+    from planner.commands.plan import baseline_text
+
+    row = {"name": "just-in-time", "status": "feasible", "objective_usd": 2_000.0, "saving_usd": 1_500.0,
+           "saving_pct": 0.75, "detail": "12 orders, 8 rentals, unmet demand in 2 quarter-workloads, 5 runs unfinished"}
+    assert baseline_text(row) == ("just-in-time ($2,000; unmet demand in 2 quarter-workloads, 5 runs unfinished, "
+                                  "stopped at its time limit): $1,500 (75.0%)")
+    clean = {**row, "status": "optimal", "detail": "3 orders, 0 rentals"}
+    assert baseline_text(clean) == "just-in-time ($2,000): $1,500 (75.0%)"

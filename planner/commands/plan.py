@@ -293,5 +293,11 @@ def baseline_text(row: dict) -> str:
     if row["objective_usd"] is None:
         return f"{row['name']}: failed ({row['detail']})"
     saving = row["saving_usd"]  # negative where the baseline beat this plan (a time-limited or heuristic one)
-    return (f"{row['name']} (${row['objective_usd']:,.0f}): {'-' if saving < 0 else ''}${abs(saving):,.0f} "
+    # What the rule leaves undone (its penalties are most of such a saving) and whether its solve was cut short.
+    caveats = [part.strip() for part in (row.get("detail") or "").split(",")
+               if "unfinished" in part or "unmet demand" in part]
+    if row.get("status") not in (None, "optimal"):
+        caveats.append("stopped at its time limit")
+    note = f"; {', '.join(caveats)}" if caveats else ""
+    return (f"{row['name']} (${row['objective_usd']:,.0f}{note}): {'-' if saving < 0 else ''}${abs(saving):,.0f} "
             f"({row['saving_pct']:.1%})")
