@@ -5,7 +5,7 @@ optimum ($76.51 M), and all of that comes from `training_one_pool`: keeping only
 only node counts integer closes 3 %. The relaxation splits a run over several pools, a share of it on the free
 fleet of one site, a share on another's, and lets a pool do more of a run than its `pool` value (busy is bounded
 by a whole run's work a quarter, `active` by `pool`, so `pool` = 0.44 may do 0.62 of the run). Two families of
-rows, each satisfied by an optimal plan, remove that:
+rows, each satisfied by an optimal plan, remove that (a third tightens the spine rule):
 
 - **Work only where chosen** (`training_pool_work`): done[w,s,k] ≤ pool[w,s,k], with
   done[w,s,k] = Σ_t 2,190 · busy[t,w,s,k] / node_hours[w,k]. An integer plan has pool = 1 on the pool that does
@@ -19,7 +19,17 @@ rows, each satisfied by an optimal plan, remove that:
   relaxation a run half in a pool may use half of that pool's fleet: the fleet is no longer shared out by
   fractions of runs.
 
-On the example the relaxation rises to $76.48 M (0.045 % below the optimum). The rows go to the branch-and-bound
+- **The spine rule on the run's own `active`** (`spine_span_active`, `spine_span_above_active`,
+  `spine_busy_on_active`; docs/datacenter-2026.md "Fabric and storage: the rules"): span ≤ active,
+  busy ≤ U·active + (B − U)·span and spanned ≥ busy − U·(active − span), the formulation's big-M rows with the
+  run's `active` in place of 1 and U in place of B where the run does not span (busy ≤ U then). Every integer plan
+  satisfies them (a spanning quarter has busy > U > 0, so active = 1; active = 0 forces busy = 0). With span
+  fractional they give spanned ≥ B·(busy − U·active)/(B − U), the convex hull of {busy ≤ U·active, spanned = 0} ∪
+  {busy > U, spanned = busy}, where the formulation's rows alone allow spanned = 0 up to busy = B²/(2B − U). On
+  the fabric example (data/examples/example) the relaxation rises from $86.64 M to $87.88 M (the optimum
+  $88.51–88.56 M): 65 % of the gap closed; the rest is the hull's own (B = 252 on Texas H100 against U = 32).
+
+On the example without fabric the relaxation rises to $76.48 M (0.045 % below the optimum). The rows go to the branch-and-bound
 backends and the warm start only (`strengthened`); the program itself (`PlanModel.lp`, its golden fingerprint, the
 shadow prices, CBC's independent path) is unchanged. CP-SAT does not get them: its continuous variables live on a
 1/1,000 grid on which done = pool exactly may be unreachable.
@@ -53,7 +63,29 @@ def pool_cuts(model: PlanModel, headroom: float) -> LinearProgram | None:
     if np.all(costs[(model.sets.placements["kind"] == "training").to_numpy()] >= COST_TOLERANCE_USD):
         rows.add_constraints("training_pool_work", done - pool.expr(), "<=", 0.0)
     _add_fleet_rows(rows, model, training[KEYS], 1.0 - headroom)
+    _add_spine_rows(rows, model)
     return rows if rows.num_rows else None
+
+
+def _add_spine_rows(rows: LinearProgram, model: PlanModel) -> None:
+    """The spine rule's big-M rows on the run's own `active` (the perspective; see the module docstring)."""
+    variables = model.lp.variables
+    if "spine_span" not in variables or "training_active" not in variables or model.fabric_costs is None:
+        return
+    span = variables["spine_span"]
+    keys = span.index.to_frame(index=False)
+    per_su = pd.Series(model.fabric_costs.nodes_per_su.reindex(keys["sku"]).to_numpy(dtype=float), index=span.index)
+    most = pd.Series(model.lp.upper[variables["spine_busy"].positions], index=span.index)
+    run = variables["busy"].expr().select(keys)
+    active = variables["training_active"].expr().select(keys)
+    spanned = variables["spine_busy"].expr()
+    rows.add_constraints("spine_span_active", span.expr() - active, "<=", 0.0)
+    # busy ≤ U·active + (B − U)·span
+    rows.add_constraints("spine_span_above_active", run - active.mul(per_su) - span.expr().mul(most - per_su),
+                         "<=", 0.0)
+    # spanned ≥ busy − U·(active − span)
+    rows.add_constraints("spine_busy_on_active", spanned - run + active.mul(per_su) - span.expr().mul(per_su),
+                         ">=", 0.0)
 
 
 def _add_fleet_rows(rows: LinearProgram, model: PlanModel, training: pd.DataFrame, share: float) -> None:
