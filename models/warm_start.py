@@ -117,12 +117,9 @@ def _plan_for_pools(model: PlanModel, session: HighsSession, relaxed_x: np.ndarr
     mask = values = None
     if choice:
         mask, values = _fixed_pools(model, choice)
-        session.fix(mask, values)
-        guided = session.solve(time_limit_s)
-        if not guided.has_solution:
+        x = _solved_with_fixed(session, mask, values, time_limit_s)
+        if x is None:
             return None
-        x = guided.x.copy()
-        x[mask] = values[mask]
     best = _rounded_plan(model, session, x, time_limit_s)
     racks = _rack_orders(model)
     if not racks.any() or np.all(np.abs(x[racks] - np.round(x[racks])) <= ROUNDING_EPS):
@@ -131,12 +128,9 @@ def _plan_for_pools(model: PlanModel, session: HighsSession, relaxed_x: np.ndarr
     if mask is not None:
         session.fix(mask, values)
     whole = _racks_to_nearest(model, x, racks)
-    session.fix(racks, whole)
-    refit = session.solve(time_limit_s)
-    if not refit.has_solution:
+    y = _solved_with_fixed(session, racks, whole, time_limit_s)
+    if y is None:
         return best
-    y = refit.x.copy()
-    y[racks] = whole[racks]
     if mask is not None:
         y[mask] = values[mask]
     trial = _rounded_plan(model, session, y, time_limit_s)
@@ -164,12 +158,9 @@ def _relax_and_fix(model: PlanModel, session: HighsSession, relaxed_x: np.ndarra
         mask, pool_values = _fixed_pools(model, choice)
         fixed |= mask
         values[mask] = pool_values[mask]
-        session.fix(fixed, values)
-        guided = session.solve(time_limit_s)
-        if not guided.has_solution:
+        x = _solved_with_fixed(session, fixed, values, time_limit_s)
+        if x is None:
             return None
-        x = guided.x.copy()
-        x[fixed] = values[fixed]
     block = lp.variables["orders"]
     order_quarter = block.index.get_level_values("order_quarter").to_numpy()
     for quarter in np.unique(order_quarter)[:-1]:  # the last quarter's orders are rounded with the rest, below
@@ -179,13 +170,22 @@ def _relax_and_fix(model: PlanModel, session: HighsSession, relaxed_x: np.ndarra
         now = block.positions[order_quarter == quarter]
         fixed[now] = True
         values[now] = rounded[now]
-        session.fix(fixed, values)
-        refit = session.solve(time_limit_s)
-        if not refit.has_solution:
+        x = _solved_with_fixed(session, fixed, values, time_limit_s)
+        if x is None:
             return None
-        x = refit.x.copy()
-        x[fixed] = values[fixed]
     return _rounded_plan(model, session, x, time_limit_s)
+
+
+def _solved_with_fixed(session: HighsSession, fixed: np.ndarray, values: np.ndarray,
+                       time_limit_s: float) -> np.ndarray | None:
+    """The LP re-solved with `fixed` columns at `values` (exactly those values in the result), or None."""
+    session.fix(fixed, values)
+    refit = session.solve(time_limit_s)
+    if not refit.has_solution:
+        return None
+    x = refit.x.copy()
+    x[fixed] = values[fixed]
+    return x
 
 
 def _rack_orders(model: PlanModel) -> np.ndarray:

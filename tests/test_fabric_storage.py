@@ -324,13 +324,7 @@ def test_workbook_costs_sheet_recalculates_to_the_plan_with_fabric_and_storage(t
     from test_workbook import soffice_convert
     import openpyxl
 
-    path = training_scenario(tmp_path / "case", nodes_per_su=1, storage_tb=50, quarters=2,
-                             window=("2027Q2", "2027Q2"))
-    add_columns(path, "sites", "storage_usd_per_tb_quarter", {"A": 20})
-    add_columns(path, "sites", "storage_kw_per_pb", {"A": 10})
-    scenario = load_scenario(path)
-    plan = solve(path)
-    assert plan["objective_usd"] == pytest.approx(48_104.5, abs=1e-6)
+    scenario, plan = _spanning_run_with_storage(tmp_path)
     book_path = write_workbook(tmp_path / "plan.xlsx", plan, scenario)
     [converted] = soffice_convert([book_path], tmp_path / "out", "xlsx:Calc MS Excel 2007 XML")
     costs = openpyxl.load_workbook(converted, data_only=True)["Costs"]
@@ -339,6 +333,17 @@ def test_workbook_costs_sheet_recalculates_to_the_plan_with_fabric_and_storage(t
     for column in ("energy_kwh", "carbon_t", "energy_usd", "network_usd", "storage_usd", "total_usd",
                    "discounted_usd"):
         assert total[column] == pytest.approx(plan["totals"][column], rel=1e-9, abs=1e-6), column
+
+
+def _spanning_run_with_storage(tmp_path):
+    """The $48,104.50 case of the two tests around: (scenario, PLAN.json)."""
+    path = training_scenario(tmp_path / "case", nodes_per_su=1, storage_tb=50, quarters=2,
+                             window=("2027Q2", "2027Q2"))
+    add_columns(path, "sites", "storage_usd_per_tb_quarter", {"A": 20})
+    add_columns(path, "sites", "storage_kw_per_pb", {"A": 10})
+    plan = solve(path)
+    assert plan["objective_usd"] == pytest.approx(48_104.5, abs=1e-6)
+    return load_scenario(path), plan
 
 
 def test_deterministic_risk_tco_includes_spine_and_storage_energy(tmp_path):
@@ -352,13 +357,7 @@ def test_deterministic_risk_tco_includes_spine_and_storage_energy(tmp_path):
     from models.risk_inputs import build_risk_inputs
     from models.risk_settings import risk_settings
 
-    path = training_scenario(tmp_path / "case", nodes_per_su=1, storage_tb=50, quarters=2,
-                             window=("2027Q2", "2027Q2"))
-    add_columns(path, "sites", "storage_usd_per_tb_quarter", {"A": 20})
-    add_columns(path, "sites", "storage_kw_per_pb", {"A": 10})
-    scenario = load_scenario(path)
-    plan = solve(path)
-    assert plan["objective_usd"] == pytest.approx(48_104.5, abs=1e-6)
+    scenario, plan = _spanning_run_with_storage(tmp_path)
     settings = risk_settings(scenario, deterministic=True)
     inputs = build_risk_inputs(scenario, plan, settings)
     assert inputs.arrays.pools.fixed_kwh.sum() == pytest.approx(10_950.0 + 1_095.0, rel=1e-12)
