@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from models.failures import availability
+from models import money
 from models.money import (  # noqa: F401 (re-exported: the conventions are reached through this module too)
     OWNED_SITE, carbon_t, charged_usd_per_kwh, facility_kw, facility_kwh_per_quarter, in_service_quarter,
     in_service_window, kwh_per_it_kw_quarter, life_hours, life_quarters, order_quarter_for, purchase_book_values,
@@ -126,7 +127,7 @@ def build_cost_parameters(scenario: Scenario) -> CostParameters:
     sites = sites.rename_axis("site")
     price = catalog["price_usd"].astype(float)
 
-    depreciation_quarters = (catalog["life_years"] * QUARTERS_PER_YEAR).rename("depreciation_quarters")
+    depreciation_quarters = money.depreciation_quarters(catalog["life_years"])
     owned = sites["kind"] == OWNED_SITE
     rent_by_sku = (catalog["rent_usd_per_gpu_hour"] * catalog["gpus_per_node"] * HOURS_PER_QUARTER).dropna()
     rent_keys = pd.MultiIndex.from_product([sites.index[~owned], rent_by_sku.index], names=["site", "sku"])
@@ -204,7 +205,7 @@ def build_facility_costs(options: pd.DataFrame) -> FacilityCosts:
 
     options = options.rename_axis("option")
     price = options["price_usd"].astype(float)
-    quarters = (options["life_years"].astype(float) * QUARTERS_PER_YEAR).rename("depreciation_quarters")
+    quarters = money.depreciation_quarters(options["life_years"])
     return FacilityCosts(
         capex_usd_per_unit=price.rename("capex_usd_per_unit"),
         depreciation_quarters=quarters,
@@ -278,7 +279,7 @@ class FabricCosts:
 def build_fabric_costs(fabric: pd.DataFrame, catalog: pd.DataFrame) -> FabricCosts:
     """The scenario's `fabric` table (by sku) as per-node prices and kW (see FabricCosts)."""
     fabric = fabric.rename_axis("sku")
-    quarters = catalog["life_years"].reindex(fabric.index).astype(float) * QUARTERS_PER_YEAR
+    quarters = money.depreciation_quarters(catalog["life_years"].reindex(fabric.index))
     leaf = fabric["leaf_usd_per_node"].astype(float)
     return FabricCosts(
         network_usd_per_node_ordered=leaf.rename("network_usd_per_node_ordered"),

@@ -40,6 +40,13 @@ def life_quarters(catalog: pd.DataFrame) -> pd.Series:
     return (catalog["life_years"] * QUARTERS_PER_YEAR).round().astype(int)
 
 
+def depreciation_quarters(life_years) -> pd.Series:
+    """Quarters an asset's price is spread over, straight line: life_years × 4, unrounded (a 4.9-year life is
+    depreciated over 19.6 quarters, so the full price is charged at the stated life; nodes, leaf switches and
+    facility build-outs alike)."""
+    return (life_years.astype(float) * QUARTERS_PER_YEAR).rename("depreciation_quarters")
+
+
 def life_hours(catalog: pd.DataFrame) -> pd.Series:
     """By sku: the hours a node's price is spread over, life_years × 8,760 h, unrounded like depreciation's
     divisor (a 5-year life: 43,800 h)."""

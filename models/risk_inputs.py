@@ -254,7 +254,7 @@ def build_risk_inputs(scenario: Scenario, plan: dict, settings: RiskSettings) ->
     if plan_quarters != horizon.labels:
         raise _plan_problem(f"the plan covers {plan_quarters[:1] + plan_quarters[-1:]} but the scenario's horizon is "
                             f"{horizon.labels[0]}..{horizon.labels[-1]}: was it made for this scenario?")
-    catalog, sites, finance = scenario.catalog, scenario.sites, scenario.finance
+    catalog, sites = scenario.catalog, scenario.sites
     site_list, sku_list = list(sites.index), list(catalog.index)
 
     fleet = pd.DataFrame(plan.get("fleet") or [], columns=columns_of("fleet", "quarter", "site", "sku", "nodes"))
@@ -427,9 +427,9 @@ def fixed_charges(scenario: Scenario, plan: dict, charges_depreciation: bool) ->
         from models.cost_parameters import build_spot_costs
 
         per_node_hour = build_spot_costs(scenario.catalog).usd_per_node_hour
-        for row in rented_spot:
-            rent[int(_quarter_numbers([row["quarter"]], horizon)[0])] += float(row["node_hours"]) \
-                * per_node_hour[row["sku"]]
+        spot = pd.DataFrame(rented_spot)
+        np.add.at(rent, _quarter_numbers(spot["quarter"], horizon).astype(int),
+                  spot["node_hours"].to_numpy(dtype=float) * per_node_hour.reindex(spot["sku"]).to_numpy())
     lines = _plan_cost_lines(plan, horizon, ("network_usd", "storage_usd"))
     return {"fixed_capex_usd": capex, "fixed_depreciation_usd": depreciation, "fixed_rent_usd": rent,
             "fixed_network_usd": lines["network_usd"], "fixed_storage_usd": lines["storage_usd"]}
@@ -483,10 +483,13 @@ def _fabric_and_storage_kwh(scenario: Scenario, plan: dict, placement: pd.DataFr
 def _plan_cost_lines(plan: dict, horizon, names: tuple[str, ...]) -> dict[str, np.ndarray]:
     """By quarter, PLAN.json's `costs` lines `names` (zeros where a plan lacks the line: older plans)."""
     out = {name: np.zeros(horizon.quarters) for name in names}
-    for row in plan.get("costs") or []:
-        quarter = int(_quarter_numbers([row["quarter"]], horizon)[0])
-        for name in names:
-            out[name][quarter] += float(row.get(name) or 0.0)
+    costs = pd.DataFrame(plan.get("costs") or [])
+    if costs.empty:
+        return out
+    quarters = _quarter_numbers(costs["quarter"], horizon).astype(int)
+    for name in names:
+        if name in costs:
+            np.add.at(out[name], quarters, pd.to_numeric(costs[name], errors="coerce").fillna(0.0).to_numpy())
     return out
 
 

@@ -67,3 +67,11 @@ def write_scenario(folder: Path, *, catalog: list[dict], sites: list[dict], work
     path = folder / "scenario.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
+
+
+def attach_table(path: Path, key: str, file_name: str, frame) -> None:
+    """Write `frame` (a DataFrame) beside scenario.yaml as `file_name` and name it under `key` in the YAML."""
+    frame.to_csv(path.parent / file_name, index=False)
+    config = yaml.safe_load(path.read_text())
+    config[key] = file_name
+    path.write_text(yaml.safe_dump(config, sort_keys=False))

@@ -14,13 +14,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from models.errors import InputError
 from models.verify import verify_plan
 from planner.pipeline import build_plan, plan_document, run_plan
 from planner.scenario import load_scenario
-from scenario_files import CLOUD, OWNED_FREE_ENERGY, inference, sku, write_scenario
+from scenario_files import CLOUD, OWNED_FREE_ENERGY, attach_table, inference, sku, write_scenario
 
 # `n`: a rack-scale node that needs liquid cooling: 100 kW, one a rack, $100,000 over 5 years = $5,000 a quarter,
 # serving 10,000 tokens/s (ten `a` nodes' worth).
@@ -42,10 +41,7 @@ def add_columns(path: Path, table: str, column: str, values: dict) -> None:
 def add_facility(path: Path, rows: list[dict]) -> None:
     columns = ["option", "site", "racks", "power_mw", "price_usd", "lead_quarters", "available_from",
                "life_years", "max_units"]
-    pd.DataFrame(rows, columns=columns).to_csv(path.parent / "facility.csv", index=False)
-    config = yaml.safe_load(path.read_text())
-    config["facility_options"] = "facility.csv"
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    attach_table(path, "facility_options", "facility.csv", pd.DataFrame(rows, columns=columns))
 
 
 def scenario_with(tmp_path: Path, *, racks: int = 100, power_mw: float = 10, cloud: bool = False,
@@ -297,12 +293,10 @@ def cloud_only(tmp_path: Path, demand_nodes: list[int], term_quarters: int = 4, 
     path = write_scenario(tmp_path, catalog=[sku(rent_usd_per_gpu_hour=1.0)], sites=[CLOUD], workloads=[inference()],
                           demand=[("chat", q, 1_000 * d) for q, d in zip(labels, demand_nodes)],
                           throughput=[("chat", "a", 1_000)], quarters=quarters)
-    pd.DataFrame([dict(contract="cloud-a-1y", site="cloud", sku="a", term_quarters=term_quarters,
-                       usd_per_gpu_hour=COMMITTED_USD_PER_GPU_HOUR, min_nodes=8, available_from="2027Q1",
-                       lead_quarters=0, max_blocks=2)]).to_csv(path.parent / "contracts.csv", index=False)
-    config = yaml.safe_load(path.read_text())
-    config["contracts"] = "contracts.csv"
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    contracts = pd.DataFrame([dict(contract="cloud-a-1y", site="cloud", sku="a", term_quarters=term_quarters,
+                                   usd_per_gpu_hour=COMMITTED_USD_PER_GPU_HOUR, min_nodes=8, available_from="2027Q1",
+                                   lead_quarters=0, max_blocks=2)])
+    attach_table(path, "contracts", "contracts.csv", contracts)
     return path
 
 

@@ -12,14 +12,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 from click.testing import CliRunner
 
 from models.errors import InputError
 from models.verify import verify_plan
 from planner.pipeline import plan_document, run_plan
 from planner.scenario import load_scenario
-from scenario_files import CLOUD, OWNED_FREE_ENERGY, inference, sku, training, write_scenario
+from scenario_files import CLOUD, OWNED_FREE_ENERGY, attach_table, inference, sku, training, write_scenario
 from test_datacenter_2026 import add_columns, lp_digest
 
 A_DEPRECIATION_USD = 2_000.0  # $40,000 / (5 years × 4)
@@ -30,10 +29,7 @@ FABRIC_COLUMNS = ["sku", "nodes_per_su", "leaf_usd_per_node", "leaf_kw_per_node"
 
 
 def add_fabric(path: Path, rows: list[dict]) -> None:
-    pd.DataFrame(rows, columns=FABRIC_COLUMNS).to_csv(path.parent / "fabric.csv", index=False)
-    config = yaml.safe_load(path.read_text())
-    config["fabric"] = "fabric.csv"
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    attach_table(path, "fabric", "fabric.csv", pd.DataFrame(rows, columns=FABRIC_COLUMNS))
 
 
 def serving(tmp_path: Path, *, usd_per_kwh: float = 0.0, power_mw: float = 10, cloud: bool = False,

@@ -242,3 +242,11 @@ def test_purchase_book_values_by_hand():
     cash = money.purchase_book_values(orders, CATALOG, horizon, SimpleNamespace(
         depreciation_usd_per_node_quarter=per_node_quarter, charges_depreciation=False))
     assert cash[["charged_in_horizon_usd", "book_value_end_usd"]].iloc[0].tolist() == [80_000.0, 0.0]
+
+
+def test_depreciation_quarters_is_the_unrounded_life():
+    """Straight line over the stated life: 5 years × 4 = 20 quarters; 4.9 × 4 = 19.6 (not rounded, unlike the
+    service window of life_quarters), so $240,000 over 4.9 years is $12,244.90 a quarter."""
+    quarters = money.depreciation_quarters(pd.Series([5.0, 4.9]))
+    assert quarters.tolist() == pytest.approx([20.0, 19.6])
+    assert 240_000 / quarters.iloc[1] == pytest.approx(12_244.90, abs=0.01)
